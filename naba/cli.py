@@ -1,0 +1,56 @@
+"""The ``naba`` command: one entry point, each stage registers its own subcommands.
+
+Stages are imported lazily, so ``naba data ...`` never pays for importing torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from naba.errors import ConfigError, DataError, ModelLoadError
+
+# subcommand -> "module:function"; the function adds that one subcommand to the subparsers
+# object and sets ``func`` (args -> exit code) on what it adds.
+STAGES = {
+    "data": "naba.corpus.commands:register",
+    "train": "naba.train.commands:register",
+    "eval": "naba.eval.commands:register",
+    "predict": "naba.predict.commands:register_predict",
+    "render": "naba.predict.commands:register_render",
+}
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="naba", description="Arabic news tagger: actors, locations, claims.")
+    sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(STAGES) + "}")
+    wanted = argv[0] if argv and argv[0] in STAGES else None
+    for name, target in STAGES.items():
+        if wanted is not None and name != wanted:
+            sub.add_parser(name, help=f"see 'naba {name} --help'")
+            continue
+        module, func = target.split(":")
+        getattr(importlib.import_module(module), func)(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except DataError as exc:
+        print(f"naba: {exc}", file=sys.stderr)
+        return 1
+    except (ConfigError, ModelLoadError) as exc:
+        print(f"naba: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

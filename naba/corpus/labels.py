@@ -1,0 +1,118 @@
+"""The label scheme: named layers of labels, and the mapping from external tag sets.
+
+``configs/labels.yaml`` holds the project's scheme; :data:`DEFAULT_SCHEME` mirrors it in code so
+that an installed naba (without the repository's ``configs/``) behaves the same. A test keeps the
+two equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from naba.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class LabelScheme:
+    """Layers (``{"entity": ("ACTOR", "LOCATION"), "claim": ("CLAIM",)}``) and a tag mapping."""
+
+    layers: dict[str, tuple[str, ...]]
+    mapping: dict[str, str | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        seen: dict[str, str] = {}
+        for layer, labels in self.layers.items():
+            if not labels:
+                raise ConfigError(f"label scheme: layer {layer!r} has no labels")
+            for label in labels:
+                if label in seen:
+                    raise ConfigError(
+                        f"label scheme: label {label!r} is in layers {seen[label]!r} and {layer!r}"
+                    )
+                if "-" in label or ":" in label or not label.strip():
+                    raise ConfigError(f"label scheme: label {label!r} may not contain '-' or ':'")
+                seen[label] = layer
+        for tag, target in self.mapping.items():
+            if target is not None and target not in seen:
+                raise ConfigError(f"label scheme: mapping {tag!r} -> {target!r}: no such label")
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(label for labels in self.layers.values() for label in labels)
+
+    def layer_of(self, label: str) -> str:
+        for layer, labels in self.layers.items():
+            if label in labels:
+                return layer
+        raise KeyError(label)
+
+    def normalize(self, tag: str) -> str | None:
+        """Map an external tag to a naba label; ``None`` means drop it.
+
+        Raises ``KeyError`` for a tag that is neither a naba label nor mapped.
+        """
+        if tag in self.mapping:
+            return self.mapping[tag]
+        if tag in self.labels:
+            return tag
+        raise KeyError(tag)
+
+    def restrict(self, layers: list[str] | tuple[str, ...]) -> LabelScheme:
+        """The same scheme with only ``layers`` (labels of other layers map to ``None``)."""
+        unknown = [name for name in layers if name not in self.layers]
+        if unknown:
+            raise ConfigError(f"label scheme has no layer(s) {unknown}; it has {list(self.layers)}")
+        kept = {name: self.layers[name] for name in layers}
+        kept_labels = {label for labels in kept.values() for label in labels}
+        mapping = {t: (v if v in kept_labels else None) for t, v in self.mapping.items()}
+        mapping.update({label: None for label in self.labels if label not in kept_labels})
+        return LabelScheme(kept, mapping)
+
+    def to_dict(self) -> dict:
+        return {"layers": {k: list(v) for k, v in self.layers.items()}, "mapping": dict(self.mapping)}
+
+    @classmethod
+    def from_dict(cls, data: dict, *, source: str = "<memory>") -> LabelScheme:
+        if not isinstance(data, dict) or not isinstance(data.get("layers"), dict):
+            raise ConfigError(f"{source}: a label scheme needs a 'layers' mapping")
+        unknown = set(data) - {"layers", "mapping"}
+        if unknown:
+            raise ConfigError(f"{source}: unknown key(s) {sorted(unknown)} in label scheme")
+        layers = {}
+        for name, labels in data["layers"].items():
+            if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+                raise ConfigError(f"{source}: layer {name!r} must be a list of label names")
+            layers[str(name)] = tuple(labels)
+        mapping = data.get("mapping") or {}
+        if not isinstance(mapping, dict):
+            raise ConfigError(f"{source}: 'mapping' must be a mapping of tag -> label or null")
+        try:
+            return cls(layers, {str(k): v for k, v in mapping.items()})
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> LabelScheme:
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read label scheme: {exc}") from None
+        return cls.from_dict(data, source=str(path))
+
+
+DEFAULT_SCHEME = LabelScheme(
+    layers={"entity": ("ACTOR", "LOCATION"), "claim": ("CLAIM",)},
+    mapping={
+        "PERS": "ACTOR",
+        "PER": "ACTOR",
+        "PERSON": "ACTOR",
+        "ORG": "ACTOR",
+        "LOC": "LOCATION",
+        "GPE": "LOCATION",
+        "MISC": None,
+    },
+)

@@ -1,0 +1,83 @@
+"""Checks shared by every reader: offsets, labels, same-layer overlaps, ids, empty documents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from naba.corpus.document import Document, Span
+from naba.corpus.labels import LabelScheme
+from naba.errors import Problem
+
+
+def check_spans(
+    text: str,
+    spans: Iterable[Span],
+    scheme: LabelScheme,
+    *,
+    source: str,
+    where: str,
+) -> list[Problem]:
+    """Problems with ``spans`` over ``text``: range, order, unknown label, same-layer overlap."""
+    problems: list[Problem] = []
+    good: list[Span] = []
+    for span in spans:
+        desc = f"span [{span.start}, {span.end}) {span.label}"
+        if not isinstance(span.start, int) or not isinstance(span.end, int):
+            problems.append(Problem(source, where, f"{desc}: offsets must be integers"))
+            continue
+        if span.start < 0 or span.end > len(text):
+            problems.append(
+                Problem(source, where, f"{desc}: out of range for a text of {len(text)} characters")
+            )
+            continue
+        if span.start >= span.end:
+            problems.append(Problem(source, where, f"{desc}: start must be before end"))
+            continue
+        if span.label not in scheme.labels:
+            problems.append(
+                Problem(source, where, f"{desc}: unknown label {span.label!r} (known: {list(scheme.labels)})")
+            )
+            continue
+        good.append(span)
+    by_layer: dict[str, list[Span]] = {}
+    for span in good:
+        by_layer.setdefault(scheme.layer_of(span.label), []).append(span)
+    for layer, layer_spans in by_layer.items():
+        layer_spans.sort()
+        for a, b in zip(layer_spans, layer_spans[1:]):
+            if b.start < a.end:
+                problems.append(
+                    Problem(
+                        source,
+                        where,
+                        f"spans overlap in layer {layer!r}: [{a.start}, {a.end}) {a.label} "
+                        f"{text[a.start:a.end]!r} and [{b.start}, {b.end}) {b.label} {text[b.start:b.end]!r}",
+                    )
+                )
+    return problems
+
+
+def check_document(doc: Document, scheme: LabelScheme, *, source: str, where: str) -> list[Problem]:
+    """Problems with one document: empty or non-string text, bad id, and :func:`check_spans`."""
+    problems: list[Problem] = []
+    if not isinstance(doc.id, str) or not doc.id:
+        problems.append(Problem(source, where, f"document id must be a non-empty string, got {doc.id!r}"))
+    if not isinstance(doc.text, str):
+        problems.append(Problem(source, where, "document text must be a string"))
+        return problems
+    if not doc.text.strip():
+        problems.append(Problem(source, where, "empty document (no text)"))
+    problems.extend(check_spans(doc.text, doc.spans, scheme, source=source, where=where))
+    return problems
+
+
+def check_unique_ids(docs: Iterable[tuple[str, Document]], *, source: str) -> list[Problem]:
+    """Duplicate ids across documents; ``docs`` pairs each document with its locator."""
+    first: dict[str, str] = {}
+    problems = []
+    for where, doc in docs:
+        if doc.id in first:
+            problems.append(Problem(source, where, f"duplicate id {doc.id!r} (first seen at {first[doc.id]})"))
+        else:
+            first[doc.id] = where
+    return problems
