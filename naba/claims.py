@@ -1,0 +1,434 @@
+"""Rule-based CLAIM finder: the baseline for the claim layer and a cheap pre-annotator.
+
+It follows the project's annotation guidelines as far as surface rules can: a claim is the content
+of attributed speech after a reporting verb (in its inflections, with the clitics و/ف) and a
+complementizer (أن/إن/ان/بأن, with or without an attached pronoun: the word itself stays outside),
+after a colon, or inside a quote pair. A claim runs to the sentence end, to the closing quote of
+a quote it started in, or to the next reporting phrase ("، مضيفا أن ..."); coordinated
+complements ("أن X وأن Y") are two claims. A claim found inside another is part of the outer one.
+
+Everything here is pure and works on the original text: offsets are code points into it.
+``score`` is a fixed number per rule that orders the rules by how specific their evidence is
+(colon > complementizer > quote > honorific > quote attributed afterwards); it is neither measured
+nor calibrated, and is there so that rule output has the shape of model output.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["RuleTagger", "find_claims"]
+
+_DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
+_WORD = "[\\w\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]+"
+# A word, or one punctuation character: ANERcorp separates punctuation by spaces, news text
+# usually attaches it ("بيان: “خلال"), and both must give the same tokens.
+_TOKEN = re.compile(f"{_WORD}|[^\\s\\w]")
+
+
+def _norm(word: str) -> str:
+    """Matching key: no diacritics or tatweel, one alef, final ى as ي (ANERcorp mixes spellings)."""
+    word = _DIACRITICS.sub("", word)
+    return word.translate(str.maketrans("أإآٱى", "ااااي"))
+
+
+def _verb_forms(past: str, present: str, participle: str | None) -> set[str]:
+    """Inflections of a regular reporting verb, given normalized 3ms past, present stem, participle."""
+    forms = {past + s for s in ("", "ت", "وا", "ا", "تا")}
+    forms |= {p + present + s for p in "يتن" for s in ("", "ون", "ان")}
+    if participle:
+        forms |= {participle + s for s in ("ا", "ه", "ة", "ين", "ون", "ان")}
+    return forms
+
+
+# (past, present stem, participle), all normalized.
+_REGULAR = [
+    ("قال", "قول", "قائل"),
+    ("اكد", "ؤكد", "مؤكد"),
+    ("اعلن", "علن", "معلن"),
+    ("اضاف", "ضيف", "مضيف"),
+    ("اوضح", "وضح", "موضح"),
+    ("اشار", "شير", "مشير"),
+    ("ذكر", "ذكر", None),
+    ("افاد", "فيد", "مفيد"),
+    ("حذر", "حذر", "محذر"),
+    ("اعتبر", "عتبر", "معتبر"),
+    ("صرح", "صرح", "مصرح"),
+    ("زعم", "زعم", "زاعم"),
+    ("شدد", "شدد", "مشدد"),
+    ("كشف", "كشف", "كاشف"),
+    ("ابلغ", "بلغ", None),
+    ("رجح", "رجح", "مرجح"),
+    ("توقع", "توقع", "متوقع"),
+    ("لاحظ", "لاحظ", "ملاحظ"),
+    ("اقر", "قر", "مقر"),
+    ("اعترف", "عترف", "معترف"),
+    ("اورد", "ورد", None),
+    ("تابع", "تابع", "متابع"),
+    ("اردف", "ردف", "مردف"),
+    ("لفت", "لفت", "لافت"),
+    ("نبه", "نبه", "منبه"),
+    ("خاطب", "خاطب", "مخاطب"),
+    ("نوه", "نوه", "منوه"),
+    ("كتب", "كتب", None),
+    ("اعتقد", "عتقد", "معتقد"),
+    ("خلص", "خلص", None),
+    ("استنتج", "ستنتج", "مستنتج"),
+    ("اكد", "وكد", None),  # يوكد: the present of أكد written without its hamza seat
+]
+# Weak verbs (final ى) inflect irregularly: list them.
+_IRREGULAR = {
+    "نفي", "نفت", "نفوا", "ينفي", "تنفي", "ينفون", "نافيا", "نافية",
+    "راي", "رات", "راوا", "يري", "تري", "نري", "يرون",
+    "ادعي", "ادعت", "ادعوا", "يدعي", "تدعي", "مدعيا",
+    "روي", "روت", "يروي",
+}
+_TRIGGERS = set().union(*(_verb_forms(*v) for v in _REGULAR)) | _IRREGULAR
+# Nouns that report speech: "نقل عنه قوله إن", "وختم بالقول إن".
+_TRIGGERS |= {"قوله", "قولها", "قولهم", "قولهما", "بالقول"}
+# Words that continue one speaker's report: after a comma they start a new claim.
+_PARTICIPLES = (
+    "مضيف", "مشير", "مؤكد", "موضح", "لافت", "معتبر", "محذر", "مشدد", "منبه", "منوه", "نافي", "متابع",
+    "مردف", "قائل",
+)
+_CONTINUERS = {f for f in _TRIGGERS if f.startswith(_PARTICIPLES)}
+# Verbs that need an honorific subject to take unmarked direct speech ("وقال جلالته أريد ...").
+_SAY = {"قال", "قالت", "يقول", "تقول", "اضاف", "اضافت", "تابع", "تابعت", "اردف", "اردفت"}
+_HONORIFIC = {"جلالته", "جلالتها", "سموه", "سموها", "فخامته", "معاليه", "معاليها", "سيادته", "دولته", "سماحته"}
+
+_PRONOUNS = ("", "ه", "ها", "هم", "هما", "هن", "ني", "نا", "ك", "كم")
+_COMPLEMENTIZERS = {p + "ان" + s for p in ("", "ب") for s in _PRONOUNS} | {"انه", "انها"}
+_COORDINATED = {"و" + c for c in _COMPLEMENTIZERS}
+# "أن" after these is not a reporting complementizer ("بعد أن", "يجب أن", "غير أن").
+_NOT_AFTER = {
+    "بعد", "قبل", "منذ", "غير", "الا", "رغم", "برغم", "بالرغم", "ورغم", "يجب", "يمكن", "ينبغي",
+    "لابد", "بد", "دون", "بدون", "حتي", "لو", "كما", "سبق", "عسي", "لاجل", "اجل", "يمكنه", "يمكنها",
+    "يريد", "تريد", "نريد", "اريد", "يريدون", "اراد", "ارادت", "ارادوا", "يحاول", "تحاول", "حاول",
+    "يستطيع", "تستطيع", "استطاع",
+}
+# "يذكر أن ..." with no subject is the reporter's aside ("it is worth noting"), not a report.
+_IMPERSONAL = {"يذكر", "ويذكر"}
+_SENT_END = {".", "؟", "?", "!"}
+_SEPARATORS = {",", "،", "؛", ";", "–", "-"}
+_BUTS = {"لكن", "لكنه", "لكنها", "لكنهم", "ولكن", "ولكنه", "ولكنها", "كما", "بينما"}
+_OPEN_CURLY, _CLOSE_CURLY = "“", "”"
+_SYMMETRIC = {'"', "«", "»"}  # guillemets circulate in both directions («…» and »…«)
+
+_WINDOW = 16  # tokens between a verb and its complementizer or colon ("وأكد جلالته خلال ... انه")
+_QUOTE_NEAR = 6  # tokens between a verb and a quote it introduces without a colon
+_MIN_QUOTE = 3  # a shorter quote without a colon is usually a name ("طالبان", "البنتاغون")
+_SCORES = {"that": 0.8, "colon": 0.85, "quote": 0.7, "post": 0.6, "honorific": 0.6}
+
+
+@dataclass(frozen=True)
+class _Tok:
+    start: int
+    end: int
+    raw: str
+    key: str
+
+
+def _tokens(text: str) -> list[_Tok]:
+    return [_Tok(m.start(), m.end(), m.group(), _norm(m.group())) for m in _TOKEN.finditer(text)]
+
+
+def _strip_clitic(key: str, vocab: set[str]) -> bool:
+    """Whether ``key`` is in ``vocab``, with or without a leading clitic و / ف."""
+    if key in vocab:
+        return True
+    return any(key.startswith(c) and key[len(c) :] in vocab for c in ("و", "ف"))
+
+
+class _Sentence:
+    """Tokens of one text plus the derived facts the rules consult."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.toks = _tokens(text)
+        self.close_of: dict[int, int] = {}  # opening quote index -> closing index (or line end)
+        self.unclosed: set[int] = set()  # opening quotes whose "closing index" is the line end
+        self._pair_quotes()
+
+    def line_break_before(self, i: int) -> bool:
+        return i > 0 and "\n" in self.text[self.toks[i - 1].end : self.toks[i].start]
+
+    def sentence_end(self, i: int) -> bool:
+        tok = self.toks[i]
+        if tok.raw not in _SENT_END:
+            return False
+        # "3.5" and "ق.م" are not sentence ends: a period ends a sentence before space or text end.
+        return tok.end == len(self.text) or self.text[tok.end].isspace()
+
+    def is_trigger(self, i: int) -> bool:
+        return _strip_clitic(self.toks[i].key, _TRIGGERS)
+
+    def is_complementizer(self, i: int) -> bool:
+        if self.toks[i].key not in _COMPLEMENTIZERS:
+            return False
+        return i == 0 or self.toks[i - 1].key not in _NOT_AFTER
+
+    def _line_end(self, i: int) -> int:
+        j = i + 1
+        while j < len(self.toks) and not self.line_break_before(j):
+            j += 1
+        return j
+
+    def _pair_quotes(self) -> None:
+        curly: list[int] = []
+        pending: int | None = None
+        stray = self._stray_closers()
+        for i, tok in enumerate(self.toks):
+            if i in stray:
+                continue
+            if self.line_break_before(i):
+                # A quote left open at a paragraph's end closes there (ANERcorp splits quotes
+                # across sentences).
+                for j in curly + ([pending] if pending is not None else []):
+                    self.close_of[j] = i
+                    self.unclosed.add(j)
+                curly, pending = [], None
+            if tok.raw == _OPEN_CURLY:
+                curly.append(i)
+            elif tok.raw == _CLOSE_CURLY and curly:
+                self.close_of[curly.pop()] = i
+            elif tok.raw in _SYMMETRIC:
+                if pending is None:
+                    pending = i
+                else:
+                    self.close_of[pending] = i
+                    pending = None
+        for j in curly + ([pending] if pending is not None else []):
+            self.close_of[j] = self._line_end(j)
+            self.unclosed.add(j)
+
+    def _stray_closers(self) -> set[int]:
+        """Line-initial '"' marks that close a quote of the previous sentence.
+
+        ANERcorp splits long quotations across sentences: '" وأضاف " كنا ...' starts with the
+        close of the last sentence's quote, and pairing it would invert every quote after it. Such
+        a mark is taken as a closer when the line holds an odd number of '"' or when a clause
+        opener (a word with the clitic و/ف) follows it: quotations rarely begin with one.
+        """
+        stray: set[int] = set()
+        if not self.toks:
+            return stray
+        starts = [i for i in range(len(self.toks)) if i == 0 or self.line_break_before(i)]
+        for a, b in zip(starts, starts[1:] + [len(self.toks)], strict=True):
+            if self.toks[a].raw != '"' or b - a < 2:
+                continue
+            count = sum(1 for i in range(a, b) if self.toks[i].raw == '"')
+            if count % 2 == 1 or self.toks[a + 1].key.startswith(("و", "ف")):
+                stray.add(a)
+        return stray
+
+    def enclosing_close(self, s: int) -> int:
+        """Index of the closing quote of the innermost quote holding token ``s`` (or len)."""
+        best_open, best_close = -1, len(self.toks)
+        for o, c in self.close_of.items():
+            if o < s <= c and o > best_open:
+                best_open, best_close = o, c
+        return best_close
+
+
+def _speech_quote(sent: _Sentence, o: int) -> bool:
+    """Whether the quote opening at ``o`` reads as speech, not a quoted name or title.
+
+    Speech is a few words long and ends its clause: after the closing mark comes punctuation, the
+    line's end or another report; '" الحزب من اجل مجتمع ديمقراطي " لوكالة ...' is a name.
+    """
+    c = sent.close_of[o]
+    if c - o - 1 < _MIN_QUOTE:
+        return False
+    if o in sent.unclosed or c + 1 >= len(sent.toks) or sent.line_break_before(c + 1):
+        return True
+    nxt = sent.toks[c + 1]
+    return nxt.raw in _SENT_END | _SEPARATORS | _SYMMETRIC | {_OPEN_CURLY} or sent.is_trigger(c + 1)
+
+
+def _find_start(sent: _Sentence, t: int) -> tuple[int, str] | None:
+    """Where the claim introduced by trigger ``t`` starts (token index) and which rule found it."""
+    toks = sent.toks
+    if _strip_clitic(toks[t].key, _SAY):
+        h = t + 1
+        if h + 1 < len(toks) and toks[h].key in _HONORIFIC and re.match(_WORD, toks[h + 1].raw):
+            if not sent.is_complementizer(h + 1) and not sent.is_trigger(h + 1):
+                return h + 1, "honorific"
+    if toks[t].key in _IMPERSONAL and t + 1 < len(toks) and toks[t + 1].key in _COMPLEMENTIZERS:
+        return None
+    for j in range(t + 1, min(len(toks), t + 1 + _WINDOW)):
+        if sent.line_break_before(j) or sent.sentence_end(j):
+            return None
+        if sent.is_trigger(j):
+            return None  # the nearer verb owns what follows
+        if sent.is_complementizer(j):
+            return (j + 1, "that") if j + 1 < len(toks) else None
+        if toks[j].raw == ":":
+            return (j + 1, "colon") if j + 1 < len(toks) else None
+        if j in sent.close_of and j - t <= _QUOTE_NEAR and _speech_quote(sent, j):
+            return j, "quote"
+    return None
+
+
+def _boundary(sent: _Sentence, k: int) -> bool:
+    """Whether a new report begins at token ``k``.
+
+    "، مضيفا ...", "مشيرا إلى أن ...", "، لكنه أكد أن ...", and a verb with the clitic و that
+    introduces speech of its own ("... وشدد على أن ...", with or without a comma). A bare verb
+    does not: "قال إن الوزير أكد أن ..." is one claim holding a nested report.
+    """
+    toks = sent.toks
+    n = k + 1 if toks[k].raw in _SEPARATORS else k
+    if n >= len(toks):
+        return False
+    if toks[n].key in _CONTINUERS:
+        # ANERcorp often drops the comma: "... المنطقة مضيفا ان ..."
+        return n > k or _find_start(sent, n) is not None
+    if n > k and toks[n].key in _BUTS and n + 1 < len(toks):
+        return sent.is_trigger(n + 1) and _find_start(sent, n + 1) is not None
+    key = toks[n].key
+    return (
+        key.startswith(("و", "ف"))
+        and key not in _TRIGGERS
+        and sent.is_trigger(n)
+        and _find_start(sent, n) is not None
+    )
+
+
+def _find_end(sent: _Sentence, s: int, *, split: bool) -> tuple[int, list[int]]:
+    """End (exclusive token index) of a claim starting at ``s``; starts of coordinated claims.
+
+    ``split``: whether "وأن" starts a second claim (after a complementizer; not inside a quote,
+    where "نريد أن X وأن Y" is one continuous quotation).
+    """
+    toks = sent.toks
+    limit = sent.enclosing_close(s)
+    k = s
+    while k < limit:
+        if k > s and (sent.line_break_before(k) or sent.sentence_end(k) or _boundary(sent, k)):
+            return k, []
+        if split and k > s and toks[k].key in _COORDINATED:
+            return k, [k + 1]
+        if split and k > s and toks[k].key == "و" and k + 1 < limit and toks[k + 1].key in _COMPLEMENTIZERS:
+            return k, [k + 2]
+        if k in sent.close_of and k not in sent.unclosed:
+            k = sent.close_of[k]  # a quote inside the claim is read as a whole
+        k += 1
+    return min(k, limit), []
+
+
+def _unquote(sent: _Sentence, s: int, e: int) -> tuple[int, int]:
+    """Drop quote marks around a claim that is exactly one quotation (marks stay outside)."""
+    close = sent.close_of.get(s)
+    if close is None:
+        return s, e
+    if s in sent.unclosed:
+        return s + 1, e
+    rest = range(close + 1, e)
+    if close < e and all(sent.toks[i].raw in _SENT_END | _SEPARATORS for i in rest):
+        return s + 1, close
+    if close < e and close - s - 1 >= max(_MIN_QUOTE, (e - s) // 2):
+        # ان " X " في اشارة الى ...: a quotation making most of the clause is the claim and the
+        # rest is the reporter's gloss; a short quoted name (أن “هيئة تحرير الشام” ...) is not.
+        return s + 1, close
+    return s, e
+
+
+_TRIM = " \t\n.,،؛;:"
+
+
+def _span(sent: _Sentence, s: int, e: int, rule: str) -> dict[str, Any] | None:
+    if s >= e or s >= len(sent.toks):
+        return None
+    start, end = sent.toks[s].start, sent.toks[e - 1].end
+    while end > start and sent.text[end - 1] in _TRIM:
+        end -= 1
+    while start < end and sent.text[start] in _TRIM:
+        start += 1
+    if start >= end or not re.search(_WORD, sent.text[start:end]):
+        return None
+    return {
+        "start": start,
+        "end": end,
+        "label": "CLAIM",
+        "layer": "claim",
+        "text": sent.text[start:end],
+        "score": _SCORES[rule],
+    }
+
+
+def _post_quotes(sent: _Sentence) -> list[tuple[int, int]]:
+    """Quotes attributed after the fact: «...» ، قال فلان."""
+    out = []
+    for o, c in sent.close_of.items():
+        if c - o - 1 < _MIN_QUOTE or o in sent.unclosed:
+            continue
+        n = c + 1
+        while n < len(sent.toks) and sent.toks[n].raw in _SEPARATORS:
+            n += 1
+        if n < len(sent.toks) and sent.is_trigger(n) and _find_start(sent, n) is None:
+            out.append((o + 1, c))
+    return out
+
+
+def find_claims(text: str) -> list[dict[str, Any]]:
+    """Claims in ``text`` by rule, in the shape of naba's tagger output.
+
+    Returns ``[{"start", "end", "label": "CLAIM", "layer": "claim", "text", "score"}, ...]``
+    sorted by start, non-overlapping, with code-point offsets into ``text``.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"find_claims takes a str, got {type(text).__name__}")
+    sent = _Sentence(text)
+    found: list[dict[str, Any]] = []
+    for t in range(len(sent.toks)):
+        if not sent.is_trigger(t):
+            continue
+        hit = _find_start(sent, t)
+        if hit is None:
+            continue
+        todo = [hit]
+        while todo:
+            s, rule = todo.pop()
+            if s >= len(sent.toks):
+                continue
+            if rule == "quote" and s not in sent.unclosed:
+                s2, e2, more = s + 1, sent.close_of[s], []
+                if sent.is_complementizer(s2):  # « إن ... »: the complementizer stays outside
+                    s2 += 1
+            else:
+                quoted = s in sent.close_of
+                e, more = _find_end(sent, s, split=rule == "that" and not quoted)
+                s2, e2 = _unquote(sent, s, e)
+            span = _span(sent, s2, e2, rule)
+            if span:
+                found.append(span)
+            todo.extend((m, "that") for m in more)
+    for s, e in _post_quotes(sent):
+        span = _span(sent, s, e, "post")
+        if span:
+            found.append(span)
+    # Earlier, then longer, claims win: a report nested in a claim stays inside it.
+    found.sort(key=lambda c: (c["start"], -c["end"]))
+    kept: list[dict[str, Any]] = []
+    for claim in found:
+        if not kept or claim["start"] >= kept[-1]["end"]:
+            kept.append(claim)
+    return kept
+
+
+class RuleTagger:
+    """:func:`find_claims` behind the call signature of ``naba.Tagger``.
+
+    ``tagger(text)`` returns the spans of one text; ``tagger([t1, t2])`` a list of span lists.
+    """
+
+    labels = ("CLAIM",)
+    layers = ("claim",)
+
+    def __call__(self, texts: str | Sequence[str]) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
+        if isinstance(texts, str):
+            return find_claims(texts)
+        return [find_claims(t) for t in texts]

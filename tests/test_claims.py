@@ -1,0 +1,147 @@
+"""The rule-based claim finder on hand-made Arabic cases, plus invariants on arbitrary text."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from naba.claims import RuleTagger, find_claims
+
+# (case id, text, expected claim texts in order)
+CASES = [
+    ("complementizer-inna", "وقال الوزير إن الحكومة ستخفض الضرائب .", ["الحكومة ستخفض الضرائب"]),
+    ("complementizer-pronoun", "وأكد الرئيس انه سيزور البلاد قريبا .", ["سيزور البلاد قريبا"]),
+    ("complementizer-bi-anna", "وصرح المتحدث بأن المفاوضات انتهت .", ["المفاوضات انتهت"]),
+    ("long-subject", "وأكد جلالته خلال اللقاء الذي جمعه وأعضاء اللجنة المعنية انه يقدر الظروف .", ["يقدر الظروف"]),
+    ("clitic-fa", "فقال إنه متفائل بالنتائج .", ["متفائل بالنتائج"]),
+    ("present-tense", "ويرى الخبراء أن الأسعار سترتفع .", ["الأسعار سترتفع"]),
+    ("diacritics", "وقالَ إنّ الأمرَ محسومٌ .", ["الأمرَ محسومٌ"]),
+    ("denial", "ونفى المتحدث أن تكون القوات قد انسحبت .", ["تكون القوات قد انسحبت"]),
+    ("warning", "وحذر الوزير من أن الأزمة ستتفاقم .", ["الأزمة ستتفاقم"]),
+    ("preposition-ila", "وأشار التقرير إلى أن الاقتصاد تحسن .", ["الاقتصاد تحسن"]),
+    ("noun-qawlahu", "ونقل عن الوزير قوله إن الاتفاق جاهز .", ["الاتفاق جاهز"]),
+    ("colon-attached-curly", "وأعلن الجيش في بيان: “قواتنا دخلت المدينة”.", ["قواتنا دخلت المدينة"]),
+    ("colon-no-quote", "وقال الهاجري : المراحل الأوروبية كانت صعبة جدا .", ["المراحل الأوروبية كانت صعبة جدا"]),
+    ("guillemets", "وقال الوزير « لن نتراجع عن قرارنا » .", ["لن نتراجع عن قرارنا"]),
+    ("guillemets-reversed", "وأضاف أن » الأمن واقع قائم « .", ["الأمن واقع قائم"]),
+    ("straight-quotes", 'وقال عمرو بعد لقائه " تحدثنا عن القمة العربية ودعمنا لها " .', ["تحدثنا عن القمة العربية ودعمنا لها"]),
+    (
+        "quote-interrupted",
+        "وقال: “الوضع صعب جدا”، مضيفا: “لكننا سنصمد حتى النهاية”.",
+        ["الوضع صعب جدا", "لكننا سنصمد حتى النهاية"],
+    ),
+    (
+        "quote-across-period",
+        "وقالت السفارة: “الوضع يتدهور. غادروا البلاد فورا”.",
+        ["الوضع يتدهور. غادروا البلاد فورا"],
+    ),
+    ("question-quoted", 'وقال الرئيس : " متى ستنتهي هذه الحرب ؟ " .', ["متى ستنتهي هذه الحرب ؟"]),
+    ("inna-inside-quote", 'الذي يقول " إن هجوما على دولة هو هجوم على الجميع " .', ["هجوما على دولة هو هجوم على الجميع"]),
+    ("quote-then-gloss", 'وقال ان " وقف اطلاق النار يتم بين الدول فقط " في اشارة الى الحزب .', ["وقف اطلاق النار يتم بين الدول فقط"]),
+    ("attributed-after", '" سنواصل القتال حتى النهاية " ، قال القائد .', ["سنواصل القتال حتى النهاية"]),
+    (
+        "coordinated",
+        "وقال إن الحرب انتهت وأن الجنود سيعودون قريبا .",
+        ["الحرب انتهت", "الجنود سيعودون قريبا"],
+    ),
+    (
+        "coordinated-comma",
+        "وأكد أن الحدود مغلقة ، وأن المعابر ستفتح غدا .",
+        ["الحدود مغلقة", "المعابر ستفتح غدا"],
+    ),
+    ("coordination-inside-quote-is-one", 'وأضاف " كنا نريد ان يكون التضخم منخفضا وان نحقق الاستقرار " .', ["كنا نريد ان يكون التضخم منخفضا وان نحقق الاستقرار"]),
+    (
+        "participle-continues",
+        "وذكر أن الوضع هادئ , مشيرا إلى أن الحدود مغلقة .",
+        ["الوضع هادئ", "الحدود مغلقة"],
+    ),
+    (
+        "participle-without-comma",
+        "وذكر أن الوضع هادئ مشيرا إلى أن الحدود مغلقة .",
+        ["الوضع هادئ", "الحدود مغلقة"],
+    ),
+    (
+        "but-she-said",
+        "وقالت الصحيفة إن الجيش قلل من قدرة العدو , لكنها أشارت إلى أن التهديد ارتفع .",
+        ["الجيش قلل من قدرة العدو", "التهديد ارتفع"],
+    ),
+    (
+        "two-speakers",
+        "قال الوزير إن الاتفاق قريب . وقالت المعارضة إن المفاوضات متعثرة .",
+        ["الاتفاق قريب", "المفاوضات متعثرة"],
+    ),
+    (
+        "wa-verb-continues",
+        "وقال إن اليورو مقوم بأقل من قيمته وشدد على أن وجود يورو قوي مفيد .",
+        ["اليورو مقوم بأقل من قيمته", "وجود يورو قوي مفيد"],
+    ),
+    ("nested-stays-inside", "وقال المصدر إن الوزير أكد أن الاتفاق جاهز .", ["الوزير أكد أن الاتفاق جاهز"]),
+    ("honorific-direct-speech", "وقال جلالته أريد ان استمع منكم .", ["أريد ان استمع منكم"]),
+    ("modal-an-is-not-complementizer", "وقال إنه يجب أن نعمل معا .", ["يجب أن نعمل معا"]),
+    ("no-claim-narration", "ذهب الرئيس إلى المدينة صباح اليوم .", []),
+    ("no-claim-ghayr-anna", "غير أن المهمة لم تنجز أبداً .", []),
+    ("no-claim-unattributed-anna", "والواقع أن الحرب طالت .", []),
+    ("no-claim-quoted-name", 'سيطرت حركة " طالبان " على المدينة .', []),
+    ("no-claim-quoted-title", 'وقال المتحدث باسم " الحزب من اجل مجتمع ديمقراطي " لوكالة الأنباء .', []),
+    ("no-claim-impersonal-yudhkar", "يذكر أن الاجتماع عقد أمس .", []),
+    ("no-claim-verb-without-complement", "وأعلن الرئيس حالة الطوارئ .", []),
+    ("decimal-is-not-sentence-end", "وقال إن النمو بلغ 3.5 في المئة .", ["النمو بلغ 3.5 في المئة"]),
+    ("claim-to-line-end", "وقال إن الوضع هادئ\nوذهب الوفد إلى المطار", ["الوضع هادئ"]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_find_claims(text: str, expected: list[str]) -> None:
+    claims = find_claims(text)
+    assert [c["text"] for c in claims] == expected
+    for claim in claims:
+        assert text[claim["start"] : claim["end"]] == claim["text"]
+        assert claim["label"] == "CLAIM" and claim["layer"] == "claim"
+        assert 0.0 < claim["score"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("prefix", "sentence"),
+    [
+        ("", "وقال إن الاتفاق جاهز ."),
+        ("عنوان الخبر\n", "وقال إن الاتفاق جاهز ."),
+        ("ذهب الوفد إلى المطار . ", "وقال إن الاتفاق جاهز ."),
+    ],
+)
+def test_offsets_are_into_the_original_text(prefix: str, sentence: str) -> None:
+    text = prefix + sentence
+    [claim] = find_claims(text)
+    assert claim["start"] == len(prefix) + sentence.index("الاتفاق")
+    assert text[claim["start"] : claim["end"]] == "الاتفاق جاهز"
+
+
+def test_rule_tagger_mirrors_a_tagger_call() -> None:
+    texts = ["وقال إن الاتفاق جاهز .", "ذهب الرئيس إلى المدينة ."]
+    tagger = RuleTagger()
+    assert tagger(texts[0]) == find_claims(texts[0])
+    assert tagger(texts) == [find_claims(t) for t in texts]
+    assert tagger([]) == []
+
+
+def test_rejects_non_text() -> None:
+    with pytest.raises(TypeError):
+        find_claims(None)  # type: ignore[arg-type]
+
+
+_ALPHABET = list("ابتثجحخدذرسشصضطظعغفقكلمنهوية ءأإآؤئى") + [" ", " ", ".", "،", ",", ":", '"', "«", "»", "“", "”", "\n"]
+_WORDS = ["قال", "وقال", "إن", "أن", "وأن", "انه", "بأن", "مضيفا", "جلالته", "يذكر", "لكنها", "أشارت", "إلى"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_WORDS), st.text(_ALPHABET, max_size=6)), max_size=30))
+def test_invariants_on_arbitrary_text(parts: list[str]) -> None:
+    text = " ".join(parts)
+    claims = find_claims(text)
+    previous_end = 0
+    for claim in claims:
+        assert previous_end <= claim["start"] < claim["end"] <= len(text)
+        assert text[claim["start"] : claim["end"]] == claim["text"]
+        assert claim["text"] == claim["text"].strip()
+        previous_end = claim["end"]
+    assert find_claims(text) == claims  # pure: same text, same answer
