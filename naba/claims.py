@@ -1,21 +1,24 @@
 """Rule-based CLAIM finder: the baseline for the claim layer and a cheap pre-annotator.
 
-It follows the project's annotation guidelines as far as surface rules can: a claim is the content
-of attributed speech after a reporting verb (in its inflections, with the clitics و/ف) and a
-complementizer (أن/إن/ان/بأن, with or without an attached pronoun: the word itself stays outside),
-after a colon, or inside a quote pair. A claim runs to the sentence end, to the closing quote of
-a quote it started in, or to the next reporting phrase ("، مضيفا أن ..."); coordinated
-complements ("أن X وأن Y") are two claims. A claim found inside another is part of the outer one.
+It follows the project's annotation guidelines (data/GUIDELINES.md, sections 6-7) as far as surface
+rules can: a claim is the content of attributed speech after a reporting verb (in its inflections,
+with the clitics و/ف) and a complementizer (أن/إن/ان/بأن, with or without an attached pronoun: the
+word itself stays outside), after a colon, inside a quote pair, or in a clause attributed by a
+source adverbial (بحسب، وفق ما أفاد). A claim runs to the sentence end, to the closing quote of a
+quote it started in, or to where the reporter speaks again ("، مضيفا أن ...", "، بحسب البيان");
+coordinated complements ("أن X وأن Y") are two claims; a claim found inside another is part of the
+outer one. Spans are tight: no space or punctuation (quotation marks included) at either edge.
 
 Everything here is pure and works on the original text: offsets are code points into it.
 ``score`` is a fixed number per rule that orders the rules by how specific their evidence is
-(colon > complementizer > quote > honorific > quote attributed afterwards); it is neither measured
-nor calibrated, and is there so that rule output has the shape of model output.
+(colon > complementizer > quote > honorific = quote attributed afterwards > source adverbial); it
+is neither measured nor calibrated, and is there so that rule output has the shape of model output.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -105,12 +108,17 @@ _COORDINATED = {"و" + c for c in _COMPLEMENTIZERS}
 # "أن" after these is not a reporting complementizer ("بعد أن", "يجب أن", "غير أن").
 _NOT_AFTER = {
     "بعد", "قبل", "منذ", "غير", "الا", "رغم", "برغم", "بالرغم", "ورغم", "يجب", "يمكن", "ينبغي",
-    "لابد", "بد", "دون", "بدون", "حتي", "لو", "كما", "سبق", "عسي", "لاجل", "اجل", "يمكنه", "يمكنها",
+    "لابد", "بد", "دون", "بدون", "حتي", "لو", "كما", "سبق", "المقرر", "المتوقع", "عسي", "لاجل", "اجل", "يمكنه", "يمكنها",
     "يريد", "تريد", "نريد", "اريد", "يريدون", "اراد", "ارادت", "ارادوا", "يحاول", "تحاول", "حاول",
     "يستطيع", "تستطيع", "استطاع",
 }
 # "يذكر أن ..." with no subject is the reporter's aside ("it is worth noting"), not a report.
 _IMPERSONAL = {"يذكر", "ويذكر"}
+# Source adverbials: "بحسب المرصد، X", "X، وفق ما أفاد المرصد" (with clitic و as well).
+_ADVERBIALS = {"بحسب", "حسب", "وفق", "وفقا", "نقلا"}
+_FA_INNA = {"ف" + c for c in _COMPLEMENTIZERS if not c.startswith("ب")}  # "وحسب المصادر فإنه ..."
+# Reporter's comments that end the reported content ("، لتصبح بذلك المدينة الثانية ...").
+_COMMENTS = {"لتصبح", "ليصبح", "لتكون", "ليكون"}
 _SENT_END = {".", "؟", "?", "!"}
 _SEPARATORS = {",", "،", "؛", ";", "–", "-"}
 _BUTS = {"لكن", "لكنه", "لكنها", "لكنهم", "ولكن", "ولكنه", "ولكنها", "كما", "بينما"}
@@ -120,7 +128,8 @@ _SYMMETRIC = {'"', "«", "»"}  # guillemets circulate in both directions («…
 _WINDOW = 16  # tokens between a verb and its complementizer or colon ("وأكد جلالته خلال ... انه")
 _QUOTE_NEAR = 6  # tokens between a verb and a quote it introduces without a colon
 _MIN_QUOTE = 3  # a shorter quote without a colon is usually a name ("طالبان", "البنتاغون")
-_SCORES = {"that": 0.8, "colon": 0.85, "quote": 0.7, "post": 0.6, "honorific": 0.6}
+_FRONTED = 5  # tokens of a fronted phrase before the clause ("وفي وقت سابق اليوم، ...")
+_SCORES = {"that": 0.8, "colon": 0.85, "quote": 0.7, "honorific": 0.6, "post": 0.6, "adverbial": 0.5}
 
 
 @dataclass(frozen=True)
@@ -283,6 +292,8 @@ def _boundary(sent: _Sentence, k: int) -> bool:
     n = k + 1 if toks[k].raw in _SEPARATORS else k
     if n >= len(toks):
         return False
+    if n > k and (toks[n].key in _COMMENTS or _is_adverbial(sent, n)):
+        return True  # "، بحسب البيان", "، لتصبح بذلك ...": the reporter speaks again
     if toks[n].key in _CONTINUERS:
         # ANERcorp often drops the comma: "... المنطقة مضيفا ان ..."
         return n > k or _find_start(sent, n) is not None
@@ -336,16 +347,18 @@ def _unquote(sent: _Sentence, s: int, e: int) -> tuple[int, int]:
     return s, e
 
 
-_TRIM = " \t\n.,،؛;:"
+def _edge(ch: str) -> bool:
+    """Whether a span may not start or end on ``ch``: space or punctuation (spans are tight)."""
+    return ch.isspace() or (unicodedata.category(ch).startswith("P") and ch not in "%٪")
 
 
 def _span(sent: _Sentence, s: int, e: int, rule: str) -> dict[str, Any] | None:
     if s >= e or s >= len(sent.toks):
         return None
     start, end = sent.toks[s].start, sent.toks[e - 1].end
-    while end > start and sent.text[end - 1] in _TRIM:
+    while end > start and _edge(sent.text[end - 1]):
         end -= 1
-    while start < end and sent.text[start] in _TRIM:
+    while start < end and _edge(sent.text[start]):
         start += 1
     if start >= end or not re.search(_WORD, sent.text[start:end]):
         return None
@@ -371,6 +384,51 @@ def _post_quotes(sent: _Sentence) -> list[tuple[int, int]]:
         if n < len(sent.toks) and sent.is_trigger(n) and _find_start(sent, n) is None:
             out.append((o + 1, c))
     return out
+
+
+def _clause_start(sent: _Sentence, k: int) -> int:
+    """First content token of the sentence holding token ``k``, after a short fronted phrase.
+
+    "وفي وقت سابق اليوم، دخلت ..." starts at "دخلت": the reporter's connective is outside.
+    """
+    b = k
+    while b > 0 and not sent.line_break_before(b) and not sent.sentence_end(b - 1):
+        b -= 1
+    for j in range(b, min(k, b + _FRONTED + 1)):
+        if sent.toks[j].raw in _SEPARATORS:
+            return j + 1
+    return b
+
+
+def _adverbial_claims(sent: _Sentence) -> list[tuple[int, int]]:
+    """Clauses attributed by بحسب / وفق / نقلا عن / كما أفاد, fronted or postposed."""
+    out = []
+    toks = sent.toks
+    for a in range(len(toks)):
+        if not _is_adverbial(sent, a):
+            continue
+        b = _clause_start(sent, a)
+        if a > 0 and toks[a - 1].raw in _SEPARATORS and a - 1 > b:
+            out.append((b, a - 1))  # "X، وفق ما أفاد المرصد": the clause before it
+            continue
+        if a - b > 1:
+            continue  # fronted adverbials open their clause ("وبحسب المرصد، ...")
+        for j in range(a + 1, min(len(toks), a + 1 + _WINDOW)):
+            if sent.sentence_end(j) or sent.line_break_before(j):
+                break
+            if toks[j].raw in _SEPARATORS or toks[j].key in _FA_INNA:
+                if j + 1 < len(toks):
+                    out.append((j + 1, _find_end(sent, j + 1, split=False)[0]))
+                break
+    return out
+
+
+def _is_adverbial(sent: _Sentence, a: int) -> bool:
+    key = sent.toks[a].key
+    if _strip_clitic(key, _ADVERBIALS):
+        return True
+    # "كما أفاد المرصد": كما with a reporting verb, not the comparative كما alone
+    return key in ("كما", "وكما") and a + 1 < len(sent.toks) and sent.is_trigger(a + 1)
 
 
 def find_claims(text: str) -> list[dict[str, Any]]:
@@ -406,17 +464,21 @@ def find_claims(text: str) -> list[dict[str, Any]]:
             if span:
                 found.append(span)
             todo.extend((m, "that") for m in more)
-    for s, e in _post_quotes(sent):
-        span = _span(sent, s, e, "post")
-        if span:
-            found.append(span)
     # Earlier, then longer, claims win: a report nested in a claim stays inside it.
-    found.sort(key=lambda c: (c["start"], -c["end"]))
-    kept: list[dict[str, Any]] = []
-    for claim in found:
-        if not kept or claim["start"] >= kept[-1]["end"]:
-            kept.append(claim)
-    return kept
+    kept = _without_overlaps(found, [])
+    # Attributions that come after their content only fill what the verbs left.
+    weaker = [_span(sent, s, e, "post") for s, e in _post_quotes(sent)]
+    weaker += [_span(sent, s, e, "adverbial") for s, e in _adverbial_claims(sent)]
+    return _without_overlaps([c for c in weaker if c], kept)
+
+
+def _without_overlaps(candidates: list[dict[str, Any]], kept: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``kept`` plus each candidate (earliest, then longest first) that overlaps nothing kept."""
+    out = list(kept)
+    for claim in sorted(candidates, key=lambda c: (c["start"], -c["end"])):
+        if all(claim["end"] <= k["start"] or claim["start"] >= k["end"] for k in out):
+            out.append(claim)
+    return sorted(out, key=lambda c: c["start"])
 
 
 class RuleTagger:
