@@ -1,0 +1,393 @@
+"""Spans <-> subword labels in layers, overlapping windows, and BIO-constrained decoding.
+
+A document is prepared (:mod:`naba.text`) and tokenized once; each subword gets the ORIGINAL
+character range it stands for. Every subword that intersects a span gets that span's tag in the
+span's layer (B on the first, I on the rest), so a span that starts inside a word (حماة in بحماة)
+survives wherever the tokenizer cuts: exactly if it cuts at the span's boundary, otherwise on the
+whole containing subword (counted by :func:`unrepresentable`). Long documents are sliced into
+windows of ``max_length`` tokens (with [CLS]/[SEP]) that overlap by ``stride`` tokens; each subword
+is scored by the window where it sits most centrally (``Window.core``). Decoding runs a Viterbi
+per layer that never lets I-X follow anything but B-X or I-X.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from naba.corpus.document import Document
+from naba.corpus.labels import LabelScheme
+from naba.errors import ConfigError
+from naba.text import Prepared, prepare
+
+IGNORE = -100
+
+
+class LabelSpace:
+    """All layers' BIO tags side by side in one logits vector.
+
+    Layer ``entity`` with labels ACTOR, LOCATION has tags ``("O", "B-ACTOR", "I-ACTOR",
+    "B-LOCATION", "I-LOCATION")``; the model's labels are named ``"entity:O"``, ``"entity:B-ACTOR"``
+    ..., then the next layer's; ``slices[layer]`` is that layer's part of the logits.
+    """
+
+    def __init__(self, scheme: LabelScheme):
+        self._scheme = scheme
+        self.layers: tuple[str, ...] = tuple(scheme.layers)
+        self._tags: dict[str, tuple[str, ...]] = {}
+        self.slices: dict[str, slice] = {}
+        names: list[str] = []
+        for layer, labels in scheme.layers.items():
+            tags = ("O",) + tuple(f"{p}-{label}" for label in labels for p in ("B", "I"))
+            self._tags[layer] = tags
+            self.slices[layer] = slice(len(names), len(names) + len(tags))
+            names += [f"{layer}:{tag}" for tag in tags]
+        self.id2label: dict[int, str] = dict(enumerate(names))
+        self.label2id: dict[str, int] = {name: i for i, name in enumerate(names)}
+        self.num_labels = len(names)
+        self._layer_of = {label: layer for layer, labels in scheme.layers.items() for label in labels}
+
+    def tags(self, layer: str) -> tuple[str, ...]:
+        """The BIO tags of ``layer``, ``"O"`` first."""
+        return self._tags[layer]
+
+    @property
+    def scheme(self) -> LabelScheme:
+        return self._scheme
+
+    def layer_of(self, label: str) -> str | None:
+        """The layer holding span label ``label``, or ``None`` if this space has no such label."""
+        return self._layer_of.get(label)
+
+    @classmethod
+    def from_scheme(cls, scheme: LabelScheme) -> LabelSpace:
+        return cls(scheme)
+
+    @classmethod
+    def from_id2label(cls, id2label: dict[int, str] | dict[str, str]) -> LabelSpace:
+        """Rebuild the space from a checkpoint's ``config.id2label`` (keys may be strings)."""
+        try:
+            names = [id2label[k] for k in sorted(id2label, key=int)]
+            if sorted(int(k) for k in id2label) != list(range(len(names))):
+                raise ValueError("ids are not 0..n-1")
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"id2label is not a naba label space: {exc}") from None
+        layers: dict[str, list[str]] = {}
+        for name in names:
+            layer, _, tag = name.partition(":")
+            if not tag or (tag != "O" and tag[:2] not in ("B-", "I-")):
+                raise ConfigError(f"id2label entry {name!r} is not of the form 'layer:O' / 'layer:B-LABEL'")
+            labels = layers.setdefault(layer, [])
+            if tag.startswith("B-"):
+                labels.append(tag[2:])
+        space = cls(LabelScheme({layer: tuple(labels) for layer, labels in layers.items()}))
+        if space.id2label != dict(enumerate(names)):
+            raise ConfigError(f"id2label is not in naba's order (layer by layer, O, B-X, I-X): {names}")
+        return space
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LabelSpace) and self.id2label == other.id2label
+
+    def __repr__(self) -> str:
+        return f"LabelSpace({ {layer: self._tags[layer] for layer in self.layers} })"
+
+
+@dataclass
+class Window:
+    """One model input: a slice of one document's subwords between [CLS] and [SEP].
+
+    ``char_spans`` are ORIGINAL-text ranges (``(0, 0)`` for [CLS]/[SEP]); ``labels[t][k]`` is the
+    index of token ``t``'s tag within layer ``k``'s tags (-100 for [CLS]/[SEP]); ``core`` is the
+    half-open range of positions whose scores this window owns.
+    """
+
+    doc_index: int
+    input_ids: list[int]
+    char_spans: list[tuple[int, int]]
+    labels: list[list[int]] | None
+    core: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class ScoredSpan:
+    """A predicted span in original offsets with the mean probability of its tags."""
+
+    start: int
+    end: int
+    label: str
+    layer: str
+    score: float
+
+
+@dataclass
+class _Tokenized:
+    ids: list[int]
+    starts: np.ndarray  # original start of each subword
+    ends: np.ndarray  # original end of each subword
+
+
+def _tokenize(texts: Sequence[str], tokenizer, preset: str) -> list[_Tokenized]:
+    """Prepare and tokenize every text in one batch call; map subwords to original ranges."""
+    prepared: list[Prepared] = [prepare(t, preset=preset) for t in texts]
+    if not prepared:
+        return []
+    enc = tokenizer(
+        [p.text for p in prepared],
+        add_special_tokens=False,
+        return_offsets_mapping=True,
+        return_attention_mask=False,
+        return_token_type_ids=False,
+        verbose=False,
+    )
+    out = []
+    for p, ids, offsets in zip(prepared, enc["input_ids"], enc["offset_mapping"], strict=True):
+        if not ids:
+            out.append(_Tokenized([], np.zeros(0, np.int64), np.zeros(0, np.int64)))
+            continue
+        om = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+        starts, ends = p.char_ranges(om[:, 0], om[:, 1])
+        # a subword that stands for nothing (empty offsets) or starts/ends on a space (not seen with
+        # BERT tokenizers) goes through the careful path
+        odd = np.flatnonzero((om[:, 1] <= om[:, 0]) | _on_space(p, om))
+        for i in odd:
+            starts[i], ends[i] = p.to_original(int(om[i, 0]), int(om[i, 1]))
+        out.append(_Tokenized(list(ids), starts, ends))
+    return out
+
+
+def _on_space(p: Prepared, om: np.ndarray) -> np.ndarray:
+    if not p.text:
+        return np.zeros(len(om), dtype=bool)
+    inserted = p._ends_np == p._starts_np
+    last = np.clip(om[:, 1] - 1, 0, len(p.text) - 1)
+    first = np.clip(om[:, 0], 0, len(p.text) - 1)
+    return inserted[first] | inserted[last]
+
+
+def _assign(
+    spans, tok: _Tokenized, space: LabelSpace
+) -> tuple[np.ndarray, list[tuple[str, bool]]]:
+    """Per-layer tag indices of every subword, and (label, exact?) for each span of the space."""
+    tags = np.zeros((len(tok.ids), len(space.layers)), dtype=np.int64)
+    report = []
+    for span in spans:
+        layer = space.layer_of(span.label)
+        if layer is None:
+            continue  # a label of a layer this model does not learn
+        k = space.layers.index(layer)
+        first = int(np.searchsorted(tok.ends, span.start, side="right"))
+        last = int(np.searchsorted(tok.starts, span.end, side="left")) - 1
+        # subwords with empty ranges never carry a span
+        while first <= last and tok.ends[first] <= tok.starts[first]:
+            first += 1
+        while last >= first and tok.ends[last] <= tok.starts[last]:
+            last -= 1
+        if first > last or tags[first : last + 1, k].any():
+            report.append((span.label, False))  # no subword, or it already carries another span
+            continue
+        tag_names = space.tags(layer)
+        tags[first, k] = tag_names.index(f"B-{span.label}")
+        tags[first + 1 : last + 1, k] = tag_names.index(f"I-{span.label}")
+        exact = tok.starts[first] == span.start and tok.ends[last] == span.end
+        report.append((span.label, bool(exact)))
+    return tags, report
+
+
+def _window_bounds(n: int, content: int, stride: int) -> list[tuple[int, int]]:
+    if n <= content:
+        return [(0, n)]
+    step = content - stride
+    bounds = []
+    start = 0
+    while True:
+        bounds.append((start, min(start + content, n)))
+        if start + content >= n:
+            return bounds
+        start += step
+
+
+def _owners(n: int, bounds: list[tuple[int, int]]) -> np.ndarray:
+    """For each subword, the window where it is farthest from both edges (earlier wins ties)."""
+    best = np.full(n, -1, dtype=np.int64)
+    owner = np.zeros(n, dtype=np.int64)
+    for k, (a, b) in enumerate(bounds):
+        pos = np.arange(a, b)
+        centrality = np.minimum(pos - a, b - 1 - pos)
+        better = centrality > best[a:b]
+        best[a:b] = np.where(better, centrality, best[a:b])
+        owner[a:b] = np.where(better, k, owner[a:b])
+    return owner
+
+
+def encode(
+    docs: Sequence[Document] | Sequence[str],
+    tokenizer,
+    space: LabelSpace,
+    *,
+    max_length: int = 512,
+    stride: int = 128,
+    preset: str = "arabertv02",
+    with_labels: bool = True,
+) -> list[Window]:
+    """Cut documents (or plain texts) into labelled model windows.
+
+    ``max_length`` counts [CLS] and [SEP]; consecutive windows share ``stride`` subwords. Every
+    document yields at least one window (an empty one is just [CLS] [SEP]). Plain strings, and
+    documents without spans, are labelled all-O when ``with_labels`` is true. Span labels that are
+    not in ``space`` are ignored (a model of fewer layers).
+    """
+    content = max_length - 2
+    if content < 1:
+        raise ConfigError(f"max_length must be at least 3 (got {max_length})")
+    if not 0 <= stride < content:
+        raise ConfigError(f"stride must be in [0, max_length - 2) = [0, {content}) (got {stride})")
+    texts = [d if isinstance(d, str) else d.text for d in docs]
+    cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
+    if cls_id is None or sep_id is None:
+        raise ConfigError("the tokenizer has no [CLS]/[SEP] token")
+    n_layers = len(space.layers)
+    special_labels = [IGNORE] * n_layers
+    windows: list[Window] = []
+    for doc_index, (doc, tok) in enumerate(zip(docs, _tokenize(texts, tokenizer, preset), strict=True)):
+        n = len(tok.ids)
+        tags = None
+        if with_labels:
+            spans = [] if isinstance(doc, str) else doc.spans
+            tags, _ = _assign(spans, tok, space)
+        bounds = _window_bounds(n, content, stride)
+        owner = _owners(n, bounds)
+        char_spans = list(zip(tok.starts.tolist(), tok.ends.tolist(), strict=True))
+        for k, (a, b) in enumerate(bounds):
+            owned = np.flatnonzero(owner[a:b] == k)
+            core = (int(owned[0]) + 1, int(owned[-1]) + 2) if len(owned) else (1, 1)
+            labels = None
+            if tags is not None:
+                labels = [special_labels] + tags[a:b].tolist() + [special_labels]
+            windows.append(
+                Window(
+                    doc_index=doc_index,
+                    input_ids=[cls_id] + tok.ids[a:b] + [sep_id],
+                    char_spans=[(0, 0)] + char_spans[a:b] + [(0, 0)],
+                    labels=labels,
+                    core=core,
+                )
+            )
+    return windows
+
+
+def unrepresentable(
+    docs: Sequence[Document], tokenizer, *, preset: str = "arabertv02"
+) -> dict[str, int]:
+    """Spans per label that subword labels cannot reproduce exactly.
+
+    A span is unrepresentable when one of its boundaries falls inside a subword (it will be
+    learnt and predicted on the whole subword), or when no subword stands for it at all. Every
+    label present in ``docs`` is a key.
+    """
+    labels = sorted({s.label for d in docs for s in d.spans})
+    counts: Counter[str] = Counter({label: 0 for label in labels})
+    # one layer per label: boundaries are a matter of each span alone
+    space = LabelSpace(LabelScheme({label: (label,) for label in labels})) if labels else None
+    for doc, tok in zip(docs, _tokenize([d.text for d in docs], tokenizer, preset), strict=True):
+        if space is None:
+            continue
+        for label, exact in _assign(doc.spans, tok, space)[1]:
+            counts[label] += not exact
+    return dict(counts)
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    x = x - x.max(axis=-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+
+
+def _transitions(tags: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Allowed moves (prev, next) and allowed first tags under BIO."""
+    n = len(tags)
+    allowed = np.ones((n, n), dtype=bool)
+    start = np.ones(n, dtype=bool)
+    for j, tag in enumerate(tags):
+        if tag.startswith("I-"):
+            start[j] = False
+            for i, prev in enumerate(tags):
+                allowed[i, j] = prev in (f"B-{tag[2:]}", tag)
+    return allowed, start
+
+
+def viterbi(log_probs: np.ndarray, tags: Sequence[str]) -> list[int]:
+    """The most probable tag sequence that obeys BIO (no I-X after anything but B-X / I-X)."""
+    n_tok = len(log_probs)
+    if n_tok == 0:
+        return []
+    allowed, start = _transitions(tags)
+    penalty = np.where(allowed, 0.0, -np.inf)
+    score = np.where(start, log_probs[0], -np.inf)
+    back = np.zeros((n_tok, len(tags)), dtype=np.int64)
+    for t in range(1, n_tok):
+        total = score[:, None] + penalty
+        back[t] = total.argmax(axis=0)
+        score = total.max(axis=0) + log_probs[t]
+    path = [int(score.argmax())]
+    for t in range(n_tok - 1, 0, -1):
+        path.append(int(back[t, path[-1]]))
+    return path[::-1]
+
+
+def decode(
+    text: str, windows: Sequence[Window], logits: Sequence[np.ndarray], space: LabelSpace
+) -> list[ScoredSpan]:
+    """Spans of ONE document from its windows' logits (each ``[len(window), num_labels]``).
+
+    Each subword is scored by the window that owns it (``core``); per layer, a softmax over the
+    layer's slice and a BIO-constrained Viterbi pick the tags; spans come back in original offsets,
+    trimmed of whitespace, scored by the mean probability of their chosen tags.
+    """
+    if len(windows) != len(logits):
+        raise ValueError(f"decode: {len(windows)} windows but {len(logits)} logits arrays")
+    rows, spans_of_tok = [], []
+    for window, scores in zip(windows, logits, strict=True):
+        scores = np.asarray(scores, dtype=np.float64)
+        if scores.shape != (len(window.input_ids), space.num_labels):
+            raise ValueError(
+                f"decode: logits of shape {scores.shape} for a window of {len(window.input_ids)} tokens "
+                f"and {space.num_labels} labels"
+            )
+        a, b = window.core
+        rows.append(scores[a:b])
+        spans_of_tok += window.char_spans[a:b]
+    if not spans_of_tok:
+        return []
+    scores = np.concatenate(rows)
+    tok_starts = np.array([s for s, _ in spans_of_tok])
+    tok_ends = np.array([e for _, e in spans_of_tok])
+    out: list[ScoredSpan] = []
+    for layer in space.layers:
+        tags = space.tags(layer)
+        log_probs = _log_softmax(scores[:, space.slices[layer]])
+        path = viterbi(log_probs, tags)
+        chosen = np.exp(log_probs[np.arange(len(path)), path])
+        t = 0
+        while t < len(path):
+            tag = tags[path[t]]
+            if not tag.startswith("B-"):
+                t += 1
+                continue
+            end = t + 1
+            while end < len(path) and tags[path[end]] == f"I-{tag[2:]}":
+                end += 1
+            span = _trim(text, int(tok_starts[t:end].min()), int(tok_ends[t:end].max()))
+            if span is not None:
+                out.append(ScoredSpan(*span, tag[2:], layer, float(chosen[t:end].mean())))
+            t = end
+    return sorted(out, key=lambda s: (s.start, -s.end, s.layer, s.label))
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if start < end else None

@@ -1,0 +1,285 @@
+"""Models and tokenizers: loading (offline-safe), small test models, the layered loss, checkpoints.
+
+A naba checkpoint is a Hugging Face folder (``config.json``, ``model.safetensors``, tokenizer files)
+plus ``naba.json`` (preparation preset, window settings, label scheme, and whatever the trainer
+adds). Weights are only ever read from safetensors and no remote code is ever run.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors, trainers
+from tokenizers.models import WordPiece
+from transformers import (
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    BertConfig,
+    BertForTokenClassification,
+    BertTokenizerFast,
+)
+
+from naba.corpus.labels import LabelScheme
+from naba.encode import IGNORE, LabelSpace
+from naba.errors import ConfigError, ModelLoadError
+from naba.text import prepare
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+# AraBERT v0.2's never_split tokens (tokenizer_config.json); naba.text produces them for URLs etc.
+NEVER_SPLIT = ("[بريد]", "[مستخدم]", "[رابط]")
+# aubmindlab/bert-base-arabertv02's tokenizer settings and model shape, mirrored here because a
+# fresh clone has no ../shared/arabertv02.
+ARABERT_TOKENIZER = {"do_lower_case": False, "strip_accents": None, "tokenize_chinese_chars": True}
+ARABERT_MAX_LENGTH = 512
+ARABERT_SHAPE = {
+    "vocab_size": 64000,
+    "hidden_size": 768,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "intermediate_size": 3072,
+    "max_position_embeddings": 512,
+    "type_vocab_size": 2,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1,
+    "attention_probs_dropout_prob": 0.1,
+    "initializer_range": 0.02,
+}
+INFO_FILE = "naba.json"
+
+
+def _offline() -> bool:
+    from huggingface_hub import constants
+
+    flag = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+    return flag or bool(constants.HF_HUB_OFFLINE)
+
+
+def _from_pretrained(kind: str, name_or_path: str, load):
+    """Run ``load(local_files_only=...)`` and turn any failure into a :class:`ModelLoadError`."""
+    local = Path(name_or_path).exists()
+    offline = _offline()
+    try:
+        return load(local_files_only=local or offline)
+    except Exception as exc:  # transformers raises OSError, ValueError, hub and network errors
+        if local:
+            raise ModelLoadError(f"cannot load the {kind} in {name_or_path!r}: {exc}") from None
+        how = "offline (HF_HUB_OFFLINE is set)" if offline else "(the hub could not be reached or has no such id)"
+        raise ModelLoadError(
+            f"cannot load {name_or_path!r} {how}; it is not in the local Hugging Face cache. "
+            f"Pass a local path instead: a folder with config.json, model.safetensors and the tokenizer "
+            f"files (download it where there is network, e.g. `hf download {name_or_path} --local-dir DIR`)."
+        ) from None
+
+
+def load_tokenizer(name_or_path: str):
+    """A fast tokenizer (needed for offsets) from a hub id or a local folder."""
+    tok = _from_pretrained(
+        "tokenizer",
+        str(name_or_path),
+        lambda **kw: AutoTokenizer.from_pretrained(str(name_or_path), trust_remote_code=False, **kw),
+    )
+    if not getattr(tok, "is_fast", False):
+        raise ModelLoadError(f"{name_or_path!r} has no fast tokenizer (tokenizer.json); naba needs offsets")
+    return tok
+
+
+def load_model(name_or_path: str, space: LabelSpace):
+    """A token classifier with ``space``'s labels from a hub id or a local folder (safetensors only).
+
+    A base model (such as AraBERT) gets a fresh classification head.
+    """
+    return _from_pretrained(
+        "model",
+        str(name_or_path),
+        lambda **kw: AutoModelForTokenClassification.from_pretrained(
+            str(name_or_path),
+            num_labels=space.num_labels,
+            id2label=dict(space.id2label),
+            label2id=dict(space.label2id),
+            use_safetensors=True,
+            trust_remote_code=False,
+            **kw,
+        ),
+    )
+
+
+def build_small_tokenizer(
+    texts: Iterable[str], *, vocab_size: int = 8000, preset: str = "arabertv02"
+) -> BertTokenizerFast:
+    """A WordPiece tokenizer trained on ``texts`` (prepared with ``preset``), with AraBERT's settings.
+
+    Same normaliser (no lower-casing, no accent stripping, no NFC), pre-tokenizer, special tokens
+    and never_split tokens as ``aubmindlab/bert-base-arabertv02``; for tests and small experiments.
+    """
+    tok = Tokenizer(WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(
+        clean_text=True,
+        handle_chinese_chars=ARABERT_TOKENIZER["tokenize_chinese_chars"],
+        strip_accents=ARABERT_TOKENIZER["strip_accents"],
+        lowercase=ARABERT_TOKENIZER["do_lower_case"],
+    )
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece(prefix="##")
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS + NEVER_SPLIT), show_progress=False
+    )
+    tok.train_from_iterator((prepare(t, preset=preset).text for t in texts), trainer=trainer)
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+    )
+    return BertTokenizerFast(
+        tokenizer_object=tok,
+        model_max_length=ARABERT_MAX_LENGTH,
+        unk_token="[UNK]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        mask_token="[MASK]",
+        **ARABERT_TOKENIZER,
+    )
+
+
+def _labelled(config: BertConfig, space: LabelSpace) -> BertConfig:
+    config.num_labels = space.num_labels
+    config.id2label = dict(space.id2label)
+    config.label2id = dict(space.label2id)
+    return config
+
+
+def build_small_model(
+    space: LabelSpace,
+    *,
+    vocab_size: int,
+    hidden_size: int = 256,
+    num_layers: int = 4,
+    heads: int = 4,
+    intermediate: int = 1024,
+    max_position: int = 512,
+    seed: int = 0,
+) -> BertForTokenClassification:
+    """A randomly initialised BERT token classifier (seeded, without touching the global RNG)."""
+    config = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=heads,
+        intermediate_size=intermediate,
+        max_position_embeddings=max_position,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return BertForTokenClassification(_labelled(config, space))
+
+
+def arabert_shape_config(space: LabelSpace) -> BertConfig:
+    """A BertConfig of AraBERT v0.2 base's exact shape with ``space``'s labels (for benchmarks)."""
+    return _labelled(BertConfig(**ARABERT_SHAPE), space)
+
+
+def layered_loss(logits: torch.Tensor, labels: torch.Tensor, space: LabelSpace) -> torch.Tensor:
+    """Sum over layers of the mean cross-entropy on that layer's slice of the logits.
+
+    ``logits`` is ``[B, T, num_labels]``; ``labels`` is ``[B, T, n_layers]`` of tag indices within
+    each layer (-100 ignored). A layer with no labelled token in the batch adds 0.
+    """
+    if logits.shape[-1] != space.num_labels or labels.shape[-1] != len(space.layers):
+        raise ValueError(
+            f"layered_loss: logits {tuple(logits.shape)} / labels {tuple(labels.shape)} do not fit "
+            f"{space.num_labels} labels in {len(space.layers)} layers"
+        )
+    total = logits.new_zeros(())
+    for k, layer in enumerate(space.layers):
+        part = logits[..., space.slices[layer]].reshape(-1, len(space.tags(layer)))
+        target = labels[..., k].reshape(-1)
+        count = (target != IGNORE).sum()
+        summed = F.cross_entropy(part.float(), target, ignore_index=IGNORE, reduction="sum")
+        total = total + summed / count.clamp(min=1)
+    return total
+
+
+def save_checkpoint(path: str | Path, model, tokenizer, space: LabelSpace, *, extra: dict[str, Any]) -> Path:
+    """Write a checkpoint folder at ``path`` atomically (built in a temp folder beside it, then renamed).
+
+    ``naba.json`` holds ``preset``, ``max_length`` and ``stride`` (from ``extra``, defaulting to
+    AraBERT v0.2's preparation and 512/128), ``scheme`` and the rest of ``extra``. An existing
+    checkpoint at ``path`` is replaced.
+    """
+    path = Path(path)
+    info = {"preset": "arabertv02", "max_length": 512, "stride": 128, **extra, "scheme": space.scheme.to_dict()}
+    try:
+        text = json.dumps(info, ensure_ascii=False, indent=2)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"checkpoint info is not JSON: {exc}") from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        os.chmod(tmp, 0o755)
+        kwargs = {}
+        if "safe_serialization" in inspect.signature(model.save_pretrained).parameters:
+            kwargs["safe_serialization"] = True  # transformers 4.x; 5.x writes only safetensors
+        model.save_pretrained(tmp, **kwargs)
+        tokenizer.save_pretrained(tmp)
+        (tmp / INFO_FILE).write_text(text + "\n", encoding="utf-8")
+        if not (tmp / "model.safetensors").exists() and not (tmp / "model.safetensors.index.json").exists():
+            raise ModelLoadError(f"saving {path}: the model wrote no safetensors weights")
+        if path.exists():
+            old = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:8]}")
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device | None = None):
+    """Load a checkpoint folder: ``(model, tokenizer, space, info)``; the model is in eval mode."""
+    path = Path(path)
+    info_path = path / INFO_FILE
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelLoadError(f"{path} is not a naba checkpoint: no {INFO_FILE}") from None
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{info_path}: cannot read: {exc}") from None
+    try:
+        space = LabelSpace.from_scheme(LabelScheme.from_dict(info.get("scheme"), source=str(info_path)))
+    except ConfigError as exc:
+        raise ModelLoadError(str(exc)) from None
+    model = _from_pretrained(
+        "model",
+        str(path),
+        lambda **kw: AutoModelForTokenClassification.from_pretrained(
+            str(path), use_safetensors=True, trust_remote_code=False, **kw
+        ),
+    )
+    try:
+        stored = LabelSpace.from_id2label(model.config.id2label)
+    except ConfigError as exc:
+        raise ModelLoadError(f"{path}/config.json: {exc}") from None
+    if stored != space:
+        raise ModelLoadError(
+            f"{path}: config.json labels {list(stored.id2label.values())} do not match the scheme in "
+            f"{INFO_FILE} ({list(space.id2label.values())})"
+        )
+    tokenizer = load_tokenizer(str(path))
+    if device is not None:
+        model.to(device)
+    model.eval()
+    return model, tokenizer, space, info

@@ -1,0 +1,304 @@
+"""Offset-safe AraBERT v0.2 preparation: the model's view of a text, with a map back to the original.
+
+:func:`prepare` mirrors ``ArabertPreprocessor("bert-base-arabertv02").preprocess`` (aub-mind/arabert,
+``preprocess.py``, ``_preprocess_v2``) and records, for every prepared character, the range of
+original characters it stands for. Spans go in and come out in original offsets; naba never edits
+``Document.text``.
+
+Steps, in AraBERT's order: HTML entities are unescaped; tashkeel and tatweel are stripped; URLs,
+e-mails and @mentions become ``[رابط]``, ``[بريد]``, ``[مستخدم]``; HTML tags become spaces;
+Arabic-Indic digits become 0-9; a non-digit repeated more than twice is cut to two; spaces go around
+every character that is not an Arabic letter, a digit, a Latin letter or ``[``/``]``, and between
+digits and Arabic letters; ``/`` becomes ``-``; characters outside AraBERT's alphabet become spaces;
+whitespace is collapsed to single spaces.
+
+Deliberate differences from AraBERT (each keeps more of the text, none changes ordinary news):
+
+- all Arabic combining marks are deleted (U+0610-061A, U+064B-065F, U+0670, Quranic marks
+  U+06D6-06ED); AraBERT strips only U+064B-0652 and then splits words at the others;
+- invisible marks (LRM/RLM, ZWJ/ZWNJ/ZWSP, bidi embeddings/isolates, BOM, soft hyphen, U+061C)
+  are deleted; AraBERT turns them into spaces, which splits a word holding one;
+- emoji are kept, each as its own token (as AraBERT's twitter models do); variation selectors,
+  skin-tone modifiers and the keycap mark are deleted;
+- Persian digits become 0-9, Persian yeh/kaf (U+06CC, U+06A9) become Arabic yeh/kaf and alef
+  wasla (U+0671) becomes alef; AraBERT turns the first two into spaces and isolates the third;
+- HTML tags must look like tags (``<b>``, ``</p>``, ``<br />``): AraBERT's ``</?[^>]+>`` would also
+  delete everything between a "less than" and a later "greater than";
+- the URL, e-mail and mention patterns run as one alternation (AraBERT runs them one after another;
+  they differ only on contrived overlaps), and the catch-all e-mail pattern starts at a word start
+  so that it stays linear in the text length;
+- a mixed token like ``a1ب`` is split only between the digit and the Arabic letter (``a1 ب``);
+  AraBERT also detaches the digits from the Latin letters there.
+
+Every prepared character ``i`` stands for ``original[offsets[i]:ends[i]]``. Deleted marks that
+follow a kept character (diacritics, tatweel, repeated letters, variation selectors) are folded into
+its range, so a word maps back with its diacritics; a replaced URL maps as a whole; spaces that
+naba inserts map to the empty range at the next kept character.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from naba.errors import ConfigError
+
+PRESETS = ("arabertv02", "none")
+
+# character classes of the last step
+_SEP, _AR, _DIGIT, _LATIN, _PUNCT, _EMOJI, _MARK, _INVISIBLE = range(8)
+
+# AraBERT's alphabet (CHARS_REGEX of preprocess.py) outside letters, digits and whitespace.
+_ARABERT_PUNCT = "!\"#$%'()*+,.:;-<=·>?@\\^_`{|}~—٪’،؟୍“؛”ۚ»«–…‘\u066b\u066c\u0672\u0673\u0674"
+_NEVER_SPLIT = {"url": " [رابط] ", "email": " [بريد] ", "mention": " [مستخدم] ", "tag": " "}
+
+
+def _class_table() -> np.ndarray:
+    table = np.full(0x110000, _SEP, dtype=np.uint8)
+    for lo, hi in [(0x0621, 0x063A), (0x0641, 0x064A)]:
+        table[lo : hi + 1] = _AR
+    table[ord("0") : ord("9") + 1] = _DIGIT
+    for lo, hi in [("a", "z"), ("A", "Z")]:
+        table[ord(lo) : ord(hi) + 1] = _LATIN
+    table[[ord("["), ord("]")]] = _LATIN  # AraBERT keeps brackets inside words ([رابط])
+    table[[ord(c) for c in _ARABERT_PUNCT]] = _PUNCT
+    for lo, hi in [(0x1F000, 0x1FAFF), (0x2600, 0x27BF), (0x2300, 0x23FF), (0x2B00, 0x2BFF)]:
+        table[lo : hi + 1] = _EMOJI
+    table[[0x3030, 0x303D, 0x3297, 0x3299]] = _EMOJI
+    marks = [(0x0610, 0x061A), (0x064B, 0x065F), (0x0670, 0x0670), (0x06D6, 0x06DC), (0x06DF, 0x06E4)]
+    marks += [(0x06E7, 0x06E8), (0x06EA, 0x06ED), (0x0640, 0x0640), (0xFE00, 0xFE0F), (0x20E3, 0x20E3)]
+    marks += [(0x1F3FB, 0x1F3FF), (0xE0020, 0xE007F)]
+    for lo, hi in marks:
+        table[lo : hi + 1] = _MARK
+    invisible = [(0x00AD, 0x00AD), (0x061C, 0x061C), (0x200B, 0x200F), (0x202A, 0x202E)]
+    invisible += [(0x2060, 0x2064), (0x2066, 0x2069), (0xFEFF, 0xFEFF)]
+    for lo, hi in invisible:
+        table[lo : hi + 1] = _INVISIBLE
+    return table
+
+
+_CLASS = _class_table()
+_DIGITS_MAP = {0x0660 + i: ord("0") + i for i in range(10)} | {0x06F0 + i: ord("0") + i for i in range(10)}
+_LETTER_MAP = {0x06CC: 0x064A, 0x06A9: 0x0643, 0x0671: 0x0627}
+_EARLY_MAP = _DIGITS_MAP | _LETTER_MAP
+_SLASH_MAP = {ord("/"): ord("-")}  # "/" is missing from AraBERT v0.2's vocabulary
+
+# html.unescape's own pattern (html/__init__.py), so each entity is replaced exactly as it would be.
+_ENTITY = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)")
+_URL_HINT = re.compile(r"\.[a-z]|://|www|http")
+_URL = [
+    r"(?:https?://.)?(?:www\.)?[-a-zA-Z0-9@:%._+~#=]{2,256}\.[a-z]{2,6}\b[-a-zA-Z0-9@:%_+.~#?&/=]*",
+    r"https?://[a-zA-Z0-9_\-./~?=%&]+",
+    r"www[a-zA-Z0-9_\-?=%&/.~]+",
+    r"[a-zA-Z]+\.com",
+    r"(?=http)\S+",
+    r"(?=www)\S+",
+    r"://",
+]
+_EMAIL = [r"(?<![\w-])[\w-]+@(?:[\w-]+\.)+[\w-]+", r"(?<!\S)\S+@\S+"]
+_MENTION = r"@\w+"
+_TAG = r"</?[A-Za-z!][^<>]*>"
+
+
+@lru_cache(maxsize=8)
+def _replacer(urls: bool, at_sign: bool, tags: bool) -> re.Pattern[str] | None:
+    parts = []
+    if urls:
+        parts.append("(?P<url>" + "|".join(_URL) + ")")
+    if at_sign:
+        parts.append("(?P<email>" + "|".join(_EMAIL) + ")")
+        parts.append(f"(?P<mention>{_MENTION})")
+    if tags:
+        parts.append(f"(?P<tag>{_TAG})")
+    return re.compile("|".join(parts)) if parts else None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A prepared text and where each of its characters comes from in the original.
+
+    ``offsets[i]`` is the original index of prepared character ``i`` (``offsets[-1] ==
+    len(original)``); ``ends[i]`` is the end of the original range it stands for (equal to
+    ``offsets[i]`` for a space naba inserted). Both are non-decreasing.
+    """
+
+    original: str
+    text: str
+    offsets: tuple[int, ...]
+    ends: tuple[int, ...] | None = None
+    _starts_np: np.ndarray = field(init=False, repr=False, compare=False)
+    _ends_np: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.offsets) != len(self.text) + 1 or self.offsets[-1] != len(self.original):
+            raise ValueError("Prepared: offsets must have len(text) + 1 entries ending at len(original)")
+        starts = np.asarray(self.offsets[:-1], dtype=np.int64)
+        if self.ends is None:  # a hand-built one-to-one map
+            object.__setattr__(self, "ends", tuple(int(x) + 1 for x in self.offsets[:-1]))
+        ends = np.asarray(self.ends, dtype=np.int64)
+        if len(ends) != len(self.text):
+            raise ValueError("Prepared: ends must have len(text) entries")
+        object.__setattr__(self, "_starts_np", starts)
+        object.__setattr__(self, "_ends_np", ends)
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """The original range of prepared ``text[start:end]``, without the spaces naba inserted.
+
+        A range holding only inserted spaces (or nothing) maps to an empty range.
+        """
+        starts, ends = self._starts_np, self._ends_np
+        start, end = max(start, 0), min(end, len(self.text))
+        while start < end and ends[start] == starts[start]:
+            start += 1
+        while end > start and ends[end - 1] == starts[end - 1]:
+            end -= 1
+        if start >= end:
+            at = self.offsets[start]
+            return at, at
+        return int(starts[start]), int(ends[end - 1])
+
+    def to_prepared(self, start: int, end: int) -> tuple[int, int]:
+        """The prepared range whose characters stand for original characters in ``[start, end)``.
+
+        Original characters that preparation deleted have no counterpart; a range holding only
+        such characters maps to an empty range at the next prepared character.
+        """
+        starts, ends = self._starts_np, self._ends_np
+        first = int(np.searchsorted(ends, start, side="right"))
+        if first < len(starts) and ends[first] == starts[first]:
+            first += 1
+        last = int(np.searchsorted(starts, end, side="left")) - 1
+        if last >= 0 and ends[last] == starts[last]:
+            last -= 1
+        if first > last:
+            at = int(np.searchsorted(starts, start, side="left"))
+            return at, at
+        return first, last + 1
+
+    def char_ranges(self, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Vectorised :meth:`to_original` for prepared ranges that neither start nor end on a space.
+
+        Tokenizer pieces never hold spaces, so this maps a whole document's subwords at once.
+        """
+        return self._starts_np[starts], self._ends_np[np.maximum(ends - 1, starts)]
+
+
+def _codepoints(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+
+
+def _string(codepoints: np.ndarray) -> str:
+    return codepoints.astype("<u4").tobytes().decode("utf-32-le")
+
+
+def _substitute(
+    text: str, starts: np.ndarray, ends: np.ndarray, pattern: re.Pattern[str], replace
+) -> tuple[str, np.ndarray, np.ndarray]:
+    """Apply ``replace(match) -> str | None`` to each match; new characters span the whole match."""
+    pieces, starts_out, ends_out, at = [], [], [], 0
+    for m in pattern.finditer(text):
+        new = replace(m)
+        if new is None:
+            continue
+        a, b = m.span()
+        # a replacement that keeps the match's tail ("&ampx" -> "&x") keeps that tail's own offsets
+        keep = 0
+        while keep < min(len(new), b - a - 1) and new[len(new) - 1 - keep] == text[b - 1 - keep]:
+            keep += 1
+        pieces += [text[at:a], new]
+        starts_out += [starts[at:a], np.full(len(new) - keep, starts[a]), starts[b - keep : b]]
+        ends_out += [ends[at:a], np.full(len(new) - keep, ends[b - keep - 1]), ends[b - keep : b]]
+        at = b
+    if not pieces:
+        return text, starts, ends
+    pieces.append(text[at:])
+    starts_out.append(starts[at:])
+    ends_out.append(ends[at:])
+    return "".join(pieces), np.concatenate(starts_out), np.concatenate(ends_out)
+
+
+def _delete(
+    codepoints: np.ndarray, starts: np.ndarray, ends: np.ndarray, deleted: np.ndarray, absorbed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Drop ``deleted`` characters; an ``absorbed`` one widens the kept character before it."""
+    if not deleted.any():
+        return codepoints, starts, ends
+    index = np.arange(len(codepoints))
+    kept = ~deleted
+    # the last kept-or-breaking character at or before each position owns an absorbed mark
+    last = np.maximum.accumulate(np.where(kept | (deleted & ~absorbed), index, -1))
+    ends = ends.copy()
+    marks = np.flatnonzero(absorbed & (last >= 0))
+    owners = last[marks]
+    ok = kept[owners]
+    np.maximum.at(ends, owners[ok], ends[marks[ok]])
+    return codepoints[kept], starts[kept], ends[kept]
+
+
+def prepare(text: str, *, preset: str = "arabertv02") -> Prepared:
+    """Prepare ``text`` for a model the way ``preset`` expects, keeping a map to ``text``.
+
+    ``"arabertv02"`` mirrors AraBERT v0.2's preprocessing (see the module docstring for the few
+    deliberate differences); ``"none"`` is the identity. Linear in the length of ``text``.
+    """
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preparation preset {preset!r}; known: {list(PRESETS)}")
+    if preset == "none" or not text:
+        n = len(text)
+        return Prepared(text, text, tuple(range(n + 1)), tuple(range(1, n + 1)))
+    n = len(text)
+    work, starts, ends = text, np.arange(n, dtype=np.int64), np.arange(1, n + 1, dtype=np.int64)
+
+    if "&" in work:
+        work, starts, ends = _substitute(work, starts, ends, _ENTITY, _unescape)
+
+    # strip tashkeel, tatweel and invisible marks (AraBERT strips tashkeel before finding URLs)
+    cps = _codepoints(work.translate(_EARLY_MAP))
+    classes = _CLASS[cps]
+    cps, starts, ends = _delete(
+        cps, starts, ends, (classes == _MARK) | (classes == _INVISIBLE), classes == _MARK
+    )
+    work = _string(cps)
+
+    pattern = _replacer(bool(_URL_HINT.search(work)), "@" in work, "<" in work)
+    if pattern is not None:
+        work, starts, ends = _substitute(work, starts, ends, pattern, lambda m: _NEVER_SPLIT[m.lastgroup])
+
+    cps = _codepoints(work.translate(_SLASH_MAP))
+    # AraBERT's (\D)\1{2,} -> \1\1: every third-or-later copy of a non-digit goes
+    triple = np.zeros(len(cps), dtype=bool)
+    if len(cps) > 2:
+        triple[2:] = (cps[2:] == cps[1:-1]) & (cps[1:-1] == cps[:-2]) & (_CLASS[cps[2:]] != _DIGIT)
+    cps, starts, ends = _delete(cps, starts, ends, triple, triple)
+
+    classes = _CLASS[cps]
+    kept = classes != _SEP
+    positions = np.flatnonzero(kept)
+    if len(positions) == 0:
+        return Prepared(text, "", (n,), ())
+    kc, kcls = cps[positions], classes[positions]
+    k_starts, k_ends = starts[positions], ends[positions]
+    gap = np.cumsum(~kept)[positions]
+    isolated = (kcls == _PUNCT) | (kcls == _EMOJI)
+    prev, cur = kcls[:-1], kcls[1:]
+    boundary = (
+        (gap[1:] != gap[:-1])
+        | isolated[1:]
+        | isolated[:-1]
+        | ((prev == _AR) & (cur == _DIGIT))
+        | ((prev == _DIGIT) & (cur == _AR))
+    )
+    at = np.flatnonzero(boundary) + 1
+    out = np.insert(kc, at, ord(" "))
+    out_starts = np.insert(k_starts, at, k_starts[at])
+    out_ends = np.insert(k_ends, at, k_starts[at])
+    return Prepared(text, _string(out), tuple(out_starts.tolist()) + (n,), tuple(out_ends.tolist()))
+
+
+def _unescape(m: re.Match[str]) -> str | None:
+    new = html.unescape(m.group())
+    return None if new == m.group() else new
