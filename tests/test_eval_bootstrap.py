@@ -1,0 +1,147 @@
+"""naba.eval.bootstrap and core: intervals, the fast path against brute force, paired test, folds."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from naba.corpus.document import Document, Span
+from naba.corpus.labels import DEFAULT_SCHEME
+from naba.eval import aggregate_folds, compare, evaluate
+from naba.eval.bootstrap import intervals, resample_weights, resampled_totals
+from naba.eval.metrics import count_table, score
+
+
+def _corpus(n: int, seed: int, *, noise: float) -> tuple[list[Document], list[Document]]:
+    """``n`` small documents and predictions that miss, shift or relabel a ``noise`` share of spans."""
+    rng = random.Random(seed)
+    gold, pred = [], []
+    for i in range(n):
+        text = " ".join(rng.choice(["قال", "الجيش", "حماة", "المرصد", "أن", "القوات"]) for _ in range(12))
+        spans, guess = [], []
+        for w in range(0, 12, 3):
+            start = sum(len(t) + 1 for t in text.split(" ")[:w])
+            end = start + len(text.split(" ")[w])
+            span = Span(start, end, rng.choice(["ACTOR", "LOCATION"]))
+            spans.append(span)
+            r = rng.random()
+            if r > noise:
+                guess.append(span)
+            elif r > noise / 2:
+                guess.append(Span(span.start, span.end, "ACTOR" if span.label == "LOCATION" else "LOCATION"))
+        gold.append(Document(f"d{i}", text, spans))
+        pred.append(Document(f"d{i}", text, guess))
+    return gold, pred
+
+
+def test_weights_draw_n_documents_per_sample():
+    batches = list(resample_weights(7, samples=25, seed=3))
+    weights = np.concatenate(batches)
+    assert weights.shape == (25, 7)
+    assert (weights.sum(1) == 7).all()
+
+
+def test_fast_resampling_equals_rescoring_the_resampled_documents():
+    gold, pred = _corpus(15, 0, noise=0.5)
+    table = count_table(gold, pred, scheme=DEFAULT_SCHEME)
+    totals = resampled_totals(table, samples=5, seed=11)
+    weights = np.concatenate(list(resample_weights(15, samples=5, seed=11)))
+    for row, w in zip(totals, weights, strict=True):
+        # the same resample done the slow way: duplicate documents (fresh ids) and score them
+        picks = [d for d, k in enumerate(w) for _ in range(k)]
+        g = [Document(f"{n}", gold[d].text, gold[d].spans) for n, d in enumerate(picks)]
+        p = [Document(f"{n}", pred[d].text, pred[d].spans) for n, d in enumerate(picks)]
+        slow = count_table(g, p, scheme=DEFAULT_SCHEME).matrix.sum(0)
+        assert np.array_equal(row, slow)
+
+
+def test_same_seed_same_intervals_other_seed_other_intervals():
+    gold, pred = _corpus(20, 1, noise=0.6)
+    table = count_table(gold, pred, scheme=DEFAULT_SCHEME)
+    a = intervals(table, samples=300, seed=5)
+    b = intervals(table, samples=300, seed=5)
+    c = intervals(table, samples=300, seed=6)
+    assert a == b
+    assert a != c
+
+
+def test_evaluate_puts_intervals_around_point_estimates():
+    gold, pred = _corpus(40, 2, noise=0.5)
+    got = evaluate(gold, pred, samples=400, seed=0)
+    micro = got["scores"]["entity"]["span_exact"]["micro"]
+    lo, hi = micro["f1_ci"]
+    assert 0.0 < lo < micro["f1"] < hi < 1.0
+    assert got["bootstrap"] == {"samples": 400, "seed": 0, "confidence": 0.95, "method": got["bootstrap"]["method"]}
+    assert got["scores"]["entity"]["span_exact"]["micro"]["f1"] == score(gold, pred, scheme=DEFAULT_SCHEME)[
+        "entity"
+    ]["span_exact"]["micro"]["f1"]
+
+
+def test_no_bootstrap_means_no_intervals():
+    gold, pred = _corpus(3, 3, noise=0.5)
+    got = evaluate(gold, pred, samples=0)
+    assert "bootstrap" not in got
+    assert "f1_ci" not in got["scores"]["entity"]["span_exact"]["micro"]
+
+
+def test_compare_a_system_with_itself_gives_p_one():
+    gold, pred = _corpus(25, 4, noise=0.5)
+    result = compare(gold, pred, pred, samples=300, seed=1)
+    assert result["metrics"]
+    for name, r in result["metrics"].items():
+        assert r["diff"] == 0.0, name
+        assert r["p_value"] == pytest.approx(1.0), name
+
+
+def test_compare_finds_a_clearly_better_system():
+    gold, weak = _corpus(40, 5, noise=0.9)
+    result = compare(gold, weak, gold, samples=500, seed=2)
+    r = result["metrics"]["entity/span_exact/micro/f1"]
+    assert r["b"] == 1.0
+    assert r["diff"] > 0.5
+    assert r["diff_ci"][0] > 0
+    assert r["p_value"] < 0.01
+
+
+def test_compare_small_difference_is_not_significant():
+    gold, a = _corpus(30, 6, noise=0.5)
+    # B differs from A in one document only
+    b = list(a)
+    b[0] = gold[0]
+    r = compare(gold, a, b, samples=500, seed=3)["metrics"]["entity/span_exact/micro/f1"]
+    assert r["diff"] > 0
+    assert r["p_value"] > 0.05
+
+
+@pytest.mark.parametrize(
+    ("folds", "mean", "sd"),
+    [
+        ([{"f1": 0.5}, {"f1": 0.7}], 0.6, 0.1414213562373095),
+        ([{"f1": 0.5}, {"f1": 0.5}, {"f1": 0.5}], 0.5, 0.0),
+        ([{"f1": 0.25}], 0.25, None),
+    ],
+)
+def test_aggregate_folds_by_hand(folds, mean, sd):
+    got = aggregate_folds(folds)["metrics"]["f1"]
+    assert got["mean"] == pytest.approx(mean)
+    assert got["sd"] == (pytest.approx(sd) if sd is not None else None)
+
+
+def test_aggregate_folds_of_evaluations():
+    runs = []
+    for seed in range(3):
+        gold, pred = _corpus(5, seed, noise=0.5)
+        runs.append(evaluate(gold, pred, samples=0))
+    agg = aggregate_folds(runs)
+    key = "scores/entity/seqeval_strict/micro/f1"
+    values = [r["scores"]["entity"]["seqeval_strict"]["micro"]["f1"] for r in runs]
+    assert agg["folds"] == 3
+    assert agg["metrics"][key]["mean"] == pytest.approx(np.mean(values))
+    assert agg["metrics"][key]["sd"] == pytest.approx(np.std(values, ddof=1))
+
+
+def test_aggregate_folds_needs_folds():
+    with pytest.raises(ValueError):
+        aggregate_folds([])
