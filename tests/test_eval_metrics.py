@@ -272,3 +272,19 @@ def test_layers_restrict_what_is_scored(sample_docs):
 def test_mismatched_documents_are_data_errors(sample_docs, pred, fragment):
     with pytest.raises(DataError, match=fragment):
         score(sample_docs, pred, scheme=DEFAULT_SCHEME)
+
+
+@pytest.mark.parametrize(
+    ("span", "fragment"),
+    [
+        (Span(0, 99, "ACTOR"), "out of range"),
+        (Span(3, 3, "ACTOR"), "start must be before end"),
+        (Span(0, 3, "PERSON_X"), "unknown label"),
+    ],
+)
+def test_bad_spans_in_memory_are_data_errors(span, fragment):
+    gold = [Document("d", "قال الجيش", [])]
+    pred = [Document("d", "قال الجيش", [span])]
+    with pytest.raises(DataError, match=fragment) as info:
+        score(gold, pred, scheme=DEFAULT_SCHEME)
+    assert "predictions: record 1 (id=d)" in str(info.value)

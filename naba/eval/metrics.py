@@ -28,6 +28,7 @@ from seqeval.scheme import IOB2, Tokens
 
 from naba.corpus.document import Document, Span
 from naba.corpus.labels import LabelScheme
+from naba.corpus.validate import check_spans
 from naba.errors import DataError, Problem
 
 SEQEVAL_FAMILIES = ("seqeval_strict", "seqeval_default")
@@ -246,10 +247,23 @@ def _names(labels: Mapping[str, tuple[str, ...]]) -> tuple[tuple[str, str, str, 
 
 
 def align(
-    gold: Sequence[Document], pred: Sequence[Document], *, gold_source: str = "gold", pred_source: str = "predictions"
+    gold: Sequence[Document],
+    pred: Sequence[Document],
+    *,
+    scheme: LabelScheme | None = None,
+    gold_source: str = "gold",
+    pred_source: str = "predictions",
 ) -> list[tuple[Document, Document]]:
-    """Pair gold and predicted documents by id, in gold order; every mismatch is a DataError."""
+    """Pair gold and predicted documents by id, in gold order; every mismatch is a DataError.
+
+    With a ``scheme``, spans are checked too (range, label, same-layer overlap), so documents
+    built in memory get the same checks as documents that came through a reader.
+    """
     problems = []
+    if scheme is not None:
+        for source, docs in ((gold_source, gold), (pred_source, pred)):
+            for n, doc in enumerate(docs, 1):
+                problems.extend(check_spans(doc.text, doc.spans, scheme, source=source, where=f"record {n} (id={doc.id})"))
     by_id: dict[str, Document] = {}
     for n, doc in enumerate(pred, 1):
         if doc.id in by_id:
@@ -292,7 +306,7 @@ def count_table(
     labels = {layer: tuple(scheme.layers[layer]) for layer in layers}
     names = _names(labels)
     col = {name: k for k, name in enumerate(names)}
-    pairs = align(gold, pred)
+    pairs = align(gold, pred, scheme=scheme)
     matrix = np.zeros((len(pairs), len(names)), dtype=np.int64)
     for d, (g_doc, p_doc) in enumerate(pairs):
         offsets = words(g_doc.text)

@@ -1,0 +1,314 @@
+"""Evaluation reports: report.md (tables) and report.html (documents, layered spans, errors).
+
+The HTML page shows each document right to left with gold and predicted spans side by side;
+spans become nested ``<span>`` elements built from character offsets (a CLAIM box around the
+ACTOR inside it; spans that cross are split so the elements nest). Every piece of document text
+is escaped, and a Content-Security-Policy allows only the page's own script (by its hash), so
+even text that slipped through unescaped could not run.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from html import escape
+from pathlib import Path
+
+from naba.corpus.document import Document, Span
+from naba.corpus.fileio import atomic_write
+from naba.corpus.labels import LabelScheme
+from naba.eval.errors import CATEGORIES, error_counts
+from naba.eval.metrics import FAMILIES, align
+
+PALETTE = ("#cfe2ff", "#d1f2d9", "#ffe0b3", "#f8d0e0", "#e2d9f3", "#fff3b0", "#d0f0f0")
+BORDERS = ("#e8590c", "#7048e8", "#0c8599", "#c2255c")
+
+
+def _fmt(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def _with_ci(node: Mapping, metric: str) -> str:
+    ci = node.get(f"{metric}_ci")
+    text = _fmt(node[metric])
+    return f"{text} [{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else text
+
+
+def _ci_note(metrics: Mapping) -> str:
+    b = metrics.get("bootstrap")
+    if not b:
+        return "No bootstrap intervals were computed."
+    return (
+        f"Numbers are percentages; brackets hold {round(100 * b['confidence'])}% bootstrap intervals "
+        f"({b['samples']} resamples of documents, seed {b['seed']}, percentile method)."
+    )
+
+
+# --- markdown --------------------------------------------------------------------------------
+
+
+def render_markdown(metrics: Mapping, errors: Sequence[dict], *, title: str = "naba evaluation") -> str:
+    """report.md: micro/macro scores per mode, per-label scores, SemEval categories, error counts."""
+    lines = [f"# {title}", "", f"{metrics['documents']} documents; layers: {', '.join(metrics['layers'])}.", ""]
+    lines += [_ci_note(metrics), "", "Modes:", ""]
+    lines += [f"- `{k}`: {v}" for k, v in metrics["modes"].items()] + [""]
+    for layer in metrics["layers"]:
+        block = metrics["scores"][layer]
+        lines += [f"## Layer `{layer}`", "", "| mode | average | precision | recall | F1 |", "|---|---|---|---|---|"]
+        for family in FAMILIES:
+            for avg in ("micro", "macro"):
+                node = block[family][avg]
+                cells = " | ".join(_with_ci(node, m) for m in ("precision", "recall", "f1"))
+                lines.append(f"| `{family}` | {avg} | {cells} |")
+        labels = [k for k in block["span_exact"] if k not in ("micro", "macro")]
+        lines += ["", "Per label:", "", "| label | mode | support | precision | recall | F1 |", "|---|---|---|---|---|---|"]
+        for label in labels:
+            for family in ("seqeval_strict", "seqeval_default", "span_exact"):
+                node = block[family][label]
+                cells = " | ".join(_with_ci(node, m) for m in ("precision", "recall", "f1"))
+                lines.append(f"| {label} | `{family}` | {node['support']} | {cells} |")
+        lines += [
+            "",
+            "SemEval categories (all labels):",
+            "",
+            "| scheme | correct | incorrect | partial | missed | spurious | precision | recall | F1 |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for family in FAMILIES[3:]:
+            node = block[family]["micro"]
+            counts = " | ".join(str(node[c]) for c in ("correct", "incorrect", "partial", "missed", "spurious"))
+            cells = " | ".join(_with_ci(node, m) for m in ("precision", "recall", "f1"))
+            lines.append(f"| `{family}` | {counts} | {cells} |")
+        lines.append("")
+    counts = error_counts(errors)
+    lines += ["## Errors", "", "| layer | " + " | ".join(CATEGORIES) + " |", "|---" * (len(CATEGORIES) + 1) + "|"]
+    for layer in metrics["layers"]:
+        row = counts.get(layer, dict.fromkeys(CATEGORIES, 0))
+        lines.append(f"| {layer} | " + " | ".join(str(row[c]) for c in CATEGORIES) + " |")
+    lines += ["", "Every error, with its context, is in `errors.jsonl`.", ""]
+    return "\n".join(lines)
+
+
+# --- html ------------------------------------------------------------------------------------
+
+
+def _token(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def nest_spans(text: str, spans: Sequence[tuple[Span, str, str]], *, layer_order: Sequence[str] = ()) -> str:
+    """Escaped ``text`` with ``(span, layer, extra_classes)`` as properly nested ``<span>`` elements.
+
+    Longer spans are outer; of spans over the same characters, the one of the later layer in
+    ``layer_order`` (a CLAIM box around an ACTOR) is outer. A span that crosses the end
+    of an enclosing one is closed there and reopened after it, marked with class ``cont``.
+    """
+    rank = {layer: i for i, layer in enumerate(layer_order)}
+    items = [(s, layer, extra) for s, layer, extra in spans if 0 <= s.start < s.end <= len(text)]
+    cuts = sorted({0, len(text), *(s.start for s, *_ in items), *(s.end for s, *_ in items)})
+    starting: dict[int, list[int]] = {}
+    for k, (s, *_) in enumerate(items):
+        starting.setdefault(s.start, []).append(k)
+    out: list[str] = []
+    stack: list[int] = []
+    opened: set[int] = set()
+
+    def open_tag(k: int) -> str:
+        s, layer, extra = items[k]
+        cont = " cont" if k in opened else ""
+        opened.add(k)
+        cls = f"sp L-{_token(layer)} lab-{_token(s.label)}{cont}{' ' + extra if extra else ''}"
+        return (
+            f'<span class="{escape(cls)}" data-layer="{escape(layer)}" data-label="{escape(s.label)}" '
+            f'title="{escape(s.label)} ({escape(layer)})">'
+        )
+
+    for pos, nxt in zip(cuts, [*cuts[1:], None], strict=True):
+        ending = [i for i, k in enumerate(stack) if items[k][0].end == pos]
+        reopen: list[int] = []
+        if ending:
+            cut = ending[0]
+            reopen = [k for k in stack[cut:] if items[k][0].end != pos]
+            out.append("</span>" * (len(stack) - cut))
+            del stack[cut:]
+        for k in sorted(reopen + starting.get(pos, []), key=lambda k: (-items[k][0].end, -rank.get(items[k][1], -1))):
+            out.append(open_tag(k))
+            stack.append(k)
+        if nxt is not None:
+            out.append(escape(text[pos:nxt]))
+    out.append("</span>" * len(stack))
+    return "".join(out)
+
+
+_SCRIPT = """
+document.querySelectorAll("table.sortable th").forEach(function (th, col) {
+  th.addEventListener("click", function () {
+    var body = th.closest("table").tBodies[0];
+    var asc = th.dataset.dir !== "asc";
+    th.dataset.dir = asc ? "asc" : "desc";
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = a.cells[col].dataset.key || a.cells[col].textContent;
+      var y = b.cells[col].dataset.key || b.cells[col].textContent;
+      var nx = parseFloat(x), ny = parseFloat(y);
+      var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
+      return asc ? c : -c;
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+  });
+});
+document.documentElement.dataset.ready = "1";
+"""
+
+
+def _style(scheme: LabelScheme, layers: Sequence[str]) -> str:
+    rules = []
+    for li, layer in enumerate(layers):
+        for label in scheme.layers[layer]:
+            n = scheme.labels.index(label)
+            if li == 0:
+                rules.append(f".lab-{_token(label)} {{ background: {PALETTE[n % len(PALETTE)]}; }}")
+            else:
+                color = BORDERS[n % len(BORDERS)]
+                rules.append(
+                    f".lab-{_token(label)} {{ border: 2px solid {color}; padding: 2px 3px; border-radius: 4px; "
+                    f"line-height: 2.4; }}"
+                )
+    return "\n".join(
+        [
+            "body { font-family: sans-serif; margin: 1.5em; color: #222; }",
+            "table { border-collapse: collapse; margin: 0.5em 0 1.5em; }",
+            "td, th { border: 1px solid #ccc; padding: 3px 8px; vertical-align: top; }",
+            "th { background: #f3f3f3; } table.sortable th { cursor: pointer; }",
+            ".pair { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; }",
+            ".text { white-space: pre-wrap; font-size: 1.15em; line-height: 2.2; border: 1px solid #ddd; padding: 0.6em; }",
+            ".sp { border-radius: 3px; } .sp.wrong { outline: 2px dashed #d00; } .sp.missed { outline: 2px dotted #d00; }",
+            ".legend span.key { display: inline-block; margin: 0 0.6em 0.3em 0; padding: 2px 6px; }",
+            *rules,
+        ]
+    )
+
+
+def _scores_table(metrics: Mapping, layer: str) -> str:
+    rows = []
+    for family in FAMILIES:
+        micro, macro = metrics["scores"][layer][family]["micro"], metrics["scores"][layer][family]["macro"]
+        cells = "".join(f"<td>{escape(_with_ci(micro, m))}</td>" for m in ("precision", "recall", "f1"))
+        rows.append(f"<tr><td><code>{family}</code></td>{cells}<td>{escape(_with_ci(macro, 'f1'))}</td></tr>")
+    head = "<tr><th>mode</th><th>micro precision</th><th>micro recall</th><th>micro F1</th><th>macro F1</th></tr>"
+    return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _span_cell(spans: Sequence[dict]) -> str:
+    return "<br>".join(
+        f'{escape(s["label"])} [{s["start"]}, {s["end"]}) <bdi dir="auto">{escape(s["text"])}</bdi>' for s in spans
+    )
+
+
+def _errors_table(errors: Sequence[dict], anchors: Mapping[str, str]) -> str:
+    head = "".join(f"<th>{h}</th>" for h in ("document", "layer", "category", "start", "gold", "predicted", "context"))
+    rows = []
+    for e in errors:
+        doc = escape(e["doc_id"])
+        link = f'<a href="#{anchors[e["doc_id"]]}">{doc}</a>' if e["doc_id"] in anchors else doc
+        rows.append(
+            f'<tr class="err cat-{e["category"]}"><td>{link}</td><td>{escape(e["layer"])}</td>'
+            f'<td>{e["category"]}</td><td data-key="{e["start"]}">{e["start"]}</td>'
+            f'<td>{_span_cell(e["gold"])}</td><td>{_span_cell(e["pred"])}</td>'
+            f'<td dir="rtl" lang="ar">{escape(e["context"]["text"])}</td></tr>'
+        )
+    return f'<table class="sortable errors"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def render_html(
+    metrics: Mapping,
+    gold: Sequence[Document],
+    pred: Sequence[Document],
+    errors: Sequence[dict],
+    *,
+    scheme: LabelScheme,
+    title: str = "naba evaluation",
+    max_docs: int = 200,
+) -> str:
+    """report.html: scores, a legend, the error table and gold | predicted documents side by side.
+
+    Documents with errors come first; at most ``max_docs`` are drawn (the page says how many were
+    left out).
+    """
+    layers = list(metrics["layers"])
+    pairs = align(gold, pred, scheme=scheme)
+    wrong: dict[str, set] = {}
+    for e in errors:
+        for side in ("gold", "pred"):
+            for s in e[side]:
+                wrong.setdefault(e["doc_id"], set()).add((side, s["layer"], s["start"], s["end"], s["label"]))
+    with_errors = [p for p in pairs if p[0].id in wrong]
+    shown = (with_errors + [p for p in pairs if p[0].id not in wrong])[:max_docs]
+    anchors = {g.id: f"doc-{n}" for n, (g, _) in enumerate(shown)}
+    evaluated = {label: layer for layer in layers for label in scheme.layers[layer]}
+
+    def side(doc: Document, name: str) -> str:
+        marked = []
+        for s in doc.spans:
+            if s.label not in evaluated:
+                continue
+            layer = evaluated[s.label]
+            bad = (name, layer, s.start, s.end, s.label) in wrong.get(doc.id, set())
+            marked.append((s, layer, ("missed" if name == "gold" else "wrong") if bad else ""))
+        return nest_spans(doc.text, marked, layer_order=layers)
+
+    docs_html = []
+    for g, p in shown:
+        docs_html.append(
+            f'<section class="doc" id="{anchors[g.id]}"><h3>{escape(g.id)}</h3><div class="pair">'
+            f'<div class="side gold"><h4>gold</h4><div class="text" dir="rtl" lang="ar">{side(g, "gold")}</div></div>'
+            f'<div class="side pred"><h4>predicted</h4><div class="text" dir="rtl" lang="ar">{side(p, "pred")}</div>'
+            "</div></div></section>"
+        )
+    legend = "".join(
+        f'<span class="key lab-{_token(label)}">{escape(label)} <small>({escape(layer)})</small></span>'
+        for layer in layers
+        for label in scheme.layers[layer]
+    )
+    legend += (
+        '<span class="key"><span class="sp wrong">&nbsp;wrong prediction&nbsp;</span></span>'
+        '<span class="key"><span class="sp missed">&nbsp;gold span not found&nbsp;</span></span>'
+    )
+    digest = base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()
+    csp = f"default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{digest}'"
+    omitted = len(pairs) - len(shown)
+    scores = "".join(f"<h3>Layer <code>{escape(layer)}</code></h3>{_scores_table(metrics, layer)}" for layer in layers)
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="{csp}">'
+        f"<title>{escape(title)}</title><style>{_style(scheme, layers)}</style></head><body>"
+        f"<h1>{escape(title)}</h1><p>{metrics['documents']} documents. {escape(_ci_note(metrics))}</p>"
+        f'<h2>Scores</h2>{scores}<h2>Legend</h2><p class="legend">{legend}</p>'
+        f"<h2>Errors ({len(errors)}; click a heading to sort)</h2>{_errors_table(errors, anchors)}"
+        f"<h2>Documents</h2><p>{len(shown)} shown, documents with errors first"
+        f"{f'; {omitted} not shown' if omitted else ''}.</p>{''.join(docs_html)}"
+        f"<script>{_SCRIPT}</script></body></html>\n"
+    )
+
+
+def write_report(
+    out_dir: str | Path,
+    *,
+    metrics: Mapping,
+    gold: Sequence[Document],
+    pred: Sequence[Document],
+    errors: Sequence[dict],
+    scheme: LabelScheme,
+    title: str = "naba evaluation",
+    max_docs: int = 200,
+) -> dict[str, Path]:
+    """Write ``report.md`` and ``report.html`` into ``out_dir`` (atomically); return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"md": out / "report.md", "html": out / "report.html"}
+    atomic_write(paths["md"], render_markdown(metrics, errors, title=title))
+    html = render_html(metrics, gold, pred, errors, scheme=scheme, title=title, max_docs=max_docs)
+    atomic_write(paths["html"], html)
+    return paths

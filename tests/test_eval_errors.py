@@ -1,0 +1,70 @@
+"""naba.eval.errors: one record per wrong span, in the right category, with texts and context."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from naba.corpus.document import Document, Span
+from naba.corpus.labels import DEFAULT_SCHEME
+from naba.eval.errors import error_counts, find_errors, write_errors
+
+TEXT = "قال الجيش السوري إن القوات دخلت حماة"
+# words: قال [0,3) الجيش [4,9) السوري [10,16) إن [17,19) القوات [20,26) دخلت [27,31) حماة [32,36)
+
+
+@pytest.mark.parametrize(
+    ("gold", "pred", "expected"),
+    [
+        ([Span(4, 16, "ACTOR")], [Span(4, 16, "ACTOR")], []),
+        ([], [Span(20, 26, "ACTOR")], [("entity", "false_positive", [], ["القوات"])]),
+        ([Span(32, 36, "LOCATION")], [], [("entity", "false_negative", ["حماة"], [])]),
+        ([Span(4, 16, "ACTOR")], [Span(4, 9, "ACTOR")], [("entity", "boundary", ["الجيش السوري"], ["الجيش"])]),
+        ([Span(32, 36, "LOCATION")], [Span(32, 36, "ACTOR")], [("entity", "type", ["حماة"], ["حماة"])]),
+        ([Span(4, 16, "ACTOR")], [Span(10, 19, "LOCATION")],
+         [("entity", "type_and_boundary", ["الجيش السوري"], ["السوري إن"])]),
+        ([Span(20, 36, "CLAIM")], [Span(20, 31, "CLAIM")], [("claim", "boundary", ["القوات دخلت حماة"], ["القوات دخلت"])]),
+        # a CLAIM and an ACTOR inside it are judged in their own layers
+        ([Span(20, 36, "CLAIM"), Span(20, 26, "ACTOR")], [Span(20, 36, "CLAIM")],
+         [("entity", "false_negative", ["القوات"], [])]),
+    ],
+)
+def test_categories(gold, pred, expected):
+    errors = find_errors([Document("d", TEXT, gold)], [Document("d", TEXT, pred)], scheme=DEFAULT_SCHEME)
+    got = [(e["layer"], e["category"], [s["text"] for s in e["gold"]], [s["text"] for s in e["pred"]]) for e in errors]
+    assert got == expected
+
+
+def test_record_fields_context_and_scores():
+    pred = Document("d", TEXT, [Span(4, 9, "ACTOR")], {"scores": [{"start": 4, "end": 9, "label": "ACTOR", "score": 0.42}]})
+    (e,) = find_errors([Document("d", TEXT, [Span(4, 16, "ACTOR")])], [pred], scheme=DEFAULT_SCHEME, context=5)
+    assert e["doc_id"] == "d"
+    assert e["gold"] == [{"start": 4, "end": 16, "label": "ACTOR", "layer": "entity", "text": "الجيش السوري"}]
+    assert e["pred"][0]["score"] == 0.42
+    assert (e["start"], e["end"]) == (4, 16)
+    assert e["context"] == {"start": 0, "end": 21, "text": TEXT[0:21]}
+
+
+def test_spurious_span_lists_the_gold_span_it_overlaps():
+    # two predictions inside one gold span: one boundary error, one false positive that overlaps it
+    gold = [Document("d", TEXT, [Span(4, 16, "ACTOR")])]
+    pred = [Document("d", TEXT, [Span(4, 9, "ACTOR"), Span(10, 16, "ACTOR")])]
+    errors = find_errors(gold, pred, scheme=DEFAULT_SCHEME)
+    assert [e["category"] for e in errors] == ["boundary", "false_positive"]
+    assert [s["text"] for s in errors[1]["overlapping"]] == ["الجيش السوري"]
+
+
+def test_counts_and_jsonl(tmp_path):
+    gold = [Document("d", TEXT, [Span(4, 16, "ACTOR"), Span(32, 36, "LOCATION")])]
+    pred = [Document("d", TEXT, [Span(4, 9, "ACTOR"), Span(20, 26, "ACTOR")])]
+    errors = find_errors(gold, pred, scheme=DEFAULT_SCHEME, layers=["entity"])
+    counts = error_counts(errors)
+    assert counts == {"entity": {"false_positive": 1, "false_negative": 1, "boundary": 1, "type": 0,
+                                 "type_and_boundary": 0}}
+    path = tmp_path / "errors.jsonl"
+    write_errors(errors, path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(x) for x in lines] == errors
+    assert "الجيش" in lines[0]  # not \u-escaped
+    assert [p.name for p in tmp_path.iterdir()] == ["errors.jsonl"]  # no temp file left behind
