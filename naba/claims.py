@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from naba.errors import DataError, Problem
+
 __all__ = ["RuleTagger", "find_claims"]
 
 _DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
@@ -485,12 +487,20 @@ class RuleTagger:
     """:func:`find_claims` behind the call signature of ``naba.Tagger``.
 
     ``tagger(text)`` returns the spans of one text; ``tagger([t1, t2])`` a list of span lists.
+    ``batch_size`` and ``batch_tokens`` are accepted so that callers can swap the two; rules have
+    no batches.
     """
 
     labels = ("CLAIM",)
     layers = ("claim",)
 
-    def __call__(self, texts: str | Sequence[str]) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
-        if isinstance(texts, str):
-            return find_claims(texts)
-        return [find_claims(t) for t in texts]
+    def __call__(
+        self, texts: str | Sequence[str], *, batch_size: int | None = None, batch_tokens: int | None = None
+    ) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
+        single = isinstance(texts, str)
+        items = [texts] if single else list(texts)
+        for i, text in enumerate(items):
+            if not isinstance(text, str):
+                raise DataError(Problem("<memory>", f"text {i}", f"a text must be a str, got {type(text).__name__}"))
+        found = [find_claims(t) for t in items]
+        return found[0] if single else found

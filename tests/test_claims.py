@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from naba.claims import RuleTagger, find_claims
+from naba.errors import DataError
 
 # (case id, text, expected claim texts in order)
 CASES = [
@@ -139,8 +140,10 @@ def test_rule_tagger_mirrors_a_tagger_call() -> None:
     texts = ["وقال إن الاتفاق جاهز .", "ذهب الرئيس إلى المدينة ."]
     tagger = RuleTagger()
     assert tagger(texts[0]) == find_claims(texts[0])
-    assert tagger(texts) == [find_claims(t) for t in texts]
+    assert tagger(texts, batch_size=8) == [find_claims(t) for t in texts]
     assert tagger([]) == []
+    with pytest.raises(DataError, match="text 1: a text must be a str"):
+        tagger(["نص", 3])  # type: ignore[list-item]
 
 
 def test_rejects_non_text() -> None:
