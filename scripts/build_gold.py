@@ -9,7 +9,7 @@ overlap) and writes native JSONL (``data/demo/{train,dev,test}.jsonl``, ``data/e
 
     python scripts/build_gold.py            # rebuild the gold files
     python scripts/build_gold.py --check    # exit 1 if a gold file differs from its source
-    python scripts/build_gold.py --stats    # print documents, characters and spans per label
+    python scripts/build_gold.py --stats    # print counts per file and the demo's style coverage
 
 Any markup problem stops the build with the file and line, and nothing is written.
 """
@@ -300,6 +300,47 @@ def stats(contents: dict[Path, str], *, root: Path = ROOT) -> str:
     return "\n".join(rows)
 
 
+# What the data card promises about the demo's styles, as patterns over an item's text.
+STYLES = {
+    "quote «»": "«",
+    "quote “”": "“",
+    'quote ""': '"',
+    "wire dateline (city (agency) -)": r"^\S+( \S+)? \([^)]+\) - ",
+    "dated dateline (city - date:)": r"^\S+ - [0-9٠-٩]+ \S+( \S+)?:",
+    "Eastern Arabic digits": "[٠-٩]",
+    "Western digits": "[0-9]",
+    "tatweel": "\u0640",
+    "diacritics": "[\u064b-\u0652]",
+    "denial (نفى/نفت)": "نف[ىت]",
+    "warning (حذر)": "حذّ?ر",
+}
+
+
+def coverage(contents: dict[Path, str], *, folder: str = "data/demo", root: Path = ROOT) -> str:
+    """A Markdown table: how many items of ``folder`` show each style, and how many claims items have."""
+    records = [
+        json.loads(line)
+        for path, content in sorted(contents.items())
+        if path.parent == root / folder
+        for line in content.splitlines()
+    ]
+    claims = Counter(min(sum(s["label"] == "CLAIM" for s in r["spans"]), 2) for r in records)
+    glued = sum(
+        1
+        for r in records
+        for s in r["spans"]
+        if s["label"] != "CLAIM" and s["start"] and r["text"][s["start"] - 1] in "وفبلك"
+    )
+    rows = [f"| {folder}: items with ... | count |", "| --- | --- |"]
+    rows += [f"| no claim / one claim / two or more | {claims[0]} / {claims[1]} / {claims[2]} |"]
+    rows += [
+        f"| {name} | {sum(bool(re.search(p, r['text'], re.M)) for r in records)} |"
+        for name, p in STYLES.items()
+    ]
+    rows += [f"| (entity spans right after an attached clitic) | {glued} |"]
+    return "\n".join(rows)
+
+
 def _row(name: str, count: Counter[str], labels: tuple[str, ...]) -> str:
     cells = [count["documents"], count["characters"], *(count[label] for label in labels)]
     return f"| {name} | " + " | ".join(f"{c:,}" for c in cells) + " |"
@@ -327,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {len(contents)} gold file(s)")
     if args.stats:
         print(stats(contents))
+        print()
+        print(coverage(contents))
     return 0
 
 

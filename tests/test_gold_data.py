@@ -104,23 +104,12 @@ def test_every_label_is_present(name):
     assert {s.label for doc in ALL[name] for s in doc.spans} == set(DEFAULT_SCHEME.labels)
 
 
-@pytest.mark.parametrize(
-    ("feature", "pattern"),
-    [
-        ("a guillemet quote", "«"),
-        ("a curly quote", "“"),
-        ("Eastern Arabic digits", "[٠-٩]"),
-        ("Western digits", "[0-9]"),
-        ("tatweel", "\u0640"),
-        ("diacritics", "[\u064b-\u0652]"),
-        ("a wire dateline", r"^\S+ \(\S+( \S+)*\) - "),
-        ("a dated dateline", r"^\S+ - [0-9٠-٩]+ \S+:"),
-        ("a denial", "نف[ىت] "),
-        ("a warning", "حذّ?ر"),
-    ],
-)
+@pytest.mark.parametrize(("feature", "pattern"), sorted(build_gold.STYLES.items()))
 def test_demo_covers_the_styles_it_promises(feature, pattern):
-    assert any(re.search(pattern, doc.text, re.M) for doc in DEMO_DOCS), f"no item with {feature}"
+    """The styles the data card counts (scripts/build_gold.py --stats) occur at least three times."""
+    assert sum(bool(re.search(pattern, doc.text, re.M)) for doc in DEMO_DOCS) >= 3, (
+        f"too few items with {feature}"
+    )
 
 
 def test_demo_has_items_without_claims_and_items_with_several():
