@@ -44,7 +44,7 @@ def check_spans(
         by_layer.setdefault(scheme.layer_of(span.label), []).append(span)
     for layer, layer_spans in by_layer.items():
         layer_spans.sort()
-        for a, b in zip(layer_spans, layer_spans[1:]):
+        for a, b in zip(layer_spans, layer_spans[1:], strict=False):
             if b.start < a.end:
                 problems.append(
                     Problem(

@@ -1,0 +1,150 @@
+"""File plumbing shared by the readers and writers: decoding, JSON parsing, atomic writes, final checks.
+
+Every reader turns an unreadable file into a :class:`DataError` that names the file and the line,
+and every writer goes through :func:`atomic_write`, so no output file is ever left half written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from naba.corpus.document import Document
+from naba.corpus.labels import LabelScheme
+from naba.corpus.validate import check_document, check_unique_ids
+from naba.errors import DataError, Problem
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def read_text(path: str | Path) -> str:
+    """The UTF-8 text of ``path`` without a leading BOM, line ends untouched.
+
+    Line ends are kept as they are (no ``\\r\\n`` translation) because formats such as brat count
+    offsets over the raw file. Raises :class:`DataError` naming the line of an invalid byte.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(Problem(str(path), "", f"cannot read file: {exc.strerror or exc}")) from None
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        bad = data[exc.start : exc.start + 1].hex()
+        raise DataError(
+            Problem(str(path), f"line {line}", f"invalid UTF-8 (byte 0x{bad}: {exc.reason})")
+        ) from None
+
+
+def parse_json(text: str, *, source: str, line: int | None = None) -> Any:
+    """``json.loads`` that raises :class:`DataError` naming the line instead of a raw exception.
+
+    ``line`` is the line number of ``text`` inside its file (JSON Lines); without it the line is
+    the decoder's own. NaN and infinities are rejected: they are not JSON.
+    """
+
+    def _no_constants(name: str) -> Any:
+        raise ValueError(f"{name} is not valid JSON")
+
+    try:
+        return json.loads(text, parse_constant=_no_constants)
+    except json.JSONDecodeError as exc:
+        where = f"line {line if line is not None else exc.lineno}"
+        raise DataError(Problem(source, where, f"invalid JSON: {exc.msg} (column {exc.colno})")) from None
+    except ValueError as exc:
+        raise DataError(Problem(source, f"line {line or 1}", f"invalid JSON: {exc}")) from None
+    except RecursionError:
+        raise DataError(Problem(source, f"line {line or 1}", "invalid JSON: nested too deeply")) from None
+
+
+def is_int(value: Any) -> bool:
+    """True for a JSON integer (``bool`` is an ``int`` in Python but not an offset)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def external_id(doc_id: str) -> str | int:
+    """A document id as tools with integer ids (doccano, Label Studio) expect it, when it is one."""
+    if doc_id.isascii() and doc_id.isdigit() and str(int(doc_id)) == doc_id:
+        return int(doc_id)
+    return doc_id
+
+
+def finish(
+    found: Sequence[tuple[str, Document]],
+    problems: list[Problem],
+    scheme: LabelScheme,
+    *,
+    source: str,
+) -> list[Document]:
+    """Run the shared document checks on what a reader found; raise one DataError for everything.
+
+    ``found`` pairs each document with its locator (``"line 3"``); ``problems`` holds what the
+    reader itself already noticed. Returns the documents when nothing is wrong.
+    """
+    problems = list(problems)
+    for where, doc in found:
+        problems.extend(check_document(doc, scheme, source=source, where=where))
+    problems.extend(check_unique_ids(found, source=source))
+    if problems:
+        # Readers find problems in several passes; report them in file order (stable sort).
+        problems.sort(key=lambda p: _first_number(p.where))
+        raise DataError(problems)
+    return [doc for _, doc in found]
+
+
+def _first_number(where: str) -> int:
+    match = re.search(r"\d+", where)
+    return int(match.group()) if match else -1
+
+
+def check_for_write(docs: Iterable[Document], scheme: LabelScheme) -> list[Document]:
+    """Validate documents before a writer touches the disk; raise DataError on any problem."""
+    docs = list(docs)
+    found = []
+    for i, doc in enumerate(docs):
+        if not isinstance(doc, Document):
+            raise DataError(Problem("<documents>", f"document {i}", f"not a Document: {type(doc).__name__}"))
+        found.append((f"document {i} (id={doc.id})", doc))
+    return finish(found, [], scheme, source="<documents>")
+
+
+def atomic_write(path: str | Path, data: str | bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
+
+    Text is written as UTF-8 with ``\\n`` kept as is on every platform.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def json_line(value: Any) -> str:
+    """One JSON Lines record as naba writes it (UTF-8 text, no ASCII escaping)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def unknown_label(tag: str, scheme: LabelScheme) -> str:
+    """The reason given for a tag that is neither a naba label nor in the scheme's mapping."""
+    return (
+        f"unknown label {tag!r}: not a naba label {list(scheme.labels)} "
+        f"and not in the label mapping {sorted(scheme.mapping)}"
+    )
