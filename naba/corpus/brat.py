@@ -1,0 +1,176 @@
+"""brat standoff: ``X.txt`` holds the text, ``X.ann`` the annotations, offsets in code points.
+
+Only text-bound lines (``T1<TAB>LABEL START END<TAB>span text``) become spans. Relations (R),
+events (E), attributes (A, M), normalisations (N), notes (#) and equivalences (*) are ignored:
+naba has no place for them. Any other line is an error. The span text, when present, must equal
+the text at the offsets (line breaks inside a span compare equal to spaces, as brat writes them).
+
+Discontinuous spans (``T1<TAB>LABEL 0 5;8 12<TAB>...``): ``discontinuous="error"`` (default) reports
+the file, line and fragments; ``"merge"`` makes one span from the first start to the last end;
+``"split"`` makes one span per fragment.
+
+A path may be an ``.ann`` file, its ``.txt`` file, or a folder searched recursively for ``.ann``
+files (a ``.txt`` without an ``.ann`` is not a brat document and is skipped). The document id is
+the file stem, or for a folder the path relative to it without the suffix (``sub/X``); the writer
+uses the id the same way, so ids must be safe relative paths. ``meta`` is not stored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+
+from naba.corpus.document import Document, Span
+from naba.corpus.fileio import atomic_write, check_for_write, read_text, unknown_label
+from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
+from naba.corpus.validate import check_document, check_unique_ids
+from naba.errors import ConfigError, DataError, Problem
+
+DISCONTINUOUS = ("error", "merge", "split")
+_IGNORED = tuple("RAEMN#*")
+_FRAGMENT = re.compile(r"(\d+) (\d+)")
+
+
+def read_brat(
+    path: str | Path, *, scheme: LabelScheme = DEFAULT_SCHEME, discontinuous: str = "error"
+) -> list[Document]:
+    """Read brat documents from an ``.ann``/``.txt`` pair or a folder; one DataError for all problems."""
+    if discontinuous not in DISCONTINUOUS:
+        raise ConfigError(f"discontinuous must be one of {DISCONTINUOUS}, got {discontinuous!r}")
+    path = Path(path)
+    if path.is_dir():
+        anns = sorted(path.rglob("*.ann"))
+        if not anns:
+            raise DataError(Problem(str(path), "", "no brat .ann files in this folder"))
+        named = [(ann, ann.relative_to(path).with_suffix("").as_posix()) for ann in anns]
+    elif path.suffix in (".ann", ".txt"):
+        named = [(path.with_suffix(".ann"), path.stem)]
+    else:
+        raise DataError(Problem(str(path), "", "a brat path must be an .ann file, a .txt file or a folder"))
+    problems: list[Problem] = []
+    found: list[tuple[str, Document]] = []
+    for ann, doc_id in named:
+        try:
+            doc = _read_one(ann, doc_id, scheme, discontinuous, problems)
+        except DataError as exc:
+            problems.extend(exc.problems)
+            continue
+        if doc is not None:
+            found.append((str(ann), doc))
+            problems.extend(check_document(doc, scheme, source=str(ann), where=""))
+    problems.extend(check_unique_ids(found, source=str(path)))
+    if problems:
+        raise DataError(problems)
+    return [doc for _, doc in found]
+
+
+def _flat(text: str) -> str:
+    return text.replace("\r", " ").replace("\n", " ")
+
+
+def _read_one(
+    ann: Path, doc_id: str, scheme: LabelScheme, discontinuous: str, problems: list[Problem]
+) -> Document | None:
+    source = str(ann)
+    txt = ann.with_suffix(".txt")
+    if not txt.is_file():
+        problems.append(Problem(source, "", f"no text file {txt.name} next to it"))
+        return None
+    text = read_text(txt)
+    spans: list[Span] = []
+    seen: dict[str, int] = {}
+    for n, raw in enumerate(read_text(ann).split("\n"), 1):
+        line = raw.rstrip("\r")
+        if not line.strip() or line.startswith(_IGNORED):
+            continue
+        where = f"line {n}"
+
+        def bad(reason: str, where: str = where) -> None:
+            problems.append(Problem(source, where, reason))
+
+        if not line.startswith("T"):
+            bad(f"unknown annotation line {line[:30]!r} (expected T, R, E, A, M, N, # or *)")
+            continue
+        fields = line.split("\t")
+        head = fields[1].split(" ", 1) if len(fields) > 1 else []
+        if len(head) != 2:
+            bad(f"expected 'T<n><TAB>LABEL START END<TAB>text', got {line[:60]!r}")
+            continue
+        tid, (label, offsets) = fields[0], head
+        where = f"line {n} ({tid})"
+        if tid in seen:
+            bad(f"duplicate annotation id {tid} (first on line {seen[tid]})", where)
+            continue
+        seen[tid] = n
+        frags = [_FRAGMENT.fullmatch(part) for part in offsets.split(";")]
+        if not all(frags):
+            bad(f"bad offsets {offsets!r}: expected 'START END' or 'START END;START END...'", where)
+            continue
+        pairs = [(int(m.group(1)), int(m.group(2))) for m in frags if m]
+        if len(pairs) > 1 and discontinuous == "error":
+            shown = ";".join(f"{s} {e}" for s, e in pairs)
+            bad(f"discontinuous span {label} with fragments {shown}: use discontinuous='merge' or 'split'", where)
+            continue
+        try:
+            mapped = scheme.normalize(label)
+        except KeyError:
+            bad(unknown_label(label, scheme), where)
+            continue
+        outside = [f"{s} {e}" for s, e in pairs if not 0 <= s < e <= len(text)]
+        if outside:
+            bad(f"offsets {', '.join(outside)} are not a non-empty range in a text of {len(text)} characters", where)
+            continue
+        if len(fields) > 2:
+            given = "\t".join(fields[2:])
+            expected = " ".join(text[s:e] for s, e in pairs)
+            if _flat(given) != _flat(expected):
+                bad(f"span text {given!r} does not match the text at {offsets}: {expected!r}", where)
+                continue
+        if mapped is None:
+            continue
+        if discontinuous == "merge":
+            pairs = [(min(s for s, _ in pairs), max(e for _, e in pairs))]
+        spans.extend(Span(s, e, mapped) for s, e in pairs)
+    return Document(doc_id, text, spans, {})
+
+
+def _safe_id(doc_id: str) -> bool:
+    parts = PurePosixPath(doc_id).parts
+    return (
+        bool(parts)
+        and not doc_id.startswith("/")
+        and "\\" not in doc_id
+        and "\x00" not in doc_id
+        and all(p not in ("", ".", "..") for p in parts)
+        and PurePosixPath(doc_id).as_posix() == doc_id
+    )
+
+
+def write_brat(docs: Iterable[Document], path: str | Path, *, scheme: LabelScheme = DEFAULT_SCHEME) -> None:
+    """Write ``<id>.txt`` + ``<id>.ann`` per document under the folder ``path``.
+
+    With a path ending in ``.ann`` exactly one document is written there (its ``.txt`` beside).
+    Ids that are not safe relative paths are a DataError; nothing is written then.
+    """
+    docs = check_for_write(docs, scheme)
+    path = Path(path)
+    if path.suffix == ".ann":
+        if len(docs) != 1:
+            raise DataError(Problem(str(path), "", f"one .ann file holds one document, got {len(docs)}"))
+        targets = [(path, docs[0])]
+    else:
+        bad = [
+            Problem(str(path), f"document {i} (id={d.id})", "id is not a safe relative file path for brat")
+            for i, d in enumerate(docs)
+            if not _safe_id(d.id)
+        ]
+        if bad:
+            raise DataError(bad)
+        targets = [(path / f"{d.id}.ann", d) for d in docs]
+    for ann, doc in targets:
+        lines = [
+            f"T{k}\t{s.label} {s.start} {s.end}\t{_flat(doc.span_text(s))}\n" for k, s in enumerate(doc.spans, 1)
+        ]
+        atomic_write(ann.with_suffix(".txt"), doc.text)
+        atomic_write(ann, "".join(lines))

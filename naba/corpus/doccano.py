@@ -1,0 +1,155 @@
+"""doccano sequence-labelling exports (JSON Lines), in both shapes doccano has written.
+
+* ``{"id": 1, "text": "...", "label": [[start, end, "LABEL"], ...]}`` (doccano >= 1.x "label")
+* ``{"id": 1, "text": "...", "entities": [{"id": 7, "start_offset": 0, "end_offset": 5,
+  "label": "LABEL"}], "relations": [...]}`` (the relation-aware export)
+
+``id`` is optional: a record without one gets ``f"{file stem}-{line:05d}"`` (1-based line number),
+stable as long as the line does not move. Offsets are code points. ``meta`` (an object) is kept;
+other keys (``Comments``, ``relations``, ...) are ignored. doccano does not store span text, so
+spans are checked for range, order, label and same-layer overlap only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from naba.corpus.document import Document, Span
+from naba.corpus.fileio import (
+    atomic_write,
+    check_for_write,
+    external_id,
+    finish,
+    is_int,
+    json_line,
+    parse_json,
+    read_text,
+    unknown_label,
+)
+from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
+from naba.errors import ConfigError, DataError, Problem
+
+SHAPES = ("label", "entities")
+
+
+def read_doccano(path: str | Path, *, scheme: LabelScheme = DEFAULT_SCHEME) -> list[Document]:
+    """Read a doccano JSONL export (either shape, even mixed); one DataError lists every problem."""
+    path = Path(path)
+    source = str(path)
+    problems: list[Problem] = []
+    found: list[tuple[str, Document]] = []
+    for n, line in enumerate(read_text(path).split("\n"), 1):
+        if not line.strip():
+            continue
+        where = f"line {n}"
+        try:
+            record = parse_json(line, source=source, line=n)
+        except DataError as exc:
+            problems.extend(exc.problems)
+            continue
+        doc = _document(record, scheme, problems, source=source, where=where, default_id=f"{path.stem}-{n:05d}")
+        if doc is not None:
+            found.append((where, doc))
+    return finish(found, problems, scheme, source=source)
+
+
+def _document(
+    record: Any, scheme: LabelScheme, problems: list[Problem], *, source: str, where: str, default_id: str
+) -> Document | None:
+    def bad(reason: str) -> None:
+        problems.append(Problem(source, where, reason))
+
+    if not isinstance(record, dict):
+        bad(f"expected a JSON object, got {type(record).__name__}")
+        return None
+    text = record.get("text")
+    if not isinstance(text, str):
+        bad(f"'text' must be a string, got {type(text).__name__}")
+        return None
+    raw_id = record.get("id", default_id)
+    if isinstance(raw_id, str) or is_int(raw_id):
+        doc_id = str(raw_id)
+    else:
+        bad(f"'id' must be a string or an integer, got {raw_id!r}")
+        return None
+    meta = record.get("meta", {})
+    if not isinstance(meta, dict):
+        bad(f"'meta' must be an object, got {type(meta).__name__}")
+        meta = {}
+    triples = _triples(record, bad)
+    spans = []
+    for name, start, end, label in triples:
+        if not is_int(start) or not is_int(end):
+            bad(f"{name}: offsets must be integers, got {start!r} and {end!r}")
+            continue
+        if not isinstance(label, str):
+            bad(f"{name}: label must be a string, got {label!r}")
+            continue
+        try:
+            mapped = scheme.normalize(label)
+        except KeyError:
+            bad(f"{name}: {unknown_label(label, scheme)}")
+            continue
+        if mapped is not None:
+            spans.append(Span(start, end, mapped))
+    return Document(doc_id, text, spans, dict(meta))
+
+
+def _triples(record: dict, bad: Any) -> list[tuple[str, Any, Any, Any]]:
+    """``(name, start, end, label)`` from either export shape, reporting malformed items."""
+    labels, entities = record.get("label"), record.get("entities")
+    if labels and entities:
+        bad("record has both 'label' and 'entities'; a doccano export has one of them")
+        return []
+    out = []
+    if entities:
+        if not isinstance(entities, list):
+            bad(f"'entities' must be a list, got {type(entities).__name__}")
+            return []
+        for k, item in enumerate(entities):
+            if not isinstance(item, dict) or not {"start_offset", "end_offset", "label"} <= set(item):
+                bad(f"entities[{k}]: expected an object with start_offset, end_offset, label, got {item!r:.80}")
+                continue
+            out.append((f"entities[{k}]", item["start_offset"], item["end_offset"], item["label"]))
+    elif labels:
+        if not isinstance(labels, list):
+            bad(f"'label' must be a list of [start, end, label], got {type(labels).__name__}")
+            return []
+        for k, item in enumerate(labels):
+            if not isinstance(item, list) or len(item) != 3:
+                bad(f"label[{k}]: expected [start, end, label], got {item!r:.80}")
+                continue
+            out.append((f"label[{k}]", *item))
+    return out
+
+
+def write_doccano(
+    docs: Iterable[Document],
+    path: str | Path,
+    *,
+    scheme: LabelScheme = DEFAULT_SCHEME,
+    shape: str = "label",
+) -> None:
+    """Write a doccano JSONL file; ``shape`` is ``"label"`` (triples) or ``"entities"`` (objects)."""
+    if shape not in SHAPES:
+        raise ConfigError(f"doccano shape must be one of {SHAPES}, got {shape!r}")
+    lines = []
+    for doc in check_for_write(docs, scheme):
+        record: dict[str, Any] = {"id": external_id(doc.id), "text": doc.text}
+        if shape == "label":
+            record["label"] = [[s.start, s.end, s.label] for s in doc.spans]
+        else:
+            record["entities"] = [
+                {"id": k, "start_offset": s.start, "end_offset": s.end, "label": s.label}
+                for k, s in enumerate(doc.spans)
+            ]
+            record["relations"] = []
+        if doc.meta:
+            record["meta"] = doc.meta
+        try:
+            lines.append(json_line(record))
+        except (TypeError, ValueError) as exc:
+            raise DataError(Problem("<documents>", f"id={doc.id}", f"cannot write as JSON: {exc}")) from None
+    atomic_write(path, "".join(lines))

@@ -1,0 +1,146 @@
+"""The format registry: pick a reader or writer by name or by a file's extension.
+
+* ``jsonl`` (alias ``native``): ``.jsonl`` files, :mod:`naba.corpus.jsonl`
+* ``doccano``: also ``.jsonl``, so it must be named, :mod:`naba.corpus.doccano`
+* ``labelstudio`` (``ls``): ``.json``, :mod:`naba.corpus.labelstudio`
+* ``brat``: ``.ann``, a folder, or a ``.txt`` with an ``.ann`` beside it, :mod:`naba.corpus.brat`
+* ``conll`` (``bio``, ``iob``): ``.conll``, ``.txt``, ``.bio``, ``.iob``, :mod:`naba.corpus.conll`
+
+Reader and writer options (``bio_repair``, ``discontinuous``, ``offsets``, ...) pass through as
+keywords; an option the chosen format does not have is a :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from naba.corpus.brat import read_brat, write_brat
+from naba.corpus.conll import read_conll, write_conll
+from naba.corpus.doccano import read_doccano, write_doccano
+from naba.corpus.document import Document
+from naba.corpus.jsonl import read_jsonl, write_jsonl
+from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
+from naba.corpus.labelstudio import read_labelstudio, write_labelstudio
+from naba.errors import ConfigError, DataError, Problem
+
+READERS: dict[str, Callable[..., list[Document]]] = {
+    "jsonl": read_jsonl,
+    "doccano": read_doccano,
+    "labelstudio": read_labelstudio,
+    "brat": read_brat,
+    "conll": read_conll,
+}
+WRITERS: dict[str, Callable[..., None]] = {
+    "jsonl": write_jsonl,
+    "doccano": write_doccano,
+    "labelstudio": write_labelstudio,
+    "brat": write_brat,
+    "conll": write_conll,
+}
+ALIASES = {"native": "jsonl", "label-studio": "labelstudio", "ls": "labelstudio", "bio": "conll", "iob": "conll"}
+SUFFIXES = {
+    ".jsonl": "jsonl",
+    ".json": "labelstudio",
+    ".ann": "brat",
+    ".conll": "conll",
+    ".txt": "conll",
+    ".bio": "conll",
+    ".iob": "conll",
+}
+FORMATS = tuple(READERS)
+
+
+def canonical(name: str) -> str:
+    """The registry name for a format name or alias; ConfigError for an unknown one."""
+    key = ALIASES.get(name.lower(), name.lower())
+    if key not in READERS:
+        raise ConfigError(f"unknown format {name!r}; known: {', '.join(FORMATS)} (aliases: {', '.join(ALIASES)})")
+    return key
+
+
+def detect(path: str | Path) -> str:
+    """The format a path holds, from its extension (a folder is brat). DataError if unknown."""
+    path = Path(path)
+    if path.is_dir():
+        return "brat"
+    suffix = path.suffix.lower()
+    if suffix == ".txt" and path.with_suffix(".ann").is_file():
+        return "brat"
+    if suffix not in SUFFIXES:
+        raise DataError(
+            Problem(str(path), "", f"cannot tell the format from {suffix or 'no extension'!r}; name it ({', '.join(FORMATS)})")
+        )
+    return SUFFIXES[suffix]
+
+
+def options(fmt: str, *, writer: bool = False) -> set[str]:
+    """The keyword options the reader (or writer) of ``fmt`` accepts, besides ``scheme``."""
+    func = (WRITERS if writer else READERS)[canonical(fmt)]
+    params = inspect.signature(func).parameters.values()
+    return {p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name != "scheme"}
+
+
+def _check_options(fmt: str, opts: dict[str, Any], *, writer: bool) -> None:
+    unknown = sorted(set(opts) - options(fmt, writer=writer))
+    if unknown:
+        what = "writer" if writer else "reader"
+        raise ConfigError(f"the {fmt} {what} has no option(s) {unknown}; it has {sorted(options(fmt, writer=writer))}")
+
+
+def read(
+    path: str | Path, *, format: str | None = None, scheme: LabelScheme = DEFAULT_SCHEME, **opts: Any
+) -> list[Document]:
+    """Read documents from ``path`` in ``format`` (default: from the extension)."""
+    fmt = canonical(format) if format else detect(path)
+    _check_options(fmt, opts, writer=False)
+    return READERS[fmt](path, scheme=scheme, **opts)
+
+
+def write(
+    docs: Iterable[Document],
+    path: str | Path,
+    *,
+    format: str | None = None,
+    scheme: LabelScheme = DEFAULT_SCHEME,
+    **opts: Any,
+) -> None:
+    """Write documents to ``path`` in ``format`` (default: from the extension; no extension = brat folder)."""
+    path = Path(path)
+    if format:
+        fmt = canonical(format)
+    elif path.is_dir() or not path.suffix:
+        fmt = "brat"
+    else:
+        fmt = detect(path)
+    _check_options(fmt, opts, writer=True)
+    WRITERS[fmt](docs, path, scheme=scheme, **opts)
+
+
+def suffixes(fmt: str) -> tuple[str, ...]:
+    """The file extensions a format is read from (doccano shares ``.jsonl`` with the native format)."""
+    fmt = canonical(fmt)
+    return (".jsonl",) if fmt == "doccano" else tuple(s for s, f in SUFFIXES.items() if f == fmt)
+
+
+def discover(folder: str | Path, *, format: str | None = None) -> list[tuple[Path, str]]:
+    """Every file under ``folder`` (recursively) that a reader recognises, with its format.
+
+    With ``format``, only files with that format's extensions, all read as ``format``. Hidden
+    files and folders are skipped; a ``.txt`` beside an ``.ann`` is part of a brat pair.
+    """
+    fmt = canonical(format) if format else None
+    wanted = suffixes(fmt) if fmt else tuple(SUFFIXES)
+    found = []
+    root = Path(folder)
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).parts
+        if any(part.startswith(".") for part in rel) or not path.is_file():
+            continue
+        suffix = path.suffix.lower()
+        if suffix not in wanted or (suffix == ".txt" and path.with_suffix(".ann").is_file()):
+            continue
+        found.append((path, fmt or SUFFIXES[suffix]))
+    return found

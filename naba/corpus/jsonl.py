@@ -1,0 +1,124 @@
+"""naba's native JSON Lines format: one document per line.
+
+``{"id": str, "text": str, "spans": [{"start": int, "end": int, "label": str}], "meta": {...}}``;
+``spans`` and ``meta`` may be left out. A span may carry ``"text"`` (checked against the document
+text) and other keys such as a score (ignored). Unknown top-level keys are an error, so a typo such
+as ``"span"`` cannot silently drop annotations. Blank lines are skipped.
+
+The writer is canonical: spans sorted, ``meta`` only when not empty, ``json.dumps`` with
+``ensure_ascii=False``, ``\\n`` line ends; reading a file it wrote and writing again gives the
+same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from naba.corpus.document import Document, Span
+from naba.corpus.fileio import (
+    atomic_write,
+    check_for_write,
+    finish,
+    is_int,
+    json_line,
+    parse_json,
+    read_text,
+    unknown_label,
+)
+from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
+from naba.errors import DataError, Problem
+
+_KEYS = {"id", "text", "spans", "meta"}
+
+
+def read_jsonl(path: str | Path, *, scheme: LabelScheme = DEFAULT_SCHEME) -> list[Document]:
+    """Read a native JSONL file; raise one :class:`DataError` listing every problem found."""
+    path = Path(path)
+    source = str(path)
+    problems: list[Problem] = []
+    found: list[tuple[str, Document]] = []
+    for n, line in enumerate(read_text(path).split("\n"), 1):
+        if not line.strip():
+            continue
+        where = f"line {n}"
+        try:
+            record = parse_json(line, source=source, line=n)
+        except DataError as exc:
+            problems.extend(exc.problems)
+            continue
+        doc = _document(record, scheme, problems, source=source, where=where)
+        if doc is not None:
+            found.append((where, doc))
+    return finish(found, problems, scheme, source=source)
+
+
+def _document(
+    record: Any, scheme: LabelScheme, problems: list[Problem], *, source: str, where: str
+) -> Document | None:
+    def bad(reason: str) -> None:
+        problems.append(Problem(source, where, reason))
+
+    if not isinstance(record, dict):
+        bad(f"expected a JSON object, got {type(record).__name__}")
+        return None
+    unknown = sorted(set(record) - _KEYS)
+    if unknown:
+        bad(f"unknown key(s) {unknown}; a native record has {sorted(_KEYS)}")
+    doc_id, text = record.get("id"), record.get("text")
+    if not isinstance(doc_id, str) or not doc_id:
+        bad(f"'id' must be a non-empty string, got {doc_id!r}")
+        return None
+    if not isinstance(text, str):
+        bad(f"'text' must be a string, got {type(text).__name__}")
+        return None
+    meta = record.get("meta", {})
+    if not isinstance(meta, dict):
+        bad(f"'meta' must be an object, got {type(meta).__name__}")
+        meta = {}
+    raw_spans = record.get("spans", [])
+    if not isinstance(raw_spans, list):
+        bad(f"'spans' must be a list, got {type(raw_spans).__name__}")
+        raw_spans = []
+    spans = []
+    for k, item in enumerate(raw_spans):
+        span = _span(item, text, scheme, bad, f"span {k}")
+        if span is not None:
+            spans.append(span)
+    return Document(doc_id, text, spans, dict(meta))
+
+
+def _span(item: Any, text: str, scheme: LabelScheme, bad: Any, name: str) -> Span | None:
+    if not isinstance(item, dict):
+        bad(f"{name}: expected an object with start, end, label, got {type(item).__name__}")
+        return None
+    start, end, label = item.get("start"), item.get("end"), item.get("label")
+    if not is_int(start) or not is_int(end):
+        bad(f"{name}: 'start' and 'end' must be integers, got {start!r} and {end!r}")
+        return None
+    if not isinstance(label, str):
+        bad(f"{name}: 'label' must be a string, got {label!r}")
+        return None
+    if "text" in item and 0 <= start < end <= len(text) and item["text"] != text[start:end]:
+        bad(f"{name} [{start}, {end}): 'text' is {item['text']!r} but the document has {text[start:end]!r}")
+        return None
+    try:
+        mapped = scheme.normalize(label)
+    except KeyError:
+        bad(f"{name}: {unknown_label(label, scheme)}")
+        return None
+    return None if mapped is None else Span(start, end, mapped)
+
+
+def write_jsonl(docs: Iterable[Document], path: str | Path, *, scheme: LabelScheme = DEFAULT_SCHEME) -> None:
+    """Write documents as native JSONL (canonical form, atomic); invalid documents raise DataError."""
+    lines = []
+    for i, doc in enumerate(check_for_write(docs, scheme)):
+        try:
+            lines.append(json_line(doc.to_dict()))
+        except (TypeError, ValueError) as exc:
+            raise DataError(
+                Problem("<documents>", f"document {i} (id={doc.id})", f"cannot write as JSON: {exc}")
+            ) from None
+    atomic_write(path, "".join(lines))

@@ -1,0 +1,255 @@
+"""Label Studio JSON exports: a list of tasks with ``data.text`` and ``annotations[].result[]``.
+
+Offsets: some Label Studio versions wrote JavaScript UTF-16 code-unit offsets, later ones code
+points (label-studio issues #1347, #1559, #4988). The reader decides per task: it reads every
+region both ways and keeps the reading under which every ``value.text`` equals the text at the
+offsets (code points first); UTF-16 offsets are converted to code points here, at the edge. A task
+where neither reading fits is an error naming its regions. A region without ``value.text`` is
+accepted only where both readings agree (no character outside the BMP before its end).
+
+Annotations: ``annotation="first"`` (default) takes the first annotation not marked
+``was_cancelled``; ``"last"`` the last such one; an integer picks ``annotations[i]`` whatever its
+state. A task without annotations is a document without spans. Old exports that call them
+``completions`` are read the same way. Only results of ``type`` ``"labels"`` are spans; others
+(choices, relations, text areas) are ignored. A region with several labels gives one span each.
+``data.meta`` (an object) becomes :attr:`Document.meta`; the id is ``str(task["id"])``, or
+``f"{file stem}-{i:05d}"`` (0-based task index) for a task without one (an import file).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from naba.corpus.document import Document, Span
+from naba.corpus.fileio import (
+    atomic_write,
+    check_for_write,
+    external_id,
+    finish,
+    is_int,
+    parse_json,
+    read_text,
+    unknown_label,
+)
+from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
+from naba.errors import ConfigError, DataError, Problem
+
+OFFSETS = ("codepoints", "utf16")
+
+
+def read_labelstudio(
+    path: str | Path,
+    *,
+    scheme: LabelScheme = DEFAULT_SCHEME,
+    annotation: str | int = "first",
+    text_key: str = "text",
+) -> list[Document]:
+    """Read a Label Studio JSON export; ``text_key`` names the ``data`` field holding the text."""
+    if annotation not in ("first", "last") and not is_int(annotation):
+        raise ConfigError(f"annotation must be 'first', 'last' or an index, got {annotation!r}")
+    path = Path(path)
+    source = str(path)
+    tasks = parse_json(read_text(path), source=source)
+    if not isinstance(tasks, list):
+        raise DataError(Problem(source, "", f"expected a JSON list of tasks, got {type(tasks).__name__}"))
+    problems: list[Problem] = []
+    found: list[tuple[str, Document]] = []
+    for i, task in enumerate(tasks):
+        task_id = task.get("id") if isinstance(task, dict) else None
+        where = f"task {i} (id={task_id})" if task_id is not None else f"task {i}"
+        doc = _document(
+            task,
+            scheme,
+            problems,
+            source=source,
+            where=where,
+            annotation=annotation,
+            text_key=text_key,
+            default_id=f"{path.stem}-{i:05d}",
+        )
+        if doc is not None:
+            found.append((where, doc))
+    return finish(found, problems, scheme, source=source)
+
+
+def _document(
+    task: Any,
+    scheme: LabelScheme,
+    problems: list[Problem],
+    *,
+    source: str,
+    where: str,
+    annotation: str | int,
+    text_key: str,
+    default_id: str,
+) -> Document | None:
+    def bad(reason: str) -> None:
+        problems.append(Problem(source, where, reason))
+
+    if not isinstance(task, dict):
+        bad(f"expected a task object, got {type(task).__name__}")
+        return None
+    data = task.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get(text_key), str):
+        bad(f"task needs 'data.{text_key}' as a string")
+        return None
+    text = data[text_key]
+    task_id = task.get("id", default_id)
+    if not (isinstance(task_id, str) or is_int(task_id)):
+        bad(f"'id' must be a string or an integer, got {task_id!r}")
+        return None
+    meta = data.get("meta", {})
+    if not isinstance(meta, dict):
+        bad(f"'data.meta' must be an object, got {type(meta).__name__}")
+        meta = {}
+    regions = _regions(_chosen(task, annotation, bad), bad)
+    spans = []
+    for name, start, end, label in _decode_offsets(text, regions, bad):
+        try:
+            mapped = scheme.normalize(label)
+        except KeyError:
+            bad(f"{name}: {unknown_label(label, scheme)}")
+            continue
+        if mapped is not None:
+            spans.append(Span(start, end, mapped))
+    return Document(str(task_id), text, spans, dict(meta))
+
+
+def _chosen(task: dict, annotation: str | int, bad: Any) -> list:
+    """The ``result`` list of the chosen annotation (empty when there is none)."""
+    key = "annotations" if "annotations" in task else "completions"
+    anns = task.get(key, [])
+    if not isinstance(anns, list) or not all(isinstance(a, dict) for a in anns):
+        bad(f"'{key}' must be a list of objects")
+        return []
+    if is_int(annotation):
+        if not -len(anns) <= annotation < len(anns):
+            bad(f"annotation index {annotation} out of range: the task has {len(anns)} annotation(s)")
+            return []
+        picked: dict | None = anns[annotation]
+    else:
+        live = [a for a in anns if not a.get("was_cancelled")]
+        picked = (live[0] if annotation == "first" else live[-1]) if live else None
+    if picked is None:
+        return []
+    result = picked.get("result", [])
+    if not isinstance(result, list):
+        bad(f"'result' must be a list, got {type(result).__name__}")
+        return []
+    return result
+
+
+def _regions(result: list, bad: Any) -> list[tuple[str, Any, Any, str | None, str]]:
+    """``(name, start, end, value.text or None, label)`` for each label of each ``labels`` region."""
+    out = []
+    for k, item in enumerate(result):
+        if not isinstance(item, dict) or item.get("type") != "labels":
+            continue
+        name = f"region {item.get('id', k)!r}" if isinstance(item.get("id", k), str | int) else f"region {k}"
+        value = item.get("value")
+        if not isinstance(value, dict):
+            bad(f"{name}: 'value' must be an object")
+            continue
+        start, end, labels, shown = value.get("start"), value.get("end"), value.get("labels"), value.get("text")
+        if not is_int(start) or not is_int(end):
+            bad(f"{name}: value.start and value.end must be integers, got {start!r} and {end!r}")
+            continue
+        if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
+            bad(f"{name}: value.labels must be a non-empty list of strings, got {labels!r:.80}")
+            continue
+        if shown is not None and not isinstance(shown, str):
+            bad(f"{name}: value.text must be a string, got {type(shown).__name__}")
+            continue
+        out.extend((name, start, end, shown, label) for label in labels)
+    return out
+
+
+def _utf16_to_cp(text: str) -> dict[int, int]:
+    """UTF-16 code-unit offset -> code-point offset, for offsets on character boundaries only."""
+    table, unit = {0: 0}, 0
+    for i, ch in enumerate(text):
+        unit += 2 if ord(ch) > 0xFFFF else 1
+        table[unit] = i + 1
+    return table
+
+
+def _decode_offsets(text: str, regions: list, bad: Any) -> list[tuple[str, int, int, str]]:
+    """Regions in code points, choosing the one offset unit under which the whole task fits."""
+    if not regions:
+        return []
+    to_cp = _utf16_to_cp(text)
+
+    def as_cp(start: int, end: int) -> tuple[int, int]:
+        return start, end
+
+    def as_utf16(start: int, end: int) -> tuple[int, int] | None:
+        if start not in to_cp or end not in to_cp:
+            return None
+        return to_cp[start], to_cp[end]
+
+    def matches(got: tuple[int, int] | None, start: int, end: int, shown: str | None) -> bool:
+        if got is None:
+            return False
+        if shown is None:
+            # Without the text only agreement of both readings makes the offsets safe.
+            return as_utf16(start, end) == (start, end)
+        return 0 <= got[0] < got[1] <= len(text) and text[got[0] : got[1]] == shown
+
+    def fits(reading: Any) -> bool:
+        return all(matches(reading(s, e), s, e, shown) for _, s, e, shown, _ in regions)
+
+    for reading in (as_cp, as_utf16):
+        if fits(reading):
+            return [(name, *reading(s, e), label) for name, s, e, _, label in regions]
+    wrong = []
+    for name, start, end, shown, _ in regions:
+        if matches((start, end), start, end, shown):
+            continue
+        if shown is None:
+            wrong.append(f"{name} [{start}, {end}) has no value.text to tell UTF-16 from code-point offsets")
+        else:
+            wrong.append(f"{name} [{start}, {end}) value.text {shown!r} but the text there is {text[start:end]!r}")
+    bad("offsets match the text neither as code points nor as UTF-16 code units: " + "; ".join(wrong[:5]))
+    return []
+
+
+def write_labelstudio(
+    docs: Iterable[Document],
+    path: str | Path,
+    *,
+    scheme: LabelScheme = DEFAULT_SCHEME,
+    offsets: str = "codepoints",
+    from_name: str = "label",
+    to_name: str = "text",
+) -> None:
+    """Write a Label Studio JSON import/export file, offsets as code points or ``"utf16"``.
+
+    Every region carries ``value.text`` so that a reader can tell the offset unit.
+    ``from_name``/``to_name`` must match the labelling config's control and object names.
+    """
+    if offsets not in OFFSETS:
+        raise ConfigError(f"offsets must be one of {OFFSETS}, got {offsets!r}")
+    tasks = []
+    for doc in check_for_write(docs, scheme):
+        result = []
+        for k, span in enumerate(doc.spans):
+            start, end = span.start, span.end
+            if offsets == "utf16":
+                start = len(doc.text[:start].encode("utf-16-le")) // 2
+                end = len(doc.text[: span.end].encode("utf-16-le")) // 2
+            value = {"start": start, "end": end, "text": doc.span_text(span), "labels": [span.label]}
+            result.append(
+                {"id": f"r{k}", "type": "labels", "from_name": from_name, "to_name": to_name, "value": value}
+            )
+        data: dict[str, Any] = {"text": doc.text}
+        if doc.meta:
+            data["meta"] = doc.meta
+        tasks.append({"id": external_id(doc.id), "data": data, "annotations": [{"result": result}]})
+    try:
+        payload = json.dumps(tasks, ensure_ascii=False, allow_nan=False, indent=1) + "\n"
+    except (TypeError, ValueError) as exc:
+        raise DataError(Problem("<documents>", "", f"cannot write as JSON: {exc}")) from None
+    atomic_write(path, payload)
