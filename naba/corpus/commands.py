@@ -1,0 +1,218 @@
+"""The ``naba data`` command: validate, stats, convert and split corpora in any supported format.
+
+Nothing here imports torch; only ``stats --tokenizer`` loads the ML core, lazily.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from naba.corpus import formats
+from naba.corpus.document import Document
+from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
+from naba.corpus.split import kfold, split
+from naba.corpus.stats import corpus_stats
+from naba.errors import ConfigError, DataError, Problem
+
+
+def register(subparsers: Any) -> None:
+    """Add ``naba data`` and its subcommands to the ``naba`` command's subparsers."""
+    data = subparsers.add_parser("data", help="validate, describe, convert and split corpora")
+    data.set_defaults(func=lambda args: (data.print_help(), 2)[1])
+    sub = data.add_subparsers(dest="data_command", metavar="{validate,stats,convert,split}")
+
+    p = sub.add_parser("validate", help="check files or folders; print every problem")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders (searched recursively)")
+    p.add_argument("--format", help=f"read every file as this format ({', '.join(formats.FORMATS)})")
+    _common(p)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("stats", help="corpus statistics")
+    p.add_argument("path", type=Path, metavar="PATH")
+    p.add_argument("--format", help="input format (default: from the extension)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--tokenizer", metavar="MODEL_OR_PATH", help="also count spans a tokenizer cannot represent")
+    _common(p)
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("convert", help="convert between formats (writes nothing on invalid input)")
+    p.add_argument("input", type=Path, metavar="IN")
+    p.add_argument("output", type=Path, metavar="OUT")
+    p.add_argument("--from", dest="from_format", metavar="F", help="input format (default: from the extension)")
+    p.add_argument("--to", dest="to_format", metavar="F", help="output format (default: from the extension)")
+    p.add_argument("--offsets", choices=["codepoints", "utf16"], help="Label Studio output offsets")
+    p.add_argument("--shape", choices=["label", "entities"], help="doccano output shape")
+    _common(p)
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("split", help="deterministic train/dev/test split or k folds, as native JSONL")
+    p.add_argument("input", type=Path, metavar="IN")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR")
+    p.add_argument("--format", help="input format (default: from the extension)")
+    p.add_argument("--ratios", default="0.8,0.1,0.1", help="train,dev,test ratios (default 0.8,0.1,0.1)")
+    p.add_argument("--seed", default="13", help="hash seed (default 13)")
+    p.add_argument("--folds", type=int, metavar="K", help="write K folds (fold-I/train.jsonl, fold-I/test.jsonl) instead")
+    _common(p)
+    p.set_defaults(func=cmd_split)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--labels", type=Path, metavar="PATH", help="label scheme YAML (default: naba's built-in scheme)")
+    p.add_argument("--bio-repair", choices=["begin"], help="CoNLL: a stray I- tag starts a span instead of an error")
+    p.add_argument("--discontinuous", choices=["error", "merge", "split"], help="brat: discontinuous span policy")
+    p.add_argument("--annotation", help="Label Studio: 'first' (default), 'last' or an index")
+    p.add_argument("--text-key", help="Label Studio: the data field holding the text (default 'text')")
+
+
+def _scheme(args: argparse.Namespace) -> LabelScheme:
+    return LabelScheme.load(args.labels) if args.labels else DEFAULT_SCHEME
+
+
+def _reader_opts(args: argparse.Namespace, fmt: str) -> dict[str, Any]:
+    """The reader options given on the command line that the format ``fmt`` has."""
+    annotation = args.annotation
+    if annotation is not None and annotation.lstrip("-").isdigit():
+        annotation = int(annotation)
+    given = {
+        "bio_repair": args.bio_repair,
+        "discontinuous": args.discontinuous,
+        "annotation": annotation,
+        "text_key": args.text_key,
+    }
+    accepted = formats.options(fmt)
+    return {k: v for k, v in given.items() if v is not None and k in accepted}
+
+
+def _read(path: Path, fmt: str | None, args: argparse.Namespace, scheme: LabelScheme) -> list[Document]:
+    fmt = formats.canonical(fmt) if fmt else formats.detect(path)
+    return formats.read(path, format=fmt, scheme=scheme, **_reader_opts(args, fmt))
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Print every problem in every file; exit 1 when there is any, 0 otherwise."""
+    scheme = _scheme(args)
+    files: list[tuple[Path, str | None]] = []
+    problems: list[Problem] = []
+    for path in args.paths:
+        if path.is_dir() and args.format not in ("brat",):
+            found = formats.discover(path, format=args.format)
+            if not found:
+                problems.append(Problem(str(path), "", "no file of a recognised format in this folder"))
+            files.extend(found)
+        elif not path.exists():
+            problems.append(Problem(str(path), "", "no such file or folder"))
+        else:
+            files.append((path, args.format))
+    docs = 0
+    for path, fmt in files:
+        try:
+            docs += len(_read(path, fmt, args, scheme))
+        except DataError as exc:
+            problems.extend(exc.problems)
+    for problem in problems:
+        print(problem)
+    where = len({p.source for p in problems})
+    print(
+        f"checked {len(files)} file(s), {docs} document(s) in valid files: "
+        + (f"{len(problems)} problem(s) in {where} file(s)" if problems else "no problems")
+    )
+    return 1 if problems else 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Print corpus statistics as a table or JSON."""
+    scheme = _scheme(args)
+    docs = _read(args.path, args.format, args, scheme)
+    stats = corpus_stats(docs, scheme=scheme)
+    if args.tokenizer:
+        stats["unrepresentable"] = _unrepresentable(docs, args.tokenizer)
+    if args.json:
+        print(json.dumps(stats, ensure_ascii=False, indent=2))
+    else:
+        print(format_stats(stats))
+    return 0
+
+
+def _unrepresentable(docs: list[Document], tokenizer_name: str) -> dict[str, int]:
+    # Loaded lazily: the ML core pulls in transformers (and torch), which `naba data` avoids.
+    try:
+        from naba.encode import unrepresentable
+        from naba.model import load_tokenizer
+    except ImportError as exc:
+        raise ConfigError(f"--tokenizer needs naba.encode and naba.model, which cannot be imported: {exc}") from None
+    return dict(unrepresentable(docs, load_tokenizer(tokenizer_name)))
+
+
+def format_stats(stats: dict) -> str:
+    """The human-readable table ``naba data stats`` prints."""
+
+    def dist(d: dict) -> str:
+        if d["min"] is None:
+            return "-"
+        return f"{d['min']} / {d['median']} / {d['mean']} / {d['max']}"
+
+    rows = [
+        f"documents          {stats['documents']} ({stats['documents_without_spans']} without spans)",
+        f"characters         {stats['characters']}",
+        f"whitespace tokens  {stats['tokens']}",
+        f"spans              {stats['spans']}",
+        "  per layer        " + ", ".join(f"{k} {v}" for k, v in stats["spans_per_layer"].items()),
+        "  per label        " + ", ".join(f"{k} {v}" for k, v in stats["spans_per_label"].items()),
+        "span length        min / median / mean / max",
+    ]
+    for label in stats["spans_per_label"]:
+        rows.append(f"  {label:<16} chars {dist(stats['span_length_characters'][label])}")
+        rows.append(f"  {'':<16} words {dist(stats['span_length_words'][label])}")
+    cross = stats["cross_layer"]
+    rows.append("cross-layer        " + (", ".join(f"{k}: {v}" for k, v in cross.items()) or "none"))
+    if "unrepresentable" in stats:
+        shown = ", ".join(f"{k} {v}" for k, v in stats["unrepresentable"].items()) or "none"
+        rows.append(f"unrepresentable    {shown}")
+    return "\n".join(rows)
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    """Read IN completely (any problem: nothing written), then write OUT atomically."""
+    scheme = _scheme(args)
+    docs = _read(args.input, args.from_format, args, scheme)
+    out = args.output
+    if args.to_format:
+        to = formats.canonical(args.to_format)
+    elif out.is_dir() or not out.suffix:
+        to = "brat"
+    else:
+        to = formats.detect(out)
+    given = {"offsets": args.offsets, "shape": args.shape}
+    accepted = formats.options(to, writer=True)
+    opts = {k: v for k, v in given.items() if v is not None and k in accepted}
+    formats.write(docs, out, format=to, scheme=scheme, **opts)
+    print(f"wrote {len(docs)} document(s) to {out} ({to})", file=sys.stderr)
+    return 0
+
+
+def _parse_ratios(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise ConfigError(f"--ratios must be three numbers like 0.8,0.1,0.1, got {text!r}") from None
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    """Write train/dev/test (or K folds) as native JSONL under ``--out``."""
+    scheme = _scheme(args)
+    docs = _read(args.input, args.format, args, scheme)
+    if args.folds is not None:
+        for i, (train, test) in enumerate(kfold(docs, args.folds, seed=args.seed)):
+            for name, part in (("train", train), ("test", test)):
+                formats.write(part, args.out / f"fold-{i}" / f"{name}.jsonl", format="jsonl", scheme=scheme)
+            print(f"fold-{i}: train {len(train)}, test {len(test)}", file=sys.stderr)
+        return 0
+    parts = split(docs, ratios=_parse_ratios(args.ratios), seed=args.seed)
+    for name, part in parts.items():
+        formats.write(part, args.out / f"{name}.jsonl", format="jsonl", scheme=scheme)
+    print(", ".join(f"{name} {len(part)}" for name, part in parts.items()), file=sys.stderr)
+    return 0
