@@ -1,0 +1,211 @@
+"""``naba eval``: score a model or a predictions file; ``naba eval compare``: a paired bootstrap.
+
+    naba eval MODEL_OR_RUN --data FILE [--format F] [--out DIR] [--bootstrap 1000] [--seed 0]
+    naba eval --pred FILE --data FILE --out DIR [...]
+    naba eval compare A B --data FILE [--out DIR] [...]
+
+A and B of ``compare`` are each a model (a checkpoint or run folder) or a predictions file.
+``naba eval`` writes metrics.json, report.md, report.html, errors.jsonl and predictions.jsonl;
+without ``--out`` they go to ``MODEL_OR_RUN/eval/<data file stem>/`` (a folder of their own, so
+that a run's training metrics.json is never overwritten).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from naba.corpus.document import Document
+from naba.corpus.fileio import atomic_write
+from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
+from naba.errors import ConfigError, DataError, Problem
+
+USAGE = (
+    "naba eval [MODEL_OR_RUN] --data FILE [--pred FILE] [--format F] [--out DIR] [--bootstrap N] [--seed S]\n"
+    "       naba eval compare A B --data FILE [--out DIR] [--bootstrap N] [--seed S]"
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``naba eval`` (and its ``compare`` form) to the ``naba`` command."""
+    p = subparsers.add_parser(
+        "eval",
+        help="score predictions against gold spans (per layer and label, with bootstrap intervals)",
+        usage=USAGE,
+        description=__doc__.split("\n\n")[0],
+    )
+    p.add_argument("targets", nargs="*", metavar="MODEL_OR_RUN | compare A B", help="a model, or 'compare A B'")
+    p.add_argument("--data", required=True, help="gold documents (any corpus format)")
+    p.add_argument("--format", help="format of --data (default: from the extension)")
+    p.add_argument("--pred", help="a predictions file to score instead of running a model")
+    p.add_argument("--pred-format", help="format of the predictions files (default: from the extension)")
+    p.add_argument("--labels", help="label scheme YAML (default: naba's built-in scheme)")
+    p.add_argument("--layers", help="comma-separated layers to score (default: the model's, else all)")
+    p.add_argument("--out", help="output folder")
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (0: none)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--confidence", type=float, default=0.95, help="interval confidence level")
+    p.add_argument("--context", type=int, default=40, help="characters of context around each error")
+    p.add_argument("--max-docs", type=int, default=200, help="documents drawn in report.html")
+    p.add_argument("--batch-size", type=int, default=None, help="windows per batch when running a model")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.targets[:1] == ["compare"]:
+        return run_compare(args)
+    if len(args.targets) > 1:
+        raise ConfigError(f"naba eval takes one model, got {args.targets}; usage:\n{USAGE}")
+    if args.bootstrap < 0:
+        raise ConfigError("--bootstrap must be 0 or more")
+    model = args.targets[0] if args.targets else None
+    if (model is None) == (args.pred is None):
+        raise ConfigError("naba eval needs either a model or --pred FILE (not both)")
+    if model is None and not args.out:
+        raise ConfigError("--out DIR is required with --pred")
+    from naba.eval.core import evaluate
+    from naba.eval.errors import find_errors, write_errors
+    from naba.eval.report import write_report
+    from naba.eval.sources import predictions_jsonl
+
+    scheme = _scheme(args)
+    gold = _read_gold(args, scheme)
+    pred, model_layers = _predictions(
+        model or args.pred, gold, scheme=scheme, fmt=args.pred_format, args=args, file_only=model is None
+    )
+    layers = _layers(args, scheme, model_layers)
+    if model is not None and not args.out and not Path(model).is_dir():
+        raise ConfigError(f"{model} is not a local folder: give --out DIR for the results")
+    out = Path(args.out) if args.out else Path(model) / "eval" / Path(args.data).stem
+    metrics = evaluate(
+        gold, pred, scheme=scheme, layers=layers, samples=args.bootstrap, seed=args.seed, confidence=args.confidence
+    )
+    metrics["data"] = str(args.data)
+    metrics["system"] = str(model or args.pred)
+    errors = find_errors(gold, pred, scheme=scheme, layers=layers, context=args.context)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "metrics.json", json.dumps(metrics, ensure_ascii=False, indent=2) + "\n")
+    write_errors(errors, out / "errors.jsonl")
+    atomic_write(out / "predictions.jsonl", predictions_jsonl(pred))
+    title = f"naba evaluation: {metrics['system']} on {args.data}"
+    write_report(out, metrics=metrics, gold=gold, pred=pred, errors=errors, scheme=scheme, title=title,
+                 max_docs=args.max_docs)
+    print(format_table(metrics))
+    print(f"\n{len(errors)} errors; wrote metrics.json, report.md, report.html, errors.jsonl, predictions.jsonl to {out}")
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    if len(args.targets) != 3:
+        raise ConfigError(f"naba eval compare takes two systems A B; usage:\n{USAGE}")
+    if args.pred:
+        raise ConfigError("naba eval compare takes its two systems as arguments, not --pred")
+    if args.bootstrap <= 0:
+        raise ConfigError("naba eval compare needs --bootstrap of at least 1")
+    from naba.eval.core import compare
+
+    scheme = _scheme(args)
+    gold = _read_gold(args, scheme)
+    pred_a, layers_a = _predictions(args.targets[1], gold, scheme=scheme, fmt=args.pred_format, args=args)
+    pred_b, layers_b = _predictions(args.targets[2], gold, scheme=scheme, fmt=args.pred_format, args=args)
+    shared = None
+    if layers_a is not None or layers_b is not None:
+        shared = tuple(x for x in (layers_a or layers_b) if x in (layers_b or layers_a))
+    layers = _layers(args, scheme, shared)
+    result = compare(
+        gold, pred_a, pred_b, scheme=scheme, layers=layers, samples=args.bootstrap, seed=args.seed,
+        confidence=args.confidence,
+    )
+    result.update({"data": str(args.data), "a": args.targets[1], "b": args.targets[2]})
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write(out / "compare.json", json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    print(format_compare(result))
+    return 0
+
+
+def _scheme(args: argparse.Namespace) -> LabelScheme:
+    return LabelScheme.load(args.labels) if args.labels else DEFAULT_SCHEME
+
+
+def _read_gold(args: argparse.Namespace, scheme: LabelScheme) -> list[Document]:
+    from naba.corpus.formats import read
+
+    return read(args.data, format=args.format, scheme=scheme)
+
+
+_FILE_SUFFIXES = {".jsonl", ".json", ".txt", ".conll", ".bio", ".iob", ".ann"}
+
+
+def _predictions(
+    system: str,
+    gold: Sequence[Document],
+    *,
+    scheme: LabelScheme,
+    fmt: str | None,
+    args: argparse.Namespace,
+    file_only: bool = False,
+) -> tuple[list[Document], tuple[str, ...] | None]:
+    """Predicted documents of ``system`` and, for a model, its layers (None for a file)."""
+    from naba.eval.metrics import align
+    from naba.eval.sources import is_model, predict, read_predictions
+
+    path = Path(system)
+    if not file_only and (is_model(path) or (not path.exists() and path.suffix.lower() not in _FILE_SUFFIXES)):
+        # a model folder, or a hub id, which the Tagger loads from the local cache or refuses clearly
+        return predict(system, gold, batch_size=args.batch_size)
+    if not path.exists():
+        raise DataError(Problem(system, "", "no such predictions file"))
+    pred = read_predictions(path, gold, scheme=scheme, format=fmt)
+    # checked here, where the file names are known, so that problems name the files
+    align(gold, pred, scheme=scheme, gold_source=str(args.data), pred_source=str(path))
+    return pred, None
+
+
+def _layers(args: argparse.Namespace, scheme: LabelScheme, model_layers: Sequence[str] | None) -> list[str]:
+    available = list(model_layers) if model_layers is not None else list(scheme.layers)
+    unknown = [x for x in available if x not in scheme.layers]
+    if unknown:
+        raise ConfigError(f"the model has layer(s) {unknown} that the label scheme lacks ({list(scheme.layers)})")
+    if not args.layers:
+        return available
+    wanted = [x.strip() for x in args.layers.split(",") if x.strip()]
+    missing = [x for x in wanted if x not in available]
+    if missing:
+        raise ConfigError(f"--layers {missing}: not available (available: {available})")
+    return wanted
+
+
+def format_table(metrics: dict) -> str:
+    """A plain-text table of micro P/R/F1 (with intervals) and macro F1 per layer and mode."""
+    lines = []
+    ci = "bootstrap" in metrics
+    for layer in metrics["layers"]:
+        lines.append(f"layer {layer} ({metrics['documents']} documents)")
+        lines.append(f"  {'mode':<16} {'P':>6} {'R':>6} {'F1':>6}  {'F1 95% CI' if ci else '':<15} {'macro F1':>8}")
+        for family, block in metrics["scores"][layer].items():
+            m = block["micro"]
+            interval = f"[{100 * m['f1_ci'][0]:5.1f}, {100 * m['f1_ci'][1]:5.1f}]" if ci else ""
+            lines.append(
+                f"  {family:<16} {100 * m['precision']:6.1f} {100 * m['recall']:6.1f} {100 * m['f1']:6.1f}  "
+                f"{interval:<15} {100 * block['macro']['f1']:8.1f}"
+            )
+    return "\n".join(lines)
+
+
+def format_compare(result: dict) -> str:
+    """A plain-text table of the micro and macro F1 differences B - A with p-values."""
+    lines = [f"B - A over {result['documents']} documents, {result['bootstrap']['method']}"]
+    lines.append(f"  {'metric':<44} {'A':>6} {'B':>6} {'B-A':>7}  {'95% CI':<17} {'p':>6}")
+    for name, r in result["metrics"].items():
+        if not name.endswith("/f1") or "/micro/" not in name and "/macro/" not in name:
+            continue
+        lo, hi = r["diff_ci"]
+        lines.append(
+            f"  {name:<44} {100 * r['a']:6.1f} {100 * r['b']:6.1f} {100 * r['diff']:+7.1f}  "
+            f"[{100 * lo:+6.1f}, {100 * hi:+6.1f}] {r['p_value']:6.3f}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,156 @@
+"""``naba eval`` and ``naba eval compare``: outputs, input formats, models, and clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from naba.cli import main
+from naba.corpus.document import Document, Span
+from naba.corpus.formats import read, write
+from naba.corpus.labels import DEFAULT_SCHEME
+from naba.eval.sources import read_predictions
+
+T1 = "قال الجيش السوري إن القوات دخلت حماة"
+T2 = "أعلنت السفارة الصينية في دمشق أن الوضع مستقر"
+GOLD = [
+    Document("d1", T1, [Span(4, 16, "ACTOR"), Span(32, 36, "LOCATION"), Span(20, 36, "CLAIM")]),
+    Document("d2", T2, [Span(6, 21, "ACTOR"), Span(25, 29, "LOCATION"), Span(33, 44, "CLAIM")]),
+]
+# d1: الجيش only (boundary error), no claim; d2: all right
+PRED_LINES = [
+    {"id": "d1", "spans": [{"start": 4, "end": 9, "label": "ACTOR", "layer": "entity", "text": "الجيش", "score": 0.6},
+                           {"start": 32, "end": 36, "label": "LOCATION", "score": 0.9}]},
+    {"id": "d2", "spans": [{"start": 6, "end": 21, "label": "ACTOR"}, {"start": 25, "end": 29, "label": "LOC"},
+                           {"start": 33, "end": 44, "label": "CLAIM"}]},
+]
+
+
+def _files(tmp_path: Path, lines: list | None = None) -> tuple[Path, Path]:
+    gold = tmp_path / "gold.jsonl"
+    write(GOLD, gold)
+    pred = tmp_path / "pred.jsonl"
+    pred.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in (lines or PRED_LINES)), encoding="utf-8")
+    return gold, pred
+
+
+def test_eval_predictions_file_writes_everything(tmp_path, capsys):
+    gold, pred = _files(tmp_path)
+    out = tmp_path / "out"
+    assert main(["eval", "--data", str(gold), "--pred", str(pred), "--out", str(out), "--bootstrap", "50"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "errors.jsonl", "metrics.json", "predictions.jsonl", "report.html", "report.md",
+    ]
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    exact = metrics["scores"]["entity"]["span_exact"]["micro"]
+    assert (exact["tp"], exact["fp"], exact["fn"]) == (3, 1, 1)
+    assert len(exact["f1_ci"]) == 2
+    assert metrics["scores"]["claim"]["span_exact"]["micro"]["recall"] == 0.5
+    assert metrics["bootstrap"]["samples"] == 50
+    errors = [json.loads(x) for x in (out / "errors.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(e["layer"], e["category"]) for e in errors] == [("entity", "boundary"), ("claim", "false_negative")]
+    assert errors[0]["pred"][0]["score"] == 0.6
+    printed = capsys.readouterr().out
+    assert "seqeval_strict" in printed and "semeval_partial" in printed
+    # the predictions written back read as native JSONL and, with their scores, as predictions
+    assert [d.spans for d in read(out / "predictions.jsonl")] == [d.spans for d in read_predictions(pred, GOLD, scheme=DEFAULT_SCHEME)]
+    again = read_predictions(out / "predictions.jsonl", GOLD, scheme=DEFAULT_SCHEME)
+    assert again[0].meta["scores"][0]["score"] == 0.6
+
+
+def test_eval_any_corpus_format(tmp_path):
+    gold, pred = tmp_path / "gold.conll", tmp_path / "pred.conll"
+    # one tag column holds one layer: the entity layer here
+    entities = frozenset(DEFAULT_SCHEME.layers["entity"])
+    write([Document(d.id, d.text, d.spans_of(entities)) for d in GOLD], gold, format="conll")
+    predicted = [Document(d.id, d.text, d.spans[:1]) for d in read(gold)]
+    write(predicted, pred, format="conll")
+    out = tmp_path / "out"
+    assert main(["eval", "--data", str(gold), "--pred", str(pred), "--out", str(out), "--bootstrap", "0",
+                 "--layers", "entity"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["layers"] == ["entity"]
+    assert metrics["scores"]["entity"]["span_exact"]["micro"]["precision"] == 1.0
+    assert "bootstrap" not in metrics
+
+
+def test_compare_with_itself_and_with_gold(tmp_path, capsys):
+    gold, pred = _files(tmp_path)
+    out = tmp_path / "cmp"
+    assert main(["eval", "compare", str(pred), str(pred), "--data", str(gold), "--bootstrap", "100",
+                 "--out", str(out)]) == 0
+    result = json.loads((out / "compare.json").read_text(encoding="utf-8"))
+    assert all(r["p_value"] == 1.0 and r["diff"] == 0.0 for r in result["metrics"].values())
+    assert "Berg-Kirkpatrick" in result["bootstrap"]["method"]
+    assert main(["eval", "compare", str(pred), str(gold), "--data", str(gold), "--bootstrap", "100"]) == 0
+    printed = capsys.readouterr().out
+    assert "entity/span_exact/micro/f1" in printed
+
+
+@pytest.mark.parametrize(
+    ("args", "lines", "code", "fragment"),
+    [
+        (["eval", "--data", "{gold}"], None, 2, "either a model or --pred"),
+        (["eval", "--data", "{gold}", "--pred", "{pred}"], None, 2, "--out DIR is required"),
+        (["eval", "--data", "{gold}", "--pred", "{tmp}/nope.jsonl", "--out", "{tmp}/o"], None, 1, "no such predictions file"),
+        (["eval", "--data", "{gold}", "--pred", "{pred}", "--out", "{tmp}/o", "--layers", "topic"], None, 2, "not available"),
+        (["eval", "compare", "{pred}", "--data", "{gold}"], None, 2, "two systems"),
+        (["eval", "a", "b", "--data", "{gold}"], None, 2, "one model"),
+        (["eval", "--data", "{gold}", "--pred", "{pred}", "--out", "{tmp}/o"],
+         [*PRED_LINES, {"id": "d9", "text": "x", "spans": []}], 1, "no gold document with this id"),
+        (["eval", "--data", "{gold}", "--pred", "{pred}", "--out", "{tmp}/o"], PRED_LINES[:1], 1,
+         "no prediction for this gold document"),
+        (["eval", "--data", "{gold}", "--pred", "{pred}", "--out", "{tmp}/o"],
+         [PRED_LINES[0], {"id": "d2", "spans": [{"start": 0, "end": 3, "label": "ACTOR", "text": "xyz"}]}], 1,
+         "'text' is 'xyz'"),
+        (["eval", "--data", "{gold}", "--pred", "{pred}", "--out", "{tmp}/o"],
+         [PRED_LINES[0], {"id": "d2", "spans": [{"start": 0, "end": 3, "label": "TOPIC"}]}], 1, "unknown label"),
+        (["eval", "--data", "{gold}", "--pred", "{pred}", "--out", "{tmp}/o"],
+         [PRED_LINES[0], {"id": "d2", "spans": [{"start": 0, "end": 90, "label": "ACTOR"}]}], 1, "out of range"),
+    ],
+)
+def test_clear_errors(tmp_path, capsys, args, lines, code, fragment):
+    gold, pred = _files(tmp_path, lines)
+    argv = [a.format(gold=gold, pred=pred, tmp=tmp_path) for a in args]
+    assert main(argv) == code
+    err = capsys.readouterr().err
+    assert fragment in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "o").exists()  # nothing half written
+
+
+def test_broken_json_line_names_file_and_line(tmp_path, capsys):
+    gold, pred = _files(tmp_path)
+    pred.write_text(pred.read_text(encoding="utf-8") + "{not json\n", encoding="utf-8")
+    assert main(["eval", "--data", str(gold), "--pred", str(pred), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert f"{pred}: line 3: invalid JSON" in err
+
+
+# --- with a model -------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_eval_a_model_scores_only_its_layers(tmp_path, capsys):
+    from naba.encode import LabelSpace
+    from naba.model import build_small_model, build_small_tokenizer, save_checkpoint
+
+    texts = [T1, T2] * 10
+    tok = build_small_tokenizer(texts, vocab_size=300)
+    space = LabelSpace.from_scheme(DEFAULT_SCHEME.restrict(["entity"]))
+    model = build_small_model(space, vocab_size=len(tok), hidden_size=64, num_layers=2, heads=2, intermediate=128,
+                              max_position=128)
+    ckpt = save_checkpoint(tmp_path / "model", model, tok, space, extra={"max_length": 64, "stride": 16})
+    gold, _ = _files(tmp_path)
+    assert main(["eval", str(ckpt), "--data", str(gold), "--bootstrap", "20"]) == 0
+    out = Path(ckpt) / "eval" / "gold"
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["layers"] == ["entity"]  # the model has no claim layer, so CLAIM is not scored
+    assert set(metrics["scores"]) == {"entity"}
+    # the model's predictions, saved beside the scores, give the same scores through --pred
+    assert main(["eval", "--data", str(gold), "--pred", str(out / "predictions.jsonl"), "--out", str(tmp_path / "p"),
+                 "--bootstrap", "20", "--layers", "entity"]) == 0
+    again = json.loads((tmp_path / "p" / "metrics.json").read_text(encoding="utf-8"))
+    assert again["scores"] == metrics["scores"]
