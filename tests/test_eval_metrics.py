@@ -25,6 +25,18 @@ from naba.eval.metrics import (
     words,
 )
 
+
+@pytest.fixture
+def docs() -> list[Document]:
+    """Three small documents: entities, a CLAIM holding a LOCATION, and one without spans."""
+    return [
+        Document("d1", "قال الجيش السوري إن القوات دخلت حماة",
+                 [Span(4, 16, "ACTOR"), Span(32, 36, "LOCATION"), Span(20, 36, "CLAIM")]),
+        Document("d2", "أعلنت السفارة الصينية في دمشق أن الوضع مستقر", [Span(6, 21, "ACTOR"), Span(25, 29, "LOCATION")]),
+        Document("d3", "لا شيء هنا"),
+    ]
+
+
 # --- word-level BIO ---------------------------------------------------------------------------
 
 
@@ -106,16 +118,16 @@ def test_tag_scores_equal_seqeval(seed, mode):
         assert ours["support"] == theirs["support"]
 
 
-def test_document_counts_add_up_to_seqeval_over_all_documents(sample_docs):
+def test_document_counts_add_up_to_seqeval_over_all_documents(docs):
     pred = [
-        Document("d1", sample_docs[0].text, [Span(4, 9, "ACTOR"), Span(20, 36, "CLAIM"), Span(32, 36, "ACTOR")]),
-        Document("d2", sample_docs[1].text, [Span(6, 21, "ACTOR"), Span(25, 29, "LOCATION"), Span(33, 44, "CLAIM")]),
-        Document("d3", sample_docs[2].text, [Span(0, 2, "LOCATION")]),
+        Document("d1", docs[0].text, [Span(4, 9, "ACTOR"), Span(20, 36, "CLAIM"), Span(32, 36, "ACTOR")]),
+        Document("d2", docs[1].text, [Span(6, 21, "ACTOR"), Span(25, 29, "LOCATION"), Span(33, 44, "CLAIM")]),
+        Document("d3", docs[2].text, [Span(0, 2, "LOCATION")]),
     ]
-    got = score(sample_docs, pred, scheme=DEFAULT_SCHEME)
+    got = score(docs, pred, scheme=DEFAULT_SCHEME)
     for layer in ("entity", "claim"):
         labels = frozenset(DEFAULT_SCHEME.layers[layer])
-        true = [word_tags(d.text, d.spans_of(labels)) for d in sample_docs]
+        true = [word_tags(d.text, d.spans_of(labels)) for d in docs]
         guess = [word_tags(d.text, d.spans_of(labels)) for d in pred]
         for mode, kwargs in (("strict", {"mode": "strict", "scheme": IOB2}), ("default", {})):
             want = classification_report(true, guess, output_dict=True, zero_division=0, **kwargs)
@@ -244,17 +256,17 @@ def test_macro_runs_over_labels_seen_anywhere():
     assert exact[L]["support"] == 0
 
 
-def test_count_table_rows_sum_to_whole_corpus_scores(sample_docs):
-    pred = [Document(d.id, d.text, d.spans[:1]) for d in sample_docs]
-    table = count_table(sample_docs, pred, scheme=DEFAULT_SCHEME)
-    assert table.matrix.shape[0] == len(sample_docs)
+def test_count_table_rows_sum_to_whole_corpus_scores(docs):
+    pred = [Document(d.id, d.text, d.spans[:1]) for d in docs]
+    table = count_table(docs, pred, scheme=DEFAULT_SCHEME)
+    assert table.matrix.shape[0] == len(docs)
     whole = scores_from_totals(table, table.matrix.sum(0))
     stacked = scores_from_totals(table, np.stack([table.matrix.sum(0)] * 3))
     assert np.allclose(stacked["entity"]["span_exact"]["micro"]["f1"], whole["entity"]["span_exact"]["micro"]["f1"])
 
 
-def test_layers_restrict_what_is_scored(sample_docs):
-    got = score(sample_docs, sample_docs, scheme=DEFAULT_SCHEME, layers=["entity"])
+def test_layers_restrict_what_is_scored(docs):
+    got = score(docs, docs, scheme=DEFAULT_SCHEME, layers=["entity"])
     assert list(got) == ["entity"]
     assert got["entity"]["span_exact"]["micro"]["f1"] == 1.0
 
@@ -269,9 +281,9 @@ def test_layers_restrict_what_is_scored(sample_docs):
                                       ("d3", "لا شيء هنا"), ("d9", "z"))], "no gold document with this id"),
     ],
 )
-def test_mismatched_documents_are_data_errors(sample_docs, pred, fragment):
+def test_mismatched_documents_are_data_errors(docs, pred, fragment):
     with pytest.raises(DataError, match=fragment):
-        score(sample_docs, pred, scheme=DEFAULT_SCHEME)
+        score(docs, pred, scheme=DEFAULT_SCHEME)
 
 
 @pytest.mark.parametrize(
