@@ -12,8 +12,10 @@ per layer that never lets I-X follow anything but B-X or I-X.
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -196,6 +198,19 @@ def _assign(
     return tags, report
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC: building millions of small label lists otherwise triggers it over and
+    over (more than doubling encode's time) although none of them can form a cycle."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _window_bounds(n: int, content: int, stride: int) -> list[tuple[int, int]]:
     if n <= content:
         return [(0, n)]
@@ -248,33 +263,49 @@ def encode(
     cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
     if cls_id is None or sep_id is None:
         raise ConfigError("the tokenizer has no [CLS]/[SEP] token")
-    n_layers = len(space.layers)
-    special_labels = [IGNORE] * n_layers
     windows: list[Window] = []
-    for doc_index, (doc, tok) in enumerate(zip(docs, _tokenize(texts, tokenizer, preset), strict=True)):
-        n = len(tok.ids)
-        tags = None
-        if with_labels:
-            spans = [] if isinstance(doc, str) else doc.spans
-            tags, _ = _assign(spans, tok, space)
-        bounds = _window_bounds(n, content, stride)
-        owner = _owners(n, bounds)
-        char_spans = list(zip(tok.starts.tolist(), tok.ends.tolist(), strict=True))
-        for k, (a, b) in enumerate(bounds):
-            owned = np.flatnonzero(owner[a:b] == k)
-            core = (int(owned[0]) + 1, int(owned[-1]) + 2) if len(owned) else (1, 1)
-            labels = None
-            if tags is not None:
-                labels = [special_labels] + tags[a:b].tolist() + [special_labels]
-            windows.append(
-                Window(
-                    doc_index=doc_index,
-                    input_ids=[cls_id] + tok.ids[a:b] + [sep_id],
-                    char_spans=[(0, 0)] + char_spans[a:b] + [(0, 0)],
-                    labels=labels,
-                    core=core,
-                )
+    tokenized = _tokenize(texts, tokenizer, preset)
+    with _gc_paused():
+        for doc_index, (doc, tok) in enumerate(zip(docs, tokenized, strict=True)):
+            windows += _windows(doc_index, doc, tok, space, content, stride, with_labels, cls_id, sep_id)
+    return windows
+
+
+def _windows(
+    doc_index: int,
+    doc: Document | str,
+    tok: _Tokenized,
+    space: LabelSpace,
+    content: int,
+    stride: int,
+    with_labels: bool,
+    cls_id: int,
+    sep_id: int,
+) -> list[Window]:
+    """One document's windows."""
+    n_layers = len(space.layers)
+    tags = None
+    if with_labels:
+        tags, _ = _assign([] if isinstance(doc, str) else doc.spans, tok, space)
+    bounds = _window_bounds(len(tok.ids), content, stride)
+    owner = _owners(len(tok.ids), bounds)
+    char_spans = list(zip(tok.starts.tolist(), tok.ends.tolist(), strict=True))
+    windows = []
+    for k, (a, b) in enumerate(bounds):
+        owned = np.flatnonzero(owner[a:b] == k)
+        core = (int(owned[0]) + 1, int(owned[-1]) + 2) if len(owned) else (1, 1)
+        labels = None
+        if tags is not None:
+            labels = [[IGNORE] * n_layers] + tags[a:b].tolist() + [[IGNORE] * n_layers]
+        windows.append(
+            Window(
+                doc_index=doc_index,
+                input_ids=[cls_id] + tok.ids[a:b] + [sep_id],
+                char_spans=[(0, 0)] + char_spans[a:b] + [(0, 0)],
+                labels=labels,
+                core=core,
             )
+        )
     return windows
 
 
@@ -378,7 +409,10 @@ def decode(
             end = t + 1
             while end < len(path) and tags[path[end]] == f"I-{tag[2:]}":
                 end += 1
-            span = _trim(text, int(tok_starts[t:end].min()), int(tok_ends[t:end].max()))
+            real = tok_ends[t:end] > tok_starts[t:end]  # subwords that stand for some text
+            span = None
+            if real.any():
+                span = _trim(text, int(tok_starts[t:end][real].min()), int(tok_ends[t:end][real].max()))
             if span is not None:
                 out.append(ScoredSpan(*span, tag[2:], layer, float(chosen[t:end].mean())))
             t = end

@@ -50,7 +50,7 @@ from naba.errors import ConfigError
 PRESETS = ("arabertv02", "none")
 
 # character classes of the last step
-_SEP, _AR, _DIGIT, _LATIN, _PUNCT, _EMOJI, _MARK, _INVISIBLE = range(8)
+_SEP, _AR, _DIGIT, _LATIN, _PUNCT, _EMOJI, _MARK, _EMOJI_MARK, _INVISIBLE = range(9)
 
 # AraBERT's alphabet (CHARS_REGEX of preprocess.py) outside letters, digits and whitespace.
 _ARABERT_PUNCT = "!\"#$%'()*+,.:;-<=·>?@\\^_`{|}~—٪’،؟୍“؛”ۚ»«–…‘\u066b\u066c\u0672\u0673\u0674"
@@ -70,10 +70,12 @@ def _class_table() -> np.ndarray:
         table[lo : hi + 1] = _EMOJI
     table[[0x3030, 0x303D, 0x3297, 0x3299]] = _EMOJI
     marks = [(0x0610, 0x061A), (0x064B, 0x065F), (0x0670, 0x0670), (0x06D6, 0x06DC), (0x06DF, 0x06E4)]
-    marks += [(0x06E7, 0x06E8), (0x06EA, 0x06ED), (0x0640, 0x0640), (0xFE00, 0xFE0F), (0x20E3, 0x20E3)]
-    marks += [(0x1F3FB, 0x1F3FF), (0xE0020, 0xE007F)]
+    marks += [(0x06E7, 0x06E8), (0x06EA, 0x06ED), (0x0640, 0x0640)]
     for lo, hi in marks:
         table[lo : hi + 1] = _MARK
+    # variation selectors, keycap, skin tones, flag tags: part of an emoji, nothing on their own
+    for lo, hi in [(0xFE00, 0xFE0F), (0x20E3, 0x20E3), (0x1F3FB, 0x1F3FF), (0xE0020, 0xE007F)]:
+        table[lo : hi + 1] = _EMOJI_MARK
     invisible = [(0x00AD, 0x00AD), (0x061C, 0x061C), (0x200B, 0x200F), (0x202A, 0x202E)]
     invisible += [(0x2060, 0x2064), (0x2066, 0x2069), (0xFEFF, 0xFEFF)]
     for lo, hi in invisible:
@@ -82,10 +84,10 @@ def _class_table() -> np.ndarray:
 
 
 _CLASS = _class_table()
-_DIGITS_MAP = {0x0660 + i: ord("0") + i for i in range(10)} | {0x06F0 + i: ord("0") + i for i in range(10)}
-_LETTER_MAP = {0x06CC: 0x064A, 0x06A9: 0x0643, 0x0671: 0x0627}
-_EARLY_MAP = _DIGITS_MAP | _LETTER_MAP
-_SLASH_MAP = {ord("/"): ord("-")}  # "/" is missing from AraBERT v0.2's vocabulary
+# one-to-one replacements (Arabic-Indic and Persian digits, Persian yeh/kaf, alef wasla), BMP only
+_MAP = np.arange(0x10000, dtype=np.uint32)
+_MAP[0x0660:0x066A] = _MAP[0x06F0:0x06FA] = np.arange(ord("0"), ord("9") + 1)
+_MAP[[0x06CC, 0x06A9, 0x0671]] = [0x064A, 0x0643, 0x0627]
 
 # html.unescape's own pattern (html/__init__.py), so each entity is replaced exactly as it would be.
 _ENTITY = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)")
@@ -144,6 +146,22 @@ class Prepared:
             raise ValueError("Prepared: ends must have len(text) entries")
         object.__setattr__(self, "_starts_np", starts)
         object.__setattr__(self, "_ends_np", ends)
+
+    @classmethod
+    def _from_arrays(cls, original: str, text: str, starts: np.ndarray, ends: np.ndarray) -> Prepared:
+        """Build without re-validating: ``prepare``'s arrays are right by construction."""
+        self = object.__new__(cls)
+        fields = {
+            "original": original,
+            "text": text,
+            "offsets": tuple(starts.tolist()) + (len(original),),
+            "ends": tuple(ends.tolist()),
+            "_starts_np": starts,
+            "_ends_np": ends,
+        }
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+        return self
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """The original range of prepared ``text[start:end]``, without the spaces naba inserted.
@@ -222,7 +240,11 @@ def _substitute(
 
 
 def _delete(
-    codepoints: np.ndarray, starts: np.ndarray, ends: np.ndarray, deleted: np.ndarray, absorbed: np.ndarray
+    codepoints: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    deleted: np.ndarray,
+    absorbed: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Drop ``deleted`` characters; an ``absorbed`` one widens the kept character before it."""
     if not deleted.any():
@@ -249,7 +271,7 @@ def prepare(text: str, *, preset: str = "arabertv02") -> Prepared:
         raise ConfigError(f"unknown preparation preset {preset!r}; known: {list(PRESETS)}")
     if preset == "none" or not text:
         n = len(text)
-        return Prepared(text, text, tuple(range(n + 1)), tuple(range(1, n + 1)))
+        return Prepared._from_arrays(text, text, np.arange(n, dtype=np.int64), np.arange(1, n + 1, dtype=np.int64))
     n = len(text)
     work, starts, ends = text, np.arange(n, dtype=np.int64), np.arange(1, n + 1, dtype=np.int64)
 
@@ -257,18 +279,27 @@ def prepare(text: str, *, preset: str = "arabertv02") -> Prepared:
         work, starts, ends = _substitute(work, starts, ends, _ENTITY, _unescape)
 
     # strip tashkeel, tatweel and invisible marks (AraBERT strips tashkeel before finding URLs)
-    cps = _codepoints(work.translate(_EARLY_MAP))
+    cps = _codepoints(work)
+    cps = _MAP[cps] if len(cps) == 0 or cps.max() < 0x10000 else np.where(cps < 0x10000, _MAP[cps & 0xFFFF], cps)
     classes = _CLASS[cps]
-    cps, starts, ends = _delete(
-        cps, starts, ends, (classes == _MARK) | (classes == _INVISIBLE), classes == _MARK
-    )
+    emoji_marks = np.flatnonzero(classes == _EMOJI_MARK)
+    if len(emoji_marks):
+        # an emoji modifier not on an emoji (a skin tone after a letter) is a space, as in AraBERT
+        before = np.maximum.accumulate(np.where(classes == _EMOJI_MARK, -1, np.arange(len(cps))))
+        owner = before[emoji_marks]
+        stray = emoji_marks[(owner < 0) | (classes[np.maximum(owner, 0)] != _EMOJI)]
+        cps, classes = cps.copy(), classes.copy()
+        cps[stray], classes[stray] = ord(" "), _SEP
+    marks = (classes == _MARK) | (classes == _EMOJI_MARK)
+    cps, starts, ends = _delete(cps, starts, ends, marks | (classes == _INVISIBLE), marks)
     work = _string(cps)
 
     pattern = _replacer(bool(_URL_HINT.search(work)), "@" in work, "<" in work)
     if pattern is not None:
         work, starts, ends = _substitute(work, starts, ends, pattern, lambda m: _NEVER_SPLIT[m.lastgroup])
 
-    cps = _codepoints(work.translate(_SLASH_MAP))
+    cps = _codepoints(work).copy()
+    cps[cps == ord("/")] = ord("-")  # "/" is missing from AraBERT v0.2's vocabulary
     # AraBERT's (\D)\1{2,} -> \1\1: every third-or-later copy of a non-digit goes
     triple = np.zeros(len(cps), dtype=bool)
     if len(cps) > 2:
@@ -279,7 +310,7 @@ def prepare(text: str, *, preset: str = "arabertv02") -> Prepared:
     kept = classes != _SEP
     positions = np.flatnonzero(kept)
     if len(positions) == 0:
-        return Prepared(text, "", (n,), ())
+        return Prepared._from_arrays(text, "", np.zeros(0, np.int64), np.zeros(0, np.int64))
     kc, kcls = cps[positions], classes[positions]
     k_starts, k_ends = starts[positions], ends[positions]
     gap = np.cumsum(~kept)[positions]
@@ -296,7 +327,7 @@ def prepare(text: str, *, preset: str = "arabertv02") -> Prepared:
     out = np.insert(kc, at, ord(" "))
     out_starts = np.insert(k_starts, at, k_starts[at])
     out_ends = np.insert(k_ends, at, k_starts[at])
-    return Prepared(text, _string(out), tuple(out_starts.tolist()) + (n,), tuple(out_ends.tolist()))
+    return Prepared._from_arrays(text, _string(out), out_starts, out_ends)
 
 
 def _unescape(m: re.Match[str]) -> str | None:

@@ -1,0 +1,214 @@
+"""naba.text: AraBERT v0.2 preparation and its offset map back to the original text."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from naba.errors import ConfigError
+from naba.text import Prepared, prepare
+
+DIACRITICS = "\u064b\u064c\u064d\u064e\u064f\u0650\u0651\u0652\u0670"
+TATWEEL = "\u0640"
+INVISIBLE = "\u200e\u200f\u200d\u200c\ufeff"
+REMOVED = set(DIACRITICS + TATWEEL + INVISIBLE + "\ufe0f")
+
+
+@pytest.mark.parametrize(
+    "original, prepared",
+    [
+        ("بِحَمَاةَ", "بحماة"),  # tashkeel stripped
+        ("الجيـــش", "الجيش"),  # tatweel stripped
+        ("قال: «نعم»", "قال : « نعم »"),  # punctuation isolated
+        ("دخلوا حماة، ثم حلب.", "دخلوا حماة ، ثم حلب ."),
+        ("12كم", "12 كم"),  # digits | Arabic letters
+        ("كم12", "كم 12"),
+        ("١٩٩٥م", "1995 م"),  # Arabic-Indic digits become 0-9
+        ("۱۲ کتاب یک", "12 كتاب يك"),  # Persian digits, kaf and yeh mapped
+        ("COVID19 فيروس", "COVID19 فيروس"),  # Latin and digits stay together, as in AraBERT
+        ("زوروا https://example.com/a?b=1 الآن", "زوروا [رابط] الآن"),
+        ("الموقع www.sana.sy اليوم", "الموقع [رابط] اليوم"),
+        ("راسلوا ali@mail.com", "راسلوا [رابط]"),  # AraBERT's first URL pattern takes e-mails too
+        ("راسلوا ali@mail", "راسلوا [بريد]"),
+        ("كتب @ahmed_1 اليوم", "كتب [مستخدم] اليوم"),
+        ("ههههههه", "هه"),  # a non-digit repeated more than twice is cut to two
+        ("!!!!", "! !"),
+        ("11111", "11111"),  # digits are not
+        ("1/2", "1 - 2"),  # "/" is not in AraBERT v0.2's vocabulary
+        ("حم\u200fاة", "حماة"),  # invisible marks deleted, the word stays whole
+        ("\ufeffنص\u200e", "نص"),
+        ("رائع😂😂😂", "رائع 😂 😂"),  # emoji kept as separate tokens (repetition cut to two)
+        ("👍\ufe0f", "👍"),
+        ("a\u00a0b\tc\r\nd  e", "a b c d e"),  # any whitespace becomes one space
+        ("&quot;مرحبا&quot; &amp; &#1576;", '" مرحبا " ب'),  # entities unescaped; "&" is not kept
+        ("<p>نص</p><br />آخر", "نص آخر"),  # HTML tags become spaces
+        ("3 < 5 > 2", "3 < 5 > 2"),  # but comparisons are not tags
+        ("café ©", "caf"),  # characters outside AraBERT's alphabet become spaces
+        ("", ""),
+        ("  \u064e ", ""),
+    ],
+)
+def test_prepare_mirrors_arabert_v02(original: str, prepared: str) -> None:
+    assert prepare(original).text == prepared
+
+
+@pytest.mark.parametrize("text", ["", "بِحَمَاةَ 12كم", "a\tb"])
+def test_preset_none_is_identity(text: str) -> None:
+    p = prepare(text, preset="none")
+    assert p.text == text
+    assert p.offsets == tuple(range(len(text) + 1))
+    assert p.to_original(0, len(text)) == (0, len(text))
+
+
+def test_unknown_preset() -> None:
+    with pytest.raises(ConfigError, match="unknown preparation preset"):
+        prepare("نص", preset="arabertv2")
+
+
+def _words(p: Prepared) -> list[tuple[int, int]]:
+    return [m.span() for m in re.finditer(r"\S+", p.text)]
+
+
+@pytest.mark.parametrize(
+    "original, expected_words",
+    [
+        ("بِحَمَاةَ اليوم", ["بِحَمَاةَ", "اليوم"]),  # diacritics inside and at the end go with the word
+        ("الجيـــش قال:", ["الجيـــش", "قال", ":"]),
+        ("حم\u200fاة\u200f x", ["حم\u200fاة", "x"]),  # a trailing mark does not
+        ("زوروا http://x.com/a?b الآن", ["زوروا", "http://x.com/a?b", "الآن"]),  # whole URL
+        ("جدااااا!", ["جدااااا", "!"]),
+        ("12كم", ["12", "كم"]),
+        ("&quot;نص&quot;", ["&quot;", "نص", "&quot;"]),
+    ],
+)
+def test_prepared_words_map_to_original_words(original: str, expected_words: list[str]) -> None:
+    p = prepare(original)
+    got = [original[slice(*p.to_original(a, b))] for a, b in _words(p)]
+    assert got == expected_words
+
+
+@pytest.mark.parametrize(
+    "original, span, prepared_part",
+    [
+        ("دخلوا بحماة", (7, 11), "حماة"),  # a span that starts inside a word
+        ("دخلوا بِحَمَاةَ", (8, 15), "حماة"),
+        ("دخلوا بِحَمَاةَ", (7, 15), "بحماة"),  # the kasra belongs to the ب before it
+        ("قال الجيش: نعم", (4, 9), "الجيش"),
+        ("قال الجيش: نعم", (4, 10), "الجيش :"),
+        ("قال  \u200f  الجيش", (3, 8), ""),  # only whitespace and marks: nothing
+        ("زوروا http://x.com الآن", (12, 17), "[رابط]"),  # part of a URL is the whole token
+    ],
+)
+def test_to_prepared(original: str, span: tuple[int, int], prepared_part: str) -> None:
+    p = prepare(original)
+    a, b = p.to_prepared(*span)
+    assert p.text[a:b] == prepared_part
+
+
+def test_inserted_spaces_are_never_part_of_an_original_span() -> None:
+    original = "قال:«نعم»"
+    p = prepare(original)
+    assert p.text == "قال : « نعم »"
+    for a in range(len(p.text) + 1):
+        for b in range(a, len(p.text) + 1):
+            s, e = p.to_original(a, b)
+            assert original[s:e] == original[s:e].strip()
+            assert 0 <= s <= e <= len(original)
+
+
+# --- properties over random text --------------------------------------------------------------
+
+ARABIC = "ابتثجحخدذرزسشصضطظعغفقكلمنهوي" + "ءآأؤإئةى"
+ATOMS = (
+    list(ARABIC)
+    + list(DIACRITICS)
+    + [TATWEEL]
+    + list(INVISIBLE)
+    + list("😀👍🏽🇸")
+    + list("abcxyzQ")
+    + list("0123456789٠١٢٣٤٥٦٧٨٩")
+    + list('،؛؟!"()-:«»')
+    + ["\u00a0", "\t", "\r\n", " ", " ", "\n"]
+)
+WORD_CHARS = set(ARABIC + "abcxyzQ0123456789٠١٢٣٤٥٦٧٨٩")
+texts = st.lists(st.sampled_from(ATOMS), max_size=60).map("".join)
+# material AraBERT replaces or unescapes, to mix into the same text
+SPECIAL = ["http://x.com/a?b=1", "www.sana.sy", "@user_1", "a@b.com", "x@y", "&amp;", "&#1614;", "<b>", "</p>"]
+mixed = st.lists(st.one_of(st.sampled_from(ATOMS), st.sampled_from(SPECIAL)), max_size=40).map("".join)
+PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _check_map(p: Prepared) -> None:
+    n = len(p.original)
+    assert len(p.offsets) == len(p.text) + 1 and p.offsets[-1] == n
+    assert len(p.ends) == len(p.text)
+    assert all(a <= b for a, b in zip(p.offsets, p.offsets[1:], strict=False))
+    assert all(a <= b for a, b in zip(p.ends, p.ends[1:], strict=False))
+    for i, ch in enumerate(p.text):
+        assert 0 <= p.offsets[i] <= p.ends[i] <= n
+        # a space naba writes stands for nothing; every other character for something
+        assert (ch == " ") == (p.offsets[i] == p.ends[i])
+    assert not REMOVED & set(p.text)
+    assert p.text == " ".join(p.text.split())
+
+
+@PROPERTY
+@given(texts)
+def test_property_offset_map_is_consistent(text: str) -> None:
+    _check_map(prepare(text))
+
+
+@PROPERTY
+@given(mixed)
+def test_property_offset_map_with_urls_entities_tags(text: str) -> None:
+    _check_map(prepare(text))
+
+
+@PROPERTY
+@given(texts)
+def test_property_prepared_characters_come_from_their_original(text: str) -> None:
+    p = prepare(text)
+    digits = {**{chr(0x0660 + i): str(i) for i in range(10)}}
+    for i, ch in enumerate(p.text):
+        if ch != " ":
+            source = text[p.offsets[i]]
+            assert ch == digits.get(source, source)
+
+
+@PROPERTY
+@given(texts)
+def test_property_word_spans_round_trip(text: str) -> None:
+    """Every word-ish original span maps to prepared text and back onto the same kept characters."""
+    p = prepare(text)
+    kept = {p.offsets[i] for i, ch in enumerate(p.text) if ch != " "}
+    word = "[" + re.escape("".join(sorted(WORD_CHARS))) + "]"
+    mark = "[" + DIACRITICS + TATWEEL + INVISIBLE + "]"
+    for m in re.finditer(f"{word}(?:{word}|{mark})*", text):
+        s, e = m.span()
+        ps, pe = p.to_prepared(s, e)
+        assert " " not in p.text[ps:pe] or re.search(r"\d", m.group())  # digit|letter splits only
+        os_, oe = p.to_original(ps, pe)
+        assert s <= os_ <= oe <= e
+        assert {i for i in kept if s <= i < e} == {i for i in kept if os_ <= i < oe}
+        assert text[os_:oe] == text[os_:oe].strip()
+
+
+@PROPERTY
+@given(mixed)
+def test_property_prepare_is_idempotent(text: str) -> None:
+    once = prepare(text).text
+    assert prepare(once).text == once
+
+
+def test_prepare_is_linear_enough() -> None:
+    """A 1 MB text prepares in well under a few seconds (no per-character regex re-scans)."""
+    import time
+
+    text = ("قال الجيش السوري: «دخلنا حماة» http://x.com 12كم بِحَمَاةَ. " * 20000)[:1_000_000]
+    t0 = time.perf_counter()
+    p = prepare(text)
+    assert time.perf_counter() - t0 < 10
+    assert len(p.offsets) == len(p.text) + 1
