@@ -154,3 +154,19 @@ def test_eval_a_model_scores_only_its_layers(tmp_path, capsys):
                  "--bootstrap", "20", "--layers", "entity"]) == 0
     again = json.loads((tmp_path / "p" / "metrics.json").read_text(encoding="utf-8"))
     assert again["scores"] == metrics["scores"]
+
+
+@pytest.mark.parametrize(("extra", "code"), [([], 1), (["--bio-repair", "begin"], 0)])
+def test_bio_repair_for_conll_gold(tmp_path, capsys, extra, code):
+    # a stray I- (as ANERcorp has a few): an error unless asked to repair it
+    gold = tmp_path / "gold.conll"
+    gold.write_text("قال O\nالجيش I-ORG\nالسوري I-ORG\n", encoding="utf-8")
+    pred = tmp_path / "pred.jsonl"
+    pred.write_text('{"id": "gold-00000", "spans": [{"start": 4, "end": 16, "label": "ACTOR"}]}\n', encoding="utf-8")
+    argv = ["eval", "--data", str(gold), "--pred", str(pred), "--out", str(tmp_path / "o"), "--bootstrap", "0", *extra]
+    assert main(argv) == code
+    if code:
+        assert "broken BIO sequence" in capsys.readouterr().err
+    else:
+        metrics = json.loads((tmp_path / "o" / "metrics.json").read_text(encoding="utf-8"))
+        assert metrics["scores"]["entity"]["span_exact"]["micro"]["f1"] == 1.0

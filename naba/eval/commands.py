@@ -42,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--pred", help="a predictions file to score instead of running a model")
     p.add_argument("--pred-format", help="format of the predictions files (default: from the extension)")
     p.add_argument("--labels", help="label scheme YAML (default: naba's built-in scheme)")
+    p.add_argument(
+        "--bio-repair", choices=["begin"], help="CoNLL files: read a stray I- as B- instead of failing (ANERcorp needs it)"
+    )
     p.add_argument("--layers", help="comma-separated layers to score (default: the model's, else all)")
     p.add_argument("--out", help="output folder")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (0: none)")
@@ -134,7 +137,11 @@ def _scheme(args: argparse.Namespace) -> LabelScheme:
 def _read_gold(args: argparse.Namespace, scheme: LabelScheme) -> list[Document]:
     from naba.corpus.formats import read
 
-    return read(args.data, format=args.format, scheme=scheme)
+    return read(args.data, format=args.format, scheme=scheme, **_reader_options(args))
+
+
+def _reader_options(args: argparse.Namespace) -> dict:
+    return {"bio_repair": args.bio_repair} if args.bio_repair else {}
 
 
 _FILE_SUFFIXES = {".jsonl", ".json", ".txt", ".conll", ".bio", ".iob", ".ann"}
@@ -159,7 +166,7 @@ def _predictions(
         return predict(system, gold, batch_size=args.batch_size)
     if not path.exists():
         raise DataError(Problem(system, "", "no such predictions file"))
-    pred = read_predictions(path, gold, scheme=scheme, format=fmt)
+    pred = read_predictions(path, gold, scheme=scheme, format=fmt, options=_reader_options(args))
     # checked here, where the file names are known, so that problems name the files
     align(gold, pred, scheme=scheme, gold_source=str(args.data), pred_source=str(path))
     return pred, None

@@ -26,9 +26,17 @@ def is_model(path: str | Path) -> bool:
 
 
 def read_predictions(
-    path: str | Path, gold: Sequence[Document], *, scheme: LabelScheme, format: str | None = None
+    path: str | Path,
+    gold: Sequence[Document],
+    *,
+    scheme: LabelScheme,
+    format: str | None = None,
+    options: dict[str, Any] | None = None,
 ) -> list[Document]:
-    """Predicted documents from ``path``: ``naba predict`` JSONL (``.jsonl``) or any corpus format."""
+    """Predicted documents from ``path``: ``naba predict`` JSONL (``.jsonl``) or any corpus format.
+
+    ``options`` go to the corpus reader (e.g. ``{"bio_repair": "begin"}`` for CoNLL files).
+    """
     path = Path(path)
     if format in (None, "predictions") and path.suffix.lower() == ".jsonl":
         return _read_prediction_jsonl(path, gold, scheme=scheme)
@@ -36,7 +44,7 @@ def read_predictions(
         raise DataError(Problem(str(path), "", "the predictions format is JSON Lines (.jsonl)"))
     from naba.corpus.formats import read
 
-    return by_position(read(path, format=format, scheme=scheme), gold)
+    return by_position(read(path, format=format, scheme=scheme, **(options or {})), gold)
 
 
 def by_position(pred: list[Document], gold: Sequence[Document]) -> list[Document]:
