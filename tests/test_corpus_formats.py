@@ -1,0 +1,320 @@
+"""Readers and writers: round trips for every format and each format's own rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from naba.corpus import formats
+from naba.corpus.brat import read_brat
+from naba.corpus.conll import read_conll, write_conll
+from naba.corpus.doccano import read_doccano
+from naba.corpus.document import Document, Span
+from naba.corpus.jsonl import read_jsonl, write_jsonl
+from naba.corpus.labels import DEFAULT_SCHEME
+from naba.corpus.labelstudio import read_labelstudio, write_labelstudio
+from naba.errors import ConfigError, DataError
+
+EMOJI_TEXT = "🙂 قال الجيش السوري"  # the emoji is 1 code point but 2 UTF-16 code units
+ACTOR_CP = (6, 18)  # "الجيش السوري" in code points
+ACTOR_UTF16 = (7, 19)
+
+
+def _emoji_doc() -> Document:
+    return Document("e1", EMOJI_TEXT, [Span(*ACTOR_CP, "ACTOR")])
+
+
+# --- round trips -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "opts"),
+    [
+        ("jsonl", "c.jsonl", {}),
+        ("doccano", "c.jsonl", {}),
+        ("doccano", "c.jsonl", {"shape": "entities"}),
+        ("labelstudio", "c.json", {}),
+        ("labelstudio", "c.json", {"offsets": "utf16"}),
+        ("brat", "folder", {}),
+    ],
+)
+def test_round_trip(tmp_path: Path, sample_docs: list[Document], fmt: str, name: str, opts: dict) -> None:
+    docs = [*sample_docs, _emoji_doc()]
+    formats.write(docs, tmp_path / "a" / name, format=fmt, **opts)
+    first = formats.read(tmp_path / "a" / name, format=fmt)
+    formats.write(first, tmp_path / "b" / name, format=fmt, **opts)
+    second = formats.read(tmp_path / "b" / name, format=fmt)
+    assert second == first
+    # Everything but what the format cannot hold survives the first write too.
+    keeps_meta = fmt != "brat"
+    expected = docs if keeps_meta else [Document(d.id, d.text, d.spans) for d in docs]
+    assert first == expected
+
+
+def test_native_write_is_byte_exact(tmp_path: Path, sample_docs: list[Document]) -> None:
+    canonical = (
+        '{"id": "x1", "text": "في دمشق", "spans": [{"start": 3, "end": 7, "label": "LOCATION"}], '
+        '"meta": {"k": [1, "ب"]}}\n'
+        '{"id": "x2", "text": "نص", "spans": []}\n'
+    )
+    src = tmp_path / "in.jsonl"
+    src.write_text(canonical, encoding="utf-8")
+    write_jsonl(read_jsonl(src), tmp_path / "out.jsonl")
+    assert (tmp_path / "out.jsonl").read_text(encoding="utf-8") == canonical
+    write_jsonl(sample_docs, tmp_path / "s1.jsonl")
+    write_jsonl(read_jsonl(tmp_path / "s1.jsonl"), tmp_path / "s2.jsonl")
+    assert (tmp_path / "s1.jsonl").read_bytes() == (tmp_path / "s2.jsonl").read_bytes()
+
+
+CONLL_SENTENCES = "محمد B-PERS\nفي O\nدمشق B-LOC\n\nوزارة B-ORG\nالخارجية I-ORG\nقالت O\n"
+CONLL_DOCS = "-DOCSTART- O\n\n" + CONLL_SENTENCES + "\n-DOCSTART- O\n\nحماة B-LOC\n"
+
+
+@pytest.mark.parametrize("content", [CONLL_SENTENCES, CONLL_DOCS], ids=["sentences", "docstart"])
+def test_conll_round_trip(tmp_path: Path, content: str) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "c.conll").write_text(content, encoding="utf-8")
+    first = read_conll(tmp_path / "a" / "c.conll")
+    write_conll(first, tmp_path / "b" / "c.conll")
+    assert read_conll(tmp_path / "b" / "c.conll") == first
+    expected = content.replace("PERS", "ACTOR").replace("ORG", "ACTOR").replace("LOC", "LOCATION")
+    assert (tmp_path / "b" / "c.conll").read_text(encoding="utf-8") == expected
+
+
+# --- CoNLL rules ------------------------------------------------------------------------------
+
+
+def _conll(tmp_path: Path, content: str | bytes, **opts) -> list[Document]:
+    path = tmp_path / "t.txt"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return read_conll(path, **opts)
+
+
+@pytest.mark.parametrize(
+    ("content", "texts", "spans"),
+    [
+        ("a B-PERS\nb I-PERS\nc O\n", ["a b c"], [[(0, 3, "ACTOR")]]),
+        ("\ufeffa O\r\nb B-LOC\r\n\r\nc O\r\n", ["a b", "c"], [[(2, 3, "LOCATION")], []]),
+        ("a\tNN\tB-ORG\nb\tNN\tO\n", ["a b"], [[(0, 1, "ACTOR")]]),
+        ("a O\n \t \nb O\n", ["a", "b"], [[], []]),
+        ("\u200fab\u200e B-LOC\n\u202bc\u202c O\n", ["ab c"], [[(0, 2, "LOCATION")]]),
+        ("a O\n\u200f O\nb B-LOC\n", ["a b"], [[(2, 3, "LOCATION")]]),
+        ("a O\n\u2067\u2069\nb O\n", ["a", "b"], [[], []]),
+        ("a B-MISC\nb B-PERS\n", ["a b"], [[(2, 3, "ACTOR")]]),
+        ("a B-PERS\nb B-ORG\n", ["a b"], [[(0, 1, "ACTOR"), (2, 3, "ACTOR")]]),
+        ("a S-LOC\nb B-PERS\nc E-PERS\n", ["a b c"], [[(0, 1, "LOCATION"), (2, 5, "ACTOR")]]),
+        ("a B-CLAIM\nb I-CLAIM\n", ["a b"], [[(0, 3, "CLAIM")]]),
+        ("\n\n\nفي O\nحماة B-LOC\n\n\n", ["في حماة"], [[(3, 7, "LOCATION")]]),
+    ],
+    ids=["plain", "bom-crlf", "three-columns", "space-only-separator", "bidi-marks", "mark-only-token",
+         "mark-only-line", "misc-dropped", "adjacent-types", "iobes", "claim", "extra-blank-lines"],
+)
+def test_conll_reading_rules(tmp_path: Path, content: str, texts: list[str], spans: list) -> None:
+    docs = _conll(tmp_path, content)
+    assert [d.text for d in docs] == texts
+    assert [[(s.start, s.end, s.label) for s in d.spans] for d in docs] == spans
+    assert [d.id for d in docs] == [f"t-{i:05d}" for i in range(len(texts))]
+    assert [d.meta for d in docs] == [{"sentence": i} for i in range(len(texts))]
+
+
+def test_conll_docstart_documents(tmp_path: Path) -> None:
+    docs = _conll(tmp_path, "-DOCSTART- -X- O\n\na O\nbb B-LOC\n\nc B-PERS\n-DOCSTART- O\n\n-DOCSTART-\nd O\n")
+    assert [d.id for d in docs] == ["t-doc0000", "t-doc0001"]
+    assert docs[0].text == "a bb\nc"
+    assert docs[0].meta == {"sentences": [[0, 4], [5, 6]]}
+    assert docs[0].spans == [Span(2, 4, "LOCATION"), Span(5, 6, "ACTOR")]
+    assert docs[1].text == "d" and docs[1].meta == {"sentences": [[0, 1]]}
+
+
+@pytest.mark.parametrize(
+    ("content", "repaired"),
+    [
+        ("a O\nb I-PERS\n", [(2, 3, "ACTOR")]),
+        ("a I-LOC\nb I-LOC\n", [(0, 3, "LOCATION")]),
+        ("a B-PERS\nb I-ORG\n", [(0, 1, "ACTOR"), (2, 3, "ACTOR")]),
+        ("a O\nb E-LOC\n", [(2, 3, "LOCATION")]),
+    ],
+    ids=["I-after-O", "I-at-start", "I-after-other-type", "E-after-O"],
+)
+def test_bio_strict_and_repair(tmp_path: Path, content: str, repaired: list) -> None:
+    with pytest.raises(DataError, match="line [12]: broken BIO sequence"):
+        _conll(tmp_path, content)
+    docs = _conll(tmp_path, content, bio_repair="begin")
+    assert [(s.start, s.end, s.label) for s in docs[0].spans] == repaired
+
+
+def test_conll_writer_errors(tmp_path: Path) -> None:
+    split_word = Document("w", "بحماة اليوم", [Span(1, 5, "LOCATION")])
+    with pytest.raises(DataError, match=r"id=w.*\[1, 5\) LOCATION 'حماة'.*token boundaries"):
+        write_conll([split_word], tmp_path / "x.conll")
+    nested = Document("n", "قال الجيش", [Span(0, 9, "CLAIM"), Span(4, 9, "ACTOR")])
+    with pytest.raises(DataError, match="overlaps another span"):
+        write_conll([nested], tmp_path / "x.conll")
+    assert not (tmp_path / "x.conll").exists()
+    entity_only = DEFAULT_SCHEME.restrict(["entity"])
+    write_conll([Document("n", nested.text, nested.spans[1:])], tmp_path / "x.conll", scheme=entity_only)
+    assert (tmp_path / "x.conll").read_text(encoding="utf-8") == "قال O\nالجيش B-ACTOR\n"
+
+
+# --- Label Studio -----------------------------------------------------------------------------
+
+
+def _ls_task(start: int, end: int, shown: str | None, **extra) -> dict:
+    value = {"start": start, "end": end, "labels": ["PERS"]}
+    if shown is not None:
+        value["text"] = shown
+    result = [{"id": "r1", "type": "labels", "from_name": "label", "to_name": "text", "value": value}]
+    return {"id": 5, "data": {"text": EMOJI_TEXT}, "annotations": [{"result": result}], **extra}
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "shown"),
+    [(*ACTOR_CP, "الجيش السوري"), (*ACTOR_UTF16, "الجيش السوري")],
+    ids=["codepoints", "utf16"],
+)
+def test_labelstudio_offset_units(tmp_path: Path, start: int, end: int, shown: str) -> None:
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps([_ls_task(start, end, shown)]), encoding="utf-8")
+    assert read_labelstudio(path) == [Document("5", EMOJI_TEXT, [Span(*ACTOR_CP, "ACTOR")])]
+
+
+def test_labelstudio_writer_units(tmp_path: Path) -> None:
+    for unit, expected in (("codepoints", ACTOR_CP), ("utf16", ACTOR_UTF16)):
+        write_labelstudio([_emoji_doc()], tmp_path / f"{unit}.json", offsets=unit)
+        value = json.loads((tmp_path / f"{unit}.json").read_text())[0]["annotations"][0]["result"][0]["value"]
+        assert (value["start"], value["end"], value["text"]) == (*expected, "الجيش السوري")
+        assert read_labelstudio(tmp_path / f"{unit}.json") == [_emoji_doc()]
+
+
+def test_labelstudio_without_value_text(tmp_path: Path) -> None:
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps([_ls_task(*ACTOR_CP, None)]), encoding="utf-8")
+    with pytest.raises(DataError, match="no value.text to tell UTF-16"):
+        read_labelstudio(path)
+    task = _ls_task(4, 9, None)
+    task["data"]["text"] = "قال الجيش 🙂"  # nothing astral before the span: both readings agree
+    path.write_text(json.dumps([task]), encoding="utf-8")
+    assert read_labelstudio(path)[0].spans == [Span(4, 9, "ACTOR")]
+
+
+@pytest.mark.parametrize(
+    ("annotation", "expected"),
+    [("first", "b"), ("last", "c"), (0, "a"), (-1, "c")],
+)
+def test_labelstudio_annotation_choice(tmp_path: Path, annotation: str | int, expected: str) -> None:
+    text = "a b c"
+
+    def ann(letter: str, cancelled: bool = False) -> dict:
+        i = text.index(letter)
+        value = {"start": i, "end": i + 1, "text": letter, "labels": ["LOC"]}
+        return {"was_cancelled": cancelled, "result": [{"type": "labels", "value": value}]}
+
+    task = {"id": 1, "data": {"text": text}, "annotations": [ann("a", True), ann("b"), ann("c")]}
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps([task]), encoding="utf-8")
+    (doc,) = read_labelstudio(path, annotation=annotation)
+    assert [doc.span_text(s) for s in doc.spans] == [expected]
+
+
+def test_labelstudio_old_completions_and_other_results(tmp_path: Path) -> None:
+    value = {"start": 0, "end": 1, "text": "a", "labels": ["ACTOR", "CLAIM"]}
+    results = [{"type": "labels", "value": value}, {"type": "choices", "value": {"choices": ["x"]}}]
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps([{"data": {"text": "a b"}, "completions": [{"result": results}]}]), encoding="utf-8")
+    assert read_labelstudio(path) == [Document("ls-00000", "a b", [Span(0, 1, "ACTOR"), Span(0, 1, "CLAIM")])]
+
+
+# --- brat and doccano -------------------------------------------------------------------------
+
+
+def _brat(tmp_path: Path, text: str, ann: str) -> Path:
+    (tmp_path / "x.txt").write_text(text, encoding="utf-8", newline="")
+    (tmp_path / "x.ann").write_text(ann, encoding="utf-8")
+    return tmp_path / "x.ann"
+
+
+@pytest.mark.parametrize(
+    ("policy", "spans"),
+    [("merge", [(0, 12, "ACTOR")]), ("split", [(0, 5, "ACTOR"), (8, 12, "ACTOR")])],
+)
+def test_brat_discontinuous(tmp_path: Path, policy: str, spans: list) -> None:
+    path = _brat(tmp_path, "abcde - wxyz", "T1\tPERS 0 5;8 12\tabcde wxyz\n")
+    with pytest.raises(DataError, match=r"x\.ann: line 1 \(T1\): discontinuous span PERS with fragments 0 5;8 12"):
+        read_brat(path)
+    assert [(s.start, s.end, s.label) for s in read_brat(path, discontinuous=policy)[0].spans] == spans
+
+
+def test_brat_ignores_other_lines_and_keeps_crlf_offsets(tmp_path: Path) -> None:
+    ann = "T1\tLOC 8 12\tدمشق\nR1\tRel Arg1:T1 Arg2:T1\nA1\tNeg T1\n#1\tAnnotatorNotes T1\tnote\nE1\tX:T1\n"
+    path = _brat(tmp_path, "أمس\r\nفي دمشق", ann)
+    (doc,) = read_brat(path)
+    assert doc.text == "أمس\r\nفي دمشق" and doc.spans == [Span(8, 12, "LOCATION")]
+    assert read_brat(tmp_path / "x.txt") == [doc]
+    assert formats.read(tmp_path / "x.txt") == [doc]  # a .txt beside an .ann is brat, not CoNLL
+
+
+def test_brat_folder_ids_and_unsafe_ids(tmp_path: Path, sample_docs: list[Document]) -> None:
+    docs = [Document("sub/a", "نص", []), Document("b", "نص آخر", [Span(0, 2, "ACTOR")])]
+    formats.write(docs, tmp_path / "out")
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.*")) == [
+        "b.ann", "b.txt", "sub/a.ann", "sub/a.txt"]
+    assert read_brat(tmp_path / "out") == [docs[1], docs[0]]
+    with pytest.raises(DataError, match="not a safe relative file path"):
+        formats.write([Document("../evil", "نص")], tmp_path / "out2", format="brat")
+    assert not (tmp_path / "out2").exists()
+
+
+def test_doccano_both_shapes_and_derived_ids(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    lines = [
+        {"id": 3, "text": "محمد في دمشق", "label": [[0, 4, "PERS"], [8, 12, "LOC"]], "Comments": []},
+        {"text": "وزارة الخارجية", "entities": [{"id": 1, "start_offset": 0, "end_offset": 14, "label": "ORG"}],
+         "relations": []},
+        {"text": "حماة", "label": [[0, 4, "MISC"]]},
+    ]
+    path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n", encoding="utf-8")
+    docs = read_doccano(path)
+    assert [d.id for d in docs] == ["3", "d-00002", "d-00003"]
+    assert [[(s.start, s.end, s.label) for s in d.spans] for d in docs] == [
+        [(0, 4, "ACTOR"), (8, 12, "LOCATION")], [(0, 14, "ACTOR")], []]
+
+
+# --- registry ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [("a.jsonl", "jsonl"), ("a.json", "labelstudio"), ("a.ann", "brat"), ("a.conll", "conll"),
+     ("a.txt", "conll"), ("a.bio", "conll"), ("a.IOB", "conll")],
+)
+def test_detect(tmp_path: Path, name: str, fmt: str) -> None:
+    assert formats.detect(tmp_path / name) == fmt
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "fragment"),
+    [
+        (lambda p: formats.detect(p / "a.csv"), DataError, "cannot tell the format from '.csv'"),
+        (lambda p: formats.read(p / "a.jsonl", format="xml"), ConfigError, "unknown format 'xml'"),
+        (lambda p: formats.read(p / "a.jsonl", bio_repair="begin"), ConfigError, "has no option(s) ['bio_repair']"),
+        (lambda p: formats.read(p / "a.conll", bio_repair="later"), ConfigError, "bio_repair must be one of"),
+        (lambda p: formats.write([], p / "a.json", offsets="bytes"), ConfigError, "offsets must be one of"),
+        (lambda p: formats.read(p / "x.ann", discontinuous="join"), ConfigError, "discontinuous must be one of"),
+        (lambda p: formats.read(p / "a.json", annotation="best"), ConfigError, "annotation must be"),
+    ],
+)
+def test_registry_errors(tmp_path: Path, call, error: type, fragment: str) -> None:
+    with pytest.raises(error) as info:
+        call(tmp_path)
+    assert fragment in str(info.value)
+
+
+def test_writers_are_atomic_and_validate_first(tmp_path: Path) -> None:
+    out = tmp_path / "o.jsonl"
+    out.write_text("old\n", encoding="utf-8")
+    with pytest.raises(DataError, match="out of range"):
+        write_jsonl([Document("a", "نص", [Span(0, 9, "ACTOR")])], out)
+    assert out.read_text(encoding="utf-8") == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["o.jsonl"]  # no temporary file left behind

@@ -1,0 +1,178 @@
+"""Malformed inputs, one per row: each must give a DataError naming the file, the place and the reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from naba.corpus import formats
+from naba.errors import DataError
+
+
+def _j(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _task(value: dict, **task: object) -> str:
+    body = {"id": 1, "data": {"text": "قال محمد"}, "annotations": [{"result": [
+        {"id": "r1", "type": "labels", "from_name": "l", "to_name": "t", "value": value}]}]}
+    body.update(task)
+    return _j([body])
+
+
+GOOD_VALUE = {"start": 4, "end": 8, "text": "محمد", "labels": ["PERS"]}
+
+# (case id, files to write {name: content}, path to read, format, reader options, [fragments])
+CASES = [
+    # native JSONL
+    ("jsonl-bad-json", {"c.jsonl": '{"id": "a", "text": }\n'}, "c.jsonl", None, {}, ["line 1", "invalid JSON"]),
+    ("jsonl-bad-utf8", {"c.jsonl": b'{"id": "a", "text": "ok"}\n{"id": "b", "text": "\xff"}\n'}, "c.jsonl", None, {},
+     ["line 2", "invalid UTF-8"]),
+    ("jsonl-not-object", {"c.jsonl": "[1, 2]\n"}, "c.jsonl", None, {}, ["line 1", "expected a JSON object, got list"]),
+    ("jsonl-no-id", {"c.jsonl": _j({"text": "نص"})}, "c.jsonl", None, {}, ["line 1", "'id' must be a non-empty string"]),
+    ("jsonl-int-id", {"c.jsonl": _j({"id": 7, "text": "نص"})}, "c.jsonl", None, {}, ["line 1", "got 7"]),
+    ("jsonl-no-text", {"c.jsonl": _j({"id": "a"})}, "c.jsonl", None, {}, ["line 1", "'text' must be a string"]),
+    ("jsonl-unknown-key", {"c.jsonl": _j({"id": "a", "text": "نص", "span": []})}, "c.jsonl", None, {},
+     ["line 1", "unknown key(s) ['span']"]),
+    ("jsonl-spans-not-list", {"c.jsonl": _j({"id": "a", "text": "نص", "spans": {}})}, "c.jsonl", None, {},
+     ["line 1", "'spans' must be a list"]),
+    ("jsonl-span-not-object", {"c.jsonl": _j({"id": "a", "text": "نص", "spans": [[0, 1, "ACTOR"]]})}, "c.jsonl",
+     None, {}, ["line 1", "span 0: expected an object"]),
+    ("jsonl-float-offset", {"c.jsonl": _j({"id": "a", "text": "نص", "spans": [{"start": 0.0, "end": 1, "label": "ACTOR"}]})},
+     "c.jsonl", None, {}, ["line 1", "'start' and 'end' must be integers"]),
+    ("jsonl-bool-offset", {"c.jsonl": _j({"id": "a", "text": "نص", "spans": [{"start": False, "end": True, "label": "ACTOR"}]})},
+     "c.jsonl", None, {}, ["line 1", "got False and True"]),
+    ("jsonl-int-label", {"c.jsonl": _j({"id": "a", "text": "نص", "spans": [{"start": 0, "end": 1, "label": 3}]})},
+     "c.jsonl", None, {}, ["line 1", "'label' must be a string"]),
+    ("jsonl-unknown-label", {"c.jsonl": _j({"id": "a", "text": "نص", "spans": [{"start": 0, "end": 1, "label": "FOO"}]})},
+     "c.jsonl", None, {}, ["line 1", "unknown label 'FOO'"]),
+    ("jsonl-out-of-range", {"c.jsonl": _j({"id": "a", "text": "نص", "spans": [{"start": 0, "end": 5, "label": "ACTOR"}]})},
+     "c.jsonl", None, {}, ["line 1", "[0, 5) ACTOR: out of range for a text of 2 characters"]),
+    ("jsonl-negative-start", {"c.jsonl": _j({"id": "a", "text": "نص", "spans": [{"start": -1, "end": 1, "label": "ACTOR"}]})},
+     "c.jsonl", None, {}, ["line 1", "[-1, 1) ACTOR: out of range"]),
+    ("jsonl-start-after-end", {"c.jsonl": _j({"id": "a", "text": "نص", "spans": [{"start": 2, "end": 1, "label": "ACTOR"}]})},
+     "c.jsonl", None, {}, ["line 1", "start must be before end"]),
+    ("jsonl-same-layer-overlap",
+     {"c.jsonl": _j({"id": "a", "text": "قال محمد", "spans": [{"start": 0, "end": 5, "label": "ACTOR"},
+                                                               {"start": 4, "end": 8, "label": "LOCATION"}]})},
+     "c.jsonl", None, {}, ["line 1", "spans overlap in layer 'entity'"]),
+    ("jsonl-empty-text", {"c.jsonl": _j({"id": "a", "text": ""})}, "c.jsonl", None, {}, ["line 1", "empty document"]),
+    ("jsonl-blank-text", {"c.jsonl": _j({"id": "a", "text": " \n\t"})}, "c.jsonl", None, {}, ["line 1", "empty document"]),
+    ("jsonl-duplicate-id", {"c.jsonl": _j({"id": "a", "text": "نص"}) + "\n" + _j({"id": "a", "text": "نص"})},
+     "c.jsonl", None, {}, ["line 2", "duplicate id 'a' (first seen at line 1)"]),
+    ("jsonl-span-text-mismatch",
+     {"c.jsonl": _j({"id": "a", "text": "قال محمد", "spans": [{"start": 4, "end": 8, "label": "ACTOR", "text": "احمد"}]})},
+     "c.jsonl", None, {}, ["line 1", "'text' is 'احمد' but the document has 'محمد'"]),
+    ("jsonl-meta-not-object", {"c.jsonl": _j({"id": "a", "text": "نص", "meta": [1]})}, "c.jsonl", None, {},
+     ["line 1", "'meta' must be an object"]),
+    ("jsonl-nan", {"c.jsonl": '{"id": "a", "text": "نص", "meta": {"x": NaN}}'}, "c.jsonl", None, {},
+     ["line 1", "NaN is not valid JSON"]),
+    ("jsonl-deep-nesting", {"c.jsonl": "[" * 100_000}, "c.jsonl", None, {}, ["line 1", "nested too deeply"]),
+    ("missing-file", {}, "nothing.jsonl", None, {}, ["nothing.jsonl", "cannot read file"]),
+    ("unknown-extension", {"c.csv": "a,b\n"}, "c.csv", None, {}, ["c.csv", "cannot tell the format from '.csv'"]),
+    # doccano
+    ("doccano-bad-triple", {"d.jsonl": _j({"text": "نص", "label": [[0, 1]]})}, "d.jsonl", "doccano", {},
+     ["line 1", "label[0]: expected [start, end, label]"]),
+    ("doccano-both-shapes", {"d.jsonl": _j({"text": "نص", "label": [[0, 1, "PERS"]],
+                                           "entities": [{"start_offset": 0, "end_offset": 1, "label": "PERS"}]})},
+     "d.jsonl", "doccano", {}, ["line 1", "both 'label' and 'entities'"]),
+    ("doccano-entity-missing-offset", {"d.jsonl": _j({"text": "نص", "entities": [{"end_offset": 1, "label": "PERS"}]})},
+     "d.jsonl", "doccano", {}, ["line 1", "entities[0]: expected an object with start_offset"]),
+    ("doccano-float-id", {"d.jsonl": _j({"id": 1.5, "text": "نص"})}, "d.jsonl", "doccano", {},
+     ["line 1", "'id' must be a string or an integer"]),
+    ("doccano-text-not-string", {"d.jsonl": "\n" + _j({"text": ["نص"]})}, "d.jsonl", "doccano", {},
+     ["line 2", "'text' must be a string"]),
+    ("doccano-string-offsets", {"d.jsonl": _j({"text": "نص", "label": [["0", "1", "PERS"]]})}, "d.jsonl", "doccano",
+     {}, ["line 1", "label[0]: offsets must be integers"]),
+    ("doccano-label-not-list", {"d.jsonl": _j({"text": "نص", "label": "PERS"})}, "d.jsonl", "doccano", {},
+     ["line 1", "'label' must be a list"]),
+    ("doccano-unknown-label", {"d.jsonl": _j({"text": "نص", "label": [[0, 1, "WEAPON"]]})}, "d.jsonl", "doccano", {},
+     ["line 1", "unknown label 'WEAPON'"]),
+    # Label Studio
+    ("ls-not-a-list", {"ls.json": _j({"id": 1, "data": {"text": "نص"}})}, "ls.json", None, {},
+     ["ls.json", "expected a JSON list of tasks, got dict"]),
+    ("ls-bad-json", {"ls.json": '[\n{"id": 1,\n "data": {"text": "x"}\n'}, "ls.json", None, {},
+     ["line 4", "invalid JSON"]),
+    ("ls-task-not-object", {"ls.json": "[1]"}, "ls.json", None, {}, ["task 0", "expected a task object, got int"]),
+    ("ls-no-text", {"ls.json": _j([{"id": 1, "data": {"body": "نص"}}])}, "ls.json", None, {},
+     ["task 0 (id=1)", "task needs 'data.text'"]),
+    ("ls-neither-unit", {"ls.json": _task({**GOOD_VALUE, "text": "احمد"})}, "ls.json", None, {},
+     ["task 0 (id=1)", "neither as code points nor as UTF-16", "value.text 'احمد' but the text there is 'محمد'"]),
+    ("ls-empty-labels", {"ls.json": _task({**GOOD_VALUE, "labels": []})}, "ls.json", None, {},
+     ["task 0 (id=1)", "region 'r1': value.labels must be a non-empty list"]),
+    ("ls-string-offsets", {"ls.json": _task({**GOOD_VALUE, "start": "4"})}, "ls.json", None, {},
+     ["task 0 (id=1)", "value.start and value.end must be integers"]),
+    ("ls-annotation-index", {"ls.json": _task(GOOD_VALUE)}, "ls.json", None, {"annotation": 3},
+     ["task 0 (id=1)", "annotation index 3 out of range: the task has 1 annotation(s)"]),
+    ("ls-unknown-label", {"ls.json": _task({**GOOD_VALUE, "labels": ["BANANA"]})}, "ls.json", None, {},
+     ["task 0 (id=1)", "region 'r1': unknown label 'BANANA'"]),
+    ("ls-annotations-not-list", {"ls.json": _j([{"id": 2, "data": {"text": "نص"}, "annotations": {"result": []}}])},
+     "ls.json", None, {}, ["task 0 (id=2)", "'annotations' must be a list of objects"]),
+    ("ls-float-id", {"ls.json": _j([{"id": 2.5, "data": {"text": "نص"}}])}, "ls.json", None, {},
+     ["task 0 (id=2.5)", "'id' must be a string or an integer"]),
+    # brat
+    ("brat-no-txt", {"x.ann": "T1\tPERS 0 1\tم\n"}, "x.ann", None, {}, ["x.ann", "no text file x.txt"]),
+    ("brat-bad-offsets", {"x.txt": "محمد", "x.ann": "T1\tPERS a b\tمحمد\n"}, "x.ann", None, {},
+     ["x.ann", "line 1 (T1)", "bad offsets 'a b'"]),
+    ("brat-discontinuous", {"x.txt": "محمد بن علي", "x.ann": "T1\tPERS 0 4;8 11\tمحمد علي\n"}, "x.ann", None, {},
+     ["x.ann", "line 1 (T1)", "fragments 0 4;8 11"]),
+    ("brat-text-mismatch", {"x.txt": "محمد", "x.ann": "\nT1\tPERS 0 4\tأحمد\n"}, "x.ann", None, {},
+     ["x.ann", "line 2 (T1)", "span text 'أحمد' does not match"]),
+    ("brat-unknown-line", {"x.txt": "محمد", "x.ann": "Z1\tsomething\n"}, "x.ann", None, {},
+     ["x.ann", "line 1", "unknown annotation line 'Z1\\tsomething'"]),
+    ("brat-missing-offsets", {"x.txt": "محمد", "x.ann": "T1\tPERS\tمحمد\n"}, "x.ann", None, {},
+     ["x.ann", "line 1", "expected 'T<n><TAB>LABEL START END<TAB>text'"]),
+    ("brat-duplicate-tid", {"x.txt": "محمد", "x.ann": "T1\tPERS 0 4\tمحمد\nT1\tLOC 0 4\tمحمد\n"}, "x.ann", None, {},
+     ["x.ann", "line 2 (T1)", "duplicate annotation id T1 (first on line 1)"]),
+    ("brat-unknown-label", {"x.txt": "محمد", "x.ann": "T1\tWEAPON 0 4\tمحمد\n"}, "x.ann", None, {},
+     ["x.ann", "line 1 (T1)", "unknown label 'WEAPON'"]),
+    ("brat-beyond-text", {"x.txt": "محمد", "x.ann": "T1\tPERS 2 9\tمد\n"}, "x.ann", None, {},
+     ["x.ann", "line 1 (T1)", "offsets 2 9 are not a non-empty range in a text of 4 characters"]),
+    ("brat-bad-utf8", {"x.txt": "محمد", "x.ann": b"T1\tPERS 0 4\t\xd9\n"}, "x.ann", None, {},
+     ["x.ann", "line 1", "invalid UTF-8"]),
+    ("brat-overlap", {"x.txt": "محمد علي", "x.ann": "T1\tPERS 0 4\tمحمد\nT2\tLOC 2 8\tمد علي\n"}, "x.ann", None, {},
+     ["x.ann", "spans overlap in layer 'entity'"]),
+    ("brat-empty-folder", {"sub/readme.md": "x"}, "sub", "brat", {}, ["sub", "no brat .ann files in this folder"]),
+    # CoNLL
+    ("conll-one-field", {"t.conll": "محمد B-PERS\nقال\n"}, "t.conll", None, {}, ["t.conll", "line 2", "expected 'token TAG'"]),
+    ("conll-bad-tag", {"t.conll": "محمد B_PER\n"}, "t.conll", None, {}, ["t.conll", "line 1", "bad tag 'B_PER'"]),
+    ("conll-unknown-type", {"t.conll": "صاروخ B-WEAPON\n"}, "t.conll", None, {},
+     ["t.conll", "line 1", "unknown label 'WEAPON'"]),
+    ("conll-I-after-O", {"t.conll": "قال O\nمحمد I-PERS\n"}, "t.conll", None, {},
+     ["t.conll", "line 2", "broken BIO sequence: 'I-PERS' after 'O' on line 1"]),
+    ("conll-I-after-other", {"t.conll": "محمد B-PERS\nعلي I-ORG\n"}, "t.conll", None, {},
+     ["t.conll", "line 2", "'I-ORG' after 'B-PERS' on line 1"]),
+    ("conll-bad-utf8", {"t.conll": b"a O\nb O\n\xc3\x28 O\n"}, "t.conll", None, {}, ["t.conll", "line 3", "invalid UTF-8"]),
+    ("conll-empty-type", {"t.iob": "محمد B-\n"}, "t.iob", None, {}, ["t.iob", "line 1", "bad tag 'B-'"]),
+    ("conll-lowercase-o", {"t.bio": "محمد o\n"}, "t.bio", None, {}, ["t.bio", "line 1", "bad tag 'o'"]),
+]
+
+
+@pytest.mark.parametrize(("files", "target", "fmt", "opts", "fragments"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_malformed(tmp_path: Path, files: dict, target: str, fmt: str | None, opts: dict, fragments: list[str]) -> None:
+    for name, content in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    with pytest.raises(DataError) as info:
+        formats.read(tmp_path / target, format=fmt, **opts)
+    message = str(info.value)
+    assert str(tmp_path / target) in message or str(tmp_path / target.split("/")[0]) in message
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_the_table_is_big_and_distinct() -> None:
+    assert len(CASES) >= 40
+    assert len({c[0] for c in CASES}) == len(CASES)
+    assert len({repr(c[1:]) for c in CASES}) == len(CASES)
+
+
+def test_every_problem_is_reported_not_just_the_first(tmp_path: Path) -> None:
+    path = tmp_path / "c.conll"
+    path.write_text("a O\nb I-PERS\n\nc B-FOO\nd\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        formats.read(path)
+    assert [p.where for p in info.value.problems] == ["line 2", "line 4", "line 5"]
