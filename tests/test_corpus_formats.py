@@ -58,6 +58,7 @@ def test_native_write_is_byte_exact(tmp_path: Path, sample_docs: list[Document])
         '{"id": "x1", "text": "في دمشق", "spans": [{"start": 3, "end": 7, "label": "LOCATION"}], '
         '"meta": {"k": [1, "ب"]}}\n'
         '{"id": "x2", "text": "نص", "spans": []}\n'
+        '{"id": "x3", "text": "سطر\u2028سطر\\r\\nآخر", "spans": []}\n'  # U+2028 raw: not a line break in JSONL
     )
     src = tmp_path / "in.jsonl"
     src.write_text(canonical, encoding="utf-8")
