@@ -1,0 +1,209 @@
+"""naba.model: tokenizer and model building, offline loading errors, layered loss, checkpoints."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
+from naba.encode import IGNORE, LabelSpace, encode
+from naba.errors import ConfigError, ModelLoadError
+from naba.model import (
+    NEVER_SPLIT,
+    arabert_shape_config,
+    build_small_model,
+    build_small_tokenizer,
+    layered_loss,
+    load_checkpoint,
+    load_model,
+    load_tokenizer,
+    save_checkpoint,
+)
+
+SPACE = LabelSpace.from_scheme(DEFAULT_SCHEME)
+TEXTS = [
+    "أعلن الجيش السوري اليوم الخميس أن مقاتلين من المعارضة دخلوا مدينة حماة.",
+    "قال المرصد السوري لحقوق الإنسان إن الاشتباكات مستمرة في Hama منذ 3 أيام.",
+    "زوروا https://example.com أو راسلوا @naba_news للمزيد.",
+]
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return build_small_tokenizer(TEXTS * 2, vocab_size=300)
+
+
+@pytest.fixture(scope="module")
+def tiny(tok):
+    return build_small_model(SPACE, vocab_size=len(tok), hidden_size=32, num_layers=2, heads=2, intermediate=64)
+
+
+# --- tokenizer ----------------------------------------------------------------------------------
+
+
+def test_small_tokenizer_has_arabert_settings(tok, tmp_path) -> None:
+    for token in ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *NEVER_SPLIT]:
+        assert tok.convert_tokens_to_ids(token) != tok.unk_token_id or token == "[UNK]"
+    assert tok.is_fast and tok.model_max_length == 512
+    # never_split tokens stay whole; Latin case is kept (do_lower_case false)
+    pieces = tok.convert_ids_to_tokens(tok("زوروا [رابط] Hama", add_special_tokens=False)["input_ids"])
+    assert "[رابط]" in pieces and any("H" in p for p in pieces)
+    ids = tok("مدينة حماة")["input_ids"]
+    assert ids[0] == tok.cls_token_id and ids[-1] == tok.sep_token_id
+    tok.save_pretrained(tmp_path)
+    again = load_tokenizer(str(tmp_path))
+    for text in TEXTS:
+        assert again(text)["input_ids"] == tok(text)["input_ids"]
+
+
+# --- models -------------------------------------------------------------------------------------
+
+
+def test_small_model_is_seeded_without_touching_global_rng() -> None:
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    a = build_small_model(SPACE, vocab_size=50, hidden_size=16, num_layers=1, heads=2, intermediate=32, seed=7)
+    assert torch.rand(1) == before
+    b = build_small_model(SPACE, vocab_size=50, hidden_size=16, num_layers=1, heads=2, intermediate=32, seed=7)
+    c = build_small_model(SPACE, vocab_size=50, hidden_size=16, num_layers=1, heads=2, intermediate=32, seed=8)
+    assert torch.equal(a.classifier.weight, b.classifier.weight)
+    assert not torch.equal(a.classifier.weight, c.classifier.weight)
+    assert a.config.id2label == SPACE.id2label and a.num_labels == 8
+
+
+def test_arabert_shape_config() -> None:
+    config = arabert_shape_config(SPACE)
+    shape = (config.num_hidden_layers, config.hidden_size, config.num_attention_heads,
+             config.intermediate_size, config.vocab_size, config.max_position_embeddings)
+    assert shape == (12, 768, 12, 3072, 64000, 512)
+    assert config.id2label == SPACE.id2label
+
+
+# --- loss ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "ignore",
+    [
+        "none",
+        "special",  # [CLS]/[SEP]-like positions ignored in every layer
+        "claim-all",  # one layer has no labelled token: it adds 0
+    ],
+)
+def test_layered_loss_is_sum_of_layer_cross_entropies(ignore: str) -> None:
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 6, SPACE.num_labels, generator=g, requires_grad=True)
+    labels = torch.stack([torch.randint(0, 5, (2, 6), generator=g), torch.randint(0, 3, (2, 6), generator=g)], -1)
+    if ignore == "special":
+        labels[:, 0] = labels[:, -1] = IGNORE
+    if ignore == "claim-all":
+        labels[..., 1] = IGNORE
+    expected = torch.zeros(())
+    for k, layer in enumerate(SPACE.layers):
+        target = labels[..., k].reshape(-1)
+        if (target != IGNORE).any():
+            part = logits[..., SPACE.slices[layer]].reshape(-1, len(SPACE.tags(layer)))
+            expected = expected + F.cross_entropy(part, target, ignore_index=IGNORE)
+    loss = layered_loss(logits, labels, SPACE)
+    assert torch.isfinite(loss) and loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    loss.backward()
+    assert logits.grad is not None and torch.isfinite(logits.grad).all()
+
+
+def test_layered_loss_checks_shapes() -> None:
+    with pytest.raises(ValueError, match="do not fit"):
+        layered_loss(torch.zeros(1, 2, 7), torch.zeros(1, 2, 2, dtype=torch.long), SPACE)
+
+
+# --- checkpoints --------------------------------------------------------------------------------
+
+
+def _logits(model, tok) -> torch.Tensor:
+    (w,) = encode([TEXTS[0]], tok, SPACE, with_labels=False)
+    with torch.no_grad():
+        return model(torch.tensor([w.input_ids])).logits
+
+
+def test_checkpoint_round_trip(tiny, tok, tmp_path) -> None:
+    path = tmp_path / "runs" / "best"
+    save_checkpoint(path, tiny, tok, SPACE, extra={"max_length": 128, "stride": 32, "step": 10})
+    assert {"config.json", "model.safetensors", "naba.json", "tokenizer.json"} <= {p.name for p in path.iterdir()}
+    info = json.loads((path / "naba.json").read_text(encoding="utf-8"))
+    assert info["preset"] == "arabertv02" and info["max_length"] == 128 and info["stride"] == 32
+    assert info["step"] == 10 and info["scheme"] == DEFAULT_SCHEME.to_dict()
+    model, tokenizer, space, loaded_info = load_checkpoint(path)
+    assert space == SPACE and loaded_info == info and not model.training
+    tiny.eval()
+    assert torch.equal(_logits(model, tokenizer), _logits(tiny, tok))
+    assert [p.name for p in path.parent.iterdir()] == ["best"]  # no temp folders left behind
+
+
+def test_checkpoint_replaces_an_existing_one(tiny, tok, tmp_path) -> None:
+    path = tmp_path / "ck"
+    save_checkpoint(path, tiny, tok, SPACE, extra={"step": 1})
+    save_checkpoint(path, tiny, tok, SPACE, extra={"step": 2})
+    assert load_checkpoint(path)[3]["step"] == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["ck"]
+
+
+def test_failed_save_leaves_nothing(tiny, tok, tmp_path) -> None:
+    with pytest.raises(ConfigError, match="not JSON"):
+        save_checkpoint(tmp_path / "ck", tiny, tok, SPACE, extra={"bad": object()})
+
+    class Broken:
+        def save_pretrained(self, path):
+            (path / "partial").write_text("half")
+            raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(tmp_path / "ck", tiny, Broken(), SPACE, extra={})
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("damage", ["no-info", "bad-info", "other-scheme", "pickle-only"])
+def test_load_checkpoint_errors(tiny, tok, tmp_path, damage: str) -> None:
+    path = tmp_path / "ck"
+    save_checkpoint(path, tiny, tok, SPACE, extra={})
+    if damage == "no-info":
+        (path / "naba.json").unlink()
+    elif damage == "bad-info":
+        (path / "naba.json").write_text("{not json")
+    elif damage == "other-scheme":
+        info = json.loads((path / "naba.json").read_text())
+        info["scheme"] = LabelScheme({"claim": ("CLAIM",)}).to_dict()
+        (path / "naba.json").write_text(json.dumps(info))
+    else:  # weights only as a pickle: never unpickled
+        torch.save(tiny.state_dict(), path / "pytorch_model.bin")
+        (path / "model.safetensors").unlink()
+    with pytest.raises(ModelLoadError):
+        load_checkpoint(path)
+
+
+def test_load_model_from_a_local_folder(tiny, tok, tmp_path) -> None:
+    save_checkpoint(tmp_path / "ck", tiny, tok, SPACE, extra={})
+    model = load_model(str(tmp_path / "ck"), SPACE)
+    assert model.config.id2label == SPACE.id2label
+    claim_only = LabelSpace.from_scheme(DEFAULT_SCHEME.restrict(["claim"]))
+    with pytest.raises(ModelLoadError, match="cannot load the model in"):
+        load_model(str(tmp_path / "ck"), claim_only)  # a head of another size
+
+
+@pytest.mark.parametrize("loader", [load_tokenizer, lambda name: load_model(name, SPACE)])
+def test_hub_id_offline_is_a_clear_error(monkeypatch, loader) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    name = "naba-test/no-such-model"
+    with pytest.raises(ModelLoadError) as info:
+        loader(name)
+    message = str(info.value)
+    assert f"cannot load '{name}' offline" in message and "local path" in message
+
+
+def test_missing_local_path_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(ModelLoadError):
+        load_tokenizer(str(tmp_path))  # exists, but holds no tokenizer
+    assert not os.listdir(tmp_path)
