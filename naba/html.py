@@ -1,0 +1,62 @@
+"""HTML helpers shared by the pages naba writes (predictions in naba.predict.render, reports).
+
+The one hard part is turning character spans, which may nest and cross (a CLAIM holding an ACTOR;
+an ACTOR running past a CLAIM's end), into properly nested elements: :func:`nest_spans` cuts the
+text at every span boundary and opens and closes elements between the pieces, splitting a span
+into continued parts where it crosses another. All text is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+from collections.abc import Callable, Sequence
+
+
+def escape(text: str) -> str:
+    """Text or attribute value escaped for HTML (``<``, ``>``, ``&``, both quotes)."""
+    return html.escape(text, quote=True)
+
+
+def nest_spans(
+    text: str,
+    spans: Sequence[tuple[int, int]],
+    open_tag: Callable[[int, bool], str],
+    *,
+    close_tag: str = "</span>",
+    rank: Callable[[int], int] | None = None,
+) -> str:
+    """``text`` as escaped HTML with an element around each ``(start, end)`` span.
+
+    ``open_tag(i, continued)`` gives the opening tag of span ``i``; ``continued`` is true for the
+    second and later parts of a span split where it crosses another. Where spans have the same
+    start, the longer one is outside; for equal extents, the lower ``rank(i)`` is outside.
+    Empty spans and spans outside the text are left out.
+    """
+    n = len(text)
+    valid = [i for i, (s, e) in enumerate(spans) if 0 <= s < e <= n]
+    outer = {i: (spans[i][0], -spans[i][1], rank(i) if rank else 0, i) for i in valid}
+    cuts = sorted({0, n, *(spans[i][0] for i in valid), *(spans[i][1] for i in valid)})
+    starting: dict[int, list[int]] = {}
+    for i in valid:
+        starting.setdefault(spans[i][0], []).append(i)
+    parts: list[str] = []
+    stack: list[int] = []
+    opened: set[int] = set()
+    live: set[int] = set()
+    for a, b in itertools.pairwise(cuts):
+        # a sweep over the cuts: spans start and end only at cuts
+        live = {i for i in live if spans[i][1] > a}
+        live.update(starting.get(a, ()))
+        active = sorted(live, key=outer.__getitem__)
+        keep = 0
+        while keep < len(stack) and keep < len(active) and stack[keep] == active[keep]:
+            keep += 1
+        parts.append(close_tag * (len(stack) - keep))
+        for i in active[keep:]:
+            parts.append(open_tag(i, i in opened))
+            opened.add(i)
+        stack = active
+        parts.append(escape(text[a:b]))
+    parts.append(close_tag * len(stack))
+    return "".join(parts)

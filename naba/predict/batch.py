@@ -1,0 +1,255 @@
+"""The streaming batch job behind ``naba predict``: input file -> one JSONL line per document.
+
+Memory stays flat: the input is read lazily, a chunk of documents at a time (the tagger holds
+two chunks at most), and each chunk's lines are appended and made durable (flush + fsync)
+before the next. Run again after a crash, the job truncates a torn last line and skips the ids
+already written; bad records go to a rejects file with their line and reason.
+
+Under ``torchrun`` or ``accelerate launch`` (WORLD_SIZE > 1) every process reads the whole
+input, so all agree on which records are rejected and which documents are still to do; the
+j-th document still to do goes to process ``j % world``, which appends it to its own part file.
+After a barrier, process 0 merges the parts round robin, which is input order, behind what the
+output already held, and moves the result into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from tqdm import tqdm
+
+from naba.errors import ConfigError, DataError, Problem
+from naba.predict.io import (
+    Appender,
+    Record,
+    Reject,
+    atomic_writer,
+    prediction_line,
+    read_inputs,
+    resume_output,
+    unique_ids,
+)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """This process's place among the job's processes; ``barrier`` waits for all of them."""
+
+    rank: int = 0
+    world: int = 1
+    device: Any = None
+    barrier: Callable[[], None] = lambda: None
+
+
+def current_shard() -> Shard:
+    """The shard of this process: single unless launched by torchrun / accelerate launch."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return Shard()
+    import torch
+    from accelerate import PartialState
+
+    # processes finish their shares at different times: the merge barrier must wait that long;
+    # without a GPU accelerate needs cpu=True to start gloo
+    state = PartialState(cpu=not torch.cuda.is_available(), timeout=timedelta(hours=12))
+    return Shard(state.process_index, state.num_processes, state.device, state.wait_for_everyone)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a run of the job did (for this process; process 0 also counts rejects)."""
+
+    written: int
+    skipped: int
+    rejected: int
+    tokens: int
+    seconds: float
+    output: Path
+    rejects: Path | None
+
+
+def default_rejects(output: str | Path) -> Path:
+    """``OUT.rejects.jsonl`` beside ``OUT.jsonl``."""
+    output = Path(output)
+    return output.with_name(output.stem + ".rejects.jsonl")
+
+
+def run_job(
+    tagger: Any,
+    input_path: str | Path,
+    output: str | Path,
+    *,
+    id_field: str = "id",
+    text_field: str = "text",
+    rejects: str | Path | None = None,
+    batch_tokens: int | None = None,
+    chunk_docs: int = 256,
+    rules: bool = False,
+    with_text: bool = False,
+    progress: bool = True,
+    shard: Shard | None = None,
+) -> JobResult:
+    """Tag every document of ``input_path`` into ``output`` (JSONL, input order), resumably."""
+    shard = shard or Shard()
+    output = Path(output)
+    rejects_path = Path(rejects) if rejects is not None else default_rejects(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if shard.rank == 0:
+        done = resume_output(output)  # repairs a torn last line before anyone reads it
+    shard.barrier()
+    if shard.rank != 0:
+        done = _ids_in(output)
+    if shard.world > 1:
+        target = part_path(output, shard.rank, shard.world)
+        _check_parts(output, shard.world)
+        mine = resume_output(target)
+    else:
+        target, mine = output, set()
+
+    counts = {"rejected": 0, "skipped": 0}
+    started = time.perf_counter()
+    # only process 0 writes rejects: every process sees the same ones
+    with atomic_writer(rejects_path) if shard.rank == 0 else contextlib.nullcontext() as sink:
+        records = _todo(
+            unique_ids(read_inputs(input_path, id_field=id_field, text_field=text_field), source=str(input_path)),
+            done=done, mine=mine, shard=shard, rejects=sink, counts=counts,
+        )
+        written = _tag_into(
+            tagger, records, target, batch_tokens=batch_tokens, chunk_docs=chunk_docs,
+            rules=rules, with_text=with_text, progress=progress and shard.rank == 0,
+        )
+    if shard.world > 1:
+        shard.barrier()
+        if shard.rank == 0:
+            merge_parts(output, shard.world)
+        shard.barrier()
+    return JobResult(
+        written=written,
+        skipped=counts["skipped"],
+        rejected=counts["rejected"],
+        tokens=tagger.tokens_done,
+        seconds=time.perf_counter() - started,
+        output=output,
+        rejects=rejects_path if shard.rank == 0 else None,
+    )
+
+
+def _todo(
+    items: Iterator[Record | Reject],
+    *,
+    done: set[str],
+    mine: set[str],
+    shard: Shard,
+    rejects: IO[str] | None,
+    counts: dict[str, int],
+) -> Iterator[Record]:
+    """This process's documents still to tag; rejects written on the way (by process 0)."""
+    j = 0
+    for item in items:
+        if isinstance(item, Reject):
+            counts["rejected"] += 1
+            if rejects is not None:
+                rejects.write(json.dumps(item.to_dict(), ensure_ascii=False) + "\n")
+            continue
+        if item.id in done:
+            counts["skipped"] += 1
+            continue
+        owner, j = j % shard.world, j + 1
+        if owner != shard.rank:
+            continue
+        if item.id in mine:
+            counts["skipped"] += 1
+            continue
+        yield item
+
+
+def _tag_into(
+    tagger: Any,
+    records: Iterator[Record],
+    target: Path,
+    *,
+    batch_tokens: int | None,
+    chunk_docs: int,
+    rules: bool,
+    with_text: bool,
+    progress: bool,
+) -> int:
+    if rules:
+        from naba.predict.tagger import with_rule_claims
+    written = 0
+    bar = tqdm(desc="naba predict", unit=" doc", disable=not progress, dynamic_ncols=True)
+    started, tokens0 = time.perf_counter(), tagger.tokens_done
+    with Appender(target) as out, bar:
+        results = tagger.tag_documents(records, batch_tokens=batch_tokens, chunk_docs=chunk_docs)
+        while True:
+            chunk = list(itertools.islice(results, chunk_docs))
+            if not chunk:
+                break
+            lines = []
+            for record, spans in chunk:
+                if rules:
+                    spans = with_rule_claims(record.text, spans)
+                lines.append(prediction_line(record.id, spans, text=record.text if with_text else None))
+            out.write(lines)
+            written += len(lines)
+            bar.update(len(lines))
+            elapsed = max(time.perf_counter() - started, 1e-9)
+            bar.set_postfix_str(f"{(tagger.tokens_done - tokens0) / elapsed:,.0f} tok/s", refresh=False)
+    return written
+
+
+def part_path(output: Path, rank: int, world: int) -> Path:
+    """Where process ``rank`` of ``world`` appends its share of ``output``."""
+    return output.with_name(f"{output.name}.part-{rank:03d}-of-{world:03d}")
+
+
+def _check_parts(output: Path, world: int) -> None:
+    # parts of a run with another number of processes hold another split of the documents
+    stale = [p for p in output.parent.glob(f"{output.name}.part-*-of-*") if not p.name.endswith(f"-of-{world:03d}")]
+    if stale:
+        raise ConfigError(
+            f"{stale[0]}: part of an earlier run with another number of processes; "
+            f"rerun with that number, or delete the part files to start those documents over"
+        )
+
+
+def merge_parts(output: Path, world: int) -> None:
+    """Output lines so far, then the parts round robin (input order), moved into ``output``."""
+    parts = [part_path(output, r, world) for r in range(world)]
+    handles = [p.open("rb") if p.exists() else None for p in parts]
+    try:
+        with atomic_writer(output, mode="wb") as merged:
+            if output.exists():
+                with output.open("rb") as old:
+                    for line in old:
+                        merged.write(line)
+            for j in itertools.count():
+                fh = handles[j % world]
+                line = fh.readline() if fh else b""
+                if not line:
+                    break
+                merged.write(line)
+            left = [str(p) for p, fh in zip(parts, handles, strict=True) if fh and fh.readline()]
+            if left:
+                raise DataError(Problem(left[0], "", "part file has more lines than its share: not merged"))
+    finally:
+        for fh in handles:
+            if fh:
+                fh.close()
+    for p in parts:
+        p.unlink(missing_ok=True)
+
+
+def _ids_in(path: Path) -> set[str]:
+    if not path.exists():
+        return set()
+    with path.open("rb") as fh:
+        return {str(json.loads(line)["id"]) for line in fh if line.strip()}

@@ -1,0 +1,128 @@
+"""The ``naba predict`` and ``naba render`` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from naba.predict.exports import FORMATS, OFFSETS
+
+
+def register_predict(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``naba predict MODEL INPUT -o OUTPUT``."""
+    p = subparsers.add_parser(
+        "predict",
+        help="tag documents with a trained model (streaming, resumable)",
+        description=(
+            "Tag every document of INPUT (JSONL, a .txt file, a folder of .txt files, or Parquet) and write "
+            "one JSONL line per document, {id, spans}, in input order. Run it again after a crash: it "
+            "skips the ids already written. Bad records go to a rejects file. Under torchrun or "
+            "accelerate launch the input is shared out among the processes."
+        ),
+    )
+    p.add_argument("model", help="a run folder (uses best/), a checkpoint folder, or a hub id in the local cache")
+    p.add_argument("input", help="JSONL file, .txt file, folder of .txt files, or .parquet file")
+    p.add_argument("-o", "--output", required=True, help="output file (a folder for --format brat)")
+    p.add_argument("--id-field", default="id", help="id field of JSONL/Parquet records (default: id)")
+    p.add_argument("--text-field", default="text", help="text field of JSONL/Parquet records (default: text)")
+    p.add_argument("--batch-tokens", type=int, default=None, help="padded tokens per model batch (default 16384)")
+    p.add_argument("--chunk-docs", type=int, default=256, help="documents read, tagged and written per chunk")
+    p.add_argument("--rejects", default=None, help="where bad records go (default: OUTPUT's stem + .rejects.jsonl)")
+    p.add_argument("--rules", action="store_true", help="claims from the rule-based finder (naba.claims)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: a GPU if there is one)")
+    p.add_argument(
+        "--dtype", default=None, choices=["fp32", "bf16", "fp16"],
+        help="compute precision (default: bf16 on GPUs that have it, fp16 on other GPUs, fp32 on CPU)",
+    )
+    p.add_argument("--format", default="jsonl", choices=FORMATS, help="output format (default: jsonl)")
+    p.add_argument("--offsets", default="codepoints", choices=OFFSETS, help="Label Studio offset unit")
+    p.add_argument("--layer", default="entity", help="the one layer written by --format conll")
+    p.add_argument("--with-text", action="store_true", help="put each document's text in its JSONL line")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_predict)
+
+
+def register_render(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``naba render INPUT -o page.html``."""
+    p = subparsers.add_parser(
+        "render",
+        help="draw tagged documents as an HTML page",
+        description="An HTML page of predictions (JSONL) or of any corpus file: right to left, a colour per label.",
+    )
+    p.add_argument("input", help="predictions JSONL, or a corpus file naba reads")
+    p.add_argument("-o", "--output", required=True, help="the HTML file to write")
+    p.add_argument("--source", default=None, help="the predicted input, for predictions written without text")
+    p.add_argument("--limit", type=int, default=None, help="draw only the first N documents")
+    p.add_argument("--title", default=None, help="page title (default: the input's name)")
+    p.set_defaults(func=_render)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from naba.errors import ConfigError
+    from naba.predict.batch import current_shard, default_rejects, run_job
+    from naba.predict.tagger import Tagger
+
+    if args.batch_tokens is not None and args.batch_tokens < 1:
+        raise ConfigError("--batch-tokens must be at least 1")
+    if args.chunk_docs < 1:
+        raise ConfigError("--chunk-docs must be at least 1")
+    output = Path(args.output)
+    # the job itself always writes resumable JSONL; other formats are made from it at the end
+    exporting = args.format != "jsonl"
+    work = output.with_name(output.name + ".work.jsonl") if exporting else output
+    shard = current_shard()
+    tagger = Tagger.from_pretrained(args.model, device=args.device or shard.device, dtype=args.dtype)
+    result = run_job(
+        tagger, args.input, work, id_field=args.id_field, text_field=args.text_field,
+        rejects=args.rejects or default_rejects(output), batch_tokens=args.batch_tokens,
+        chunk_docs=args.chunk_docs, rules=args.rules, with_text=args.with_text or exporting,
+        progress=not args.no_progress, shard=shard,
+    )
+    if shard.rank != 0:
+        return 0
+    if exporting:
+        _export(args, tagger, work, output)
+        work.unlink()
+    rate = result.written / result.seconds if result.seconds else 0.0
+    tok_rate = result.tokens / result.seconds if result.seconds else 0.0
+    share = f" (process 0 of {shard.world}: its share; all parts merged)" if shard.world > 1 else ""
+    print(
+        f"naba predict: {result.written} document(s) tagged into {output}{share}"
+        f" ({result.skipped} already there), {result.rejected} rejected -> {result.rejects};"
+        f" {rate:,.1f} docs/s, {tok_rate:,.0f} tokens/s",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _export(args: argparse.Namespace, tagger: object, work: Path, output: Path) -> None:
+    from naba.corpus.labels import LabelScheme
+    from naba.predict import exports
+
+    rows = exports.read_rows(work)
+    if args.format == "labelstudio":
+        exports.write_labelstudio(rows, output, offsets=args.offsets, model_version=str(args.model))
+        return
+    layers = dict(tagger.space.scheme.layers)
+    if args.rules:
+        layers["claim"] = ("CLAIM",)
+    scheme = LabelScheme(layers)
+    if args.format == "brat":
+        _, skipped = exports.write_brat(rows, output, scheme=scheme)
+    else:
+        _, skipped = exports.write_conll(rows, output, layer=args.layer, scheme=scheme)
+    if skipped:
+        print(f"naba predict: {skipped} empty document(s) left out of the {args.format} export", file=sys.stderr)
+
+
+def _render(args: argparse.Namespace) -> int:
+    from naba.predict.io import atomic_writer
+    from naba.predict.render import read_tagged, render_page
+
+    docs = list(read_tagged(args.input, source=args.source, limit=args.limit))
+    page = render_page(docs, title=args.title or f"naba: {Path(args.input).name}")
+    with atomic_writer(args.output) as out:
+        out.write(page)
+    print(f"naba render: {len(docs)} document(s) -> {args.output}", file=sys.stderr)
+    return 0

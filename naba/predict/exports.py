@@ -1,0 +1,185 @@
+"""Predictions out to annotation tools: Label Studio pre-annotations, brat folders, CoNLL files.
+
+Each export takes ``(id, text, spans)`` triples as the tagger makes them. Label Studio gets
+``predictions`` (what annotators start from), with offsets in code points or, on request, in
+UTF-16 code units (what Label Studio's browser side counts), each region carrying its ``text``
+so that readers can tell the unit. brat and CoNLL go through naba.corpus's writers; CoNLL holds
+one layer on whitespace tokens, so spans are widened to whole tokens there (lossy by nature).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from naba.corpus.document import Document, Span
+from naba.corpus.fileio import external_id
+from naba.corpus.labels import LabelScheme
+from naba.errors import ConfigError, DataError, Problem
+from naba.predict.io import atomic_writer
+
+OFFSETS = ("codepoints", "utf16")
+FORMATS = ("jsonl", "labelstudio", "brat", "conll")
+
+Row = tuple[str, str, list[dict[str, Any]]]
+
+
+def utf16_offsets(text: str, offsets: Iterable[int]) -> dict[int, int]:
+    """Code-point offset -> UTF-16 code-unit offset, for the given offsets of ``text``."""
+    wanted = sorted(set(offsets))
+    out: dict[int, int] = {}
+    units, pos = 0, 0
+    for off in wanted:
+        # characters outside the Basic Multilingual Plane take two UTF-16 units
+        units += sum(2 if ord(c) > 0xFFFF else 1 for c in text[pos:off])
+        pos = off
+        out[off] = units
+    return out
+
+
+def labelstudio_task(
+    doc_id: str,
+    text: str,
+    spans: list[dict[str, Any]],
+    *,
+    offsets: str = "codepoints",
+    model_version: str = "naba",
+    from_name: str = "label",
+    to_name: str = "text",
+) -> dict[str, Any]:
+    """One Label Studio task with the spans as a ``predictions`` entry.
+
+    The prediction's ``score`` is the mean span score (0.0 without spans), so that Label
+    Studio's uncertainty ordering puts the least sure documents first.
+    """
+    if offsets not in OFFSETS:
+        raise ConfigError(f"offsets must be one of {OFFSETS}, got {offsets!r}")
+    units = utf16_offsets(text, [x for s in spans for x in (s["start"], s["end"])]) if offsets == "utf16" else None
+    result = []
+    for k, span in enumerate(spans):
+        start, end = span["start"], span["end"]
+        if units is not None:
+            start, end = units[start], units[end]
+        value = {"start": start, "end": end, "text": text[span["start"] : span["end"]], "labels": [span["label"]]}
+        region: dict[str, Any] = {
+            "id": f"p{k}", "from_name": from_name, "to_name": to_name, "type": "labels", "value": value,
+        }
+        if "score" in span:
+            region["score"] = span["score"]
+        result.append(region)
+    scores = [float(s["score"]) for s in spans if "score" in s]
+    score = round(sum(scores) / len(scores), 4) if scores else 0.0
+    return {
+        "id": external_id(doc_id),
+        "data": {"text": text},
+        "predictions": [{"model_version": model_version, "score": score, "result": result}],
+    }
+
+
+def write_labelstudio(rows: Iterable[Row], path: str | Path, **options: Any) -> int:
+    """Write a Label Studio import file (a JSON list of tasks), streaming; returns the task count."""
+    count = 0
+    with atomic_writer(path) as out:
+        out.write("[")
+        for doc_id, text, spans in rows:
+            out.write(",\n" if count else "\n")
+            out.write(json.dumps(labelstudio_task(doc_id, text, spans, **options), ensure_ascii=False))
+            count += 1
+        out.write("\n]\n")
+    return count
+
+
+def to_document(doc_id: str, text: str, spans: list[dict[str, Any]]) -> Document:
+    """A corpus Document of a prediction (scores and layers dropped: the scheme knows layers)."""
+    return Document(doc_id, text, [Span(s["start"], s["end"], s["label"]) for s in spans])
+
+
+def write_brat(rows: Iterable[Row], folder: str | Path, *, scheme: LabelScheme) -> tuple[int, int]:
+    """``<id>.txt`` + ``<id>.ann`` per document under ``folder``; returns (written, skipped empty)."""
+    from naba.corpus.brat import write_brat as write_one
+
+    written = skipped = 0
+    for doc_id, text, spans in rows:
+        if not text.strip():
+            skipped += 1  # naba.corpus refuses empty documents
+            continue
+        # one document at a time: each file is written atomically, memory stays flat
+        write_one([to_document(doc_id, text, spans)], Path(folder), scheme=scheme)
+        written += 1
+    return written, skipped
+
+
+_TOKEN = re.compile(r"\S+")
+
+
+def token_aligned(text: str, spans: list[dict[str, Any]], *, layer: str) -> list[dict[str, Any]]:
+    """The spans of one ``layer`` widened to whole whitespace tokens of one line, without overlaps.
+
+    A span whose boundary falls inside a token (a clitic: و + حماة) takes the whole token; a span
+    running over a line break is cut at it (CoNLL sentences are lines); a span that then overlaps
+    an earlier one is dropped.
+    """
+    out: list[dict[str, Any]] = []
+    for span in sorted((s for s in spans if s.get("layer") == layer), key=lambda s: (s["start"], -s["end"])):
+        line_end = text.find("\n", span["start"])
+        end = span["end"] if line_end < 0 else min(span["end"], line_end)
+        start = _token_start(text, span["start"])
+        end = _token_end(text, end)
+        if start >= end or (out and start < out[-1]["end"]):
+            continue
+        out.append({**span, "start": start, "end": end, "text": text[start:end]})
+    return out
+
+
+def _token_start(text: str, pos: int) -> int:
+    while pos > 0 and not text[pos - 1].isspace():
+        pos -= 1
+    while pos < len(text) and text[pos].isspace():
+        pos += 1
+    return pos
+
+
+def _token_end(text: str, pos: int) -> int:
+    while pos < len(text) and not text[pos].isspace():
+        pos += 1
+    while pos > 0 and text[pos - 1].isspace():
+        pos -= 1
+    return pos
+
+
+def write_conll(rows: Iterable[Row], path: str | Path, *, layer: str, scheme: LabelScheme) -> tuple[int, int]:
+    """An IOB2 file of one layer's spans (``-DOCSTART-`` between documents); (written, skipped empty).
+
+    naba.corpus's writer takes the documents at once, so this export holds them in memory.
+    """
+    from naba.corpus.conll import write_conll as write_all
+
+    if layer not in scheme.layers:
+        raise ConfigError(f"no layer {layer!r} to export; the model has {list(scheme.layers)}")
+    docs, skipped = [], 0
+    for doc_id, text, spans in rows:
+        if not text.strip():
+            skipped += 1
+            continue
+        docs.append(to_document(doc_id, text, token_aligned(text, spans, layer=layer)))
+    write_all(docs, path, scheme=scheme.restrict([layer]), docstart=True)
+    return len(docs), skipped
+
+
+def read_rows(path: str | Path) -> Iterator[Row]:
+    """``(id, text, spans)`` from a predictions JSONL file written with its text (``--with-text``)."""
+    path = Path(path)
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw.decode("utf-8"))
+                yield str(obj["id"]), obj["text"], obj["spans"]
+            except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+                raise DataError(
+                    Problem(str(path), f"line {number}", "not a prediction line with 'id', 'text' and 'spans'")
+                ) from None

@@ -1,0 +1,277 @@
+"""Inputs and outputs of the batch job: streaming readers, a resumable JSONL output, a rejects file.
+
+Readers yield one item per input record, lazily (the corpus is never held in memory): a
+:class:`Record` for a usable document, a :class:`Reject` for a bad one. The job goes on past
+rejects and writes them, with their line number and reason, to a rejects file.
+
+The prediction output is appended to in chunks (flush + fsync each), so a crashed job can be run
+again: :func:`resume_output` truncates a torn last line and returns the ids already written.
+Everything else is written to a temporary file in the same folder and moved into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from naba.errors import DataError, Problem
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+@dataclass(frozen=True)
+class Record:
+    """A usable input document: its 1-based ``line`` (row, or file number in a folder)."""
+
+    line: int
+    id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A bad input record, kept with where it was and why it was refused."""
+
+    source: str
+    line: int
+    reason: str
+    id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "line": self.line, "id": self.id, "reason": self.reason}
+
+
+def input_kind(path: str | Path) -> str:
+    """``"folder"``, ``"text"``, ``"jsonl"`` or ``"parquet"`` for an input path; DataError otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        return "folder"
+    if not path.exists():
+        raise DataError(Problem(str(path), "", "no such file or folder"))
+    suffix = path.suffix.lower()
+    if suffix == ".txt":
+        return "text"
+    if suffix in JSONL_SUFFIXES:
+        return "jsonl"
+    if suffix in PARQUET_SUFFIXES:
+        return "parquet"
+    raise DataError(
+        Problem(str(path), "", f"unknown input format {suffix!r}: use .jsonl, .txt, a folder of .txt, or .parquet")
+    )
+
+
+def read_inputs(
+    path: str | Path, *, id_field: str = "id", text_field: str = "text", rows_per_batch: int = 1024
+) -> Iterator[Record | Reject]:
+    """Stream the documents of a JSONL file, a .txt file, a folder of .txt files or a Parquet file.
+
+    Ids are not checked for repeats here (see :func:`unique_ids`).
+    """
+    kind = input_kind(path)
+    if kind == "folder":
+        files = sorted(p for p in Path(path).iterdir() if p.suffix == ".txt" and p.is_file())
+        for number, file in enumerate(files, start=1):
+            yield _read_text_file(file, number)
+    elif kind == "text":
+        yield _read_text_file(Path(path), 1)
+    elif kind == "jsonl":
+        yield from _read_jsonl(Path(path), id_field=id_field, text_field=text_field)
+    else:
+        yield from _read_parquet(Path(path), id_field=id_field, text_field=text_field, rows=rows_per_batch)
+
+
+def unique_ids(items: Iterable[Record | Reject], *, source: str) -> Iterator[Record | Reject]:
+    """Pass items through, turning the second and later records with an id into rejects."""
+    first: dict[str, int] = {}
+    for item in items:
+        if isinstance(item, Record):
+            seen = first.setdefault(item.id, item.line)
+            if seen != item.line:
+                item = Reject(source, item.line, f"duplicate id {item.id!r} (first at line {seen})", item.id)
+        yield item
+
+
+def _read_text_file(path: Path, number: int) -> Record | Reject:
+    try:
+        # bytes, then strict decoding: newlines (CRLF included) stay as they are in the file
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Reject(str(path), number, f"not valid UTF-8: {exc.reason} at byte {exc.start}", path.stem)
+    except OSError as exc:
+        return Reject(str(path), number, f"cannot read: {exc.strerror}", path.stem)
+    return Record(number, path.stem, text)
+
+
+def _check_id(raw: Any) -> str | None:
+    # ints are common ids in exported tables; bool is an int in Python but never an id
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return str(raw)
+    if isinstance(raw, str) and raw:
+        return raw
+    return None
+
+
+def _record(source: str, line: int, obj: Any, id_field: str, text_field: str) -> Record | Reject:
+    if not isinstance(obj, dict):
+        return Reject(source, line, f"a record must be a JSON object, got {type(obj).__name__}")
+    if id_field not in obj:
+        return Reject(source, line, f"no {id_field!r} field")
+    doc_id = _check_id(obj[id_field])
+    if doc_id is None:
+        return Reject(source, line, f"{id_field!r} must be a non-empty string or an integer, got {obj[id_field]!r}")
+    if text_field not in obj:
+        return Reject(source, line, f"no {text_field!r} field", doc_id)
+    text = obj[text_field]
+    if not isinstance(text, str):
+        return Reject(source, line, f"{text_field!r} must be a string, got {type(text).__name__}", doc_id)
+    return Record(line, doc_id, text)
+
+
+def _read_jsonl(path: Path, *, id_field: str, text_field: str) -> Iterator[Record | Reject]:
+    source = str(path)
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield Reject(source, number, f"not valid UTF-8: {exc.reason} at byte {exc.start}")
+                continue
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield Reject(source, number, f"invalid JSON: {exc.msg} at column {exc.colno}")
+                continue
+            yield _record(source, number, obj, id_field, text_field)
+
+
+def _read_parquet(path: Path, *, id_field: str, text_field: str, rows: int) -> Iterator[Record | Reject]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DataError(
+            Problem(str(path), "", "reading Parquet needs pyarrow: pip install 'naba[parquet]'")
+        ) from None
+    source = str(path)
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises its own error types for a file that is not Parquet
+        raise DataError(Problem(source, "", f"not a readable Parquet file: {exc}")) from None
+    missing = [f for f in (id_field, text_field) if f not in parquet.schema_arrow.names]
+    if missing:
+        raise DataError(
+            Problem(source, "", f"no column(s) {missing}; columns are {parquet.schema_arrow.names}")
+        )
+    number = 0
+    # row batches keep memory flat: one batch of rows decoded at a time
+    for batch in parquet.iter_batches(batch_size=rows, columns=[id_field, text_field]):
+        ids = batch.column(id_field).to_pylist()
+        texts = batch.column(text_field).to_pylist()
+        for doc_id, text in zip(ids, texts, strict=True):
+            number += 1
+            yield _record(source, number, {id_field: doc_id, text_field: text}, id_field, text_field)
+
+
+def resume_output(path: str | Path) -> set[str]:
+    """Ids already in a prediction JSONL file, after truncating a torn last line.
+
+    A missing file is an empty output. A damaged line other than the last is an error: the
+    file is not naba's output, and appending to it would hide the damage.
+    """
+    path = Path(path)
+    if not path.exists():
+        return set()
+    with path.open("r+b") as fh:
+        data_end = fh.seek(0, os.SEEK_END)
+        if data_end:
+            # a crash mid-write leaves bytes after the last newline: cut them off
+            keep = _last_newline_end(fh, data_end)
+            if keep != data_end:
+                fh.truncate(keep)
+                fh.flush()
+                os.fsync(fh.fileno())
+    done: set[str] = set()
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                doc_id = json.loads(raw.decode("utf-8"))["id"]
+            except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+                raise DataError(
+                    Problem(str(path), f"line {number}", "not a naba prediction line; will not append to it")
+                ) from None
+            done.add(str(doc_id))
+    return done
+
+
+def _last_newline_end(fh: IO[bytes], size: int, block: int = 1 << 16) -> int:
+    pos = size
+    while pos > 0:
+        start = max(0, pos - block)
+        fh.seek(start)
+        chunk = fh.read(pos - start)
+        idx = chunk.rfind(b"\n")
+        if idx >= 0:
+            return start + idx + 1
+        pos = start
+    return 0
+
+
+class Appender:
+    """Appends lines to a file, making each :meth:`write` durable (flush + fsync) before returning."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._fh = self.path.open("ab")
+
+    def write(self, lines: Iterable[str]) -> None:
+        data = "".join(line + "\n" for line in lines).encode("utf-8")
+        if data:
+            self._fh.write(data)
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> Appender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | Path, *, mode: str = "w") -> Iterator[IO[Any]]:
+    """Write ``path`` through a temporary file in the same folder, moved into place on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **({"encoding": "utf-8", "newline": ""} if "b" not in mode else {})) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def prediction_line(doc_id: str, spans: list[dict], *, text: str | None = None) -> str:
+    """One output line: ``{"id", "spans"}`` (and ``"text"`` when asked), non-ASCII kept as is."""
+    obj: dict[str, Any] = {"id": doc_id}
+    if text is not None:
+        obj["text"] = text
+    obj["spans"] = spans
+    return json.dumps(obj, ensure_ascii=False)

@@ -1,0 +1,189 @@
+"""``naba render``: an HTML page of tagged documents, right to left, a colour per label.
+
+Entity spans (actors, places) are shaded; claims are drawn as boxes around the actors and places
+inside them. Elements are nested from character offsets by naba.html.nest_spans, so a span that
+crosses another is split into parts rather than producing broken markup. Every piece of document
+text, id and label is escaped: a page of untrusted text runs no script.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from naba.errors import DataError, Problem
+from naba.html import escape, nest_spans
+
+# colour per well-known label; other labels take the next colour of the palette
+_KNOWN = {"ACTOR": "#f4a261", "LOCATION": "#2a9d8f", "CLAIM": "#7b2cbf"}
+_PALETTE = ["#e76f51", "#457b9d", "#e9c46a", "#8ab17d", "#b5838d", "#6d597a", "#ff006e", "#3a86ff"]
+
+
+@dataclass
+class Tagged:
+    """A document to draw: its id, text and spans (``start``, ``end``, ``label``, optional ``layer``, ``score``)."""
+
+    id: str
+    text: str
+    spans: list[dict[str, Any]] = field(default_factory=list)
+
+
+def colours(labels: Iterable[str]) -> dict[str, str]:
+    """A stable colour for each label: the project's own for its labels, then a palette in order."""
+    out: dict[str, str] = {}
+    spare = iter(c for c in _PALETTE if c not in _KNOWN.values())
+    for label in sorted(set(labels)):
+        out[label] = _KNOWN.get(label) or next(spare, "#888888")
+    return out
+
+
+def render_page(docs: Iterable[Tagged], *, title: str = "naba predictions") -> str:
+    """The whole HTML page for ``docs`` (held in memory: render is for reading, not for corpora)."""
+    docs = list(docs)
+    labels = sorted({s["label"] for d in docs for s in d.spans})
+    palette = colours(labels)
+    classes = {label: f"l{k}" for k, label in enumerate(labels)}
+    css = "\n".join(_label_css(classes[label], palette[label], _is_claim(label, docs)) for label in labels)
+    legend = "".join(
+        f'<li><span class="swatch {classes[label]}" data-label="{escape(label)}">{escape(label)}</span></li>'
+        for label in labels
+    )
+    body = "\n".join(_document_html(doc, classes) for doc in docs)
+    return _PAGE.format(title=escape(title), css=css, legend=legend, count=len(docs), body=body)
+
+
+def _is_claim(label: str, docs: list[Tagged]) -> bool:
+    return any(s["label"] == label and s.get("layer") == "claim" for d in docs for s in d.spans)
+
+
+def _label_css(cls: str, colour: str, boxed: bool) -> str:
+    if boxed:
+        return f".{cls} {{ border: 2px solid {colour}; border-radius: 4px; padding: 1px 2px; }}"
+    return f".{cls} {{ background: {colour}55; border-bottom: 2px solid {colour}; }}"
+
+
+def _document_html(doc: Tagged, classes: dict[str, str]) -> str:
+    spans = doc.spans
+    bounds = [(s["start"], s["end"]) for s in spans]
+    # claims go outside entities of the same extent
+    layer_rank = {"claim": 0}
+
+    def open_tag(i: int, continued: bool) -> str:
+        s = spans[i]
+        label, layer = s["label"], s.get("layer", "")
+        score = f" {s['score']:.2f}" if isinstance(s.get("score"), int | float) else ""
+        part = " part" if continued else ""
+        return (
+            f'<span class="span {classes[label]}{part}" data-label="{escape(label)}" '
+            f'data-layer="{escape(str(layer))}" data-start="{s["start"]}" data-end="{s["end"]}" '
+            f'title="{escape(label + score)}">'
+        )
+
+    inner = nest_spans(doc.text, bounds, open_tag, rank=lambda i: layer_rank.get(spans[i].get("layer"), 1))
+    return (
+        f'<article class="doc" dir="rtl" lang="ar" data-id="{escape(doc.id)}">'
+        f'<h2 dir="auto">{escape(doc.id)}</h2><div class="text">{inner}</div></article>'
+    )
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="ar" dir="rtl">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>{title}</title>
+<style>
+body {{ font-family: "Noto Naskh Arabic", "Amiri", "DejaVu Sans", sans-serif; margin: 2em; line-height: 2.2; }}
+.doc {{ border-top: 1px solid #ccc; padding: 0.5em 0; }}
+.doc h2 {{ font-size: 0.9em; color: #555; margin: 0; }}
+.text {{ white-space: pre-wrap; font-size: 1.2em; }}
+.legend {{ list-style: none; padding: 0; display: flex; gap: 1em; }}
+.swatch {{ padding: 0 0.4em; }}
+{css}
+</style>
+</head>
+<body>
+<h1>{title}</h1>
+<ul class="legend">{legend}</ul>
+<p dir="ltr">{count} document(s)</p>
+{body}
+</body>
+</html>
+"""
+
+
+def read_tagged(path: str | Path, *, source: str | Path | None = None, limit: int | None = None) -> Iterator[Tagged]:
+    """Documents to draw from a predictions JSONL file, or from any corpus file naba reads.
+
+    Predictions written without their text (``naba predict`` without ``--with-text``) take it
+    from ``source``, the input the predictions were made from.
+    """
+    path = Path(path)
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        # naba's corpus JSONL is predictions' shape with the text and without layers and scores
+        yield from _read_predictions(path, source=source, limit=limit)
+        return
+    from naba.corpus.formats import read
+
+    for k, doc in enumerate(read(path)):
+        if limit is not None and k >= limit:
+            return
+        spans = [{"start": s.start, "end": s.end, "label": s.label, "layer": _layer(s.label)} for s in doc.spans]
+        yield Tagged(doc.id, doc.text, spans)
+
+
+def _layer(label: str) -> str:
+    from naba.corpus.labels import DEFAULT_SCHEME
+
+    try:
+        return DEFAULT_SCHEME.layer_of(label)
+    except KeyError:
+        return "entity"
+
+
+def _read_predictions(path: Path, *, source: str | Path | None, limit: int | None) -> Iterator[Tagged]:
+    texts: dict[str, str] | None = None
+    if source is not None:
+        from naba.predict.io import Record, read_inputs
+
+        texts = {r.id: r.text for r in read_inputs(source) if isinstance(r, Record)}
+    with path.open("rb") as fh:
+        count = 0
+        for number, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            if limit is not None and count >= limit:
+                return
+            where = f"line {number}"
+            try:
+                obj = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise DataError(Problem(str(path), where, f"not a prediction line: {exc}")) from None
+            if not isinstance(obj, dict) or not isinstance(obj.get("spans"), list) or "id" not in obj:
+                raise DataError(Problem(str(path), where, "a prediction line needs 'id' and 'spans'"))
+            doc_id = str(obj["id"])
+            text = obj.get("text")
+            if not isinstance(text, str):
+                text = texts.get(doc_id) if texts is not None else None
+            if text is None:
+                reason = (
+                    f"no text for id {doc_id!r} in {source}" if texts is not None
+                    else "no 'text': write predictions with --with-text, or pass --source INPUT"
+                )
+                raise DataError(Problem(str(path), where, reason))
+            yield Tagged(doc_id, text, [_checked(s, text, path, where) for s in obj["spans"]])
+            count += 1
+
+
+def _checked(span: Any, text: str, path: Path, where: str) -> dict[str, Any]:
+    ok = (
+        isinstance(span, dict)
+        and all(isinstance(span.get(k), int) and not isinstance(span.get(k), bool) for k in ("start", "end"))
+        and isinstance(span.get("label"), str)
+    )
+    if not ok or not 0 <= span["start"] < span["end"] <= len(text):
+        raise DataError(Problem(str(path), where, f"bad span {span!r:.120}: offsets out of the text or no label"))
+    return span if "layer" in span else {**span, "layer": _layer(span["label"])}

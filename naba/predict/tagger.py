@@ -1,0 +1,330 @@
+"""The Tagger: a naba checkpoint as a function from texts to spans in original code-point offsets.
+
+Texts are prepared and cut into windows by naba.encode (offset maps to the original text kept),
+windows of many documents are sorted by length and packed into batches under a token budget
+(dynamic padding, so little compute goes to padding), run under ``torch.inference_mode``, and
+decoded per document with naba.encode's BIO-constrained decoder. While one chunk of documents is
+on the model, a background thread reads and encodes the next one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+from naba.errors import DataError, ModelLoadError, Problem
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_DTYPES = {
+    "fp32": torch.float32,
+    "float32": torch.float32,
+    "bf16": torch.bfloat16,
+    "bfloat16": torch.bfloat16,
+    "fp16": torch.float16,
+    "float16": torch.float16,
+}
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """The compute dtype: as asked, else bf16 on a GPU that has it, fp16 on other GPUs, fp32 on CPU."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype is not None:
+        try:
+            return _DTYPES[dtype.lower()]
+        except KeyError:
+            raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPES)}") from None
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def resolve_checkpoint(name: str | Path) -> str:
+    """A checkpoint folder for a run folder (its ``best/``), a checkpoint folder or a hub id."""
+    path = Path(name)
+    if path.is_dir():
+        if (path / "naba.json").is_file():
+            return str(path)
+        if (path / "best" / "naba.json").is_file():
+            return str(path / "best")
+        raise ModelLoadError(
+            f"{path}: not a naba checkpoint (no naba.json) nor a run folder with best/naba.json"
+        )
+    if path.exists():
+        raise ModelLoadError(f"{path}: a model must be a checkpoint folder or a run folder, not a file")
+    return _from_hub(str(name))
+
+
+def _from_hub(repo_id: str) -> str:
+    # a hub id works only if the checkpoint is in the local Hugging Face cache (or the hub is reachable)
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(repo_id)
+    except Exception as exc:  # hub, network and validation errors alike: the id cannot be had
+        raise ModelLoadError(
+            f"cannot load {repo_id!r}: not a local folder, and not to be had from the Hugging Face hub or "
+            f"its local cache ({type(exc).__name__}). Pass a local run or checkpoint folder instead."
+        ) from None
+
+
+def plan_batches(lengths: Sequence[int], *, batch_tokens: int, batch_size: int | None = None) -> list[list[int]]:
+    """Indices of ``lengths`` grouped into batches, longest first, each under a padded-token budget.
+
+    A batch pads to its longest member, so sorting by length first keeps padding small; the
+    padded size ``len(batch) * longest`` stays within ``batch_tokens`` (a single sequence longer
+    than the budget gets a batch of its own).
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        longest = lengths[current[0]] if current else lengths[i]
+        full = batch_size is not None and len(current) >= batch_size
+        if current and (full or (len(current) + 1) * longest > batch_tokens):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def text_of(item: Any) -> Any:
+    """The text of a tagger input: a str, an object with ``.text`` (Document, Record) or ``(id, text)``."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, tuple) and len(item) == 2:
+        return item[1]
+    return getattr(item, "text", item)
+
+
+@dataclass
+class _Chunk:
+    items: list[Any]
+    texts: list[str]
+    windows: list[Any]  # naba.encode.Window of the non-empty texts
+    owner: list[int]  # for each window, the index of its text in ``texts``
+
+
+class Tagger:
+    """Tags texts with a naba checkpoint: ``tagger(text)`` or ``tagger([text, ...])``.
+
+    Each span is ``{"start", "end", "label", "layer", "text", "score"}`` with code-point offsets
+    into the text as given, and ``text == original[start:end]``.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        tokenizer: Any,
+        space: Any,
+        info: dict[str, Any],
+        *,
+        device: torch.device,
+        dtype: torch.dtype,
+        batch_tokens: int = 16384,
+        chunk_docs: int = 256,
+    ):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.space = space
+        self.info = info
+        self.device = device
+        self.dtype = dtype
+        self.batch_tokens = batch_tokens
+        self.chunk_docs = chunk_docs
+        self.max_length = int(info.get("max_length", 512))
+        self.stride = int(info.get("stride", 128))
+        self.preset = str(info.get("preset", "arabertv02"))
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        # lowered after an out-of-memory error, so that later batches do not hit it again
+        self._budget_cap: int | None = None
+        # documents and subword tokens tagged so far: the batch job's progress bar reads them
+        self.docs_done = 0
+        self.tokens_done = 0
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | Path,
+        *,
+        device: str | torch.device | None = None,
+        dtype: str | torch.dtype | None = None,
+        batch_tokens: int = 16384,
+        chunk_docs: int = 256,
+    ) -> Tagger:
+        """Load a run folder (uses ``best/``), a checkpoint folder or a hub id (offline: its cache)."""
+        from naba.model import load_checkpoint
+
+        device = torch.device(device) if device is not None else _default_device()
+        compute = resolve_dtype(dtype, device)
+        model, tokenizer, space, info = load_checkpoint(resolve_checkpoint(name_or_path), device=device)
+        _use_sdpa(model)
+        model.to(device=device, dtype=compute)
+        return cls(
+            model, tokenizer, space, info, device=device, dtype=compute,
+            batch_tokens=batch_tokens, chunk_docs=chunk_docs,
+        )
+
+    def __call__(
+        self, texts: str | Sequence[str], *, batch_size: int | None = None, batch_tokens: int | None = None
+    ) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
+        """Spans of one text, or a list of span lists for a list of texts (``batch_size``: windows per batch)."""
+        single = isinstance(texts, str)
+        items = [texts] if single else list(texts)
+        for i, text in enumerate(items):
+            if not isinstance(text, str):
+                raise DataError(Problem("<memory>", f"text {i}", f"a text must be a str, got {type(text).__name__}"))
+        found = [spans for _, spans in self.tag_documents(items, batch_size=batch_size, batch_tokens=batch_tokens)]
+        return found[0] if single else found
+
+    def tag_documents(
+        self,
+        items: Iterable[T],
+        *,
+        batch_size: int | None = None,
+        batch_tokens: int | None = None,
+        chunk_docs: int | None = None,
+        text: Callable[[T], str] = text_of,
+    ) -> Iterator[tuple[T, list[dict[str, Any]]]]:
+        """Stream ``(item, spans)`` for each item, in input order, holding two chunks at most.
+
+        ``items`` may be texts, Documents, ``(id, text)`` pairs or anything ``text`` maps to a
+        str. The iterable is consumed on a background thread, one chunk ahead of the model.
+        """
+        budget = batch_tokens or self.batch_tokens
+        size = chunk_docs or self.chunk_docs
+        source = iter(items)
+
+        def next_chunk() -> _Chunk | None:
+            batch = list(itertools.islice(source, size))
+            return self._encode(batch, text) if batch else None
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="naba-encode") as pool:
+            ahead = pool.submit(next_chunk)
+            while True:
+                chunk = ahead.result()
+                if chunk is None:
+                    return
+                ahead = pool.submit(next_chunk)
+                yield from zip(chunk.items, self._tag_chunk(chunk, budget=budget, batch_size=batch_size), strict=True)
+
+    def _encode(self, items: list[T], text: Callable[[T], str]) -> _Chunk:
+        from naba.encode import encode
+
+        texts = [text(item) for item in items]
+        keep = [i for i, t in enumerate(texts) if isinstance(t, str) and t.strip()]
+        windows = (
+            encode(
+                [texts[i] for i in keep], self.tokenizer, self.space, max_length=self.max_length,
+                stride=self.stride, preset=self.preset, with_labels=False,
+            )
+            if keep
+            else []
+        )
+        return _Chunk(items, texts, windows, [keep[w.doc_index] for w in windows])
+
+    def _tag_chunk(self, chunk: _Chunk, *, budget: int, batch_size: int | None) -> list[list[dict[str, Any]]]:
+        from naba.encode import decode
+
+        logits = self._forward(chunk.windows, budget=budget, batch_size=batch_size)
+        per_doc: dict[int, list[int]] = {}
+        for w, owner in enumerate(chunk.owner):
+            per_doc.setdefault(owner, []).append(w)
+        out: list[list[dict[str, Any]]] = []
+        for i, text in enumerate(chunk.texts):
+            ws = per_doc.get(i)
+            if not ws:
+                out.append([])
+                continue
+            spans = decode(text, [chunk.windows[w] for w in ws], [logits[w] for w in ws], self.space)
+            out.append([span_dict(text, s) for s in spans])
+            self.tokens_done += sum(chunk.windows[w].core[1] - chunk.windows[w].core[0] for w in ws)
+        self.docs_done += len(chunk.texts)
+        return out
+
+    def _forward(self, windows: Sequence[Any], *, budget: int, batch_size: int | None) -> list[np.ndarray]:
+        lengths = [len(w.input_ids) for w in windows]
+        logits: list[np.ndarray] = [np.empty(0)] * len(windows)
+        if self._budget_cap is not None:
+            budget = min(budget, self._budget_cap)
+        for batch in plan_batches(lengths, batch_tokens=budget, batch_size=batch_size):
+            self._run(batch, windows, lengths, logits)
+        return logits
+
+    def _run(self, batch: list[int], windows: Sequence[Any], lengths: list[int], out: list[np.ndarray]) -> None:
+        width = max(lengths[i] for i in batch)
+        ids = np.full((len(batch), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, i in enumerate(batch):
+            ids[row, : lengths[i]] = windows[i].input_ids
+            mask[row, : lengths[i]] = 1
+        try:
+            with torch.inference_mode():
+                result = self.model(
+                    input_ids=torch.from_numpy(ids).to(self.device),
+                    attention_mask=torch.from_numpy(mask).to(self.device),
+                ).logits
+                scores = result.float().cpu().numpy()
+        except torch.OutOfMemoryError:
+            if len(batch) == 1:
+                raise
+            # halve and retry; later batches get the smaller budget so the OOM does not repeat
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            self._budget_cap = max(1, len(batch) * width // 2)
+            log.warning("out of memory on a batch of %d x %d tokens: retrying in halves", len(batch), width)
+            half = len(batch) // 2
+            self._run(batch[:half], windows, lengths, out)
+            self._run(batch[half:], windows, lengths, out)
+            return
+        for row, i in enumerate(batch):
+            out[i] = scores[row, : lengths[i]]
+
+
+def span_dict(text: str, span: Any) -> dict[str, Any]:
+    """A decoded span as the tagger returns it, with its text cut from the original."""
+    return {
+        "start": span.start,
+        "end": span.end,
+        "label": span.label,
+        "layer": span.layer,
+        "text": text[span.start : span.end],
+        "score": round(float(span.score), 4),
+    }
+
+
+def with_rule_claims(text: str, spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Model spans with the claim layer replaced by naba.claims' rule-based claims."""
+    from naba.claims import find_claims
+
+    kept = [s for s in spans if s["layer"] != "claim"]
+    return sorted(kept + find_claims(text), key=lambda s: (s["start"], -s["end"], s["layer"]))
+
+
+def _default_device() -> torch.device:
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+def _use_sdpa(model: torch.nn.Module) -> None:
+    # PyTorch's fused attention; checkpoints saved with "eager" would otherwise keep it
+    setter = getattr(model, "set_attn_implementation", None)
+    try:
+        if setter is not None:
+            setter("sdpa")
+        else:
+            model.config._attn_implementation = "sdpa"
+    except (ValueError, ImportError) as exc:
+        log.info("SDPA attention not available for this model (%s); using its default", exc)

@@ -1,0 +1,165 @@
+"""naba.predict.io: input formats, rejects, duplicate ids, torn-line repair, atomic writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from naba.errors import DataError
+from naba.predict.io import (
+    Appender,
+    Record,
+    Reject,
+    atomic_writer,
+    input_kind,
+    read_inputs,
+    resume_output,
+    unique_ids,
+)
+
+
+def _jsonl(path: Path, lines: list[bytes]) -> Path:
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b'{"id": "a", "text": "x"', "invalid JSON"),
+        (b"\xff\xfe not utf-8", "not valid UTF-8"),
+        (b'{"id": "a"}', "no 'text' field"),
+        (b'{"id": "a", "text": null}', "'text' must be a string"),
+        (b'{"id": "a", "text": ["x"]}', "'text' must be a string"),
+        (b'{"text": "x"}', "no 'id' field"),
+        (b'{"id": "", "text": "x"}', "'id' must be a non-empty string"),
+        (b'{"id": true, "text": "x"}', "'id' must be a non-empty string"),
+        (b'["a", "x"]', "must be a JSON object"),
+    ],
+)
+def test_bad_jsonl_records_become_rejects(tmp_path: Path, raw: bytes, reason: str) -> None:
+    path = _jsonl(tmp_path / "in.jsonl", [b'{"id": "ok", "text": "t"}', raw])
+    items = list(read_inputs(path))
+    assert items[0] == Record(1, "ok", "t")
+    assert isinstance(items[1], Reject)
+    assert items[1].line == 2 and reason in items[1].reason
+
+
+def test_jsonl_fields_are_configurable_and_int_ids_become_strings(tmp_path: Path) -> None:
+    path = _jsonl(tmp_path / "in.jsonl", [b'{"doc": 7, "body": "\xd9\x86\xd8\xa8\xd8\xa3"}', b"", b'{"doc": "b", "body": ""}'])
+    assert list(read_inputs(path, id_field="doc", text_field="body")) == [Record(1, "7", "نبأ"), Record(3, "b", "")]
+
+
+def test_duplicate_ids_are_rejected_after_the_first(tmp_path: Path) -> None:
+    path = _jsonl(tmp_path / "in.jsonl", [b'{"id": "a", "text": "1"}', b'{"id": "b", "text": "2"}', b'{"id": "a", "text": "3"}'])
+    items = list(unique_ids(read_inputs(path), source=str(path)))
+    assert [type(i).__name__ for i in items] == ["Record", "Record", "Reject"]
+    assert items[2].line == 3 and "duplicate id 'a' (first at line 1)" in items[2].reason
+
+
+def test_text_file_keeps_crlf_and_uses_the_stem_as_id(tmp_path: Path) -> None:
+    path = tmp_path / "article-1.txt"
+    path.write_bytes("سطر\r\nثان\n".encode())
+    assert list(read_inputs(path)) == [Record(1, "article-1", "سطر\r\nثان\n")]
+
+
+def test_folder_is_read_sorted_and_bad_files_are_rejected(tmp_path: Path) -> None:
+    (tmp_path / "b.txt").write_text("ب", encoding="utf-8")
+    (tmp_path / "a.txt").write_text("أ", encoding="utf-8")
+    (tmp_path / "c.txt").write_bytes(b"\xff")
+    (tmp_path / "notes.md").write_text("ignored", encoding="utf-8")
+    items = list(read_inputs(tmp_path))
+    assert items[:2] == [Record(1, "a", "أ"), Record(2, "b", "ب")]
+    assert isinstance(items[2], Reject) and items[2].id == "c" and "UTF-8" in items[2].reason
+    assert len(items) == 3
+
+
+def test_parquet_is_read_in_row_batches(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = pa.table({"id": ["a", "b", None, "d"], "text": ["x", None, "z", "w"], "other": [1, 2, 3, 4]})
+    path = tmp_path / "in.parquet"
+    pq.write_table(table, path)
+    items = list(read_inputs(path, rows_per_batch=2))
+    assert items[0] == Record(1, "a", "x")
+    assert isinstance(items[1], Reject) and items[1].line == 2 and "'text' must be a string" in items[1].reason
+    assert isinstance(items[2], Reject) and "'id'" in items[2].reason
+    assert items[3] == Record(4, "d", "w")
+
+
+def test_parquet_without_the_text_column_is_a_data_error(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    pq.write_table(pa.table({"id": ["a"], "body": ["x"]}), tmp_path / "in.parquet")
+    with pytest.raises(DataError, match=r"no column\(s\) \['text'\]"):
+        list(read_inputs(tmp_path / "in.parquet"))
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("x.jsonl", "jsonl"), ("x.JSONL", "jsonl"), ("x.txt", "text"), ("x.parquet", "parquet"), ("x.csv", None)],
+)
+def test_input_kind(tmp_path: Path, name: str, kind: str | None) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"")
+    if kind is None:
+        with pytest.raises(DataError, match="unknown input format"):
+            input_kind(path)
+    else:
+        assert input_kind(path) == kind
+
+
+def test_missing_input_is_a_data_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no such file"):
+        input_kind(tmp_path / "nope.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("content", "kept", "ids"),
+    [
+        (b"", b"", set()),
+        (b'{"id": "a", "spans": []}\n', b'{"id": "a", "spans": []}\n', {"a"}),
+        (b'{"id": "a", "spans": []}\n{"id": "b", "sp', b'{"id": "a", "spans": []}\n', {"a"}),
+        (b'{"id": "a", "sp', b"", set()),
+        # a torn multi-byte character at the very end
+        ('{"id": "a", "spans": []}\n{"id": "ب'.encode()[:-1], b'{"id": "a", "spans": []}\n', {"a"}),
+    ],
+)
+def test_resume_output_repairs_a_torn_last_line(tmp_path: Path, content: bytes, kept: bytes, ids: set[str]) -> None:
+    path = tmp_path / "out.jsonl"
+    path.write_bytes(content)
+    assert resume_output(path) == ids
+    assert path.read_bytes() == kept
+
+
+def test_resume_output_refuses_a_file_damaged_in_the_middle(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    path.write_bytes(b'{"id": "a", "spans": []}\nnot json\n{"id": "b", "spans": []}\n')
+    with pytest.raises(DataError, match="line 2"):
+        resume_output(path)
+
+
+def test_resume_of_a_missing_output_is_empty(tmp_path: Path) -> None:
+    assert resume_output(tmp_path / "none.jsonl") == set()
+
+
+def test_appender_appends_whole_lines(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    with Appender(path) as out:
+        out.write([json.dumps({"id": "a"})])
+        out.write([])
+    with Appender(path) as out:
+        out.write([json.dumps({"id": "b"}), json.dumps({"id": "c"})])
+    assert [json.loads(x)["id"] for x in path.read_text().splitlines()] == ["a", "b", "c"]
+
+
+def test_atomic_writer_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    path = tmp_path / "page.html"
+    path.write_text("old")
+    with pytest.raises(RuntimeError), atomic_writer(path) as out:
+        out.write("half")
+        raise RuntimeError("boom")
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["page.html"]

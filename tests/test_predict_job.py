@@ -1,0 +1,251 @@
+"""The batch job behind ``naba predict``: order, rejects, resume after SIGKILL, torn lines, sharding."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_predict_tagger import WORD, tiny_checkpoint
+
+from naba.cli import main
+from naba.errors import ConfigError, DataError
+from naba.predict import Tagger
+from naba.predict.batch import Shard, merge_parts, part_path, run_job
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_checkpoint(tmp_path_factory.mktemp("job"))
+
+
+@pytest.fixture(scope="module")
+def tagger(checkpoint: Path) -> Tagger:
+    return Tagger.from_pretrained(checkpoint, device="cpu")
+
+
+def _texts(n: int) -> list[str]:
+    base = f"قال الجيش السوري إن مقاتلين دخلوا مدينة {WORD} بعد اشتباكات"
+    return [" ".join([base] * (1 + i % 4)) + f" {i}" for i in range(n)]
+
+
+def _write_jsonl(path: Path, n: int) -> list[str]:
+    ids = [f"doc-{i:05d}" for i in range(n)]
+    with path.open("w", encoding="utf-8") as fh:
+        for doc_id, text in zip(ids, _texts(n), strict=True):
+            fh.write(json.dumps({"id": doc_id, "text": text}, ensure_ascii=False) + "\n")
+    return ids
+
+
+def _ids(path: Path) -> list[str]:
+    return [json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+    env.pop("WORLD_SIZE", None)
+    return env
+
+
+def test_job_writes_input_order_and_rejects_bad_records(tagger: Tagger, tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    lines = [
+        '{"id": "a", "text": "قال الجيش"}',
+        '{"id": "b", "text": ""}',
+        '{"id": "c", "text": 3}',
+        "{broken",
+        '{"id": "a", "text": "again"}',
+        '{"id": "d", "text": "حماة"}',
+    ]
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = run_job(tagger, src, out, chunk_docs=2, progress=False)
+    assert _ids(out) == ["a", "b", "d"]
+    assert (result.written, result.skipped, result.rejected) == (3, 0, 3)
+    rejects = [json.loads(x) for x in (tmp_path / "out.rejects.jsonl").read_text().splitlines()]
+    assert [(r["line"], r["id"]) for r in rejects] == [(3, "c"), (4, None), (5, "a")]
+    assert "duplicate id 'a'" in rejects[2]["reason"]
+    for line in out.read_text(encoding="utf-8").splitlines():
+        obj = json.loads(line)
+        assert set(obj) == {"id", "spans"}
+
+
+def test_rerun_skips_written_ids_and_repairs_a_torn_line(tagger: Tagger, tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    ids = _write_jsonl(src, 9)
+    out = tmp_path / "out.jsonl"
+    run_job(tagger, src, out, progress=False)
+    full = out.read_bytes()
+    lines = full.splitlines(keepends=True)
+    out.write_bytes(b"".join(lines[:4]) + lines[4][:17])  # a crash in the middle of line 5
+    result = run_job(tagger, src, out, chunk_docs=2, progress=False)
+    assert (result.written, result.skipped) == (5, 4)
+    assert _ids(out) == ids
+    assert out.read_bytes() == full
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_has_every_id_once_in_order(tagger: Tagger, checkpoint: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    ids = _write_jsonl(src, 400)
+    out = tmp_path / "out.jsonl"
+    cmd = [sys.executable, "-m", "naba.cli", "predict", str(checkpoint), str(src), "-o", str(out),
+           "--chunk-docs", "4", "--no-progress"]
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and proc.poll() is None:
+        if out.exists() and out.stat().st_size > 0:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, f"the job ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stderr.close()
+    raw = out.read_bytes()
+    assert 0 < raw.count(b"\n") < len(ids), "killed mid-run"
+    result = run_job(tagger, src, out, chunk_docs=16, progress=False)
+    assert result.skipped >= 1
+    assert _ids(out) == ids
+
+
+@pytest.mark.parametrize("kind", ["txt", "folder", "parquet"])
+def test_input_formats(tagger: Tagger, tmp_path: Path, kind: str) -> None:
+    texts = {"b-doc": "قال الجيش السوري", "a-doc": f"دخلوا {WORD}\r\n"}
+    if kind == "txt":
+        src = tmp_path / "b-doc.txt"
+        src.write_bytes(texts["b-doc"].encode())
+        expected = ["b-doc"]
+    elif kind == "folder":
+        src = tmp_path / "docs"
+        src.mkdir()
+        for doc_id, text in texts.items():
+            (src / f"{doc_id}.txt").write_bytes(text.encode())
+        expected = ["a-doc", "b-doc"]
+    else:
+        pa = pytest.importorskip("pyarrow")
+        pq = pytest.importorskip("pyarrow.parquet")
+        src = tmp_path / "in.parquet"
+        pq.write_table(pa.table({"key": list(texts), "body": list(texts.values())}), src, row_group_size=1)
+        expected = list(texts)
+    out = tmp_path / "out.jsonl"
+    run_job(tagger, src, out, id_field="key", text_field="body", with_text=True, progress=False)
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rows] == expected
+    for row in rows:
+        assert row["text"] == texts[row["id"]]
+        assert all(row["text"][s["start"] : s["end"]] == s["text"] for s in row["spans"])
+
+
+def test_rules_replace_the_claim_layer(tagger: Tagger, tmp_path: Path) -> None:
+    from naba.claims import find_claims
+
+    text = "قال الجيش السوري إن مقاتلين من المعارضة دخلوا مدينة حماة."
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": "x", "text": text}, ensure_ascii=False) + "\n", encoding="utf-8")
+    run_job(tagger, src, tmp_path / "out.jsonl", rules=True, progress=False)
+    spans = json.loads((tmp_path / "out.jsonl").read_text(encoding="utf-8"))["spans"]
+    claims = [s for s in spans if s["layer"] == "claim"]
+    assert claims == find_claims(text) and claims
+    assert [s for s in spans if s["layer"] == "entity"] == [s for s in tagger(text) if s["layer"] == "entity"]
+
+
+def test_merge_parts_round_robin_after_existing_output(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    out.write_text('{"id": "0"}\n')
+    shares = {0: ["1", "3", "5"], 1: ["2", "4"]}
+    for rank, ids in shares.items():
+        part_path(out, rank, 2).write_text("".join(f'{{"id": "{i}"}}\n' for i in ids))
+    merge_parts(out, 2)
+    assert _ids(out) == ["0", "1", "2", "3", "4", "5"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+
+
+def test_merge_parts_refuses_uneven_shares(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    part_path(out, 0, 2).write_text('{"id": "1"}\n')
+    part_path(out, 1, 2).write_text('{"id": "2"}\n{"id": "4"}\n')
+    with pytest.raises(DataError, match="more lines than its share"):
+        merge_parts(out, 2)
+    assert not out.exists()
+
+
+def test_parts_of_another_world_size_are_refused(tagger: Tagger, tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, 2)
+    out = tmp_path / "out.jsonl"
+    part_path(out, 0, 3).write_text("")
+    with pytest.raises(ConfigError, match="another number of processes"):
+        run_job(tagger, src, out, progress=False, shard=Shard(rank=0, world=2))
+
+
+def test_one_shard_of_two_takes_every_other_document(tagger: Tagger, tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    ids = _write_jsonl(src, 7)
+    out = tmp_path / "out.jsonl"
+    run_job(tagger, src, out, progress=False, shard=Shard(rank=1, world=2))
+    assert _ids(part_path(out, 1, 2)) == ids[1::2]
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_match_one(tagger: Tagger, checkpoint: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    ids = _write_jsonl(src, 23)
+    with src.open("a", encoding="utf-8") as fh:
+        fh.write('{"id": "doc-00003", "text": "duplicate"}\n')
+    single = tmp_path / "single.jsonl"
+    run_job(tagger, src, single, progress=False)
+    out = tmp_path / "out.jsonl"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "naba.cli", "predict", str(checkpoint), str(src), "-o", str(out), "--chunk-docs", "3",
+           "--no-progress"]
+    done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _ids(out) == ids
+    mine = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    theirs = [json.loads(x) for x in single.read_text(encoding="utf-8").splitlines()]
+    for a, b in zip(mine, theirs, strict=True):
+        assert [(s["start"], s["end"], s["label"]) for s in a["spans"]] == [
+            (s["start"], s["end"], s["label"]) for s in b["spans"]
+        ]
+        assert [s["score"] for s in a["spans"]] == pytest.approx([s["score"] for s in b["spans"]], abs=2e-4)
+    rejects = (tmp_path / "out.rejects.jsonl").read_text().splitlines()
+    assert len(rejects) == 1 and "duplicate id" in rejects[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "in.jsonl", "out.jsonl", "out.rejects.jsonl", "single.jsonl", "single.rejects.jsonl"
+    ]
+
+
+def test_cli_predict_reports_counts(checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": "a", "text": "قال الجيش"}\n{"id": 1}\n', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    rejects = tmp_path / "bad.jsonl"
+    code = main(["predict", str(checkpoint), str(src), "-o", str(out), "--rejects", str(rejects), "--no-progress"])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "1 document(s) tagged" in err and "1 rejected" in err
+    assert _ids(out) == ["a"] and len(rejects.read_text().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["predict", "{ckpt}", "{tmp}/none.jsonl", "-o", "{tmp}/o.jsonl"], 1, "no such file"),
+        (["predict", "{tmp}", "{tmp}/in.jsonl", "-o", "{tmp}/o.jsonl"], 2, "not a naba checkpoint"),
+        (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/o.jsonl", "--batch-tokens", "0"], 2, "at least 1"),
+    ],
+)
+def test_cli_predict_errors_are_clear(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture, args: list[str], code: int, message: str
+) -> None:
+    (tmp_path / "in.jsonl").write_text('{"id": "a", "text": "x"}\n')
+    argv = [a.format(ckpt=checkpoint, tmp=tmp_path) for a in args]
+    assert main(argv) == code
+    assert message in capsys.readouterr().err

@@ -1,0 +1,251 @@
+"""naba.predict.Tagger: exact original offsets on hard texts, windows, batching, OOM, loading.
+
+Two models: a tiny random BERT checkpoint (its predictions are arbitrary, so the tests check what
+must hold for any prediction), and an "oracle" that tags one vocabulary word as LOCATION wherever
+it occurs, so that the expected spans are known exactly.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from naba.corpus.labels import DEFAULT_SCHEME
+from naba.encode import LabelSpace
+from naba.errors import DataError, ModelLoadError
+from naba.predict import Tagger
+from naba.predict.tagger import plan_batches
+
+WORD = "حماة"
+TRAIN_TEXTS = [
+    "أعلن الجيش السوري اليوم أن مقاتلين من المعارضة دخلوا مدينة حماة بعد اشتباكات",
+    "قال المرصد السوري إن الفصائل سيطرت على حماة وحلب ودمشق",
+    "the army said on Thursday that fighters entered the city 2024",
+] * 20
+
+
+def tiny_checkpoint(root: Path, *, max_length: int = 64, stride: int = 16) -> Path:
+    """A 2-layer, 64-wide random BERT checkpoint with both layers (entity, claim)."""
+    from naba.model import build_small_model, build_small_tokenizer, save_checkpoint
+
+    tok = build_small_tokenizer(TRAIN_TEXTS, vocab_size=400)
+    space = LabelSpace.from_scheme(DEFAULT_SCHEME)
+    model = build_small_model(
+        space, vocab_size=len(tok), hidden_size=64, num_layers=2, heads=2, intermediate=128, max_position=128
+    )
+    return save_checkpoint(root / "ckpt", model, tok, space, extra={"max_length": max_length, "stride": stride})
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_checkpoint(tmp_path_factory.mktemp("tagger"))
+
+
+@pytest.fixture(scope="session")
+def tagger(checkpoint: Path) -> Tagger:
+    return Tagger.from_pretrained(checkpoint, device="cpu")
+
+
+class Oracle(torch.nn.Module):
+    """Logits from token ids alone: ``WORD`` is B-LOCATION, everything else O, in every layer."""
+
+    def __init__(self, tokenizer, space: LabelSpace, *, fail_above: int | None = None):
+        super().__init__()
+        table = torch.full((len(tokenizer), space.num_labels), -10.0)
+        for layer in space.layers:
+            table[:, space.label2id[f"{layer}:O"]] = 10.0
+        word_id = tokenizer.convert_tokens_to_ids(WORD)
+        assert word_id != tokenizer.unk_token_id, "the test vocabulary must hold the word whole"
+        table[word_id, space.label2id["entity:O"]] = -10.0
+        table[word_id, space.label2id["entity:B-LOCATION"]] = 10.0
+        self.register_buffer("table", table)
+        self.fail_above = fail_above  # padded tokens per batch above which it "runs out of memory"
+        self.batches: list[tuple[int, int]] = []
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> SimpleNamespace:
+        self.batches.append(tuple(input_ids.shape))
+        if self.fail_above is not None and input_ids.numel() > self.fail_above:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return SimpleNamespace(logits=self.table[input_ids])
+
+
+def oracle_tagger(tagger: Tagger, *, max_length: int = 16, stride: int = 4, **kw) -> Tagger:
+    info = {**tagger.info, "max_length": max_length, "stride": stride}
+    model = Oracle(tagger.tokenizer, tagger.space, **kw)
+    return Tagger(model, tagger.tokenizer, tagger.space, info, device=torch.device("cpu"), dtype=torch.float32)
+
+
+ADVERSARIAL = {
+    "diacritics": "قَالَ الْجَيْشُ السُّورِيُّ إِنَّ مُقَاتِلِينَ دَخَلُوا حَمَاةَ",
+    "tatweel": "قـــال الجيـــش إن مقاتلين دخلوا حمـــاة",
+    "emoji": "😀 قال 👍🏽 الجيش 🇸🇾 إن 👨‍👩‍👧 مقاتلين دخلوا",
+    "url": "قال الجيش https://example.com/a?b=1 و www.sana.sy و user@mail.com و @naba دخلوا",
+    "rlm_lrm": "\u200fقال الجيش\u200e 2024\u200f إن مقاتلين\u200f دخلوا",
+    "nbsp": "قال\u00a0الجيش\u00a0السوري\u00a0إن\u202fمقاتلين",
+    "zwj_zwnj": "قال\u200dالجيش\u200c السوري\u200b إن",
+    "crlf": "قال الجيش\r\nإن مقاتلين\r\n\r\nدخلوا حماة\r\n",
+    "tabs": "قال\tالجيش\t\tإن\tمقاتلين",
+    "latin": "The army said on Thursday that fighters entered the city.",
+    "eastern_digits": "قال الجيش إن ١٢٣ مقاتلا و۴۵ آخرين دخلوا في ٢٠٢٤/١٢/٠٥",
+    "html": "قال &amp; الجيش <b>إن</b> مقاتلين < 5 > دخلوا",
+    "repeats": "قاااااال الجيش!!!!! إن مقاتلين؟؟؟ دخلوا",
+    "one_char": "ق",
+    "punct_only": "«،؟!»",
+    "empty": "",
+    "spaces": " \t\r\n\u00a0 ",
+}
+
+
+def check_spans(text: str, spans: list[dict], space: LabelSpace) -> None:
+    """What must hold for any prediction: exact, tight, in range, valid labels, no same-layer overlap."""
+    last_end: dict[str, int] = {}
+    for span in sorted(spans, key=lambda s: (s["layer"], s["start"])):
+        assert set(span) == {"start", "end", "label", "layer", "text", "score"}
+        assert 0 <= span["start"] < span["end"] <= len(text)
+        assert span["text"] == text[span["start"] : span["end"]]
+        assert not span["text"][0].isspace() and not span["text"][-1].isspace()
+        assert space.layer_of(span["label"]) == span["layer"]
+        assert 0.0 <= span["score"] <= 1.0
+        assert span["start"] >= last_end.get(span["layer"], 0), "spans of one layer overlap"
+        last_end[span["layer"]] = span["end"]
+
+
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL))
+def test_random_model_offsets_are_exact(tagger: Tagger, name: str) -> None:
+    text = ADVERSARIAL[name]
+    spans = tagger(text)
+    check_spans(text, spans, tagger.space)
+    if not text.strip():
+        assert spans == []
+
+
+def test_a_batch_of_texts_gives_the_same_spans_as_one_at_a_time(tagger: Tagger) -> None:
+    texts = [ADVERSARIAL[k] for k in sorted(ADVERSARIAL)]
+    together = tagger(texts, batch_size=3)
+    assert together == [tagger(t) for t in texts]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"دخلوا {WORD}", [WORD]),
+        ("دخلوا حَمَاةَ اليوم", ["حَمَاةَ"]),
+        ("دخلوا حمـــاة اليوم", ["حمـــاة"]),
+        (f"😀{WORD} 👍🏽 {WORD}", [WORD, WORD]),
+        (f"https://x.com/a?b={WORD} ثم {WORD}", [WORD, WORD]),
+        (f"https://x.com/a?b=1 ثم {WORD}", [WORD]),
+        (f"قال\u00a0{WORD}\u00a0و{WORD}", [WORD]),
+        (f"\u200fقال {WORD}\r\n\t{WORD}\r\n", [WORD, WORD]),
+        ("١٢ حماة ٣٤", [WORD]),
+        ("The army entered Hama", []),
+        ("", []),
+        (" \r\n ", []),
+    ],
+)
+def test_oracle_spans_land_exactly_on_the_word(tagger: Tagger, text: str, expected: list[str]) -> None:
+    spans = oracle_tagger(tagger)(text)
+    check_spans(text, spans, tagger.space)
+    assert [s["text"] for s in spans] == expected
+    assert all(s["label"] == "LOCATION" for s in spans)
+
+
+def test_long_document_through_overlapping_windows_finds_every_occurrence(tagger: Tagger) -> None:
+    rng = random.Random(5)
+    words = "قال الجيش السوري إن مقاتلين دخلوا المدينة بعد اشتباكات".split()
+    tokens = [WORD if rng.random() < 0.05 else rng.choice(words) for _ in range(20_000)]
+    text = " ".join(tokens)
+    oracle = oracle_tagger(tagger, max_length=32, stride=8)
+    spans = oracle(text)
+    expected = []
+    pos = 0
+    for token in tokens:
+        if token == WORD:
+            expected.append((pos, pos + len(WORD)))
+        pos += len(token) + 1
+    assert [(s["start"], s["end"]) for s in spans] == expected
+    assert len(oracle.model.batches) > 1  # really cut into windows and batches
+    check_spans(text, tagger(text), tagger.space)  # and the random model on the same 20,000 words
+
+
+def test_documents_in_one_chunk_share_batches_and_keep_their_order(tagger: Tagger) -> None:
+    texts = [" ".join([WORD] * n) for n in (1, 40, 3, 0, 12)]
+    oracle = oracle_tagger(tagger, max_length=16, stride=4)
+    out = oracle(texts, batch_tokens=10_000)
+    assert [len(s) for s in out] == [1, 40, 3, 0, 12]
+    # every window of every document went through one forward pass, padded to the longest
+    assert len(oracle.model.batches) == 1
+
+
+def test_out_of_memory_halves_the_batch_and_gives_the_same_spans(tagger: Tagger) -> None:
+    texts = [" ".join([WORD, "قال"] * n) for n in (5, 30, 2, 17)]
+    plain = oracle_tagger(tagger)(texts, batch_tokens=4096)
+    failing = oracle_tagger(tagger, fail_above=40)
+    assert failing(texts, batch_tokens=4096) == plain
+    assert max(r * c for r, c in failing.model.batches[-1:]) <= 40
+    assert failing._budget_cap is not None and failing._budget_cap < 4096
+
+
+def test_a_single_window_that_runs_out_of_memory_raises(tagger: Tagger) -> None:
+    with pytest.raises(torch.OutOfMemoryError):
+        oracle_tagger(tagger, fail_above=1)(WORD)
+
+
+@pytest.mark.parametrize(
+    ("lengths", "budget", "size", "expected"),
+    [
+        ([], 100, None, []),
+        ([5, 50, 10, 50], 100, None, [[1, 3], [2, 0]]),
+        ([5, 50, 10, 50], 1000, None, [[1, 3, 2, 0]]),
+        ([5, 50, 10, 50], 1000, 2, [[1, 3], [2, 0]]),
+        ([300, 4], 100, None, [[0], [1]]),  # longer than the budget: a batch of its own
+        ([8, 8, 8], 16, None, [[0, 1], [2]]),
+    ],
+)
+def test_plan_batches(lengths: list[int], budget: int, size: int | None, expected: list[list[int]]) -> None:
+    assert plan_batches(lengths, batch_tokens=budget, batch_size=size) == expected
+
+
+def test_tag_documents_streams_items_with_their_spans(tagger: Tagger) -> None:
+    items = ((f"id{i}", f"{WORD} {i}") for i in range(7))
+    out = list(oracle_tagger(tagger).tag_documents(items, chunk_docs=3))
+    assert [item[0] for item, _ in out] == [f"id{i}" for i in range(7)]
+    assert all(spans[0]["text"] == WORD for _, spans in out)
+
+
+def test_bf16_on_cpu_on_request(checkpoint: Path) -> None:
+    tagger = Tagger.from_pretrained(checkpoint, device="cpu", dtype="bf16")
+    assert next(tagger.model.parameters()).dtype == torch.bfloat16
+    text = ADVERSARIAL["emoji"] + " " + ADVERSARIAL["diacritics"]
+    check_spans(text, tagger(text), tagger.space)
+
+
+def test_run_folder_uses_best(checkpoint: Path, tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "best").symlink_to(checkpoint, target_is_directory=True)
+    assert Tagger.from_pretrained(tmp_path / "run").space == LabelSpace.from_scheme(DEFAULT_SCHEME)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("folder", "not a naba checkpoint"),
+        ("file.txt", "not a file"),
+        ("no-such-org/no-such-naba-model", "cannot load 'no-such-org/no-such-naba-model'"),
+    ],
+)
+def test_unloadable_models_are_model_load_errors(tmp_path: Path, name: str, message: str, monkeypatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file.txt").write_text("x")
+    target = tmp_path / name if name in ("folder", "file.txt") else name
+    with pytest.raises(ModelLoadError, match=message):
+        Tagger.from_pretrained(target)
+
+
+def test_non_string_text_is_a_data_error(tagger: Tagger) -> None:
+    with pytest.raises(DataError, match="text 1"):
+        tagger(["ok", None])
