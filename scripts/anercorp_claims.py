@@ -7,7 +7,8 @@ Raw files (kept outside git because they quote ANERcorp; default folder ../anerc
 line per read sentence: ``SPLIT<TAB>INDEX<TAB>CLAIM_1 ||| CLAIM_2``, each claim an exact substring of
 the sentence as naba rebuilds it, ``@@N`` naming the N-th occurrence when it occurs more than once;
 an empty claim field means "read, no claim". ``test.A.tsv`` becomes ``test.jsonl``, ``train.A.tsv``
-``train.jsonl``, and a second pass ``test.B.tsv`` becomes ``test.B.jsonl``.
+(or its parts ``train.A1.tsv``, ``train.A2.tsv`` ...) ``train.jsonl``, and a second pass
+``test.B.tsv`` becomes ``test.B.jsonl``.
 
 ``build`` writes nothing unless every line of every file resolves; each problem is reported with
 its file, line and sentence. Both commands rewrite their block of data/anercorp-claims/README.md
@@ -39,7 +40,7 @@ from naba.corpus.conll import read_conll
 from naba.corpus.fileio import atomic_write, read_text
 from naba.errors import DataError, Problem
 
-RAW_NAME = re.compile(r"(?P<split>[a-z]+)\.(?P<pass>[A-Z])\.tsv")
+RAW_NAME = re.compile(r"(?P<split>[a-z]+)\.(?P<pass>[A-Z])(?P<part>[0-9]*)\.tsv")
 _OCCURRENCE = re.compile(r"(?P<claim>.*?)\s*@@(?P<n>\d+)")
 BOOTSTRAP_SAMPLES = 2000
 SEED = 13
@@ -152,15 +153,19 @@ def _resolve(text: str, claim: str, source: str, where: str, problems: list[Prob
 
 
 def build(raw_dir: Path, out_dir: Path, shared: Path | None) -> dict:
-    """Convert every ``SPLIT.PASS.tsv`` in ``raw_dir``; write all outputs or none. Returns counts."""
+    """Convert every ``SPLIT.PASS[PART].tsv`` in ``raw_dir``; write all outputs or none.
+
+    Parts of one pass (``train.A1.tsv``, ``train.A2.tsv``: annotators sharing the work) merge
+    into one output; a sentence in two parts must carry the same claims. Returns counts per output.
+    """
     files = sorted(p for p in raw_dir.glob("*.tsv") if RAW_NAME.fullmatch(p.name))
     if not files:
         raise DataError(Problem(str(raw_dir), "", "no raw annotation files (SPLIT.PASS.tsv) here"))
     corpus = find_shared(shared) / "corpora" / "anercorp"
     texts: dict[str, list[str]] = {}
     problems: list[Problem] = []
-    outputs: dict[Path, list[ClaimRecord]] = {}
-    counts: dict[str, dict] = {}
+    outputs: dict[str, dict[int, tuple[ClaimRecord, str]]] = {}
+    trimmed: dict[str, int] = {}
     for path in files:
         m = RAW_NAME.fullmatch(path.name)
         split, annotation_pass = m["split"], m["pass"]
@@ -168,20 +173,29 @@ def build(raw_dir: Path, out_dir: Path, shared: Path | None) -> dict:
             problems.append(Problem(str(path), "", f"unknown split {split!r} (known: {SPLITS})"))
             continue
         if split not in texts:
-            docs = read_conll(corpus / f"{split}.txt", bio_repair="begin")
-            texts[split] = [d.text for d in docs]
+            texts[split] = [d.text for d in read_conll(corpus / f"{split}.txt", bio_repair="begin")]
         lines = read_text(path).split("\n")
-        records, found, warnings = parse_raw(lines, texts[split], split=split, annotation_pass=annotation_pass, source=str(path))
+        records, found, notes = parse_raw(lines, texts[split], split=split, annotation_pass=annotation_pass, source=str(path))
         problems.extend(found)
-        for w in warnings:
-            print(f"note: {w}", file=sys.stderr)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
         name = f"{split}.jsonl" if annotation_pass == "A" else f"{split}.{annotation_pass}.jsonl"
-        outputs[out_dir / name] = records
-        counts[name] = {**_counts(records), "edges_trimmed": len(warnings)}
+        merged = outputs.setdefault(name, {})
+        trimmed[name] = trimmed.get(name, 0) + len(notes)
+        for record in records:
+            earlier = merged.get(record.sentence)
+            if earlier is not None and earlier[0] != record:
+                problems.append(
+                    Problem(str(path), f"sentence {record.sentence}", f"annotated differently in {earlier[1]}")
+                )
+            merged.setdefault(record.sentence, (record, path.name))
     if problems:
         raise DataError(problems)
-    for path, records in outputs.items():
-        write_standoff(records, path)
+    counts = {}
+    for name, merged in outputs.items():
+        records = [record for record, _ in merged.values()]
+        write_standoff(records, out_dir / name)
+        counts[name] = {**_counts(records), "edges_trimmed": trimmed[name]}
     return counts
 
 

@@ -129,6 +129,26 @@ def test_build_writes_nothing_when_a_line_is_bad(workspace: dict[str, Path], cap
     assert sorted(p.name for p in out.iterdir()) == ["README.md"]
 
 
+@pytest.mark.parametrize(
+    ("part", "ok"),
+    [
+        ('test\t2\tمتى تنتهي الحرب\ntest\t1\t\n', True),  # a new sentence, and one repeated identically
+        ("test\t1\tالرئيس\n", False),  # sentence 1 again, differently
+    ],
+)
+def test_build_merges_parts_of_a_pass(workspace: dict[str, Path], capsys: pytest.CaptureFixture, part: str, ok: bool) -> None:
+    shared, raw, out = workspace["shared"], workspace["raw"], workspace["out"]
+    (raw / "test.A2.tsv").write_text(part, encoding="utf-8")
+    code = ac.main(["build", "--raw", str(raw), "--shared", str(shared), "--out", str(out)])
+    if ok:
+        assert code == 0
+        assert sorted(read_standoff(out / "test.jsonl")) == [0, 1, 2]
+    else:
+        assert code == 1
+        assert "test.A2.tsv: sentence 1: annotated differently in test.A.tsv" in capsys.readouterr().err
+        assert not (out / "test.jsonl").exists()
+
+
 def test_build_without_raw_files(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert ac.main(["build", "--raw", str(tmp_path), "--out", str(tmp_path)]) == 1
     assert "no raw annotation files" in capsys.readouterr().err
