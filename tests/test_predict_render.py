@@ -1,0 +1,154 @@
+"""``naba render`` and naba.html.nest_spans: nesting from offsets, escaping, a real browser's view."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from naba.cli import main
+from naba.corpus.document import Document, Span
+from naba.corpus.jsonl import write_jsonl
+from naba.errors import DataError
+from naba.html import nest_spans
+from naba.predict.render import Tagged, read_tagged, render_page
+
+
+def _tags(text: str, spans: list[tuple[int, int]], ranks: list[int] | None = None) -> str:
+    return nest_spans(
+        text, spans, lambda i, cont: f"<{i}{'+' if cont else ''}>", close_tag="</>",
+        rank=(lambda i: ranks[i]) if ranks else None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "spans", "ranks", "expected"),
+    [
+        ("abcdef", [], None, "abcdef"),
+        ("abcdef", [(1, 3)], None, "a<0>bc</>def"),
+        ("abcdef", [(2, 4), (0, 6)], None, "<1>ab<0>cd</>ef</>"),  # the longer one outside
+        ("abcdef", [(0, 3), (2, 5)], None, "<0>ab<1>c</></><1+>de</>f"),  # crossing: split, continued
+        ("abcdef", [(1, 4), (1, 4)], [1, 0], "a<1><0>bcd</></>ef"),  # same extent: lower rank outside
+        ("abcdef", [(0, 2), (2, 4)], None, "<0>ab</><1>cd</>ef"),
+        ("abc", [(2, 2), (-1, 2), (1, 9)], None, "abc"),  # empty and out-of-range spans left out
+        ("<a&b>", [(1, 4)], None, "&lt;<0>a&amp;b</>&gt;"),
+    ],
+)
+def test_nest_spans(text: str, spans: list, ranks: list | None, expected: str) -> None:
+    assert _tags(text, spans, ranks) == expected
+
+
+HOSTILE = 'قال <script>document.title="pwned"</script> الجيش السوري إن مقاتلين دخلوا مدينة حماة.'
+
+
+def _doc() -> Tagged:
+    def at(part: str, label: str, layer: str) -> dict:
+        start = HOSTILE.index(part)
+        return {"start": start, "end": start + len(part), "label": label, "layer": layer, "score": 0.8}
+
+    return Tagged(
+        'doc"<1>',
+        HOSTILE,
+        [at("الجيش السوري", "ACTOR", "entity"), at("مقاتلين دخلوا مدينة حماة", "CLAIM", "claim"),
+         at("حماة", "LOCATION", "entity")],
+    )
+
+
+def test_page_escapes_text_and_nests_entities_inside_claims() -> None:
+    page = render_page([_doc()])
+    assert "<script" not in page.lower()
+    assert "&lt;script&gt;" in page and 'data-id="doc&quot;&lt;1&gt;"' in page
+    claim = re.search(r'<span class="span l1"[^>]*data-label="CLAIM".*?</span></span>', page)
+    assert claim and 'data-label="LOCATION"' in claim.group(0)
+    assert 'dir="rtl"' in page
+    for label in ("ACTOR", "CLAIM", "LOCATION"):
+        assert 'class="swatch' in page and f'data-label="{label}">{label}</span></li>' in page
+
+
+def test_predictions_without_text_take_it_from_the_source(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": "a", "text": "في حماة"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    preds = tmp_path / "preds.jsonl"
+    span = {"start": 3, "end": 7, "label": "LOCATION", "layer": "entity", "text": "حماة", "score": 0.9}
+    preds.write_text(json.dumps({"id": "a", "spans": [span]}, ensure_ascii=False) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match="--with-text"):
+        list(read_tagged(preds))
+    (doc,) = read_tagged(preds, source=src)
+    assert doc.text == "في حماة" and doc.spans == [span]
+
+
+def test_a_corpus_file_renders_with_layers_from_the_scheme(tmp_path: Path) -> None:
+    path = tmp_path / "gold.jsonl"
+    text = "قال الجيش إن القوات دخلت حماة"
+    write_jsonl([Document("g1", text, [Span(4, 9, "ACTOR"), Span(13, 29, "CLAIM")])], path)
+    (doc,) = read_tagged(path)
+    assert [(s["label"], s["layer"]) for s in doc.spans] == [("ACTOR", "entity"), ("CLAIM", "claim")]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"id": "a", "text": "abc", "spans": [{"start": 2, "end": 9, "label": "ACTOR"}]}', "bad span"),
+        ('{"id": "a", "text": "abc", "spans": [{"start": 0, "end": 1}]}', "bad span"),
+        ('{"id": "a", "text": "abc"}', "needs 'id' and 'spans'"),
+        ("{oops", "not a prediction line"),
+    ],
+)
+def test_bad_prediction_lines_are_data_errors(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=message):
+        list(read_tagged(path))
+
+
+def test_cli_render_writes_the_page(tmp_path: Path) -> None:
+    doc = _doc()
+    preds = tmp_path / "p.jsonl"
+    preds.write_text(json.dumps({"id": doc.id, "text": doc.text, "spans": doc.spans}, ensure_ascii=False) + "\n")
+    out = tmp_path / "page.html"
+    assert main(["render", str(preds), "-o", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == render_page([doc], title="naba: p.jsonl")
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (apt-get install chromium)")
+def test_headless_chromium_shows_the_spans(tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_text(render_page([_doc()], title="render test"), encoding="utf-8")
+    blank = tmp_path / "blank.html"
+    blank.write_text("<!DOCTYPE html><html><body></body></html>", encoding="utf-8")
+
+    def browse(path: Path, shot: Path) -> str:
+        cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={tmp_path / 'profile'}", "--window-size=900,500", f"--screenshot={shot}",
+               "--dump-dom", path.as_uri()]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    dom = browse(page, tmp_path / "page.png")
+    browse(blank, tmp_path / "blank.png")
+    assert "<title>render test</title>" in dom  # the text's script did not run
+    assert "<script" not in dom.lower()
+    labels = re.findall(r'<span class="span [^"]*" data-label="(\w+)"', dom)
+    assert labels == ["ACTOR", "CLAIM", "LOCATION"]
+    assert re.search(r'data-label="CLAIM"[^>]*>[^<]*<span [^>]*data-label="LOCATION"', dom)
+    shot = (tmp_path / "page.png").read_bytes()
+    assert shot.startswith(b"\x89PNG")
+    try:
+        from PIL import Image
+    except ImportError:  # without Pillow: a page with text compresses far worse than a blank one
+        assert len(shot) > 3 * (tmp_path / "blank.png").stat().st_size
+    else:
+        with Image.open(tmp_path / "page.png") as img:
+            colours = {c for _, c in img.convert("RGB").getcolors(maxcolors=1 << 20)}
+        assert len(colours) > 50  # text, anti-aliasing and the label colours, not a blank page
+        assert any(abs(r - 0x7B) < 24 and abs(g - 0x2C) < 24 and abs(b - 0xBF) < 24 for r, g, b in colours)
