@@ -34,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "eval",
         help="score predictions against gold spans (per layer and label, with bootstrap intervals)",
         usage=USAGE,
-        description=__doc__.split("\n\n")[0],
+        description="Score a model or a predictions file against gold spans; 'naba eval compare A B' runs a "
+        "paired bootstrap of two systems (each a model or a predictions file).",
     )
     p.add_argument("targets", nargs="*", metavar="MODEL_OR_RUN | compare A B", help="a model, or 'compare A B'")
     p.add_argument("--data", required=True, help="gold documents (any corpus format)")
@@ -57,12 +58,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    _check_numbers(args)
     if args.targets[:1] == ["compare"]:
         return run_compare(args)
     if len(args.targets) > 1:
         raise ConfigError(f"naba eval takes one model, got {args.targets}; usage:\n{USAGE}")
-    if args.bootstrap < 0:
-        raise ConfigError("--bootstrap must be 0 or more")
     model = args.targets[0] if args.targets else None
     if (model is None) == (args.pred is None):
         raise ConfigError("naba eval needs either a model or --pred FILE (not both)")
@@ -128,6 +128,18 @@ def run_compare(args: argparse.Namespace) -> int:
         atomic_write(out / "compare.json", json.dumps(result, ensure_ascii=False, indent=2) + "\n")
     print(format_compare(result))
     return 0
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    if args.bootstrap < 0:
+        raise ConfigError(f"--bootstrap must be 0 or more, got {args.bootstrap}")
+    if not 0.0 < args.confidence < 1.0:
+        raise ConfigError(f"--confidence must be between 0 and 1, got {args.confidence}")
+    for name in ("context", "max_docs"):
+        if getattr(args, name) < 0:
+            raise ConfigError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(args, name)}")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
 
 
 def _scheme(args: argparse.Namespace) -> LabelScheme:
