@@ -41,7 +41,6 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
@@ -54,7 +53,6 @@ _SEP, _AR, _DIGIT, _LATIN, _PUNCT, _EMOJI, _MARK, _EMOJI_MARK, _INVISIBLE = rang
 
 # AraBERT's alphabet (CHARS_REGEX of preprocess.py) outside letters, digits and whitespace.
 _ARABERT_PUNCT = "!\"#$%'()*+,.:;-<=·>?@\\^_`{|}~—٪’،؟୍“؛”ۚ»«–…‘\u066b\u066c\u0672\u0673\u0674"
-_NEVER_SPLIT = {"url": " [رابط] ", "email": " [بريد] ", "mention": " [مستخدم] ", "tag": " "}
 
 
 def _class_table() -> np.ndarray:
@@ -91,32 +89,33 @@ _MAP[[0x06CC, 0x06A9, 0x0671]] = [0x064A, 0x0643, 0x0627]
 
 # html.unescape's own pattern (html/__init__.py), so each entity is replaced exactly as it would be.
 _ENTITY = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)")
-_URL_HINT = re.compile(r"\.[a-z]|://|www|http")
-_URL = [
-    r"(?:https?://.)?(?:www\.)?[-a-zA-Z0-9@:%._+~#=]{2,256}\.[a-z]{2,6}\b[-a-zA-Z0-9@:%_+.~#?&/=]*",
-    r"https?://[a-zA-Z0-9_\-./~?=%&]+",
-    r"www[a-zA-Z0-9_\-?=%&/.~]+",
-    r"[a-zA-Z]+\.com",
-    r"(?=http)\S+",
-    r"(?=www)\S+",
-    r"://",
+# AraBERT's replacement passes, in its order, each with a hint (a substring or pattern) that any
+# match must contain: a pass whose hint is absent is skipped. Its second URL pattern, a PHP-style literal ending in
+# "$@iS", can never match and can backtrack catastrophically; it is left out.
+_URL_TOKEN, _EMAIL_TOKEN, _MENTION_TOKEN = " [رابط] ", " [بريد] ", " [مستخدم] "
+_PASSES = [
+    (
+        r"(?:https?://.)?(?:www\.)?[-a-zA-Z0-9@:%._+~#=]{2,256}\.[a-z]{2,6}\b[-a-zA-Z0-9@:%_+.~#?&/=]*",
+        _URL_TOKEN,
+        re.compile(r"\.[a-z]"),
+    ),
+    (r"https?://[a-zA-Z0-9_\-./~?=%&]+", _URL_TOKEN, "http"),
+    (r"www[a-zA-Z0-9_\-?=%&/.~]+", _URL_TOKEN, "www"),
+    (r"[a-zA-Z]+\.com", _URL_TOKEN, ".com"),
+    (r"(?=http)\S+", _URL_TOKEN, "http"),
+    (r"(?=www)\S+", _URL_TOKEN, "www"),
+    (r"://", _URL_TOKEN, "://"),
+    # a match of these starts where its run starts: the look-behinds only keep them linear
+    (r"(?<![\w-])[\w-]+@(?:[\w-]+\.)+[\w-]+", _EMAIL_TOKEN, "@"),
+    (r"(?<!\S)\S+@\S+", _EMAIL_TOKEN, "@"),
+    (r"@[\w\d]+", _MENTION_TOKEN, "@"),
+    (r"</?[A-Za-z!][^<>]*>", " ", "<"),
 ]
-_EMAIL = [r"(?<![\w-])[\w-]+@(?:[\w-]+\.)+[\w-]+", r"(?<!\S)\S+@\S+"]
-_MENTION = r"@\w+"
-_TAG = r"</?[A-Za-z!][^<>]*>"
-
-
-@lru_cache(maxsize=8)
-def _replacer(urls: bool, at_sign: bool, tags: bool) -> re.Pattern[str] | None:
-    parts = []
-    if urls:
-        parts.append("(?P<url>" + "|".join(_URL) + ")")
-    if at_sign:
-        parts.append("(?P<email>" + "|".join(_EMAIL) + ")")
-        parts.append(f"(?P<mention>{_MENTION})")
-    if tags:
-        parts.append(f"(?P<tag>{_TAG})")
-    return re.compile("|".join(parts)) if parts else None
+_PASSES = [(re.compile(pattern), new, hint) for pattern, new, hint in _PASSES]
+# AraBERT inserts spaces between digits and Arabic letters with these two passes, one after the
+# other; they are replayed on a string of class symbols ("0" digit, "a" Arabic letter)
+_DIGIT_THEN_ARABIC = re.compile(r"(0+)(a+)")
+_ARABIC_THEN_DIGIT = re.compile(r"(a+)(0+)")
 
 
 @dataclass(frozen=True)
@@ -280,7 +279,6 @@ def prepare(text: str, *, preset: str = "arabertv02") -> Prepared:
 
     # strip tashkeel, tatweel and invisible marks (AraBERT strips tashkeel before finding URLs)
     cps = _codepoints(work)
-    cps = _MAP[cps] if len(cps) == 0 or cps.max() < 0x10000 else np.where(cps < 0x10000, _MAP[cps & 0xFFFF], cps)
     classes = _CLASS[cps]
     emoji_marks = np.flatnonzero(classes == _EMOJI_MARK)
     if len(emoji_marks):
@@ -294,17 +292,20 @@ def prepare(text: str, *, preset: str = "arabertv02") -> Prepared:
     cps, starts, ends = _delete(cps, starts, ends, marks | (classes == _INVISIBLE), marks)
     work = _string(cps)
 
-    pattern = _replacer(bool(_URL_HINT.search(work)), "@" in work, "<" in work)
-    if pattern is not None:
-        work, starts, ends = _substitute(work, starts, ends, pattern, lambda m: _NEVER_SPLIT[m.lastgroup])
+    for pattern, new, hint in _PASSES:
+        if (hint.search(work) if isinstance(hint, re.Pattern) else hint in work):
+            work, starts, ends = _substitute(work, starts, ends, pattern, lambda m, new=new: new)
+    if not work:
+        return Prepared._from_arrays(text, "", np.zeros(0, np.int64), np.zeros(0, np.int64))
 
-    cps = _codepoints(work).copy()
-    cps[cps == ord("/")] = ord("-")  # "/" is missing from AraBERT v0.2's vocabulary
+    cps = _codepoints(work)
+    cps = _MAP[cps] if cps.max() < 0x10000 else np.where(cps < 0x10000, _MAP[cps & 0xFFFF], cps)
     # AraBERT's (\D)\1{2,} -> \1\1: every third-or-later copy of a non-digit goes
     triple = np.zeros(len(cps), dtype=bool)
     if len(cps) > 2:
         triple[2:] = (cps[2:] == cps[1:-1]) & (cps[1:-1] == cps[:-2]) & (_CLASS[cps[2:]] != _DIGIT)
     cps, starts, ends = _delete(cps, starts, ends, triple, triple)
+    cps = np.where(cps == ord("/"), ord("-"), cps)  # "/" is missing from AraBERT v0.2's vocabulary
 
     classes = _CLASS[cps]
     kept = classes != _SEP
@@ -315,19 +316,37 @@ def prepare(text: str, *, preset: str = "arabertv02") -> Prepared:
     k_starts, k_ends = starts[positions], ends[positions]
     gap = np.cumsum(~kept)[positions]
     isolated = (kcls == _PUNCT) | (kcls == _EMOJI)
+    boundary = (gap[1:] != gap[:-1]) | isolated[1:] | isolated[:-1]
     prev, cur = kcls[:-1], kcls[1:]
-    boundary = (
-        (gap[1:] != gap[:-1])
-        | isolated[1:]
-        | isolated[:-1]
-        | ((prev == _AR) & (cur == _DIGIT))
-        | ((prev == _DIGIT) & (cur == _AR))
-    )
+    if (~boundary & (((prev == _AR) & (cur == _DIGIT)) | ((prev == _DIGIT) & (cur == _AR)))).any():
+        boundary = _digit_letter_boundaries(kcls, boundary)
     at = np.flatnonzero(boundary) + 1
     out = np.insert(kc, at, ord(" "))
     out_starts = np.insert(k_starts, at, k_starts[at])
     out_ends = np.insert(k_ends, at, k_starts[at])
     return Prepared._from_arrays(text, _string(out), out_starts, out_ends)
+
+
+def _digit_letter_boundaries(kcls: np.ndarray, boundary: np.ndarray) -> np.ndarray:
+    """``boundary`` plus the spaces AraBERT's two digit/letter passes insert.
+
+    ``boundary[j]`` says a space goes between kept characters ``j`` and ``j + 1``. The passes are
+    replayed on a string of class symbols holding the spaces so far; they write their spaces "|".
+    """
+    symbols = np.full(len(kcls), ord("x"), dtype=np.uint32)
+    symbols[kcls == _AR] = ord("a")
+    symbols[kcls == _DIGIT] = ord("0")
+    symbols[(kcls == _PUNCT) | (kcls == _EMOJI)] = ord(" ")
+    at = np.flatnonzero(boundary) + 1
+    replayed = _string(np.insert(symbols, at, ord(" ")))
+    replayed = _ARABIC_THEN_DIGIT.sub(r"|\1|\2|", _DIGIT_THEN_ARABIC.sub(r"|\1|\2|", replayed))
+    bars = _codepoints(replayed) == ord("|")
+    # where each kept character landed in ``replayed``: skip the bars, then the spaces of ``at``
+    plain = np.flatnonzero(~bars)
+    is_space = np.zeros(len(plain), dtype=bool)
+    is_space[at + np.arange(len(at))] = True
+    landed = plain[~is_space]
+    return boundary | bars[landed[1:] - 1]
 
 
 def _unescape(m: re.Match[str]) -> str | None:
