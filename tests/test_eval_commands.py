@@ -98,6 +98,7 @@ def test_compare_with_itself_and_with_gold(tmp_path, capsys):
         (["eval", "--data", "{gold}", "--pred", "{pred}", "--out", "{tmp}/o", "--layers", "topic"], None, 2, "not available"),
         (["eval", "compare", "{pred}", "--data", "{gold}"], None, 2, "two systems"),
         (["eval", "a", "b", "--data", "{gold}"], None, 2, "one model"),
+        (["eval", "{tmp}", "--data", "{gold}", "--out", "{tmp}/o"], None, 2, "neither a model (no naba.json"),
         (["eval", "--data", "{gold}", "--pred", "{pred}", "--out", "{tmp}/o", "--confidence", "95"], None, 2,
          "--confidence must be between 0 and 1"),
         (["eval", "--data", "{gold}", "--pred", "{pred}", "--out", "{tmp}/o", "--bootstrap", "-1"], None, 2,

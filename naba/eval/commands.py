@@ -20,7 +20,7 @@ from pathlib import Path
 from naba.corpus.document import Document
 from naba.corpus.fileio import atomic_write
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
-from naba.errors import ConfigError, DataError, Problem
+from naba.errors import ConfigError, DataError, ModelLoadError, Problem
 
 USAGE = (
     "naba eval [MODEL_OR_RUN] --data FILE [--pred FILE] [--format F] [--out DIR] [--bootstrap N] [--seed S]\n"
@@ -178,6 +178,10 @@ def _predictions(
         return predict(system, gold, batch_size=args.batch_size)
     if not path.exists():
         raise DataError(Problem(system, "", "no such predictions file"))
+    if not file_only and path.is_dir() and not any(path.glob("*.ann")):
+        raise ModelLoadError(
+            f"{path}: neither a model (no naba.json here or in best/) nor a brat folder of predictions (no .ann files)"
+        )
     pred = read_predictions(path, gold, scheme=scheme, format=fmt, options=_reader_options(args))
     # checked here, where the file names are known, so that problems name the files
     align(gold, pred, scheme=scheme, gold_source=str(args.data), pred_source=str(path))
