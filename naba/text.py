@@ -27,7 +27,7 @@ Deliberate differences from AraBERT (each keeps more of the text, none changes o
 - AraBERT's second URL pattern (a PHP-style literal ending in ``$@iS``) is left out: it never
   matches and can backtrack catastrophically.
 
-Outside these, the output equals ArabertPreprocessor's: on all 3,984 ANERcorp train sentences and
+Outside these, the output equals ArabertPreprocessor's: on all 3,963 ANERcorp train sentences and
 the seed article, and on random mixes of Arabic, diacritics, digits of both systems, Latin,
 punctuation, URLs, e-mails, mentions and entities (tests/test_text.py records such outputs and
 re-checks live where ``arabert`` is installed).
