@@ -333,3 +333,35 @@ def test_property_round_trip(tok, doc: Document, max_length: int, overlap: int) 
     stride = min(overlap, max_length - 3)
     _, got = round_trip(doc, tok, max_length=max_length, stride=stride)
     assert got == {(s.start, s.end, s.label) for s in doc.spans}
+
+
+def _valid(path: tuple[int, ...], tags) -> bool:
+    for i, j in enumerate(path):
+        tag = tags[j]
+        if tag.startswith("I-") and (i == 0 or tags[path[i - 1]] not in (f"B-{tag[2:]}", tag)):
+            return False
+    return True
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 5).flatmap(lambda n: st.lists(
+    st.lists(st.floats(-6, 0, allow_nan=False), min_size=5, max_size=5), min_size=n, max_size=n)))
+def test_property_viterbi_is_the_best_valid_path(rows) -> None:
+    import itertools
+
+    lp = np.array(rows)
+    best = max((p for p in itertools.product(range(len(E)), repeat=len(rows)) if _valid(p, E)),
+               key=lambda p: sum(lp[i, j] for i, j in enumerate(p)))
+    got = viterbi(lp, E)
+    assert _valid(tuple(got), E)
+    assert sum(lp[i, j] for i, j in enumerate(got)) == pytest.approx(sum(lp[i, j] for i, j in enumerate(best)))
+
+
+def test_url_is_one_subword_standing_for_the_whole_url(tok) -> None:
+    text = "زوروا https://example.com/a?b=1 الآن"
+    doc = Document("d", text, [Span(6, 31, "ACTOR")])
+    (w,) = encode([doc], tok, SPACE)
+    assert tok.convert_ids_to_tokens(w.input_ids)[2] == "[رابط]"
+    assert w.char_spans[2] == (6, 31)
+    _, got = round_trip(doc, tok)
+    assert got == {(6, 31, "ACTOR")}
