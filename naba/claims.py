@@ -79,6 +79,11 @@ _REGULAR = [
     ("خاطب", "خاطب", "مخاطب"),
     ("نوه", "نوه", "منوه"),
     ("كتب", "كتب", None),
+    ("ختم", "ختم", "مختتم"),
+    ("كرر", "كرر", "مكرر"),
+    ("طالب", "طالب", "مطالب"),
+    ("طلب", "طلب", None),
+    ("تصور", "تصور", None),
     ("اعتقد", "عتقد", "معتقد"),
     ("خلص", "خلص", None),
     ("استنتج", "ستنتج", "مستنتج"),
@@ -94,14 +99,20 @@ _IRREGULAR = {
 _TRIGGERS = set().union(*(_verb_forms(*v) for v in _REGULAR)) | _IRREGULAR
 # Nouns that report speech: "نقل عنه قوله إن", "وختم بالقول إن".
 _TRIGGERS |= {"قوله", "قولها", "قولهم", "قولهما", "بالقول"}
+# Nouns of belief and estimate that take a complement: "أعربت عن اعتقادها بأن", "وسط تقديرات بأن".
+_TRIGGERS |= {n + p for n in ("اعتقاد", "ثقت", "قناعت") for p in ("ه", "ها", "هم")} | {"تقديرات", "توقعات", "انباء"}
 # Words that continue one speaker's report: after a comma they start a new claim.
 _PARTICIPLES = (
     "مضيف", "مشير", "مؤكد", "موضح", "لافت", "معتبر", "محذر", "مشدد", "منبه", "منوه", "نافي", "متابع",
     "مردف", "قائل",
 )
 _CONTINUERS = {f for f in _TRIGGERS if f.startswith(_PARTICIPLES)}
+# Circumstantial participles after a comma start the reporter's own material ("، داعيا إلى ...").
+_CONTINUERS |= {p + e for p in ("داعي", "رافض", "معرب", "مذكر", "منتقد", "مبدي", "مشيد", "مطالب") for e in ("ا", "ة")}
 # Verbs that need an honorific subject to take unmarked direct speech ("وقال جلالته أريد ...").
 _SAY = {"قال", "قالت", "يقول", "تقول", "اضاف", "اضافت", "تابع", "تابعت", "اردف", "اردفت"}
+_SAYING = {"قائلا", "قائلة"}
+_PREPOSITIONS = {"في", "ل", "لل", "الي", "علي", "عن", "من", "مع", "امام", "خلال", "بعد", "قبل", "عبر", "ان"}
 _HONORIFIC = {"جلالته", "جلالتها", "سموه", "سموها", "فخامته", "معاليه", "معاليها", "سيادته", "دولته", "سماحته"}
 
 _PRONOUNS = ("", "ه", "ها", "هم", "هما", "هن", "ني", "نا", "ك", "كم")
@@ -120,7 +131,7 @@ _IMPERSONAL = {"يذكر", "ويذكر"}
 _ADVERBIALS = {"بحسب", "حسب", "وفق", "وفقا", "نقلا"}
 _FA_INNA = {"ف" + c for c in _COMPLEMENTIZERS if not c.startswith("ب")}  # "وحسب المصادر فإنه ..."
 # Reporter's comments that end the reported content ("، لتصبح بذلك المدينة الثانية ...").
-_COMMENTS = {"لتصبح", "ليصبح", "لتكون", "ليكون"}
+_COMMENTS = {"لتصبح", "ليصبح", "لتكون", "ليكون", "دون", "بدون"}
 _SENT_END = {".", "؟", "?", "!"}
 _SEPARATORS = {",", "،", "؛", ";", "–", "-"}
 _BUTS = {"لكن", "لكنه", "لكنها", "لكنهم", "ولكن", "ولكنه", "ولكنها", "كما", "بينما"}
@@ -161,6 +172,7 @@ class _Sentence:
         self.toks = _tokens(text)
         self.close_of: dict[int, int] = {}  # opening quote index -> closing index (or line end)
         self.unclosed: set[int] = set()  # opening quotes whose "closing index" is the line end
+        self.continued: list[tuple[int, int]] = self._continued_quotes()
         self._pair_quotes()
 
     def line_break_before(self, i: int) -> bool:
@@ -215,6 +227,25 @@ class _Sentence:
             self.close_of[j] = self._line_end(j)
             self.unclosed.add(j)
 
+    def _continued_quotes(self) -> list[tuple[int, int]]:
+        """Lines that end a quotation opened in an earlier sentence: 'الحرب ليست فرصة ... " .'
+
+        ANERcorp cuts long quotations into sentences; the last piece has one quotation mark, a
+        closer, with only punctuation after it. Returns (first token, closing mark) per such line.
+        """
+        out: list[tuple[int, int]] = []
+        if not self.toks:
+            return out
+        starts = [i for i in range(len(self.toks)) if i == 0 or self.line_break_before(i)]
+        for a, b in zip(starts, starts[1:] + [len(self.toks)], strict=True):
+            marks = [i for i in range(a, b) if self.toks[i].raw in _SYMMETRIC | {_OPEN_CURLY, _CLOSE_CURLY}]
+            if len(marks) != 1 or self.toks[marks[0]].raw == _OPEN_CURLY or marks[0] == a:
+                continue
+            after = range(marks[0] + 1, b)
+            if all(self.toks[i].raw in _SENT_END | _SEPARATORS for i in after):
+                out.append((a, marks[0]))
+        return out
+
     def _stray_closers(self) -> set[int]:
         """Line-initial '"' marks that close a quote of the previous sentence.
 
@@ -223,7 +254,7 @@ class _Sentence:
         a mark is taken as a closer when the line holds an odd number of '"' or when a clause
         opener (a word with the clitic و/ف) follows it: quotations rarely begin with one.
         """
-        stray: set[int] = set()
+        stray: set[int] = {mark for _, mark in self.continued}
         if not self.toks:
             return stray
         starts = [i for i in range(len(self.toks)) if i == 0 or self.line_break_before(i)]
@@ -262,6 +293,10 @@ def _speech_quote(sent: _Sentence, o: int) -> bool:
 def _find_start(sent: _Sentence, t: int) -> tuple[int, str] | None:
     """Where the claim introduced by trigger ``t`` starts (token index) and which rule found it."""
     toks = sent.toks
+    if toks[t].key in _SAYING and t + 1 < len(toks) and re.match(_WORD, toks[t + 1].raw):
+        # "وأضاف قائلا نادرا ما ...": the participle is followed by the words themselves
+        if not sent.is_complementizer(t + 1) and not sent.is_trigger(t + 1) and toks[t + 1].key not in _PREPOSITIONS:
+            return t + 1, "honorific"
     if _strip_clitic(toks[t].key, _SAY):
         h = t + 1
         if h + 1 < len(toks) and toks[h].key in _HONORIFIC and re.match(_WORD, toks[h + 1].raw):
@@ -277,7 +312,8 @@ def _find_start(sent: _Sentence, t: int) -> tuple[int, str] | None:
         if sent.is_complementizer(j):
             return (j + 1, "that") if j + 1 < len(toks) else None
         if toks[j].raw == ":":
-            return (j + 1, "colon") if j + 1 < len(toks) else None
+            k = j + 2 if j + 1 < len(toks) and sent.is_complementizer(j + 1) else j + 1  # "قائلا : إن ..."
+            return (k, "colon") if k < len(toks) else None
         if j in sent.close_of and j - t <= _QUOTE_NEAR and _speech_quote(sent, j):
             return j, "quote"
     return None
@@ -294,6 +330,8 @@ def _boundary(sent: _Sentence, k: int) -> bool:
     n = k + 1 if toks[k].raw in _SEPARATORS else k
     if n >= len(toks):
         return False
+    if n > k and toks[n].key == "من" and n + 1 < len(toks) and toks[n + 1].key in _COMMENTS:
+        return True  # "، من دون إعطاء تفاصيل"
     if n > k and (toks[n].key in _COMMENTS or _is_adverbial(sent, n)):
         return True  # "، بحسب البيان", "، لتصبح بذلك ...": the reporter speaks again
     if toks[n].key in _CONTINUERS:
@@ -466,6 +504,7 @@ def find_claims(text: str) -> list[dict[str, Any]]:
             if span:
                 found.append(span)
             todo.extend((m, "that") for m in more)
+    found += [c for c in (_span(sent, a, m, "quote") for a, m in sent.continued) if c]
     # Earlier, then longer, claims win: a report nested in a claim stays inside it.
     kept = _without_overlaps(found, [])
     # Attributions that come after their content only fill what the verbs left.
