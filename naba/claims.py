@@ -95,12 +95,14 @@ _IRREGULAR = {
     "راي", "رات", "راوا", "يري", "تري", "نري", "يرون",
     "ادعي", "ادعت", "ادعوا", "يدعي", "تدعي", "مدعيا",
     "روي", "روت", "يروي",
+    "يتردد", "اظهر", "اظهرت", "اظهروا",  # "يتردد أن" (hearsay), "أظهرت محاضر الجلسة أن" (documents)
 }
 _TRIGGERS = set().union(*(_verb_forms(*v) for v in _REGULAR)) | _IRREGULAR
 # Nouns that report speech: "نقل عنه قوله إن", "وختم بالقول إن".
 _TRIGGERS |= {"قوله", "قولها", "قولهم", "قولهما", "بالقول"}
 # Nouns of belief and estimate that take a complement: "أعربت عن اعتقادها بأن", "وسط تقديرات بأن".
-_TRIGGERS |= {n + p for n in ("اعتقاد", "ثقت", "قناعت") for p in ("ه", "ها", "هم")} | {"تقديرات", "توقعات", "انباء"}
+_TRIGGERS |= {n + p for n in ("اعتقاد", "ثقت", "قناعت", "امل") for p in ("ه", "ها", "هم")} | {"تقديرات", "توقعات", "انباء"}
+_TRIGGERS.add("ج")  # interview answers: "س : ... ؟ ج : {claim}"
 # Words that continue one speaker's report: after a comma they start a new claim.
 _PARTICIPLES = (
     "مضيف", "مشير", "مؤكد", "موضح", "لافت", "معتبر", "محذر", "مشدد", "منبه", "منوه", "نافي", "متابع",
@@ -126,7 +128,8 @@ _NOT_AFTER = {
     "يستطيع", "تستطيع", "استطاع",
 }
 # "يذكر أن ..." with no subject is the reporter's aside ("it is worth noting"), not a report.
-_IMPERSONAL = {"يذكر", "ويذكر"}
+# So are the passives يُعتقد أن / يُتوقع أن, which without diacritics look like "he believes".
+_IMPERSONAL = {"يذكر", "ويذكر", "يعتقد", "ويعتقد", "يتوقع", "ويتوقع"}
 # Source adverbials: "بحسب المرصد، X", "X، وفق ما أفاد المرصد" (with clitic و as well).
 _ADVERBIALS = {"بحسب", "حسب", "وفق", "وفقا", "نقلا"}
 _FA_INNA = {"ف" + c for c in _COMPLEMENTIZERS if not c.startswith("ب")}  # "وحسب المصادر فإنه ..."
@@ -304,6 +307,8 @@ def _find_start(sent: _Sentence, t: int) -> tuple[int, str] | None:
                 return h + 1, "honorific"
     if toks[t].key in _IMPERSONAL and t + 1 < len(toks) and toks[t + 1].key in _COMPLEMENTIZERS:
         return None
+    if toks[t].key == "ج":
+        return (t + 2, "colon") if t + 2 < len(toks) and toks[t + 1].raw == ":" else None
     for j in range(t + 1, min(len(toks), t + 1 + _WINDOW)):
         if sent.line_break_before(j) or sent.sentence_end(j):
             return None
@@ -422,7 +427,8 @@ def _post_quotes(sent: _Sentence) -> list[tuple[int, int]]:
         while n < len(sent.toks) and sent.toks[n].raw in _SEPARATORS:
             n += 1
         if n < len(sent.toks) and sent.is_trigger(n) and _find_start(sent, n) is None:
-            out.append((o + 1, c))
+            # "“إن الزيارة كانت مثمرة”، قالت ...": the first إنّ is the complementizer, outside
+            out.append((o + 2 if sent.is_complementizer(o + 1) else o + 1, c))
     return out
 
 
@@ -497,7 +503,8 @@ def find_claims(text: str) -> list[dict[str, Any]]:
                 if sent.is_complementizer(s2):  # « إن ... »: the complementizer stays outside
                     s2 += 1
             else:
-                quoted = s in sent.close_of
+                # "قال إن “X، وأن Y." with the mark never closed is two claims, not one quote
+                quoted = s in sent.close_of and s not in sent.unclosed
                 e, more = _find_end(sent, s, split=rule == "that" and not quoted)
                 s2, e2 = _unquote(sent, s, e)
             span = _span(sent, s2, e2, rule)
