@@ -64,9 +64,16 @@ def _offline() -> bool:
     return flag or bool(constants.HF_HUB_OFFLINE)
 
 
+def _looks_like_path(name: str) -> bool:
+    """A hub id is ``name`` or ``org/name``; anything else that does not exist is a missing folder."""
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
+
+
 def _from_pretrained(kind: str, name_or_path: str, load):
     """Run ``load(local_files_only=...)`` and turn any failure into a :class:`ModelLoadError`."""
     local = Path(name_or_path).exists()
+    if not local and _looks_like_path(name_or_path):
+        raise ModelLoadError(f"cannot load the {kind}: no such folder {name_or_path!r}")
     offline = _offline()
     try:
         return load(local_files_only=local or offline)

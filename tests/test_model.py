@@ -203,7 +203,13 @@ def test_hub_id_offline_is_a_clear_error(monkeypatch, loader) -> None:
     assert f"cannot load '{name}' offline" in message and "local path" in message
 
 
-def test_missing_local_path_is_a_clear_error(tmp_path) -> None:
-    with pytest.raises(ModelLoadError):
+def test_empty_local_folder_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(ModelLoadError, match="cannot load the tokenizer in"):
         load_tokenizer(str(tmp_path))  # exists, but holds no tokenizer
     assert not os.listdir(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["runs/demo/best", "./tok", "/no/such/folder", "~/model"])
+def test_missing_folder_is_not_taken_for_a_hub_id(name: str) -> None:
+    with pytest.raises(ModelLoadError, match="no such folder"):
+        load_tokenizer(name)
