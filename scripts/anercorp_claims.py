@@ -6,9 +6,10 @@
 Raw files (kept outside git because they quote ANERcorp; default folder ../anercorp-ann) hold one
 line per read sentence: ``SPLIT<TAB>INDEX<TAB>CLAIM_1 ||| CLAIM_2``, each claim an exact substring of
 the sentence as naba rebuilds it, ``@@N`` naming the N-th occurrence when it occurs more than once;
-an empty claim field means "read, no claim". ``test.A.tsv`` becomes ``test.jsonl``, ``train.A.tsv``
-(or its parts ``train.A1.tsv``, ``train.A2.tsv`` ...) ``train.jsonl``, and a second pass
-``test.B.tsv`` becomes ``test.B.jsonl``.
+an empty claim field means "read, no claim". ``SPLIT.jsonl``, the file naba loads, is the adjudicated
+``SPLIT.gold.tsv`` where there is one and pass A otherwise (``train.A.tsv``, or its parts
+``train.A1.tsv``, ``train.A2.tsv`` ...); every other pass keeps its name (``test.A.jsonl``,
+``test.B.jsonl``).
 
 ``build`` writes nothing unless every line of every file resolves; each problem is reported with
 its file, line and sentence. Both commands rewrite their block of data/anercorp-claims/README.md
@@ -40,7 +41,8 @@ from naba.corpus.conll import read_conll
 from naba.corpus.fileio import atomic_write, read_text
 from naba.errors import DataError, Problem
 
-RAW_NAME = re.compile(r"(?P<split>[a-z]+)\.(?P<pass>[A-Z])(?P<part>[0-9]*)\.tsv")
+RAW_NAME = re.compile(r"(?P<split>[a-z]+)\.(?P<pass>[A-Z]|gold)(?P<part>[0-9]*)\.tsv")
+GOLD = "gold"
 _OCCURRENCE = re.compile(r"(?P<claim>.*?)\s*@@(?P<n>\d+)")
 BOOTSTRAP_SAMPLES = 2000
 SEED = 13
@@ -179,9 +181,9 @@ def build(raw_dir: Path, out_dir: Path, shared: Path | None) -> dict:
         problems.extend(found)
         for note in notes:
             print(f"note: {note}", file=sys.stderr)
-        name = f"{split}.jsonl" if annotation_pass == "A" else f"{split}.{annotation_pass}.jsonl"
-        merged = outputs.setdefault(name, {})
-        trimmed[name] = trimmed.get(name, 0) + len(notes)
+        key = f"{split}.{annotation_pass}"
+        merged = outputs.setdefault(key, {})
+        trimmed[key] = trimmed.get(key, 0) + len(notes)
         for record in records:
             earlier = merged.get(record.sentence)
             if earlier is not None and earlier[0] != record:
@@ -192,11 +194,20 @@ def build(raw_dir: Path, out_dir: Path, shared: Path | None) -> dict:
     if problems:
         raise DataError(problems)
     counts = {}
-    for name, merged in outputs.items():
+    for key, merged in outputs.items():
+        name = output_name(key, has_gold=f"{key.split('.')[0]}.{GOLD}" in outputs)
         records = [record for record, _ in merged.values()]
         write_standoff(records, out_dir / name)
-        counts[name] = {**_counts(records), "edges_trimmed": trimmed[name]}
+        counts[name] = {**_counts(records), "edges_trimmed": trimmed[key]}
     return counts
+
+
+def output_name(key: str, *, has_gold: bool) -> str:
+    """Stand-off file of ``"split.pass"``: ``split.jsonl`` is the adjudicated gold where there is
+    one, else pass A (what load_anercorp reads); every other pass keeps its letter."""
+    split, annotation_pass = key.split(".")
+    primary = GOLD if has_gold else "A"
+    return f"{split}.jsonl" if annotation_pass == primary else f"{split}.{annotation_pass}.jsonl"
 
 
 def _counts(records: Sequence[ClaimRecord]) -> dict:
@@ -322,8 +333,23 @@ def agreement_table(result: dict) -> str:
             row("overlap"),
             "",
             f"Sentence level (does the sentence hold a claim?): Cohen's kappa {result['sentence_has_claim_kappa']:.3f}.",
+            *_gold_note(result.get("A_vs_gold")),
         ]
     )
+
+
+def _gold_note(g: dict | None) -> list[str]:
+    if g is None:
+        return []
+    x, o = g["exact"], g["overlap"]
+    return [
+        "",
+        f"Pass A against the adjudicated gold (`test.jsonl`) on all {g['sentences']} sentences "
+        f"({g['claims_A']} claims in A, {g['claims_B']} in the gold): exact F1 {x['f1']:.3f} "
+        f"[{x['f1_ci95'][0]:.3f}, {x['f1_ci95'][1]:.3f}], overlap F1 {o['f1']:.3f} "
+        f"[{o['f1_ci95'][0]:.3f}, {o['f1_ci95'][1]:.3f}]. The gold was made by correcting A, so this "
+        "says how much adjudication changed, not how far two independent annotators agree.",
+    ]
 
 
 # --- command line -------------------------------------------------------------------------------
@@ -347,8 +373,16 @@ def main(argv: list[str] | None = None) -> int:
             _update_readme(args.out, "counts", table)
             print(table)
         else:
-            a_path, b_path = args.out / f"{args.split}.jsonl", args.out / f"{args.split}.B.jsonl"
-            result = agreement(read_standoff(a_path), read_standoff(b_path), source=str(b_path))
+            a_path, b_path = args.out / f"{args.split}.A.jsonl", args.out / f"{args.split}.B.jsonl"
+            gold = None
+            if a_path.is_file():  # test.jsonl is the adjudicated gold, test.A.jsonl the raw pass A
+                gold = read_standoff(args.out / f"{args.split}.jsonl")
+            else:
+                a_path = args.out / f"{args.split}.jsonl"
+            a_records = read_standoff(a_path)
+            result = agreement(a_records, read_standoff(b_path), source=str(b_path))
+            if gold is not None:
+                result["A_vs_gold"] = agreement(a_records, gold, source=str(a_path))
             atomic_write(args.out / "agreement.json", json.dumps(result, indent=2) + "\n")
             table = agreement_table(result)
             _update_readme(args.out, "agreement", table)

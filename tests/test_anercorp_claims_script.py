@@ -129,6 +129,21 @@ def test_build_writes_nothing_when_a_line_is_bad(workspace: dict[str, Path], cap
     assert sorted(p.name for p in out.iterdir()) == ["README.md"]
 
 
+def test_build_with_adjudicated_gold(workspace: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
+    shared, raw, out = workspace["shared"], workspace["raw"], workspace["out"]
+    (raw / "test.gold.tsv").write_text("test\t0\tالوفد وصل\ntest\t1\t\ntest\t2\t\n", encoding="utf-8")
+    assert ac.main(["build", "--raw", str(raw), "--shared", str(shared), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.glob("*.jsonl")) == ["test.A.jsonl", "test.B.jsonl", "test.jsonl"]
+    gold = read_standoff(out / "test.jsonl")
+    assert sorted(gold) == [0, 1, 2] and gold[0].annotation_pass == "gold" and len(gold[0].claims) == 1
+    assert len(read_standoff(out / "test.A.jsonl")[0].claims) == 2
+    assert ac.main(["agreement", "--out", str(out)]) == 0
+    result = json.loads((out / "agreement.json").read_text(encoding="utf-8"))
+    assert result["claims_A"] == 2 and result["claims_B"] == 1  # A vs B, not gold vs B
+    assert result["A_vs_gold"]["sentences"] == 2 and result["A_vs_gold"]["exact"]["precision"] == 1.0
+    assert "adjudicated gold" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("part", "ok"),
     [
