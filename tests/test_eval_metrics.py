@@ -234,10 +234,14 @@ def test_semeval_per_label_attribution():
         ([Span(0, 5, A), Span(6, 9, A)], [Span(0, 5, A), Span(6, 9, L)], {(0, 0), (1, 1)}),
         # a prediction overlapping two gold spans takes one (same label first); the other is missed
         ([Span(0, 5, L), Span(6, 9, A)], [Span(3, 8, A)], {(1, 0), (0, None)}),
-        # two predictions inside one gold span: one partial, one spurious
-        ([Span(0, 10, A)], [Span(0, 3, A), Span(5, 10, A)], {(0, 0), (None, 1)}),
-        # earliest free gold span first, so that both predictions find a partner
+        # two predictions inside one gold span: the larger overlap pairs, the other is spurious
+        ([Span(0, 10, A)], [Span(0, 3, A), Span(5, 10, A)], {(0, 1), (None, 0)}),
+        # as many pairs as possible: the first prediction leaves the gold span the second one needs
         ([Span(0, 10, A), Span(10, 20, A)], [Span(8, 15, A), Span(15, 20, A)], {(0, 0), (1, 1)}),
+        # ... even when that costs a same-label pair (nervaluate's greedy order makes one pair only)
+        ([Span(34, 39, L), Span(40, 44, A)], [Span(35, 41, A), Span(43, 48, L)], {(0, 0), (1, 1)}),
+        # of two overlapping gold spans with the same label, the larger overlap
+        ([Span(0, 5, A), Span(6, 12, A)], [Span(4, 12, A)], {(1, 0), (0, None)}),
         ([], [], set()),
     ],
 )

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 from seqeval.metrics.sequence_labeling import get_entities
 from seqeval.scheme import IOB2, Tokens
 
@@ -142,17 +143,18 @@ def span_counts(gold: Sequence[Span], pred: Sequence[Span]) -> dict[str, tuple[i
 def match_spans(gold: Sequence[Span], pred: Sequence[Span]) -> list[tuple[int | None, int | None]]:
     """One-to-one alignment of gold and predicted spans of one layer: ``(gold_i, pred_i)`` pairs.
 
-    First every prediction with exactly a gold span's boundaries is paired with it; then each
-    remaining prediction, in text order, takes an unpaired overlapping gold span (one with the
-    same label first, then the earliest). Unpaired spans come back as ``(i, None)`` (missed) and
-    ``(None, j)`` (spurious). Each span is used once, so ``possible`` is the number of gold spans
-    and ``actual`` the number of predicted ones.
+    Spans with the same boundaries are paired first. The rest are paired among overlapping spans
+    by an optimal assignment: as many pairs as possible, then as many with the same label, then
+    the largest overlaps. Unpaired spans come back as ``(i, None)`` (missed) and ``(None, j)``
+    (spurious). Each span is used once, so ``possible`` is the number of gold spans and ``actual``
+    the number of predicted ones. (nervaluate pairs greedily in prediction order instead, which
+    can leave a pair unmade; otherwise the counts agree.)
     """
     pairs: list[tuple[int | None, int | None]] = []
-    free_gold = set(range(len(gold)))
     by_bounds: dict[tuple[int, int], list[int]] = {}
     for i, g in enumerate(gold):
         by_bounds.setdefault((g.start, g.end), []).append(i)
+    free_gold = set(range(len(gold)))
     rest = []
     for j, p in enumerate(pred):
         same = [i for i in by_bounds.get((p.start, p.end), []) if i in free_gold]
@@ -162,15 +164,26 @@ def match_spans(gold: Sequence[Span], pred: Sequence[Span]) -> list[tuple[int | 
             pairs.append((i, j))
         else:
             rest.append(j)
-    for j in sorted(rest, key=lambda j: (pred[j].start, pred[j].end)):
-        p = pred[j]
-        cands = [i for i in free_gold if gold[i].start < p.end and p.start < gold[i].end]
-        if cands:
-            i = min(cands, key=lambda i: (gold[i].label != p.label, gold[i].start, gold[i].end))
-            free_gold.discard(i)
-            pairs.append((i, j))
-        else:
-            pairs.append((None, j))
+    left = sorted(free_gold)
+    weights = np.zeros((len(left), len(rest)))
+    # a pair outweighs every label and overlap bonus together, so the assignment first maximises pairs
+    pair_weight = 3.0 * (min(len(left), len(rest)) + 1)
+    for a, i in enumerate(left):
+        g = gold[i]
+        for b, j in enumerate(rest):
+            p = pred[j]
+            overlap = min(g.end, p.end) - max(g.start, p.start)
+            if overlap > 0:
+                fraction = overlap / max(g.end - g.start, p.end - p.start)
+                weights[a, b] = pair_weight + 2.0 * (g.label == p.label) + fraction
+    if weights.any():
+        rows, cols = linear_sum_assignment(weights, maximize=True)
+        for a, b in zip(rows, cols, strict=True):
+            if weights[a, b] > 0:
+                pairs.append((left[a], rest[b]))
+                free_gold.discard(left[a])
+                rest[b] = -1
+    pairs.extend((None, j) for j in rest if j >= 0)
     pairs.extend((i, None) for i in sorted(free_gold))
     return pairs
 
