@@ -304,3 +304,15 @@ def test_bad_spans_in_memory_are_data_errors(span, fragment):
     with pytest.raises(DataError, match=fragment) as info:
         score(gold, pred, scheme=DEFAULT_SCHEME)
     assert "predictions: record 1 (id=d)" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("gold", "pred", "pairs"),
+    [
+        ([], [Span(0, 2, A), Span(3, 5, A)], [(None, 0), (None, 1)]),
+        ([Span(0, 2, A), Span(3, 5, A)], [], [(0, None), (1, None)]),
+        ([Span(0, 2, A)], [Span(0, 2, A), Span(3, 5, A)], [(0, 0), (None, 1)]),
+    ],
+)
+def test_match_spans_one_side_empty(gold, pred, pairs):
+    assert match_spans(gold, pred) == pairs

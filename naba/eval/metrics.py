@@ -165,17 +165,18 @@ def match_spans(gold: Sequence[Span], pred: Sequence[Span]) -> list[tuple[int | 
         else:
             rest.append(j)
     left = sorted(free_gold)
-    weights = np.zeros((len(left), len(rest)))
+    if not left or not rest:
+        pairs.extend((None, j) for j in rest)
+        pairs.extend((i, None) for i in left)
+        return pairs
+    g_start, g_end = (np.array([getattr(gold[i], k) for i in left], dtype=float).reshape(-1, 1) for k in ("start", "end"))
+    p_start, p_end = (np.array([getattr(pred[j], k) for j in rest], dtype=float).reshape(1, -1) for k in ("start", "end"))
+    overlap = np.minimum(g_end, p_end) - np.maximum(g_start, p_start)
+    same_label = np.array([[gold[i].label == pred[j].label for j in rest] for i in left], dtype=float)
     # a pair outweighs every label and overlap bonus together, so the assignment first maximises pairs
     pair_weight = 3.0 * (min(len(left), len(rest)) + 1)
-    for a, i in enumerate(left):
-        g = gold[i]
-        for b, j in enumerate(rest):
-            p = pred[j]
-            overlap = min(g.end, p.end) - max(g.start, p.start)
-            if overlap > 0:
-                fraction = overlap / max(g.end - g.start, p.end - p.start)
-                weights[a, b] = pair_weight + 2.0 * (g.label == p.label) + fraction
+    longer = np.maximum(g_end - g_start, p_end - p_start)
+    weights = np.where(overlap > 0, pair_weight + 2.0 * same_label + overlap / longer, 0.0)
     if weights.any():
         rows, cols = linear_sum_assignment(weights, maximize=True)
         for a, b in zip(rows, cols, strict=True):
