@@ -249,3 +249,17 @@ def test_cli_predict_errors_are_clear(
     argv = [a.format(ckpt=checkpoint, tmp=tmp_path) for a in args]
     assert main(argv) == code
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_gpu_batch_job_script_runs_and_logs(checkpoint: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    ids = _write_jsonl(src, 5)
+    out = tmp_path / "out" / "tags.jsonl"
+    env = {**_env(), "MODEL": str(checkpoint), "INPUT": str(src), "OUTPUT": str(out), "NPROC": "1", "DTYPE": "fp32"}
+    done = subprocess.run(["bash", str(REPO / "scripts" / "gpu_batch_job.sh")], env=env, capture_output=True,
+                          text=True, timeout=300)
+    log = (tmp_path / "out" / "tags.log").read_text()
+    assert done.returncode == 0, log[-3000:]
+    assert _ids(out) == ids
+    assert "1 process(es), fp32" in log and "5 document(s) tagged" in log and log.rstrip().endswith("exit 0")
