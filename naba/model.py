@@ -11,6 +11,7 @@ import inspect
 import json
 import os
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import Iterable
@@ -57,11 +58,25 @@ ARABERT_SHAPE = {
 INFO_FILE = "naba.json"
 
 
-def _offline() -> bool:
+def _offline() -> str | None:
+    """Why the hub cannot be used (``HF_HUB_OFFLINE``, or no route to it), or ``None``.
+
+    Without this probe, huggingface_hub retries an unreachable hub for about a minute per file.
+    """
+    from urllib.parse import urlparse
+
     from huggingface_hub import constants
 
-    flag = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
-    return flag or bool(constants.HF_HUB_OFFLINE)
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"} or constants.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE is set"
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None  # only the proxy knows the way
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=5).close()
+    except OSError as exc:
+        return f"no network: cannot reach {host}: {exc}"
+    return None
 
 
 def _looks_like_path(name: str) -> bool:
@@ -74,13 +89,13 @@ def _from_pretrained(kind: str, name_or_path: str, load):
     local = Path(name_or_path).exists()
     if not local and _looks_like_path(name_or_path):
         raise ModelLoadError(f"cannot load the {kind}: no such folder {name_or_path!r}")
-    offline = _offline()
+    offline = None if local else _offline()
     try:
-        return load(local_files_only=local or offline)
+        return load(local_files_only=local or offline is not None)
     except Exception as exc:  # transformers raises OSError, ValueError, hub and network errors
         if local:
             raise ModelLoadError(f"cannot load the {kind} in {name_or_path!r}: {exc}") from None
-        how = "offline (HF_HUB_OFFLINE is set)" if offline else "(the hub could not be reached or has no such id)"
+        how = f"offline ({offline})" if offline else f"from the hub ({exc})"
         raise ModelLoadError(
             f"cannot load {name_or_path!r} {how}; it is not in the local Hugging Face cache. "
             f"Pass a local path instead: a folder with config.json, model.safetensors and the tokenizer "

@@ -213,3 +213,16 @@ def test_empty_local_folder_is_a_clear_error(tmp_path) -> None:
 def test_missing_folder_is_not_taken_for_a_hub_id(name: str) -> None:
     with pytest.raises(ModelLoadError, match="no such folder"):
         load_tokenizer(name)
+
+
+def test_hub_id_without_network_is_a_clear_error(monkeypatch) -> None:
+    import naba.model
+
+    def no_route(*args, **kwargs):
+        raise OSError("Network is unreachable")
+
+    for var in ("HF_HUB_OFFLINE", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(naba.model.socket, "create_connection", no_route)
+    with pytest.raises(ModelLoadError, match=r"cannot load 'naba-test/no-such-model' offline \(no network"):
+        load_tokenizer("naba-test/no-such-model")
