@@ -224,5 +224,8 @@ def test_hub_id_without_network_is_a_clear_error(monkeypatch) -> None:
     for var in ("HF_HUB_OFFLINE", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(naba.model.socket, "create_connection", no_route)
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     with pytest.raises(ModelLoadError, match=r"cannot load 'naba-test/no-such-model' offline \(no network"):
         load_tokenizer("naba-test/no-such-model")
