@@ -21,6 +21,7 @@ from naba.corpus.fileio import atomic_write
 from naba.corpus.labels import LabelScheme
 from naba.eval.errors import CATEGORIES, error_counts
 from naba.eval.metrics import FAMILIES, align
+from naba.html import nest_spans as html_nest
 
 PALETTE = ("#cfe2ff", "#d1f2d9", "#ffe0b3", "#f8d0e0", "#e2d9f3", "#fff3b0", "#d0f0f0")
 BORDERS = ("#e8590c", "#7048e8", "#0c8599", "#c2255c")
@@ -102,44 +103,26 @@ def nest_spans(text: str, spans: Sequence[tuple[Span, str, str]], *, layer_order
     """Escaped ``text`` with ``(span, layer, extra_classes)`` as properly nested ``<span>`` elements.
 
     Longer spans are outer; of spans over the same characters, the one of the later layer in
-    ``layer_order`` (a CLAIM box around an ACTOR) is outer. A span that crosses the end
-    of an enclosing one is closed there and reopened after it, marked with class ``cont``.
+    ``layer_order`` (a CLAIM box around an ACTOR) is outer. A span that crosses the end of an
+    enclosing one is closed there and continued after it, marked with class ``cont``. The nesting
+    itself is naba.html's, shared with ``naba render``.
     """
     rank = {layer: i for i, layer in enumerate(layer_order)}
-    items = [(s, layer, extra) for s, layer, extra in spans if 0 <= s.start < s.end <= len(text)]
-    cuts = sorted({0, len(text), *(s.start for s, *_ in items), *(s.end for s, *_ in items)})
-    starting: dict[int, list[int]] = {}
-    for k, (s, *_) in enumerate(items):
-        starting.setdefault(s.start, []).append(k)
-    out: list[str] = []
-    stack: list[int] = []
-    opened: set[int] = set()
 
-    def open_tag(k: int) -> str:
-        s, layer, extra = items[k]
-        cont = " cont" if k in opened else ""
-        opened.add(k)
-        cls = f"sp L-{_token(layer)} lab-{_token(s.label)}{cont}{' ' + extra if extra else ''}"
+    def open_tag(k: int, continued: bool) -> str:
+        s, layer, extra = spans[k]
+        cls = f"sp L-{_token(layer)} lab-{_token(s.label)}{' cont' if continued else ''}{' ' + extra if extra else ''}"
         return (
             f'<span class="{escape(cls)}" data-layer="{escape(layer)}" data-label="{escape(s.label)}" '
             f'title="{escape(s.label)} ({escape(layer)})">'
         )
 
-    for pos, nxt in zip(cuts, [*cuts[1:], None], strict=True):
-        ending = [i for i, k in enumerate(stack) if items[k][0].end == pos]
-        reopen: list[int] = []
-        if ending:
-            cut = ending[0]
-            reopen = [k for k in stack[cut:] if items[k][0].end != pos]
-            out.append("</span>" * (len(stack) - cut))
-            del stack[cut:]
-        for k in sorted(reopen + starting.get(pos, []), key=lambda k: (-items[k][0].end, -rank.get(items[k][1], -1))):
-            out.append(open_tag(k))
-            stack.append(k)
-        if nxt is not None:
-            out.append(escape(text[pos:nxt]))
-    out.append("</span>" * len(stack))
-    return "".join(out)
+    return html_nest(
+        text,
+        [(s.start, s.end) for s, _, _ in spans],
+        open_tag,
+        rank=lambda k: -rank.get(spans[k][1], -1),
+    )
 
 
 _SCRIPT = """
