@@ -20,7 +20,7 @@ from naba.corpus.document import Document, Span
 from naba.corpus.fileio import atomic_write
 from naba.corpus.labels import LabelScheme
 from naba.eval.errors import CATEGORIES, error_counts
-from naba.eval.metrics import FAMILIES, align
+from naba.eval.metrics import FAMILIES, SEMEVAL_FAMILIES, align
 from naba.html import nest_spans as html_nest
 
 PALETTE = ("#cfe2ff", "#d1f2d9", "#ffe0b3", "#f8d0e0", "#e2d9f3", "#fff3b0", "#d0f0f0")
@@ -77,7 +77,7 @@ def render_markdown(metrics: Mapping, errors: Sequence[dict], *, title: str = "n
             "| scheme | correct | incorrect | partial | missed | spurious | precision | recall | F1 |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
-        for family in FAMILIES[3:]:
+        for family in SEMEVAL_FAMILIES:
             node = block[family]["micro"]
             counts = " | ".join(str(node[c]) for c in ("correct", "incorrect", "partial", "missed", "spurious"))
             cells = " | ".join(_with_ci(node, m) for m in ("precision", "recall", "f1"))
