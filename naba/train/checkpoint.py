@@ -1,0 +1,137 @@
+"""Resumable training state: ``checkpoints/step-N/`` holds everything a killed run needs.
+
+Layout of one checkpoint (built in a temp folder, then renamed into place)::
+
+    model/              naba.model.save_checkpoint (safetensors weights, tokenizer, naba.json)
+    optimizer.pt        optimizer (and fp16 grad scaler) state; loaded with weights_only=True
+    scheduler.json      learning-rate scheduler state
+    rng-R.json          python and numpy RNG state of process R
+    rng-R.safetensors   torch (and CUDA) RNG state of process R
+    state.json          Progress: step, data position, best metric, evaluation history
+
+No file here is unpickled: torch.load runs with weights_only=True and the rest is JSON or
+safetensors.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from naba.train.files import publish_dir, temp_dir_for, write_json_atomic
+
+STATE = "state.json"
+_STEP_DIR = re.compile(r"^step-(\d+)$")
+
+
+@dataclass
+class Progress:
+    """Where training stands; saved in every checkpoint and restored on resume."""
+
+    step: int = 0  # optimizer steps done
+    epoch: int = 0
+    batch_index: int = 0  # next micro-batch of this epoch, in this process's share
+    best: float | None = None  # best dev micro F1 so far
+    best_step: int | None = None
+    bad_evals: int = 0  # evaluations since the best one (early stopping)
+    evals: list[dict[str, Any]] = field(default_factory=list)
+    loss_sum: float = 0.0  # training loss summed since the last log line
+    loss_steps: int = 0
+    eval_loss_sum: float = 0.0  # training loss summed since the last evaluation
+    world: int = 1
+    stopped_early: bool = False
+
+
+def capture_rng() -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """This process's RNG states: (JSON-able python/numpy part, tensors for safetensors)."""
+    version, internal, gauss = random.getstate()
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    plain = {
+        "python": [version, list(internal), gauss],
+        "numpy": [name, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+    }
+    tensors = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        tensors.update({f"cuda{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
+    return plain, tensors
+
+
+def restore_rng(plain: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+    version, internal, gauss = plain["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, pos, has_gauss, cached = plain["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(tensors["cpu"])
+    cuda = [tensors[k] for k in sorted(k for k in tensors if k.startswith("cuda"))]
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda)
+
+
+def save_training_state(
+    path: Path,
+    *,
+    model,
+    tokenizer,
+    space,
+    optimizer,
+    scheduler,
+    scaler,
+    progress: Progress,
+    rng: list[tuple[dict[str, Any], dict[str, torch.Tensor]]],
+    info: dict[str, Any],
+) -> None:
+    """Write one complete checkpoint to ``path`` atomically; ``rng`` holds every process's state."""
+    from naba.model import save_checkpoint
+
+    tmp = temp_dir_for(path)
+    try:
+        save_checkpoint(tmp / "model", model, tokenizer, space, extra=info)
+        opt = {"optimizer": optimizer.state_dict()}
+        if scaler is not None:
+            opt["scaler"] = scaler.state_dict()
+        torch.save(opt, tmp / "optimizer.pt")
+        write_json_atomic(tmp / "scheduler.json", scheduler.state_dict())
+        for rank, (plain, tensors) in enumerate(rng):
+            write_json_atomic(tmp / f"rng-{rank}.json", plain)
+            save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp / f"rng-{rank}.safetensors"))
+        write_json_atomic(tmp / STATE, asdict(progress))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    publish_dir(tmp, path)
+
+
+def load_training_state(path: Path, *, optimizer, scheduler, scaler, rank: int) -> Progress:
+    """Restore optimizer, scheduler, scaler and this process's RNG from ``path``; return the progress."""
+    opt = torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True)
+    optimizer.load_state_dict(opt["optimizer"])
+    if scaler is not None and "scaler" in opt:
+        scaler.load_state_dict(opt["scaler"])
+    scheduler.load_state_dict(json.loads((path / "scheduler.json").read_text(encoding="utf-8")))
+    plain = json.loads((path / f"rng-{rank}.json").read_text(encoding="utf-8"))
+    restore_rng(plain, load_file(str(path / f"rng-{rank}.safetensors")))
+    return Progress(**json.loads((path / STATE).read_text(encoding="utf-8")))
+
+
+def checkpoints(run_dir: Path) -> list[Path]:
+    """Complete checkpoints of a run, oldest first."""
+    folder = run_dir / "checkpoints"
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _STEP_DIR.match(p.name)) and (p / STATE).is_file()]
+    return [p for _, p in sorted(found)]
+
+
+def prune(run_dir: Path, *, keep: int) -> None:
+    """Delete all but the ``keep`` newest checkpoints."""
+    for old in checkpoints(run_dir)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)

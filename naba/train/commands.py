@@ -1,0 +1,55 @@
+"""``naba train CONFIG [key=value ...]``: the command-line face of :func:`naba.train.loop.train`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import yaml
+
+
+def register(subparsers) -> None:
+    """Add the ``train`` subcommand to the ``naba`` parser."""
+    parser = subparsers.add_parser(
+        "train",
+        help="fine-tune a token classifier (a killed run resumes when started again)",
+        description=(
+            "Train from a YAML config that overrides naba's defaults, then key=value overrides "
+            "(dotted: optim.lr=3e-5). Data paths in the file are relative to the file's folder's "
+            "parent (the repository root for configs/*.yaml); paths on the command line to the "
+            "current directory. Run the same command again to resume a killed run. Works under "
+            "'accelerate launch -m naba.train' and 'torchrun -m naba.train'."
+        ),
+    )
+    parser.add_argument("config", nargs="?", help="YAML config file, e.g. configs/demo.yaml")
+    # REMAINDER, so that options may also come after the overrides (argparse cannot split "*")
+    parser.add_argument("overrides", nargs=argparse.REMAINDER, metavar="key=value", help="override one setting")
+    _add_flags(parser)
+    parser.set_defaults(func=run)
+
+
+def _add_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from naba.train.config import load_config
+
+    late = argparse.ArgumentParser(prog="naba train", add_help=False)
+    _add_flags(late)
+    flags, overrides = late.parse_known_args(args.overrides)
+    print_config = args.print_config or flags.print_config
+    no_progress = args.no_progress or flags.no_progress
+    config = args.config
+    # "naba train optim.lr=1e-4" with no file: the first override is not a config path
+    if config is not None and "=" in config and not Path(config).exists():
+        config, overrides = None, [config, *overrides]
+    cfg = load_config(config, overrides)
+    if print_config:
+        print(yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True), end="")
+        return 0
+    from naba.train.loop import train
+
+    train(cfg, show_progress=not no_progress)
+    return 0

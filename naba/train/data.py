@@ -1,0 +1,157 @@
+"""Training data: documents from the config's files, the dev split, and length-grouped batches.
+
+Length grouping is what makes naba's loop fast: windows are bucketed by length so that each batch
+is padded only to its own longest window, and the buckets are shuffled with a seeded generator so
+that every epoch (and a resumed run) sees the same order.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from naba.corpus.document import Document
+from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
+from naba.errors import ConfigError
+from naba.train.config import DataConfig
+
+
+@dataclass
+class Splits:
+    """The documents of a run, already restricted to the layers being trained."""
+
+    scheme: LabelScheme
+    train: list[Document]
+    dev: list[Document]
+    test: list[Document]
+
+
+def load_scheme(data: DataConfig) -> LabelScheme:
+    """The label scheme of ``data.labels`` (or naba's default), restricted to ``data.layers``."""
+    scheme = LabelScheme.load(data.labels) if data.labels else DEFAULT_SCHEME
+    if data.layers is None:
+        return scheme
+    try:
+        return scheme.restrict(data.layers)
+    except ConfigError as exc:
+        raise ConfigError(f"data.layers: {exc}") from None
+
+
+def load_splits(data: DataConfig) -> Splits:
+    """Read train/dev/test and carve dev from train when none is given (``dev_ratio`` > 0).
+
+    Files are read with the full scheme, so that labels of layers not being trained are valid
+    input, and those spans are then dropped.
+    """
+    full = LabelScheme.load(data.labels) if data.labels else DEFAULT_SCHEME
+    scheme = load_scheme(data)
+
+    def read(paths: list[str]) -> list[Document]:
+        return [keep_labels(doc, scheme) for path in paths for doc in read_file(path, fmt=data.format, scheme=full)]
+
+    train, dev, test = read(data.train), read(data.dev), read(data.test)
+    if not train:
+        raise ConfigError(f"data.train: the files hold no documents: {', '.join(data.train)}")
+    if not dev and data.dev_ratio > 0:
+        train, dev = carve_dev(train, ratio=data.dev_ratio, seed=data.dev_seed)
+    return Splits(scheme, train, dev, test)
+
+
+def read_file(path: str, *, fmt: str | None, scheme: LabelScheme) -> list[Document]:
+    """One corpus file through naba's readers (DataError on bad input)."""
+    from naba.corpus.formats import read
+
+    return list(read(path, format=fmt, scheme=scheme))
+
+
+def keep_labels(doc: Document, scheme: LabelScheme) -> Document:
+    """``doc`` with only the spans whose label is in ``scheme`` (text untouched)."""
+    wanted = set(scheme.labels)
+    return Document(doc.id, doc.text, [s for s in doc.spans if s.label in wanted], dict(doc.meta))
+
+
+def carve_dev(docs: list[Document], *, ratio: float, seed: int) -> tuple[list[Document], list[Document]]:
+    """Split ``docs`` into (train, dev) with a seeded shuffle; dev gets ``ratio`` of them (at least one)."""
+    if len(docs) < 2:
+        raise ConfigError(
+            f"data.dev_ratio: cannot carve a dev set from {len(docs)} training document(s); "
+            "give data.dev or set data.dev_ratio=0"
+        )
+    order = list(range(len(docs)))
+    random.Random(seed).shuffle(order)
+    n_dev = min(len(docs) - 1, max(1, round(ratio * len(docs))))
+    dev_ids = set(order[:n_dev])
+    return [d for i, d in enumerate(docs) if i not in dev_ids], [d for i, d in enumerate(docs) if i in dev_ids]
+
+
+def length_grouped_batches(
+    lengths: Sequence[int], *, batch_size: int, batch_tokens: int = 0, seed: int, epoch: int
+) -> list[list[int]]:
+    """Batches of indices of similar length, in a seeded random order.
+
+    A seeded shuffle followed by a stable sort by length puts equal-length items in a random
+    order; consecutive items then form batches (``batch_size`` items, or as many as fit in
+    ``batch_tokens`` padded tokens), and the batches themselves are shuffled.
+    """
+    rng = random.Random(seed * 1_000_003 + epoch)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    order.sort(key=lambda i: lengths[i])
+    batches = _chunk(order, lengths, batch_size=batch_size, batch_tokens=batch_tokens)
+    rng.shuffle(batches)
+    return batches
+
+
+def eval_batches(lengths: Sequence[int], *, batch_size: int, batch_tokens: int = 0) -> list[list[int]]:
+    """Length-sorted batches without shuffling, for evaluation."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    return _chunk(order, lengths, batch_size=batch_size, batch_tokens=batch_tokens)
+
+
+def _chunk(order: list[int], lengths: Sequence[int], *, batch_size: int, batch_tokens: int) -> list[list[int]]:
+    """Cut ``order`` (ascending by length) into consecutive batches."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        # ascending order: lengths[i] is the padded width of current + [i]
+        full = lengths[i] * (len(current) + 1) > batch_tokens if batch_tokens else len(current) >= batch_size
+        if current and full:
+            batches.append(current)
+            current = []
+        current.append(i)
+    return batches + ([current] if current else [])
+
+
+def shard(batches: list[list[int]], *, rank: int, world: int) -> list[list[int]]:
+    """This process's batches: every ``world``-th one, the same count on every process."""
+    per_rank = len(batches) // world
+    if per_rank == 0:
+        raise ConfigError(
+            f"{len(batches)} training batch(es) cannot feed {world} processes; "
+            "lower optim.batch_size or add data"
+        )
+    return batches[rank::world][:per_rank]
+
+
+@dataclass(frozen=True)
+class Collator:
+    """Pads a batch of windows to its own longest window (picklable for DataLoader workers)."""
+
+    pad_id: int
+    n_layers: int
+
+    def __call__(self, windows: list) -> dict[str, torch.Tensor]:
+        width = max(len(w.input_ids) for w in windows)
+        ids = torch.full((len(windows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(windows), width), dtype=torch.long)
+        labels = torch.full((len(windows), width, self.n_layers), -100, dtype=torch.long)
+        for row, w in enumerate(windows):
+            n = len(w.input_ids)
+            ids[row, :n] = torch.tensor(w.input_ids, dtype=torch.long)
+            mask[row, :n] = 1
+            if w.labels is not None:
+                labels[row, :n] = torch.tensor(w.labels, dtype=torch.long).view(n, self.n_layers)
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels}

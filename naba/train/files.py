@@ -1,0 +1,90 @@
+"""Atomic writes for the run directory: a killed run never leaves a half-written file or folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+# ".best.old" (publish_dir) or ".best.old-1a2b3c4d" (naba.model.save_checkpoint)
+_OLD = re.compile(r"^\.(.+)\.old(?:-[0-9a-f]+)?$")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temp file next to ``path``, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def temp_dir_for(path: Path) -> Path:
+    """A fresh folder next to ``path`` to build it in before :func:`publish_dir`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+
+
+def publish_dir(tmp: Path, path: Path) -> None:
+    """Move the finished folder ``tmp`` to ``path``, replacing an older ``path``.
+
+    os.replace cannot replace a non-empty folder, so the old one is first renamed aside; at every
+    moment either the old or the new folder is complete under some name.
+    """
+    old = None
+    if path.exists():
+        old = path.with_name(f".{path.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(path, old)
+    os.replace(tmp, path)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_temp_dirs(folder: Path) -> None:
+    """Clear (or, for a lone ``.NAME.old``, restore) what a run killed while writing left behind."""
+    if not folder.is_dir():
+        return
+    for entry in sorted(folder.iterdir()):
+        old = _OLD.match(entry.name)
+        if old and not (folder / old.group(1)).exists():
+            # killed between the two renames of a replace: the old folder is the good one
+            os.replace(entry, folder / old.group(1))
+        elif old or (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def git_description(start: Path) -> str:
+    """The commit of the repository holding ``start`` (with "dirty" if it has changes), or "unknown"."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(start), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+        if head.returncode != 0:
+            return "unknown"
+        status = subprocess.run(
+            ["git", "-C", str(start), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head.stdout.strip() + (" dirty" if status.stdout.strip() else "")

@@ -1,0 +1,403 @@
+"""The training loop: one visible function on accelerate, nanoGPT style.
+
+``train(cfg)`` reads the data, builds (or resumes) the model, and runs AdamW with linear warmup and
+decay over length-grouped, dynamically padded batches, with gradient accumulation and clipping.
+It evaluates exact-span F1 per layer on dev every ``run.eval_every`` steps, keeps the best model in
+``best/``, stops early after ``run.patience`` evaluations without improvement, and writes
+resumable checkpoints: a run killed at any moment and started again with the same command
+continues from its last checkpoint and ends with the same metrics as an uninterrupted run.
+
+The same entry point runs on one CPU, one GPU, or many processes under ``accelerate launch`` or
+``torchrun``; only the main process writes files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from accelerate import Accelerator
+from accelerate.utils import ProjectConfiguration, gather_object, set_seed
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import get_linear_schedule_with_warmup
+from transformers.utils import logging as transformers_logging
+
+from naba.errors import ConfigError
+from naba.train.card import model_card
+from naba.train.checkpoint import (
+    Progress,
+    capture_rng,
+    checkpoints,
+    load_training_state,
+    prune,
+    save_training_state,
+)
+from naba.train.config import SMALL_MODEL, TrainConfig, save_config
+from naba.train.data import Collator, length_grouped_batches, load_splits, shard
+from naba.train.evaluate import evaluate
+from naba.train.files import (
+    git_description,
+    publish_dir,
+    remove_temp_dirs,
+    temp_dir_for,
+    write_json_atomic,
+    write_text_atomic,
+)
+
+_TRACKER_MODULES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
+
+
+def resolve_precision(choice: str) -> str:
+    """accelerate's mixed_precision for a config value; ``auto`` is bf16/fp16 on a GPU, fp32 on CPU."""
+    if choice != "auto":
+        return choice
+    if torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "no"
+
+
+def resolve_tracker(name: str) -> str | None:
+    """accelerate's log_with for ``run.tracker``; a missing package is a ConfigError."""
+    if name == "none":
+        return None
+    if importlib.util.find_spec(_TRACKER_MODULES[name]) is None:
+        raise ConfigError(f"run.tracker: {name} is not installed (pip install {name}), or set run.tracker=none")
+    return name
+
+
+def build_model(cfg: TrainConfig, space, texts: list[str], *, tokenizer=None):
+    """(tokenizer, model): ``naba-small`` from scratch (its tokenizer trained on ``texts`` unless
+    given), or a pretrained encoder."""
+    from naba.model import build_small_model, build_small_tokenizer, load_model, load_tokenizer
+
+    m = cfg.model
+    if m.name_or_path == SMALL_MODEL:
+        if tokenizer is None:
+            tokenizer = build_small_tokenizer(texts, vocab_size=m.vocab_size, preset=m.preset)
+        model = build_small_model(
+            space, vocab_size=len(tokenizer), hidden_size=m.hidden_size, num_layers=m.num_layers,
+            heads=m.heads, intermediate=m.intermediate, max_position=m.max_length, seed=cfg.run.seed,
+        )
+    else:
+        tokenizer, model = load_tokenizer(m.name_or_path), load_model(m.name_or_path, space)
+    limit = getattr(model.config, "max_position_embeddings", m.max_length)
+    if m.max_length > limit:
+        raise ConfigError(f"model.max_length: {m.max_length} exceeds the model's {limit} positions")
+    return tokenizer, model
+
+
+def _run_tokenizer(cfg: TrainConfig, run_dir: Path, texts: list[str], accelerator):
+    """naba-small's tokenizer, made once per run and kept in ``run_dir/tokenizer``.
+
+    Training a WordPiece vocabulary is not deterministic (huggingface/tokenizers#1794: ties are
+    broken in hash-map order), so every process and every resumed start must load the one the
+    main process made, not train its own. ``model.tokenizer`` names a ready one instead.
+    """
+    from naba.model import build_small_tokenizer, load_tokenizer
+
+    if cfg.model.name_or_path != SMALL_MODEL:
+        return None
+    if cfg.model.tokenizer is not None:
+        return load_tokenizer(cfg.model.tokenizer)
+    folder = run_dir / "tokenizer"
+    if not folder.is_dir() and accelerator.is_main_process:
+        tokenizer = build_small_tokenizer(texts, vocab_size=cfg.model.vocab_size, preset=cfg.model.preset)
+        tmp = temp_dir_for(folder)
+        tokenizer.save_pretrained(tmp)
+        publish_dir(tmp, folder)
+    accelerator.wait_for_everyone()
+    return load_tokenizer(str(folder))
+
+
+def _optimizer(model, cfg: TrainConfig) -> torch.optim.AdamW:
+    # biases and LayerNorm weights (the 1-D parameters) are not decayed, as in BERT's recipe
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.optim.weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.optim.lr)
+
+
+def _prior_run(cfg: TrainConfig, run_dir: Path, *, main: bool) -> dict[str, Any] | None:
+    """Check an existing run dir: the final metrics if that run finished, else None (resume or new)."""
+    saved = run_dir / "config.yaml"
+    if cfg.run.overwrite:
+        if main and run_dir.exists():
+            shutil.rmtree(run_dir)
+        return None
+    if not saved.is_file():
+        return None
+    old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
+    new = cfg.to_dict()
+    differ = [f"{s}.{k}" for s in new for k in new[s]
+              if k != "overwrite" and (old.get(s) or {}).get(k, object()) != new[s][k]]
+    if differ:
+        raise ConfigError(
+            f"{run_dir} holds a run with another configuration (differs in {', '.join(differ)}); "
+            f"choose another run.name, or set run.overwrite=true to replace it"
+        )
+    metrics = run_dir / "metrics.json"
+    if metrics.is_file():
+        done = json.loads(metrics.read_text(encoding="utf-8"))
+        if "final" in done:
+            return done
+    return None
+
+
+def _flat(cfg: TrainConfig) -> dict[str, Any]:
+    # trackers take scalars only
+    return {f"{s}.{k}": (v if isinstance(v, (int, float, str, bool)) else str(v))
+            for s, values in cfg.to_dict().items() for k, v in values.items()}
+
+
+def _summary(results: dict[str, dict[str, Any]]) -> str:
+    layers = ", ".join(f"{k} {v['f1']:.4f}" for k, v in results.items() if k != "micro")
+    return f"micro F1 {results['micro']['f1']:.4f} ({layers})"
+
+
+def train(cfg: TrainConfig, *, show_progress: bool = True) -> dict[str, Any]:
+    """Train (or resume, or return the finished result of) the run ``cfg`` describes.
+
+    Returns the run's metrics (as in ``metrics.json``) on every process.
+    """
+    bars = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()  # per-shard save/load bars would drown the log
+    try:
+        return _train(cfg, show_progress=show_progress)
+    finally:
+        if bars:
+            transformers_logging.enable_progress_bar()
+
+
+def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
+    run_dir = cfg.run_dir
+    if cfg.run.deterministic:
+        # cuBLAS needs this set before CUDA starts to be deterministic
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    # accelerate treats processes started by torchrun on a machine without a GPU as independent
+    # single-process runs unless told to use the CPU (then: gloo); `accelerate launch --cpu` sets it
+    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    accelerator = Accelerator(
+        cpu=launched and not torch.cuda.is_available(),
+        mixed_precision=resolve_precision(cfg.optim.mixed_precision),
+        log_with=resolve_tracker(cfg.run.tracker),
+        project_config=ProjectConfiguration(project_dir=str(run_dir), logging_dir=str(run_dir / "logs")),
+    )
+    main, rank, world = accelerator.is_main_process, accelerator.process_index, accelerator.num_processes
+    device = accelerator.device
+    if cfg.run.threads:
+        torch.set_num_threads(cfg.run.threads)
+    set_seed(cfg.run.seed)
+    if cfg.run.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+    finished = _prior_run(cfg, run_dir, main=main)
+    if finished is not None:
+        if main:
+            print(f"naba train: {run_dir} already finished; its metrics are in {run_dir / 'metrics.json'}")
+        return finished
+    if main:
+        remove_temp_dirs(run_dir)
+        remove_temp_dirs(run_dir / "checkpoints")
+    accelerator.wait_for_everyone()
+    found = checkpoints(run_dir)
+    resume = found[-1] if found else None
+
+    from naba.encode import LabelSpace, encode
+    from naba.model import layered_loss, load_checkpoint, save_checkpoint
+
+    splits = load_splits(cfg.data)
+    space = LabelSpace.from_scheme(splits.scheme)
+    texts = [d.text for d in splits.train]
+    tokenizer, model = build_model(cfg, space, texts, tokenizer=_run_tokenizer(cfg, run_dir, texts, accelerator))
+    if resume is not None:
+        # the model is built exactly as in a fresh run, then takes the checkpoint's weights
+        saved_model, _, _, _ = load_checkpoint(resume / "model")
+        model.load_state_dict(saved_model.state_dict())
+        del saved_model
+    enc = {"max_length": cfg.model.max_length, "stride": cfg.model.stride, "preset": cfg.model.preset}
+    train_windows = encode(splits.train, tokenizer, space, **enc)
+    dev_windows = encode(splits.dev, tokenizer, space, with_labels=False, **enc) if splits.dev else []
+    lengths = [len(w.input_ids) for w in train_windows]
+    o = cfg.optim
+
+    def epoch_batches(epoch: int) -> list[list[int]]:
+        batches = length_grouped_batches(
+            lengths, batch_size=o.batch_size, batch_tokens=o.batch_tokens, seed=cfg.run.seed, epoch=epoch
+        )
+        return shard(batches, rank=rank, world=world)
+
+    steps_per_epoch = -(-len(epoch_batches(0)) // o.grad_accum)
+    total = o.max_steps or steps_per_epoch * o.epochs
+    optimizer = _optimizer(model, cfg)
+    scheduler = get_linear_schedule_with_warmup(optimizer, round(o.warmup_ratio * total), total)
+    # the scheduler is not prepared: accelerate would step it once per process
+    model, optimizer = accelerator.prepare(model, optimizer)
+    unwrapped = accelerator.unwrap_model(model)
+    info = {"preset": cfg.model.preset, "max_length": cfg.model.max_length, "stride": cfg.model.stride}
+
+    if resume is not None:
+        progress = load_training_state(resume, optimizer=optimizer, scheduler=scheduler,
+                                       scaler=accelerator.scaler, rank=rank)
+        if progress.world != world:
+            raise ConfigError(f"{resume} was written by {progress.world} process(es); resume it with as many, not {world}")
+    else:
+        progress = Progress(world=world)
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / "config.yaml")
+        if not (run_dir / "git.txt").exists():
+            write_text_atomic(run_dir / "git.txt", git_description(Path(__file__).parent) + "\n")
+    accelerator.init_trackers(cfg.run.name, config=_flat(cfg))
+    log_file = run_dir / "logs" / "train.log"
+
+    def log(line: str) -> None:
+        if main:
+            tqdm.write(line, file=sys.stderr)
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            with log_file.open("a", encoding="utf-8") as fh:
+                fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+
+    def write_metrics(extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        metrics = {"evals": progress.evals, "best": {"step": progress.best_step, "dev_micro_f1": progress.best},
+                   "steps": progress.step, "total_steps": total, "stopped_early": progress.stopped_early}
+        metrics.update(extra or {})
+        if main:
+            write_json_atomic(run_dir / "metrics.json", metrics)
+        return metrics
+
+    log(f"{'resuming from ' + str(resume) if resume else 'starting'}: {len(splits.train)} train / "
+        f"{len(splits.dev)} dev / {len(splits.test)} test documents, {len(train_windows)} windows, "
+        f"{total} steps, {world} process(es), precision {accelerator.mixed_precision}, device {device}")
+
+    eval_kw = {"accelerator": accelerator, "pad_id": tokenizer.pad_token_id,
+               "batch_size": o.batch_size, "batch_tokens": o.batch_tokens}
+    collate = Collator(tokenizer.pad_token_id, len(space.layers))
+    bar = tqdm(total=total, initial=progress.step, disable=not (main and show_progress), desc=cfg.run.name, unit="step")
+    tokens, clock = 0, time.perf_counter()
+    model.train()
+    while progress.step < total and not progress.stopped_early:
+        batches = epoch_batches(progress.epoch)
+        loader = DataLoader(train_windows, batch_sampler=batches[progress.batch_index:], collate_fn=collate,
+                            num_workers=cfg.run.num_workers,
+                            # its own generator, so that making a loader does not draw from torch's RNG
+                            generator=torch.Generator().manual_seed(cfg.run.seed))
+        step_loss = torch.zeros((), device=device)
+        for index, batch in enumerate(loader, start=progress.batch_index):
+            group_start = index - index % o.grad_accum
+            group_end = min(group_start + o.grad_accum, len(batches))
+            last = index + 1 == group_end
+            # gradients are all-reduced only on the last micro-batch of an accumulation group
+            with contextlib.nullcontext() if last else accelerator.no_sync(model):
+                logits = model(input_ids=batch["input_ids"].to(device),
+                               attention_mask=batch["attention_mask"].to(device)).logits
+                loss = layered_loss(logits.float(), batch["labels"].to(device), space) / (group_end - group_start)
+                accelerator.backward(loss)
+            step_loss += loss.detach()
+            tokens += int(batch["attention_mask"].sum())
+            if not last:
+                continue
+            if o.max_grad_norm > 0:
+                accelerator.clip_grad_norm_(model.parameters(), o.max_grad_norm)
+            optimizer.step()
+            if not accelerator.optimizer_step_was_skipped:  # fp16 overflow: no step, no schedule
+                scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            progress.step += 1
+            progress.batch_index = index + 1
+            value = step_loss.item()
+            progress.loss_sum += value
+            progress.eval_loss_sum += value
+            progress.loss_steps += 1
+            step_loss.zero_()
+            bar.update(1)
+            step = progress.step
+            if step % cfg.run.log_every == 0 or step == total:
+                mean = accelerator.reduce(torch.tensor(progress.loss_sum / progress.loss_steps, device=device), "mean")
+                rate = tokens * world / (time.perf_counter() - clock)
+                lr = scheduler.get_last_lr()[0]
+                accelerator.log({"train/loss": mean.item(), "train/lr": lr, "train/tokens_per_s": rate}, step=step)
+                bar.set_postfix(loss=f"{mean.item():.4f}", lr=f"{lr:.2e}")
+                progress.loss_sum, progress.loss_steps, tokens, clock = 0.0, 0, 0, time.perf_counter()
+
+            epoch_end = progress.batch_index == len(batches)
+            due = (step % cfg.run.eval_every == 0) if cfg.run.eval_every else epoch_end
+            evaluated = bool(splits.dev) and (due or step == total)
+            if evaluated:
+                results = evaluate(unwrapped, splits.dev, dev_windows, space, **eval_kw)
+                done_since = len(progress.evals) and progress.evals[-1]["step"]
+                loss_mean = accelerator.reduce(torch.tensor(progress.eval_loss_sum, device=device), "mean").item()
+                loss_mean /= max(1, step - done_since)
+                progress.eval_loss_sum = 0.0
+                f1 = results["micro"]["f1"]
+                progress.evals.append({"step": step, "epoch": progress.epoch, "train_loss": round(loss_mean, 6),
+                                       "lr": scheduler.get_last_lr()[0], "dev": results})
+                accelerator.log({f"dev/{k}/f1": v["f1"] for k, v in results.items()}, step=step)
+                if progress.best is None or f1 > progress.best:
+                    progress.best, progress.best_step, progress.bad_evals = f1, step, 0
+                    if main:
+                        save_checkpoint(run_dir / "best", unwrapped, tokenizer, space,
+                                        extra={**info, "step": step, "dev": results})
+                else:
+                    progress.bad_evals += 1
+                    progress.stopped_early = 0 < cfg.run.patience <= progress.bad_evals
+                write_metrics()
+                log(f"step {step}/{total}: dev {_summary(results)}"
+                    + (" (best)" if progress.best_step == step else "")
+                    + (" -- stopping early" if progress.stopped_early else ""))
+            if (step % cfg.run.save_every == 0) if cfg.run.save_every else evaluated:
+                rng = gather_object([capture_rng()]) if world > 1 else [capture_rng()]
+                if main:
+                    save_training_state(run_dir / "checkpoints" / f"step-{step}", model=unwrapped, tokenizer=tokenizer,
+                                        space=space, optimizer=optimizer, scheduler=scheduler,
+                                        scaler=accelerator.scaler, progress=progress, rng=rng,
+                                        info={**info, "step": step})
+                    prune(run_dir, keep=cfg.run.keep_checkpoints)
+            if step >= total or progress.stopped_early:
+                break
+        else:
+            progress.epoch += 1
+            progress.batch_index = 0
+    bar.close()
+
+    # final: the best model (the last one without a dev set) on dev and test
+    if main and not splits.dev:
+        save_checkpoint(run_dir / "best", unwrapped, tokenizer, space, extra={**info, "step": progress.step})
+        progress.best_step = progress.step
+    accelerator.wait_for_everyone()
+    best_model, _, _, _ = load_checkpoint(run_dir / "best")
+    unwrapped.load_state_dict(best_model.state_dict())
+    del best_model
+    final: dict[str, Any] = {}
+    if splits.dev:
+        final["dev"] = evaluate(unwrapped, splits.dev, dev_windows, space, **eval_kw)
+    if splits.test:
+        test_windows = encode(splits.test, tokenizer, space, with_labels=False, **enc)
+        final["test"] = evaluate(unwrapped, splits.test, test_windows, space, **eval_kw)
+    metrics = write_metrics({"final": final})
+    for split, results in final.items():
+        log(f"final {split} (best, step {progress.best_step}): {_summary(results)}")
+        accelerator.log({f"final/{split}/{k}/f1": v["f1"] for k, v in results.items()}, step=progress.step)
+    if main:
+        counts = {"train": len(splits.train), "dev": len(splits.dev), "test": len(splits.test)}
+        git = (run_dir / "git.txt").read_text(encoding="utf-8").strip()
+        write_text_atomic(run_dir / "README.md",
+                          model_card(cfg, run_dir=run_dir, space=space, counts=counts, metrics=metrics, git=git))
+        log(f"done: {run_dir}")
+    if world > 1:
+        # every process reports what it ended with, so a launcher's output shows they agree
+        checksum = sum(float(p.detach().double().sum()) for p in unwrapped.parameters())
+        print(f"naba-train rank {rank}/{world}: " + json.dumps({"final": final, "param_sum": checksum}), flush=True)
+    accelerator.end_training()
+    return metrics

@@ -1,0 +1,154 @@
+"""TrainConfig: defaults, YAML and key=value overrides, path resolution, and clear ConfigErrors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from naba.errors import ConfigError
+from naba.train.config import TrainConfig, load_config, save_config
+
+
+@pytest.fixture()
+def repo(tmp_path: Path) -> Path:
+    """A fake repository: configs/ beside data/ with two tiny data files."""
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "data").mkdir()
+    for name in ("a.jsonl", "b.jsonl"):
+        (tmp_path / "data" / name).write_text('{"id": "x", "text": "نص"}\n', encoding="utf-8")
+    return tmp_path
+
+
+def write(repo: Path, text: str) -> Path:
+    path = repo / "configs" / "run.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_file_holds_only_overrides_and_defaults_fill_the_rest(repo: Path) -> None:
+    cfg = load_config(write(repo, "data:\n  train: data/a.jsonl\noptim:\n  lr: 1.0e-4\n"), cwd=repo)
+    defaults = TrainConfig()
+    assert cfg.optim.lr == 1e-4
+    assert cfg.optim.batch_size == defaults.optim.batch_size
+    assert cfg.model.name_or_path == "aubmindlab/bert-base-arabertv02"
+    assert (cfg.model.max_length, cfg.model.stride) == (512, 128)
+    assert cfg.run.name == "run"  # the config file's stem
+
+
+def test_command_line_beats_file_and_is_typed_as_yaml(repo: Path) -> None:
+    path = write(repo, "data:\n  train: data/a.jsonl\noptim:\n  lr: 1.0e-4\n  epochs: 2\n")
+    cfg = load_config(path, ["optim.lr=3e-5", "optim.epochs=7", "run.deterministic=false",
+                             "data.layers=[entity]", "model.name_or_path=naba-small"], cwd=repo)
+    assert cfg.optim.lr == 3e-5  # "3e-5" is a string to YAML 1.1; a float field takes it
+    assert cfg.optim.epochs == 7
+    assert cfg.run.deterministic is False
+    assert cfg.data.layers == ["entity"]
+    assert cfg.model.name_or_path == "naba-small"
+
+
+def test_paths_in_a_file_resolve_against_its_folders_parent_and_cli_paths_against_cwd(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("cwd")
+    (elsewhere / "c.jsonl").write_text('{"id": "y", "text": "نص"}\n', encoding="utf-8")
+    path = write(repo, "data:\n  train: data/a.jsonl\n")
+    cfg = load_config(path, ["data.dev=c.jsonl"], cwd=elsewhere)
+    assert cfg.data.train == [str(repo / "data" / "a.jsonl")]
+    assert cfg.data.dev == [str(elsewhere / "c.jsonl")]
+    assert cfg.run.dir == str(elsewhere / "runs")
+
+
+def test_globs_expand_sorted(repo: Path) -> None:
+    cfg = load_config(write(repo, "data:\n  train: [data/*.jsonl]\n"), cwd=repo)
+    assert cfg.data.train == [str(repo / "data" / "a.jsonl"), str(repo / "data" / "b.jsonl")]
+
+
+def test_a_hub_id_stays_as_is_and_a_local_folder_becomes_absolute(repo: Path) -> None:
+    (repo / "models" / "mine").mkdir(parents=True)
+    base = "data:\n  train: data/a.jsonl\nmodel:\n  name_or_path: "
+    assert load_config(write(repo, base + "org/model\n"), cwd=repo).model.name_or_path == "org/model"
+    local = load_config(write(repo, base + "models/mine\n"), cwd=repo).model.name_or_path
+    assert local == str(repo / "models" / "mine")
+
+
+def test_saved_config_loads_back_to_the_same_config(repo: Path) -> None:
+    cfg = load_config(write(repo, "data:\n  train: data/a.jsonl\n"), ["optim.lr=2e-5", "run.name=x"], cwd=repo)
+    save_config(cfg, repo / "saved" / "config.yaml")
+    again = load_config(repo / "saved" / "config.yaml", cwd=repo)
+    assert again.to_dict() == cfg.to_dict()
+    assert not [p for p in (repo / "saved").iterdir() if p.name != "config.yaml"]  # no temp file left
+
+
+BAD = [
+    # (file body after "data: train: ...", overrides, words the message must hold)
+    ("optim:\n  lr: -1.0\n", [], ["run.yaml", "optim.lr", "> 0"]),
+    ("", ["optim.lr=-1e-3"], ["command line", "optim.lr", "> 0"]),
+    ("optim:\n  lr: fast\n", [], ["run.yaml", "optim.lr", "a number", "fast"]),
+    ("optim:\n  epochs: 2.5\n", [], ["run.yaml", "optim.epochs", "an integer"]),
+    ("optim:\n  epochs: true\n", [], ["optim.epochs", "an integer"]),
+    ("", ["run.deterministic=yes please"], ["command line", "run.deterministic", "true or false"]),
+    ("model:\n  max_length: 64\n  stride: 64\n", [], ["run.yaml", "model.stride", "below max_length"]),
+    ("", ["model.max_length=128", "model.stride=200"], ["command line", "model.stride"]),
+    ("optim:\n  mixed_precision: fp8\n", [], ["optim.mixed_precision", "bf16"]),
+    ("run:\n  tracker: comet\n", [], ["run.tracker", "tensorboard"]),
+    ("optim:\n  learning_rate: 1.0e-3\n", [], ["run.yaml", "unknown key", "optim.learning_rate"]),
+    ("", ["optim.learnrate=1"], ["command line", "unknown key", "optim.learnrate"]),
+    ("training:\n  lr: 1\n", [], ["run.yaml", "unknown section", "training"]),
+    ("", ["lr=1"], ["command line", "unknown key", "lr"]),
+    ("", ["optim.lr"], ["command line", "key=value"]),
+    ("optim: 3\n", [], ["run.yaml", "optim", "mapping"]),
+    ("", ["data.dev=missing.jsonl"], ["command line", "data.dev", "no such data file", "missing.jsonl"]),
+    ("data:\n  test: [data/nothing*.jsonl]\n", [], ["data.test", "no such data file", "nothing*"]),
+    ("data:\n  labels: labels.yaml\n", [], ["data.labels", "labels.yaml"]),
+    ("data:\n  dev_ratio: 1.5\n", [], ["data.dev_ratio", "[0, 1)"]),
+    ("model:\n  hidden_size: 100\n  heads: 3\n", [], ["model.heads", "divisible"]),
+    ("optim:\n  batch_size: 0\n", [], ["optim.batch_size", ">= 1"]),
+    ("optim:\n  warmup_ratio: 1.0\n", [], ["optim.warmup_ratio"]),
+    ("run:\n  name: a/b\n", [], ["run.name", "plain folder name"]),
+]
+
+
+@pytest.mark.parametrize(("body", "overrides", "words"), BAD)
+def test_bad_configs_are_config_errors_naming_key_and_source(
+    repo: Path, body: str, overrides: list[str], words: list[str]
+) -> None:
+    data = "data:\n  train: data/a.jsonl\n"
+    # a "data:" section in the body extends the one above
+    text = data + body.replace("data:\n", "") if body.startswith("data:") else data + body
+    with pytest.raises(ConfigError) as err:
+        load_config(write(repo, text), overrides, cwd=repo)
+    for word in words:
+        assert word in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("- a\n- b\n", ["run.yaml", "mapping"]),
+        ("data: [\n", ["run.yaml", "cannot read"]),
+        ("optim:\n  lr: 1.0\n", ["data.train", "no training data"]),
+    ],
+)
+def test_unreadable_or_incomplete_files(repo: Path, text: str, words: list[str]) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(repo, text), cwd=repo)
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="nope.yaml"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_shipped_configs_only_override_known_keys() -> None:
+    # every key in configs/*.yaml must exist in TrainConfig (paths may be absent here)
+    root = Path(__file__).resolve().parent.parent
+    sections = TrainConfig().to_dict()
+    for name in ("demo", "arabert", "anercorp"):
+        raw = yaml.safe_load((root / "configs" / f"{name}.yaml").read_text(encoding="utf-8"))
+        for section, values in raw.items():
+            assert section in sections, (name, section)
+            assert set(values) <= set(sections[section]), (name, section, set(values) - set(sections[section]))
