@@ -225,7 +225,10 @@ class Tagger:
         from naba.encode import encode
 
         texts = [text(item) for item in items]
-        keep = [i for i, t in enumerate(texts) if isinstance(t, str) and t.strip()]
+        for item, t in zip(items, texts, strict=True):
+            if not isinstance(t, str):
+                raise DataError(Problem("<memory>", f"item {item!r:.60}", f"text must be a str, got {type(t).__name__}"))
+        keep = [i for i, t in enumerate(texts) if t.strip()]
         windows = (
             encode(
                 [texts[i] for i in keep], self.tokenizer, self.space, max_length=self.max_length,

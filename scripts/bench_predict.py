@@ -1,0 +1,336 @@
+"""Benchmark ``naba predict``'s batch path against transformers' token-classification pipeline.
+
+Both run, in one process and one run, the same checkpoint (a random-initialised 4-layer,
+256-wide BERT with the entity layer only: its predictions are meaningless, its cost is real) on
+the same documents (50 to 1,500 words, built from ANERcorp sentences in ../shared, else from
+data/demo), in fp32 and in bf16. Reported: documents/s, subword tokens/s (each side's own
+subwords of the documents, overlap and padding not counted), peak RSS, the speed ratio, and the
+span-level F1 between naba's spans and the pipeline's. The matmul roofline is measured in the
+same run: sustained GFLOP/s of the model's own matmul shapes, divided by the model's FLOPs per
+token, gives a tokens/s ceiling; naba's share of it is reported. Last, the peak RSS of
+``naba predict`` (a subprocess, tiny model) on 1k and 100k short documents shows whether memory
+stays flat as the corpus grows.
+
+Prints the figures and rewrites the ``<!-- bench:predict -->`` section of BENCHMARKS.md.
+
+    python scripts/bench_predict.py                 # the full run (a few minutes on 2 cores)
+    python scripts/bench_predict.py --docs 8 --rss-docs 200 --no-write   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from naba.corpus.labels import DEFAULT_SCHEME  # noqa: E402
+from naba.encode import LabelSpace  # noqa: E402
+from naba.model import build_small_model, build_small_tokenizer, save_checkpoint  # noqa: E402
+from naba.predict import Tagger  # noqa: E402
+from naba.predict.batch import run_job  # noqa: E402
+
+SHARED = ROOT.parent / "shared"
+SHAPE = {"hidden_size": 256, "num_layers": 4, "heads": 4, "intermediate": 1024}
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+def sentences() -> tuple[list[str], str]:
+    """Sentences to build documents from, and where they came from."""
+    path = SHARED / "corpora" / "anercorp" / "train.txt"
+    if path.is_file():
+        out, words = [], []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                words.append(line.split()[0])
+            elif words:
+                out.append(" ".join(words))
+                words = []
+        return out, "ANERcorp train sentences (../shared)"
+    out = []
+    for name in ("train.jsonl", "dev.jsonl", "test.jsonl"):
+        for line in (ROOT / "data" / "demo" / name).read_text(encoding="utf-8").splitlines():
+            out.extend(s for s in re.split(r"(?<=[.!؟])\s+", json.loads(line)["text"]) if s.strip())
+    return out, "data/demo sentences"
+
+
+def documents(sents: list[str], n: int, *, lo: int, hi: int, seed: int) -> list[str]:
+    """``n`` documents of ``lo``..``hi`` words, consecutive sentences, lengths spread evenly."""
+    rng = random.Random(seed)
+    docs, pos = [], rng.randrange(len(sents))
+    for target in (lo + (hi - lo) * (i + 0.5) / n for i in range(n)):
+        words: list[str] = []
+        while len(words) < target:
+            words += sents[pos % len(sents)].split()
+            pos += 1
+        docs.append(" ".join(words[: int(target)]))
+    rng.shuffle(docs)
+    return docs
+
+
+def build_checkpoint(root: Path, texts: list[str], *, layers: list[str], shape: dict, vocab: int) -> Path:
+    tok = build_small_tokenizer(texts, vocab_size=vocab)
+    space = LabelSpace.from_scheme(DEFAULT_SCHEME.restrict(layers))
+    model = build_small_model(space, vocab_size=len(tok), **shape)
+    return save_checkpoint(root, model, tok, space, extra={"max_length": 512, "stride": 128})
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def naba_runner(ckpt: Path, texts: list[str], dtype: str, work: Path):
+    """A function that runs naba's batch path (run_job, JSONL in and out) over ``texts`` once."""
+    tagger = Tagger.from_pretrained(ckpt, device="cpu", dtype=dtype)
+    src = work / "docs.jsonl"
+    src.write_text("".join(json.dumps({"id": str(i), "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(texts)))
+    warm = work / "warm.jsonl"
+    warm.write_text("".join(json.dumps({"id": str(i), "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(texts[:4])))
+    (work / "warm-out.jsonl").unlink(missing_ok=True)
+    run_job(tagger, warm, work / "warm-out.jsonl", progress=False)
+
+    def run() -> dict:
+        out = work / f"naba-{dtype}.jsonl"
+        out.unlink(missing_ok=True)
+        tokens0 = tagger.tokens_done
+        started = time.perf_counter()
+        run_job(tagger, src, out, progress=False)
+        seconds = time.perf_counter() - started
+        spans = [json.loads(line)["spans"] for line in out.read_text(encoding="utf-8").splitlines()]
+        return {"seconds": seconds, "tokens": tagger.tokens_done - tokens0, "spans": spans}
+
+    return run
+
+
+def pipeline_runner(ckpt: Path, texts: list[str], dtype: str, *, stride: int):
+    """A function ``run(batch_size)`` that runs the transformers pipeline over ``texts`` once."""
+    from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
+
+    tok = AutoTokenizer.from_pretrained(ckpt)
+    names = json.loads((ckpt / "config.json").read_text())["id2label"]
+    # the pipeline's aggregation reads plain BIO names; naba's are "entity:B-ACTOR"
+    plain = {int(i): name.split(":", 1)[1] for i, name in names.items()}
+    model = AutoModelForTokenClassification.from_pretrained(
+        ckpt, id2label=plain, label2id={v: k for k, v in plain.items()}, dtype=DTYPES[dtype],
+        attn_implementation="sdpa", use_safetensors=True,
+    ).eval()
+    pipe = pipeline("token-classification", model=model, tokenizer=tok, aggregation_strategy="simple",
+                    stride=stride, device="cpu")
+    pipe(texts[:4], batch_size=4)
+    tokens = sum(len(ids) for ids in tok(texts, add_special_tokens=False, verbose=False)["input_ids"])
+
+    def run(batch_size: int) -> dict:
+        started = time.perf_counter()
+        found = pipe(texts, batch_size=batch_size)
+        seconds = time.perf_counter() - started
+        spans = [[{"start": e["start"], "end": e["end"], "label": e["entity_group"]} for e in doc] for doc in found]
+        return {"seconds": seconds, "tokens": tokens, "spans": spans, "batch_size": batch_size}
+
+    return run
+
+
+def span_f1(a: list[list[dict]], b: list[list[dict]]) -> float:
+    """Exact-match span F1 of ``a`` against ``b`` (symmetric: 2|a∩b| / (|a| + |b|))."""
+    hits = total = 0
+    for x, y in zip(a, b, strict=True):
+        sx = {(s["start"], s["end"], s["label"]) for s in x}
+        sy = {(s["start"], s["end"], s["label"]) for s in y}
+        hits += len(sx & sy)
+        total += len(sx) + len(sy)
+    return 2 * hits / total if total else 1.0
+
+
+def roofline(dtype: torch.dtype, *, hidden: int, inter: int, heads: int, seq: int = 512, seqs: int = 8,
+             seconds: float = 2.0) -> float:
+    """Sustained GFLOP/s over one encoder layer's matmuls at ``seqs`` x ``seq`` tokens."""
+    rows, hd = seqs * seq, hidden // heads
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(rows, hidden, generator=g).to(dtype)
+    h = torch.randn(rows, inter, generator=g).to(dtype)
+    w = torch.randn(hidden, hidden, generator=g).to(dtype)
+    w1 = torch.randn(inter, hidden, generator=g).to(dtype)
+    w2 = torch.randn(hidden, inter, generator=g).to(dtype)
+    q = torch.randn(seqs * heads, seq, hd, generator=g).to(dtype)
+    p = torch.randn(seqs * heads, seq, seq, generator=g).to(dtype)
+    flops = 2 * rows * (4 * hidden * hidden + 2 * hidden * inter) + 2 * 2 * seqs * heads * seq * seq * hd
+    F = torch.nn.functional
+    with torch.inference_mode():
+        def layer() -> None:
+            for _ in range(4):  # query, key, value, attention output
+                F.linear(x, w)
+            F.linear(x, w1)
+            F.linear(h, w2)
+            torch.bmm(q, q.transpose(1, 2))
+            torch.bmm(p, q)
+        layer()
+        runs, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            layer()
+            runs += 1
+        elapsed = time.perf_counter() - started
+    return flops * runs / elapsed / 1e9
+
+
+def flops_per_token(*, hidden: int, inter: int, layers: int, labels: int, seq: int = 512) -> float:
+    per_layer = 2 * (4 * hidden * hidden + 2 * hidden * inter) + 2 * 2 * seq * hidden
+    return layers * per_layer + 2 * hidden * labels
+
+
+def predict_rss(ckpt: Path, n: int, sents: list[str], work: Path, seed: int) -> dict:
+    """Peak RSS and time of ``naba predict`` as a subprocess on ``n`` short documents."""
+    rng = random.Random(seed)
+    src = work / f"short-{n}.jsonl"
+    with src.open("w", encoding="utf-8") as fh:
+        for i in range(n):
+            words = sents[rng.randrange(len(sents))].split()[:12]
+            fh.write(json.dumps({"id": f"s{i}", "text": " ".join(words)}, ensure_ascii=False) + "\n")
+    out = work / f"short-{n}.out.jsonl"
+    out.unlink(missing_ok=True)
+    wrapper = (
+        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stderr=subprocess.DEVNULL); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    cmd = [sys.executable, "-c", wrapper, sys.executable, "-m", "naba.cli", "predict", str(ckpt), str(src),
+           "-o", str(out), "--no-progress"]
+    started = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    seconds = time.perf_counter() - started
+    lines = sum(1 for _ in out.open("rb"))
+    if lines != n:
+        raise SystemExit(f"naba predict wrote {lines} lines for {n} documents")
+    return {"docs": n, "rss_mib": int(done.stdout.split()[-1]) / 1024, "seconds": seconds}
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def write_section(text: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
+    begin, end = "<!-- bench:predict -->", "<!-- /bench:predict -->"
+    block = f"{begin}\n{text.rstrip()}\n{end}"
+    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    if begin in old and end in old:
+        new = old[: old.index(begin)] + block + old[old.index(end) + len(end) :]
+    else:
+        new = old.rstrip() + "\n\n" + block + "\n"
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(new, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--docs", type=int, default=24, help="documents of 50-1,500 words (default 24)")
+    ap.add_argument("--dtypes", default="fp32,bf16")
+    ap.add_argument("--rounds", type=int, default=2, help="timed rounds per system and dtype; the best counts")
+    ap.add_argument("--pipeline-batch-sizes", default="8,16", help="the pipeline's best of these counts")
+    ap.add_argument("--rss-docs", default="1000,100000", help="short-document counts for the RSS runs")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    args = ap.parse_args()
+
+    sents, origin = sentences()
+    texts = documents(sents, args.docs, lo=50, hi=1500, seed=args.seed)
+    words = sum(len(t.split()) for t in texts)
+    rows = []
+    sizes = [int(x) for x in args.pipeline_batch_sizes.split(",")]
+    with tempfile.TemporaryDirectory(prefix="naba-bench-") as tmp:
+        work = Path(tmp)
+        ckpt = build_checkpoint(work / "bench-model", sents[:4000], layers=["entity"], shape=SHAPE, vocab=8000)
+        fpt = flops_per_token(hidden=256, inter=1024, layers=4, labels=5)
+        for dtype in args.dtypes.split(","):
+            run_naba = naba_runner(ckpt, texts, dtype, work)
+            run_pipe = pipeline_runner(ckpt, texts, dtype, stride=128)
+            naba, pipe, gflops = None, None, 0.0
+            # the machine is shared: alternate the two and keep each one's best round
+            for _ in range(args.rounds):
+                got = run_naba()
+                naba = got if naba is None or got["seconds"] < naba["seconds"] else naba
+                for bs in sizes:
+                    got = run_pipe(bs)
+                    pipe = got if pipe is None or got["seconds"] < pipe["seconds"] else pipe
+                gflops = max(gflops, roofline(DTYPES[dtype], hidden=256, inter=1024, heads=4))
+            ceiling = gflops * 1e9 / fpt
+            r = {
+                "naba_docs_s": len(texts) / naba["seconds"], "naba_tok_s": naba["tokens"] / naba["seconds"],
+                "pipe_docs_s": len(texts) / pipe["seconds"], "pipe_tok_s": pipe["tokens"] / pipe["seconds"],
+                "f1": span_f1(naba["spans"], pipe["spans"]), "gflops": gflops, "ceiling": ceiling,
+            }
+            r["ratio"] = r["naba_tok_s"] / r["pipe_tok_s"]
+            r["roof_pct"] = 100 * r["naba_tok_s"] / ceiling
+            print(f"{dtype}: naba {r['naba_docs_s']:.2f} docs/s {r['naba_tok_s']:,.0f} tok/s | pipeline "
+                  f"(batch {pipe['batch_size']}) {r['pipe_docs_s']:.2f} docs/s {r['pipe_tok_s']:,.0f} tok/s | "
+                  f"x{r['ratio']:.2f} | agreement F1 {r['f1']:.3f} | roofline {gflops:.1f} GFLOP/s = "
+                  f"{ceiling:,.0f} tok/s, naba at {r['roof_pct']:.0f}%", flush=True)
+            rows.append(
+                f"| {dtype} | {r['naba_docs_s']:.2f} | {r['naba_tok_s']:,.0f} | {pipe['batch_size']} | "
+                f"{r['pipe_docs_s']:.2f} | {r['pipe_tok_s']:,.0f} | **{r['ratio']:.2f}x** | {r['f1']:.3f} | "
+                f"{gflops:.1f} | {ceiling:,.0f} | {r['roof_pct']:.0f}% |"
+            )
+        bench_rss = peak_rss_mib()
+        tiny = build_checkpoint(work / "tiny-model", sents[:4000], layers=["entity"], vocab=2000,
+                                shape={"hidden_size": 64, "num_layers": 2, "heads": 2, "intermediate": 128})
+        rss = [predict_rss(tiny, int(n), sents, work, args.seed) for n in args.rss_docs.split(",")]
+        for r in rss:
+            print(f"naba predict on {r['docs']:,} short documents: peak RSS {r['rss_mib']:.0f} MiB, {r['seconds']:.0f} s")
+    print(f"peak RSS of this process (both systems, all runs): {bench_rss:.0f} MiB")
+
+    command = "python scripts/bench_predict.py" + "".join(
+        f" --{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+        if v != ap.get_default(k) and k != "no_write"
+    )
+    section = f"""## Inference: `naba predict` vs the transformers pipeline
+
+Command: `{command}` ({time.strftime('%Y-%m-%d')}); CPU: {cpu_name()}, {torch.get_num_threads()} torch threads;
+torch {torch.__version__}. Model: random-initialised BERT, 4 layers, hidden 256, 4 heads, FFN 1024, entity
+layer only (5 tags), max_length 512, stride 128, the same checkpoint for both. Documents: {len(texts)}
+of 50 to 1,500 words ({words:,} words in all) from {origin}. The pipeline is
+`pipeline("token-classification", aggregation_strategy="simple", stride=128, batch_size=B)`, B the
+fastest of {args.pipeline_batch_sizes}; both on SDPA attention. Each side ran {args.rounds} timed round(s), alternating,
+after a warm-up; the best round counts (the machine is shared).
+tok/s counts each side's subword tokens of the documents (window overlap and padding not counted).
+Agreement is exact-match span F1 between the two outputs (a random model: the two decoders, naba's
+BIO-constrained Viterbi over AraBERT-prepared text and the pipeline's argmax + simple aggregation
+over raw text, part ways wherever the scores are flat). Roofline: sustained GFLOP/s of one layer's
+matmuls ([4096, 256] x [256, 256] x4, [4096, 256] x [256, 1024], [4096, 1024] x [1024, 256], attention
+at 512) measured in the same run, divided by the model's {fpt / 1e6:.2f} MFLOP per token (at 512).
+
+| dtype | naba docs/s | naba tok/s | pipeline batch | pipeline docs/s | pipeline tok/s | naba / pipeline | span F1 | matmul GFLOP/s | ceiling tok/s | naba % of ceiling |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+{chr(10).join(rows)}
+
+Peak RSS of this benchmark process (both systems, all runs): {bench_rss:.0f} MiB.
+
+`naba predict` as a subprocess on short documents (up to 12 words; tiny 2-layer, 64-wide model, so
+that the run measures the job's memory rather than the model's):
+
+| documents | peak RSS | wall time |
+| --- | --- | --- |
+{chr(10).join(f"| {r['docs']:,} | {r['rss_mib']:.0f} MiB | {r['seconds']:.0f} s |" for r in rss)}
+"""
+    if not args.no_write:
+        write_section(section)
+        print("wrote the bench:predict section of BENCHMARKS.md")
+
+
+if __name__ == "__main__":
+    main()
