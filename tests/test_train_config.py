@@ -40,12 +40,16 @@ def test_file_holds_only_overrides_and_defaults_fill_the_rest(repo: Path) -> Non
 def test_command_line_beats_file_and_is_typed_as_yaml(repo: Path) -> None:
     path = write(repo, "data:\n  train: data/a.jsonl\noptim:\n  lr: 1.0e-4\n  epochs: 2\n")
     cfg = load_config(path, ["optim.lr=3e-5", "optim.epochs=7", "run.deterministic=false",
-                             "data.layers=[entity]", "model.name_or_path=naba-small"], cwd=repo)
+                             "data.layers=[entity]", "model.name_or_path=naba-small",
+                             "optim.mixed_precision=no"], cwd=repo)
     assert cfg.optim.lr == 3e-5  # "3e-5" is a string to YAML 1.1; a float field takes it
     assert cfg.optim.epochs == 7
     assert cfg.run.deterministic is False
     assert cfg.data.layers == ["entity"]
     assert cfg.model.name_or_path == "naba-small"
+    assert cfg.optim.mixed_precision == "no"  # not False, as YAML 1.1 would have it
+    cfg = load_config(path, ["data.read_options={bio_repair: begin}"], cwd=repo)
+    assert cfg.data.read_options == {"bio_repair": "begin"}
 
 
 def test_paths_in_a_file_resolve_against_its_folders_parent_and_cli_paths_against_cwd(
@@ -107,6 +111,7 @@ BAD = [
     ("optim:\n  batch_size: 0\n", [], ["optim.batch_size", ">= 1"]),
     ("optim:\n  warmup_ratio: 1.0\n", [], ["optim.warmup_ratio"]),
     ("run:\n  name: a/b\n", [], ["run.name", "plain folder name"]),
+    ("data:\n  read_options: begin\n", [], ["data.read_options", "mapping"]),
 ]
 
 

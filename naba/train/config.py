@@ -40,6 +40,7 @@ class DataConfig:
     dev: list[str] = field(default_factory=list)  # empty: carved from train (dev_ratio, dev_seed)
     test: list[str] = field(default_factory=list)  # evaluated once with the best model
     format: str | None = None  # None: each reader guesses from the file name
+    read_options: dict[str, Any] = field(default_factory=dict)  # reader keywords, e.g. {bio_repair: begin}
     labels: str | None = None  # a labels.yaml; None: naba's DEFAULT_SCHEME
     layers: list[str] | None = None  # None: every layer of the scheme
     dev_ratio: float = 0.1  # 0: no dev set (no evaluation during training, best = last)
@@ -214,6 +215,10 @@ def _coerce(value: Any, hint: Any, *, key: str, source: str) -> Any:
             return None
         hint = next(a for a in args if a is not type(None))
     bad = ConfigError(f"{source}: {key}: expected {_describe(hint)}, got {value!r}")
+    if typing.get_origin(hint) is dict:
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise bad
+        return dict(value)
     if typing.get_origin(hint) is list:
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or not all(isinstance(x, str) and x for x in items):
@@ -238,6 +243,8 @@ def _coerce(value: Any, hint: Any, *, key: str, source: str) -> Any:
             raise bad
         return float(value)
     if hint is str:
+        if key == "optim.mixed_precision" and value is False:
+            return "no"  # YAML 1.1 reads a bare `no` as false
         if not isinstance(value, str) or not value:
             raise bad
         return value
@@ -247,6 +254,8 @@ def _coerce(value: Any, hint: Any, *, key: str, source: str) -> Any:
 def _describe(hint: Any) -> str:
     if typing.get_origin(hint) is list:
         return "a path or a list of paths"
+    if typing.get_origin(hint) is dict:
+        return "a mapping of option: value"
     return {bool: "true or false", int: "an integer", float: "a number", str: "a non-empty string"}[hint]
 
 

@@ -50,7 +50,8 @@ def load_splits(data: DataConfig) -> Splits:
     scheme = load_scheme(data)
 
     def read(paths: list[str]) -> list[Document]:
-        return [keep_labels(doc, scheme) for path in paths for doc in read_file(path, fmt=data.format, scheme=full)]
+        return [keep_labels(doc, scheme) for path in paths
+                for doc in read_file(path, fmt=data.format, scheme=full, options=data.read_options)]
 
     train, dev, test = read(data.train), read(data.dev), read(data.test)
     if not train:
@@ -60,11 +61,14 @@ def load_splits(data: DataConfig) -> Splits:
     return Splits(scheme, train, dev, test)
 
 
-def read_file(path: str, *, fmt: str | None, scheme: LabelScheme) -> list[Document]:
+def read_file(path: str, *, fmt: str | None, scheme: LabelScheme, options: dict | None = None) -> list[Document]:
     """One corpus file through naba's readers (DataError on bad input)."""
     from naba.corpus.formats import read
 
-    return list(read(path, format=fmt, scheme=scheme))
+    try:
+        return list(read(path, format=fmt, scheme=scheme, **(options or {})))
+    except ConfigError as exc:
+        raise ConfigError(f"data.format / data.read_options: {path}: {exc}") from None
 
 
 def keep_labels(doc: Document, scheme: LabelScheme) -> Document:

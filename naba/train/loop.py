@@ -126,7 +126,11 @@ def _optimizer(model, cfg: TrainConfig) -> torch.optim.AdamW:
         {"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.optim.weight_decay},
         {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=cfg.optim.lr)
+    try:
+        # the fused kernel (CPU and GPU in recent torch) is what the HF Trainer uses by default too
+        return torch.optim.AdamW(groups, lr=cfg.optim.lr, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.AdamW(groups, lr=cfg.optim.lr)
 
 
 def _prior_run(cfg: TrainConfig, run_dir: Path, *, main: bool) -> dict[str, Any] | None:
@@ -286,6 +290,9 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
     collate = Collator(tokenizer.pad_token_id, len(space.layers))
     bar = tqdm(total=total, initial=progress.step, disable=not (main and show_progress), desc=cfg.run.name, unit="step")
     tokens, clock = 0, time.perf_counter()
+    # training throughput of this session, evaluation and checkpointing excluded (logs/speed.json)
+    speed = {"steps": 0, "seconds": 0.0, "tokens": 0, "padded_tokens": 0}
+    tick = time.perf_counter()
     model.train()
     while progress.step < total and not progress.stopped_early:
         batches = epoch_batches(progress.epoch)
@@ -306,6 +313,8 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
                 accelerator.backward(loss)
             step_loss += loss.detach()
             tokens += int(batch["attention_mask"].sum())
+            speed["tokens"] += int(batch["attention_mask"].sum())
+            speed["padded_tokens"] += batch["attention_mask"].numel()
             if not last:
                 continue
             if o.max_grad_norm > 0:
@@ -321,6 +330,8 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
             progress.eval_loss_sum += value
             progress.loss_steps += 1
             step_loss.zero_()
+            speed["steps"] += 1
+            speed["seconds"] += time.perf_counter() - tick
             bar.update(1)
             step = progress.step
             if step % cfg.run.log_every == 0 or step == total:
@@ -366,10 +377,20 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
                     prune(run_dir, keep=cfg.run.keep_checkpoints)
             if step >= total or progress.stopped_early:
                 break
+            tick = time.perf_counter()
         else:
             progress.epoch += 1
             progress.batch_index = 0
     bar.close()
+    if speed["steps"]:
+        for key in ("tokens", "padded_tokens"):
+            speed[key] = int(accelerator.reduce(torch.tensor(speed[key], device=device), "sum"))
+        speed["tokens_per_s"] = speed["tokens"] / speed["seconds"]
+        speed["seconds_per_step"] = speed["seconds"] / speed["steps"]
+        if main:
+            write_json_atomic(run_dir / "logs" / "speed.json", {**speed, "processes": world})
+        log(f"throughput: {speed['tokens_per_s']:.0f} non-pad tokens/s, {speed['seconds_per_step']:.3f} s/step, "
+            f"{speed['tokens'] / max(1, speed['padded_tokens']):.1%} of batch positions are tokens")
 
     # final: the best model (the last one without a dev set) on dev and test
     if main and not splits.dev:
