@@ -87,6 +87,7 @@ def test_rerun_skips_written_ids_and_repairs_a_torn_line(tagger: Tagger, tmp_pat
     out.write_bytes(b"".join(lines[:4]) + lines[4][:17])  # a crash in the middle of line 5
     result = run_job(tagger, src, out, chunk_docs=2, progress=False)
     assert (result.written, result.skipped) == (5, 4)
+    assert 0 < result.tokens < tagger.tokens_done  # this run's tokens, not the tagger's lifetime
     assert _ids(out) == ids
     assert out.read_bytes() == full
 
@@ -156,6 +157,14 @@ def test_rules_replace_the_claim_layer(tagger: Tagger, tmp_path: Path) -> None:
     assert [s for s in spans if s["layer"] == "entity"] == [s for s in tagger(text) if s["layer"] == "entity"]
 
 
+@pytest.mark.parametrize("name", ["none.jsonl", "bad.parquet"])
+def test_unreadable_input_leaves_no_output(tagger: Tagger, tmp_path: Path, name: str) -> None:
+    (tmp_path / "bad.parquet").write_bytes(b"not parquet")
+    with pytest.raises(DataError):
+        run_job(tagger, tmp_path / name, tmp_path / "out.jsonl", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.parquet"]
+
+
 def test_merge_parts_round_robin_after_existing_output(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     out.write_text('{"id": "0"}\n')
@@ -165,6 +174,15 @@ def test_merge_parts_round_robin_after_existing_output(tmp_path: Path) -> None:
     merge_parts(out, 2)
     assert _ids(out) == ["0", "1", "2", "3", "4", "5"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+
+
+def test_a_merge_interrupted_before_the_parts_were_deleted_is_not_repeated(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    out.write_text('{"id": "1"}\n{"id": "2"}\n{"id": "3"}\n')  # merged, then the crash
+    part_path(out, 0, 2).write_text('{"id": "1"}\n{"id": "3"}\n')
+    part_path(out, 1, 2).write_text('{"id": "2"}\n')
+    merge_parts(out, 2, done={"1", "2", "3"})
+    assert _ids(out) == ["1", "2", "3"]
 
 
 def test_merge_parts_refuses_uneven_shares(tmp_path: Path) -> None:

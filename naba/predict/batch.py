@@ -19,7 +19,7 @@ import itertools
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -102,11 +102,15 @@ def run_job(
     output = Path(output)
     rejects_path = Path(rejects) if rejects is not None else default_rejects(output)
     output.parent.mkdir(parents=True, exist_ok=True)
+    # reading the first record before touching any output: a missing input or a Parquet file
+    # without the text column fails here, leaving no empty output behind
+    items = read_inputs(input_path, id_field=id_field, text_field=text_field)
+    items = itertools.chain([first] if (first := next(items, None)) is not None else [], items)
     if shard.rank == 0:
         done = resume_output(output)  # repairs a torn last line before anyone reads it
     shard.barrier()
     if shard.rank != 0:
-        done = _ids_in(output)
+        done = resume_output(output, repair=False)
     if shard.world > 1:
         target = part_path(output, shard.rank, shard.world)
         _check_parts(output, shard.world)
@@ -115,11 +119,11 @@ def run_job(
         target, mine = output, set()
 
     counts = {"rejected": 0, "skipped": 0}
-    started = time.perf_counter()
+    started, tokens0 = time.perf_counter(), tagger.tokens_done
     # only process 0 writes rejects: every process sees the same ones
     with atomic_writer(rejects_path) if shard.rank == 0 else contextlib.nullcontext() as sink:
         records = _todo(
-            unique_ids(read_inputs(input_path, id_field=id_field, text_field=text_field), source=str(input_path)),
+            unique_ids(items, source=str(input_path)),
             done=done, mine=mine, shard=shard, rejects=sink, counts=counts,
         )
         written = _tag_into(
@@ -129,13 +133,13 @@ def run_job(
     if shard.world > 1:
         shard.barrier()
         if shard.rank == 0:
-            merge_parts(output, shard.world)
+            merge_parts(output, shard.world, done=done)
         shard.barrier()
     return JobResult(
         written=written,
         skipped=counts["skipped"],
         rejected=counts["rejected"],
-        tokens=tagger.tokens_done,
+        tokens=tagger.tokens_done - tokens0,
         seconds=time.perf_counter() - started,
         output=output,
         rejects=rejects_path if shard.rank == 0 else None,
@@ -221,8 +225,12 @@ def _check_parts(output: Path, world: int) -> None:
         )
 
 
-def merge_parts(output: Path, world: int) -> None:
-    """Output lines so far, then the parts round robin (input order), moved into ``output``."""
+def merge_parts(output: Path, world: int, *, done: Collection[str] = ()) -> None:
+    """Output lines so far, then the parts round robin (input order), moved into ``output``.
+
+    Part lines whose id is in ``done`` (the output's ids before the run) are left out, so that a
+    merge interrupted after the move but before the parts were deleted is not repeated.
+    """
     parts = [part_path(output, r, world) for r in range(world)]
     handles = [p.open("rb") if p.exists() else None for p in parts]
     try:
@@ -236,7 +244,8 @@ def merge_parts(output: Path, world: int) -> None:
                 line = fh.readline() if fh else b""
                 if not line:
                     break
-                merged.write(line)
+                if str(json.loads(line)["id"]) not in done:
+                    merged.write(line)
             left = [str(p) for p, fh in zip(parts, handles, strict=True) if fh and fh.readline()]
             if left:
                 raise DataError(Problem(left[0], "", "part file has more lines than its share: not merged"))
@@ -246,10 +255,3 @@ def merge_parts(output: Path, world: int) -> None:
                 fh.close()
     for p in parts:
         p.unlink(missing_ok=True)
-
-
-def _ids_in(path: Path) -> set[str]:
-    if not path.exists():
-        return set()
-    with path.open("rb") as fh:
-        return {str(json.loads(line)["id"]) for line in fh if line.strip()}

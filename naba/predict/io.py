@@ -182,8 +182,8 @@ def _read_parquet(path: Path, *, id_field: str, text_field: str, rows: int) -> I
             yield _record(source, number, {id_field: doc_id, text_field: text}, id_field, text_field)
 
 
-def resume_output(path: str | Path) -> set[str]:
-    """Ids already in a prediction JSONL file, after truncating a torn last line.
+def resume_output(path: str | Path, *, repair: bool = True) -> set[str]:
+    """Ids already in a prediction JSONL file, after truncating a torn last line (``repair``).
 
     A missing file is an empty output. A damaged line other than the last is an error: the
     file is not naba's output, and appending to it would hide the damage.
@@ -191,9 +191,9 @@ def resume_output(path: str | Path) -> set[str]:
     path = Path(path)
     if not path.exists():
         return set()
-    with path.open("r+b") as fh:
+    with path.open("r+b" if repair else "rb") as fh:
         data_end = fh.seek(0, os.SEEK_END)
-        if data_end:
+        if data_end and repair:
             # a crash mid-write leaves bytes after the last newline: cut them off
             keep = _last_newline_end(fh, data_end)
             if keep != data_end:

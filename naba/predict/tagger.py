@@ -151,8 +151,7 @@ class Tagger:
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         # lowered after an out-of-memory error, so that later batches do not hit it again
         self._budget_cap: int | None = None
-        # documents and subword tokens tagged so far: the batch job's progress bar reads them
-        self.docs_done = 0
+        # subword tokens tagged so far: the batch job's progress bar reads them
         self.tokens_done = 0
 
     @classmethod
@@ -170,9 +169,9 @@ class Tagger:
 
         device = torch.device(device) if device is not None else _default_device()
         compute = resolve_dtype(dtype, device)
-        model, tokenizer, space, info = load_checkpoint(resolve_checkpoint(name_or_path), device=device)
+        model, tokenizer, space, info = load_checkpoint(resolve_checkpoint(name_or_path))
         _use_sdpa(model)
-        model.to(device=device, dtype=compute)
+        model.to(device=device, dtype=compute)  # one move: cast on the way, not after
         return cls(
             model, tokenizer, space, info, device=device, dtype=compute,
             batch_tokens=batch_tokens, chunk_docs=chunk_docs,
@@ -184,9 +183,6 @@ class Tagger:
         """Spans of one text, or a list of span lists for a list of texts (``batch_size``: windows per batch)."""
         single = isinstance(texts, str)
         items = [texts] if single else list(texts)
-        for i, text in enumerate(items):
-            if not isinstance(text, str):
-                raise DataError(Problem("<memory>", f"text {i}", f"a text must be a str, got {type(text).__name__}"))
         found = [spans for _, spans in self.tag_documents(items, batch_size=batch_size, batch_tokens=batch_tokens)]
         return found[0] if single else found
 
@@ -255,7 +251,6 @@ class Tagger:
             spans = decode(text, [chunk.windows[w] for w in ws], [logits[w] for w in ws], self.space)
             out.append([span_dict(text, s) for s in spans])
             self.tokens_done += sum(chunk.windows[w].core[1] - chunk.windows[w].core[0] for w in ws)
-        self.docs_done += len(chunk.texts)
         return out
 
     def _forward(self, windows: Sequence[Any], *, budget: int, batch_size: int | None) -> list[np.ndarray]:
