@@ -154,6 +154,7 @@ def test_html_structure_rtl_nesting_and_csp():
     assert f"script-src 'sha256-{digest}'" in html
     assert 'class="sortable errors"' in html
     assert html.count('<tr class="err') == len(errors)
+    assert "<mark>حماة</mark>" in html  # the type error marked inside its context
 
 
 def test_max_docs_shows_documents_with_errors_first():

@@ -168,6 +168,7 @@ def _style(scheme: LabelScheme, layers: Sequence[str]) -> str:
             ".pair { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; }",
             ".text { white-space: pre-wrap; font-size: 1.15em; line-height: 2.2; border: 1px solid #ddd; padding: 0.6em; }",
             ".sp { border-radius: 3px; } .sp.wrong { outline: 2px dashed #d00; } .sp.missed { outline: 2px dotted #d00; }",
+            "mark { background: #fff1a8; }",
             ".legend span.key { display: inline-block; margin: 0 0.6em 0.3em 0; padding: 2px 6px; }",
             *rules,
         ]
@@ -190,6 +191,14 @@ def _span_cell(spans: Sequence[dict]) -> str:
     )
 
 
+def _context(error: Mapping) -> str:
+    # the erroneous stretch marked inside its context, every part escaped
+    ctx = error["context"]
+    a, b = error["start"] - ctx["start"], error["end"] - ctx["start"]
+    text = ctx["text"]
+    return f"{escape(text[:a])}<mark>{escape(text[a:b])}</mark>{escape(text[b:])}"
+
+
 def _errors_table(errors: Sequence[dict], anchors: Mapping[str, str]) -> str:
     head = "".join(f"<th>{h}</th>" for h in ("document", "layer", "category", "start", "gold", "predicted", "context"))
     rows = []
@@ -200,7 +209,7 @@ def _errors_table(errors: Sequence[dict], anchors: Mapping[str, str]) -> str:
             f'<tr class="err cat-{e["category"]}"><td>{link}</td><td>{escape(e["layer"])}</td>'
             f'<td>{e["category"]}</td><td data-key="{e["start"]}">{e["start"]}</td>'
             f'<td>{_span_cell(e["gold"])}</td><td>{_span_cell(e["pred"])}</td>'
-            f'<td dir="rtl" lang="ar">{escape(e["context"]["text"])}</td></tr>'
+            f'<td dir="rtl" lang="ar">{_context(e)}</td></tr>'
         )
     return f'<table class="sortable errors"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
