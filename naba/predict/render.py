@@ -46,17 +46,14 @@ def render_page(docs: Iterable[Tagged], *, title: str = "naba predictions") -> s
     labels = sorted({s["label"] for d in docs for s in d.spans})
     palette = colours(labels)
     classes = {label: f"l{k}" for k, label in enumerate(labels)}
-    css = "\n".join(_label_css(classes[label], palette[label], _is_claim(label, docs)) for label in labels)
+    boxed = {s["label"] for d in docs for s in d.spans if s.get("layer") == "claim"}
+    css = "\n".join(_label_css(classes[label], palette[label], label in boxed) for label in labels)
     legend = "".join(
         f'<li><span class="swatch {classes[label]}" data-label="{escape(label)}">{escape(label)}</span></li>'
         for label in labels
     )
     body = "\n".join(_document_html(doc, classes) for doc in docs)
     return _PAGE.format(title=escape(title), css=css, legend=legend, count=len(docs), body=body)
-
-
-def _is_claim(label: str, docs: list[Tagged]) -> bool:
-    return any(s["label"] == label and s.get("layer") == "claim" for d in docs for s in d.spans)
 
 
 def _label_css(cls: str, colour: str, boxed: bool) -> str:
