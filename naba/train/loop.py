@@ -291,8 +291,9 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
     bar = tqdm(total=total, initial=progress.step, disable=not (main and show_progress), desc=cfg.run.name, unit="step")
     tokens, clock = 0, time.perf_counter()
     # training throughput of this session, evaluation and checkpointing excluded (logs/speed.json)
-    speed = {"steps": 0, "seconds": 0.0, "tokens": 0, "padded_tokens": 0}
-    tick = time.perf_counter()
+    # (cpu_seconds: this process's CPU time, which a busy shared machine disturbs less than wall time)
+    speed = {"steps": 0, "seconds": 0.0, "cpu_seconds": 0.0, "tokens": 0, "padded_tokens": 0}
+    tick, cpu_tick = time.perf_counter(), time.process_time()
     model.train()
     while progress.step < total and not progress.stopped_early:
         batches = epoch_batches(progress.epoch)
@@ -332,6 +333,7 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
             step_loss.zero_()
             speed["steps"] += 1
             speed["seconds"] += time.perf_counter() - tick
+            speed["cpu_seconds"] += time.process_time() - cpu_tick
             bar.update(1)
             step = progress.step
             if step % cfg.run.log_every == 0 or step == total:
@@ -377,7 +379,7 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
                     prune(run_dir, keep=cfg.run.keep_checkpoints)
             if step >= total or progress.stopped_early:
                 break
-            tick = time.perf_counter()
+            tick, cpu_tick = time.perf_counter(), time.process_time()
         else:
             progress.epoch += 1
             progress.batch_index = 0
