@@ -241,7 +241,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--docs", type=int, default=24, help="documents of 50-1,500 words (default 24)")
     ap.add_argument("--dtypes", default="fp32,bf16")
-    ap.add_argument("--rounds", type=int, default=2, help="timed rounds per system and dtype; the best counts")
+    ap.add_argument("--rounds", type=int, default=3, help="timed rounds per system and dtype; the best counts")
     ap.add_argument("--pipeline-batch-sizes", default="8,16", help="the pipeline's best of these counts")
     ap.add_argument("--rss-docs", default="1000,100000", help="short-document counts for the RSS runs")
     ap.add_argument("--seed", type=int, default=0)

@@ -99,7 +99,8 @@ def test_parquet_without_the_text_column_is_a_data_error(tmp_path: Path) -> None
 
 @pytest.mark.parametrize(
     ("name", "kind"),
-    [("x.jsonl", "jsonl"), ("x.JSONL", "jsonl"), ("x.txt", "text"), ("x.parquet", "parquet"), ("x.csv", None)],
+    [("x.jsonl", "jsonl"), ("x.JSONL", "jsonl"), ("x.txt", "text"), ("x.parquet", "parquet"), ("x.csv", None),
+     ("x.json", None)],
 )
 def test_input_kind(tmp_path: Path, name: str, kind: str | None) -> None:
     path = tmp_path / name

@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from naba.errors import DataError, Problem
 
-JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
