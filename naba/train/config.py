@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import math
+import os
 import types
 import typing
 from collections.abc import Sequence
@@ -203,7 +204,7 @@ def _assign(cfg: TrainConfig, key: str, value: Any, *, source: str, base: Path) 
 
 
 def _resolve(value: str, base: Path) -> str:
-    return str(base / Path(value).expanduser())
+    return os.path.normpath(base / Path(value).expanduser())
 
 
 def _coerce(value: Any, hint: Any, *, key: str, source: str) -> Any:

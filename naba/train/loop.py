@@ -14,17 +14,14 @@ The same entry point runs on one CPU, one GPU, or many processes under ``acceler
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from accelerate import Accelerator
 from accelerate.utils import ProjectConfiguration, gather_object, set_seed
 from torch.utils.data import DataLoader
@@ -42,127 +39,24 @@ from naba.train.checkpoint import (
     prune,
     save_training_state,
 )
-from naba.train.config import SMALL_MODEL, TrainConfig, save_config
+from naba.train.config import TrainConfig, save_config
 from naba.train.data import Collator, length_grouped_batches, load_splits, shard
 from naba.train.evaluate import evaluate
 from naba.train.files import (
     git_description,
-    publish_dir,
     remove_temp_dirs,
-    temp_dir_for,
     write_json_atomic,
     write_text_atomic,
 )
-
-_TRACKER_MODULES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
-
-
-def resolve_precision(choice: str) -> str:
-    """accelerate's mixed_precision for a config value; ``auto`` is bf16/fp16 on a GPU, fp32 on CPU."""
-    if choice != "auto":
-        return choice
-    if torch.cuda.is_available():
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "no"
-
-
-def resolve_tracker(name: str) -> str | None:
-    """accelerate's log_with for ``run.tracker``; a missing package is a ConfigError."""
-    if name == "none":
-        return None
-    if importlib.util.find_spec(_TRACKER_MODULES[name]) is None:
-        raise ConfigError(f"run.tracker: {name} is not installed (pip install {name}), or set run.tracker=none")
-    return name
-
-
-def build_model(cfg: TrainConfig, space, texts: list[str], *, tokenizer=None):
-    """(tokenizer, model): ``naba-small`` from scratch (its tokenizer trained on ``texts`` unless
-    given), or a pretrained encoder."""
-    from naba.model import build_small_model, build_small_tokenizer, load_model, load_tokenizer
-
-    m = cfg.model
-    if m.name_or_path == SMALL_MODEL:
-        if tokenizer is None:
-            tokenizer = build_small_tokenizer(texts, vocab_size=m.vocab_size, preset=m.preset)
-        model = build_small_model(
-            space, vocab_size=len(tokenizer), hidden_size=m.hidden_size, num_layers=m.num_layers,
-            heads=m.heads, intermediate=m.intermediate, max_position=m.max_length, seed=cfg.run.seed,
-        )
-    else:
-        tokenizer, model = load_tokenizer(m.name_or_path), load_model(m.name_or_path, space)
-    limit = getattr(model.config, "max_position_embeddings", m.max_length)
-    if m.max_length > limit:
-        raise ConfigError(f"model.max_length: {m.max_length} exceeds the model's {limit} positions")
-    return tokenizer, model
-
-
-def _run_tokenizer(cfg: TrainConfig, run_dir: Path, texts: list[str], accelerator):
-    """naba-small's tokenizer, made once per run and kept in ``run_dir/tokenizer``.
-
-    Training a WordPiece vocabulary is not deterministic (huggingface/tokenizers#1794: ties are
-    broken in hash-map order), so every process and every resumed start must load the one the
-    main process made, not train its own. ``model.tokenizer`` names a ready one instead.
-    """
-    from naba.model import build_small_tokenizer, load_tokenizer
-
-    if cfg.model.name_or_path != SMALL_MODEL:
-        return None
-    if cfg.model.tokenizer is not None:
-        return load_tokenizer(cfg.model.tokenizer)
-    folder = run_dir / "tokenizer"
-    if not folder.is_dir() and accelerator.is_main_process:
-        tokenizer = build_small_tokenizer(texts, vocab_size=cfg.model.vocab_size, preset=cfg.model.preset)
-        tmp = temp_dir_for(folder)
-        tokenizer.save_pretrained(tmp)
-        publish_dir(tmp, folder)
-    accelerator.wait_for_everyone()
-    return load_tokenizer(str(folder))
-
-
-def _optimizer(model, cfg: TrainConfig) -> torch.optim.AdamW:
-    # biases and LayerNorm weights (the 1-D parameters) are not decayed, as in BERT's recipe
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.optim.weight_decay},
-        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
-    ]
-    try:
-        # the fused kernel (CPU and GPU in recent torch) is what the HF Trainer uses by default too
-        return torch.optim.AdamW(groups, lr=cfg.optim.lr, fused=True)
-    except (RuntimeError, TypeError):
-        return torch.optim.AdamW(groups, lr=cfg.optim.lr)
-
-
-def _prior_run(cfg: TrainConfig, run_dir: Path, *, main: bool) -> dict[str, Any] | None:
-    """Check an existing run dir: the final metrics if that run finished, else None (resume or new)."""
-    saved = run_dir / "config.yaml"
-    if cfg.run.overwrite:
-        if main and run_dir.exists():
-            shutil.rmtree(run_dir)
-        return None
-    if not saved.is_file():
-        return None
-    old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
-    new = cfg.to_dict()
-    differ = [f"{s}.{k}" for s in new for k in new[s]
-              if k != "overwrite" and (old.get(s) or {}).get(k, object()) != new[s][k]]
-    if differ:
-        raise ConfigError(
-            f"{run_dir} holds a run with another configuration (differs in {', '.join(differ)}); "
-            f"choose another run.name, or set run.overwrite=true to replace it"
-        )
-    metrics = run_dir / "metrics.json"
-    if metrics.is_file():
-        done = json.loads(metrics.read_text(encoding="utf-8"))
-        if "final" in done:
-            return done
-    return None
-
-
-def _flat(cfg: TrainConfig) -> dict[str, Any]:
-    # trackers take scalars only
-    return {f"{s}.{k}": (v if isinstance(v, (int, float, str, bool)) else str(v))
-            for s, values in cfg.to_dict().items() for k, v in values.items()}
+from naba.train.setup import (
+    build_model,
+    flat_config,
+    make_optimizer,
+    prior_run,
+    resolve_precision,
+    resolve_tracker,
+    run_tokenizer,
+)
 
 
 def _summary(results: dict[str, dict[str, Any]]) -> str:
@@ -206,7 +100,7 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
     if cfg.run.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
 
-    finished = _prior_run(cfg, run_dir, main=main)
+    finished = prior_run(cfg, run_dir, main=main)
     if finished is not None:
         if main:
             print(f"naba train: {run_dir} already finished; its metrics are in {run_dir / 'metrics.json'}")
@@ -224,7 +118,7 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
     splits = load_splits(cfg.data)
     space = LabelSpace.from_scheme(splits.scheme)
     texts = [d.text for d in splits.train]
-    tokenizer, model = build_model(cfg, space, texts, tokenizer=_run_tokenizer(cfg, run_dir, texts, accelerator))
+    tokenizer, model = build_model(cfg, space, texts, tokenizer=run_tokenizer(cfg, run_dir, texts, accelerator))
     if resume is not None:
         # the model is built exactly as in a fresh run, then takes the checkpoint's weights
         saved_model, _, _, _ = load_checkpoint(resume / "model")
@@ -244,7 +138,7 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
 
     steps_per_epoch = -(-len(epoch_batches(0)) // o.grad_accum)
     total = o.max_steps or steps_per_epoch * o.epochs
-    optimizer = _optimizer(model, cfg)
+    optimizer = make_optimizer(model, cfg)
     scheduler = get_linear_schedule_with_warmup(optimizer, round(o.warmup_ratio * total), total)
     # the scheduler is not prepared: accelerate would step it once per process
     model, optimizer = accelerator.prepare(model, optimizer)
@@ -263,7 +157,7 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
         save_config(cfg, run_dir / "config.yaml")
         if not (run_dir / "git.txt").exists():
             write_text_atomic(run_dir / "git.txt", git_description(Path(__file__).parent) + "\n")
-    accelerator.init_trackers(cfg.run.name, config=_flat(cfg))
+    accelerator.init_trackers(cfg.run.name, config=flat_config(cfg))
     log_file = run_dir / "logs" / "train.log"
 
     def log(line: str) -> None:

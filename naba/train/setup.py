@@ -1,0 +1,126 @@
+"""Setting up a run: precision and tracker, model and tokenizer, optimizer, and an existing run dir."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from naba.errors import ConfigError
+from naba.train.config import SMALL_MODEL, TrainConfig
+from naba.train.files import publish_dir, temp_dir_for
+
+_TRACKER_MODULES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
+
+
+def resolve_precision(choice: str) -> str:
+    """accelerate's mixed_precision for a config value; ``auto`` is bf16/fp16 on a GPU, fp32 on CPU."""
+    if choice != "auto":
+        return choice
+    if torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "no"
+
+
+def resolve_tracker(name: str) -> str | None:
+    """accelerate's log_with for ``run.tracker``; a missing package is a ConfigError."""
+    if name == "none":
+        return None
+    if importlib.util.find_spec(_TRACKER_MODULES[name]) is None:
+        raise ConfigError(f"run.tracker: {name} is not installed (pip install {name}), or set run.tracker=none")
+    return name
+
+
+def build_model(cfg: TrainConfig, space, texts: list[str], *, tokenizer=None):
+    """(tokenizer, model): ``naba-small`` from scratch (its tokenizer trained on ``texts`` unless
+    given), or a pretrained encoder."""
+    from naba.model import build_small_model, build_small_tokenizer, load_model, load_tokenizer
+
+    m = cfg.model
+    if m.name_or_path == SMALL_MODEL:
+        if tokenizer is None:
+            tokenizer = build_small_tokenizer(texts, vocab_size=m.vocab_size, preset=m.preset)
+        model = build_small_model(
+            space, vocab_size=len(tokenizer), hidden_size=m.hidden_size, num_layers=m.num_layers,
+            heads=m.heads, intermediate=m.intermediate, max_position=m.max_length, seed=cfg.run.seed,
+        )
+    else:
+        tokenizer, model = load_tokenizer(m.name_or_path), load_model(m.name_or_path, space)
+    limit = getattr(model.config, "max_position_embeddings", m.max_length)
+    if m.max_length > limit:
+        raise ConfigError(f"model.max_length: {m.max_length} exceeds the model's {limit} positions")
+    return tokenizer, model
+
+
+def run_tokenizer(cfg: TrainConfig, run_dir: Path, texts: list[str], accelerator):
+    """naba-small's tokenizer, made once per run and kept in ``run_dir/tokenizer``.
+
+    Training a WordPiece vocabulary is not deterministic (huggingface/tokenizers#1794: ties are
+    broken in hash-map order), so every process and every resumed start must load the one the
+    main process made, not train its own. ``model.tokenizer`` names a ready one instead.
+    """
+    from naba.model import build_small_tokenizer, load_tokenizer
+
+    if cfg.model.name_or_path != SMALL_MODEL:
+        return None
+    if cfg.model.tokenizer is not None:
+        return load_tokenizer(cfg.model.tokenizer)
+    folder = run_dir / "tokenizer"
+    if not folder.is_dir() and accelerator.is_main_process:
+        tokenizer = build_small_tokenizer(texts, vocab_size=cfg.model.vocab_size, preset=cfg.model.preset)
+        tmp = temp_dir_for(folder)
+        tokenizer.save_pretrained(tmp)
+        publish_dir(tmp, folder)
+    accelerator.wait_for_everyone()
+    return load_tokenizer(str(folder))
+
+
+def make_optimizer(model, cfg: TrainConfig) -> torch.optim.AdamW:
+    # biases and LayerNorm weights (the 1-D parameters) are not decayed, as in BERT's recipe
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.optim.weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    try:
+        # the fused kernel (CPU and GPU in recent torch) is what the HF Trainer uses by default too
+        return torch.optim.AdamW(groups, lr=cfg.optim.lr, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.AdamW(groups, lr=cfg.optim.lr)
+
+
+def prior_run(cfg: TrainConfig, run_dir: Path, *, main: bool) -> dict[str, Any] | None:
+    """Check an existing run dir: the final metrics if that run finished, else None (resume or new)."""
+    saved = run_dir / "config.yaml"
+    if cfg.run.overwrite:
+        if main and run_dir.exists():
+            shutil.rmtree(run_dir)
+        return None
+    if not saved.is_file():
+        return None
+    old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
+    new = cfg.to_dict()
+    differ = [f"{s}.{k}" for s in new for k in new[s]
+              if k != "overwrite" and (old.get(s) or {}).get(k, object()) != new[s][k]]
+    if differ:
+        raise ConfigError(
+            f"{run_dir} holds a run with another configuration (differs in {', '.join(differ)}); "
+            f"choose another run.name, or set run.overwrite=true to replace it"
+        )
+    metrics = run_dir / "metrics.json"
+    if metrics.is_file():
+        done = json.loads(metrics.read_text(encoding="utf-8"))
+        if "final" in done:
+            return done
+    return None
+
+
+def flat_config(cfg: TrainConfig) -> dict[str, Any]:
+    # trackers take scalars only
+    return {f"{s}.{k}": (v if isinstance(v, (int, float, str, bool)) else str(v))
+            for s, values in cfg.to_dict().items() for k, v in values.items()}
