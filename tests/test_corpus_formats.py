@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from naba.corpus.brat import read_brat
 from naba.corpus.conll import read_conll, write_conll
 from naba.corpus.doccano import read_doccano
 from naba.corpus.document import Document, Span
+from naba.corpus.fileio import atomic_write
 from naba.corpus.jsonl import read_jsonl, write_jsonl
 from naba.corpus.labels import DEFAULT_SCHEME
 from naba.corpus.labelstudio import read_labelstudio, write_labelstudio
@@ -319,3 +322,33 @@ def test_writers_are_atomic_and_validate_first(tmp_path: Path) -> None:
         write_jsonl([Document("a", "نص", [Span(0, 9, "ACTOR")])], out)
     assert out.read_text(encoding="utf-8") == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["o.jsonl"]  # no temporary file left behind
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_written_files_get_the_mode_of_a_new_file(tmp_path: Path, umask: int) -> None:
+    old = os.umask(umask)
+    try:
+        fresh, replaced, reference = tmp_path / "new.jsonl", tmp_path / "old.jsonl", tmp_path / "ref.txt"
+        replaced.write_text("old\n", encoding="utf-8")
+        replaced.chmod(0o600)
+        write_jsonl([Document("a", "نص")], fresh)
+        atomic_write(replaced, "new\n")
+        reference.write_text("", encoding="utf-8")
+    finally:
+        os.umask(old)
+    for path in (fresh, replaced, reference):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path.name
+    assert replaced.read_text(encoding="utf-8") == "new\n"
+
+
+def test_an_unwritable_output_is_a_data_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        write_jsonl([Document("a", "نص")], blocker / "o.jsonl")
+    assert f"{blocker / 'o.jsonl'}: cannot write file" in str(info.value)
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(DataError, match="cannot write file"):
+        atomic_write(tmp_path / "folder", "x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "folder"]  # no temporary file left behind

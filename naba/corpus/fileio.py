@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
+import secrets
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -120,21 +120,43 @@ def check_for_write(docs: Iterable[Document], scheme: LabelScheme) -> list[Docum
 def atomic_write(path: str | Path, data: str | bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
 
-    Text is written as UTF-8 with ``\\n`` kept as is on every platform.
+    Text is written as UTF-8 with ``\\n`` kept as is on every platform. The file gets the mode a
+    new file opened for writing gets (``0o666`` less the umask). A folder or file that cannot be
+    written is a :class:`DataError` naming the path; ``path`` is then left as it was.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp: Path | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp, fd = _new_temp_file(path)
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        tmp = None
+    except OSError as exc:
+        raise DataError(Problem(str(path), "", f"cannot write file: {exc.strerror or exc}")) from None
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+
+
+def _new_temp_file(path: Path) -> tuple[Path, int]:
+    """A new, empty hidden file beside ``path``, opened for writing.
+
+    ``tempfile.mkstemp`` always creates mode 0600, which ``os.replace`` would carry over to the
+    output; ``os.open(..., 0o666)`` lets the kernel apply the umask (and any default ACL) instead.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return tmp, os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary file name beside {path}")
 
 
 def json_line(value: Any) -> str:
