@@ -22,10 +22,17 @@ def write_text_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a run dir is meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -44,6 +51,7 @@ def publish_dir(tmp: Path, path: Path) -> None:
     os.replace cannot replace a non-empty folder, so the old one is first renamed aside; at every
     moment either the old or the new folder is complete under some name.
     """
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
     old = None
     if path.exists():
         old = path.with_name(f".{path.name}.old")
