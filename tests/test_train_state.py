@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -19,7 +20,9 @@ def test_write_json_atomic_replaces_and_leaves_nothing_else(tmp_path: Path) -> N
     write_json_atomic(target, {"a": "نبأ"})
     assert target.read_text(encoding="utf-8") == '{\n  "a": "نبأ"\n}\n'
     assert [p.name for p in target.parent.iterdir()] == ["metrics.json"]
-    assert target.stat().st_mode & 0o044  # readable by others under a usual umask, not mkstemp's 0600
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask  # as open() would make it, not mkstemp's 0600
 
 
 def test_publish_dir_replaces_a_folder(tmp_path: Path) -> None:
