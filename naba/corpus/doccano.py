@@ -18,49 +18,30 @@ from typing import Any
 
 from naba.corpus.document import Document, Span
 from naba.corpus.fileio import (
+    Report,
     atomic_write,
     check_for_write,
+    document_line,
     external_id,
-    finish,
     is_int,
-    json_line,
-    parse_json,
-    read_text,
-    unknown_label,
+    map_label,
+    read_jsonl_documents,
 )
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
-from naba.errors import ConfigError, DataError, Problem
+from naba.errors import ConfigError
 
 SHAPES = ("label", "entities")
 
 
 def read_doccano(path: str | Path, *, scheme: LabelScheme = DEFAULT_SCHEME) -> list[Document]:
     """Read a doccano JSONL export (either shape, even mixed); one DataError lists every problem."""
-    path = Path(path)
-    source = str(path)
-    problems: list[Problem] = []
-    found: list[tuple[str, Document]] = []
-    for n, line in enumerate(read_text(path).split("\n"), 1):
-        if not line.strip():
-            continue
-        where = f"line {n}"
-        try:
-            record = parse_json(line, source=source, line=n)
-        except DataError as exc:
-            problems.extend(exc.problems)
-            continue
-        doc = _document(record, scheme, problems, source=source, where=where, default_id=f"{path.stem}-{n:05d}")
-        if doc is not None:
-            found.append((where, doc))
-    return finish(found, problems, scheme, source=source)
+    stem = Path(path).stem
+    return read_jsonl_documents(
+        path, scheme, lambda record, bad, line: _document(record, scheme, bad, default_id=f"{stem}-{line:05d}")
+    )
 
 
-def _document(
-    record: Any, scheme: LabelScheme, problems: list[Problem], *, source: str, where: str, default_id: str
-) -> Document | None:
-    def bad(reason: str) -> None:
-        problems.append(Problem(source, where, reason))
-
+def _document(record: Any, scheme: LabelScheme, bad: Report, *, default_id: str) -> Document | None:
     if not isinstance(record, dict):
         bad(f"expected a JSON object, got {type(record).__name__}")
         return None
@@ -78,26 +59,21 @@ def _document(
     if not isinstance(meta, dict):
         bad(f"'meta' must be an object, got {type(meta).__name__}")
         meta = {}
-    triples = _triples(record, bad)
     spans = []
-    for name, start, end, label in triples:
+    for name, start, end, label in _triples(record, bad):
         if not is_int(start) or not is_int(end):
             bad(f"{name}: offsets must be integers, got {start!r} and {end!r}")
             continue
         if not isinstance(label, str):
             bad(f"{name}: label must be a string, got {label!r}")
             continue
-        try:
-            mapped = scheme.normalize(label)
-        except KeyError:
-            bad(f"{name}: {unknown_label(label, scheme)}")
-            continue
+        mapped = map_label(label, scheme, bad, name)
         if mapped is not None:
             spans.append(Span(start, end, mapped))
     return Document(doc_id, text, spans, dict(meta))
 
 
-def _triples(record: dict, bad: Any) -> list[tuple[str, Any, Any, Any]]:
+def _triples(record: dict, bad: Report) -> list[tuple[str, Any, Any, Any]]:
     """``(name, start, end, label)`` from either export shape, reporting malformed items."""
     labels, entities = record.get("label"), record.get("entities")
     if labels and entities:
@@ -136,7 +112,7 @@ def write_doccano(
     if shape not in SHAPES:
         raise ConfigError(f"doccano shape must be one of {SHAPES}, got {shape!r}")
     lines = []
-    for doc in check_for_write(docs, scheme):
+    for i, doc in enumerate(check_for_write(docs, scheme)):
         record: dict[str, Any] = {"id": external_id(doc.id), "text": doc.text}
         if shape == "label":
             record["label"] = [[s.start, s.end, s.label] for s in doc.spans]
@@ -148,8 +124,5 @@ def write_doccano(
             record["relations"] = []
         if doc.meta:
             record["meta"] = doc.meta
-        try:
-            lines.append(json_line(record))
-        except (TypeError, ValueError) as exc:
-            raise DataError(Problem("<documents>", f"id={doc.id}", f"cannot write as JSON: {exc}")) from None
+        lines.append(document_line(record, where=f"document {i} (id={doc.id})"))
     atomic_write(path, "".join(lines))

@@ -10,7 +10,7 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,9 @@ from naba.corpus.validate import check_document, check_unique_ids
 from naba.errors import DataError, Problem
 
 _BOM = b"\xef\xbb\xbf"
+
+# A reader's way to report one problem with the record it is reading: ``bad("reason")``.
+Report = Callable[[str], None]
 
 
 def read_text(path: str | Path) -> str:
@@ -64,6 +67,39 @@ def parse_json(text: str, *, source: str, line: int | None = None) -> Any:
         raise DataError(Problem(source, f"line {line or 1}", f"invalid JSON: {exc}")) from None
     except RecursionError:
         raise DataError(Problem(source, f"line {line or 1}", "invalid JSON: nested too deeply")) from None
+
+
+def read_jsonl_documents(
+    path: str | Path, scheme: LabelScheme, build: Callable[[Any, Report, int], Document | None]
+) -> list[Document]:
+    """The documents of a JSON Lines file, one per non-blank line, checked by :func:`finish`.
+
+    ``build(record, bad, line)`` makes the document of one parsed line, reporting what is wrong
+    with it through ``bad(reason)`` (the problem then names the file and the line); it returns
+    ``None`` to skip the line. Lines that are not JSON are problems too, and one DataError lists
+    them all.
+    """
+    path = Path(path)
+    source = str(path)
+    problems: list[Problem] = []
+    found: list[tuple[str, Document]] = []
+    for n, line in enumerate(read_text(path).split("\n"), 1):
+        if not line.strip():
+            continue
+        where = f"line {n}"
+        try:
+            record = parse_json(line, source=source, line=n)
+        except DataError as exc:
+            problems.extend(exc.problems)
+            continue
+
+        def bad(reason: str, where: str = where) -> None:
+            problems.append(Problem(source, where, reason))
+
+        doc = build(record, bad, n)
+        if doc is not None:
+            found.append((where, doc))
+    return finish(found, problems, scheme, source=source)
 
 
 def is_int(value: Any) -> bool:
@@ -159,9 +195,30 @@ def _new_temp_file(path: Path) -> tuple[Path, int]:
     raise FileExistsError(f"no free temporary file name beside {path}")
 
 
+def document_line(record: Any, *, where: str) -> str:
+    """:func:`json_line` for a record a writer makes of a document; DataError naming ``where`` if
+    it is not JSON (``meta`` holding a set or a NaN)."""
+    try:
+        return json_line(record)
+    except (TypeError, ValueError) as exc:
+        raise DataError(Problem("<documents>", where, f"cannot write as JSON: {exc}")) from None
+
+
 def json_line(value: Any) -> str:
     """One JSON Lines record as naba writes it (UTF-8 text, no ASCII escaping)."""
     return json.dumps(value, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def map_label(label: str, scheme: LabelScheme, bad: Report, name: str) -> str | None:
+    """``label`` as a naba label; ``None`` when the scheme drops it or does not know it.
+
+    An unknown label is reported through ``bad`` as ``"{name}: unknown label ..."``.
+    """
+    try:
+        return scheme.normalize(label)
+    except KeyError:
+        bad(f"{name}: {unknown_label(label, scheme)}")
+        return None
 
 
 def unknown_label(tag: str, scheme: LabelScheme) -> str:

@@ -18,48 +18,25 @@ from typing import Any
 
 from naba.corpus.document import Document, Span
 from naba.corpus.fileio import (
+    Report,
     atomic_write,
     check_for_write,
-    finish,
+    document_line,
     is_int,
-    json_line,
-    parse_json,
-    read_text,
-    unknown_label,
+    map_label,
+    read_jsonl_documents,
 )
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
-from naba.errors import DataError, Problem
 
 _KEYS = {"id", "text", "spans", "meta"}
 
 
 def read_jsonl(path: str | Path, *, scheme: LabelScheme = DEFAULT_SCHEME) -> list[Document]:
     """Read a native JSONL file; raise one :class:`DataError` listing every problem found."""
-    path = Path(path)
-    source = str(path)
-    problems: list[Problem] = []
-    found: list[tuple[str, Document]] = []
-    for n, line in enumerate(read_text(path).split("\n"), 1):
-        if not line.strip():
-            continue
-        where = f"line {n}"
-        try:
-            record = parse_json(line, source=source, line=n)
-        except DataError as exc:
-            problems.extend(exc.problems)
-            continue
-        doc = _document(record, scheme, problems, source=source, where=where)
-        if doc is not None:
-            found.append((where, doc))
-    return finish(found, problems, scheme, source=source)
+    return read_jsonl_documents(path, scheme, lambda record, bad, _line: _document(record, scheme, bad))
 
 
-def _document(
-    record: Any, scheme: LabelScheme, problems: list[Problem], *, source: str, where: str
-) -> Document | None:
-    def bad(reason: str) -> None:
-        problems.append(Problem(source, where, reason))
-
+def _document(record: Any, scheme: LabelScheme, bad: Report) -> Document | None:
     if not isinstance(record, dict):
         bad(f"expected a JSON object, got {type(record).__name__}")
         return None
@@ -83,13 +60,18 @@ def _document(
         raw_spans = []
     spans = []
     for k, item in enumerate(raw_spans):
-        span = _span(item, text, scheme, bad, f"span {k}")
+        span = parse_span(item, text, scheme, bad, f"span {k}")
         if span is not None:
             spans.append(span)
     return Document(doc_id, text, spans, dict(meta))
 
 
-def _span(item: Any, text: str, scheme: LabelScheme, bad: Any, name: str) -> Span | None:
+def parse_span(item: Any, text: str, scheme: LabelScheme, bad: Report, name: str) -> Span | None:
+    """The span of a ``{"start", "end", "label", "text"?}`` object over ``text``, or ``None``.
+
+    ``None`` when the scheme drops the label, or when something is wrong, which is reported
+    through ``bad`` prefixed with ``name``. Other keys (a score) are left to the caller.
+    """
     if not isinstance(item, dict):
         bad(f"{name}: expected an object with start, end, label, got {type(item).__name__}")
         return None
@@ -103,22 +85,14 @@ def _span(item: Any, text: str, scheme: LabelScheme, bad: Any, name: str) -> Spa
     if "text" in item and 0 <= start < end <= len(text) and item["text"] != text[start:end]:
         bad(f"{name} [{start}, {end}): 'text' is {item['text']!r} but the document has {text[start:end]!r}")
         return None
-    try:
-        mapped = scheme.normalize(label)
-    except KeyError:
-        bad(f"{name}: {unknown_label(label, scheme)}")
-        return None
+    mapped = map_label(label, scheme, bad, name)
     return None if mapped is None else Span(start, end, mapped)
 
 
 def write_jsonl(docs: Iterable[Document], path: str | Path, *, scheme: LabelScheme = DEFAULT_SCHEME) -> None:
     """Write documents as native JSONL (canonical form, atomic); invalid documents raise DataError."""
-    lines = []
-    for i, doc in enumerate(check_for_write(docs, scheme)):
-        try:
-            lines.append(json_line(doc.to_dict()))
-        except (TypeError, ValueError) as exc:
-            raise DataError(
-                Problem("<documents>", f"document {i} (id={doc.id})", f"cannot write as JSON: {exc}")
-            ) from None
+    lines = [
+        document_line(doc.to_dict(), where=f"document {i} (id={doc.id})")
+        for i, doc in enumerate(check_for_write(docs, scheme))
+    ]
     atomic_write(path, "".join(lines))

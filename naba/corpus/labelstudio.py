@@ -25,14 +25,15 @@ from typing import Any
 
 from naba.corpus.document import Document, Span
 from naba.corpus.fileio import (
+    Report,
     atomic_write,
     check_for_write,
     external_id,
     finish,
     is_int,
+    map_label,
     parse_json,
     read_text,
-    unknown_label,
 )
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.errors import ConfigError, DataError, Problem
@@ -60,15 +61,12 @@ def read_labelstudio(
     for i, task in enumerate(tasks):
         task_id = task.get("id") if isinstance(task, dict) else None
         where = f"task {i} (id={task_id})" if task_id is not None else f"task {i}"
+
+        def bad(reason: str, where: str = where) -> None:
+            problems.append(Problem(source, where, reason))
+
         doc = _document(
-            task,
-            scheme,
-            problems,
-            source=source,
-            where=where,
-            annotation=annotation,
-            text_key=text_key,
-            default_id=f"{path.stem}-{i:05d}",
+            task, scheme, bad, annotation=annotation, text_key=text_key, default_id=f"{path.stem}-{i:05d}"
         )
         if doc is not None:
             found.append((where, doc))
@@ -76,19 +74,8 @@ def read_labelstudio(
 
 
 def _document(
-    task: Any,
-    scheme: LabelScheme,
-    problems: list[Problem],
-    *,
-    source: str,
-    where: str,
-    annotation: str | int,
-    text_key: str,
-    default_id: str,
+    task: Any, scheme: LabelScheme, bad: Report, *, annotation: str | int, text_key: str, default_id: str
 ) -> Document | None:
-    def bad(reason: str) -> None:
-        problems.append(Problem(source, where, reason))
-
     if not isinstance(task, dict):
         bad(f"expected a task object, got {type(task).__name__}")
         return None
@@ -108,17 +95,13 @@ def _document(
     regions = _regions(_chosen(task, annotation, bad), bad)
     spans = []
     for name, start, end, label in _decode_offsets(text, regions, bad):
-        try:
-            mapped = scheme.normalize(label)
-        except KeyError:
-            bad(f"{name}: {unknown_label(label, scheme)}")
-            continue
+        mapped = map_label(label, scheme, bad, name)
         if mapped is not None:
             spans.append(Span(start, end, mapped))
     return Document(str(task_id), text, spans, dict(meta))
 
 
-def _chosen(task: dict, annotation: str | int, bad: Any) -> list:
+def _chosen(task: dict, annotation: str | int, bad: Report) -> list:
     """The ``result`` list of the chosen annotation (empty when there is none)."""
     key = "annotations" if "annotations" in task else "completions"
     anns = task.get(key, [])
@@ -142,7 +125,7 @@ def _chosen(task: dict, annotation: str | int, bad: Any) -> list:
     return result
 
 
-def _regions(result: list, bad: Any) -> list[tuple[str, Any, Any, str | None, str]]:
+def _regions(result: list, bad: Report) -> list[tuple[str, Any, Any, str | None, str]]:
     """``(name, start, end, value.text or None, label)`` for each label of each ``labels`` region."""
     out = []
     for k, item in enumerate(result):
@@ -176,7 +159,7 @@ def _utf16_to_cp(text: str) -> dict[int, int]:
     return table
 
 
-def _decode_offsets(text: str, regions: list, bad: Any) -> list[tuple[str, int, int, str]]:
+def _decode_offsets(text: str, regions: list, bad: Report) -> list[tuple[str, int, int, str]]:
     """Regions in code points, choosing the one offset unit under which the whole task fits."""
     if not regions:
         return []
