@@ -46,6 +46,14 @@ def test_record_fields_context_and_scores():
     assert e["context"] == {"start": 0, "end": 21, "text": TEXT[0:21]}
 
 
+@pytest.mark.parametrize("scores", [5, "0.9", {"a": 1}, [None, "x", {"start": 4}]])
+def test_scores_of_another_shape_in_a_corpus_file_meta_are_ignored(scores):
+    # a native JSONL file read with --pred-format jsonl keeps its own meta, whatever "scores" holds
+    pred = Document("d", TEXT, [Span(4, 9, "ACTOR")], {"scores": scores})
+    (e,) = find_errors([Document("d", TEXT, [Span(4, 16, "ACTOR")])], [pred], scheme=DEFAULT_SCHEME)
+    assert "score" not in e["pred"][0]
+
+
 def test_spurious_span_lists_the_gold_span_it_overlaps():
     # two predictions inside one gold span: one boundary error, one false positive that overlaps it
     gold = [Document("d", TEXT, [Span(4, 16, "ACTOR")])]

@@ -20,6 +20,7 @@ from naba.corpus.document import Document, Span
 from naba.corpus.fileio import atomic_write, json_line
 from naba.corpus.labels import LabelScheme
 from naba.eval.metrics import align, match_spans, pair_kind
+from naba.eval.sources import span_scores
 
 CATEGORIES = ("false_positive", "false_negative", "boundary", "type", "type_and_boundary")
 _CATEGORY = {
@@ -29,17 +30,6 @@ _CATEGORY = {
     "type": "type",
     "type_and_boundary": "type_and_boundary",
 }
-
-
-def span_scores(doc: Document) -> dict[tuple[int, int, str], float]:
-    """Scores of a predicted document's spans, kept in ``meta["scores"]`` (see naba.eval)."""
-    scores = {}
-    for item in doc.meta.get("scores", []) or []:
-        try:
-            scores[(int(item["start"]), int(item["end"]), str(item["label"]))] = float(item["score"])
-        except (KeyError, TypeError, ValueError):
-            continue
-    return scores
 
 
 def _span(doc: Document, span: Span, layer: str, scores: dict | None = None) -> dict:

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from naba.corpus.document import Document, Span
-from naba.corpus.fileio import finish, is_int, json_line, parse_json, read_text, unknown_label
+from naba.corpus.fileio import Report, json_line, read_jsonl_documents
+from naba.corpus.jsonl import parse_span
 from naba.corpus.labels import LabelScheme
 from naba.errors import DataError, Problem
 
@@ -62,31 +63,11 @@ def by_position(pred: list[Document], gold: Sequence[Document]) -> list[Document
 
 
 def _read_prediction_jsonl(path: Path, gold: Sequence[Document], *, scheme: LabelScheme) -> list[Document]:
-    source = str(path)
     texts = {d.id: d.text for d in gold}
-    problems: list[Problem] = []
-    found: list[tuple[str, Document]] = []
-    for n, line in enumerate(read_text(path).split("\n"), 1):
-        if not line.strip():
-            continue
-        where = f"line {n}"
-        try:
-            record = parse_json(line, source=source, line=n)
-        except DataError as exc:
-            problems.extend(exc.problems)
-            continue
-        doc = _prediction(record, texts, scheme, problems, source=source, where=where)
-        if doc is not None:
-            found.append((where, doc))
-    return finish(found, problems, scheme, source=source)
+    return read_jsonl_documents(path, scheme, lambda record, bad, _line: _prediction(record, texts, scheme, bad))
 
 
-def _prediction(
-    record: Any, texts: dict[str, str], scheme: LabelScheme, problems: list[Problem], *, source: str, where: str
-) -> Document | None:
-    def bad(reason: str) -> None:
-        problems.append(Problem(source, where, reason))
-
+def _prediction(record: Any, texts: dict[str, str], scheme: LabelScheme, bad: Report) -> Document | None:
     if not isinstance(record, dict):
         bad(f"expected a JSON object, got {type(record).__name__}")
         return None
@@ -104,27 +85,13 @@ def _prediction(
         return None
     spans, scores = [], []
     for k, item in enumerate(raw):
-        if not isinstance(item, dict):
-            bad(f"span {k}: expected an object, got {type(item).__name__}")
+        span = parse_span(item, text, scheme, bad, f"span {k}")
+        if span is None:
             continue
-        start, end, label = item.get("start"), item.get("end"), item.get("label")
-        if not is_int(start) or not is_int(end) or not isinstance(label, str):
-            bad(f"span {k}: needs integer 'start', 'end' and a string 'label', got {start!r}, {end!r}, {label!r}")
-            continue
-        if "text" in item and 0 <= start < end <= len(text) and item["text"] != text[start:end]:
-            bad(f"span {k} [{start}, {end}): 'text' is {item['text']!r} but the document has {text[start:end]!r}")
-            continue
-        try:
-            mapped = scheme.normalize(label)
-        except KeyError:
-            bad(f"span {k}: {unknown_label(label, scheme)}")
-            continue
-        if mapped is None:
-            continue
-        spans.append(Span(start, end, mapped))
+        spans.append(span)
         score = item.get("score")
         if isinstance(score, (int, float)) and not isinstance(score, bool):
-            scores.append({"start": start, "end": end, "label": mapped, "score": float(score)})
+            scores.append({"start": span.start, "end": span.end, "label": span.label, "score": float(score)})
     meta = {"scores": scores} if scores else {}
     return Document(doc_id, text, spans, meta)
 
@@ -149,11 +116,24 @@ def predict(model: str | Path, gold: Sequence[Document], *, batch_size: int | No
     return out, tuple(tagger.space.layers)
 
 
+def span_scores(doc: Document) -> dict[tuple[int, int, str], float]:
+    """``{(start, end, label): score}`` of a predicted document's spans, from ``meta["scores"]``."""
+    scores: dict[tuple[int, int, str], float] = {}
+    found = doc.meta.get("scores")
+    # a corpus file's meta may hold anything under "scores"; only naba's own list is read
+    for item in found if isinstance(found, list) else []:
+        try:
+            scores[(int(item["start"]), int(item["end"]), str(item["label"]))] = float(item["score"])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return scores
+
+
 def predictions_jsonl(docs: Sequence[Document]) -> str:
     """Predicted documents as JSONL that :func:`read_predictions` (and the native reader) read back."""
     lines = []
     for doc in docs:
-        scores = {(s["start"], s["end"], s["label"]): s["score"] for s in doc.meta.get("scores", [])}
+        scores = span_scores(doc)
         spans = []
         for s in doc.spans:
             item: dict[str, Any] = s.to_dict()
