@@ -352,3 +352,17 @@ def test_an_unwritable_output_is_a_data_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="cannot write file"):
         atomic_write(tmp_path / "folder", "x")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "folder"]  # no temporary file left behind
+
+
+def test_escaped_surrogate_pairs_and_backslashes_are_text(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"id": "a", "text": "\\ud83d\\ude00 \\\\ud800"}\n', encoding="utf-8")
+    (doc,) = read_jsonl(path)
+    assert doc.text == "\U0001F600 \\ud800"
+
+
+def test_a_lone_surrogate_in_memory_is_not_written(tmp_path: Path) -> None:
+    out = tmp_path / "o.jsonl"
+    with pytest.raises(DataError, match="document text holds a lone surrogate at 1"):
+        write_jsonl([Document("a", "x\ud800")], out)
+    assert not out.exists()

@@ -10,17 +10,25 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from naba.corpus.document import Document
 from naba.corpus.labels import LabelScheme
-from naba.corpus.validate import check_document, check_unique_ids
+from naba.corpus.validate import check_document, check_unique_ids, has_surrogate
 from naba.errors import DataError, Problem
 
 _BOM = b"\xef\xbb\xbf"
 
+# A \uD800-\uDFFF escape is the one way a lone surrogate, which is no character and which no
+# writer can encode, gets into a parsed string (read_text decodes strictly). The first pattern
+# finds candidates cheaply; the second, one without its pair, names the line in a whole-file JSON.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
 # A reader's way to report one problem with the record it is reading: ``bad("reason")``.
 Report = Callable[[str], None]
 
@@ -59,7 +67,7 @@ def parse_json(text: str, *, source: str, line: int | None = None) -> Any:
         raise ValueError(f"{name} is not valid JSON")
 
     try:
-        return json.loads(text, parse_constant=_no_constants)
+        value = json.loads(text, parse_constant=_no_constants)
     except json.JSONDecodeError as exc:
         where = f"line {line if line is not None else exc.lineno}"
         raise DataError(Problem(source, where, f"invalid JSON: {exc.msg} (column {exc.colno})")) from None
@@ -67,6 +75,27 @@ def parse_json(text: str, *, source: str, line: int | None = None) -> Any:
         raise DataError(Problem(source, f"line {line or 1}", f"invalid JSON: {exc}")) from None
     except RecursionError:
         raise DataError(Problem(source, f"line {line or 1}", "invalid JSON: nested too deeply")) from None
+    if _SURROGATE_ESCAPE.search(text) and any(has_surrogate(s) for s in _strings(value)):
+        lone = _LONE_SURROGATE.search(text)
+        at = line if line is not None else (text.count("\n", 0, lone.start()) + 1 if lone else 1)
+        shown = lone.group() if lone else "a \\uD800-\\uDFFF escape"
+        reason = f"invalid text: {shown} is half of a UTF-16 surrogate pair, not a character"
+        raise DataError(Problem(source, f"line {at}", reason))
+    return value
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a parsed JSON value, object keys included."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def read_jsonl_documents(

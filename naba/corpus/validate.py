@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from naba.corpus.document import Document, Span
 from naba.corpus.labels import LabelScheme
 from naba.errors import Problem
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_surrogate(text: str) -> bool:
+    """True when ``text`` holds a lone surrogate (U+D800-U+DFFF): no character, and UTF-8 cannot encode it."""
+    return _SURROGATE.search(text) is not None
 
 
 def check_spans(
@@ -58,7 +66,7 @@ def check_spans(
 
 
 def check_document(doc: Document, scheme: LabelScheme, *, source: str, where: str) -> list[Problem]:
-    """Problems with one document: empty or non-string text, bad id, and :func:`check_spans`."""
+    """Problems with one document: empty or non-string text, bad id, lone surrogates, :func:`check_spans`."""
     problems: list[Problem] = []
     if not isinstance(doc.id, str) or not doc.id:
         problems.append(Problem(source, where, f"document id must be a non-empty string, got {doc.id!r}"))
@@ -67,6 +75,12 @@ def check_document(doc: Document, scheme: LabelScheme, *, source: str, where: st
         return problems
     if not doc.text.strip():
         problems.append(Problem(source, where, "empty document (no text)"))
+    for name, value in (("id", doc.id), ("text", doc.text)):
+        # possible only for documents made in memory: the readers reject lone surrogates
+        found = _SURROGATE.search(value) if isinstance(value, str) else None
+        if found:
+            reason = f"document {name} holds a lone surrogate at {found.start()}: not a character"
+            problems.append(Problem(source, where, reason))
     problems.extend(check_spans(doc.text, doc.spans, scheme, source=source, where=where))
     return problems
 
