@@ -43,6 +43,10 @@ def test_unknown_tag_is_an_error() -> None:
         ("layers: [X]\n", "needs a 'layers' mapping"),
         ("layers:\n  a: [X]\nother: 1\n", "unknown key(s) ['other']"),
         ("layers:\n  a: [X\n", "cannot read label scheme"),
+        ("layers:\n  a: [MY X]\n", "may not contain"),
+        ("layers:\n  a: ['']\n", "may not contain"),
+        ("layers:\n  'a:b': [X]\n", "layer 'a:b' may not be empty or contain ':'"),
+        ("layers:\n  a: [X]\nmapping: {P: [X]}\n", "no such label"),
     ],
 )
 def test_bad_scheme_files(tmp_path: Path, text: str, fragment: str) -> None:
@@ -51,3 +55,10 @@ def test_bad_scheme_files(tmp_path: Path, text: str, fragment: str) -> None:
     with pytest.raises(ConfigError) as info:
         LabelScheme.load(path)
     assert fragment in str(info.value) and str(path) in str(info.value)
+
+
+def test_a_scheme_file_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "labels.yaml"
+    path.write_bytes(b"layers:\n  a: [\xff]\n")
+    with pytest.raises(ConfigError, match="cannot read label scheme"):
+        LabelScheme.load(path)

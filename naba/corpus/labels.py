@@ -25,6 +25,9 @@ class LabelScheme:
     def __post_init__(self) -> None:
         seen: dict[str, str] = {}
         for layer, labels in self.layers.items():
+            # model label names are "layer:B-LABEL", and token files split tags at whitespace
+            if not _is_name(layer, forbidden=":"):
+                raise ConfigError(f"label scheme: layer {layer!r} may not be empty or contain ':' or whitespace")
             if not labels:
                 raise ConfigError(f"label scheme: layer {layer!r} has no labels")
             for label in labels:
@@ -32,18 +35,22 @@ class LabelScheme:
                     raise ConfigError(
                         f"label scheme: label {label!r} is in layers {seen[label]!r} and {layer!r}"
                     )
-                if "-" in label or ":" in label or not label.strip():
-                    raise ConfigError(f"label scheme: label {label!r} may not contain '-' or ':'")
+                if not _is_name(label, forbidden="-:"):
+                    raise ConfigError(
+                        f"label scheme: label {label!r} may not contain '-', ':' or whitespace, nor be empty"
+                    )
                 seen[label] = layer
         for tag, target in self.mapping.items():
-            if target is not None and target not in seen:
+            if target is not None and (not isinstance(target, str) or target not in seen):
                 raise ConfigError(f"label scheme: mapping {tag!r} -> {target!r}: no such label")
 
     @property
     def labels(self) -> tuple[str, ...]:
+        """Every label, layer by layer, in the scheme's order."""
         return tuple(label for labels in self.layers.values() for label in labels)
 
     def layer_of(self, label: str) -> str:
+        """The layer holding ``label``; ``KeyError`` for a label of no layer."""
         for layer, labels in self.layers.items():
             if label in labels:
                 return layer
@@ -72,10 +79,12 @@ class LabelScheme:
         return LabelScheme(kept, mapping)
 
     def to_dict(self) -> dict:
+        """``{"layers": {layer: [labels]}, "mapping": {tag: label | None}}``, as the YAML file holds it."""
         return {"layers": {k: list(v) for k, v in self.layers.items()}, "mapping": dict(self.mapping)}
 
     @classmethod
     def from_dict(cls, data: dict, *, source: str = "<memory>") -> LabelScheme:
+        """The scheme of :meth:`to_dict`'s shape; ConfigError naming ``source`` when it is not one."""
         if not isinstance(data, dict) or not isinstance(data.get("layers"), dict):
             raise ConfigError(f"{source}: a label scheme needs a 'layers' mapping")
         unknown = set(data) - {"layers", "mapping"}
@@ -96,12 +105,19 @@ class LabelScheme:
 
     @classmethod
     def load(cls, path: str | Path) -> LabelScheme:
+        """The scheme in a YAML file such as ``configs/labels.yaml``; ConfigError naming the file."""
         path = Path(path)
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise ConfigError(f"{path}: cannot read label scheme: {exc}") from None
         return cls.from_dict(data, source=str(path))
+
+
+def _is_name(name: object, *, forbidden: str) -> bool:
+    return (
+        isinstance(name, str) and bool(name) and not any(c.isspace() or c in forbidden for c in name)
+    )
 
 
 DEFAULT_SCHEME = LabelScheme(
