@@ -127,6 +127,23 @@ def test_clear_errors(tmp_path, capsys, args, lines, code, fragment):
     assert not (tmp_path / "o").exists()  # nothing half written
 
 
+def test_compare_on_no_documents_is_a_data_error(tmp_path, capsys):
+    gold, pred = tmp_path / "gold.jsonl", tmp_path / "pred.jsonl"
+    gold.write_text("", encoding="utf-8")
+    pred.write_text("", encoding="utf-8")
+    assert main(["eval", "compare", str(pred), str(pred), "--data", str(gold)]) == 1
+    err = capsys.readouterr().err
+    assert f"{gold}: no documents" in err and "Traceback" not in err
+
+
+def test_an_unwritable_out_folder_is_a_data_error(tmp_path, capsys):
+    gold, pred = _files(tmp_path, None)
+    (tmp_path / "o").write_text("a file where the folder should be", encoding="utf-8")
+    assert main(["eval", "--data", str(gold), "--pred", str(pred), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'o' / 'metrics.json'}: cannot write file" in err and "Traceback" not in err
+
+
 def test_broken_json_line_names_file_and_line(tmp_path, capsys):
     gold, pred = _files(tmp_path)
     pred.write_text(pred.read_text(encoding="utf-8") + "{not json\n", encoding="utf-8")

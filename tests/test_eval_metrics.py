@@ -1,4 +1,5 @@
-"""naba.eval.metrics: word tags, seqeval modes (checked against seqeval), exact spans, SemEval schemes."""
+"""naba.eval.matching and naba.eval.metrics: word tags, seqeval modes (checked against seqeval),
+exact spans, SemEval schemes."""
 
 from __future__ import annotations
 
@@ -12,18 +13,8 @@ from seqeval.scheme import IOB2
 from naba.corpus.document import Document, Span
 from naba.corpus.labels import DEFAULT_SCHEME
 from naba.errors import DataError
-from naba.eval.metrics import (
-    count_table,
-    match_spans,
-    score,
-    scores_from_totals,
-    semeval_counts,
-    span_counts,
-    tag_counts,
-    tag_scores,
-    word_tags,
-    words,
-)
+from naba.eval.matching import match_spans, semeval_counts, span_counts, tag_counts, word_tags, words
+from naba.eval.metrics import count_table, score, scores_from_totals, tag_scores
 
 
 @pytest.fixture

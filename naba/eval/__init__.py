@@ -7,7 +7,8 @@ Entry points: :func:`evaluate` (one system), :func:`compare` (paired bootstrap o
 
 from naba.eval.core import MODES, aggregate_folds, compare, evaluate
 from naba.eval.errors import CATEGORIES, find_errors
-from naba.eval.metrics import count_table, flatten, score, tag_scores, word_tags, words
+from naba.eval.matching import word_tags, words
+from naba.eval.metrics import count_table, flatten, score, tag_scores
 
 __all__ = [
     "CATEGORIES",

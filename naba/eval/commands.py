@@ -68,9 +68,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("naba eval needs either a model or --pred FILE (not both)")
     if model is None and not args.out:
         raise ConfigError("--out DIR is required with --pred")
+    if model is not None and not args.out and not Path(model).is_dir():
+        raise ConfigError(f"{model} is not a local folder: give --out DIR for the results")
     from naba.eval.core import evaluate
-    from naba.eval.errors import find_errors, write_errors
-    from naba.eval.report import write_report
+    from naba.eval.errors import errors_jsonl, find_errors
+    from naba.eval.report import render_report
     from naba.eval.sources import predictions_jsonl
 
     scheme = _scheme(args)
@@ -79,8 +81,6 @@ def run(args: argparse.Namespace) -> int:
         model or args.pred, gold, scheme=scheme, fmt=args.pred_format, args=args, file_only=model is None
     )
     layers = _layers(args, scheme, model_layers)
-    if model is not None and not args.out and not Path(model).is_dir():
-        raise ConfigError(f"{model} is not a local folder: give --out DIR for the results")
     out = Path(args.out) if args.out else Path(model) / "eval" / Path(args.data).stem
     metrics = evaluate(
         gold, pred, scheme=scheme, layers=layers, samples=args.bootstrap, seed=args.seed, confidence=args.confidence
@@ -88,15 +88,18 @@ def run(args: argparse.Namespace) -> int:
     metrics["data"] = str(args.data)
     metrics["system"] = str(model or args.pred)
     errors = find_errors(gold, pred, scheme=scheme, layers=layers, context=args.context)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / "metrics.json", json.dumps(metrics, ensure_ascii=False, indent=2) + "\n")
-    write_errors(errors, out / "errors.jsonl")
-    atomic_write(out / "predictions.jsonl", predictions_jsonl(pred))
     title = f"naba evaluation: {metrics['system']} on {args.data}"
-    write_report(out, metrics=metrics, gold=gold, pred=pred, errors=errors, scheme=scheme, title=title,
-                 max_docs=args.max_docs)
+    # everything is rendered before the first file is written
+    files = {
+        "metrics.json": _json(metrics),
+        "errors.jsonl": errors_jsonl(errors),
+        "predictions.jsonl": predictions_jsonl(pred),
+        **render_report(metrics, gold=gold, pred=pred, errors=errors, scheme=scheme, title=title, max_docs=args.max_docs),
+    }
+    for name, text in files.items():
+        atomic_write(out / name, text)
     print(format_table(metrics))
-    print(f"\n{len(errors)} errors; wrote metrics.json, report.md, report.html, errors.jsonl, predictions.jsonl to {out}")
+    print(f"\n{len(errors)} errors; wrote {', '.join(files)} to {out}")
     return 0
 
 
@@ -111,6 +114,8 @@ def run_compare(args: argparse.Namespace) -> int:
 
     scheme = _scheme(args)
     gold = _read_gold(args, scheme)
+    if not gold:
+        raise DataError(Problem(str(args.data), "", "no documents: a paired bootstrap needs at least one"))
     pred_a, layers_a = _predictions(args.targets[1], gold, scheme=scheme, fmt=args.pred_format, args=args)
     pred_b, layers_b = _predictions(args.targets[2], gold, scheme=scheme, fmt=args.pred_format, args=args)
     shared = None
@@ -123,11 +128,13 @@ def run_compare(args: argparse.Namespace) -> int:
     )
     result.update({"data": str(args.data), "a": args.targets[1], "b": args.targets[2]})
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write(out / "compare.json", json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+        atomic_write(Path(args.out) / "compare.json", _json(result))
     print(format_compare(result))
     return 0
+
+
+def _json(value: dict) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2) + "\n"
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
@@ -156,9 +163,6 @@ def _reader_options(args: argparse.Namespace) -> dict:
     return {"bio_repair": args.bio_repair} if args.bio_repair else {}
 
 
-_FILE_SUFFIXES = {".jsonl", ".json", ".txt", ".conll", ".bio", ".iob", ".ann"}
-
-
 def _predictions(
     system: str,
     gold: Sequence[Document],
@@ -169,11 +173,12 @@ def _predictions(
     file_only: bool = False,
 ) -> tuple[list[Document], tuple[str, ...] | None]:
     """Predicted documents of ``system`` and, for a model, its layers (None for a file)."""
-    from naba.eval.metrics import align
+    from naba.corpus.formats import SUFFIXES
+    from naba.eval.matching import align
     from naba.eval.sources import is_model, predict, read_predictions
 
     path = Path(system)
-    if not file_only and (is_model(path) or (not path.exists() and path.suffix.lower() not in _FILE_SUFFIXES)):
+    if not file_only and (is_model(path) or (not path.exists() and path.suffix.lower() not in SUFFIXES)):
         # a model folder, or a hub id, which the Tagger loads from the local cache or refuses clearly
         return predict(system, gold, batch_size=args.batch_size)
     if not path.exists():

@@ -1,7 +1,7 @@
 """Error analysis: every wrong span as one record, with its texts and some context around it.
 
 Categories come from the same one-to-one alignment the SemEval scores use
-(:func:`naba.eval.metrics.match_spans`), so the error file and the scores agree:
+(:func:`naba.eval.matching.match_spans`), so the error file and the scores agree:
 
 ``false_positive``     a predicted span paired with no gold span (SemEval: spurious)
 ``false_negative``     a gold span paired with no prediction (SemEval: missed)
@@ -19,7 +19,7 @@ from pathlib import Path
 from naba.corpus.document import Document, Span
 from naba.corpus.fileio import atomic_write, json_line
 from naba.corpus.labels import LabelScheme
-from naba.eval.metrics import align, match_spans, pair_kind
+from naba.eval.matching import align, match_spans, pair_kind
 from naba.eval.sources import span_scores
 
 CATEGORIES = ("false_positive", "false_negative", "boundary", "type", "type_and_boundary")
@@ -105,6 +105,11 @@ def error_counts(errors: Iterable[dict]) -> dict[str, dict[str, int]]:
     return {layer: {c: counts[layer][c] for c in CATEGORIES} for layer in counts}
 
 
+def errors_jsonl(errors: Iterable[dict]) -> str:
+    """Error records as JSON Lines, one record a line."""
+    return "".join(json_line(e) for e in errors)
+
+
 def write_errors(errors: Iterable[dict], path: str | Path) -> None:
     """Write error records as JSONL, atomically (temp file in the same folder, then rename)."""
-    atomic_write(path, "".join(json_line(e) for e in errors))
+    atomic_write(path, errors_jsonl(errors))

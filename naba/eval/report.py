@@ -20,7 +20,8 @@ from naba.corpus.document import Document, Span
 from naba.corpus.fileio import atomic_write
 from naba.corpus.labels import LabelScheme
 from naba.eval.errors import CATEGORIES, error_counts
-from naba.eval.metrics import FAMILIES, SEMEVAL_FAMILIES, align
+from naba.eval.matching import SEMEVAL_COUNTS, align
+from naba.eval.metrics import FAMILIES, SEMEVAL_FAMILIES
 from naba.html import nest_spans as html_nest
 
 PALETTE = ("#cfe2ff", "#d1f2d9", "#ffe0b3", "#f8d0e0", "#e2d9f3", "#fff3b0", "#d0f0f0")
@@ -35,6 +36,11 @@ def _with_ci(node: Mapping, metric: str) -> str:
     ci = node.get(f"{metric}_ci")
     text = _fmt(node[metric])
     return f"{text} [{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else text
+
+
+def _prf(node: Mapping) -> list[str]:
+    """Precision, recall and F1 of a score node, each with its interval when there is one."""
+    return [_with_ci(node, m) for m in ("precision", "recall", "f1")]
 
 
 def _ci_note(metrics: Mapping) -> str:
@@ -60,16 +66,13 @@ def render_markdown(metrics: Mapping, errors: Sequence[dict], *, title: str = "n
         lines += [f"## Layer `{layer}`", "", "| mode | average | precision | recall | F1 |", "|---|---|---|---|---|"]
         for family in FAMILIES:
             for avg in ("micro", "macro"):
-                node = block[family][avg]
-                cells = " | ".join(_with_ci(node, m) for m in ("precision", "recall", "f1"))
-                lines.append(f"| `{family}` | {avg} | {cells} |")
+                lines.append(f"| `{family}` | {avg} | {' | '.join(_prf(block[family][avg]))} |")
         labels = [k for k in block["span_exact"] if k not in ("micro", "macro")]
         lines += ["", "Per label:", "", "| label | mode | support | precision | recall | F1 |", "|---|---|---|---|---|---|"]
         for label in labels:
             for family in ("seqeval_strict", "seqeval_default", "span_exact"):
                 node = block[family][label]
-                cells = " | ".join(_with_ci(node, m) for m in ("precision", "recall", "f1"))
-                lines.append(f"| {label} | `{family}` | {node['support']} | {cells} |")
+                lines.append(f"| {label} | `{family}` | {node['support']} | {' | '.join(_prf(node))} |")
         lines += [
             "",
             "SemEval categories (all labels):",
@@ -79,9 +82,8 @@ def render_markdown(metrics: Mapping, errors: Sequence[dict], *, title: str = "n
         ]
         for family in SEMEVAL_FAMILIES:
             node = block[family]["micro"]
-            counts = " | ".join(str(node[c]) for c in ("correct", "incorrect", "partial", "missed", "spurious"))
-            cells = " | ".join(_with_ci(node, m) for m in ("precision", "recall", "f1"))
-            lines.append(f"| `{family}` | {counts} | {cells} |")
+            cells = [str(node[c]) for c in SEMEVAL_COUNTS] + _prf(node)
+            lines.append(f"| `{family}` | {' | '.join(cells)} |")
         lines.append("")
     counts = error_counts(errors)
     lines += ["## Errors", "", "| layer | " + " | ".join(CATEGORIES) + " |", "|---" * (len(CATEGORIES) + 1) + "|"]
@@ -179,7 +181,7 @@ def _scores_table(metrics: Mapping, layer: str) -> str:
     rows = []
     for family in FAMILIES:
         micro, macro = metrics["scores"][layer][family]["micro"], metrics["scores"][layer][family]["macro"]
-        cells = "".join(f"<td>{escape(_with_ci(micro, m))}</td>" for m in ("precision", "recall", "f1"))
+        cells = "".join(f"<td>{escape(cell)}</td>" for cell in _prf(micro))
         rows.append(f"<tr><td><code>{family}</code></td>{cells}<td>{escape(_with_ci(macro, 'f1'))}</td></tr>")
     head = "<tr><th>mode</th><th>micro precision</th><th>micro recall</th><th>micro F1</th><th>macro F1</th></tr>"
     return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
@@ -285,6 +287,23 @@ def render_html(
     )
 
 
+def render_report(
+    metrics: Mapping,
+    *,
+    gold: Sequence[Document],
+    pred: Sequence[Document],
+    errors: Sequence[dict],
+    scheme: LabelScheme,
+    title: str = "naba evaluation",
+    max_docs: int = 200,
+) -> dict[str, str]:
+    """``{"report.md": ..., "report.html": ...}``: both pages, rendered before anything is written."""
+    return {
+        "report.md": render_markdown(metrics, errors, title=title),
+        "report.html": render_html(metrics, gold, pred, errors, scheme=scheme, title=title, max_docs=max_docs),
+    }
+
+
 def write_report(
     out_dir: str | Path,
     *,
@@ -297,10 +316,8 @@ def write_report(
     max_docs: int = 200,
 ) -> dict[str, Path]:
     """Write ``report.md`` and ``report.html`` into ``out_dir`` (atomically); return their paths."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"md": out / "report.md", "html": out / "report.html"}
-    atomic_write(paths["md"], render_markdown(metrics, errors, title=title))
-    html = render_html(metrics, gold, pred, errors, scheme=scheme, title=title, max_docs=max_docs)
-    atomic_write(paths["html"], html)
+    pages = render_report(metrics, gold=gold, pred=pred, errors=errors, scheme=scheme, title=title, max_docs=max_docs)
+    paths = {"md": Path(out_dir) / "report.md", "html": Path(out_dir) / "report.html"}
+    for path in paths.values():
+        atomic_write(path, pages[path.name])
     return paths
