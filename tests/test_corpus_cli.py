@@ -64,6 +64,15 @@ def test_validate_with_format_and_labels(tmp_path: Path, capsys: pytest.CaptureF
     assert "unknown key(s) ['extra']" in capsys.readouterr().err
 
 
+def test_validate_a_brat_folder_as_one_corpus_whatever_the_format_name_case(tmp_path: Path, capsys) -> None:
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "x.txt").write_text("محمد", encoding="utf-8")
+        (tmp_path / sub / "x.ann").write_text("T1\tPERS 0 4\tمحمد\n", encoding="utf-8")
+    assert main(["data", "validate", str(tmp_path), "--format", "BRAT"]) == 0
+    assert "checked 1 file(s), 2 document(s)" in capsys.readouterr().out
+
+
 def test_validate_missing_and_empty(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["data", "validate", str(tmp_path / "nope.jsonl"), str(tmp_path)]) == 1
     out = capsys.readouterr().out

@@ -97,16 +97,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
     scheme = _scheme(args)
     files: list[tuple[Path, str | None]] = []
     problems: list[Problem] = []
+    fmt = formats.canonical(args.format) if args.format else None
     for path in args.paths:
-        if path.is_dir() and args.format not in ("brat",):
-            found = formats.discover(path, format=args.format)
+        # a brat folder is one corpus; any other folder is searched for files to read one by one
+        if path.is_dir() and fmt != "brat":
+            found = formats.discover(path, format=fmt)
             if not found:
                 problems.append(Problem(str(path), "", "no file of a recognised format in this folder"))
             files.extend(found)
         elif not path.exists():
             problems.append(Problem(str(path), "", "no such file or folder"))
         else:
-            files.append((path, args.format))
+            files.append((path, fmt))
     docs = 0
     for path, fmt in files:
         try:
@@ -180,12 +182,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     scheme = _scheme(args)
     docs = _read(args.input, args.from_format, args, scheme)
     out = args.output
-    if args.to_format:
-        to = formats.canonical(args.to_format)
-    elif out.is_dir() or not out.suffix:
-        to = "brat"
-    else:
-        to = formats.detect(out)
+    to = formats.output_format(out, format=args.to_format)
     given = {"offsets": args.offsets, "shape": args.shape}
     accepted = formats.options(to, writer=True)
     opts = {k: v for k, v in given.items() if v is not None and k in accepted}

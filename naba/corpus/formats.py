@@ -107,16 +107,20 @@ def write(
     scheme: LabelScheme = DEFAULT_SCHEME,
     **opts: Any,
 ) -> None:
-    """Write documents to ``path`` in ``format`` (default: from the extension; no extension = brat folder)."""
-    path = Path(path)
-    if format:
-        fmt = canonical(format)
-    elif path.is_dir() or not path.suffix:
-        fmt = "brat"
-    else:
-        fmt = detect(path)
+    """Write documents to ``path`` in ``format`` (default: :func:`output_format`)."""
+    fmt = output_format(path, format=format)
     _check_options(fmt, opts, writer=True)
     WRITERS[fmt](docs, path, scheme=scheme, **opts)
+
+
+def output_format(path: str | Path, *, format: str | None = None) -> str:
+    """The format to write ``path`` in: ``format`` if given, else from the extension (none: a brat folder)."""
+    path = Path(path)
+    if format:
+        return canonical(format)
+    if path.is_dir() or not path.suffix:
+        return "brat"
+    return detect(path)
 
 
 def suffixes(fmt: str) -> tuple[str, ...]:
