@@ -1,4 +1,5 @@
-"""``naba train CONFIG [key=value ...]``: the command-line face of :func:`naba.train.loop.train`."""
+"""``naba train CONFIG [--folds K] [key=value ...]``: the command-line face of :func:`naba.train.loop.train`
+(and, with ``--folds``, of :func:`naba.train.folds.cross_validate`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ def register(subparsers) -> None:
             "Train from a YAML config that overrides naba's defaults, then key=value overrides "
             "(dotted: optim.lr=3e-5). Data paths in the file are relative to the file's folder's "
             "parent (the repository root for configs/*.yaml); paths on the command line to the "
-            "current directory. Run the same command again to resume a killed run. Works under "
+            "current directory. Run the same command again to resume a killed run. --folds K trains K "
+            "cross-validation folds of data.train and writes their mean and sd to RUN_DIR/cv.json. Works under "
             "'accelerate launch -m naba.train' and 'torchrun -m naba.train'."
         ),
     )
@@ -31,6 +33,8 @@ def register(subparsers) -> None:
 def _add_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--folds", type=int, metavar="K",
+                        help="K-fold cross-validation over data.train: K runs in RUN_DIR/folds/, mean ± sd in RUN_DIR/cv.json")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     flags, overrides = late.parse_known_args(args.overrides)
     print_config = args.print_config or flags.print_config
     no_progress = args.no_progress or flags.no_progress
+    folds = flags.folds if flags.folds is not None else args.folds
     config = args.config
     # "naba train optim.lr=1e-4" with no file: the first override is not a config path
     if config is not None and "=" in config and not Path(config).exists():
@@ -48,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(config, overrides)
     if print_config:
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True), end="")
+        return 0
+    if folds is not None:
+        from naba.train.folds import cross_validate
+
+        cross_validate(cfg, folds, show_progress=not no_progress)
         return 0
     from naba.train.loop import train
 

@@ -1,0 +1,115 @@
+"""Cross-validation: ``naba train CONFIG --folds K`` trains K ordinary runs and averages them.
+
+The training documents (``data.train`` as read) go into K folds by
+:func:`naba.corpus.split.kfold` with seed ``data.dev_seed`` (so ``run.seed`` changes the models,
+never the folds). Fold ``i`` trains on the other K-1 folds and is tested on fold ``i``: its
+documents are written as native JSONL to ``RUN_DIR/data/fold-i/`` and a copy of the config points
+at them; the run itself is a normal run in ``RUN_DIR/folds/fold-i/`` (dev: ``data.dev`` when
+given, else carved from the fold's training documents as usual; ``data.test`` is not used). A
+killed cross-validation resumes fold by fold, as a killed run does. ``RUN_DIR/cv.json`` holds
+:func:`naba.eval.aggregate_folds` of the folds' final metrics: mean, sd and values per metric.
+"""
+
+from __future__ import annotations
+
+import copy
+import filecmp
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from naba.corpus.jsonl import write_jsonl
+from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
+from naba.corpus.split import kfold
+from naba.errors import ConfigError
+from naba.train.config import TrainConfig
+from naba.train.data import read_file
+from naba.train.files import write_json_atomic
+
+
+def cross_validate(cfg: TrainConfig, k: int, *, show_progress: bool = True) -> dict[str, Any]:
+    """Train ``k`` folds of the run ``cfg`` describes; returns (and writes) ``cv.json``'s content."""
+    from naba.eval import aggregate_folds
+    from naba.train.loop import train
+
+    if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+        raise ConfigError(f"--folds: cross-validation needs at least 2 folds, got {k!r}")
+    d, run_dir = cfg.data, cfg.run_dir
+    if (run_dir / "config.yaml").is_file():
+        raise ConfigError(f"{run_dir} holds a single training run, not a cross-validation; choose another run.name")
+    scheme = LabelScheme.load(d.labels) if d.labels else DEFAULT_SCHEME
+    # every label of the scheme is kept in the fold files; each fold run drops what data.layers leaves out
+    docs = [doc for path in d.train for doc in read_file(path, fmt=d.format, scheme=scheme, options=d.read_options)]
+    if k > len(docs):
+        raise ConfigError(f"--folds {k}: data.train holds only {len(docs)} document(s); use at most {len(docs)} folds")
+    folds = kfold(docs, k, seed=d.dev_seed)
+    empty = [i for i, (_, test) in enumerate(folds) if not test]
+    if empty:
+        raise ConfigError(f"--folds {k}: fold {empty[0]} gets none of the {len(docs)} documents (folds are drawn "
+                          "by hashing document ids); use fewer folds or another data.dev_seed")
+    dev = []
+    if d.dev:
+        dev = [str(run_dir / "data" / "dev.jsonl")]
+        dev_docs = [doc for path in d.dev for doc in read_file(path, fmt=d.format, scheme=scheme, options=d.read_options)]
+        _write(dev_docs, Path(dev[0]), scheme, check=not cfg.run.overwrite)
+
+    for i, (train_docs, test_docs) in enumerate(folds):  # all files first: a changed fold stops before any training
+        _write(train_docs, run_dir / "data" / f"fold-{i}" / "train.jsonl", scheme, check=not cfg.run.overwrite)
+        _write(test_docs, run_dir / "data" / f"fold-{i}" / "test.jsonl", scheme, check=not cfg.run.overwrite)
+
+    results = []
+    for i, (train_docs, test_docs) in enumerate(folds):
+        data = run_dir / "data" / f"fold-{i}"
+        fold = copy.deepcopy(cfg)
+        fold.data.train, fold.data.dev, fold.data.test = [str(data / "train.jsonl")], list(dev), [str(data / "test.jsonl")]
+        fold.data.format, fold.data.read_options = "jsonl", {}
+        fold.run.dir, fold.run.name = str(run_dir / "folds"), f"fold-{i}"
+        _say(f"naba train: fold {i + 1}/{k}: {len(train_docs)} training / {len(test_docs)} test documents")
+        results.append(train(fold, show_progress=show_progress)["final"])
+
+    cv = {"folds": k, "seed": d.dev_seed, "documents": len(docs),
+          "test_documents": [len(test) for _, test in folds],
+          "runs": [str(run_dir / "folds" / f"fold-{i}") for i in range(k)],
+          "metrics": aggregate_folds(results)["metrics"]}
+    if _main():
+        write_json_atomic(run_dir / "cv.json", cv)
+        print(table(cv))
+        print(f"naba train: wrote {run_dir / 'cv.json'}")
+    return cv
+
+
+def table(cv: dict[str, Any], split: str = "test") -> str:
+    """Precision, recall and F1 (mean ± sd over the folds) of every layer and ``micro`` on ``split``."""
+    metrics = cv["metrics"]
+    rows = [name.split("/")[1] for name in metrics if name.startswith(f"{split}/") and name.endswith("/f1")]
+    lines = [f"{cv['folds']}-fold cross-validation, exact-span scores on the {split} folds, mean ± sd",
+             f"{'layer':<10}" + "".join(f"{m:>18}" for m in ("precision", "recall", "f1"))]
+    for row in sorted(rows, key=lambda r: r == "micro"):
+        cells = []
+        for m in ("precision", "recall", "f1"):
+            value = metrics[f"{split}/{row}/{m}"]
+            cells.append(f"{value['mean']:.4f} ± {value['sd']:.4f}")
+        lines.append(f"{row:<10}" + "".join(f"{c:>18}" for c in cells))
+    return "\n".join(lines)
+
+
+def _write(docs: list, path: Path, scheme: LabelScheme, *, check: bool) -> None:
+    """Write a fold file; with ``check``, refuse to change one an earlier start wrote differently."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = path.with_name(f".{path.name}.{os.getpid()}.new")  # one per process: all processes write the same
+    write_jsonl(docs, new, scheme=scheme)
+    if check and path.is_file() and not filecmp.cmp(new, path, shallow=False):
+        new.unlink()
+        raise ConfigError(f"{path} holds other documents than this cross-validation gives it (the data, --folds "
+                          "or data.dev_seed changed); choose another run.name, or set run.overwrite=true")
+    os.replace(new, path)
+
+
+def _main() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _say(line: str) -> None:
+    if _main():
+        print(line, file=sys.stderr, flush=True)

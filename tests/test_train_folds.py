@@ -1,0 +1,103 @@
+"""Cross-validation (``naba train CONFIG --folds K``): K ordinary runs on document folds, their mean
+and sd in cv.json, fold-by-fold resumption, and clear errors. Tiny models, one torch thread."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+from test_train_run import synthetic, write_jsonl
+
+from naba.cli import main as naba_main
+from naba.corpus.formats import read
+from naba.errors import ConfigError
+from naba.eval import flatten
+from naba.train import load_config
+from naba.train.folds import cross_validate
+
+# about a second of training per fold on 2 CPU cores
+TINIEST = {"name_or_path": "naba-small", "hidden_size": 32, "num_layers": 1, "heads": 2, "intermediate": 64,
+           "vocab_size": 150, "max_length": 64, "stride": 16}
+
+
+def config_file(folder: Path, n_docs: int = 8) -> Path:
+    docs = synthetic(n_docs, 0)  # 8 documents: folds of 3 and 5 with data.dev_seed 0
+    train = write_jsonl(folder / "train.jsonl", docs)
+    path = folder / "cv.yaml"
+    path.write_text(yaml.safe_dump({
+        "data": {"train": str(train)},  # no dev: each fold carves one from its training documents
+        "model": TINIEST,
+        "optim": {"lr": 3e-3, "batch_size": 4, "max_steps": 3},
+        "run": {"dir": str(folder / "runs"), "threads": 1, "tracker": "none"},
+    }), encoding="utf-8")
+    return path
+
+
+def naba_train(*args: str) -> int:
+    from accelerate.state import AcceleratorState
+
+    try:
+        return naba_main(["train", *args])
+    finally:
+        AcceleratorState._reset_state(reset_partial_state=True)
+
+
+@pytest.mark.slow
+def test_k_folds_are_trained_tested_on_their_fold_and_averaged(tmp_path: Path, capsys) -> None:
+    path = config_file(tmp_path)
+    assert naba_train(str(path), "--folds", "2", "--no-progress") == 0
+    shown = capsys.readouterr()
+    run = tmp_path / "runs" / "cv"
+    cv = json.loads((run / "cv.json").read_text(encoding="utf-8"))
+    assert cv["folds"] == 2 and cv["documents"] == 8 and sorted(cv["test_documents"]) == [3, 5]
+
+    # each fold tests on its own documents: disjoint, together all of data.train, never trained on
+    every = {d.id for d in read(tmp_path / "train.jsonl")}
+    tests = [{d.id for d in read(run / "data" / f"fold-{i}" / "test.jsonl")} for i in range(2)]
+    assert not tests[0] & tests[1] and tests[0] | tests[1] == every
+    for i in range(2):
+        assert {d.id for d in read(run / "data" / f"fold-{i}" / "train.jsonl")} == every - tests[i]
+        saved = yaml.safe_load((run / "folds" / f"fold-{i}" / "config.yaml").read_text(encoding="utf-8"))
+        assert saved["data"]["test"] == [str(run / "data" / f"fold-{i}" / "test.jsonl")]
+
+    # cv.json's means are the means of the folds' own final metrics
+    finals = [flatten(json.loads((run / "folds" / f"fold-{i}" / "metrics.json").read_text())["final"])
+              for i in range(2)]
+    assert "test/micro/f1" in cv["metrics"] and "test/entity/f1" in cv["metrics"]
+    for name, agg in cv["metrics"].items():
+        assert agg["values"] == [finals[0][name], finals[1][name]]
+        assert math.isclose(agg["mean"], (finals[0][name] + finals[1][name]) / 2)
+    micro = cv["metrics"]["test/micro/f1"]
+    assert f"{micro['mean']:.4f} ± {micro['sd']:.4f}" in shown.out and "claim" in shown.out
+
+    # started again, the finished folds are kept; changed folds are refused before any training
+    assert naba_train(str(path), "--no-progress", "--folds", "2") == 0
+    again = capsys.readouterr()
+    assert (again.out + again.err).count("already finished") == 2
+    assert json.loads((run / "cv.json").read_text(encoding="utf-8")) == cv
+    assert naba_train(str(path), "--folds", "2", "data.dev_seed=1") == 2
+    assert "holds other documents" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("k", "words"), [(1, "at least 2 folds"), (0, "at least 2 folds"),
+                                          (9, "only 8 document(s)"), (8, "gets none")])
+def test_impossible_fold_counts_are_config_errors(tmp_path: Path, k: int, words: str) -> None:
+    cfg = load_config(config_file(tmp_path))
+    with pytest.raises(ConfigError, match=r"--folds") as info:
+        cross_validate(cfg, k)
+    assert words in str(info.value)
+    assert not (tmp_path / "runs").exists()  # nothing was written
+
+
+def test_folds_on_the_command_line_and_a_single_run_dir(tmp_path: Path, capsys) -> None:
+    path = config_file(tmp_path)
+    assert naba_train(str(path), "--folds", "9") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("naba: --folds 9") and "Traceback" not in err
+    (tmp_path / "runs" / "cv").mkdir(parents=True)
+    (tmp_path / "runs" / "cv" / "config.yaml").write_text("{}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="single training run"):
+        cross_validate(load_config(path), 2)
