@@ -23,6 +23,7 @@ STAGES = {
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    """The ``naba`` parser; only the stage named by ``argv[0]`` is imported and registered in full."""
     parser = argparse.ArgumentParser(prog="naba", description="Arabic news tagger: actors, locations, claims.")
     sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(STAGES) + "}")
     wanted = argv[0] if argv and argv[0] in STAGES else None
@@ -36,6 +37,11 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``naba`` with ``argv`` (default: the process's); return the exit code.
+
+    Bad input ends with a one-line message on stderr, not a traceback: 1 for a
+    :class:`DataError`, 2 for a :class:`ConfigError` or :class:`ModelLoadError` (as for bad usage).
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
     args = parser.parse_args(argv)

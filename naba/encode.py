@@ -18,13 +18,17 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from naba.corpus.document import Document
+from naba.corpus.document import Document, Span
 from naba.corpus.labels import LabelScheme
 from naba.errors import ConfigError
 from naba.text import Prepared, prepare
+
+if TYPE_CHECKING:  # transformers is heavy, and only its tokenizers' call interface is used here
+    from transformers import PreTrainedTokenizerFast
 
 IGNORE = -100
 
@@ -37,7 +41,7 @@ class LabelSpace:
     ..., then the next layer's; ``slices[layer]`` is that layer's part of the logits.
     """
 
-    def __init__(self, scheme: LabelScheme):
+    def __init__(self, scheme: LabelScheme) -> None:
         self._scheme = scheme
         self.layers: tuple[str, ...] = tuple(scheme.layers)
         self._tags: dict[str, tuple[str, ...]] = {}
@@ -59,6 +63,7 @@ class LabelSpace:
 
     @property
     def scheme(self) -> LabelScheme:
+        """The label scheme this space was built from."""
         return self._scheme
 
     def layer_of(self, label: str) -> str | None:
@@ -67,6 +72,7 @@ class LabelSpace:
 
     @classmethod
     def from_scheme(cls, scheme: LabelScheme) -> LabelSpace:
+        """The space of ``scheme``'s layers and labels (the same as ``LabelSpace(scheme)``)."""
         return cls(scheme)
 
     @classmethod
@@ -132,7 +138,7 @@ class _Tokenized:
     ends: np.ndarray  # original end of each subword
 
 
-def _tokenize(texts: Sequence[str], tokenizer, preset: str) -> list[_Tokenized]:
+def _tokenize(texts: Sequence[str], tokenizer: PreTrainedTokenizerFast, preset: str) -> list[_Tokenized]:
     """Prepare and tokenize every text in one batch call; map subwords to original ranges."""
     prepared: list[Prepared] = [prepare(t, preset=preset) for t in texts]
     if not prepared:
@@ -171,7 +177,7 @@ def _on_space(p: Prepared, om: np.ndarray) -> np.ndarray:
 
 
 def _assign(
-    spans, tok: _Tokenized, space: LabelSpace
+    spans: Sequence[Span], tok: _Tokenized, space: LabelSpace
 ) -> tuple[np.ndarray, list[tuple[str, bool]]]:
     """Per-layer tag indices of every subword, and (label, exact?) for each span of the space."""
     tags = np.zeros((len(tok.ids), len(space.layers)), dtype=np.int64)
@@ -240,7 +246,7 @@ def _owners(n: int, bounds: list[tuple[int, int]]) -> np.ndarray:
 
 def encode(
     docs: Sequence[Document] | Sequence[str],
-    tokenizer,
+    tokenizer: PreTrainedTokenizerFast,
     space: LabelSpace,
     *,
     max_length: int = 512,
@@ -311,7 +317,7 @@ def _windows(
 
 
 def unrepresentable(
-    docs: Sequence[Document], tokenizer, *, preset: str = "arabertv02"
+    docs: Sequence[Document], tokenizer: PreTrainedTokenizerFast, *, preset: str = "arabertv02"
 ) -> dict[str, int]:
     """Spans per label that subword labels cannot reproduce exactly.
 

@@ -25,7 +25,7 @@ class Problem:
 class DataError(ValueError):
     """Input data is invalid. Carries every :class:`Problem` found, not just the first."""
 
-    def __init__(self, problems: list[Problem] | Problem | str):
+    def __init__(self, problems: list[Problem] | Problem | str) -> None:
         if isinstance(problems, str):
             problems = [Problem("<memory>", "", problems)]
         elif isinstance(problems, Problem):

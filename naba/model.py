@@ -14,9 +14,9 @@ import shutil
 import socket
 import tempfile
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +28,9 @@ from transformers import (
     BertConfig,
     BertForTokenClassification,
     BertTokenizerFast,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    PreTrainedTokenizerFast,
 )
 
 from naba.corpus.labels import LabelScheme
@@ -57,6 +60,8 @@ ARABERT_SHAPE = {
 }
 INFO_FILE = "naba.json"
 
+_Loaded = TypeVar("_Loaded")
+
 
 def _offline() -> str | None:
     """Why the hub cannot be used (``HF_HUB_OFFLINE``, or no route to it), or ``None``.
@@ -84,7 +89,7 @@ def _looks_like_path(name: str) -> bool:
     return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
 
 
-def _from_pretrained(kind: str, name_or_path: str, load):
+def _from_pretrained(kind: str, name_or_path: str, load: Callable[..., _Loaded]) -> _Loaded:
     """Run ``load(local_files_only=...)`` and turn any failure into a :class:`ModelLoadError`."""
     local = Path(name_or_path).exists()
     if not local and _looks_like_path(name_or_path):
@@ -103,7 +108,7 @@ def _from_pretrained(kind: str, name_or_path: str, load):
         ) from None
 
 
-def load_tokenizer(name_or_path: str):
+def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerFast:
     """A fast tokenizer (needed for offsets) from a hub id or a local folder."""
     tok = _from_pretrained(
         "tokenizer",
@@ -115,7 +120,7 @@ def load_tokenizer(name_or_path: str):
     return tok
 
 
-def load_model(name_or_path: str, space: LabelSpace):
+def load_model(name_or_path: str, space: LabelSpace) -> PreTrainedModel:
     """A token classifier with ``space``'s labels from a hub id or a local folder (safetensors only).
 
     A base model (such as AraBERT) gets a fresh classification head.
@@ -232,7 +237,14 @@ def layered_loss(logits: torch.Tensor, labels: torch.Tensor, space: LabelSpace) 
     return total
 
 
-def save_checkpoint(path: str | Path, model, tokenizer, space: LabelSpace, *, extra: dict[str, Any]) -> Path:
+def save_checkpoint(
+    path: str | Path,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    space: LabelSpace,
+    *,
+    extra: dict[str, Any],
+) -> Path:
     """Write a checkpoint folder at ``path`` atomically (built in a temp folder beside it, then renamed).
 
     ``naba.json`` holds ``preset``, ``max_length`` and ``stride`` (from ``extra``, defaulting to
@@ -270,7 +282,9 @@ def save_checkpoint(path: str | Path, model, tokenizer, space: LabelSpace, *, ex
     return path
 
 
-def load_checkpoint(path: str | Path, device: str | torch.device | None = None):
+def load_checkpoint(
+    path: str | Path, device: str | torch.device | None = None
+) -> tuple[PreTrainedModel, PreTrainedTokenizerFast, LabelSpace, dict[str, Any]]:
     """Load a checkpoint folder: ``(model, tokenizer, space, info)``; the model is in eval mode."""
     path = Path(path)
     info_path = path / INFO_FILE
@@ -280,6 +294,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device | None = None):
         raise ModelLoadError(f"{path} is not a naba checkpoint: no {INFO_FILE}") from None
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"{info_path}: cannot read: {exc}") from None
+    if not isinstance(info, dict):
+        raise ModelLoadError(f"{info_path}: expected a JSON object, got {type(info).__name__}")
     try:
         space = LabelSpace.from_scheme(LabelScheme.from_dict(info.get("scheme"), source=str(info_path)))
     except ConfigError as exc:

@@ -165,7 +165,7 @@ def test_failed_save_leaves_nothing(tiny, tok, tmp_path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("damage", ["no-info", "bad-info", "other-scheme", "pickle-only"])
+@pytest.mark.parametrize("damage", ["no-info", "bad-info", "info-not-object", "other-scheme", "pickle-only"])
 def test_load_checkpoint_errors(tiny, tok, tmp_path, damage: str) -> None:
     path = tmp_path / "ck"
     save_checkpoint(path, tiny, tok, SPACE, extra={})
@@ -173,6 +173,8 @@ def test_load_checkpoint_errors(tiny, tok, tmp_path, damage: str) -> None:
         (path / "naba.json").unlink()
     elif damage == "bad-info":
         (path / "naba.json").write_text("{not json")
+    elif damage == "info-not-object":
+        (path / "naba.json").write_text("[]")
     elif damage == "other-scheme":
         info = json.loads((path / "naba.json").read_text())
         info["scheme"] = LabelScheme({"claim": ("CLAIM",)}).to_dict()

@@ -19,6 +19,7 @@ class Span:
     label: str
 
     def to_dict(self) -> dict[str, Any]:
+        """``{"start", "end", "label"}``, as the native JSONL format writes a span."""
         return {"start": self.start, "end": self.end, "label": self.label}
 
 
@@ -35,12 +36,15 @@ class Document:
         self.spans = sorted(self.spans, key=lambda s: (s.start, -s.end, s.label))
 
     def span_text(self, span: Span) -> str:
+        """The characters ``span`` covers in this document's text."""
         return self.text[span.start : span.end]
 
     def spans_of(self, labels: set[str] | frozenset[str]) -> list[Span]:
+        """The spans with one of ``labels`` (a layer's, say), in document order."""
         return [s for s in self.spans if s.label in labels]
 
     def to_dict(self) -> dict[str, Any]:
+        """The native JSONL record of this document (``meta`` only when not empty)."""
         out: dict[str, Any] = {
             "id": self.id,
             "text": self.text,

@@ -58,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``naba eval``: score one system and write its metrics, errors, predictions and reports."""
     _check_numbers(args)
     if args.targets[:1] == ["compare"]:
         return run_compare(args)
@@ -104,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    """``naba eval compare A B``: paired bootstrap of two systems; ``compare.json`` with ``--out``."""
     if len(args.targets) != 3:
         raise ConfigError(f"naba eval compare takes two systems A B; usage:\n{USAGE}")
     if args.pred:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -58,6 +59,7 @@ class CountTable:
     matrix: np.ndarray
 
     def index(self) -> dict[tuple[str, str, str, str], int]:
+        """The column of each counter name."""
         return {name: k for k, name in enumerate(self.names)}
 
 
@@ -239,7 +241,7 @@ def flatten(tree: Mapping, *, prefix: str = "") -> dict[str, float]:
     return flat
 
 
-def to_python(tree):
+def to_python(tree: Any) -> Any:
     """The same nested structure with numpy scalars turned into int/float (for JSON)."""
     if isinstance(tree, Mapping):
         return {k: to_python(v) for k, v in tree.items()}
