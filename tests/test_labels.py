@@ -45,7 +45,9 @@ def test_unknown_tag_is_an_error() -> None:
         ("layers:\n  a: [X\n", "cannot read label scheme"),
         ("layers:\n  a: [MY X]\n", "may not contain"),
         ("layers:\n  a: ['']\n", "may not contain"),
-        ("layers:\n  'a:b': [X]\n", "layer 'a:b' may not be empty or contain ':'"),
+        ("layers:\n  'a:b': [X]\n", "layer 'a:b' may not contain ':'"),
+        ("layers:\n  a/b: [X]\n", "layer 'a/b' may not contain"),
+        ("layers:\n  a: [X/Y]\n", "may not contain"),
         ("layers:\n  a: [X]\nmapping: {P: [X]}\n", "no such label"),
     ],
 )

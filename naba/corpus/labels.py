@@ -25,9 +25,12 @@ class LabelScheme:
     def __post_init__(self) -> None:
         seen: dict[str, str] = {}
         for layer, labels in self.layers.items():
-            # model label names are "layer:B-LABEL", and token files split tags at whitespace
-            if not _is_name(layer, forbidden=":"):
-                raise ConfigError(f"label scheme: layer {layer!r} may not be empty or contain ':' or whitespace")
+            # model label names are "layer:B-LABEL", metric names "layer/family/label/metric", and
+            # token files split tags at whitespace
+            if not _is_name(layer, forbidden=":/"):
+                raise ConfigError(
+                    f"label scheme: layer {layer!r} may not contain ':', '/' or whitespace, nor be empty"
+                )
             if not labels:
                 raise ConfigError(f"label scheme: layer {layer!r} has no labels")
             for label in labels:
@@ -35,9 +38,9 @@ class LabelScheme:
                     raise ConfigError(
                         f"label scheme: label {label!r} is in layers {seen[label]!r} and {layer!r}"
                     )
-                if not _is_name(label, forbidden="-:"):
+                if not _is_name(label, forbidden="-:/"):
                     raise ConfigError(
-                        f"label scheme: label {label!r} may not contain '-', ':' or whitespace, nor be empty"
+                        f"label scheme: label {label!r} may not contain '-', ':', '/' or whitespace, nor be empty"
                     )
                 seen[label] = layer
         for tag, target in self.mapping.items():
