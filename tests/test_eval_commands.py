@@ -193,3 +193,14 @@ def test_bio_repair_for_conll_gold(tmp_path, capsys, extra, code):
     else:
         metrics = json.loads((tmp_path / "o" / "metrics.json").read_text(encoding="utf-8"))
         assert metrics["scores"]["entity"]["span_exact"]["micro"]["f1"] == 1.0
+
+
+def test_bio_repair_applies_to_conll_predictions_beside_jsonl_gold(tmp_path, capsys):
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text('{"id": "a", "text": "قال الجيش"}\n', encoding="utf-8")
+    pred = tmp_path / "pred.conll"
+    pred.write_text("قال O\nالجيش I-ORG\n", encoding="utf-8")
+    argv = ["eval", "--data", str(gold), "--pred", str(pred), "--out", str(tmp_path / "o"), "--bootstrap", "0"]
+    assert main([*argv, "--bio-repair", "begin"]) == 0
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["scores"]["entity"]["span_exact"]["micro"]["fp"] == 1

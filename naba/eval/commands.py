@@ -158,11 +158,17 @@ def _scheme(args: argparse.Namespace) -> LabelScheme:
 def _read_gold(args: argparse.Namespace, scheme: LabelScheme) -> list[Document]:
     from naba.corpus.formats import read
 
-    return read(args.data, format=args.format, scheme=scheme, **_reader_options(args))
+    return read(args.data, format=args.format, scheme=scheme, **_reader_options(args, args.data, args.format))
 
 
-def _reader_options(args: argparse.Namespace) -> dict:
-    return {"bio_repair": args.bio_repair} if args.bio_repair else {}
+def _reader_options(args: argparse.Namespace, path: str | Path, fmt: str | None) -> dict:
+    """``--bio-repair`` for a file whose reader has the option (CoNLL); nothing for other formats."""
+    from naba.corpus import formats
+
+    if not args.bio_repair or fmt == "predictions":
+        return {}
+    name = formats.canonical(fmt) if fmt else formats.detect(path)
+    return {"bio_repair": args.bio_repair} if "bio_repair" in formats.options(name) else {}
 
 
 def _predictions(
@@ -189,7 +195,7 @@ def _predictions(
         raise ModelLoadError(
             f"{path}: neither a model (no naba.json here or in best/) nor a brat folder of predictions (no .ann files)"
         )
-    pred = read_predictions(path, gold, scheme=scheme, format=fmt, options=_reader_options(args))
+    pred = read_predictions(path, gold, scheme=scheme, format=fmt, options=_reader_options(args, path, fmt))
     # checked here, where the file names are known, so that problems name the files
     align(gold, pred, scheme=scheme, gold_source=str(args.data), pred_source=str(path))
     return pred, None
