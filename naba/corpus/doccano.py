@@ -25,6 +25,7 @@ from naba.corpus.fileio import (
     external_id,
     is_int,
     map_label,
+    meta_of,
     read_jsonl_documents,
 )
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
@@ -55,10 +56,7 @@ def _document(record: Any, scheme: LabelScheme, bad: Report, *, default_id: str)
     else:
         bad(f"'id' must be a string or an integer, got {raw_id!r}")
         return None
-    meta = record.get("meta", {})
-    if not isinstance(meta, dict):
-        bad(f"'meta' must be an object, got {type(meta).__name__}")
-        meta = {}
+    meta = meta_of(record, bad)
     spans = []
     for name, start, end, label in _triples(record, bad):
         if not is_int(start) or not is_int(end):
@@ -70,7 +68,7 @@ def _document(record: Any, scheme: LabelScheme, bad: Report, *, default_id: str)
         mapped = map_label(label, scheme, bad, name)
         if mapped is not None:
             spans.append(Span(start, end, mapped))
-    return Document(doc_id, text, spans, dict(meta))
+    return Document(doc_id, text, spans, meta)
 
 
 def _triples(record: dict, bad: Report) -> list[tuple[str, Any, Any, Any]]:

@@ -98,6 +98,15 @@ def _strings(value: Any) -> Iterator[str]:
             stack.extend(item)
 
 
+def meta_of(container: dict, bad: Report, *, name: str = "meta") -> dict:
+    """A copy of ``container["meta"]``: empty when there is none, reported and empty when not an object."""
+    meta = container.get("meta", {})
+    if not isinstance(meta, dict):
+        bad(f"'{name}' must be an object, got {type(meta).__name__}")
+        return {}
+    return dict(meta)
+
+
 def read_jsonl_documents(
     path: str | Path, scheme: LabelScheme, build: Callable[[Any, Report, int], Document | None]
 ) -> list[Document]:

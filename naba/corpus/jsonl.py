@@ -24,6 +24,7 @@ from naba.corpus.fileio import (
     document_line,
     is_int,
     map_label,
+    meta_of,
     read_jsonl_documents,
 )
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
@@ -50,10 +51,7 @@ def _document(record: Any, scheme: LabelScheme, bad: Report) -> Document | None:
     if not isinstance(text, str):
         bad(f"'text' must be a string, got {type(text).__name__}")
         return None
-    meta = record.get("meta", {})
-    if not isinstance(meta, dict):
-        bad(f"'meta' must be an object, got {type(meta).__name__}")
-        meta = {}
+    meta = meta_of(record, bad)
     raw_spans = record.get("spans", [])
     if not isinstance(raw_spans, list):
         bad(f"'spans' must be a list, got {type(raw_spans).__name__}")
@@ -63,7 +61,7 @@ def _document(record: Any, scheme: LabelScheme, bad: Report) -> Document | None:
         span = parse_span(item, text, scheme, bad, f"span {k}")
         if span is not None:
             spans.append(span)
-    return Document(doc_id, text, spans, dict(meta))
+    return Document(doc_id, text, spans, meta)
 
 
 def parse_span(item: Any, text: str, scheme: LabelScheme, bad: Report, name: str) -> Span | None:

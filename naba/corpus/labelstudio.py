@@ -32,6 +32,7 @@ from naba.corpus.fileio import (
     finish,
     is_int,
     map_label,
+    meta_of,
     parse_json,
     read_text,
 )
@@ -88,17 +89,14 @@ def _document(
     if not (isinstance(task_id, str) or is_int(task_id)):
         bad(f"'id' must be a string or an integer, got {task_id!r}")
         return None
-    meta = data.get("meta", {})
-    if not isinstance(meta, dict):
-        bad(f"'data.meta' must be an object, got {type(meta).__name__}")
-        meta = {}
+    meta = meta_of(data, bad, name="data.meta")
     regions = _regions(_chosen(task, annotation, bad), bad)
     spans = []
     for name, start, end, label in _decode_offsets(text, regions, bad):
         mapped = map_label(label, scheme, bad, name)
         if mapped is not None:
             spans.append(Span(start, end, mapped))
-    return Document(str(task_id), text, spans, dict(meta))
+    return Document(str(task_id), text, spans, meta)
 
 
 def _chosen(task: dict, annotation: str | int, bad: Report) -> list:

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{model} is not a local folder: give --out DIR for the results")
     from naba.eval.core import evaluate
     from naba.eval.errors import errors_jsonl, find_errors
-    from naba.eval.report import render_report
+    from naba.eval.report import render_html, render_markdown
     from naba.eval.sources import predictions_jsonl
 
     scheme = _scheme(args)
@@ -95,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
         "metrics.json": _json(metrics),
         "errors.jsonl": errors_jsonl(errors),
         "predictions.jsonl": predictions_jsonl(pred),
-        **render_report(metrics, gold=gold, pred=pred, errors=errors, scheme=scheme, title=title, max_docs=args.max_docs),
+        "report.md": render_markdown(metrics, errors, title=title),
+        "report.html": render_html(metrics, gold, pred, errors, scheme=scheme, title=title, max_docs=args.max_docs),
     }
     for name, text in files.items():
         atomic_write(out / name, text)

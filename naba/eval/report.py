@@ -287,23 +287,6 @@ def render_html(
     )
 
 
-def render_report(
-    metrics: Mapping,
-    *,
-    gold: Sequence[Document],
-    pred: Sequence[Document],
-    errors: Sequence[dict],
-    scheme: LabelScheme,
-    title: str = "naba evaluation",
-    max_docs: int = 200,
-) -> dict[str, str]:
-    """``{"report.md": ..., "report.html": ...}``: both pages, rendered before anything is written."""
-    return {
-        "report.md": render_markdown(metrics, errors, title=title),
-        "report.html": render_html(metrics, gold, pred, errors, scheme=scheme, title=title, max_docs=max_docs),
-    }
-
-
 def write_report(
     out_dir: str | Path,
     *,
@@ -315,9 +298,12 @@ def write_report(
     title: str = "naba evaluation",
     max_docs: int = 200,
 ) -> dict[str, Path]:
-    """Write ``report.md`` and ``report.html`` into ``out_dir`` (atomically); return their paths."""
-    pages = render_report(metrics, gold=gold, pred=pred, errors=errors, scheme=scheme, title=title, max_docs=max_docs)
-    paths = {"md": Path(out_dir) / "report.md", "html": Path(out_dir) / "report.html"}
-    for path in paths.values():
-        atomic_write(path, pages[path.name])
+    """Write ``report.md`` and ``report.html`` into ``out_dir`` (atomically, both rendered first); return their paths."""
+    pages = {
+        "md": render_markdown(metrics, errors, title=title),
+        "html": render_html(metrics, gold, pred, errors, scheme=scheme, title=title, max_docs=max_docs),
+    }
+    paths = {key: Path(out_dir) / f"report.{key}" for key in pages}
+    for key, page in pages.items():
+        atomic_write(paths[key], page)
     return paths
