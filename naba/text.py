@@ -92,8 +92,9 @@ _MAP[[0x06CC, 0x06A9, 0x0671]] = [0x064A, 0x0643, 0x0627]
 # html.unescape's own pattern (html/__init__.py), so each entity is replaced exactly as it would be.
 _ENTITY = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)")
 # AraBERT's replacement passes, in its order, each with a hint (a substring or pattern) that any
-# match must contain: a pass whose hint is absent is skipped. Its second URL pattern, a PHP-style literal ending in
-# "$@iS", can never match and can backtrack catastrophically; it is left out.
+# match must contain, so that a pass whose hint is absent can be skipped. Its second URL pattern,
+# a PHP-style literal ending in "$@iS", can never match and can backtrack catastrophically; it is
+# left out.
 _URL_TOKEN, _EMAIL_TOKEN, _MENTION_TOKEN = " [رابط] ", " [بريد] ", " [مستخدم] "
 _PASSES = [
     (

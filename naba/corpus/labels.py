@@ -40,7 +40,8 @@ class LabelScheme:
                     )
                 if not _is_name(label, forbidden="-:/"):
                     raise ConfigError(
-                        f"label scheme: label {label!r} may not contain '-', ':', '/' or whitespace, nor be empty"
+                        f"label scheme: label {label!r} may not contain '-', ':', '/' or whitespace, "
+                        "nor be empty"
                     )
                 seen[label] = layer
         for tag, target in self.mapping.items():
