@@ -366,3 +366,12 @@ def test_a_lone_surrogate_in_memory_is_not_written(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="document text holds a lone surrogate at 1"):
         write_jsonl([Document("a", "x\ud800")], out)
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("fmt", "name"), [("jsonl", "o.jsonl"), ("doccano", "o.jsonl"), ("labelstudio", "o.json")])
+def test_meta_that_is_not_json_names_its_document(tmp_path: Path, fmt: str, name: str) -> None:
+    docs = [Document("a", "نص"), Document("b", "نص", meta={"seen": {1, 2}})]
+    with pytest.raises(DataError) as info:
+        formats.write(docs, tmp_path / name, format=fmt)
+    assert "document 1 (id=b): cannot write as JSON" in str(info.value)
+    assert list(tmp_path.iterdir()) == []

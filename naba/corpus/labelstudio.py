@@ -28,6 +28,7 @@ from naba.corpus.fileio import (
     Report,
     atomic_write,
     check_for_write,
+    document_line,
     external_id,
     finish,
     is_int,
@@ -214,7 +215,7 @@ def write_labelstudio(
     if offsets not in OFFSETS:
         raise ConfigError(f"offsets must be one of {OFFSETS}, got {offsets!r}")
     tasks = []
-    for doc in check_for_write(docs, scheme):
+    for i, doc in enumerate(check_for_write(docs, scheme)):
         result = []
         for k, span in enumerate(doc.spans):
             start, end = span.start, span.end
@@ -227,10 +228,8 @@ def write_labelstudio(
             )
         data: dict[str, Any] = {"text": doc.text}
         if doc.meta:
+            # meta is the one part that may not be JSON; checked here to name its document
+            document_line(doc.meta, where=f"document {i} (id={doc.id})")
             data["meta"] = doc.meta
         tasks.append({"id": external_id(doc.id), "data": data, "annotations": [{"result": result}]})
-    try:
-        payload = json.dumps(tasks, ensure_ascii=False, allow_nan=False, indent=1) + "\n"
-    except (TypeError, ValueError) as exc:
-        raise DataError(Problem("<documents>", "", f"cannot write as JSON: {exc}")) from None
-    atomic_write(path, payload)
+    atomic_write(path, json.dumps(tasks, ensure_ascii=False, allow_nan=False, indent=1) + "\n")
