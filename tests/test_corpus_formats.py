@@ -347,7 +347,7 @@ def test_an_unwritable_output_is_a_data_error(tmp_path: Path) -> None:
     blocker.write_text("", encoding="utf-8")
     with pytest.raises(DataError) as info:
         write_jsonl([Document("a", "نص")], blocker / "o.jsonl")
-    assert f"{blocker / 'o.jsonl'}: cannot write file" in str(info.value)
+    assert f"{blocker / 'o.jsonl'}: cannot write file: {blocker} is a file, not a folder" in str(info.value)
     (tmp_path / "folder").mkdir()
     with pytest.raises(DataError, match="cannot write file"):
         atomic_write(tmp_path / "folder", "x")

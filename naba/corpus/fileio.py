@@ -211,10 +211,18 @@ def atomic_write(path: str | Path, data: str | bytes) -> None:
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:
-        raise DataError(Problem(str(path), "", f"cannot write file: {exc.strerror or exc}")) from None
+        raise DataError(Problem(str(path), "", f"cannot write file: {_write_failure(path, exc)}")) from None
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
+
+
+def _write_failure(path: Path, exc: OSError) -> str:
+    # mkdir says only "File exists" when a file stands where a folder of the path should be
+    existing = next((p for p in path.parents if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    return exc.strerror or str(exc)
 
 
 def _new_temp_file(path: Path) -> tuple[Path, int]:
