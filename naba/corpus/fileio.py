@@ -1,4 +1,5 @@
-"""File plumbing shared by the readers and writers: decoding, JSON parsing, atomic writes, final checks.
+"""File plumbing shared by the readers and writers: decoding, JSON parsing, the JSON Lines reading
+loop, record helpers, atomic writes, final checks.
 
 Every reader turns an unreadable file into a :class:`DataError` that names the file and the line,
 and every writer goes through :func:`atomic_write`, so no output file is ever left half written.
