@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from naba.errors import ConfigError, DataError, ModelLoadError
@@ -18,6 +19,7 @@ STAGES = {
     "train": "naba.train.commands:register",
     "eval": "naba.eval.commands:register",
     "predict": "naba.predict.commands:register_predict",
+    "tag": "naba.predict.commands:register_tag",
     "render": "naba.predict.commands:register_render",
 }
 
@@ -43,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     :class:`DataError`, 2 for a :class:`ConfigError` or :class:`ModelLoadError` (as for bad usage).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    # transformers' per-load "Loading weights" bar buries naba's own output; naba shows its own
+    # progress where it matters. Set before any stage imports huggingface_hub; a user's setting wins.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

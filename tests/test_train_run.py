@@ -119,7 +119,7 @@ def test_a_small_model_overfits_the_article(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({
         "data": {"train": str(ARTICLE), "dev": str(ARTICLE)},
         "model": {**TINY_MODEL, "vocab_size": 120, "max_length": 256, "stride": 32},
-        "optim": {"lr": 5e-3, "batch_size": 16, "max_steps": 150, "warmup_ratio": 0.05},
+        "optim": {"lr": 5e-3, "batch_size": 16, "max_steps": 300, "warmup_ratio": 0.05},
         "run": {"dir": str(tmp_path / "runs"), "eval_every": 50, "save_every": 1000, "threads": 1},
     }), encoding="utf-8")
     cpu = time.process_time()

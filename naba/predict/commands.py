@@ -1,4 +1,4 @@
-"""The ``naba predict`` and ``naba render`` subcommands."""
+"""The ``naba predict``, ``naba tag`` and ``naba render`` subcommands."""
 
 from __future__ import annotations
 
@@ -56,6 +56,61 @@ def register_render(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=None, help="draw only the first N documents")
     p.add_argument("--title", default=None, help="page title (default: the input's name)")
     p.set_defaults(func=_render)
+
+
+def register_tag(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``naba tag MODEL [FILE ...] [--text TEXT]``: print spans for a few documents."""
+    p = subparsers.add_parser(
+        "tag",
+        help="print the spans a model finds in a few texts (for a corpus, use 'naba predict')",
+        description=(
+            "Tag each FILE (a .txt file is one document; any other file is read as a corpus in the "
+            "format its name says) or each --text, and print the spans in the original text's "
+            "code-point offsets: layer, label, [start, end), score and the span's text."
+        ),
+    )
+    p.add_argument("model", help="a run folder (uses best/), a checkpoint folder, or a hub id in the local cache")
+    p.add_argument("files", nargs="*", help=".txt files or corpus files")
+    p.add_argument("--text", action="append", default=[], help="a text to tag (repeatable)")
+    p.add_argument("--format", default=None, help="corpus format of FILES (default: from the file name)")
+    p.add_argument("--rules", action="store_true", help="claims from the rule-based finder (naba.claims)")
+    p.add_argument("--json", action="store_true", help="one JSON line per document instead of a table")
+    p.add_argument("--width", type=int, default=70, help="longest span text shown in the table (default 70)")
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: a GPU if there is one)")
+    p.set_defaults(func=_tag)
+
+
+def _tag(args: argparse.Namespace) -> int:
+    import json
+
+    from naba.corpus.formats import read
+    from naba.errors import ConfigError
+    from naba.predict.tagger import Tagger, with_rule_claims
+
+    docs: list[tuple[str, str]] = [(f"text-{i}", t) for i, t in enumerate(args.text)]
+    for name in args.files:
+        path = Path(name)
+        if path.suffix == ".txt" and args.format is None and not path.with_suffix(".ann").exists():
+            docs.append((path.stem, path.read_text(encoding="utf-8")))
+        else:
+            docs.extend((d.id, d.text) for d in read(path, format=args.format))
+    if not docs:
+        raise ConfigError("naba tag: give FILE(s) or --text")
+    tagger = Tagger.from_pretrained(args.model, device=args.device)
+    results = tagger([text for _, text in docs])
+    for (doc_id, text), spans in zip(docs, results, strict=True):
+        if args.rules:
+            spans = with_rule_claims(text, spans)
+        if args.json:
+            print(json.dumps({"id": doc_id, "spans": spans}, ensure_ascii=False))
+            continue
+        print(f"# {doc_id}: {len(text)} characters, {len(spans)} span(s)")
+        for s in sorted(spans, key=lambda s: (s["start"], -s["end"], s["layer"])):
+            shown = " ".join(s["text"].split())
+            if len(shown) > args.width:
+                shown = shown[: args.width - 1] + "…"
+            print(f"  {s['layer']:<7} {s['label']:<9} [{s['start']:>5}, {s['end']:>5})  {s['score']:.2f}  {shown}")
+    return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
