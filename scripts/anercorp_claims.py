@@ -19,7 +19,6 @@ its file, line and sentence. Both commands rewrite their block of data/anercorp-
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import unicodedata
@@ -27,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from naba.corpus.anercorp import (
     SPLITS,
@@ -383,7 +383,8 @@ def main(argv: list[str] | None = None) -> int:
             result = agreement(a_records, read_standoff(b_path), source=str(b_path))
             if gold is not None:
                 result["A_vs_gold"] = agreement(a_records, gold, source=str(a_path))
-            atomic_write(args.out / "agreement.json", json.dumps(result, indent=2) + "\n")
+            # YAML, not JSON: a .json file under data/ would be taken for a Label Studio export
+            atomic_write(args.out / "agreement.yaml", yaml.safe_dump(result, sort_keys=False))
             table = agreement_table(result)
             _update_readme(args.out, "agreement", table)
             print(table)

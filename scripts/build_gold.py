@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build naba's gold JSONL files from their inline-markup sources, or check that they are current.
 
-Sources (``data/demo/source/*.txt``, ``data/examples/source/*.txt``) hold items in the markup of
+Sources (``data/demo/source/*.markup``, ``data/examples/source/*.markup``) hold items in the markup of
 ``data/GUIDELINES.md`` section 10: ``=== ID key=value`` starts an item, ``[ACTOR ...]`` and
 ``[LOCATION ...]`` mark entity spans, ``{CLAIM ...}`` claim spans. This script removes the markup,
 keeps exact code-point offsets, validates every span (label, layer bracket, tightness, same-layer
@@ -240,7 +240,7 @@ def build(root: Path = ROOT) -> dict[Path, str]:
     outputs: dict[str, list[Document]] = {}
     problems: list[Problem] = []
     for gold in GOLD:
-        files = sorted((root / gold.sources).glob("*.txt"))
+        files = sorted((root / gold.sources).glob("*.markup"))
         if not files:
             problems.append(Problem(str(root / gold.sources), "", "no *.txt markup sources"))
         docs: list[tuple[str, Document]] = []

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from naba.corpus.anercorp import load_anercorp, read_standoff, text_sha1
 
@@ -111,7 +111,7 @@ def test_build_then_load_then_agreement(workspace: dict[str, Path], capsys: pyte
     assert [docs[0].span_text(s) for s in docs[0].spans] == ["الوفد وصل", "الوفد غادر"]
 
     assert ac.main(["agreement", "--out", str(out)]) == 0
-    result = json.loads((out / "agreement.json").read_text(encoding="utf-8"))
+    result = yaml.safe_load((out / "agreement.yaml").read_text(encoding="utf-8"))
     # A: two claims; B: one claim covering both. Exact: nothing matches. Overlap: B's claim hits,
     # and both A claims are hit.
     assert result["sentences"] == 2 and result["claims_A"] == 2 and result["claims_B"] == 1
@@ -138,7 +138,7 @@ def test_build_with_adjudicated_gold(workspace: dict[str, Path], capsys: pytest.
     assert sorted(gold) == [0, 1, 2] and gold[0].annotation_pass == "gold" and len(gold[0].claims) == 1
     assert len(read_standoff(out / "test.A.jsonl")[0].claims) == 2
     assert ac.main(["agreement", "--out", str(out)]) == 0
-    result = json.loads((out / "agreement.json").read_text(encoding="utf-8"))
+    result = yaml.safe_load((out / "agreement.yaml").read_text(encoding="utf-8"))
     assert result["claims_A"] == 2 and result["claims_B"] == 1  # A vs B, not gold vs B
     assert result["A_vs_gold"]["sentences"] == 2 and result["A_vs_gold"]["exact"]["precision"] == 1.0
     assert "adjudicated gold" in capsys.readouterr().out

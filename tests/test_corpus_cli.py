@@ -52,6 +52,21 @@ def test_validate_folder(tmp_path: Path, corpus: Path, capsys: pytest.CaptureFix
     assert capsys.readouterr().out.endswith("checked 2 file(s), 4 document(s) in valid files: no problems\n")
 
 
+def test_validate_checks_a_stand_off_layer_with_its_own_reader(tmp_path: Path, corpus: Path, capsys) -> None:
+    """data/anercorp-claims holds claim layers over ANERcorp, not corpora: validate reads them as such."""
+    folder = tmp_path / "f"
+    folder.mkdir()
+    (folder / "docs.jsonl").write_bytes(corpus.read_bytes())
+    record = {"sentence": 3, "sha1": "0" * 40, "claims": [[0, 4]], "pass": "A"}
+    (folder / "test.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    assert main(["data", "validate", str(folder)]) == 0
+    assert capsys.readouterr().out.endswith("1 stand-off record(s) in valid files: no problems\n")
+    bad = {**record, "claims": [[4, 2]]}
+    (folder / "test.jsonl").write_text(json.dumps(record) + "\n" + json.dumps(bad) + "\n", encoding="utf-8")
+    assert main(["data", "validate", str(folder)]) == 1
+    assert f"{folder / 'test.jsonl'}: line 2:" in capsys.readouterr().out
+
+
 def test_validate_with_format_and_labels(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "d.jsonl").write_text('{"text": "محمد", "label": [[0, 4, "WEAPON"]]}\n', encoding="utf-8")
     assert main(["data", "validate", str(tmp_path), "--format", "doccano"]) == 1

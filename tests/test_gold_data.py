@@ -329,8 +329,15 @@ def test_parse_markup_rejects(markup, reason, tmp_path):
 def test_a_broken_source_writes_nothing(tmp_path):
     for gold in build_gold.GOLD:
         (tmp_path / gold.sources).mkdir(parents=True)
-    (tmp_path / "data/demo/source/a.txt").write_text("=== d-1 split=train\n[ACTOR سامي\n", encoding="utf-8")
-    (tmp_path / "data/examples/source/b.txt").write_text("=== e-1\nنص\n", encoding="utf-8")
+    (tmp_path / "data/demo/source/a.markup").write_text("=== d-1 split=train\n[ACTOR سامي\n", encoding="utf-8")
+    (tmp_path / "data/examples/source/b.markup").write_text("=== e-1\nنص\n", encoding="utf-8")
     with pytest.raises(DataError, match="never closed"):
         build_gold.build(tmp_path)
     assert not list(tmp_path.rglob("*.jsonl"))
+
+
+def test_naba_data_validate_passes_on_the_bundled_data(capsys):
+    """The issue's bar: `naba data validate data/` is clean (gold corpora and stand-off claim layers)."""
+    from naba.cli import main
+
+    assert main(["data", "validate", str(ROOT / "data")]) == 0, capsys.readouterr().out

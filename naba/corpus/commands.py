@@ -66,6 +66,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--discontinuous", choices=["error", "merge", "split"], help="brat: discontinuous span policy")
     p.add_argument("--annotation", help="Label Studio: 'first' (default), 'last' or an index")
     p.add_argument("--text-key", help="Label Studio: the data field holding the text (default 'text')")
+    p.add_argument(
+        "--source", choices=["auto", "annotations", "predictions"],
+        help="Label Studio: read annotations, predictions (pre-annotations), or 'auto' (default: "
+        "a task's annotations when it has any, else its predictions)",
+    )
 
 
 def _scheme(args: argparse.Namespace) -> LabelScheme:
@@ -82,6 +87,7 @@ def _reader_opts(args: argparse.Namespace, fmt: str) -> dict[str, Any]:
         "discontinuous": args.discontinuous,
         "annotation": annotation,
         "text_key": args.text_key,
+        "source": args.source,
     }
     accepted = formats.options(fmt)
     return {k: v for k, v in given.items() if v is not None and k in accepted}
@@ -109,20 +115,44 @@ def cmd_validate(args: argparse.Namespace) -> int:
             problems.append(Problem(str(path), "", "no such file or folder"))
         else:
             files.append((path, fmt))
-    docs = 0
+    docs = records = 0
     for path, fmt in files:
         try:
-            docs += len(_read(path, fmt, args, scheme))
+            if fmt in (None, "jsonl") and _is_standoff(path):
+                from naba.corpus.anercorp import read_standoff
+
+                records += len(read_standoff(path))
+            else:
+                docs += len(_read(path, fmt, args, scheme))
         except DataError as exc:
             problems.extend(exc.problems)
     for problem in problems:
         print(problem)
     where = len({p.source for p in problems})
+    layers = f" and {records} stand-off record(s)" if records else ""
     print(
-        f"checked {len(files)} file(s), {docs} document(s) in valid files: "
+        f"checked {len(files)} file(s), {docs} document(s){layers} in valid files: "
         + (f"{len(problems)} problem(s) in {where} file(s)" if problems else "no problems")
     )
     return 1 if problems else 0
+
+
+def _is_standoff(path: Path) -> bool:
+    """Whether ``path`` is a stand-off claim layer (naba.corpus.anercorp), not a corpus.
+
+    Such files point into a corpus kept elsewhere (``{"sentence", "sha1", "claims"}`` records, no
+    text), so they are checked by their own reader. Only the first record is looked at; a file
+    that is neither kind fails in the native reader with its own messages.
+    """
+    if path.suffix.lower() != ".jsonl" or not path.is_file():
+        return False
+    try:
+        with path.open(encoding="utf-8") as f:
+            first = next((line for line in f if line.strip()), "")
+        record = json.loads(first) if first else None
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(record, dict) and {"sentence", "sha1", "claims"} <= record.keys()
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
