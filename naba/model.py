@@ -33,6 +33,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+from naba.corpus.fileio import current_umask
 from naba.corpus.labels import LabelScheme
 from naba.encode import IGNORE, LabelSpace
 from naba.errors import ConfigError, ModelLoadError
@@ -249,7 +250,8 @@ def save_checkpoint(
 
     ``naba.json`` holds ``preset``, ``max_length`` and ``stride`` (from ``extra``, defaulting to
     AraBERT v0.2's preparation and 512/128), ``scheme`` and the rest of ``extra``. An existing
-    checkpoint at ``path`` is replaced.
+    checkpoint at ``path`` is replaced. The folder and its files get the modes ``mkdir`` and
+    ``open`` give (``0o777``/``0o666`` less the umask).
     """
     path = Path(path)
     info = {"preset": "arabertv02", "max_length": 512, "stride": 128, **extra, "scheme": space.scheme.to_dict()}
@@ -260,7 +262,6 @@ def save_checkpoint(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
-        os.chmod(tmp, 0o755)
         kwargs = {}
         if "safe_serialization" in inspect.signature(model.save_pretrained).parameters:
             kwargs["safe_serialization"] = True  # transformers 4.x; 5.x writes only safetensors
@@ -269,6 +270,12 @@ def save_checkpoint(
         (tmp / INFO_FILE).write_text(text + "\n", encoding="utf-8")
         if not (tmp / "model.safetensors").exists() and not (tmp / "model.safetensors.index.json").exists():
             raise ModelLoadError(f"saving {path}: the model wrote no safetensors weights")
+        # the modes mkdir and open would give: mkdtemp makes 0700 and safetensors writes 0600
+        mask = current_umask()
+        os.chmod(tmp, 0o777 & ~mask)
+        for file in tmp.rglob("*"):
+            if file.is_file():
+                os.chmod(file, 0o666 & ~mask)
         if path.exists():
             old = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:8]}")
             os.replace(path, old)

@@ -230,6 +230,87 @@ def test_labelstudio_old_completions_and_other_results(tmp_path: Path) -> None:
     assert read_labelstudio(path) == [Document("ls-00000", "a b", [Span(0, 1, "ACTOR"), Span(0, 1, "CLAIM")])]
 
 
+def _ls_result(start: int, end: int, shown: str, label: str = "PERS") -> list[dict]:
+    value = {"start": start, "end": end, "text": shown, "labels": [label]}
+    return [{"id": "r1", "type": "labels", "from_name": "label", "to_name": "text", "value": value, "score": 0.7}]
+
+
+ACTOR = "الجيش السوري"
+PREDICTED = [{"model_version": "m1", "score": 0.7, "result": _ls_result(*ACTOR_UTF16, ACTOR)}]
+ANNOTATED = [{"result": _ls_result(0, 1, "🙂", "LOC")}]
+
+
+@pytest.mark.parametrize(
+    ("start", "end"), [ACTOR_CP, ACTOR_UTF16], ids=["codepoints", "utf16"],
+)
+def test_labelstudio_predictions_of_a_task_without_annotations(tmp_path: Path, start: int, end: int) -> None:
+    path = tmp_path / "ls.json"
+    task = {"id": 5, "data": {"text": EMOJI_TEXT}, "predictions": [{"result": _ls_result(start, end, ACTOR)}]}
+    path.write_text(json.dumps([task, {**task, "id": 6, "annotations": []}]), encoding="utf-8")
+    expected = [Span(*ACTOR_CP, "ACTOR")]
+    for source in ("auto", "predictions"):
+        assert [d.spans for d in read_labelstudio(path, source=source)] == [expected, expected]
+    assert [d.spans for d in read_labelstudio(path, source="annotations")] == [[], []]
+
+
+@pytest.mark.parametrize(
+    ("source", "keys", "expected"),
+    [
+        ("auto", ("annotations", "predictions"), "🙂"),  # annotations win over predictions
+        ("auto", ("completions", "predictions"), "🙂"),
+        ("predictions", ("annotations", "predictions"), ACTOR),
+        ("annotations", ("annotations", "predictions"), "🙂"),
+        ("auto", ("predictions",), ACTOR),
+    ],
+)
+def test_labelstudio_source_choice(tmp_path: Path, source: str, keys: tuple[str, ...], expected: str) -> None:
+    lists = {"annotations": ANNOTATED, "completions": ANNOTATED, "predictions": PREDICTED}
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps([{"data": {"text": EMOJI_TEXT}, **{k: lists[k] for k in keys}}]), encoding="utf-8")
+    (doc,) = read_labelstudio(path, source=source)
+    assert [doc.span_text(s) for s in doc.spans] == [expected]
+
+
+def test_labelstudio_auto_keeps_a_cancelled_annotation_over_predictions(tmp_path: Path) -> None:
+    # a person looked at the task and skipped it: no spans, not the model's
+    task = {"data": {"text": EMOJI_TEXT}, "annotations": [{**ANNOTATED[0], "was_cancelled": True}],
+            "predictions": PREDICTED}
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps([task]), encoding="utf-8")
+    assert read_labelstudio(path)[0].spans == []
+    assert read_labelstudio(path, annotation=0)[0].spans == [Span(0, 1, "LOCATION")]
+
+
+def test_labelstudio_bad_predictions(tmp_path: Path) -> None:
+    path = tmp_path / "ls.json"
+    with pytest.raises(ConfigError, match="source must be one of"):
+        read_labelstudio(path, source="gold")
+    wrong = {"model_version": "m1", "result": _ls_result(0, 3, ACTOR)}
+    tasks = [
+        {"id": 1, "data": {"text": EMOJI_TEXT}, "predictions": {"result": []}},
+        {"id": 2, "data": {"text": EMOJI_TEXT}, "predictions": [wrong]},
+        {"id": 3, "data": {"text": EMOJI_TEXT}, "predictions": PREDICTED},
+    ]
+    path.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        read_labelstudio(path, annotation=1)
+    message = str(info.value)
+    assert "task 0 (id=1): 'predictions' must be a list of objects" in message
+    assert "task 1 (id=2): annotation index 1 out of range: the task has 1 prediction(s)" in message
+    with pytest.raises(DataError, match="task 1 .id=2.: offsets match the text neither"):
+        read_labelstudio(path)
+
+
+def test_cli_converts_predictions_or_only_annotations(tmp_path: Path) -> None:
+    from naba.cli import main
+
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps([{"id": 5, "data": {"text": EMOJI_TEXT}, "predictions": PREDICTED}]), encoding="utf-8")
+    for extra, expected in (([], [Span(*ACTOR_CP, "ACTOR")]), (["--source", "annotations"], [])):
+        assert main(["data", "convert", str(path), str(tmp_path / "out.jsonl"), *extra]) == 0
+        assert read_jsonl(tmp_path / "out.jsonl")[0].spans == expected
+
+
 # --- brat and doccano -------------------------------------------------------------------------
 
 

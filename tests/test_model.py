@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 
 import pytest
 import torch
@@ -149,6 +150,19 @@ def test_checkpoint_replaces_an_existing_one(tiny, tok, tmp_path) -> None:
     save_checkpoint(path, tiny, tok, SPACE, extra={"step": 2})
     assert load_checkpoint(path)[3]["step"] == 2
     assert [p.name for p in tmp_path.iterdir()] == ["ck"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_checkpoint_folder_and_files_follow_the_umask(tiny, tok, tmp_path, umask: int) -> None:
+    old = os.umask(umask)
+    try:
+        path = save_checkpoint(tmp_path / "ck", tiny, tok, SPACE, extra={})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o777 & ~umask  # as mkdir would make it, not mkdtemp's 0700
+    for name in ("naba.json", "model.safetensors"):
+        assert stat.S_IMODE((path / name).stat().st_mode) == 0o666 & ~umask, name
 
 
 def test_failed_save_leaves_nothing(tiny, tok, tmp_path) -> None:

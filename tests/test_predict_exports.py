@@ -88,7 +88,6 @@ def test_labelstudio_round_trip_through_the_corpus_reader(tmp_path: Path, unit: 
     assert docs[1].spans == []
 
 
-@pytest.mark.xfail(reason="naba.corpus.labelstudio reads annotations only, not predictions (reported)", strict=False)
 @pytest.mark.parametrize("unit", ["codepoints", "utf16"])
 def test_labelstudio_predictions_are_read_back_as_they_are(tmp_path: Path, unit: str) -> None:
     path = tmp_path / "tasks.json"

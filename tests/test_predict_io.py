@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
 
+from naba.corpus.fileio import atomic_open
 from naba.errors import DataError
+from naba.predict.exports import write_labelstudio
 from naba.predict.io import (
     Appender,
     Record,
     Reject,
-    atomic_writer,
     input_kind,
     read_inputs,
     resume_output,
@@ -156,11 +159,44 @@ def test_appender_appends_whole_lines(tmp_path: Path) -> None:
     assert [json.loads(x)["id"] for x in path.read_text().splitlines()] == ["a", "b", "c"]
 
 
-def test_atomic_writer_leaves_nothing_on_failure(tmp_path: Path) -> None:
+def test_atomic_open_leaves_nothing_on_failure(tmp_path: Path) -> None:
     path = tmp_path / "page.html"
     path.write_text("old")
-    with pytest.raises(RuntimeError), atomic_writer(path) as out:
+    with pytest.raises(RuntimeError), atomic_open(path) as out:
         out.write("half")
         raise RuntimeError("boom")
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["page.html"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_predict_outputs_get_the_mode_of_a_new_file(tmp_path: Path, umask: int) -> None:
+    text, binary, export = tmp_path / "page.html", tmp_path / "merged.jsonl", tmp_path / "tasks.json"
+    text.write_text("old")
+    text.chmod(0o600)
+    old = os.umask(umask)
+    try:
+        with atomic_open(text) as out:
+            out.write("نص\r\n")
+        with atomic_open(binary, mode="wb") as out:
+            out.write(b"{}\n")
+        write_labelstudio([("a", "نص", [])], export)
+    finally:
+        os.umask(old)
+    for path in (text, binary, export):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path.name  # not mkstemp's 0600
+    assert text.read_bytes() == "نص\r\n".encode()  # UTF-8, newlines as written
+
+
+def test_atomic_open_errors(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(DataError, match="is a file, not a folder"), atomic_open(blocker / "out.jsonl"):
+        pass
+    # an error of the block's own (reading an input) is not a write failure: it passes through as it is
+    with pytest.raises(FileNotFoundError), atomic_open(tmp_path / "out.jsonl") as out:
+        out.write((tmp_path / "missing.txt").read_text())
+    with pytest.raises(ValueError, match="mode"), atomic_open(tmp_path / "out.jsonl", mode="a"):
+        pass
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]

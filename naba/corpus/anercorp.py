@@ -23,7 +23,7 @@ from pathlib import Path
 
 from naba.corpus.conll import read_conll
 from naba.corpus.document import Document, Span
-from naba.corpus.fileio import atomic_write, is_int, json_line, parse_json, read_text
+from naba.corpus.fileio import atomic_write, is_int, json_line, jsonl_records
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.corpus.validate import check_spans
 from naba.errors import ConfigError, DataError, Problem
@@ -107,15 +107,8 @@ def read_standoff(path: str | Path) -> dict[int, ClaimRecord]:
     problems: list[Problem] = []
     records: dict[int, ClaimRecord] = {}
     first_line: dict[int, int] = {}
-    for n, line in enumerate(read_text(path).split("\n"), 1):
-        if not line.strip():
-            continue
+    for n, obj in jsonl_records(path, problems):
         where = f"line {n}"
-        try:
-            obj = parse_json(line, source=source, line=n)
-        except DataError as exc:
-            problems.extend(exc.problems)
-            continue
         record = _record(obj, source, where, problems)
         if record is None:
             continue

@@ -2,18 +2,20 @@
 loop, record helpers, atomic writes, final checks.
 
 Every reader turns an unreadable file into a :class:`DataError` that names the file and the line,
-and every writer goes through :func:`atomic_write`, so no output file is ever left half written.
+and every writer goes through :func:`atomic_write` or :func:`atomic_open`, so no output file is
+ever left half written. The rest of naba (predictions, training runs) writes through them too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from naba.corpus.document import Document
 from naba.corpus.labels import LabelScheme
@@ -122,15 +124,8 @@ def read_jsonl_documents(
     source = str(path)
     problems: list[Problem] = []
     found: list[tuple[str, Document]] = []
-    for n, line in enumerate(read_text(path).split("\n"), 1):
-        if not line.strip():
-            continue
+    for n, record in jsonl_records(path, problems):
         where = f"line {n}"
-        try:
-            record = parse_json(line, source=source, line=n)
-        except DataError as exc:
-            problems.extend(exc.problems)
-            continue
 
         def bad(reason: str, where: str = where) -> None:
             problems.append(Problem(source, where, reason))
@@ -139,6 +134,25 @@ def read_jsonl_documents(
         if doc is not None:
             found.append((where, doc))
     return finish(found, problems, scheme, source=source)
+
+
+def jsonl_records(path: str | Path, problems: list[Problem]) -> Iterator[tuple[int, Any]]:
+    """``(line number, parsed value)`` for each non-blank line of a JSON Lines file.
+
+    The file is read whole with :func:`read_text` (an unreadable file raises at once); a line that
+    is not JSON is added to ``problems`` and skipped, so that the caller can go on and report
+    every problem of the file in one :class:`DataError`.
+    """
+    source = str(path)
+    for n, line in enumerate(read_text(path).split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            record = parse_json(line, source=source, line=n)
+        except DataError as exc:
+            problems.extend(exc.problems)
+            continue
+        yield n, record
 
 
 def is_int(value: Any) -> bool:
@@ -193,29 +207,66 @@ def check_for_write(docs: Iterable[Document], scheme: LabelScheme) -> list[Docum
 
 
 def atomic_write(path: str | Path, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
+    """Write ``data`` to ``path`` through :func:`atomic_open`.
 
     Text is written as UTF-8 with ``\\n`` kept as is on every platform. The file gets the mode a
     new file opened for writing gets (``0o666`` less the umask). A folder or file that cannot be
     written is a :class:`DataError` naming the path; ``path`` is then left as it was.
     """
-    path = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    tmp: Path | None = None
+    with atomic_open(path, "wb") as fh:
+        try:
+            fh.write(payload)
+        except OSError as exc:
+            raise _write_error(Path(path), exc) from None
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
+    """A file to write ``path`` through: a temporary file in the same folder, moved into place
+    with ``os.replace`` when the ``with`` block ends without an exception, deleted when it raises.
+
+    ``mode`` is ``"w"`` (UTF-8 text, ``\\n`` never translated) or ``"wb"``. Missing folders are
+    made. The file gets the mode a new file opened for writing gets (``0o666`` less the umask),
+    whatever ``path`` had before. Failing to create, sync or move the file is a
+    :class:`DataError` naming ``path``; an exception raised inside the block passes through as
+    it is, and in every failure ``path`` is left as it was.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_open writes with mode 'w' or 'wb', not {mode!r}")
+    path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp, fd = _new_temp_file(path)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        tmp = None
     except OSError as exc:
-        raise DataError(Problem(str(path), "", f"cannot write file: {_write_failure(path, exc)}")) from None
-    finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
+        raise _write_error(path, exc) from None
+    try:
+        text = {"encoding": "utf-8", "newline": ""} if mode == "w" else {}
+        with os.fdopen(fd, mode, **text) as fh:
+            yield fh
+            try:
+                fh.flush()
+                os.fsync(fh.fileno())
+            except OSError as exc:
+                raise _write_error(path, exc) from None
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise _write_error(path, exc) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_error(path: Path, exc: OSError) -> DataError:
+    return DataError(Problem(str(path), "", f"cannot write file: {_write_failure(path, exc)}"))
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it and setting it back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _write_failure(path: Path, exc: OSError) -> str:

@@ -1,4 +1,4 @@
-"""Label Studio JSON exports: a list of tasks with ``data.text`` and ``annotations[].result[]``.
+"""Label Studio JSON: a list of tasks with ``data.text`` and ``annotations[].result[]`` (or ``predictions``).
 
 Offsets: some Label Studio versions wrote JavaScript UTF-16 code-unit offsets, later ones code
 points (label-studio issues #1347, #1559, #4988). The reader decides per task: it reads every
@@ -7,11 +7,20 @@ offsets (code points first); UTF-16 offsets are converted to code points here, a
 where neither reading fits is an error naming its regions. A region without ``value.text`` is
 accepted only where both readings agree (no character outside the BMP before its end).
 
-Annotations: ``annotation="first"`` (default) takes the first annotation not marked
-``was_cancelled``; ``"last"`` the last such one; an integer picks ``annotations[i]`` whatever its
-state. A task without annotations is a document without spans. Old exports that call them
-``completions`` are read the same way. Only results of ``type`` ``"labels"`` are spans; others
-(choices, relations, text areas) are ignored. A region with several labels gives one span each.
+Annotations or predictions: ``source="annotations"`` reads a task's ``annotations`` (old exports
+that call them ``completions`` are read the same way); ``source="predictions"`` its
+``predictions``, the pre-annotations a model made (``[{"model_version", "score", "result"}]``,
+what ``naba predict --format labelstudio`` writes); ``source="auto"`` (default) decides per task:
+its annotations when it has any (even cancelled ones: a person has looked at it), else its
+predictions. In a file where some tasks are annotated and others only pre-annotated, ``"auto"``
+therefore mixes gold and model spans: read gold with ``source="annotations"``. Offsets of
+predictions are decoded as those of annotations (code points or UTF-16, checked against
+``value.text``).
+
+``annotation="first"`` (default) takes the first annotation (or prediction) not marked
+``was_cancelled``; ``"last"`` the last such one; an integer picks the i-th whatever its state. A
+task with none is a document without spans. Only results of ``type`` ``"labels"`` are spans;
+others (choices, relations, text areas) are ignored; a region's ``score`` is ignored. A region with several labels gives one span each.
 ``data.meta`` (an object) becomes :attr:`Document.meta`; the id is ``str(task["id"])``, or
 ``f"{file stem}-{i:05d}"`` (0-based task index) for a task without one (an import file).
 """
@@ -41,6 +50,7 @@ from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.errors import ConfigError, DataError, Problem
 
 OFFSETS = ("codepoints", "utf16")
+SOURCES = ("auto", "annotations", "predictions")
 
 
 def read_labelstudio(
@@ -49,15 +59,23 @@ def read_labelstudio(
     scheme: LabelScheme = DEFAULT_SCHEME,
     annotation: str | int = "first",
     text_key: str = "text",
+    source: str = "auto",
 ) -> list[Document]:
-    """Read a Label Studio JSON export; ``text_key`` names the ``data`` field holding the text."""
+    """Read a Label Studio JSON export or import file.
+
+    ``text_key`` names the ``data`` field holding the text; ``source`` (``"auto"``,
+    ``"annotations"`` or ``"predictions"``) and ``annotation`` say which result is read (see the
+    module's documentation).
+    """
     if annotation not in ("first", "last") and not is_int(annotation):
         raise ConfigError(f"annotation must be 'first', 'last' or an index, got {annotation!r}")
+    if source not in SOURCES:
+        raise ConfigError(f"source must be one of {SOURCES}, got {source!r}")
     path = Path(path)
-    source = str(path)
-    tasks = parse_json(read_text(path), source=source)
+    file = str(path)
+    tasks = parse_json(read_text(path), source=file)
     if not isinstance(tasks, list):
-        raise DataError(Problem(source, "", f"expected a JSON list of tasks, got {type(tasks).__name__}"))
+        raise DataError(Problem(file, "", f"expected a JSON list of tasks, got {type(tasks).__name__}"))
     problems: list[Problem] = []
     found: list[tuple[str, Document]] = []
     for i, task in enumerate(tasks):
@@ -65,18 +83,26 @@ def read_labelstudio(
         where = f"task {i} (id={task_id})" if task_id is not None else f"task {i}"
 
         def bad(reason: str, where: str = where) -> None:
-            problems.append(Problem(source, where, reason))
+            problems.append(Problem(file, where, reason))
 
         doc = _document(
-            task, scheme, bad, annotation=annotation, text_key=text_key, default_id=f"{path.stem}-{i:05d}"
+            task, scheme, bad, annotation=annotation, source=source, text_key=text_key,
+            default_id=f"{path.stem}-{i:05d}",
         )
         if doc is not None:
             found.append((where, doc))
-    return finish(found, problems, scheme, source=source)
+    return finish(found, problems, scheme, source=file)
 
 
 def _document(
-    task: Any, scheme: LabelScheme, bad: Report, *, annotation: str | int, text_key: str, default_id: str
+    task: Any,
+    scheme: LabelScheme,
+    bad: Report,
+    *,
+    annotation: str | int,
+    source: str,
+    text_key: str,
+    default_id: str,
 ) -> Document | None:
     if not isinstance(task, dict):
         bad(f"expected a task object, got {type(task).__name__}")
@@ -91,7 +117,7 @@ def _document(
         bad(f"'id' must be a string or an integer, got {task_id!r}")
         return None
     meta = meta_of(data, bad, name="data.meta")
-    regions = _regions(_chosen(task, annotation, bad), bad)
+    regions = _regions(_chosen(task, _results_key(task, source), annotation, bad), bad)
     spans = []
     for name, start, end, label in _decode_offsets(text, regions, bad):
         mapped = map_label(label, scheme, bad, name)
@@ -100,16 +126,25 @@ def _document(
     return Document(str(task_id), text, spans, meta)
 
 
-def _chosen(task: dict, annotation: str | int, bad: Report) -> list:
-    """The ``result`` list of the chosen annotation (empty when there is none)."""
+def _results_key(task: dict, source: str) -> str:
+    """The task's key whose list the result is read from: annotations, completions or predictions."""
+    if source == "predictions":
+        return "predictions"
     key = "annotations" if "annotations" in task else "completions"
+    if source == "auto" and task.get(key) in (None, []) and "predictions" in task:
+        return "predictions"
+    return key
+
+
+def _chosen(task: dict, key: str, annotation: str | int, bad: Report) -> list:
+    """The ``result`` list of the chosen item of ``task[key]`` (empty when there is none)."""
     anns = task.get(key, [])
     if not isinstance(anns, list) or not all(isinstance(a, dict) for a in anns):
         bad(f"'{key}' must be a list of objects")
         return []
     if is_int(annotation):
         if not -len(anns) <= annotation < len(anns):
-            bad(f"annotation index {annotation} out of range: the task has {len(anns)} annotation(s)")
+            bad(f"annotation index {annotation} out of range: the task has {len(anns)} {key[:-1]}(s)")
             return []
         picked: dict | None = anns[annotation]
     else:

@@ -13,7 +13,6 @@ import base64
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from html import escape
 from pathlib import Path
 
 from naba.corpus.document import Document, Span
@@ -22,6 +21,7 @@ from naba.corpus.labels import LabelScheme
 from naba.eval.errors import CATEGORIES, error_counts
 from naba.eval.matching import SEMEVAL_COUNTS, align
 from naba.eval.metrics import FAMILIES, SEMEVAL_FAMILIES
+from naba.html import escape
 from naba.html import nest_spans as html_nest
 
 PALETTE = ("#cfe2ff", "#d1f2d9", "#ffe0b3", "#f8d0e0", "#e2d9f3", "#fff3b0", "#d0f0f0")

@@ -27,12 +27,12 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
+from naba.corpus.fileio import atomic_open
 from naba.errors import ConfigError, DataError, Problem
 from naba.predict.io import (
     Appender,
     Record,
     Reject,
-    atomic_writer,
     prediction_line,
     read_inputs,
     resume_output,
@@ -121,7 +121,7 @@ def run_job(
     counts = {"rejected": 0, "skipped": 0}
     started, tokens0 = time.perf_counter(), tagger.tokens_done
     # only process 0 writes rejects: every process sees the same ones
-    with atomic_writer(rejects_path) if shard.rank == 0 else contextlib.nullcontext() as sink:
+    with atomic_open(rejects_path) if shard.rank == 0 else contextlib.nullcontext() as sink:
         records = _todo(
             unique_ids(items, source=str(input_path)),
             done=done, mine=mine, shard=shard, rejects=sink, counts=counts,
@@ -234,7 +234,7 @@ def merge_parts(output: Path, world: int, *, done: Collection[str] = ()) -> None
     parts = [part_path(output, r, world) for r in range(world)]
     handles = [p.open("rb") if p.exists() else None for p in parts]
     try:
-        with atomic_writer(output, mode="wb") as merged:
+        with atomic_open(output, mode="wb") as merged:
             if output.exists():
                 with output.open("rb") as old:
                     for line in old:

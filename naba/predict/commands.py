@@ -83,6 +83,7 @@ def register_tag(subparsers: argparse._SubParsersAction) -> None:
 def _tag(args: argparse.Namespace) -> int:
     import json
 
+    from naba.corpus.fileio import read_text
     from naba.corpus.formats import read
     from naba.errors import ConfigError
     from naba.predict.tagger import Tagger, with_rule_claims
@@ -91,11 +92,12 @@ def _tag(args: argparse.Namespace) -> int:
     for name in args.files:
         path = Path(name)
         if path.suffix == ".txt" and args.format is None and not path.with_suffix(".ann").exists():
-            docs.append((path.stem, path.read_text(encoding="utf-8")))
+            # line ends kept as in the file (no CRLF translation), so offsets count the file's characters
+            docs.append((path.stem, read_text(path)))
         else:
             docs.extend((d.id, d.text) for d in read(path, format=args.format))
     if not docs:
-        raise ConfigError("naba tag: give FILE(s) or --text")
+        raise ConfigError("nothing to tag: give one or more FILEs or --text TEXT (see naba tag --help)")
     tagger = Tagger.from_pretrained(args.model, device=args.device)
     results = tagger([text for _, text in docs])
     for (doc_id, text), spans in zip(docs, results, strict=True):
@@ -172,12 +174,12 @@ def _export(args: argparse.Namespace, tagger: object, work: Path, output: Path) 
 
 
 def _render(args: argparse.Namespace) -> int:
-    from naba.predict.io import atomic_writer
+    from naba.corpus.fileio import atomic_open
     from naba.predict.render import read_tagged, render_page
 
     docs = list(read_tagged(args.input, source=args.source, limit=args.limit))
     page = render_page(docs, title=args.title or f"naba: {Path(args.input).name}")
-    with atomic_writer(args.output) as out:
+    with atomic_open(args.output) as out:
         out.write(page)
     print(f"naba render: {len(docs)} document(s) -> {args.output}", file=sys.stderr)
     return 0

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from naba.corpus.document import Document, Span
-from naba.corpus.fileio import external_id
+from naba.corpus.fileio import atomic_open, external_id
 from naba.corpus.labels import LabelScheme
 from naba.errors import ConfigError, DataError, Problem
-from naba.predict.io import atomic_writer
 
 OFFSETS = ("codepoints", "utf16")
 FORMATS = ("jsonl", "labelstudio", "brat", "conll")
@@ -82,7 +81,7 @@ def labelstudio_task(
 def write_labelstudio(rows: Iterable[Row], path: str | Path, **options: Any) -> int:
     """Write a Label Studio import file (a JSON list of tasks), streaming; returns the task count."""
     count = 0
-    with atomic_writer(path) as out:
+    with atomic_open(path) as out:
         out.write("[")
         for doc_id, text, spans in rows:
             out.write(",\n" if count else "\n")

@@ -6,15 +6,14 @@ rejects and writes them, with their line number and reason, to a rejects file.
 
 The prediction output is appended to in chunks (flush + fsync each), so a crashed job can be run
 again: :func:`resume_output` truncates a torn last line and returns the ids already written.
-Everything else is written to a temporary file in the same folder and moved into place.
+Everything else is written through :func:`naba.corpus.fileio.atomic_open` (a temporary file in the
+same folder, moved into place).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,24 +247,6 @@ class Appender:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-@contextlib.contextmanager
-def atomic_writer(path: str | Path, *, mode: str = "w") -> Iterator[IO[Any]]:
-    """Write ``path`` through a temporary file in the same folder, moved into place on success."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode, **({"encoding": "utf-8", "newline": ""} if "b" not in mode else {})) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def prediction_line(doc_id: str, spans: list[dict], *, text: str | None = None) -> str:

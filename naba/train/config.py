@@ -166,9 +166,9 @@ def load_config(
 
 def save_config(cfg: TrainConfig, path: str | Path) -> None:
     """Write the resolved config (absolute paths, every field) as YAML, atomically."""
-    from naba.train.files import write_text_atomic
+    from naba.corpus.fileio import atomic_write
 
-    write_text_atomic(Path(path), yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True))
+    atomic_write(Path(path), yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True))
 
 
 def _flatten(raw: dict, *, source: str) -> list[tuple[str, Any]]:

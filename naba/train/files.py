@@ -1,4 +1,8 @@
-"""Atomic writes for the run directory: a killed run never leaves a half-written file or folder."""
+"""Atomic writes for the run directory: a killed run never leaves a half-written file or folder.
+
+Files go through naba.corpus.fileio's :func:`atomic_write` (as every file naba writes); folders
+are built beside their place and moved in here.
+"""
 
 from __future__ import annotations
 
@@ -11,32 +15,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from naba.corpus.fileio import atomic_write, current_umask
+
 # ".best.old" (publish_dir) or ".best.old-1a2b3c4d" (naba.model.save_checkpoint)
 _OLD = re.compile(r"^\.(.+)\.old(?:-[0-9a-f]+)?$")
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temp file next to ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a run dir is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_json_atomic(path: Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    """``data`` as indented JSON, written through :func:`naba.corpus.fileio.atomic_write`."""
+    atomic_write(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 def temp_dir_for(path: Path) -> Path:
@@ -51,7 +38,7 @@ def publish_dir(tmp: Path, path: Path) -> None:
     os.replace cannot replace a non-empty folder, so the old one is first renamed aside; at every
     moment either the old or the new folder is complete under some name.
     """
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
+    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700
     old = None
     if path.exists():
         old = path.with_name(f".{path.name}.old")

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 from transformers.utils import logging as transformers_logging
 
+from naba.corpus.fileio import atomic_write
 from naba.errors import ConfigError
 from naba.train.card import model_card
 from naba.train.checkpoint import (
@@ -42,12 +43,7 @@ from naba.train.checkpoint import (
 from naba.train.config import TrainConfig, save_config
 from naba.train.data import Collator, length_grouped_batches, load_splits, shard
 from naba.train.evaluate import evaluate
-from naba.train.files import (
-    git_description,
-    remove_temp_dirs,
-    write_json_atomic,
-    write_text_atomic,
-)
+from naba.train.files import git_description, remove_temp_dirs, write_json_atomic
 from naba.train.setup import (
     build_model,
     flat_config,
@@ -156,7 +152,7 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.yaml")
         if not (run_dir / "git.txt").exists():
-            write_text_atomic(run_dir / "git.txt", git_description(Path(__file__).parent) + "\n")
+            atomic_write(run_dir / "git.txt", git_description(Path(__file__).parent) + "\n")
     accelerator.init_trackers(cfg.run.name, config=flat_config(cfg))
     log_file = run_dir / "logs" / "train.log"
 
@@ -309,8 +305,8 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
     if main:
         counts = {"train": len(splits.train), "dev": len(splits.dev), "test": len(splits.test)}
         git = (run_dir / "git.txt").read_text(encoding="utf-8").strip()
-        write_text_atomic(run_dir / "README.md",
-                          model_card(cfg, run_dir=run_dir, space=space, counts=counts, metrics=metrics, git=git))
+        atomic_write(run_dir / "README.md",
+                     model_card(cfg, run_dir=run_dir, space=space, counts=counts, metrics=metrics, git=git))
         log(f"done: {run_dir}")
     if world > 1:
         # every process reports what it ended with, so a launcher's output shows they agree

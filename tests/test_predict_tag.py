@@ -1,0 +1,111 @@
+"""``naba tag``: texts, .txt files and corpus files through a checkpoint; printed offsets are exact."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from test_predict_tagger import WORD, oracle_tagger, tiny_checkpoint
+
+from naba.cli import main
+from naba.corpus.document import Document, Span
+from naba.corpus.jsonl import write_jsonl
+from naba.predict import Tagger
+
+# an emoji (two UTF-16 units) before the entities, a CRLF line end, the oracle's word three times
+TEXT = "😀 قال الجيش السوري إن مقاتلين دخلوا حماة"
+FILE_TEXT = f"قال المرصد السوري\r\nإن الفصائل سيطرت على {WORD} 😀 و {WORD}\r\n"
+# "[   36,    40)" in the table
+ROW = re.compile(r"^  (\S+)\s+(\S+)\s+\[\s*(\d+),\s*(\d+)\)  (\d\.\d\d)  (.*)$")
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_checkpoint(tmp_path_factory.mktemp("tag"))
+
+
+@pytest.fixture
+def oracle(checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``naba tag`` loads a tagger that marks every ``WORD`` as LOCATION (spans known in advance)."""
+    real = Tagger.from_pretrained(checkpoint, device="cpu")
+    monkeypatch.setattr(Tagger, "from_pretrained", classmethod(lambda cls, *a, **k: oracle_tagger(real)))
+
+
+def _json_lines(capsys: pytest.CaptureFixture) -> list[dict]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def _check_offsets(records: list[dict], texts: dict[str, str]) -> None:
+    assert [r["id"] for r in records] == list(texts)
+    for record in records:
+        text = texts[record["id"]]
+        for s in record["spans"]:
+            assert 0 <= s["start"] < s["end"] <= len(text)
+            assert text[s["start"] : s["end"]] == s["text"], (record["id"], s)
+
+
+def test_tag_texts_as_json(checkpoint: Path, capsys: pytest.CaptureFixture) -> None:
+    other = f"في {WORD}\r\nاليوم"
+    assert main(["tag", str(checkpoint), "--text", TEXT, "--text", other, "--json", "--device", "cpu"]) == 0
+    records = _json_lines(capsys)
+    _check_offsets(records, {"text-0": TEXT, "text-1": other})
+    assert any(r["spans"] for r in records)  # a random model still tags something: offsets were checked
+    assert {s["layer"] for r in records for s in r["spans"]} <= {"entity", "claim"}
+
+
+def test_tag_a_txt_file_keeps_its_line_ends(tmp_path: Path, oracle: None, capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "article.txt"
+    path.write_bytes(FILE_TEXT.encode("utf-8"))
+    assert main(["tag", "model", str(path), "--json"]) == 0
+    (record,) = _json_lines(capsys)
+    _check_offsets([record], {"article": FILE_TEXT})
+    starts = [i for i in range(len(FILE_TEXT)) if FILE_TEXT.startswith(WORD, i)]
+    assert [(s["start"], s["end"], s["label"]) for s in record["spans"]] == [
+        (i, i + len(WORD), "LOCATION") for i in starts
+    ]
+
+
+def test_tag_a_corpus_file_and_a_text_as_a_table(tmp_path: Path, oracle: None, capsys: pytest.CaptureFixture) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    # gold spans in the corpus are ignored: only its ids and texts are tagged
+    write_jsonl([Document("d1", FILE_TEXT, [Span(0, 3, "ACTOR")]), Document("d2", "لا شيء")], corpus)
+    assert main(["tag", "model", str(corpus), "--text", TEXT]) == 0
+    out = capsys.readouterr().out.splitlines()
+    texts = {"text-0": TEXT, "d1": FILE_TEXT, "d2": "لا شيء"}
+    headers = [line for line in out if line.startswith("# ")]
+    assert [h.split(":")[0] for h in headers] == ["# text-0", "# d1", "# d2"]
+    current, rows = None, []
+    for line in out:
+        if line.startswith("# "):
+            current = line[2:].split(":")[0]
+            continue
+        match = ROW.match(line)
+        assert match, line
+        layer, label, start, end, _score, shown = match.groups()
+        text = texts[current]
+        assert shown == " ".join(text[int(start) : int(end)].split())
+        rows.append((current, label, text[int(start) : int(end)]))
+    assert rows == [("text-0", "LOCATION", WORD), ("d1", "LOCATION", WORD), ("d1", "LOCATION", WORD)]
+    assert headers[1] == f"# d1: {len(FILE_TEXT)} characters, 2 span(s)"
+
+
+def test_tag_a_corpus_file_as_json(tmp_path: Path, checkpoint: Path, capsys: pytest.CaptureFixture) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    write_jsonl([Document("d1", TEXT), Document("d2", FILE_TEXT)], corpus)
+    assert main(["tag", str(checkpoint), str(corpus), "--json", "--device", "cpu"]) == 0
+    _check_offsets(_json_lines(capsys), {"d1": TEXT, "d2": FILE_TEXT})
+
+
+def test_tag_without_input_is_a_usage_error(checkpoint: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["tag", str(checkpoint)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "nothing to tag: give one or more FILEs or --text TEXT" in captured.err
+
+
+def test_tag_a_missing_file_is_a_data_error(tmp_path: Path, checkpoint: Path, capsys: pytest.CaptureFixture) -> None:
+    missing = tmp_path / "missing.txt"
+    assert main(["tag", str(checkpoint), str(missing)]) == 1
+    assert f"{missing}: cannot read file" in capsys.readouterr().err
