@@ -1,0 +1,122 @@
+"""The annotators' tool for the CLAIM layer on ANERcorp: show sentences, draw the agreement sample,
+check a raw annotation file. It prints ANERcorp text, so what it prints stays outside git.
+
+  python scripts/anercorp_annotate.py dump SPLIT START END         sentences START..END-1 ("index<TAB>text")
+  python scripts/anercorp_annotate.py candidates SPLIT START END   only those with a reporting verb, quote or colon
+  python scripts/anercorp_annotate.py sample SPLIT N --seed S      N candidate indices drawn at random (sorted)
+  python scripts/anercorp_annotate.py show SPLIT INDEX_FILE        the sentences whose indices the file lists
+  python scripts/anercorp_annotate.py check FILE                   validate a raw annotation file
+
+Raw annotation files (read by ``scripts/anercorp_claims.py build``) hold one line per READ sentence:
+``SPLIT<TAB>INDEX<TAB>CLAIM_1 ||| CLAIM_2`` with each claim an exact substring of the sentence (suffix
+``@@N`` for the N-th occurrence of a repeated substring), or ``SPLIT<TAB>INDEX<TAB>`` for "read, no
+claim". Sentence text is naba's rebuild (naba.corpus.conll: tokens joined by one space), the text
+the stand-off offsets and hashes refer to.
+
+How the files in data/anercorp-claims were made: pass A read all test sentences (``dump``) and the
+train candidates of 0-1093 and 2000-2998 (``candidates``); pass B read ``sample test 100 --seed 2026``
+(the indices are in data/anercorp-claims/sample_B.txt) without seeing pass A.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+from pathlib import Path
+
+from naba.corpus.anercorp import find_shared
+from naba.corpus.conll import read_conll
+
+# Reporting verbs in common inflections, complementizers, quote marks and the colon: the places a
+# claim can start. A filter for what to read first, not a claim finder (see naba.claims for that).
+CANDIDATE = re.compile(
+    r"(قال|قالت|يقول|تقول|أعلن|اعلن|يعلن|أكد|اكد|يؤكد|أفاد|افاد|ذكر|ذكرت|يذكر|أوضح|اوضح|أشار|اشار|نفى|نفت|ينفي"
+    r"|حذر|حذّر|اعتبر|صرح|أضاف|اضاف|مضيفا|أضافت|تابع|رأى|يرى|زعم|أكدت|أعلنت|أوضحت|أشارت|أفادت|صرّح|ادعى|اتهم"
+    r"|طالب|دعا|شدد|كشف|أبلغ|أعرب|رجح|توقع|أن |إن |«|»|\"|:)"
+)
+
+
+def sentences(split: str) -> list[str]:
+    """The rebuilt text of every sentence of ANERcorp ``split``, in file order."""
+    path = find_shared() / "corpora" / "anercorp" / f"{split}.txt"
+    return [doc.text for doc in read_conll(path, bio_repair="begin")]
+
+
+def check(path: Path) -> int:
+    """Print every problem in a raw annotation file; the number of problems."""
+    cache: dict[str, list[str]] = {}
+    errors = read = claims = 0
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) < 2 or not parts[1].isdigit():
+            print(f"line {n}: need SPLIT<TAB>INDEX<TAB>claims")
+            errors += 1
+            continue
+        split, index = parts[0], int(parts[1])
+        text = cache.setdefault(split, sentences(split))[index]
+        read += 1
+        for claim in (c.strip() for c in (parts[2] if len(parts) > 2 else "").split("|||")):
+            if not claim:
+                continue
+            occurrence = None
+            if "@@" in claim:
+                claim, _, n_text = claim.rpartition("@@")
+                claim, occurrence = claim.strip(), int(n_text)
+            count = text.count(claim)
+            if count == 0:
+                problem = "claim not found in the sentence"
+            elif count > 1 and occurrence is None:
+                problem = f"claim occurs {count} times; add @@N"
+            elif occurrence is not None and not 1 <= occurrence <= count:
+                problem = f"@@{occurrence}, but the claim occurs {count} time(s)"
+            else:
+                claims += 1
+                continue
+            print(f"line {n} ({split} {index}): {problem}: {claim[:60]}")
+            errors += 1
+    print(f"{read} sentences, {claims} claims, {errors} errors")
+    return errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("dump", "candidates"):
+        p = sub.add_parser(name)
+        p.add_argument("split")
+        p.add_argument("start", type=int)
+        p.add_argument("end", type=int)
+    p = sub.add_parser("sample")
+    p.add_argument("split")
+    p.add_argument("n", type=int)
+    p.add_argument("--seed", type=int, default=2026)
+    p = sub.add_parser("show")
+    p.add_argument("split")
+    p.add_argument("indices", type=Path)
+    p = sub.add_parser("check")
+    p.add_argument("file", type=Path)
+    args = parser.parse_args(argv)
+
+    if args.command == "check":
+        return 1 if check(args.file) else 0
+    texts = sentences(args.split)
+    if args.command in ("dump", "candidates"):
+        for i in range(args.start, min(args.end, len(texts))):
+            if args.command == "dump" or CANDIDATE.search(texts[i]):
+                print(f"{i}\t{texts[i]}")
+    elif args.command == "sample":
+        pool = [i for i, text in enumerate(texts) if CANDIDATE.search(text)]
+        random.seed(args.seed)
+        print("\n".join(map(str, sorted(random.sample(pool, args.n)))))
+    else:
+        for i in map(int, args.indices.read_text(encoding="utf-8").split()):
+            print(f"{i}\t{texts[i]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

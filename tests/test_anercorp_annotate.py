@@ -1,0 +1,46 @@
+"""The annotators' tool: the agreement sample is reproducible, raw files are checked claim by claim."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_SPEC = importlib.util.spec_from_file_location("anercorp_annotate", ROOT / "scripts" / "anercorp_annotate.py")
+tool = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(tool)
+
+
+@pytest.mark.shared
+def test_the_agreement_sample_is_drawn_again_from_its_seed(shared: Path, capsys) -> None:
+    assert tool.main(["sample", "test", "100", "--seed", "2026"]) == 0
+    drawn = capsys.readouterr().out.split()
+    assert drawn == (ROOT / "data" / "anercorp-claims" / "sample_B.txt").read_text(encoding="utf-8").split()
+
+
+@pytest.mark.shared
+def test_check_reports_each_bad_claim(shared: Path, tmp_path: Path, capsys) -> None:
+    texts = tool.sentences("test")
+    # a sentence with a word that occurs twice, and a word that occurs once
+    i, text = next((i, t) for i, t in enumerate(texts) if any(t.count(f" {w} ") > 1 for w in t.split()))
+    repeated = next(w for w in text.split() if text.count(f" {w} ") > 1)
+    once = next(w for w in text.split() if text.count(w) == 1)
+    raw = tmp_path / "raw.tsv"
+    raw.write_text(
+        f"test\t{i}\t{once}\n"                   # fine
+        f"test\t{i}\tno such words here\n"       # not found
+        f"test\t{i}\t {repeated} \n"             # ambiguous (claims are stripped: the word alone)
+        f"test\t{i}\t{repeated} @@99\n"          # occurrence out of range
+        "test\tx\t\n",                           # bad index
+        encoding="utf-8",
+    )
+    errors = tool.check(raw)
+    out = capsys.readouterr().out
+    assert f"line 2 (test {i}): claim not found in the sentence" in out
+    assert f"line 3 (test {i}): claim occurs" in out
+    assert f"line 4 (test {i}): @@99, but the claim occurs" in out
+    assert "line 5: need SPLIT<TAB>INDEX<TAB>claims" in out
+    assert "line 1 " not in out
+    assert errors == 4
