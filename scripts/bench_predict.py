@@ -42,6 +42,7 @@ from naba.encode import LabelSpace  # noqa: E402
 from naba.model import build_small_model, build_small_tokenizer, save_checkpoint  # noqa: E402
 from naba.predict import Tagger  # noqa: E402
 from naba.predict.batch import run_job  # noqa: E402
+from naba.predict.tagger import text_of  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 SHAPE = {"hidden_size": 256, "num_layers": 4, "heads": 4, "intermediate": 1024}
@@ -242,7 +243,7 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=24, help="documents of 50-1,500 words (default 24)")
     ap.add_argument("--dtypes", default="fp32,bf16")
     ap.add_argument("--rounds", type=int, default=3, help="timed rounds per system and dtype; the best counts")
-    ap.add_argument("--pipeline-batch-sizes", default="8,16", help="the pipeline's best of these counts")
+    ap.add_argument("--pipeline-batch-sizes", default="1,2,4,8,16", help="the pipeline's best of these counts")
     ap.add_argument("--rss-docs", default="1000,100000", help="short-document counts for the RSS runs")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
@@ -251,7 +252,7 @@ def main() -> None:
     sents, origin = sentences()
     texts = documents(sents, args.docs, lo=50, hi=1500, seed=args.seed)
     words = sum(len(t.split()) for t in texts)
-    rows = []
+    rows, counts, results = [], (0, 0), {}
     sizes = [int(x) for x in args.pipeline_batch_sizes.split(",")]
     with tempfile.TemporaryDirectory(prefix="naba-bench-") as tmp:
         work = Path(tmp)
@@ -260,15 +261,22 @@ def main() -> None:
         for dtype in args.dtypes.split(","):
             run_naba = naba_runner(ckpt, texts, dtype, work)
             run_pipe = pipeline_runner(ckpt, texts, dtype, stride=128)
-            naba, pipe, gflops = None, None, 0.0
-            # the machine is shared: alternate the two and keep each one's best round
+            naba, pipe, gflops, ratios = None, None, 0.0, []
+            # the machine is shared: alternate the two and keep each one's best round; the spread of
+            # the per-round ratios (naba's round against the pipeline's best batch size in the same
+            # round) shows how much the noise moves the figure
             for _ in range(args.rounds):
                 got = run_naba()
                 naba = got if naba is None or got["seconds"] < naba["seconds"] else naba
+                this_round = None
                 for bs in sizes:
-                    got = run_pipe(bs)
-                    pipe = got if pipe is None or got["seconds"] < pipe["seconds"] else pipe
-                gflops = max(gflops, roofline(DTYPES[dtype], hidden=256, inter=1024, heads=4))
+                    p = run_pipe(bs)
+                    this_round = p if this_round is None or p["seconds"] < this_round["seconds"] else this_round
+                    pipe = p if pipe is None or p["seconds"] < pipe["seconds"] else pipe
+                ratios.append((got["tokens"] / got["seconds"]) / (this_round["tokens"] / this_round["seconds"]))
+                # the ceiling is the faster of 8 and 4 sequences of 512 (naba's CPU batches hold 2048 tokens)
+                gflops = max(gflops, *(roofline(DTYPES[dtype], hidden=256, inter=1024, heads=4, seqs=n, seconds=1.5)
+                                       for n in (8, 4)))
             ceiling = gflops * 1e9 / fpt
             r = {
                 "naba_docs_s": len(texts) / naba["seconds"], "naba_tok_s": naba["tokens"] / naba["seconds"],
@@ -276,16 +284,24 @@ def main() -> None:
                 "f1": span_f1(naba["spans"], pipe["spans"]), "gflops": gflops, "ceiling": ceiling,
             }
             r["ratio"] = r["naba_tok_s"] / r["pipe_tok_s"]
+            r["docs_ratio"] = r["naba_docs_s"] / r["pipe_docs_s"]
             r["roof_pct"] = 100 * r["naba_tok_s"] / ceiling
+            counts = (naba["tokens"], pipe["tokens"])
+            results[dtype] = {**r, "lo": min(ratios), "hi": max(ratios)}
             print(f"{dtype}: naba {r['naba_docs_s']:.2f} docs/s {r['naba_tok_s']:,.0f} tok/s | pipeline "
                   f"(batch {pipe['batch_size']}) {r['pipe_docs_s']:.2f} docs/s {r['pipe_tok_s']:,.0f} tok/s | "
-                  f"x{r['ratio']:.2f} | agreement F1 {r['f1']:.3f} | roofline {gflops:.1f} GFLOP/s = "
+                  f"x{r['ratio']:.2f} (rounds {min(ratios):.2f}-{max(ratios):.2f}; docs/s x{r['docs_ratio']:.2f}) | "
+                  f"agreement F1 {r['f1']:.3f} | roofline {gflops:.1f} GFLOP/s = "
                   f"{ceiling:,.0f} tok/s, naba at {r['roof_pct']:.0f}%", flush=True)
             rows.append(
                 f"| {dtype} | {r['naba_docs_s']:.2f} | {r['naba_tok_s']:,.0f} | {pipe['batch_size']} | "
-                f"{r['pipe_docs_s']:.2f} | {r['pipe_tok_s']:,.0f} | **{r['ratio']:.2f}x** | {r['f1']:.3f} | "
+                f"{r['pipe_docs_s']:.2f} | {r['pipe_tok_s']:,.0f} | **{r['ratio']:.2f}x** | "
+                f"{min(ratios):.2f}-{max(ratios):.2f}x | {r['docs_ratio']:.2f}x | {r['f1']:.3f} | "
                 f"{gflops:.1f} | {ceiling:,.0f} | {r['roof_pct']:.0f}% |"
             )
+        plain = Tagger.from_pretrained(ckpt, device="cpu")
+        naba_budget = plain.batch_tokens
+        window_tokens = sum(len(w.input_ids) for w in plain._encode(texts, text_of).windows)
         bench_rss = peak_rss_mib()
         tiny = build_checkpoint(work / "tiny-model", sents[:4000], layers=["entity"], vocab=2000,
                                 shape={"hidden_size": 64, "num_layers": 2, "heads": 2, "intermediate": 128})
@@ -298,6 +314,17 @@ def main() -> None:
         f" --{k.replace('_', '-')} {v}" for k, v in vars(args).items()
         if v != ap.get_default(k) and k != "no_write"
     )
+    targets = {"fp32": 1.6, "bf16": 2.5}
+    verdicts = []
+    for dtype, r in results.items():
+        want = targets.get(dtype)
+        speed = "" if want is None else (
+            f"{r['ratio']:.2f}x against >= {want}x ({'met' if r['ratio'] >= want else 'missed'}"
+            + ("" if r["lo"] >= want or r["ratio"] < want else f"; not in every round, {r['lo']:.2f}-{r['hi']:.2f}x")
+            + "), "
+        )
+        verdicts.append(f"{dtype} {speed}{r['roof_pct']:.0f}% of the ceiling against >= 60% "
+                        f"({'met' if r['roof_pct'] >= 60 else 'missed'})")
     section = f"""## Inference: `naba predict` vs the transformers pipeline
 
 Command: `{command}` ({time.strftime('%Y-%m-%d')}); CPU: {cpu_name()}, {torch.get_num_threads()} torch threads;
@@ -305,18 +332,38 @@ torch {torch.__version__}. Model: random-initialised BERT, 4 layers, hidden 256,
 layer only (5 tags), max_length 512, stride 128, the same checkpoint for both. Documents: {len(texts)}
 of 50 to 1,500 words ({words:,} words in all) from {origin}. The pipeline is
 `pipeline("token-classification", aggregation_strategy="simple", stride=128, batch_size=B)`, B the
-fastest of {args.pipeline_batch_sizes}; both on SDPA attention. Each side ran {args.rounds} timed round(s), alternating,
-after a warm-up; the best round counts (the machine is shared).
-tok/s counts each side's subword tokens of the documents (window overlap and padding not counted).
+fastest of {args.pipeline_batch_sizes} (batch 1 pads nothing; a larger batch pads its windows, taken in input
+order, to its longest); naba runs `run_job` (JSONL in and out) with its default padded-token budget on this device
+({naba_budget} tokens a batch, windows sorted by length); both on SDPA attention, same weights, same dtype,
+same max_length and stride. Each side ran {args.rounds} timed round(s), alternating, after a warm-up; the
+best round of each counts (the machine is shared), and the per-round range is each round's naba / pipeline
+ratio. tok/s counts each side's own subword tokens of the documents once (window overlap and padding not
+counted): naba {counts[0]:,} (it tokenizes AraBERT-prepared text, which splits punctuation off words),
+the pipeline {counts[1]:,} (raw text); the docs/s ratio, which needs no token count, is given too.
 Agreement is exact-match span F1 between the two outputs (a random model: the two decoders, naba's
 BIO-constrained Viterbi over AraBERT-prepared text and the pipeline's argmax + simple aggregation
 over raw text, part ways wherever the scores are flat). Roofline: sustained GFLOP/s of one layer's
 matmuls ([4096, 256] x [256, 256] x4, [4096, 256] x [256, 1024], [4096, 1024] x [1024, 256], attention
-at 512) measured in the same run, divided by the model's {fpt / 1e6:.2f} MFLOP per token (at 512).
+at 512; the faster of 4096 and 2048 rows) measured in the same run, divided by the model's {fpt / 1e6:.2f} MFLOP per token (at 512).
 
-| dtype | naba docs/s | naba tok/s | pipeline batch | pipeline docs/s | pipeline tok/s | naba / pipeline | span F1 | matmul GFLOP/s | ceiling tok/s | naba % of ceiling |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| dtype | naba docs/s | naba tok/s | pipeline batch | pipeline docs/s | pipeline tok/s | naba / pipeline (tok/s, best rounds) | per-round range | docs/s ratio | span F1 | matmul GFLOP/s | ceiling tok/s | naba % of ceiling |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 {chr(10).join(rows)}
+
+Targets (issue #5: naba >= 2.5x the pipeline in bf16, >= 1.6x in fp32, >= 60% of the ceiling), this run:
+{"; ".join(verdicts)}.
+
+Where the time goes and why bf16 falls short (a separate torch.profiler run of naba's forward on
+these documents, 2048-token batches, same machine): encoding and decoding are under 10% of a run,
+the model the rest. In bf16 the matmuls take about 51% of the forward and CPU flash attention 39%,
+though attention is a quarter of the FLOPs (SDPA's math backend was slower still: 4.2 against 2.3
+CPU-s); GELU, LayerNorm and the adds are about 8%. naba's gain over the pipeline is the work it
+skips (padding, with windows sorted by length) and cache-sized batches; the arithmetic per window is
+the same model's, so the bf16 ratio is bounded by how much of the pipeline's time is padding and
+cache misses, not by naba's overhead. naba also runs the window overlap (stride 128: {window_tokens:,} window
+tokens for {counts[0]:,} counted), which the ceiling does not credit. torch.compile (inductor) was
+tried: 7% less forward CPU time in bf16 and 3% in fp32, for 10-16 s of compilation per process (more
+on new shapes), so it is not used.
 
 Peak RSS of this benchmark process (both systems, all runs): {bench_rss:.0f} MiB.
 

@@ -50,6 +50,19 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     return torch.float32
 
 
+# Padded tokens per model batch when none is asked for. A GPU wants big batches to fill it; a CPU
+# wants a batch whose activations stay in cache: with the 4-layer, 256-wide benchmark model on 2
+# cores, 2048 tokens (four 512-token windows) took 26% less CPU time than 16384 in fp32 and 35% less
+# in bf16 (the [tokens, 1024] FFN activation is 8 MiB instead of 64 MiB in fp32); 1024 was no better.
+GPU_BATCH_TOKENS = 16384
+CPU_BATCH_TOKENS = 2048
+
+
+def default_batch_tokens(device: torch.device) -> int:
+    """The padded-token budget of a batch on ``device``: 16384 on GPUs, 2048 on CPU (cache-sized)."""
+    return GPU_BATCH_TOKENS if device.type != "cpu" else CPU_BATCH_TOKENS
+
+
 def resolve_checkpoint(name: str | Path) -> str:
     """A checkpoint folder for a run folder (its ``best/``), a checkpoint folder or a hub id."""
     path = Path(name)
@@ -134,7 +147,7 @@ class Tagger:
         *,
         device: torch.device,
         dtype: torch.dtype,
-        batch_tokens: int = 16384,
+        batch_tokens: int | None = None,
         chunk_docs: int = 256,
     ):
         self.model = model.eval()
@@ -143,7 +156,7 @@ class Tagger:
         self.info = info
         self.device = device
         self.dtype = dtype
-        self.batch_tokens = batch_tokens
+        self.batch_tokens = batch_tokens or default_batch_tokens(device)
         self.chunk_docs = chunk_docs
         self.max_length = int(info.get("max_length", 512))
         self.stride = int(info.get("stride", 128))
@@ -161,7 +174,7 @@ class Tagger:
         *,
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
-        batch_tokens: int = 16384,
+        batch_tokens: int | None = None,
         chunk_docs: int = 256,
     ) -> Tagger:
         """Load a run folder (uses ``best/``), a checkpoint folder or a hub id (offline: its cache)."""
