@@ -61,6 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ModelLoadError) as exc:
         print(f"naba: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `naba data stats ... | head`: the reader left; say nothing more (Python's documented recipe)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

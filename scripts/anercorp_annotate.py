@@ -15,7 +15,7 @@ the stand-off offsets and hashes refer to.
 
 How the files in data/anercorp-claims were made: pass A read all test sentences (``dump``) and the
 train candidates of 0-1093 and 2000-2998 (``candidates``); pass B read ``sample test 100 --seed 2026``
-(the indices are in data/anercorp-claims/sample_B.txt) without seeing pass A.
+(the indices are in data/anercorp-claims/sample_B.indices) without seeing pass A.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ _SPEC.loader.exec_module(tool)
 def test_the_agreement_sample_is_drawn_again_from_its_seed(shared: Path, capsys) -> None:
     assert tool.main(["sample", "test", "100", "--seed", "2026"]) == 0
     drawn = capsys.readouterr().out.split()
-    assert drawn == (ROOT / "data" / "anercorp-claims" / "sample_B.txt").read_text(encoding="utf-8").split()
+    assert drawn == (ROOT / "data" / "anercorp-claims" / "sample_B.indices").read_text(encoding="utf-8").split()
 
 
 @pytest.mark.shared

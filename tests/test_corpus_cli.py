@@ -104,6 +104,18 @@ def test_stats_table_and_json(corpus: Path, capsys: pytest.CaptureFixture) -> No
     assert "cross-layer        LOCATION inside CLAIM: 1" in table
 
 
+def test_stats_of_several_files_and_folders_together(tmp_path: Path, corpus: Path, capsys) -> None:
+    folder = tmp_path / "f"
+    folder.mkdir()
+    (folder / "a.jsonl").write_bytes(corpus.read_bytes().replace(b'"id": "', b'"id": "a-'))
+    record = {"sentence": 0, "sha1": "0" * 40, "claims": [], "pass": "A"}
+    (folder / "test.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")  # a claim layer: skipped
+    assert main(["data", "stats", str(corpus), str(folder), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["documents"] == 6
+    assert main(["data", "stats", str(tmp_path / "nowhere")]) == 1
+    assert "nowhere: no such file or folder" in capsys.readouterr().err
+
+
 def test_stats_tokenizer_calls_the_ml_core(corpus: Path, capsys: pytest.CaptureFixture,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     # Checks the call contract of the agreed API (naba.encode.unrepresentable, naba.model.load_tokenizer)

@@ -31,8 +31,8 @@ def register(subparsers: Any) -> None:
     _common(p)
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("stats", help="corpus statistics")
-    p.add_argument("path", type=Path, metavar="PATH")
+    p = sub.add_parser("stats", help="corpus statistics (of all the files and folders given, together)")
+    p.add_argument("paths", type=Path, nargs="+", metavar="PATH")
     p.add_argument("--format", help="input format (default: from the extension)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--tokenizer", metavar="MODEL_OR_PATH", help="also count spans a tokenizer cannot represent")
@@ -98,13 +98,12 @@ def _read(path: Path, fmt: str | None, args: argparse.Namespace, scheme: LabelSc
     return formats.read(path, format=fmt, scheme=scheme, **_reader_opts(args, fmt))
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
-    """Print every problem in every file; exit 1 when there is any, 0 otherwise."""
-    scheme = _scheme(args)
+def _collect(paths: list[Path], format: str | None) -> tuple[list[tuple[Path, str | None]], list[Problem]]:
+    """The files to read for ``paths`` (folders searched), and problems with the paths themselves."""
     files: list[tuple[Path, str | None]] = []
     problems: list[Problem] = []
-    fmt = formats.canonical(args.format) if args.format else None
-    for path in args.paths:
+    fmt = formats.canonical(format) if format else None
+    for path in paths:
         # a brat folder is one corpus; any other folder is searched for files to read one by one
         if path.is_dir() and fmt != "brat":
             found = formats.discover(path, format=fmt)
@@ -115,6 +114,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
             problems.append(Problem(str(path), "", "no such file or folder"))
         else:
             files.append((path, fmt))
+    return files, problems
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Print every problem in every file; exit 1 when there is any, 0 otherwise."""
+    scheme = _scheme(args)
+    files, problems = _collect(args.paths, args.format)
     docs = records = 0
     for path, fmt in files:
         try:
@@ -158,7 +164,17 @@ def _is_standoff(path: Path) -> bool:
 def cmd_stats(args: argparse.Namespace) -> int:
     """Print corpus statistics as a table or JSON."""
     scheme = _scheme(args)
-    docs = _read(args.path, args.format, args, scheme)
+    files, problems = _collect(args.paths, args.format)
+    docs: list[Document] = []
+    for path, fmt in files:
+        if fmt in (None, "jsonl") and _is_standoff(path):
+            continue  # a claim layer over a corpus kept elsewhere: no documents of its own
+        try:
+            docs.extend(_read(path, fmt, args, scheme))
+        except DataError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise DataError(problems)
     stats = corpus_stats(docs, scheme=scheme)
     if args.tokenizer:
         stats["unrepresentable"] = _unrepresentable(docs, args.tokenizer)
