@@ -23,30 +23,31 @@ from naba.corpus.anercorp import (
 from naba.corpus.labels import DEFAULT_SCHEME
 from naba.errors import ConfigError, DataError
 
-# Three sentences; the second has a direction mark that the reader strips, the third a MISC tag.
+# Three sentences written for this test (not ANERcorp's text), tab-separated as CoNLL files may be;
+# the second has a direction mark that the reader strips, the third a MISC tag.
 CONLL = """\
-وقال O
-محمد B-PERS
-إن O
-الوفد O
-وصل O
-إلى O
-عمان B-LOC
-. O
+وقال	O
+محمد	B-PERS
+إن	O
+الوفد	O
+وصل	O
+إلى	O
+عمان	B-LOC
+.	O
 
-ذهب O
-\u200fالرئيس O
-إلى O
-بيروت B-LOC
-. O
+ذهب	O
+\u200fالرئيس	O
+إلى	O
+بيروت	B-LOC
+.	O
 
-قالت O
-الأمم B-ORG
-المتحدة I-ORG
-إن O
-المونديال B-MISC
-انتهى O
-. O
+قالت	O
+الأمم	B-ORG
+المتحدة	I-ORG
+إن	O
+المونديال	B-MISC
+انتهى	O
+.	O
 """
 TEXTS = [
     "وقال محمد إن الوفد وصل إلى عمان .",
