@@ -39,7 +39,7 @@ $PY -m naba.cli data convert --bio-repair begin "$CORPUS/train.txt" "$WORK/train
 
 t0=$(date +%s)
 $PY -m naba.cli train configs/anercorp.yaml \
-  model.name_or_path=naba-small "data.train=[$WORK/train.jsonl]" data.format=jsonl "data.test=[]" \
+  model.name_or_path=naba-small "data.train=[$WORK/train.jsonl]" data.format=jsonl "data.read_options={}" "data.test=[]" \
   model.max_length="$MAX_LENGTH" model.stride="$STRIDE" \
   optim.max_steps="$STEPS" optim.lr="$LR" optim.batch_size="$BATCH" \
   run.dir="$RUNS" run.name="$NAME" run.overwrite=true run.tracker=none "$@" --no-progress
@@ -51,20 +51,20 @@ for split in test test.as_circulated; do
 done
 t2=$(date +%s)
 
-TRAIN_FILE="$WORK/train.jsonl" TRAIN_S=$((t1 - t0)) EVAL_S=$((t2 - t1)) RUN="$RUN" BENCH="$BENCH" STEPS="$STEPS" LR="$LR" BATCH="$BATCH" \
+SCRIPTS="$(dirname "$0")" TRAIN_FILE="$WORK/train.jsonl" TRAIN_S=$((t1 - t0)) EVAL_S=$((t2 - t1)) RUN="$RUN" BENCH="$BENCH" STEPS="$STEPS" LR="$LR" BATCH="$BATCH" \
   MAX_LENGTH="$MAX_LENGTH" BOOTSTRAP="$BOOTSTRAP" ARGS="$*" $PY - <<'EOF'
 """Write the bench:anercorp section of BENCHMARKS.md from the two metrics.json files, and print it."""
 import json
 import math
 import os
-import platform
-import re
+import sys
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 
-from naba.corpus.fileio import atomic_write
+sys.path.insert(0, os.environ["SCRIPTS"])
+from reportlib import cpu_name, write_section  # noqa: E402
 
 run = Path(os.environ["RUN"])
 best = run / "best"
@@ -73,8 +73,7 @@ with safe_open(str(best / "model.safetensors"), framework="pt") as f:
     params = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
 sentences = sum(1 for line in Path(os.environ["TRAIN_FILE"]).read_text(encoding="utf-8").splitlines() if line.strip())
 best = json.loads((run / "metrics.json").read_text(encoding="utf-8"))["best"]
-cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")), platform.processor() or "unknown CPU")
+cpu = cpu_name()
 
 
 def row(split: str) -> list[str]:
@@ -122,11 +121,6 @@ ANERcorp figure was found in the material available here. Published scores were 
 on `test.as_circulated.txt`, whose first token of 924 of 925 sentences is corrupted (see ../shared).
 """
 
-bench = Path(os.environ["BENCH"])
-text = bench.read_text(encoding="utf-8") if bench.exists() else "# Benchmarks\n"
-section = f"<!-- bench:anercorp -->\n{body}<!-- /bench:anercorp -->"
-pattern = re.compile(r"<!-- bench:anercorp -->.*?<!-- /bench:anercorp -->", re.S)
-text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section + "\n"
-atomic_write(bench, text)
+write_section(Path(os.environ["BENCH"]), "anercorp", body)
 print(body)
 EOF

@@ -41,6 +41,9 @@ from naba.corpus.conll import read_conll
 from naba.corpus.fileio import atomic_write, read_text
 from naba.errors import DataError, Problem
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/reportlib.py
+from reportlib import replace_block  # noqa: E402
+
 RAW_NAME = re.compile(r"(?P<split>[a-z]+)\.(?P<pass>[A-Z]|gold)(?P<part>[0-9]*)\.tsv")
 GOLD = "gold"
 _OCCURRENCE = re.compile(r"(?P<claim>.*?)\s*@@(?P<n>\d+)")
@@ -285,16 +288,6 @@ def agreement(a: dict[int, ClaimRecord], b: dict[int, ClaimRecord], *, source: s
 
 
 # --- README blocks ------------------------------------------------------------------------------
-
-
-def replace_block(text: str, name: str, body: str) -> str:
-    """``text`` with the lines between ``<!-- name -->`` and ``<!-- /name -->`` set to ``body``."""
-    start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
-    block = f"{start}\n{body.rstrip()}\n{end}"
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        return head + block + rest.split(end, 1)[1]
-    return text.rstrip("\n") + "\n\n" + block + "\n"
 
 
 def _update_readme(out_dir: Path, name: str, body: str) -> None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -37,6 +36,9 @@ from naba.corpus.fileio import atomic_write
 from naba.corpus.jsonl import read_jsonl, write_jsonl
 from naba.corpus.labels import DEFAULT_SCHEME
 from naba.errors import ConfigError, DataError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/reportlib.py
+from reportlib import cpu_name, write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("anercorp_claims", ROOT / "scripts" / "anercorp_claims.py")
@@ -158,16 +160,6 @@ def _f1(node: dict, ci_key: str = "f1_ci95") -> str:
     return f"{node['f1']:.3f} [{low:.3f}, {high:.3f}]"
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def render(result: dict) -> str:
     c, e, d = result["claims"], result["entities"], result["data"]
     lines = [
@@ -277,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "steps": args.steps,
         "bootstrap": args.bootstrap,
-        "machine": f"{_cpu()}, torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s)",
+        "machine": f"{cpu_name()}, torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s)",
         "seconds": {name: round(sum(v) / len(v), 1) for name, v in seconds.items()},
         "runs": args.runs,
         "seeds": list(range(args.seed, args.seed + args.runs)),
@@ -306,8 +298,7 @@ def main(argv: list[str] | None = None) -> int:
 def _publish(result: dict, benchmarks: Path) -> int:
     """Rewrite this benchmark's section of ``benchmarks`` (only it) and print it."""
     section = render(result)
-    text = benchmarks.read_text(encoding="utf-8") if benchmarks.is_file() else "# Benchmarks\n"
-    atomic_write(benchmarks, ac.replace_block(text, SECTION, section))
+    write_section(benchmarks, SECTION.removeprefix("bench:"), section)
     print(section)
     return 0
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import re
 import resource
@@ -36,6 +35,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/reportlib.py
+
+from reportlib import cpu_name, write_section  # noqa: E402
 
 from naba.corpus.labels import DEFAULT_SCHEME  # noqa: E402
 from naba.encode import LabelSpace  # noqa: E402
@@ -215,29 +217,6 @@ def predict_rss(ckpt: Path, n: int, sents: list[str], work: Path, seed: int) -> 
     return {"docs": n, "rss_mib": int(done.stdout.split()[-1]) / 1024, "seconds": seconds}
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def write_section(text: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
-    begin, end = "<!-- bench:predict -->", "<!-- /bench:predict -->"
-    block = f"{begin}\n{text.rstrip()}\n{end}"
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if begin in old and end in old:
-        new = old[: old.index(begin)] + block + old[old.index(end) + len(end) :]
-    else:
-        new = old.rstrip() + "\n\n" + block + "\n"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(new, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--docs", type=int, default=24, help="documents of 50-1,500 words (default 24)")
@@ -375,7 +354,7 @@ that the run measures the job's memory rather than the model's):
 {chr(10).join(f"| {r['docs']:,} | {r['rss_mib']:.0f} MiB | {r['seconds']:.0f} s |" for r in rss)}
 """
     if not args.no_write:
-        write_section(section)
+        write_section(ROOT / "BENCHMARKS.md", "predict", section)
         print("wrote the bench:predict section of BENCHMARKS.md")
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import resource
 import subprocess
@@ -34,6 +33,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/reportlib.py
+from reportlib import cpu_name, write_section  # noqa: E402
+
 ANERCORP = ROOT.parent / "shared" / "corpora" / "anercorp" / "train.txt"
 DEMO = ROOT / "data" / "demo" / "train.jsonl"
 VARIANTS = ("naba", "trainer", "trainer_grouped")
@@ -173,31 +176,6 @@ def child(args: argparse.Namespace) -> None:
     print("BENCH " + json.dumps(result), flush=True)
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def write_section(path: Path, name: str, body: str) -> None:
-    """Replace (or append) ``<!-- bench:NAME -->`` ... ``<!-- /bench:NAME -->`` in ``path``, atomically."""
-    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{start}\n{body.rstrip()}\n{end}"
-    if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.data is None:
@@ -269,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
 
 Command: `python scripts/bench_train.py{' ' + shown if shown else ''}` ({time.strftime('%Y-%m-%d')})
 
-Machine: {cpu_model()}, {os.cpu_count()} cores, shared with other work (load average
+Machine: {cpu_name()}, {os.cpu_count()} cores, shared with other work (load average
 {os.getloadavg()[0]:.1f} at the end); torch {torch.__version__}, transformers {transformers.__version__},
 {args.threads} torch thread(s) per loop, fp32.
 
