@@ -353,32 +353,49 @@ def _predecessors(tags: Sequence[str]) -> list[tuple[int, int] | None]:
     return out
 
 
+def _allowed(tags: Sequence[str]) -> np.ndarray:
+    """``allowed[j, i + 1]``: may tag j follow tag i (``i = -1``: start the sequence)?"""
+    k = len(tags)
+    allowed = np.ones((k, k + 1), dtype=bool)
+    for j, pred in enumerate(_predecessors(tags)):
+        if pred is not None:
+            allowed[j] = False
+            allowed[j, [pred[0] + 1, pred[1] + 1]] = True
+    return allowed
+
+
 def viterbi(log_probs: np.ndarray, tags: Sequence[str]) -> list[int]:
     """The most probable tag sequence that obeys BIO (no I-X after anything but B-X / I-X).
 
-    O and B-X may follow anything, so each step needs one maximum over all tags plus a choice of
-    two for each I-X: plain Python over a handful of tags beats numpy's per-call overhead here.
+    Without transition scores, the best sequence overall is the best valid one whenever it is
+    valid, as a trained model's mostly is: that is checked first, in numpy. Otherwise O and B-X may
+    follow anything, so each step needs one maximum over all tags plus a choice of two for each
+    I-X: plain Python over a handful of tags beats numpy's per-call overhead here.
     """
-    rows = np.asarray(log_probs, dtype=np.float64).tolist()
-    if not rows:
+    log_probs = np.asarray(log_probs, dtype=np.float64)
+    if not len(log_probs):
         return []
-    preds = _predecessors(tags)
+    best_each = log_probs.argmax(axis=1)
+    previous = np.concatenate([[-1], best_each[:-1]])
+    if _allowed(tags)[best_each, previous + 1].all():
+        return best_each.tolist()
+    rows = log_probs.tolist()
     k = len(tags)
-    score = [-math.inf if preds[j] is not None else rows[0][j] for j in range(k)]
+    inside = [(j, pred[0]) for j, pred in enumerate(_predecessors(tags)) if pred is not None]
+    score = list(rows[0])
+    for j, _ in inside:
+        score[j] = -math.inf
     back: list[list[int]] = []
     for row in rows[1:]:
         best = max(score)
         arg = score.index(best)
-        new = [0.0] * k
-        ptr = [0] * k
-        for j in range(k):
-            p = preds[j]
-            if p is None:
-                new[j], ptr[j] = best + row[j], arg
-            elif score[p[1]] > score[p[0]]:
-                new[j], ptr[j] = score[p[1]] + row[j], p[1]
+        new = [best + x for x in row]  # right for O and B-X; each I-X is redone below
+        ptr = [arg] * k
+        for j, b in inside:
+            if score[j] > score[b]:
+                new[j], ptr[j] = score[j] + row[j], j
             else:
-                new[j], ptr[j] = score[p[0]] + row[j], p[0]
+                new[j], ptr[j] = score[b] + row[j], b
         back.append(ptr)
         score = new
     path = [score.index(max(score))]
@@ -412,31 +429,36 @@ def decode(
     if not spans_of_tok:
         return []
     scores = np.concatenate(rows)
-    starts = [a for a, _ in spans_of_tok]
-    ends = [b for _, b in spans_of_tok]
+    n = len(spans_of_tok)
+    offsets = np.array(spans_of_tok, dtype=np.int64).reshape(n, 2)
+    char_starts, char_ends = offsets[:, 0].tolist(), offsets[:, 1].tolist()
+    # subwords that stand for no text (empty ranges) do not set a span's edges: for each position,
+    # the first such "real" subword at or after it and the last at or before it
+    real = offsets[:, 1] > offsets[:, 0]
+    idx = np.arange(n)
+    first_real = np.minimum.accumulate(np.where(real, idx, n)[::-1])[::-1]
+    last_real = np.maximum.accumulate(np.where(real, idx, -1))
     out: list[ScoredSpan] = []
     for layer in space.layers:
         tags = space.tags(layer)
         log_probs = _log_softmax(scores[:, space.slices[layer]])
-        path = viterbi(log_probs, tags)
+        path = np.asarray(viterbi(log_probs, tags), dtype=np.int64)
+        is_b = np.array([t.startswith("B-") for t in tags])
+        is_i = np.array([t.startswith("I-") for t in tags])
+        # a span is a B-X and the I-X run after it (the Viterbi lets no other I follow it)
+        begins = np.flatnonzero(is_b[path])
+        not_inside = np.flatnonzero(~is_i[path])
+        ends = np.append(not_inside, n)[np.searchsorted(not_inside, begins, side="right")]
         # running sums of the chosen tags' probabilities give each span's mean in O(1)
-        cum = np.concatenate([[0.0], np.cumsum(np.exp(log_probs[np.arange(len(path)), path]))]).tolist()
-        t = 0
-        while t < len(path):
-            tag = tags[path[t]]
-            if not tag.startswith("B-"):
-                t += 1
+        cum = np.concatenate([[0.0], np.cumsum(np.exp(log_probs[idx, path]))])
+        means = (cum[ends] - cum[begins]) / (ends - begins)
+        lo, hi = first_real[begins], last_real[ends - 1]
+        for t, left, right, mean in zip(path[begins].tolist(), lo.tolist(), hi.tolist(), means.tolist(), strict=True):
+            if left > right:
                 continue
-            inside = f"I-{tag[2:]}"
-            end = t + 1
-            while end < len(path) and tags[path[end]] == inside:
-                end += 1
-            # subwords that stand for no text (empty ranges) do not set the span's edges
-            real = [i for i in range(t, end) if ends[i] > starts[i]]
-            span = _trim(text, starts[real[0]], ends[real[-1]]) if real else None
+            span = _trim(text, char_starts[left], char_ends[right])
             if span is not None:
-                out.append(ScoredSpan(span[0], span[1], tag[2:], layer, (cum[end] - cum[t]) / (end - t)))
-            t = end
+                out.append(ScoredSpan(span[0], span[1], tags[t][2:], layer, mean))
     return sorted(out, key=lambda s: (s.start, -s.end, s.layer, s.label))
 
 
