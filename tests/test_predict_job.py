@@ -252,6 +252,29 @@ def test_cli_predict_reports_counts(checkpoint: Path, tmp_path: Path, capsys: py
     assert _ids(out) == ["a"] and len(rejects.read_text().splitlines()) == 1
 
 
+def test_cli_predict_no_fast_path_runs_transformers_forward(checkpoint: Path, tmp_path: Path, monkeypatch) -> None:
+    made = []
+    real = Tagger.from_pretrained
+
+    def spy(*args, **kwargs):
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(Tagger, "from_pretrained", spy)
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, 6)
+    outs = []
+    for flag in ([], ["--no-fast-path"]):
+        out = tmp_path / f"out{len(flag)}.jsonl"
+        assert main(["predict", str(checkpoint), str(src), "-o", str(out), "--no-progress", "--device", "cpu", *flag]) == 0
+        outs.append([json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()])
+    assert made[0].fast is not None and made[1].fast is None
+    # same ids, same spans (up to a score's last rounded digit)
+    strip = [[{**s, "score": round(s["score"], 2)} for s in line["spans"]] for line in outs[0]]
+    assert [line["id"] for line in outs[0]] == [line["id"] for line in outs[1]]
+    assert strip == [[{**s, "score": round(s["score"], 2)} for s in line["spans"]] for line in outs[1]]
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [

@@ -40,6 +40,10 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--layer", default="entity", help="the one layer written by --format conll")
     p.add_argument("--with-text", action="store_true", help="put each document's text in its JSONL line")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-fast-path", action="store_true",
+        help="on CPU, run transformers' forward instead of naba's fused encoder (naba.predict.fastpath)",
+    )
     p.set_defaults(func=_predict)
 
 
@@ -129,7 +133,10 @@ def _predict(args: argparse.Namespace) -> int:
     exporting = args.format != "jsonl"
     work = output.with_name(output.name + ".work.jsonl") if exporting else output
     shard = current_shard()
-    tagger = Tagger.from_pretrained(args.model, device=args.device or shard.device, dtype=args.dtype)
+    tagger = Tagger.from_pretrained(
+        args.model, device=args.device or shard.device, dtype=args.dtype,
+        fast_path=False if args.no_fast_path else None,
+    )
     result = run_job(
         tagger, args.input, work, id_field=args.id_field, text_field=args.text_field,
         rejects=args.rejects or default_rejects(output), batch_tokens=args.batch_tokens,

@@ -1,0 +1,221 @@
+"""A fused CPU inference encoder for BERT-family token classifiers.
+
+transformers' BertLayer is written for training and for GPUs; on a CPU at inference it leaves
+time on the table. This module computes the same post-LayerNorm layers from the same weights,
+with four changes that were each measured (scripts/bench_predict.py, BENCHMARKS.md):
+
+- the linear layers run on oneDNN with weights packed once, ahead of time, into its blocked
+  layout (``torch.ops.mkldnn``, as torch.compile's CPU backend does), instead of being reordered on
+  every call; the first FFN matrix has its GELU fused in; Q, K and V are one matrix product;
+- attention runs one sequence at a time, on that sequence's real length, so that its
+  ``heads x n x n`` scores stay in cache and padding costs nothing; the 1/sqrt(d) scale is folded
+  into the query weights;
+- the linear layers see only real tokens: padding is dropped after the embeddings and the logits
+  are scattered back;
+- in the last layer, only the positions whose logits are read (a window's core) are computed;
+- no attention-mask tensors are built.
+
+How much faster than transformers' forward with SDPA it makes ``naba predict`` on CPU is in
+BENCHMARKS.md (the "naba, transformers forward" column of scripts/bench_predict.py). Where the
+oneDNN operators are missing from the PyTorch build, plain ``F.linear`` is used (in a trial here,
+about as fast as transformers' forward).
+
+``fast_encoder(model)`` returns a ``FastEncoder`` or ``None`` (with the reason logged) where the
+model is not a plain BERT-shaped token classifier; ``FastEncoder(input_ids, attention_mask)``
+returns the logits the Hugging Face model would, equal to rounding (tests/test_fastpath.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+# architectures whose layers are BertLayer-shaped: attention.self.{query,key,value},
+# attention.output.{dense,LayerNorm}, intermediate.dense, output.{dense,LayerNorm}
+SUPPORTED_TYPES = frozenset({"bert", "roberta", "xlm-roberta"})
+ACTIVATIONS = {"gelu": F.gelu, "relu": F.relu}
+
+
+def why_not(model: nn.Module) -> str | None:
+    """Why ``model`` cannot take the fused path, or ``None`` if it can."""
+    config = getattr(model, "config", None)
+    if config is None:
+        return "not a transformers model"
+    if config.model_type not in SUPPORTED_TYPES:
+        return f"model type {config.model_type!r} is not one of {sorted(SUPPORTED_TYPES)}"
+    if getattr(config, "is_decoder", False) or getattr(config, "add_cross_attention", False):
+        return "a decoder or cross-attention model"
+    if getattr(config, "position_embedding_type", "absolute") != "absolute":
+        return f"position_embedding_type {config.position_embedding_type!r} changes the attention scores"
+    if config.hidden_act not in ACTIVATIONS:
+        return f"activation {config.hidden_act!r} (only exact GELU and ReLU are fused)"
+    base = getattr(model, getattr(model, "base_model_prefix", ""), None)
+    if base is None or not hasattr(base, "encoder") or not hasattr(base, "embeddings"):
+        return "no base model with embeddings and encoder"
+    if not isinstance(getattr(model, "classifier", None), nn.Linear):
+        return "no linear token-classification head"
+    device = next(model.parameters()).device
+    if device.type != "cpu":
+        return f"the model is on {device}, and this path is for CPUs"
+    dtype = next(model.parameters()).dtype
+    if dtype not in (torch.float32, torch.bfloat16):
+        return f"dtype {dtype} (fp32 and bf16 only)"
+    return None
+
+
+class _Linear:
+    """``x @ W.T + b`` (then the activation), on oneDNN with a pre-packed weight where it can."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, *, act: str = "none", rows: int = 2048):
+        self.weight, self.bias, self.act = weight.detach(), bias.detach(), act
+        self.packed = _pack(self.weight, rows, bias=self.bias, act=act)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.packed is not None:
+            return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, self.act, [], "none" if self.act == "gelu" else "")
+        y = F.linear(x, self.weight, self.bias)
+        return ACTIVATIONS[self.act](y) if self.act != "none" else y
+
+
+def _pack(weight: torch.Tensor, rows: int, *, bias: torch.Tensor, act: str) -> torch.Tensor | None:
+    """``weight`` in oneDNN's blocked layout, or ``None`` if this PyTorch cannot (or gets it wrong)."""
+    ops = getattr(torch.ops, "mkldnn", None)
+    if not torch.backends.mkldnn.is_available() or not hasattr(ops, "_linear_pointwise"):
+        return None
+    try:
+        packed = ops._reorder_linear_weight(weight, rows)
+        # a probe against the plain computation: a build whose operator differs is not used
+        probe = torch.randn(3, weight.shape[1], generator=torch.Generator().manual_seed(0)).to(weight.dtype)
+        got = ops._linear_pointwise(probe, packed, bias, act, [], "none" if act == "gelu" else "")
+        want = F.linear(probe, weight, bias)
+        want = ACTIVATIONS[act](want) if act != "none" else want
+        tol = 1e-3 if weight.dtype == torch.float32 else 5e-2
+        if not torch.allclose(got.float(), want.float(), rtol=tol, atol=tol * max(1.0, float(want.abs().max()))):
+            log.warning("oneDNN linear disagrees with F.linear on this build: not used")
+            return None
+        return packed
+    except (RuntimeError, AttributeError) as exc:
+        log.info("oneDNN packed linear not available (%s): using F.linear", exc)
+        return None
+
+
+@dataclass
+class _Layer:
+    qkv: _Linear
+    out: _Linear
+    norm1: nn.LayerNorm
+    ffn_in: _Linear
+    ffn_out: _Linear
+    norm2: nn.LayerNorm
+
+
+def _layer(hf: nn.Module, config: Any, rows: int) -> _Layer:
+    attn, attn_out, inter, out = hf.attention.self, hf.attention.output, hf.intermediate, hf.output
+    heads = config.num_attention_heads
+    scale = (config.hidden_size // heads) ** -0.5  # folded into the queries: scores need no scaling
+    dtype = attn.query.weight.dtype
+    with torch.no_grad():
+        qkv_w = torch.cat([attn.query.weight.float() * scale, attn.key.weight.float(), attn.value.weight.float()])
+        qkv_b = torch.cat([attn.query.bias.float() * scale, attn.key.bias.float(), attn.value.bias.float()])
+    return _Layer(
+        qkv=_Linear(qkv_w.to(dtype), qkv_b.to(dtype), rows=rows),
+        out=_Linear(attn_out.dense.weight, attn_out.dense.bias, rows=rows),
+        norm1=attn_out.LayerNorm,
+        ffn_in=_Linear(inter.dense.weight, inter.dense.bias, act=config.hidden_act, rows=rows),
+        ffn_out=_Linear(out.dense.weight, out.dense.bias, rows=rows),
+        norm2=out.LayerNorm,
+    )
+
+
+class FastEncoder:
+    """``model``'s embeddings, its encoder as fused CPU layers, and its classifier (inference only)."""
+
+    def __init__(self, model: nn.Module, *, rows: int = 2048):
+        reason = why_not(model)
+        if reason is not None:
+            raise ValueError(f"no fused encoder for this model: {reason}")
+        config = model.config
+        base = getattr(model, model.base_model_prefix)
+        self.heads = config.num_attention_heads
+        self.embeddings = base.embeddings
+        self.classifier = model.classifier
+        self.layers = [_layer(hf, config, rows) for hf in base.encoder.layer]
+        self.packed = all(lin.packed is not None for lin in (self.layers[0].qkv, self.layers[0].ffn_in))
+
+    @torch.inference_mode()
+    def __call__(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, needed: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Logits ``[batch, length, labels]``; rows are right-padded (mask 1 = token, 0 = padding).
+
+        ``needed`` (bool, like the mask) marks the positions whose logits will be read, e.g. a
+        window's core; the last layer then computes only those (every token still serves as a
+        key and value). Other positions get zeros, as padding does.
+        """
+        batch, length = input_ids.shape
+        flat_mask = attention_mask.reshape(-1) != 0
+        real = flat_mask.nonzero().squeeze(1)
+        lengths = attention_mask.sum(dim=1).tolist()
+        hidden = self.embeddings(input_ids=input_ids)
+        x = hidden.reshape(batch * length, -1).index_select(0, real)  # real tokens only, row after row
+        starts = [0]
+        for n in lengths:
+            starts.append(starts[-1] + n)
+        rows = list(zip(starts, starts[1:], strict=False))
+        for layer in self.layers[:-1]:
+            x = self._layer(layer, x, rows, None)
+        keep = None
+        if needed is not None:
+            keep = (needed.reshape(-1) & flat_mask)[real].nonzero().squeeze(1)  # among the real tokens
+            real = real.index_select(0, keep)
+        x = self._layer(self.layers[-1], x, rows, keep)
+        logits = self.classifier(x)
+        out = logits.new_zeros(batch * length, logits.shape[-1])
+        out.index_copy_(0, real, logits)
+        return out.view(batch, length, -1)
+
+    def _layer(
+        self, layer: _Layer, x: torch.Tensor, rows: list[tuple[int, int]], keep: torch.Tensor | None
+    ) -> torch.Tensor:
+        """One encoder layer over the packed tokens ``x``; with ``keep``, the output for those rows only."""
+        width = x.shape[1]
+        head_dim = width // self.heads
+        qkv = layer.qkv(x).view(-1, 3, self.heads, head_dim)
+        if keep is not None:
+            # queries of the kept tokens only, still grouped by sequence
+            kept_rows = torch.bucketize(torch.tensor([a for a, _ in rows] + [x.shape[0]]), keep).tolist()
+            queries = [(kept_rows[i], kept_rows[i + 1]) for i in range(len(rows))]
+            q_all = qkv[:, 0].index_select(0, keep)
+            x = x.index_select(0, keep)
+        else:
+            queries, q_all = rows, qkv[:, 0]
+        context = torch.empty(x.shape[0], self.heads, head_dim, dtype=x.dtype)
+        for (a, b), (qa, qb) in zip(rows, queries, strict=True):
+            if qa == qb:
+                continue
+            q = q_all[qa:qb].transpose(0, 1)  # [heads, queries, head_dim]
+            k, v = qkv[a:b, 1].transpose(0, 1), qkv[a:b, 2].transpose(0, 1)
+            probs = torch.bmm(q, k.transpose(1, 2)).softmax(dim=-1)
+            context[qa:qb] = torch.bmm(probs, v).transpose(0, 1)
+        x = _norm(layer.norm1, layer.out(context.view(-1, width)).add_(x))
+        return _norm(layer.norm2, layer.ffn_out(layer.ffn_in(x)).add_(x))
+
+
+def _norm(norm: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
+    return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+
+
+def fast_encoder(model: nn.Module, *, rows: int = 2048) -> FastEncoder | None:
+    """The fused encoder of ``model``, or ``None`` (logged) where it does not apply."""
+    reason = why_not(model)
+    if reason is not None:
+        log.info("fused CPU encoder not used: %s", reason)
+        return None
+    return FastEncoder(model, rows=rows)

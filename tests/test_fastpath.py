@@ -1,0 +1,149 @@
+"""The fused CPU encoder computes what the Hugging Face model computes, and says when it cannot."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from transformers import BertConfig, BertForTokenClassification, RobertaConfig, RobertaForTokenClassification
+
+from naba.predict import fastpath
+from naba.predict.fastpath import FastEncoder, fast_encoder, why_not
+
+SHAPE = {"vocab_size": 120, "hidden_size": 64, "num_hidden_layers": 2, "intermediate_size": 96,
+         "max_position_embeddings": 64, "num_labels": 5, "initializer_range": 0.3}
+
+
+def _model(kind: str = "bert", dtype: torch.dtype = torch.float32, **overrides) -> torch.nn.Module:
+    config_cls, model_cls = {
+        "bert": (BertConfig, BertForTokenClassification),
+        "roberta": (RobertaConfig, RobertaForTokenClassification),
+    }[kind]
+    config = config_cls(**{**SHAPE, "num_attention_heads": 4, **overrides})
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = model_cls(config)
+    return model.eval().to(dtype)
+
+
+def _batch(lengths: list[int], *, pad: int = 0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ids (3..119) and mask for rows of the given lengths."""
+    g = torch.Generator().manual_seed(seed)
+    width = max(lengths)
+    ids = torch.full((len(lengths), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(lengths), width), dtype=torch.long)
+    for row, n in enumerate(lengths):
+        ids[row, :n] = torch.randint(3, 120, (n,), generator=g)
+        mask[row, :n] = 1
+    return ids, mask
+
+
+CASES = [
+    # kind, dtype, heads, activation, lengths, tolerance (max abs logit difference)
+    ("bert", torch.float32, 4, "gelu", [17, 9, 1, 17], 1e-4),
+    ("bert", torch.float32, 4, "gelu", [12, 12], 1e-4),  # no padding at all
+    ("bert", torch.float32, 2, "relu", [30, 5], 1e-4),  # head size 32: the folded scale is not a power of two
+    ("bert", torch.float32, 3, "gelu", [8, 3, 6], 1e-4),  # an odd number of heads is fine here
+    ("roberta", torch.float32, 4, "gelu", [20, 7], 1e-4),  # positions counted from the padding id
+    ("bert", torch.bfloat16, 4, "gelu", [17, 9, 1, 17], 0.15),
+    ("roberta", torch.bfloat16, 4, "gelu", [20, 7], 0.15),
+]
+
+
+@pytest.mark.parametrize("kind, dtype, heads, act, lengths, tol", CASES)
+@pytest.mark.parametrize("packed", [True, False], ids=["onednn", "plain"])
+def test_logits_match_the_transformers_model(kind, dtype, heads, act, lengths, tol, packed, monkeypatch) -> None:
+    if not packed:
+        monkeypatch.setattr(fastpath, "_pack", lambda *a, **k: None)
+    model = _model(kind, dtype, num_attention_heads=heads, hidden_size=64 if heads != 3 else 48, hidden_act=act)
+    ids, mask = _batch(lengths, pad=model.config.pad_token_id or 0)
+    with torch.inference_mode():
+        want = model(input_ids=ids, attention_mask=mask).logits.float()
+    fast = FastEncoder(model)
+    # this CI's CPU build of PyTorch has oneDNN: the packed path must really be the one tested
+    assert fast.packed == (packed and torch.backends.mkldnn.is_available())
+    got = fast(ids, mask).float()
+    assert got.shape == want.shape
+    for row, n in enumerate(lengths):
+        assert (got[row, :n] - want[row, :n]).abs().max().item() <= tol
+        assert not got[row, n:].any()  # padding gets zeros
+    # the logits are far from flat: the comparison means something
+    assert want.std().item() > 10 * tol
+
+
+def test_padding_never_reaches_real_tokens() -> None:
+    model = _model()
+    fast = FastEncoder(model)
+    ids, mask = _batch([10, 4])
+    alone = fast(ids[1:, :4], mask[1:, :4])
+    ids[1, 4:] = 77  # garbage in the padding of row 1
+    together = fast(ids, mask)
+    assert torch.allclose(together[1, :4], alone[0], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kind, dtype, overrides, reason",
+    [
+        ("bert", torch.float32, {"hidden_act": "gelu_new"}, "activation"),
+        ("bert", torch.float32, {"position_embedding_type": "relative_key"}, "position_embedding_type"),
+        ("bert", torch.float32, {"is_decoder": True}, "decoder"),
+        ("bert", torch.float16, {}, "dtype"),
+    ],
+)
+def test_models_it_cannot_take_say_why(kind, dtype, overrides, reason) -> None:
+    model = _model(kind, dtype, **overrides)
+    assert reason in (why_not(model) or "")
+    assert fast_encoder(model) is None
+    with pytest.raises(ValueError, match="no fused encoder"):
+        FastEncoder(model)
+
+
+def test_other_architectures_are_left_alone() -> None:
+    from transformers import DistilBertConfig, DistilBertForTokenClassification
+
+    model = DistilBertForTokenClassification(DistilBertConfig(vocab_size=50, dim=32, n_layers=1, n_heads=2, hidden_dim=64))
+    assert "distilbert" in why_not(model)
+
+
+def test_the_tagger_uses_it_on_cpu_and_agrees(tmp_path) -> None:
+    from naba.corpus.labels import DEFAULT_SCHEME
+    from naba.encode import LabelSpace
+    from naba.model import build_small_model, build_small_tokenizer, save_checkpoint
+    from naba.predict import Tagger
+
+    texts = ["قال الجيش السوري إن القوات دخلت مدينة حماة صباح اليوم"] * 3 + ["وزير الخارجية في دمشق " * 40]
+    tok = build_small_tokenizer(texts, vocab_size=200)
+    space = LabelSpace.from_scheme(DEFAULT_SCHEME)
+    model = build_small_model(space, vocab_size=len(tok), hidden_size=64, num_layers=2, heads=4, intermediate=128)
+    ckpt = save_checkpoint(tmp_path / "m", model, tok, space, extra={"max_length": 32, "stride": 8})
+    fast = Tagger.from_pretrained(ckpt, device="cpu")
+    slow = Tagger.from_pretrained(ckpt, device="cpu", fast_path=False)
+    assert fast.fast is not None and slow.fast is None
+    assert Tagger.from_pretrained(ckpt, device="cpu", dtype="fp16").fast is None  # not measured: not used
+    chunk = fast._encode(texts, lambda t: t)
+    a = fast._forward(chunk.windows, budget=256, batch_size=None)
+    b = slow._forward(chunk.windows, budget=256, batch_size=None)
+    # decoding reads each window's core: there the two agree; the fused path leaves the rest at zero
+    for w, x, y in zip(chunk.windows, a, b, strict=True):
+        lo, hi = w.core
+        assert float(np.abs(x[lo:hi] - y[lo:hi]).max()) < 1e-4
+    assert any(w.core != (1, len(w.input_ids) - 1) for w in chunk.windows)  # the long text has overlaps
+    for got in fast(texts):
+        for span in got:
+            assert span["text"]
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.bfloat16, 0.15)])
+def test_only_the_needed_positions_are_computed_in_the_last_layer(dtype, tol) -> None:
+    model = _model(dtype=dtype)
+    fast = FastEncoder(model)
+    ids, mask = _batch([12, 7, 9])
+    needed = torch.zeros_like(mask, dtype=torch.bool)
+    needed[0, 3:8] = True
+    needed[2, 0:9] = True  # row 1: nothing needed
+    needed[1, 8:] = True  # padding marked needed: still padding
+    full = fast(ids, mask).float()
+    part = fast(ids, mask, needed).float()
+    want = needed & mask.bool()
+    assert (part[want] - full[want]).abs().max().item() <= tol
+    assert not part[~want].any()
