@@ -147,3 +147,33 @@ def test_only_the_needed_positions_are_computed_in_the_last_layer(dtype, tol) ->
     want = needed & mask.bool()
     assert (part[want] - full[want]).abs().max().item() <= tol
     assert not part[~want].any()
+
+
+@pytest.mark.parametrize(
+    "rows, padded",
+    [(1, 64), (64, 64), (65, 128), (511, 512), (513, 576), (1000, 1024), (1025, 1152), (2048, 2048), (5000, 5120)],
+)
+def test_row_counts_are_bucketed(rows, padded) -> None:
+    assert fastpath._pad_rows(torch.ones(rows, 2)).shape == (padded, 2)
+    assert fastpath._pad_rows(torch.ones(rows, 2))[rows:].abs().sum() == 0
+
+
+def test_a_long_run_meets_few_matrix_shapes(monkeypatch) -> None:
+    # oneDNN keeps a kernel per shape: batches of every size must not mean kernels of every size
+    shapes = set()
+    real_bmm = torch.bmm
+
+    def bmm(a, b, *args, **kwargs):
+        shapes.add(("bmm", *a.shape, *b.shape))
+        return real_bmm(a, b, *args, **kwargs)
+
+    real_call = fastpath._Linear.__call__
+    monkeypatch.setattr(fastpath._Linear, "__call__", lambda self, x: shapes.add(("linear", *x.shape)) or real_call(self, x))
+    monkeypatch.setattr(torch, "bmm", bmm)
+    fast = FastEncoder(_model())
+    g = torch.Generator().manual_seed(1)
+    for _ in range(60):
+        lengths = torch.randint(1, 64, (int(torch.randint(1, 6, (1,), generator=g)),), generator=g).tolist()
+        fast(*_batch(lengths))
+    assert len({s for s in shapes if s[0] == "linear"}) <= 3 * 4  # row counts 64..320 in steps of 64, 4 kinds
+    assert len({s for s in shapes if s[0] == "bmm"}) <= 2 * 4  # lengths 1..63 in steps of 16, 2 products

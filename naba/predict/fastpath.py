@@ -28,6 +28,7 @@ returns the logits the Hugging Face model would, equal to rounding (tests/test_f
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,13 @@ log = logging.getLogger(__name__)
 # attention.output.{dense,LayerNorm}, intermediate.dense, output.{dense,LayerNorm}
 SUPPORTED_TYPES = frozenset({"bert", "roberta", "xlm-roberta"})
 ACTIVATIONS = {"gelu": F.gelu, "relu": F.relu}
+# oneDNN builds and keeps a kernel for every matrix shape it meets (up to its cache capacity, 1024
+# by default, at a few hundred KiB each): with token counts that differ from batch to batch, a long
+# job's memory grew by ~0.8 GiB. Row counts are therefore rounded up to a multiple of ROW_STEP (of
+# 1/8 of a power of two above 512 rows) and each sequence's attention to a multiple of SEQ_STEP,
+# with the extra keys masked out, so that a run meets a few dozen shapes.
+ROW_STEP = 64
+SEQ_STEP = 16
 
 
 def why_not(model: nn.Module) -> str | None:
@@ -156,27 +164,26 @@ class FastEncoder:
         """Logits ``[batch, length, labels]``; rows are right-padded (mask 1 = token, 0 = padding).
 
         ``needed`` (bool, like the mask) marks the positions whose logits will be read, e.g. a
-        window's core; the last layer then computes only those (every token still serves as a
-        key and value). Other positions get zeros, as padding does.
+        window's core; the last layer then runs its linear layers on those only (every token still
+        serves as a key and value). Other positions get zeros, as padding does.
         """
         batch, length = input_ids.shape
         flat_mask = attention_mask.reshape(-1) != 0
         real = flat_mask.nonzero().squeeze(1)
         lengths = attention_mask.sum(dim=1).tolist()
         hidden = self.embeddings(input_ids=input_ids)
-        x = hidden.reshape(batch * length, -1).index_select(0, real)  # real tokens only, row after row
+        x = _pad_rows(hidden.reshape(batch * length, -1).index_select(0, real))  # real tokens, row after row
         starts = [0]
         for n in lengths:
             starts.append(starts[-1] + n)
         rows = list(zip(starts, starts[1:], strict=False))
-        for layer in self.layers[:-1]:
-            x = self._layer(layer, x, rows, None)
         keep = None
         if needed is not None:
             keep = (needed.reshape(-1) & flat_mask)[real].nonzero().squeeze(1)  # among the real tokens
             real = real.index_select(0, keep)
-        x = self._layer(self.layers[-1], x, rows, keep)
-        logits = self.classifier(x)
+        for i, layer in enumerate(self.layers):
+            x = self._layer(layer, x, rows, keep if i == len(self.layers) - 1 else None)
+        logits = self.classifier(x)[: len(real)]
         out = logits.new_zeros(batch * length, logits.shape[-1])
         out.index_copy_(0, real, logits)
         return out.view(batch, length, -1)
@@ -184,28 +191,37 @@ class FastEncoder:
     def _layer(
         self, layer: _Layer, x: torch.Tensor, rows: list[tuple[int, int]], keep: torch.Tensor | None
     ) -> torch.Tensor:
-        """One encoder layer over the packed tokens ``x``; with ``keep``, the output for those rows only."""
+        """One layer over the packed tokens ``x`` (``rows``: each sequence's span of them).
+
+        With ``keep``, the attention output goes on for those tokens only.
+        """
         width = x.shape[1]
         head_dim = width // self.heads
         qkv = layer.qkv(x).view(-1, 3, self.heads, head_dim)
+        context = x.new_zeros(x.shape[0], self.heads, head_dim)  # padding rows stay finite
+        for a, b in rows:
+            n = b - a
+            m = -(-n // SEQ_STEP) * SEQ_STEP
+            block = qkv[a:b] if m == n else torch.cat([qkv[a:b], qkv.new_zeros(m - n, 3, self.heads, head_dim)])
+            # contiguous [heads, m, head_dim]: bmm would copy the strided views anyway
+            q, k, v = block.permute(1, 2, 0, 3).contiguous().unbind(0)
+            scores = torch.bmm(q, k.transpose(1, 2))
+            if m > n:
+                scores[:, :, n:] = -math.inf  # the shape's padding keys get no weight
+            context[a:b] = torch.bmm(scores.softmax(dim=-1), v)[:, :n].transpose(0, 1)
+        context = context.view(-1, width)
         if keep is not None:
-            # queries of the kept tokens only, still grouped by sequence
-            kept_rows = torch.bucketize(torch.tensor([a for a, _ in rows] + [x.shape[0]]), keep).tolist()
-            queries = [(kept_rows[i], kept_rows[i + 1]) for i in range(len(rows))]
-            q_all = qkv[:, 0].index_select(0, keep)
-            x = x.index_select(0, keep)
-        else:
-            queries, q_all = rows, qkv[:, 0]
-        context = torch.empty(x.shape[0], self.heads, head_dim, dtype=x.dtype)
-        for (a, b), (qa, qb) in zip(rows, queries, strict=True):
-            if qa == qb:
-                continue
-            q = q_all[qa:qb].transpose(0, 1)  # [heads, queries, head_dim]
-            k, v = qkv[a:b, 1].transpose(0, 1), qkv[a:b, 2].transpose(0, 1)
-            probs = torch.bmm(q, k.transpose(1, 2)).softmax(dim=-1)
-            context[qa:qb] = torch.bmm(probs, v).transpose(0, 1)
-        x = _norm(layer.norm1, layer.out(context.view(-1, width)).add_(x))
+            context, x = _pad_rows(context.index_select(0, keep)), _pad_rows(x.index_select(0, keep))
+        x = _norm(layer.norm1, layer.out(context).add_(x))
         return _norm(layer.norm2, layer.ffn_out(layer.ffn_in(x)).add_(x))
+
+
+def _pad_rows(x: torch.Tensor) -> torch.Tensor:
+    """``x`` with zero rows added up to a bucketed row count (see ROW_STEP)."""
+    n = x.shape[0]
+    step = max(ROW_STEP, 1 << max(0, n.bit_length() - 4))  # at most 1/8 more rows above 512
+    m = -(-n // step) * step
+    return x if m == n else torch.cat([x, x.new_zeros(m - n, *x.shape[1:])])
 
 
 def _norm(norm: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:

@@ -183,7 +183,9 @@ class Tagger:
         """Load a run folder (uses ``best/``), a checkpoint folder or a hub id (offline: its cache).
 
         ``fast_path``: run the model through naba's fused CPU encoder (naba.predict.fastpath);
-        ``None`` (the default) does so on CPU in fp32 and bf16, where it was measured faster.
+        ``None`` (the default) does so on CPU in fp32 and bf16, where it was measured faster. It
+        packs copies of the weights when the Tagger is made: a model changed afterwards needs a
+        new Tagger.
         """
         from naba.model import load_checkpoint
 
