@@ -1,0 +1,41 @@
+"""The arithmetic of scripts/bench_predict.py: FLOPs per token, span agreement, the roofline."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+import bench_predict  # noqa: E402
+
+
+def test_flops_per_token_by_hand() -> None:
+    # per layer: 4 d^2 (Q, K, V, output) + 2 d f (FFN) multiply-adds, and 2 s d for the scores and
+    # the weighted sum; x2 for FLOPs; plus the classifier
+    d, f, s, layers, labels = 256, 1024, 512, 4, 5
+    per_layer = 2 * (4 * d * d + 2 * d * f) + 2 * 2 * s * d
+    assert bench_predict.flops_per_token(hidden=d, inter=f, layers=layers, labels=labels) == layers * per_layer + 2 * d * labels
+    assert bench_predict.flops_per_token(hidden=256, inter=1024, layers=4, labels=5) == pytest.approx(8.39e6, rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    "a, b, f1",
+    [
+        ([[{"start": 0, "end": 3, "label": "X"}]], [[{"start": 0, "end": 3, "label": "X"}]], 1.0),
+        ([[{"start": 0, "end": 3, "label": "X"}]], [[{"start": 0, "end": 3, "label": "Y"}]], 0.0),
+        ([[{"start": 0, "end": 3, "label": "X"}, {"start": 4, "end": 5, "label": "X"}]], [[{"start": 0, "end": 3, "label": "X"}]], 2 / 3),
+        ([[]], [[]], 1.0),
+    ],
+)
+def test_span_agreement(a, b, f1) -> None:
+    assert bench_predict.span_f1(a, b) == pytest.approx(f1)
+    assert bench_predict.span_f1(b, a) == pytest.approx(f1)
+
+
+def test_roofline_measures_something() -> None:
+    gflops = bench_predict.roofline(torch.float32, hidden=64, inter=128, heads=2, seq=64, seqs=2, seconds=0.2)
+    assert 0.1 < gflops < 1e5
