@@ -177,3 +177,13 @@ def test_a_long_run_meets_few_matrix_shapes(monkeypatch) -> None:
         fast(*_batch(lengths))
     assert len({s for s in shapes if s[0] == "linear"}) <= 3 * 4  # row counts 64..320 in steps of 64, 4 kinds
     assert len({s for s in shapes if s[0] == "bmm"}) <= 2 * 4  # lengths 1..63 in steps of 16, 2 products
+
+
+def test_allocator_tuning_can_be_turned_off(monkeypatch) -> None:
+    monkeypatch.setenv("NABA_MALLOPT", "0")
+    assert fastpath.keep_freed_memory() is False
+    monkeypatch.delenv("NABA_MALLOPT")
+    import platform
+
+    # on glibc (this CI's Debian) mallopt takes the settings; elsewhere nothing is done
+    assert fastpath.keep_freed_memory() is (platform.libc_ver()[0] == "glibc")
