@@ -16,7 +16,8 @@ with four changes that were each measured (scripts/bench_predict.py, BENCHMARKS.
 - no attention-mask tensors are built;
 - glibc is asked (``mallopt``) to keep freed blocks of up to 256 MiB for reuse: by default it
   hands every large temporary (the scores, the FFN activations) back to the kernel and takes it
-  again for the next one, and the page faults cost about a tenth of a bf16 forward here. It is
+  again for the next one, page-faulting it in each time (a visible share of a bf16 forward in
+  trials here). It is
   process-wide and only changes when memory goes back to the system; ``NABA_MALLOPT=0`` turns
   it off.
 
@@ -52,7 +53,7 @@ SUPPORTED_TYPES = frozenset({"bert", "roberta", "xlm-roberta"})
 ACTIVATIONS = {"gelu": F.gelu, "relu": F.relu}
 # oneDNN builds and keeps a kernel for every matrix shape it meets (up to its cache capacity, 1024
 # by default, at a few hundred KiB each): with token counts that differ from batch to batch, a long
-# job's memory grew by ~0.8 GiB. Row counts are therefore rounded up to a multiple of ROW_STEP (of
+# job's memory grew with every new shape. Row counts are therefore rounded up to a multiple of ROW_STEP (of
 # 1/8 of a power of two above 512 rows) and each sequence's attention to a multiple of SEQ_STEP,
 # with the extra keys masked out, so that a run meets a few dozen shapes.
 ROW_STEP = 64
