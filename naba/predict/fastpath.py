@@ -2,7 +2,7 @@
 
 transformers' BertLayer is written for training and for GPUs; on a CPU at inference it leaves
 time on the table. This module computes the same post-LayerNorm layers from the same weights,
-with four changes that were each measured (scripts/bench_predict.py, BENCHMARKS.md):
+with these changes (their sum is measured by scripts/bench_predict.py, in BENCHMARKS.md):
 
 - the linear layers run on oneDNN with weights packed once, ahead of time, into its blocked
   layout (``torch.ops.mkldnn``, as torch.compile's CPU backend does), instead of being reordered on
@@ -12,14 +12,14 @@ with four changes that were each measured (scripts/bench_predict.py, BENCHMARKS.
   into the query weights;
 - the linear layers see only real tokens: padding is dropped after the embeddings and the logits
   are scattered back;
-- in the last layer, only the positions whose logits are read (a window's core) are computed;
+- in the last layer, the output projection and the FFN run only on the positions whose logits
+  are read (a window's core);
 - no attention-mask tensors are built;
 - glibc is asked (``mallopt``) to keep freed blocks of up to 256 MiB for reuse: by default it
   hands every large temporary (the scores, the FFN activations) back to the kernel and takes it
   again for the next one, page-faulting it in each time (a visible share of a bf16 forward in
-  trials here). It is
-  process-wide and only changes when memory goes back to the system; ``NABA_MALLOPT=0`` turns
-  it off.
+  trials here). It is process-wide and only changes when memory goes back to the system;
+  ``NABA_MALLOPT=0`` turns it off.
 
 How much faster than transformers' forward with SDPA it makes ``naba predict`` on CPU is in
 BENCHMARKS.md (the "naba, transformers forward" column of scripts/bench_predict.py). Where the
