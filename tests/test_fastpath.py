@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from transformers import BertConfig, BertForTokenClassification, RobertaConfig, RobertaForTokenClassification
+from transformers import (
+    BertConfig,
+    BertForTokenClassification,
+    RobertaConfig,
+    RobertaForTokenClassification,
+    XLMRobertaConfig,
+    XLMRobertaForTokenClassification,
+)
 
 from naba.predict import fastpath
 from naba.predict.fastpath import FastEncoder, fast_encoder, why_not
@@ -18,6 +25,7 @@ def _model(kind: str = "bert", dtype: torch.dtype = torch.float32, **overrides) 
     config_cls, model_cls = {
         "bert": (BertConfig, BertForTokenClassification),
         "roberta": (RobertaConfig, RobertaForTokenClassification),
+        "xlm-roberta": (XLMRobertaConfig, XLMRobertaForTokenClassification),
     }[kind]
     config = config_cls(**{**SHAPE, "num_attention_heads": 4, **overrides})
     with torch.random.fork_rng(devices=[]):
@@ -45,6 +53,7 @@ CASES = [
     ("bert", torch.float32, 2, "relu", [30, 5], 1e-4),  # head size 32: the folded scale is not a power of two
     ("bert", torch.float32, 3, "gelu", [8, 3, 6], 1e-4),  # an odd number of heads is fine here
     ("roberta", torch.float32, 4, "gelu", [20, 7], 1e-4),  # positions counted from the padding id
+    ("xlm-roberta", torch.float32, 4, "gelu", [5, 20, 11], 1e-4),
     ("bert", torch.bfloat16, 4, "gelu", [17, 9, 1, 17], 0.15),
     ("roberta", torch.bfloat16, 4, "gelu", [20, 7], 0.15),
 ]
