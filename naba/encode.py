@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -353,15 +354,28 @@ def _predecessors(tags: Sequence[str]) -> list[tuple[int, int] | None]:
     return out
 
 
-def _allowed(tags: Sequence[str]) -> np.ndarray:
-    """``allowed[j, i + 1]``: may tag j follow tag i (``i = -1``: start the sequence)?"""
+@dataclass(frozen=True)
+class _BioTables:
+    allowed: np.ndarray  # allowed[j, i + 1]: may tag j follow tag i (i = -1: start the sequence)?
+    inside: list[tuple[int, int]]  # (I-X, B-X) index pairs
+    is_b: np.ndarray
+    is_i: np.ndarray
+
+
+@lru_cache(maxsize=64)
+def _bio_tables(tags: tuple[str, ...]) -> _BioTables:
+    """What decoding needs to know of a layer's tags, built once per tag set (decode runs per document)."""
     k = len(tags)
     allowed = np.ones((k, k + 1), dtype=bool)
+    inside = []
     for j, pred in enumerate(_predecessors(tags)):
         if pred is not None:
             allowed[j] = False
             allowed[j, [pred[0] + 1, pred[1] + 1]] = True
-    return allowed
+            inside.append((j, pred[0]))
+    is_b = np.array([t.startswith("B-") for t in tags])
+    is_i = np.array([t.startswith("I-") for t in tags])
+    return _BioTables(allowed, inside, is_b, is_i)
 
 
 def viterbi(log_probs: np.ndarray, tags: Sequence[str]) -> list[int]:
@@ -375,13 +389,14 @@ def viterbi(log_probs: np.ndarray, tags: Sequence[str]) -> list[int]:
     log_probs = np.asarray(log_probs, dtype=np.float64)
     if not len(log_probs):
         return []
+    tables = _bio_tables(tuple(tags))
     best_each = log_probs.argmax(axis=1)
     previous = np.concatenate([[-1], best_each[:-1]])
-    if _allowed(tags)[best_each, previous + 1].all():
+    if tables.allowed[best_each, previous + 1].all():
         return best_each.tolist()
     rows = log_probs.tolist()
     k = len(tags)
-    inside = [(j, pred[0]) for j, pred in enumerate(_predecessors(tags)) if pred is not None]
+    inside = tables.inside
     score = list(rows[0])
     for j, _ in inside:
         score[j] = -math.inf
@@ -443,11 +458,10 @@ def decode(
         tags = space.tags(layer)
         log_probs = _log_softmax(scores[:, space.slices[layer]])
         path = np.asarray(viterbi(log_probs, tags), dtype=np.int64)
-        is_b = np.array([t.startswith("B-") for t in tags])
-        is_i = np.array([t.startswith("I-") for t in tags])
+        tables = _bio_tables(tuple(tags))
         # a span is a B-X and the I-X run after it (the Viterbi lets no other I follow it)
-        begins = np.flatnonzero(is_b[path])
-        not_inside = np.flatnonzero(~is_i[path])
+        begins = np.flatnonzero(tables.is_b[path])
+        not_inside = np.flatnonzero(~tables.is_i[path])
         ends = np.append(not_inside, n)[np.searchsorted(not_inside, begins, side="right")]
         # running sums of the chosen tags' probabilities give each span's mean in O(1)
         cum = np.concatenate([[0.0], np.cumsum(np.exp(log_probs[idx, path]))])

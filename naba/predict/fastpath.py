@@ -53,9 +53,9 @@ SUPPORTED_TYPES = frozenset({"bert", "roberta", "xlm-roberta"})
 ACTIVATIONS = {"gelu": F.gelu, "relu": F.relu}
 # oneDNN builds and keeps a kernel for every matrix shape it meets (up to its cache capacity, 1024
 # by default, at a few hundred KiB each): with token counts that differ from batch to batch, a long
-# job's memory grew with every new shape. Row counts are therefore rounded up to a multiple of ROW_STEP (of
-# 1/8 of a power of two above 512 rows) and each sequence's attention to a multiple of SEQ_STEP,
-# with the extra keys masked out, so that a run meets a few dozen shapes.
+# job's memory grew with every new shape. Row counts are therefore rounded up to a multiple of
+# ROW_STEP (of 1/8 of a power of two above 512 rows) and each sequence's attention to a multiple of
+# SEQ_STEP, with the extra keys masked out, so that a run meets a few dozen shapes.
 ROW_STEP = 64
 SEQ_STEP = 16
 
@@ -110,9 +110,18 @@ class _Linear:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.packed is not None:
-            return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, self.act, [], "none" if self.act == "gelu" else "")
-        y = F.linear(x, self.weight, self.bias)
-        return ACTIVATIONS[self.act](y) if self.act != "none" else y
+            return _onednn(x, self.packed, self.bias, self.act)
+        return _plain(x, self.weight, self.bias, self.act)
+
+
+def _onednn(x: torch.Tensor, packed: torch.Tensor, bias: torch.Tensor, act: str) -> torch.Tensor:
+    # the last argument is the GELU variant: "none" is the exact (erf) one; other acts take ""
+    return torch.ops.mkldnn._linear_pointwise(x, packed, bias, act, [], "none" if act == "gelu" else "")
+
+
+def _plain(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, act: str) -> torch.Tensor:
+    y = F.linear(x, weight, bias)
+    return ACTIVATIONS[act](y) if act != "none" else y
 
 
 def _pack(weight: torch.Tensor, rows: int, *, bias: torch.Tensor, act: str) -> torch.Tensor | None:
@@ -124,9 +133,7 @@ def _pack(weight: torch.Tensor, rows: int, *, bias: torch.Tensor, act: str) -> t
         packed = ops._reorder_linear_weight(weight, rows)
         # a probe against the plain computation: a build whose operator differs is not used
         probe = torch.randn(3, weight.shape[1], generator=torch.Generator().manual_seed(0)).to(weight.dtype)
-        got = ops._linear_pointwise(probe, packed, bias, act, [], "none" if act == "gelu" else "")
-        want = F.linear(probe, weight, bias)
-        want = ACTIVATIONS[act](want) if act != "none" else want
+        got, want = _onednn(probe, packed, bias, act), _plain(probe, weight, bias, act)
         tol = 1e-3 if weight.dtype == torch.float32 else 5e-2
         if not torch.allclose(got.float(), want.float(), rtol=tol, atol=tol * max(1.0, float(want.abs().max()))):
             log.warning("oneDNN linear disagrees with F.linear on this build: not used")

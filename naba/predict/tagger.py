@@ -349,9 +349,10 @@ def _fused_encoder(model: torch.nn.Module, *, device: torch.device, dtype: torch
         return None
     from naba.predict.fastpath import fast_encoder, why_not
 
-    if wanted and why_not(model) is not None:
+    fast = fast_encoder(model, rows=CPU_BATCH_TOKENS)
+    if fast is None and wanted:
         log.warning("fast_path asked for, but not possible: %s; using the model as it is", why_not(model))
-    return fast_encoder(model, rows=CPU_BATCH_TOKENS)
+    return fast
 
 
 def _use_sdpa(model: torch.nn.Module) -> None:
