@@ -6,19 +6,17 @@ span's layer (B on the first, I on the rest), so a span that starts inside a wor
 survives wherever the tokenizer cuts: exactly if it cuts at the span's boundary, otherwise on the
 whole containing subword (counted by :func:`unrepresentable`). Long documents are sliced into
 windows of ``max_length`` tokens (with [CLS]/[SEP]) that overlap by ``stride`` tokens; each subword
-is scored by the window where it sits most centrally (``Window.core``). Decoding runs a Viterbi
-per layer that never lets I-X follow anything but B-X or I-X.
+is scored by the window where it sits most centrally (``Window.core``). Decoding the model's
+scores back into spans is :mod:`naba.decode`'s job.
 """
 
 from __future__ import annotations
 
 import gc
-import math
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -119,17 +117,6 @@ class Window:
     char_spans: list[tuple[int, int]]
     labels: list[list[int]] | None
     core: tuple[int, int]
-
-
-@dataclass(frozen=True)
-class ScoredSpan:
-    """A predicted span in original offsets with the mean probability of its tags."""
-
-    start: int
-    end: int
-    label: str
-    layer: str
-    score: float
 
 
 @dataclass
@@ -336,149 +323,3 @@ def unrepresentable(
         for label, exact in _assign(doc.spans, tok, space)[1]:
             counts[label] += not exact
     return dict(counts)
-
-
-def _log_softmax(x: np.ndarray) -> np.ndarray:
-    x = x - x.max(axis=-1, keepdims=True)
-    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
-
-
-def _predecessors(tags: Sequence[str]) -> list[tuple[int, int] | None]:
-    """For each tag, ``None`` if any tag may precede it, else the indices of B-X and I-X."""
-    out: list[tuple[int, int] | None] = []
-    for tag in tags:
-        if tag.startswith("I-"):
-            out.append((tags.index(f"B-{tag[2:]}"), tags.index(tag)))
-        else:
-            out.append(None)
-    return out
-
-
-@dataclass(frozen=True)
-class _BioTables:
-    allowed: np.ndarray  # allowed[j, i + 1]: may tag j follow tag i (i = -1: start the sequence)?
-    inside: list[tuple[int, int]]  # (I-X, B-X) index pairs
-    is_b: np.ndarray
-    is_i: np.ndarray
-
-
-@lru_cache(maxsize=64)
-def _bio_tables(tags: tuple[str, ...]) -> _BioTables:
-    """What decoding needs to know of a layer's tags, built once per tag set (decode runs per document)."""
-    k = len(tags)
-    allowed = np.ones((k, k + 1), dtype=bool)
-    inside = []
-    for j, pred in enumerate(_predecessors(tags)):
-        if pred is not None:
-            allowed[j] = False
-            allowed[j, [pred[0] + 1, pred[1] + 1]] = True
-            inside.append((j, pred[0]))
-    is_b = np.array([t.startswith("B-") for t in tags])
-    is_i = np.array([t.startswith("I-") for t in tags])
-    return _BioTables(allowed, inside, is_b, is_i)
-
-
-def viterbi(log_probs: np.ndarray, tags: Sequence[str]) -> list[int]:
-    """The most probable tag sequence that obeys BIO (no I-X after anything but B-X / I-X).
-
-    Without transition scores, the best sequence overall is the best valid one whenever it is
-    valid, as a trained model's mostly is: that is checked first, in numpy. Otherwise O and B-X may
-    follow anything, so each step needs one maximum over all tags plus a choice of two for each
-    I-X: plain Python over a handful of tags beats numpy's per-call overhead here.
-    """
-    log_probs = np.asarray(log_probs, dtype=np.float64)
-    if not len(log_probs):
-        return []
-    tables = _bio_tables(tuple(tags))
-    best_each = log_probs.argmax(axis=1)
-    previous = np.concatenate([[-1], best_each[:-1]])
-    if tables.allowed[best_each, previous + 1].all():
-        return best_each.tolist()
-    rows = log_probs.tolist()
-    k = len(tags)
-    inside = tables.inside
-    score = list(rows[0])
-    for j, _ in inside:
-        score[j] = -math.inf
-    back: list[list[int]] = []
-    for row in rows[1:]:
-        best = max(score)
-        arg = score.index(best)
-        new = [best + x for x in row]  # right for O and B-X; each I-X is redone below
-        ptr = [arg] * k
-        for j, b in inside:
-            if score[j] > score[b]:
-                new[j], ptr[j] = score[j] + row[j], j
-            else:
-                new[j], ptr[j] = score[b] + row[j], b
-        back.append(ptr)
-        score = new
-    path = [score.index(max(score))]
-    for ptr in reversed(back):
-        path.append(ptr[path[-1]])
-    return path[::-1]
-
-
-def decode(
-    text: str, windows: Sequence[Window], logits: Sequence[np.ndarray], space: LabelSpace
-) -> list[ScoredSpan]:
-    """Spans of ONE document from its windows' logits (each ``[len(window), num_labels]``).
-
-    Each subword is scored by the window that owns it (``core``); per layer, a softmax over the
-    layer's slice and a BIO-constrained Viterbi pick the tags; spans come back in original offsets,
-    trimmed of whitespace, scored by the mean probability of their chosen tags.
-    """
-    if len(windows) != len(logits):
-        raise ValueError(f"decode: {len(windows)} windows but {len(logits)} logits arrays")
-    rows, spans_of_tok = [], []
-    for window, scores in zip(windows, logits, strict=True):
-        scores = np.asarray(scores, dtype=np.float64)
-        if scores.shape != (len(window.input_ids), space.num_labels):
-            raise ValueError(
-                f"decode: logits of shape {scores.shape} for a window of {len(window.input_ids)} tokens "
-                f"and {space.num_labels} labels"
-            )
-        a, b = window.core
-        rows.append(scores[a:b])
-        spans_of_tok += window.char_spans[a:b]
-    if not spans_of_tok:
-        return []
-    scores = np.concatenate(rows)
-    n = len(spans_of_tok)
-    offsets = np.array(spans_of_tok, dtype=np.int64).reshape(n, 2)
-    char_starts, char_ends = offsets[:, 0].tolist(), offsets[:, 1].tolist()
-    # subwords that stand for no text (empty ranges) do not set a span's edges: for each position,
-    # the first such "real" subword at or after it and the last at or before it
-    real = offsets[:, 1] > offsets[:, 0]
-    idx = np.arange(n)
-    first_real = np.minimum.accumulate(np.where(real, idx, n)[::-1])[::-1]
-    last_real = np.maximum.accumulate(np.where(real, idx, -1))
-    out: list[ScoredSpan] = []
-    for layer in space.layers:
-        tags = space.tags(layer)
-        log_probs = _log_softmax(scores[:, space.slices[layer]])
-        path = np.asarray(viterbi(log_probs, tags), dtype=np.int64)
-        tables = _bio_tables(tuple(tags))
-        # a span is a B-X and the I-X run after it (the Viterbi lets no other I follow it)
-        begins = np.flatnonzero(tables.is_b[path])
-        not_inside = np.flatnonzero(~tables.is_i[path])
-        ends = np.append(not_inside, n)[np.searchsorted(not_inside, begins, side="right")]
-        # running sums of the chosen tags' probabilities give each span's mean in O(1)
-        cum = np.concatenate([[0.0], np.cumsum(np.exp(log_probs[idx, path]))])
-        means = (cum[ends] - cum[begins]) / (ends - begins)
-        lo, hi = first_real[begins], last_real[ends - 1]
-        for t, left, right, mean in zip(path[begins].tolist(), lo.tolist(), hi.tolist(), means.tolist(), strict=True):
-            if left > right:
-                continue
-            span = _trim(text, char_starts[left], char_ends[right])
-            if span is not None:
-                out.append(ScoredSpan(span[0], span[1], tags[t][2:], layer, mean))
-    return sorted(out, key=lambda s: (s.start, -s.end, s.layer, s.label))
-
-
-def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return (start, end) if start < end else None

@@ -206,7 +206,7 @@ def breakdown(ckpt: Path, texts: list[str], dtype: str) -> dict:
     """One pass of naba's stages, timed apart, and the forward's operators grouped (torch.profiler)."""
     from torch.profiler import profile
 
-    from naba.encode import decode
+    from naba.decode import decode_many
 
     tagger = Tagger.from_pretrained(ckpt, device="cpu", dtype=dtype)
     tagger(texts[:4])  # warm-up
@@ -217,9 +217,9 @@ def breakdown(ckpt: Path, texts: list[str], dtype: str) -> dict:
         encoded = time.perf_counter()
         logits = tagger._forward(chunk.windows, budget=tagger.batch_tokens, batch_size=None)
         forward = time.perf_counter()
-        for i, text in enumerate(chunk.texts):
-            ws = [w for w, owner in enumerate(chunk.owner) if owner == i]
-            decode(text, [chunk.windows[w] for w in ws], [logits[w] for w in ws], tagger.space)
+        per_doc = [[w for w, owner in enumerate(chunk.owner) if owner == i] for i in range(len(chunk.texts))]
+        decode_many(chunk.texts, [[chunk.windows[w] for w in ws] for ws in per_doc],
+                    [[logits[w] for w in ws] for ws in per_doc], tagger.space)
         decoded = time.perf_counter()
         for stage, seconds in (("encode", encoded - started), ("forward", forward - encoded), ("decode", decoded - forward)):
             best[stage] = min(best.get(stage, seconds), seconds)

@@ -12,7 +12,8 @@ from transformers import BertTokenizerFast
 
 from naba.corpus.document import Document, Span
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
-from naba.encode import IGNORE, LabelSpace, decode, encode, unrepresentable, viterbi
+from naba.decode import decode, viterbi
+from naba.encode import IGNORE, LabelSpace, encode, unrepresentable
 from naba.errors import ConfigError
 from naba.model import build_small_tokenizer
 

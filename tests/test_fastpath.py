@@ -146,11 +146,13 @@ def test_the_tagger_uses_it_on_cpu_and_agrees(tmp_path) -> None:
 def test_only_the_needed_positions_are_computed_in_the_last_layer(dtype, tol) -> None:
     model = _model(dtype=dtype)
     fast = FastEncoder(model)
-    ids, mask = _batch([12, 7, 9])
+    ids, mask = _batch([12, 7, 9, 40])
     needed = torch.zeros_like(mask, dtype=torch.bool)
+    needed[3, 35:40] = True  # a run so near the end that the query block starts before it
     needed[0, 3:8] = True
-    needed[2, 0:9] = True  # row 1: nothing needed
+    needed[2, 0:9] = True
     needed[1, 8:] = True  # padding marked needed: still padding
+    needed[1, [0, 2, 5]] = True  # not one run: gathered, not sliced
     full = fast(ids, mask).float()
     part = fast(ids, mask, needed).float()
     want = needed & mask.bool()

@@ -12,8 +12,8 @@ with these changes (their sum is measured by scripts/bench_predict.py, in BENCHM
   into the query weights;
 - the linear layers see only real tokens: padding is dropped after the embeddings and the logits
   are scattered back;
-- in the last layer, the output projection and the FFN run only on the positions whose logits
-  are read (a window's core);
+- in the last layer, the attention queries, the output projection and the FFN run only on the
+  positions whose logits are read (a window's core; every token still serves as key and value);
 - no attention-mask tensors are built;
 - glibc is asked (``mallopt``) to keep freed blocks of up to 256 MiB for reuse: by default it
   hands every large temporary (the scores, the FFN activations) back to the kernel and takes it
@@ -195,8 +195,9 @@ class FastEncoder:
         """Logits ``[batch, length, labels]``; rows are right-padded (mask 1 = token, 0 = padding).
 
         ``needed`` (bool, like the mask) marks the positions whose logits will be read, e.g. a
-        window's core; the last layer then runs its linear layers on those only (every token still
-        serves as a key and value). Other positions get zeros, as padding does.
+        window's core; the last layer then computes attention and runs its linear layers for those
+        only (every token still serves as a key and value). Other positions get zeros, as padding
+        does.
         """
         batch, length = input_ids.shape
         flat_mask = attention_mask.reshape(-1) != 0
@@ -208,50 +209,91 @@ class FastEncoder:
         for n in lengths:
             starts.append(starts[-1] + n)
         rows = list(zip(starts, starts[1:], strict=False))
-        keep = None
+        keep, queries = None, None
         if needed is not None:
             keep = (needed.reshape(-1) & flat_mask)[real].nonzero().squeeze(1)  # among the real tokens
             real = real.index_select(0, keep)
+            queries = _queries(keep, starts)
         for i, layer in enumerate(self.layers):
-            x = self._layer(layer, x, rows, keep if i == len(self.layers) - 1 else None)
+            last = i == len(self.layers) - 1
+            x = self._layer(layer, x, rows, keep if last else None, queries if last else None)
         logits = self.classifier(x)[: len(real)]
         out = logits.new_zeros(batch * length, logits.shape[-1])
         out.index_copy_(0, real, logits)
         return out.view(batch, length, -1)
 
     def _layer(
-        self, layer: _Layer, x: torch.Tensor, rows: list[tuple[int, int]], keep: torch.Tensor | None
+        self,
+        layer: _Layer,
+        x: torch.Tensor,
+        rows: list[tuple[int, int]],
+        keep: torch.Tensor | None,
+        queries: list[slice | torch.Tensor] | None,
     ) -> torch.Tensor:
         """One layer over the packed tokens ``x`` (``rows``: each sequence's span of them).
 
-        With ``keep``, the attention output goes on for those tokens only.
+        With ``keep`` (and ``queries``, the same positions per sequence), attention is computed for
+        those tokens' queries only, and the layer goes on for them alone.
         """
         width = x.shape[1]
         head_dim = width // self.heads
         qkv = layer.qkv(x).view(-1, 3, self.heads, head_dim)
-        context = x.new_zeros(x.shape[0], self.heads, head_dim)  # padding rows stay finite
-        for a, b in rows:
+        out_rows = x.shape[0] if keep is None else _bucket(len(keep))
+        context = x.new_zeros(out_rows, self.heads, head_dim)  # padding rows stay finite
+        done = 0
+        for s, (a, b) in enumerate(rows):
             n = b - a
             m = -(-n // SEQ_STEP) * SEQ_STEP
             block = qkv[a:b] if m == n else torch.cat([qkv[a:b], qkv.new_zeros(m - n, 3, self.heads, head_dim)])
             # contiguous [heads, m, head_dim]: bmm would copy the strided views anyway
             q, k, v = block.permute(1, 2, 0, 3).contiguous().unbind(0)
+            wanted = slice(0, n) if queries is None else queries[s]
+            count = len(range(m)[wanted]) if isinstance(wanted, slice) else len(wanted)
+            if not count:
+                continue
+            # the queries too come in multiples of SEQ_STEP, so that the products' shapes repeat
+            rounded = min(m, -(-count // SEQ_STEP) * SEQ_STEP)
+            if isinstance(wanted, slice):
+                first = min(wanted.start, m - rounded)
+                q, skip = q[:, first : first + rounded], wanted.start - first
+            else:
+                q, skip = q.index_select(1, F.pad(wanted, (0, rounded - count), value=int(wanted[-1]))), 0
             scores = torch.bmm(q, k.transpose(1, 2))
             if m > n:
                 scores[:, :, n:] = -math.inf  # the shape's padding keys get no weight
-            context[a:b] = torch.bmm(scores.softmax(dim=-1), v)[:, :n].transpose(0, 1)
+            got = torch.bmm(scores.softmax(dim=-1), v)[:, skip : skip + count]
+            context[done : done + count] = got.transpose(0, 1)
+            done += count
         context = context.view(-1, width)
         if keep is not None:
-            context, x = _pad_rows(context.index_select(0, keep)), _pad_rows(x.index_select(0, keep))
+            x = _pad_rows(x.index_select(0, keep))
         x = _norm(layer.norm1, layer.out(context).add_(x))
         return _norm(layer.norm2, layer.ffn_out(layer.ffn_in(x)).add_(x))
 
 
+def _queries(keep: torch.Tensor, starts: list[int]) -> list[slice | torch.Tensor]:
+    """Per sequence, the positions in ``keep`` (sorted token indices) as offsets into the sequence:
+    a slice where they run unbroken (a window's core: a view, no copy), else an index tensor."""
+    bounds = torch.searchsorted(keep, torch.tensor(starts, dtype=keep.dtype)).tolist()
+    kept = keep.tolist()
+    out: list[slice | torch.Tensor] = []
+    for a, lo, hi in zip(starts, bounds, bounds[1:], strict=False):
+        if hi == lo or kept[hi - 1] - kept[lo] == hi - lo - 1:
+            out.append(slice(kept[lo] - a, kept[lo] - a + hi - lo) if hi > lo else slice(0, 0))
+        else:
+            out.append(keep[lo:hi] - a)
+    return out
+
+
+def _bucket(n: int) -> int:
+    """``n`` rounded up to a bucketed row count (see ROW_STEP)."""
+    step = max(ROW_STEP, 1 << max(0, n.bit_length() - 4))  # at most 1/8 more rows above 512
+    return -(-n // step) * step
+
+
 def _pad_rows(x: torch.Tensor) -> torch.Tensor:
     """``x`` with zero rows added up to a bucketed row count (see ROW_STEP)."""
-    n = x.shape[0]
-    step = max(ROW_STEP, 1 << max(0, n.bit_length() - 4))  # at most 1/8 more rows above 512
-    m = -(-n // step) * step
+    n, m = x.shape[0], _bucket(x.shape[0])
     return x if m == n else torch.cat([x, x.new_zeros(m - n, *x.shape[1:])])
 
 

@@ -258,22 +258,18 @@ class Tagger:
         return _Chunk(items, texts, windows, [keep[w.doc_index] for w in windows])
 
     def _tag_chunk(self, chunk: _Chunk, *, budget: int, batch_size: int | None) -> list[list[dict[str, Any]]]:
-        from naba.encode import decode
+        from naba.decode import decode_many
 
         logits = self._forward(chunk.windows, budget=budget, batch_size=batch_size)
-        per_doc: dict[int, list[int]] = {}
+        per_doc: list[list[int]] = [[] for _ in chunk.texts]
         for w, owner in enumerate(chunk.owner):
-            per_doc.setdefault(owner, []).append(w)
-        out: list[list[dict[str, Any]]] = []
-        for i, text in enumerate(chunk.texts):
-            ws = per_doc.get(i)
-            if not ws:
-                out.append([])
-                continue
-            spans = decode(text, [chunk.windows[w] for w in ws], [logits[w] for w in ws], self.space)
-            out.append([span_dict(text, s) for s in spans])
-            self.tokens_done += sum(chunk.windows[w].core[1] - chunk.windows[w].core[0] for w in ws)
-        return out
+            per_doc[owner].append(w)
+        found = decode_many(
+            chunk.texts, [[chunk.windows[w] for w in ws] for ws in per_doc], [[logits[w] for w in ws] for ws in per_doc],
+            self.space,
+        )
+        self.tokens_done += sum(w.core[1] - w.core[0] for w in chunk.windows)
+        return [[span_dict(text, s) for s in spans] for text, spans in zip(chunk.texts, found, strict=True)]
 
     def _forward(self, windows: Sequence[Any], *, budget: int, batch_size: int | None) -> list[np.ndarray]:
         lengths = [len(w.input_ids) for w in windows]

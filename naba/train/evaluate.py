@@ -75,7 +75,7 @@ def predict_windows(model, windows: Sequence, *, pad_id: int, n_layers: int, dev
 def evaluate(model, docs: Sequence[Document], windows: Sequence, space, *, accelerator, pad_id: int,
              batch_size: int, batch_tokens: int = 0) -> dict[str, dict[str, float | int]]:
     """Scores of ``model`` on ``docs`` (whose windows are ``windows``), equal on every process."""
-    from naba.encode import decode
+    from naba.decode import decode
 
     rank, world = accelerator.process_index, accelerator.num_processes
     mine = [i for i in range(len(docs)) if i % world == rank]
