@@ -227,8 +227,8 @@ def decode_many(
 @dataclass
 class _Gathered:
     scores: np.ndarray  # [subwords, num_labels], each from its owning window
-    char_starts: list[int]
-    char_ends: list[int]
+    char_starts: np.ndarray  # original range of each subword
+    char_ends: np.ndarray
     first_real: np.ndarray  # for each position, the first subword at or after it that stands for text
     last_real: np.ndarray  # ... and the last at or before it
 
@@ -256,8 +256,8 @@ def _gather(windows: Sequence[Window], logits: Sequence[np.ndarray], space: Labe
     idx = np.arange(n)
     return _Gathered(
         scores=np.concatenate(rows),
-        char_starts=offsets[:, 0].tolist(),
-        char_ends=offsets[:, 1].tolist(),
+        char_starts=offsets[:, 0],
+        char_ends=offsets[:, 1],
         first_real=np.minimum.accumulate(np.where(real, idx, n)[::-1])[::-1],
         last_real=np.maximum.accumulate(np.where(real, idx, -1)),
     )
@@ -276,13 +276,19 @@ def _spans(
     cum = np.concatenate([[0.0], np.cumsum(np.exp(log_probs[np.arange(n), path]))])
     means = (cum[ends] - cum[begins]) / (ends - begins)
     lo, hi = g.first_real[begins], g.last_real[ends - 1]
+    keep = lo <= hi  # a span of subwords that all stand for no text has no edges
+    labels = [tag[2:] for tag in tags]
     out = []
-    for t, left, right, mean in zip(path[begins].tolist(), lo.tolist(), hi.tolist(), means.tolist(), strict=True):
-        if left > right:
-            continue
-        span = _trim(text, g.char_starts[left], g.char_ends[right])
-        if span is not None:
-            out.append(ScoredSpan(span[0], span[1], tags[t][2:], layer, mean))
+    for t, start, end, mean in zip(
+        path[begins[keep]].tolist(), g.char_starts[lo[keep]].tolist(), g.char_ends[hi[keep]].tolist(),
+        means[keep].tolist(), strict=True,
+    ):
+        if start >= end or text[start].isspace() or text[end - 1].isspace():  # rare: subwords seldom edge on spaces
+            trimmed = _trim(text, start, end)
+            if trimmed is None:
+                continue
+            start, end = trimmed
+        out.append(ScoredSpan(start, end, labels[t], layer, mean))
     return out
 
 

@@ -131,16 +131,23 @@ def _tokenize(texts: Sequence[str], tokenizer: PreTrainedTokenizerFast, preset: 
     prepared: list[Prepared] = [prepare(t, preset=preset) for t in texts]
     if not prepared:
         return []
-    enc = tokenizer(
-        [p.text for p in prepared],
-        add_special_tokens=False,
-        return_offsets_mapping=True,
-        return_attention_mask=False,
-        return_token_type_ids=False,
-        verbose=False,
-    )
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None and backend.truncation is None and backend.padding is None:
+        # the Rust tokenizer as it is: transformers' wrapper would only repack its output
+        encodings = backend.encode_batch([p.text for p in prepared], add_special_tokens=False)
+        pairs = [(e.ids, e.offsets) for e in encodings]
+    else:
+        enc = tokenizer(
+            [p.text for p in prepared],
+            add_special_tokens=False,
+            return_offsets_mapping=True,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+            verbose=False,
+        )
+        pairs = list(zip(enc["input_ids"], enc["offset_mapping"], strict=True))
     out = []
-    for p, ids, offsets in zip(prepared, enc["input_ids"], enc["offset_mapping"], strict=True):
+    for p, (ids, offsets) in zip(prepared, pairs, strict=True):
         if not ids:
             out.append(_Tokenized([], np.zeros(0, np.int64), np.zeros(0, np.int64)))
             continue

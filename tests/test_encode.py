@@ -366,3 +366,17 @@ def test_url_is_one_subword_standing_for_the_whole_url(tok) -> None:
     assert w.char_spans[2] == (6, 31)
     _, got = round_trip(doc, tok)
     assert got == {(6, 31, "ACTOR")}
+
+
+def test_a_tokenizer_that_truncates_still_sees_whole_documents(tok) -> None:
+    # tokenizer.json may carry truncation (or padding); encode must not cut documents short
+    import copy
+
+    text = " ".join(SENTENCES)
+    plain = encode([text], tok, SPACE, max_length=8, stride=2)
+    truncating = copy.deepcopy(tok)
+    truncating.backend_tokenizer.enable_truncation(5)
+    got = encode([text], truncating, SPACE, max_length=8, stride=2)
+    assert [w.input_ids for w in got] == [w.input_ids for w in plain]
+    assert [w.char_spans for w in got] == [w.char_spans for w in plain]
+    assert len(plain) > 3
