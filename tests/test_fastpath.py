@@ -187,7 +187,8 @@ def test_a_long_run_meets_few_matrix_shapes(monkeypatch) -> None:
         lengths = torch.randint(1, 64, (int(torch.randint(1, 6, (1,), generator=g)),), generator=g).tolist()
         fast(*_batch(lengths))
     assert len({s for s in shapes if s[0] == "linear"}) <= 3 * 4  # row counts 64..320 in steps of 64, 4 kinds
-    assert len({s for s in shapes if s[0] == "bmm"}) <= 2 * 4  # lengths 1..63 in steps of 16, 2 products
+    # lengths 1..63 in steps of 16, attended alone or in groups of 2 or 4 (batches hold up to 5), 2 products
+    assert len({s for s in shapes if s[0] == "bmm"}) <= 4 * 3 * 2
 
 
 def test_allocator_tuning_can_be_turned_off(monkeypatch) -> None:
@@ -198,3 +199,47 @@ def test_allocator_tuning_can_be_turned_off(monkeypatch) -> None:
 
     # on glibc (this CI's Debian) mallopt takes the settings; elsewhere nothing is done
     assert fastpath.keep_freed_memory() is (platform.libc_ver()[0] == "glibc")
+
+
+@pytest.mark.parametrize(
+    "lengths, heads, scores, want",
+    [
+        # runs of one padded length (16, 32, ...) go in groups of a power of two
+        ([5, 9, 16, 3, 7], 4, 1 << 20, [4, 1]),
+        ([5, 9, 16, 20, 30, 3], 4, 1 << 20, [2, 1, 2, 1]),
+        ([5, 9, 16, 3, 7, 1, 2], 4, 1 << 20, [4, 2, 1]),
+        # the scores' budget caps a group: 4 heads x 2 x 32^2 fit in 8192, 4 x 4 x 32^2 do not
+        ([30, 31, 32, 29], 4, 8192, [2, 2]),
+        ([30], 4, 1 << 20, [1]),
+        ([30, 31], 4, 0, [1, 1]),
+    ],
+)
+def test_attention_plan_groups_short_sequences(monkeypatch, lengths, heads, scores, want) -> None:
+    monkeypatch.setattr(fastpath, "GROUP_SCORES", scores)
+    starts = [0]
+    for n in lengths:
+        starts.append(starts[-1] + n)
+    rows = list(zip(starts, starts[1:], strict=False))
+    plan = fastpath._plan(rows, heads, torch.float32)
+    sizes = [len(item.bias) if isinstance(item, fastpath._Group) else 1 for item in plan]
+    assert sizes == want
+    # every token of every sequence is computed exactly once
+    covered = []
+    for item in plan:
+        covered += item.dest.tolist() if isinstance(item, fastpath._Group) else list(range(*rows[item]))
+    assert sorted(covered) == list(range(starts[-1]))
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.bfloat16, 0.1)])
+def test_grouped_attention_equals_one_sequence_at_a_time(monkeypatch, dtype, tol) -> None:
+    fast = FastEncoder(_model(dtype=dtype))
+    lengths = [3, 16, 9, 12, 30, 31, 17, 2, 64, 40]
+    ids, mask = _batch(lengths, seed=4)
+    needed = mask.bool() & (torch.rand(mask.shape, generator=torch.Generator().manual_seed(1)) < 0.6)
+    grouped = fast(ids, mask).float(), fast(ids, mask, needed).float()
+    assert any(isinstance(item, fastpath._Group) for item in fastpath._plan([(0, n) for n in lengths], 4, dtype))
+    monkeypatch.setattr(fastpath, "GROUP_SCORES", 0)
+    alone = fast(ids, mask).float(), fast(ids, mask, needed).float()
+    for a, b in zip(grouped, alone, strict=True):
+        assert (a - b).abs().max().item() <= tol
+    assert not grouped[1][~needed].any()
