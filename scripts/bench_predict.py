@@ -385,7 +385,8 @@ its own length, padding dropped); the "naba, transformers forward" column is the
 weights, same dtype, same max_length and stride for all. After a warm-up, the pipeline ran once at each
 batch size to pick its fastest; then {args.rounds} round(s) alternated naba, naba with transformers' forward and the
 pipeline at that batch size, one timing each. The best timing of each counts (the machine is shared; the
-pipeline's batch-size timings count too), and the per-round range is each round's naba / pipeline ratio. tok/s counts each side's own subword tokens of the documents once (window overlap and padding not
+pipeline's batch-size timings count too), and the per-round range is each round's naba / pipeline ratio.
+tok/s counts each side's own subword tokens of the documents once (window overlap and padding not
 counted): naba {counts[0]:,} (it tokenizes AraBERT-prepared text, which splits punctuation off words),
 the pipeline {counts[1]:,} (raw text); the docs/s ratio, which needs no token count, is given too.
 Agreement is exact-match span F1 between the two outputs (a random model: the two decoders, naba's
