@@ -253,37 +253,42 @@ class FastEncoder:
         for item in plan:
             if isinstance(item, _Group):
                 context.index_copy_(0, item.dest, self._group(qkv, item))
-                continue
-            a, b = rows[item]
-            n = b - a
-            m = -(-n // SEQ_STEP) * SEQ_STEP
-            block = qkv[a:b] if m == n else torch.cat([qkv[a:b], qkv.new_zeros(m - n, 3, self.heads, head_dim)])
-            # contiguous [heads, m, head_dim]: bmm would copy the strided views anyway
-            q, k, v = block.permute(1, 2, 0, 3).contiguous().unbind(0)
-            wanted = slice(0, n) if queries is None else queries[item]
-            count = len(range(m)[wanted]) if isinstance(wanted, slice) else len(wanted)
-            if not count:
-                continue
-            # the queries too come in multiples of SEQ_STEP, so that the products' shapes repeat
-            rounded = min(m, -(-count // SEQ_STEP) * SEQ_STEP)
-            if isinstance(wanted, slice):
-                first = min(wanted.start, m - rounded)
-                q, skip = q[:, first : first + rounded], wanted.start - first
             else:
-                q, skip = q.index_select(1, F.pad(wanted, (0, rounded - count), value=int(wanted[-1]))), 0
-            scores = torch.bmm(q, k.transpose(1, 2))
-            if m > n:
-                scores[:, :, n:] = -math.inf  # the shape's padding keys get no weight
-            got = torch.bmm(scores.softmax(dim=-1), v)[:, skip : skip + count].transpose(0, 1)
-            if isinstance(wanted, slice):
-                context[a + wanted.start : a + wanted.start + count] = got
-            else:
-                context.index_copy_(0, wanted + a, got)
+                self._alone(qkv, rows[item], slice(None) if queries is None else queries[item], context)
         context = context.view(-1, width)
         if keep is not None:
             context, x = _pad_rows(context.index_select(0, keep)), _pad_rows(x.index_select(0, keep))
         x = _norm(layer.norm1, layer.out(context).add_(x))
         return _norm(layer.norm2, layer.ffn_out(layer.ffn_in(x)).add_(x))
+
+    def _alone(self, qkv: torch.Tensor, row: tuple[int, int], wanted: slice | torch.Tensor, context: torch.Tensor) -> None:
+        """Attention of one sequence (packed rows ``row``) for its ``wanted`` queries, into ``context``."""
+        a, b = row
+        n, m = b - a, _seq_len(b - a)
+        heads, head_dim = self.heads, qkv.shape[-1]
+        block = qkv[a:b] if m == n else torch.cat([qkv[a:b], qkv.new_zeros(m - n, 3, heads, head_dim)])
+        # contiguous [heads, m, head_dim]: bmm would copy the strided views anyway
+        q, k, v = block.permute(1, 2, 0, 3).contiguous().unbind(0)
+        if isinstance(wanted, slice):
+            wanted = slice(*wanted.indices(n)[:2])
+        count = wanted.stop - wanted.start if isinstance(wanted, slice) else len(wanted)
+        if count <= 0:
+            return
+        # the queries too come in multiples of SEQ_STEP, so that the products' shapes repeat
+        rounded = min(m, _seq_len(count))
+        if isinstance(wanted, slice):
+            first = min(wanted.start, m - rounded)
+            q, skip = q[:, first : first + rounded], wanted.start - first
+        else:
+            q, skip = q.index_select(1, F.pad(wanted, (0, rounded - count), value=int(wanted[-1]))), 0
+        scores = torch.bmm(q, k.transpose(1, 2))
+        if m > n:
+            scores[:, :, n:] = -math.inf  # the shape's padding keys get no weight
+        got = torch.bmm(scores.softmax(dim=-1), v)[:, skip : skip + count].transpose(0, 1)
+        if isinstance(wanted, slice):
+            context[a + wanted.start : a + wanted.stop] = got
+        else:
+            context.index_copy_(0, wanted + a, got)
 
     def _group(self, qkv: torch.Tensor, group: _Group) -> torch.Tensor:
         """Attention of a group's sequences in one product: ``[real tokens, heads, head_dim]``."""
@@ -313,9 +318,9 @@ def _plan(rows: list[tuple[int, int]], heads: int, dtype: torch.dtype) -> list[i
     plan: list[int | _Group] = []
     i = 0
     while i < len(rows):
-        m = -(-(rows[i][1] - rows[i][0]) // SEQ_STEP) * SEQ_STEP
+        m = _seq_len(rows[i][1] - rows[i][0])
         j = i
-        while j < len(rows) and -(-(rows[j][1] - rows[j][0]) // SEQ_STEP) * SEQ_STEP == m:
+        while j < len(rows) and _seq_len(rows[j][1] - rows[j][0]) == m:
             j += 1
         cap = GROUP_SCORES // max(1, heads * m * m)
         while i < j:
@@ -348,6 +353,11 @@ def _queries(keep: torch.Tensor, starts: list[int]) -> list[slice | torch.Tensor
         else:
             out.append(keep[lo:hi] - a)
     return out
+
+
+def _seq_len(n: int) -> int:
+    """A sequence's length in attention: ``n`` rounded up to a multiple of SEQ_STEP."""
+    return -(-n // SEQ_STEP) * SEQ_STEP
 
 
 def _bucket(n: int) -> int:
