@@ -27,9 +27,9 @@ if TYPE_CHECKING:
 # spends under 1 us a subword on one document: stepping together pays off once the documents hold
 # this many times the longest one's subwords (break-even measured at 9-10, 2 cores, 5 tags).
 TOGETHER_FROM = 10
-# at most this many (document, position) cells per group stepped together: ~25 MiB of scores
-# and back-pointers at 5 tags
-TOGETHER_CELLS = 1 << 19
+# at most this many (position, tag, document) scores per group stepped together: 32 MiB of
+# float64 scores and 8 MiB of back-pointers, whatever the number of tags
+TOGETHER_SCORES = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -115,9 +115,9 @@ def viterbi_many(batch: Sequence[np.ndarray], tags: Sequence[str]) -> list[list[
     todo.sort(key=lambda item: -len(item[1]))
     start = 0
     while start < len(todo):
-        # groups of similar lengths, each within TOGETHER_CELLS (the step arrays' memory)
+        # groups of similar lengths, each within TOGETHER_SCORES (the step arrays' memory)
         longest, stop = len(todo[start][1]), start + 1
-        while stop < len(todo) and (stop + 1 - start) * longest <= TOGETHER_CELLS:
+        while stop < len(todo) and (stop + 1 - start) * longest * len(tags) <= TOGETHER_SCORES:
             stop += 1
         group = [lp for _, lp in todo[start:stop]]
         if len(group) > 1 and sum(len(lp) for lp in group) >= TOGETHER_FROM * longest:

@@ -35,18 +35,18 @@ def _log_probs(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    "lengths, together_from, cells",
+    "lengths, together_from, scores",
     [
         ([5, 5, 5, 5, 5, 5, 5], 1, 1 << 19),  # stepped together, equal lengths
         ([1, 40, 3, 17, 40, 2], 1, 1 << 19),  # ragged: sequences stop at different steps
-        ([30, 1, 29, 8, 0, 12], 1, 64),  # small groups; an empty sequence
+        ([30, 1, 29, 8, 0, 12], 1, 5 * 64),  # small groups (64 positions x 5 tags); an empty sequence
         ([50, 2, 2], 6, 1 << 19),  # too few subwords beside the longest: one by one
         ([7], 1, 1 << 19),  # a single sequence
     ],
 )
-def test_viterbi_many_is_viterbi_of_each(monkeypatch, lengths, together_from, cells) -> None:
+def test_viterbi_many_is_viterbi_of_each(monkeypatch, lengths, together_from, scores) -> None:
     monkeypatch.setattr(decoding, "TOGETHER_FROM", together_from)
-    monkeypatch.setattr(decoding, "TOGETHER_CELLS", cells)
+    monkeypatch.setattr(decoding, "TOGETHER_SCORES", scores)
     rng = np.random.default_rng(sum(lengths))
     batch = [_log_probs(rng, n) for n in lengths]
     assert viterbi_many(batch, E) == [viterbi(lp, E) for lp in batch]
@@ -62,6 +62,12 @@ def test_the_together_path_is_taken_and_agrees(monkeypatch) -> None:
     assert calls == [12]
     assert got == [decoding._one(lp, decoding._bio_tables(tuple(E))) for lp in batch]
     assert all(_valid(p) for p in got)
+    # a cap on the scores held at once splits them: 4 sequences of 20 positions x 5 tags fit in 400
+    calls.clear()
+    monkeypatch.setattr(decoding, "TOGETHER_SCORES", 400)
+    monkeypatch.setattr(decoding, "TOGETHER_FROM", 1)
+    assert viterbi_many(batch, E) == got
+    assert calls == [4, 4, 4]
 
 
 @settings(max_examples=60, deadline=None)
