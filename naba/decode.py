@@ -99,8 +99,12 @@ def viterbi_many(batch: Sequence[np.ndarray], tags: Sequence[str]) -> list[list[
     valid, as a trained model's mostly is: that is checked first. The rest go through the
     Viterbi, together when there are enough of them (TOGETHER_FROM), else one by one.
     """
-    tables = _bio_tables(tuple(tags))
-    out: list[list[int]] = [[] for _ in batch]
+    return [path.tolist() for path in _best_paths(batch, _bio_tables(tuple(tags)))]
+
+
+def _best_paths(batch: Sequence[np.ndarray], tables: _BioTables) -> list[np.ndarray]:
+    """``viterbi_many``'s paths as index arrays (what decoding wants; no round trip through lists)."""
+    out: list[np.ndarray] = [np.zeros(0, dtype=np.int64) for _ in batch]
     todo: list[tuple[int, np.ndarray]] = []
     for i, log_probs in enumerate(batch):
         log_probs = np.asarray(log_probs, dtype=np.float64)
@@ -109,7 +113,7 @@ def viterbi_many(batch: Sequence[np.ndarray], tags: Sequence[str]) -> list[list[
         best_each = log_probs.argmax(axis=1)
         previous = np.concatenate([[-1], best_each[:-1]])
         if tables.allowed[best_each, previous + 1].all():
-            out[i] = best_each.tolist()
+            out[i] = best_each
         else:
             todo.append((i, log_probs))
     todo.sort(key=lambda item: -len(item[1]))
@@ -117,7 +121,7 @@ def viterbi_many(batch: Sequence[np.ndarray], tags: Sequence[str]) -> list[list[
     while start < len(todo):
         # groups of similar lengths, each within TOGETHER_SCORES (the step arrays' memory)
         longest, stop = len(todo[start][1]), start + 1
-        while stop < len(todo) and (stop + 1 - start) * longest * len(tags) <= TOGETHER_SCORES:
+        while stop < len(todo) and (stop + 1 - start) * longest * len(tables.is_b) <= TOGETHER_SCORES:
             stop += 1
         group = [lp for _, lp in todo[start:stop]]
         if len(group) > 1 and sum(len(lp) for lp in group) >= TOGETHER_FROM * longest:
@@ -125,7 +129,7 @@ def viterbi_many(batch: Sequence[np.ndarray], tags: Sequence[str]) -> list[list[
         else:
             paths = [_one(lp, tables) for lp in group]
         for (i, _), path in zip(todo[start:stop], paths, strict=True):
-            out[i] = path
+            out[i] = np.asarray(path, dtype=np.int64)
         start = stop
     return out
 
@@ -218,9 +222,10 @@ def decode_many(
     for layer in space.layers:
         tags = space.tags(layer)
         log_probs = [_log_softmax(g.scores[:, space.slices[layer]]) if g else np.zeros((0, len(tags))) for g in gathered]
-        for i, path in enumerate(viterbi_many(log_probs, tags)):
-            if path:
-                out[i] += _spans(texts[i], gathered[i], log_probs[i], np.asarray(path, dtype=np.int64), layer, tags)
+        tables, labels = _bio_tables(tuple(tags)), [tag[2:] for tag in tags]
+        for i, path in enumerate(_best_paths(log_probs, tables)):
+            if len(path):
+                out[i] += _spans(texts[i], gathered[i], log_probs[i], path, layer, tables, labels)
     return [sorted(spans, key=lambda s: (s.start, -s.end, s.layer, s.label)) for spans in out]
 
 
@@ -264,9 +269,9 @@ def _gather(windows: Sequence[Window], logits: Sequence[np.ndarray], space: Labe
 
 
 def _spans(
-    text: str, g: _Gathered, log_probs: np.ndarray, path: np.ndarray, layer: str, tags: Sequence[str]
+    text: str, g: _Gathered, log_probs: np.ndarray, path: np.ndarray, layer: str, tables: _BioTables,
+    labels: list[str],
 ) -> list[ScoredSpan]:
-    tables = _bio_tables(tuple(tags))
     n = len(path)
     # a span is a B-X and the I-X run after it (the Viterbi lets no other I follow it)
     begins = np.flatnonzero(tables.is_b[path])
@@ -277,7 +282,6 @@ def _spans(
     means = (cum[ends] - cum[begins]) / (ends - begins)
     lo, hi = g.first_real[begins], g.last_real[ends - 1]
     keep = lo <= hi  # a span of subwords that all stand for no text has no edges
-    labels = [tag[2:] for tag in tags]
     out = []
     for t, start, end, mean in zip(
         path[begins[keep]].tolist(), g.char_starts[lo[keep]].tolist(), g.char_ends[hi[keep]].tolist(),
