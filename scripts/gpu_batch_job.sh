@@ -29,6 +29,8 @@ TEXT_FIELD=${TEXT_FIELD:-text}
 DTYPE=${DTYPE:-bf16}                        # bf16 on A100/H100-class GPUs; fp16 on older ones
 BATCH_TOKENS=${BATCH_TOKENS:-65536}         # padded tokens per batch; an OOM halves it by itself
 CHUNK_DOCS=${CHUNK_DOCS:-2048}              # documents read, tagged and made durable per chunk
+WORKERS=${WORKERS:-auto}                    # host processes per GPU process that prepare, encode and decode
+                                            # (auto: the cores per GPU process less one, up to 16)
 EXTRA_ARGS=${EXTRA_ARGS:-}                  # e.g. "--rules" or "--format labelstudio"
 LAUNCHER=${LAUNCHER:-accelerate}            # or torchrun (also runs on CPU-only machines, over gloo)
 LAUNCH_ARGS=${LAUNCH_ARGS:-}                # extra launcher options
@@ -59,12 +61,12 @@ fi
 
 status=0
 {
-  echo "== $(date -Is) naba predict on $(hostname): $NPROC process(es), $DTYPE, job ${SLURM_JOB_ID:-none}"
+  echo "== $(date -Is) naba predict on $(hostname): $NPROC process(es), $DTYPE, workers $WORKERS, job ${SLURM_JOB_ID:-none}"
   echo "   model=$MODEL input=$INPUT output=$OUTPUT"
 } >>"$LOG"
 # shellcheck disable=SC2086  # EXTRA_ARGS is a list of words on purpose
 "${launch[@]}" predict "$MODEL" "$INPUT" -o "$OUTPUT" --rejects "$REJECTS" \
   --id-field "$ID_FIELD" --text-field "$TEXT_FIELD" --dtype "$DTYPE" \
-  --batch-tokens "$BATCH_TOKENS" --chunk-docs "$CHUNK_DOCS" $EXTRA_ARGS >>"$LOG" 2>&1 || status=$?
+  --batch-tokens "$BATCH_TOKENS" --chunk-docs "$CHUNK_DOCS" --workers "$WORKERS" $EXTRA_ARGS >>"$LOG" 2>&1 || status=$?
 echo "== $(date -Is) exit $status" >>"$LOG"
 exit $status

@@ -1,5 +1,15 @@
 """Inference: the Tagger, the streaming batch job behind ``naba predict``, exports and ``naba render``."""
 
-from naba.predict.tagger import Tagger
+from __future__ import annotations
 
 __all__ = ["Tagger"]
+
+
+def __getattr__(name: str):
+    # the Tagger pulls in torch; the host worker processes (naba.predict.host) import this package
+    # too, and stay small without it
+    if name == "Tagger":
+        from naba.predict.tagger import Tagger
+
+        return Tagger
+    raise AttributeError(name)

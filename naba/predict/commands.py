@@ -41,10 +41,23 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--with-text", action="store_true", help="put each document's text in its JSONL line")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
+        "--workers", default="auto", type=_workers,
+        help="processes that prepare, encode and decode texts beside the model, so that the host keeps up "
+        "with a GPU (default: auto = none on CPU; on a GPU, this process's cores less one, up to 16)",
+    )
+    p.add_argument(
         "--no-fast-path", action="store_true",
         help="on CPU, run transformers' forward instead of naba's fused encoder (naba.predict.fastpath)",
     )
     p.set_defaults(func=_predict)
+
+
+def _workers(value: str) -> int | str:
+    if value == "auto":
+        return value
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"a count (0 or more) or auto, not {value!r}")
+    return int(value)
 
 
 def register_render(subparsers: argparse._SubParsersAction) -> None:
@@ -135,7 +148,7 @@ def _predict(args: argparse.Namespace) -> int:
     shard = current_shard()
     tagger = Tagger.from_pretrained(
         args.model, device=args.device or shard.device, dtype=args.dtype,
-        fast_path=False if args.no_fast_path else None,
+        fast_path=False if args.no_fast_path else None, workers=args.workers,
     )
     result = run_job(
         tagger, args.input, work, id_field=args.id_field, text_field=args.text_field,

@@ -3,14 +3,18 @@
 Texts are prepared and cut into windows by naba.encode (offset maps to the original text kept),
 windows of many documents are sorted by length and packed into batches under a token budget
 (dynamic padding, so little compute goes to padding), run under ``torch.inference_mode``, and
-decoded per document with naba.encode's BIO-constrained decoder. While one chunk of documents is
-on the model, a background thread reads and encodes the next one.
+decoded per document with naba.decode's BIO-constrained decoder. While one chunk of documents is
+on the model, a background thread reads and encodes the next one; with ``workers``, worker
+processes (naba.predict.host) prepare, encode and decode chunks side by side, so that the host
+keeps up with a GPU.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +25,7 @@ import numpy as np
 import torch
 
 from naba.errors import DataError, ModelLoadError, Problem
+from naba.predict.host import HostPool, Settings, decode_texts, encode_texts, worker_settings
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +97,16 @@ def _from_hub(repo_id: str) -> str:
         ) from None
 
 
+def default_workers(device: torch.device, *, processes: int = 1) -> int:
+    """Host worker processes for a job on ``device``: none on CPU (the model has the cores), else
+    the cores this process may use, shared among the job's ``processes``, less one for the
+    process that feeds the GPU, at most 16."""
+    if device.type == "cpu":
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, min(16, cores // max(1, processes) - 1))
+
+
 def plan_batches(lengths: Sequence[int], *, batch_tokens: int, batch_size: int | None = None) -> list[list[int]]:
     """Indices of ``lengths`` grouped into batches, longest first, each under a padded-token budget.
 
@@ -150,6 +165,7 @@ class Tagger:
         batch_tokens: int | None = None,
         chunk_docs: int = 256,
         fast_path: bool | None = None,
+        workers: int = 0,
     ):
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -159,6 +175,7 @@ class Tagger:
         self.dtype = dtype
         self.batch_tokens = batch_tokens or default_batch_tokens(device)
         self.chunk_docs = chunk_docs
+        self.workers = workers
         self.max_length = int(info.get("max_length", 512))
         self.stride = int(info.get("stride", 128))
         self.preset = str(info.get("preset", "arabertv02"))
@@ -168,6 +185,9 @@ class Tagger:
         # subword tokens tagged so far: the batch job's progress bar reads them
         self.tokens_done = 0
         self.fast = _fused_encoder(model, device=device, dtype=dtype, wanted=fast_path)
+        self._settings = Settings(
+            tokenizer, tokenizer.cls_token_id, tokenizer.sep_token_id, space, self.max_length, self.stride, self.preset
+        )
 
     @classmethod
     def from_pretrained(
@@ -179,6 +199,7 @@ class Tagger:
         batch_tokens: int | None = None,
         chunk_docs: int = 256,
         fast_path: bool | None = None,
+        workers: int | str = 0,
     ) -> Tagger:
         """Load a run folder (uses ``best/``), a checkpoint folder or a hub id (offline: its cache).
 
@@ -186,17 +207,26 @@ class Tagger:
         ``None`` (the default) does so on CPU in fp32 and bf16, where it was measured faster. It
         packs copies of the weights when the Tagger is made: a model changed afterwards needs a
         new Tagger.
+
+        ``workers``: processes that prepare, encode and decode texts beside the model
+        (naba.predict.host), for GPUs, which tag faster than one Python process feeds them;
+        ``"auto"`` is :func:`default_workers` (none on CPU). Each call with a list of texts starts
+        them afresh (a fraction of a second), so they pay off on large inputs.
         """
         from naba.model import load_checkpoint
 
         device = torch.device(device) if device is not None else _default_device()
         compute = resolve_dtype(dtype, device)
+        if workers == "auto":
+            workers = default_workers(device, processes=int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+        if not isinstance(workers, int) or workers < 0:
+            raise ValueError(f"workers must be a count (0 or more) or 'auto', not {workers!r}")
         model, tokenizer, space, info = load_checkpoint(resolve_checkpoint(name_or_path))
         _use_sdpa(model)
         model.to(device=device, dtype=compute)  # one move: cast on the way, not after
         return cls(
             model, tokenizer, space, info, device=device, dtype=compute,
-            batch_tokens=batch_tokens, chunk_docs=chunk_docs, fast_path=fast_path,
+            batch_tokens=batch_tokens, chunk_docs=chunk_docs, fast_path=fast_path, workers=workers,
         )
 
     def __call__(
@@ -216,18 +246,26 @@ class Tagger:
         batch_tokens: int | None = None,
         chunk_docs: int | None = None,
         text: Callable[[T], str] = text_of,
+        workers: int | None = None,
     ) -> Iterator[tuple[T, list[dict[str, Any]]]]:
-        """Stream ``(item, spans)`` for each item, in input order, holding two chunks at most.
+        """Stream ``(item, spans)`` for each item, in input order, holding a few chunks at most.
 
         ``items`` may be texts, Documents, ``(id, text)`` pairs or anything ``text`` maps to a
-        str. The iterable is consumed on a background thread, one chunk ahead of the model.
+        str. Without ``workers`` (the Tagger's by default: none), the iterable is consumed on a
+        background thread, one chunk ahead of the model; with them, ``workers`` processes encode
+        and decode chunks while this one runs the model (up to ``workers`` + 1 chunks ahead and
+        as many behind).
         """
         budget = batch_tokens or self.batch_tokens
         size = chunk_docs or self.chunk_docs
-        source = iter(items)
+        workers = self.workers if workers is None else workers
+        chunks = _chunks(iter(items), size)
+        if workers > 0:
+            yield from self._tag_in_workers(chunks, text, workers, budget=budget, batch_size=batch_size)
+            return
 
         def next_chunk() -> _Chunk | None:
-            batch = list(itertools.islice(source, size))
+            batch = next(chunks, None)
             return self._encode(batch, text) if batch else None
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="naba-encode") as pool:
@@ -239,37 +277,45 @@ class Tagger:
                 ahead = pool.submit(next_chunk)
                 yield from zip(chunk.items, self._tag_chunk(chunk, budget=budget, batch_size=batch_size), strict=True)
 
-    def _encode(self, items: list[T], text: Callable[[T], str]) -> _Chunk:
-        from naba.encode import encode
+    def _tag_in_workers(
+        self, chunks: Iterator[list[T]], text: Callable[[T], str], workers: int, *, budget: int, batch_size: int | None
+    ) -> Iterator[tuple[T, list[dict[str, Any]]]]:
+        """tag_documents with the host work in ``workers`` processes (naba.predict.host)."""
+        with HostPool(worker_settings(self._settings), workers) as pool:
+            encoding: deque[tuple[int, list[T]]] = deque()  # sent to be encoded, in order
+            decoding: deque[tuple[int, list[T]]] = deque()  # run on the model, sent to be decoded
+            seq, more = 0, True
+            while True:
+                while more and len(encoding) <= workers:
+                    batch = next(chunks, None)
+                    if batch is None:
+                        more = False
+                        break
+                    pool.encode(seq, _texts(batch, text))
+                    encoding.append((seq, batch))
+                    seq += 1
+                if encoding:
+                    s, batch = encoding.popleft()
+                    inputs, owner = pool.result("encode", s)
+                    pool.decode(s, self._forward(inputs, budget=budget, batch_size=batch_size))
+                    self.tokens_done += sum(w.core[1] - w.core[0] for w in inputs)
+                    decoding.append((s, batch))
+                # hand on what is decoded, in order; wait only when more chunks than workers are decoding
+                while decoding and (not encoding or len(decoding) > workers or pool.ready("decode", decoding[0][0])):
+                    s, batch = decoding.popleft()
+                    yield from zip(batch, pool.result("decode", s), strict=True)
+                if not encoding and not decoding:
+                    return
 
-        texts = [text(item) for item in items]
-        for item, t in zip(items, texts, strict=True):
-            if not isinstance(t, str):
-                raise DataError(Problem("<memory>", f"item {item!r:.60}", f"text must be a str, got {type(t).__name__}"))
-        keep = [i for i, t in enumerate(texts) if t.strip()]
-        windows = (
-            encode(
-                [texts[i] for i in keep], self.tokenizer, self.space, max_length=self.max_length,
-                stride=self.stride, preset=self.preset, with_labels=False,
-            )
-            if keep
-            else []
-        )
-        return _Chunk(items, texts, windows, [keep[w.doc_index] for w in windows])
+    def _encode(self, items: list[T], text: Callable[[T], str]) -> _Chunk:
+        texts = _texts(items, text)
+        windows, owner = encode_texts(texts, self._settings)
+        return _Chunk(items, texts, windows, owner)
 
     def _tag_chunk(self, chunk: _Chunk, *, budget: int, batch_size: int | None) -> list[list[dict[str, Any]]]:
-        from naba.decode import decode_many
-
         logits = self._forward(chunk.windows, budget=budget, batch_size=batch_size)
-        per_doc: list[list[int]] = [[] for _ in chunk.texts]
-        for w, owner in enumerate(chunk.owner):
-            per_doc[owner].append(w)
-        found = decode_many(
-            chunk.texts, [[chunk.windows[w] for w in ws] for ws in per_doc], [[logits[w] for w in ws] for ws in per_doc],
-            self.space,
-        )
         self.tokens_done += sum(w.core[1] - w.core[0] for w in chunk.windows)
-        return [[span_dict(text, s) for s in spans] for text, spans in zip(chunk.texts, found, strict=True)]
+        return decode_texts(chunk.texts, chunk.windows, chunk.owner, logits, self.space)
 
     def _forward(self, windows: Sequence[Any], *, budget: int, batch_size: int | None) -> list[np.ndarray]:
         lengths = [len(w.input_ids) for w in windows]
@@ -315,16 +361,17 @@ class Tagger:
             out[i] = scores[row, : lengths[i]]
 
 
-def span_dict(text: str, span: Any) -> dict[str, Any]:
-    """A decoded span as the tagger returns it, with its text cut from the original."""
-    return {
-        "start": span.start,
-        "end": span.end,
-        "label": span.label,
-        "layer": span.layer,
-        "text": text[span.start : span.end],
-        "score": round(float(span.score), 4),
-    }
+def _chunks(items: Iterator[T], size: int) -> Iterator[list[T]]:
+    while batch := list(itertools.islice(items, size)):
+        yield batch
+
+
+def _texts(items: list[T], text: Callable[[T], str]) -> list[str]:
+    texts = [text(item) for item in items]
+    for item, t in zip(items, texts, strict=True):
+        if not isinstance(t, str):
+            raise DataError(Problem("<memory>", f"item {item!r:.60}", f"text must be a str, got {type(t).__name__}"))
+    return texts
 
 
 def with_rule_claims(text: str, spans: list[dict[str, Any]]) -> list[dict[str, Any]]:

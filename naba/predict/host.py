@@ -1,0 +1,224 @@
+"""The host side of tagging, and worker processes to run it: texts -> windows, scores -> span dicts.
+
+Everything around the model is CPU work in Python: preparing the text (naba.text), tokenizing and
+cutting windows (naba.encode), decoding scores into spans (naba.decode). On a GPU the model is
+the fast part: one Python process prepares and decodes a few hundred thousand subword tokens a
+second (BENCHMARKS.md, scripts/bench_host.py), well under what a GPU tags. ``HostPool`` runs this
+work in worker processes, each with its own interpreter, so that it scales with the CPU cores
+while the main process only feeds the model.
+
+A chunk of documents is *sticky*: the worker that encoded it keeps its windows (and their
+offset maps) and decodes it too, so only token ids go to the main process and only scores come
+back. Nothing here imports torch: a worker stays small and starts in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import pickle
+import queue
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from naba.decode import decode_many
+from naba.encode import LabelSpace, Window, encode
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a worker needs to encode and decode: everything picklable, no torch."""
+
+    tokenizer: Any  # tokenizers.Tokenizer (the Rust tokenizer) or a transformers fast tokenizer
+    cls_id: int
+    sep_id: int
+    space: LabelSpace
+    max_length: int
+    stride: int
+    preset: str
+
+
+@dataclass(frozen=True)
+class Input:
+    """What the model needs of a window (the main process never sees the offset maps)."""
+
+    input_ids: np.ndarray
+    core: tuple[int, int]
+
+
+def encode_texts(texts: Sequence[str], settings: Settings) -> tuple[list[Window], list[int]]:
+    """Windows of the non-blank ``texts``, and for each window the index of its text."""
+    keep = [i for i, t in enumerate(texts) if t.strip()]
+    if not keep:
+        return [], []
+    windows = encode(
+        [texts[i] for i in keep], _Tokenizer.of(settings), settings.space, max_length=settings.max_length,
+        stride=settings.stride, preset=settings.preset, with_labels=False,
+    )
+    return windows, [keep[w.doc_index] for w in windows]
+
+
+def decode_texts(
+    texts: Sequence[str], windows: Sequence[Window], owner: Sequence[int], logits: Sequence[np.ndarray], space: LabelSpace
+) -> list[list[dict[str, Any]]]:
+    """Per text, its spans as the Tagger returns them, from its windows' scores."""
+    per_doc: list[list[int]] = [[] for _ in texts]
+    for w, doc in enumerate(owner):
+        per_doc[doc].append(w)
+    found = decode_many(texts, [[windows[w] for w in ws] for ws in per_doc], [[logits[w] for w in ws] for ws in per_doc], space)
+    return [[span_dict(text, s) for s in spans] for text, spans in zip(texts, found, strict=True)]
+
+
+def span_dict(text: str, span: Any) -> dict[str, Any]:
+    """A decoded span as the tagger returns it, with its text cut from the original."""
+    return {
+        "start": span.start,
+        "end": span.end,
+        "label": span.label,
+        "layer": span.layer,
+        "text": text[span.start : span.end],
+        "score": round(float(span.score), 4),
+    }
+
+
+class _Tokenizer:
+    """The Rust tokenizer with the attributes naba.encode reads of a transformers tokenizer."""
+
+    def __init__(self, backend: Any, cls_id: int, sep_id: int):
+        self.backend_tokenizer, self.cls_token_id, self.sep_token_id = backend, cls_id, sep_id
+
+    @staticmethod
+    def of(settings: Settings) -> Any:
+        tok = settings.tokenizer
+        return tok if hasattr(tok, "backend_tokenizer") else _Tokenizer(tok, settings.cls_id, settings.sep_id)
+
+
+def worker_settings(settings: Settings) -> Settings:
+    """``settings`` for worker processes: the Rust tokenizer alone (no transformers to import
+    there), with truncation and padding off, as naba.encode has them through transformers."""
+    backend = getattr(settings.tokenizer, "backend_tokenizer", settings.tokenizer)
+    if backend.truncation is not None or backend.padding is not None:
+        backend = type(backend).from_str(backend.to_str())
+        backend.no_truncation()
+        backend.no_padding()
+    return replace(settings, tokenizer=backend)
+
+
+def _serve(requests: Any, results: Any) -> None:
+    """A worker's loop: its Settings, then ("encode", seq, texts) and ("decode", seq, scores) until ``None``."""
+    # the workers are the parallelism: a tokenizer thread pool in each would only oversubscribe
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    settings: Settings = requests.get()
+    held: dict[int, tuple[Sequence[str], list[Window], list[int]]] = {}
+    while (message := requests.get()) is not None:
+        kind, seq, payload = message
+        try:
+            if kind == "encode":
+                windows, owner = encode_texts(payload, settings)
+                held[seq] = (payload, windows, owner)
+                results.put(("encode", seq, ([Input(np.asarray(w.input_ids, np.int32), w.core) for w in windows], owner)))
+            else:
+                texts, windows, owner = held.pop(seq)
+                results.put(("decode", seq, decode_texts(texts, windows, owner, payload, settings.space)))
+        except Exception as exc:  # the main process raises it, naming the chunk
+            detail = traceback.format_exc()
+            try:
+                pickle.dumps(exc)
+            except Exception:
+                exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+            results.put(("error", seq, (exc, detail)))
+
+
+class HostError(RuntimeError):
+    """A worker process failed or died."""
+
+
+class HostPool:
+    """``workers`` processes that encode chunks of texts and decode their scores, sticky per chunk.
+
+    ``encode(seq, texts)`` and ``decode(seq, logits)`` return at once; ``result(kind, seq)``
+    waits for one. Chunk ``seq`` goes to worker ``seq % workers`` both times. Use it as a
+    context manager: leaving it stops the workers, also on an error.
+    """
+
+    def __init__(self, settings: Settings, workers: int):
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1 (got {workers})")
+        # spawn, not fork: the parent has torch's thread pools and the tokenizer's, which a fork
+        # would copy in an undefined state
+        ctx = mp.get_context("spawn")
+        self._results = ctx.Queue()
+        self._requests = [ctx.Queue() for _ in range(workers)]
+        self._procs = [
+            ctx.Process(target=_serve, args=(q, self._results), name=f"naba-host-{i}", daemon=True)
+            for i, q in enumerate(self._requests)
+        ]
+        for p, q in zip(self._procs, self._requests, strict=True):
+            p.start()
+            # the settings (the tokenizer: megabytes) go through the queue, not the start-up pipe:
+            # a child that dies while starting would leave a large write to that pipe hanging
+            q.put(settings)
+        self._ready: dict[tuple[str, int], Any] = {}
+
+    def __enter__(self) -> HostPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def encode(self, seq: int, texts: list[str]) -> None:
+        self._requests[seq % len(self._requests)].put(("encode", seq, texts))
+
+    def decode(self, seq: int, logits: list[np.ndarray]) -> None:
+        self._requests[seq % len(self._requests)].put(("decode", seq, logits))
+
+    def ready(self, kind: str, seq: int) -> bool:
+        """Whether ``result(kind, seq)`` would return without waiting."""
+        self._drain(block=False)
+        return (kind, seq) in self._ready
+
+    def result(self, kind: str, seq: int) -> Any:
+        while (kind, seq) not in self._ready:
+            self._drain(block=True)
+        return self._ready.pop((kind, seq))
+
+    def _drain(self, *, block: bool) -> None:
+        try:
+            message = self._results.get(timeout=1.0) if block else self._results.get_nowait()
+        except queue.Empty:
+            dead = [p for p in self._procs if not p.is_alive()]
+            if dead:
+                raise HostError(
+                    f"host worker {dead[0].name} died (exit code {dead[0].exitcode}). Workers are spawned "
+                    "processes that import the main module: a script that starts them must do so under "
+                    "`if __name__ == \"__main__\":`"
+                ) from None
+            return
+        kind, seq, payload = message
+        if kind == "error":
+            exc, detail = payload
+            raise HostError(f"host worker failed on chunk {seq}:\n{detail}") from exc
+        self._ready[kind, seq] = payload
+
+    def close(self) -> None:
+        """Stop the workers (those stuck or dead are terminated) and free the queues."""
+        for q, p in zip(self._requests, self._procs, strict=True):
+            if p.is_alive():
+                q.put(None)
+        for q, p in zip(self._requests, self._procs, strict=True):
+            p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=5)
+            # requests a dead worker never read must not hold up this process's exit
+            q.cancel_join_thread()
+            q.close()
+        self._results.cancel_join_thread()
+        self._results.close()

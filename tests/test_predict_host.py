@@ -1,0 +1,203 @@
+"""naba.predict.host: encoding and decoding in worker processes gives what one process gives.
+
+The workers are real processes (spawned), so each test that starts them pays a second or so.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from test_predict_tagger import ADVERSARIAL, TRAIN_TEXTS, WORD, oracle_tagger, tiny_checkpoint
+
+from naba.errors import DataError
+from naba.predict import Tagger
+from naba.predict.batch import run_job
+from naba.predict.host import HostError, HostPool, encode_texts, worker_settings
+from naba.predict.tagger import default_workers
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_checkpoint(tmp_path_factory.mktemp("host"))
+
+
+@pytest.fixture(scope="module")
+def tagger(checkpoint: Path) -> Tagger:
+    return Tagger.from_pretrained(checkpoint, device="cpu")
+
+
+def corpus(n: int, seed: int = 0) -> list[str]:
+    """Texts of 0 to ~300 words (several windows at max_length 64), blank ones and hard ones among them."""
+    rng = random.Random(seed)
+    words = " ".join(TRAIN_TEXTS[:3]).split()
+    texts = [" ".join(rng.choice(words) for _ in range(rng.choice([0, 3, 20, 80, 300]))) for _ in range(n)]
+    return texts + list(ADVERSARIAL.values())
+
+
+def no_children() -> bool:
+    return not [p for p in mp.active_children() if p.name.startswith("naba-host")]
+
+
+@pytest.mark.parametrize("workers,chunk", [(1, 4), (2, 3), (3, 50)])
+def test_workers_give_the_same_spans_in_the_same_order(tagger: Tagger, workers: int, chunk: int) -> None:
+    texts = corpus(40)
+    want = list(tagger.tag_documents(texts, chunk_docs=chunk, workers=0))
+    got = list(tagger.tag_documents(texts, chunk_docs=chunk, workers=workers))
+    assert got == want
+    assert any(spans for _, spans in got)  # the random model does tag something
+    assert no_children()
+
+
+def test_oracle_spans_through_workers(tagger: Tagger) -> None:
+    oracle = oracle_tagger(tagger)
+    text = f"قال الجيش إن {WORD} هادئة، و{WORD}ـ ليست كذلك 😀 {WORD}"
+    got = list(oracle.tag_documents([text, "", text], chunk_docs=1, workers=2))
+    for item, spans in got:
+        assert [(s["start"], s["end"]) for s in spans] == [
+            (i, i + len(WORD)) for i in range(len(item)) if item.startswith(WORD, i) and (i == 0 or item[i - 1] == " ")
+        ]
+
+
+def test_tokens_are_counted_the_same(tagger: Tagger) -> None:
+    texts = corpus(10, seed=1)
+    before = tagger.tokens_done
+    list(tagger.tag_documents(texts, workers=0))
+    alone = tagger.tokens_done - before
+    list(tagger.tag_documents(texts, workers=2))
+    assert tagger.tokens_done - before == 2 * alone > 0
+
+
+def test_batch_job_with_workers_writes_the_same_file(tagger: Tagger, tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": str(i), "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(corpus(30))))
+    plain, pooled = tmp_path / "plain.jsonl", tmp_path / "pooled.jsonl"
+    run_job(tagger, src, plain, chunk_docs=4, progress=False)
+    tagger.workers = 2
+    try:
+        result = run_job(tagger, src, pooled, chunk_docs=4, progress=False)
+    finally:
+        tagger.workers = 0
+    assert result.written == 30 + len(ADVERSARIAL)
+    assert pooled.read_bytes() == plain.read_bytes()
+
+
+def test_a_non_string_text_is_a_data_error_before_any_worker_sees_it(tagger: Tagger) -> None:
+    with pytest.raises(DataError, match="text must be a str"):
+        list(tagger.tag_documents(["قال الجيش", 5], workers=2))
+    assert no_children()
+
+
+def test_stopping_early_stops_the_workers(tagger: Tagger) -> None:
+    results = tagger.tag_documents(corpus(30), chunk_docs=2, workers=2)
+    next(results)
+    results.close()
+    assert no_children()
+
+
+def test_a_failing_worker_names_the_chunk(tagger: Tagger) -> None:
+    with HostPool(worker_settings(tagger._settings), 1) as pool:
+        pool.decode(7, [])  # chunk 7 was never encoded there
+        with pytest.raises(HostError, match="chunk 7") as info:
+            pool.result("decode", 7)
+        assert isinstance(info.value.__cause__, KeyError)
+
+
+def test_a_dead_worker_is_an_error_not_a_hang(tagger: Tagger) -> None:
+    with HostPool(worker_settings(tagger._settings), 2) as pool:
+        pool.encode(0, ["قال الجيش"])
+        assert pool.result("encode", 0)[1] == [0]
+        victim = pool._procs[1]
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.join(timeout=10)
+        pool.encode(1, ["قال الجيش"])  # chunk 1 goes to the dead worker
+        with pytest.raises(HostError, match="died"):
+            pool.result("encode", 1)
+    assert no_children()
+
+
+def test_worker_settings_turn_truncation_and_padding_off_in_a_copy(tagger: Tagger) -> None:
+    backend = tagger.tokenizer.backend_tokenizer
+    backend.enable_truncation(max_length=4)
+    backend.enable_padding(length=16)
+    try:
+        settings = worker_settings(tagger._settings)
+        assert settings.tokenizer.truncation is None and settings.tokenizer.padding is None
+        assert backend.truncation is not None  # the tagger's own tokenizer is left as it was
+        long = " ".join(TRAIN_TEXTS[:2])
+        assert [w.input_ids for w in encode_texts([long], settings)[0]] == [
+            w.input_ids for w in encode_texts([long], tagger._settings)[0]
+        ]
+    finally:
+        backend.no_truncation()
+        backend.no_padding()
+
+
+def test_the_worker_module_does_not_import_torch() -> None:
+    code = "import sys, naba.predict.host; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize(
+    "device,cores,processes,expected",
+    [
+        ("cpu", 64, 1, 0),  # on CPU the model has the cores
+        ("cuda", 64, 1, 16),  # at most 16
+        ("cuda", 16, 1, 15),
+        ("cuda", 16, 4, 3),  # a process per GPU shares the cores
+        ("cuda", 4, 1, 3),
+        ("cuda", 2, 2, 0),  # one core each: no room for workers
+    ],
+)
+def test_default_workers(monkeypatch, device: str, cores: int, processes: int, expected: int) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    assert default_workers(torch.device(device), processes=processes) == expected
+
+
+def test_cli_predict_with_workers_writes_what_it_writes_without(checkpoint: Path, tmp_path: Path) -> None:
+    from naba.cli import main
+
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": f"d{i}", "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(corpus(12))))
+    outs = []
+    for workers in ("0", "2"):
+        out = tmp_path / f"out{workers}.jsonl"
+        argv = ["predict", str(checkpoint), str(src), "-o", str(out), "--device", "cpu", "--workers", workers, "--chunk-docs", "5", "--no-progress"]
+        assert main(argv) == 0
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1] and outs[0].count(b"\n") == 12 + len(ADVERSARIAL)
+
+
+def test_cli_predict_refuses_a_bad_worker_count(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    from naba.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["predict", str(tmp_path), str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "o.jsonl"), "--workers", "many"])
+    assert info.value.code == 2
+    assert "a count (0 or more) or auto" in capsys.readouterr().err
+
+
+def test_a_script_without_a_main_guard_fails_with_a_hint_instead_of_hanging(checkpoint: Path, tmp_path: Path) -> None:
+    # spawned workers import the main module: this one starts workers again while they start
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from naba.predict import Tagger\n"
+        f"tagger = Tagger.from_pretrained({str(checkpoint)!r}, device='cpu', workers=1)\n"
+        "print(tagger(['قال الجيش إن مقاتلين دخلوا حماة']))\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    assert done.returncode != 0
+    assert "died" in done.stderr and '__name__ == "__main__"' in done.stderr
