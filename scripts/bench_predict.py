@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import random
-import re
 import resource
 import subprocess
 import sys
@@ -37,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/reportlib.py
 
-from reportlib import cpu_name, write_section  # noqa: E402
+from reportlib import cpu_name, documents, sentences, write_section  # noqa: E402
 
 from naba.corpus.labels import DEFAULT_SCHEME  # noqa: E402
 from naba.encode import LabelSpace  # noqa: E402
@@ -46,42 +45,8 @@ from naba.predict import Tagger  # noqa: E402
 from naba.predict.batch import run_job  # noqa: E402
 from naba.predict.tagger import text_of  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
 SHAPE = {"hidden_size": 256, "num_layers": 4, "heads": 4, "intermediate": 1024}
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
-
-
-def sentences() -> tuple[list[str], str]:
-    """Sentences to build documents from, and where they came from."""
-    path = SHARED / "corpora" / "anercorp" / "train.txt"
-    if path.is_file():
-        out, words = [], []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                words.append(line.split()[0])
-            elif words:
-                out.append(" ".join(words))
-                words = []
-        return out, "ANERcorp train sentences (../shared)"
-    out = []
-    for name in ("train.jsonl", "dev.jsonl", "test.jsonl"):
-        for line in (ROOT / "data" / "demo" / name).read_text(encoding="utf-8").splitlines():
-            out.extend(s for s in re.split(r"(?<=[.!؟])\s+", json.loads(line)["text"]) if s.strip())
-    return out, "data/demo sentences"
-
-
-def documents(sents: list[str], n: int, *, lo: int, hi: int, seed: int) -> list[str]:
-    """``n`` documents of ``lo``..``hi`` words, consecutive sentences, lengths spread evenly."""
-    rng = random.Random(seed)
-    docs, pos = [], rng.randrange(len(sents))
-    for target in (lo + (hi - lo) * (i + 0.5) / n for i in range(n)):
-        words: list[str] = []
-        while len(words) < target:
-            words += sents[pos % len(sents)].split()
-            pos += 1
-        docs.append(" ".join(words[: int(target)]))
-    rng.shuffle(docs)
-    return docs
 
 
 def build_checkpoint(root: Path, texts: list[str], *, layers: list[str], shape: dict, vocab: int) -> Path:

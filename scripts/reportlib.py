@@ -1,12 +1,21 @@
-"""What the scripts that write reports share: the machine's CPU name, and rewriting one marked block
-(``<!-- NAME -->`` ... ``<!-- /NAME -->``) of a Markdown file such as BENCHMARKS.md, leaving the rest."""
+"""What the scripts that write reports share: the machine's CPU name, rewriting one marked block
+(``<!-- NAME -->`` ... ``<!-- /NAME -->``) of a Markdown file such as BENCHMARKS.md, leaving the rest,
+and the benchmark documents (sentences of ANERcorp train in ../shared, else of data/demo).
+
+Light on purpose (no torch): the benchmarks' worker processes import their main module."""
 
 from __future__ import annotations
 
+import json
 import platform
+import random
+import re
 from pathlib import Path
 
 from naba.corpus.fileio import atomic_write
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
 
 
 def cpu_name() -> str:
@@ -35,3 +44,36 @@ def write_section(path: Path, name: str, body: str) -> None:
     """Rewrite the ``bench:NAME`` block of ``path`` (a new file starts with "# Benchmarks"), atomically."""
     text = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n"
     atomic_write(path, replace_block(text, f"bench:{name}", body))
+
+
+def sentences() -> tuple[list[str], str]:
+    """Sentences to build documents from, and where they came from."""
+    path = SHARED / "corpora" / "anercorp" / "train.txt"
+    if path.is_file():
+        out, words = [], []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                words.append(line.split()[0])
+            elif words:
+                out.append(" ".join(words))
+                words = []
+        return out, "ANERcorp train sentences (../shared)"
+    out = []
+    for name in ("train.jsonl", "dev.jsonl", "test.jsonl"):
+        for line in (ROOT / "data" / "demo" / name).read_text(encoding="utf-8").splitlines():
+            out.extend(s for s in re.split(r"(?<=[.!؟])\s+", json.loads(line)["text"]) if s.strip())
+    return out, "data/demo sentences"
+
+
+def documents(sents: list[str], n: int, *, lo: int, hi: int, seed: int) -> list[str]:
+    """``n`` documents of ``lo``..``hi`` words, consecutive sentences, lengths spread evenly."""
+    rng = random.Random(seed)
+    docs, pos = [], rng.randrange(len(sents))
+    for target in (lo + (hi - lo) * (i + 0.5) / n for i in range(n)):
+        words: list[str] = []
+        while len(words) < target:
+            words += sents[pos % len(sents)].split()
+            pos += 1
+        docs.append(" ".join(words[: int(target)]))
+    rng.shuffle(docs)
+    return docs

@@ -39,3 +39,18 @@ def test_span_agreement(a, b, f1) -> None:
 def test_roofline_measures_something() -> None:
     gflops = bench_predict.roofline(torch.float32, hidden=64, inter=128, heads=2, seq=64, seqs=2, seconds=0.2)
     assert 0.1 < gflops < 1e5
+
+
+def test_bench_host_runs_and_reports_every_worker_count(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, str(repo / "scripts" / "bench_host.py"), "--docs", "6", "--workers", "0,1",
+           "--chunk-docs", "2", "--rounds", "1", "--no-write"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(repo)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| 0 |") or line.startswith("| 1 |")]
+    assert len(rows) == 2
+    assert "Spans found:" in done.stdout and "main process CPU" in done.stdout
