@@ -137,8 +137,8 @@ def main() -> None:
     body = "\n".join([
         "## Host side of `naba predict`: what the CPU work feeds a model, by worker processes",
         "",
-        f"Command: `python scripts/bench_host.py{' --docs ' + str(args.docs) if args.docs != 960 else ''}"
-        f" --workers {args.workers} --rounds {args.rounds}` ({time.strftime('%Y-%m-%d')}); CPU: {cpu_name()}, "
+        f"Command: `{' '.join(['python', 'scripts/bench_host.py', *sys.argv[1:]])}` "
+        f"({time.strftime('%Y-%m-%d')}); CPU: {cpu_name()}, "
         f"{cores} core(s) for this process; torch {torch.__version__}.",
         "",
         f"naba's batch job (`run_job`, JSONL in and out, {args.chunk_docs} documents a chunk) over {len(texts)} documents "
@@ -163,13 +163,13 @@ def main() -> None:
         "have exited). With workers, the main process only reads, batches, moves scores and writes.",
         *([
             f"At {min(b['main'] for b in pooled) / tokens * 1e6:.2f} µs of main-process CPU a token, one job "
-            f"process can feed at most ~{tokens / min(b['main'] for b in pooled):,.0f} tokens/s on this CPU, "
-            f"given cores for ~{min(b['workers'] for b in pooled) / min(b['main'] for b in pooled):.1f} workers "
-            "per main process; without workers the whole host side shares one interpreter.",
+            f"process can feed at most ~{tokens / min(b['main'] for b in pooled) / 1e6:.1f}M tokens/s on this CPU, "
+            f"given ~{min(b['workers'] for b in pooled) / min(b['main'] for b in pooled):.0f} cores for its workers; "
+            "without workers the whole host side shares one interpreter.",
         ] if pooled else []),
         "",
-        "A GPU job runs at most this fast on such a host; `naba predict` starts up to 8 workers on a GPU "
-        "(the process's cores, less one to feed the model, shared among the job's processes).",
+        "A GPU job runs at most this fast on such a host; on a GPU, `naba predict` starts as many workers "
+        "as the process's cores less one (shared among the job's processes), up to 16.",
     ])
     print()
     print(body)

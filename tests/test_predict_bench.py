@@ -54,3 +54,29 @@ def test_bench_host_runs_and_reports_every_worker_count(tmp_path: Path) -> None:
     rows = [line for line in done.stdout.splitlines() if line.startswith("| 0 |") or line.startswith("| 1 |")]
     assert len(rows) == 2
     assert "Spans found:" in done.stdout and "main process CPU" in done.stdout
+
+
+def test_bench_gpu_smoke_runs_on_cpu_with_a_tiny_model(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, str(repo / "scripts" / "bench_gpu.py"), "--device", "cpu", "--shape", "tiny", "--docs", "6",
+           "--workers", "1", "--chunk-docs", "2", "--rounds", "1", "--no-write"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(repo)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "| `naba predict` end to end |" in done.stdout and "the model alone" in done.stdout
+    assert "run_job` with 1 host worker(s)" in done.stdout
+
+
+def test_bench_gpu_without_a_gpu_says_so(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, str(repo / "scripts" / "bench_gpu.py"), "--docs", "2", "--no-write"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(repo)})
+    assert done.returncode != 0 and "no CUDA device here" in done.stderr

@@ -1,0 +1,160 @@
+"""``naba predict`` end to end at AraBERT v0.2's shape on a GPU: subword tokens/s (issue #5: >= 1M in bf16).
+
+Builds a random-initialised BERT token classifier of AraBERT v0.2 base's shape (12 layers, hidden
+768, 12 heads, FFN 3072, vocabulary 64,000: naba.model.ARABERT_SHAPE) with naba's own WordPiece
+tokenizer (AraBERT's vocabulary is not to be had offline; the model's cost does not depend on it),
+both layers (entity, claim), saved as a safetensors checkpoint. Writes N documents of 50 to 1,500
+words (ANERcorp train sentences from ../shared, else data/demo) as JSONL, and times ``run_job``,
+what ``naba predict`` runs: reading, host workers (``--workers``, default auto), batches under a
+token budget, the model in bf16 with SDPA attention, decoding, writing. The model alone over the
+same windows (encoded beforehand) is timed too: the ceiling of the end-to-end figure on this device.
+
+Prints the figures and rewrites the ``<!-- bench:gpu -->`` section of BENCHMARKS.md.
+
+    python scripts/bench_gpu.py                      # on a GPU: 4,000 documents, bf16 (a few minutes)
+    python scripts/bench_gpu.py --device cpu --shape tiny --docs 8 --rounds 1 --no-write   # smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/reportlib.py
+
+# spawned host workers import this module again: torch and naba's model code only inside main()
+from reportlib import cpu_name, documents, sentences, write_section  # noqa: E402
+
+TARGET = 1_000_000  # subword tokens/s, issue #5
+
+
+def build(root: Path, sents: list[str], shape: str):
+    """A checkpoint folder: AraBERT-shaped (or a tiny one for smoke tests), random weights."""
+    from transformers import BertForTokenClassification
+
+    from naba.corpus.labels import DEFAULT_SCHEME
+    from naba.encode import LabelSpace
+    from naba.model import arabert_shape_config, build_small_model, build_small_tokenizer, save_checkpoint
+
+    space = LabelSpace.from_scheme(DEFAULT_SCHEME)
+    tok = build_small_tokenizer(sents[:4000], vocab_size=16000)
+    if shape == "arabert":
+        model = BertForTokenClassification(arabert_shape_config(space))
+    else:
+        model = build_small_model(space, vocab_size=len(tok), hidden_size=64, num_layers=2, heads=2, intermediate=128)
+    return save_checkpoint(root / "model", model, tok, space, extra={"max_length": 512, "stride": 128}), model.config
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--dtype", default="bf16")
+    ap.add_argument("--shape", default="arabert", choices=["arabert", "tiny"])
+    ap.add_argument("--docs", type=int, default=4000, help="documents of 50-1,500 words (default 4000)")
+    ap.add_argument("--workers", default="auto", help="host worker processes (default auto)")
+    ap.add_argument("--batch-tokens", type=int, default=65536, help="padded tokens per batch (default 65536)")
+    ap.add_argument("--chunk-docs", type=int, default=512)
+    ap.add_argument("--rounds", type=int, default=2, help="timed end-to-end runs; the best counts")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    args = ap.parse_args()
+
+    import torch
+
+    from naba.predict.batch import run_job
+    from naba.predict.tagger import Tagger, text_of
+
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
+    if cuda and not torch.cuda.is_available():
+        raise SystemExit("no CUDA device here: run this on a GPU machine, or pass --device cpu for a smoke test")
+    sents, origin = sentences()
+    texts = documents(sents, args.docs, lo=50, hi=1500, seed=args.seed)
+    workers = args.workers if args.workers == "auto" else int(args.workers)
+    with tempfile.TemporaryDirectory(prefix="naba-bench-gpu-") as tmp:
+        work = Path(tmp)
+        ckpt, config = build(work, sents, args.shape)
+        tagger = Tagger.from_pretrained(ckpt, device=device, dtype=args.dtype, workers=workers,
+                                        batch_tokens=args.batch_tokens, chunk_docs=args.chunk_docs)
+        src = work / "docs.jsonl"
+        src.write_text("".join(json.dumps({"id": str(i), "text": t}, ensure_ascii=False) + "\n"
+                               for i, t in enumerate(texts)), encoding="utf-8")
+        warm = work / "warm.jsonl"
+        warm.write_text("".join(src.read_text(encoding="utf-8").splitlines(keepends=True)[:64]), encoding="utf-8")
+        run_job(tagger, warm, work / "warm-out.jsonl", chunk_docs=args.chunk_docs, progress=False)
+
+        runs = []
+        for r in range(args.rounds):
+            out = work / "out.jsonl"
+            out.unlink(missing_ok=True)
+            if cuda:
+                torch.cuda.reset_peak_memory_stats(device)
+            result = run_job(tagger, src, out, chunk_docs=args.chunk_docs, progress=False)
+            runs.append(result)
+            print(f"round {r + 1}: {result.written} docs, {result.tokens:,} tokens in {result.seconds:.2f} s: "
+                  f"{result.tokens / result.seconds:,.0f} tok/s")
+        peak = torch.cuda.max_memory_allocated(device) / 2**30 if cuda else float("nan")
+
+        # the model alone: the same windows, encoded beforehand, through the same batching
+        chunk = tagger._encode(texts, text_of)
+        doc_tokens = sum(w.core[1] - w.core[0] for w in chunk.windows)
+        window_tokens = sum(len(w.input_ids) for w in chunk.windows)
+        model_best = float("inf")
+        for _ in range(max(1, args.rounds)):
+            if cuda:
+                torch.cuda.synchronize(device)
+            started = time.perf_counter()
+            tagger._forward(chunk.windows, budget=tagger.batch_tokens, batch_size=None)
+            if cuda:
+                torch.cuda.synchronize(device)
+            model_best = min(model_best, time.perf_counter() - started)
+
+    best = min(runs, key=lambda r: r.seconds)
+    rate = best.tokens / best.seconds
+    gpu = torch.cuda.get_device_name(device) if cuda else f"CPU ({cpu_name()})"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    words = sum(len(t.split()) for t in texts)
+    shape = (f"{config.num_hidden_layers} layers, hidden {config.hidden_size}, {config.num_attention_heads} heads, "
+             f"FFN {config.intermediate_size}, vocabulary {config.vocab_size:,}")
+    verdict = "met" if rate >= TARGET else "missed"
+    body = "\n".join([
+        f"## `naba predict` on {'a GPU' if cuda else 'CPU'}, {'AraBERT v0.2 shape' if args.shape == 'arabert' else 'tiny model'}",
+        "",
+        f"Command: `{' '.join(['python', 'scripts/bench_gpu.py', *sys.argv[1:]])}` "
+        f"({time.strftime('%Y-%m-%d')}); device: {gpu}; host: {cpu_name()}, {cores} core(s); "
+        f"torch {torch.__version__}.",
+        "",
+        f"Model: random-initialised BERT token classifier ({shape}; entity and claim layers), {args.dtype}, "
+        f"SDPA attention, max_length 512, stride 128. Documents: {len(texts):,} of 50 to 1,500 words "
+        f"({words:,} words) from {origin}, JSONL in and out. `run_job` with {tagger.workers} host worker(s), "
+        f"{args.batch_tokens:,} padded tokens a batch, {args.chunk_docs} documents a chunk; best of {args.rounds} "
+        "run(s) after a warm-up. tok/s counts the documents' subword tokens once (window overlap not counted).",
+        "",
+        "| measure | seconds | docs/s | subword tok/s |",
+        "| --- | --- | --- | --- |",
+        f"| `naba predict` end to end | {best.seconds:.2f} | {best.written / best.seconds:,.0f} | {rate:,.0f} |",
+        f"| the model alone (windows encoded beforehand) | {model_best:.2f} | {len(texts) / model_best:,.0f} | "
+        f"{doc_tokens / model_best:,.0f} |",
+        "",
+        f"Window tokens run by the model: {window_tokens:,} for {doc_tokens:,} document tokens. "
+        f"Peak GPU memory: {peak:.1f} GiB." if cuda else f"Window tokens run by the model: {window_tokens:,} "
+        f"for {doc_tokens:,} document tokens.",
+        "",
+        f"Target (issue #5: >= {TARGET:,} subword tokens/s end to end in bf16): {rate:,.0f}, {verdict}.",
+    ])
+    print()
+    print(body)
+    if not args.no_write:
+        write_section(ROOT / "BENCHMARKS.md", "gpu", body)
+        print(f"\nwrote {ROOT / 'BENCHMARKS.md'}")
+
+
+if __name__ == "__main__":
+    main()
