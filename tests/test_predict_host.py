@@ -12,6 +12,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,44 @@ def test_a_script_without_a_main_guard_fails_with_a_hint_instead_of_hanging(chec
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
     assert done.returncode != 0
     assert "died" in done.stderr and '__name__ == "__main__"' in done.stderr
+
+
+def _spawned_children(pid: int) -> list[int]:
+    """The multiprocessing workers among ``pid``'s children (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid and b"spawn_main" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc to find the workers")
+def test_workers_of_a_killed_job_do_not_linger(checkpoint: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": str(i), "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(corpus(400))))
+    out = tmp_path / "out.jsonl"
+    cmd = [sys.executable, "-m", "naba.cli", "predict", str(checkpoint), str(src), "-o", str(out), "--device", "cpu",
+           "--workers", "2", "--chunk-docs", "4", "--no-progress"]
+    proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None and not (out.exists() and out.stat().st_size):
+            time.sleep(0.05)
+        workers = _spawned_children(proc.pid)
+        assert proc.poll() is None and len(workers) == 2, "the job ended (or had no workers) before it could be killed"
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.1)
+    left = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "workers outlived their killed main process"

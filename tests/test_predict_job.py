@@ -212,7 +212,8 @@ def test_one_shard_of_two_takes_every_other_document(tagger: Tagger, tmp_path: P
 
 
 @pytest.mark.slow
-def test_torchrun_two_processes_match_one(tagger: Tagger, checkpoint: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["0", "1"])  # 1: each process with a host worker, as on a GPU node
+def test_torchrun_two_processes_match_one(tagger: Tagger, checkpoint: Path, tmp_path: Path, workers: str) -> None:
     src = tmp_path / "in.jsonl"
     ids = _write_jsonl(src, 23)
     with src.open("a", encoding="utf-8") as fh:
@@ -222,7 +223,7 @@ def test_torchrun_two_processes_match_one(tagger: Tagger, checkpoint: Path, tmp_
     out = tmp_path / "out.jsonl"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "naba.cli", "predict", str(checkpoint), str(src), "-o", str(out), "--chunk-docs", "3",
-           "--no-progress"]
+           "--no-progress", "--workers", workers]
     done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert _ids(out) == ids

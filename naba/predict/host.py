@@ -14,7 +14,6 @@ back. Nothing here imports torch: a worker stays small and starts in a fraction 
 
 from __future__ import annotations
 
-import logging
 import multiprocessing as mp
 import os
 import pickle
@@ -29,7 +28,8 @@ import numpy as np
 from naba.decode import decode_many
 from naba.encode import LabelSpace, Window, encode
 
-log = logging.getLogger(__name__)
+# how often an idle worker checks that its main process is still there
+ORPHAN_CHECK_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,17 @@ def _serve(requests: Any, results: Any) -> None:
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     settings: Settings = requests.get()
     held: dict[int, tuple[Sequence[str], list[Window], list[int]]] = {}
-    while (message := requests.get()) is not None:
+    parent = mp.parent_process()
+    while True:
+        try:
+            message = requests.get(timeout=ORPHAN_CHECK_S)
+        except queue.Empty:
+            # a main process killed outright (SIGKILL, OOM killer) sends no ``None``: do not linger
+            if parent is not None and not parent.is_alive():
+                return
+            continue
+        if message is None:
+            return
         kind, seq, payload = message
         try:
             if kind == "encode":
