@@ -218,28 +218,52 @@ def _spawned_children(pid: int) -> list[int]:
     return found
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc to find the workers")
-def test_workers_of_a_killed_job_do_not_linger(checkpoint: Path, tmp_path: Path) -> None:
+def _job_with_workers(checkpoint: Path, tmp_path: Path, **popen: object) -> tuple[subprocess.Popen, list[int]]:
+    """``naba predict --workers 2`` started on a long input, once it has written something, and its workers."""
     src = tmp_path / "in.jsonl"
     src.write_text("".join(json.dumps({"id": str(i), "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(corpus(400))))
     out = tmp_path / "out.jsonl"
     cmd = [sys.executable, "-m", "naba.cli", "predict", str(checkpoint), str(src), "-o", str(out), "--device", "cpu",
            "--workers", "2", "--chunk-docs", "4", "--no-progress"]
-    proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None and not (out.exists() and out.stat().st_size):
-            time.sleep(0.05)
-        workers = _spawned_children(proc.pid)
-        assert proc.poll() is None and len(workers) == 2, "the job ended (or had no workers) before it could be killed"
-    finally:
+    proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL, **popen)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not (out.exists() and out.stat().st_size):
+        time.sleep(0.05)
+    workers = _spawned_children(proc.pid)
+    if proc.poll() is not None or len(workers) != 2:
         proc.kill()
-        proc.wait()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        pytest.fail("the job ended (or had no workers) before it could be stopped")
+    return proc, workers
+
+
+def _gone(pids: list[int], *, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in pids):
         time.sleep(0.1)
-    left = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+    left = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
     for pid in left:
         os.kill(pid, signal.SIGKILL)
-    assert not left, "workers outlived their killed main process"
+    return not left
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc to find the workers")
+def test_workers_of_a_killed_job_do_not_linger(checkpoint: Path, tmp_path: Path) -> None:
+    proc, workers = _job_with_workers(checkpoint, tmp_path, stderr=subprocess.DEVNULL)
+    proc.kill()
+    proc.wait()
+    assert _gone(workers, within=30), "workers outlived their killed main process"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc to find the workers")
+def test_ctrl_c_stops_the_job_and_its_workers_quietly(checkpoint: Path, tmp_path: Path) -> None:
+    # its own process group, as a terminal's job: Ctrl-C reaches the main process and the workers
+    proc, workers = _job_with_workers(checkpoint, tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    assert err.count("KeyboardInterrupt") == 1, err[-3000:]  # the main process's, not one per worker
+    assert _gone(workers, within=15)

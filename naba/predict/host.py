@@ -18,6 +18,7 @@ import multiprocessing as mp
 import os
 import pickle
 import queue
+import signal
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -115,6 +116,9 @@ def _serve(requests: Any, results: Any) -> None:
     """A worker's loop: its Settings, then ("encode", seq, texts) and ("decode", seq, scores) until ``None``."""
     # the workers are the parallelism: a tokenizer thread pool in each would only oversubscribe
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    # Ctrl-C reaches the whole process group: the main process stops the workers, each need not
+    # print its own KeyboardInterrupt
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     settings: Settings = requests.get()
     held: dict[int, tuple[Sequence[str], list[Window], list[int]]] = {}
     parent = mp.parent_process()
@@ -170,18 +174,24 @@ class HostPool:
             ctx.Process(target=_serve, args=(q, self._results), name=f"naba-host-{i}", daemon=True)
             for i, q in enumerate(self._requests)
         ]
-        for p, q in zip(self._procs, self._requests, strict=True):
-            p.start()
-            # the settings (the tokenizer: megabytes) go through the queue, not the start-up pipe:
-            # a child that dies while starting would leave a large write to that pipe hanging
-            q.put(settings)
+        try:
+            for p, q in zip(self._procs, self._requests, strict=True):
+                p.start()
+                # the settings (the tokenizer: megabytes) go through the queue, not the start-up
+                # pipe: a child that dies while starting would leave a large write to it hanging
+                q.put(settings)
+        except BaseException:
+            self.close(at_once=True)
+            raise
         self._ready: dict[tuple[str, int], Any] = {}
 
     def __enter__(self) -> HostPool:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        # after an error, or a consumer that stopped early (GeneratorExit), the chunks still in
+        # the workers are not wanted: no need to wait for them
+        self.close(at_once=kind is not None)
 
     def encode(self, seq: int, texts: list[str]) -> None:
         self._requests[seq % len(self._requests)].put(("encode", seq, texts))
@@ -217,16 +227,22 @@ class HostPool:
             raise HostError(f"host worker failed on chunk {seq}:\n{detail}") from exc
         self._ready[kind, seq] = payload
 
-    def close(self) -> None:
-        """Stop the workers (those stuck or dead are terminated) and free the queues."""
+    def close(self, *, at_once: bool = False) -> None:
+        """Stop the workers and free the queues: asked to finish (``None``) and waited for, or,
+        ``at_once``, terminated. Those stuck or dead are terminated either way."""
+        started = [p for p in self._procs if p.pid is not None]
         for q, p in zip(self._requests, self._procs, strict=True):
-            if p.is_alive():
-                q.put(None)
+            if p in started and p.is_alive():
+                if at_once:
+                    p.terminate()
+                else:
+                    q.put(None)
         for q, p in zip(self._requests, self._procs, strict=True):
-            p.join(timeout=5)
-            if p.is_alive():
-                p.terminate()
+            if p in started:
                 p.join(timeout=5)
+                if p.is_alive():
+                    p.kill()
+                    p.join(timeout=5)
             # requests a dead worker never read must not hold up this process's exit
             q.cancel_join_thread()
             q.close()
