@@ -251,11 +251,11 @@ def _gather(windows: Sequence[Window], logits: Sequence[np.ndarray], space: Labe
             )
         a, b = window.core
         rows.append(scores[a:b])
-        spans_of_tok += window.char_spans[a:b]
-    if not spans_of_tok:
+        spans_of_tok.append(np.asarray(window.char_spans, dtype=np.int64).reshape(-1, 2)[a:b])
+    offsets = np.concatenate(spans_of_tok) if spans_of_tok else np.zeros((0, 2), dtype=np.int64)
+    n = len(offsets)
+    if not n:
         return None
-    n = len(spans_of_tok)
-    offsets = np.array(spans_of_tok, dtype=np.int64).reshape(n, 2)
     # subwords that stand for no text (empty ranges) do not set a span's edges
     real = offsets[:, 1] > offsets[:, 0]
     idx = np.arange(n)

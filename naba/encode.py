@@ -13,6 +13,7 @@ scores back into spans is :mod:`naba.decode`'s job.
 from __future__ import annotations
 
 import gc
+import itertools
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -30,6 +31,8 @@ if TYPE_CHECKING:  # transformers is heavy, and only its tokenizers' call interf
     from transformers import PreTrainedTokenizerFast
 
 IGNORE = -100
+# the char_spans row of [CLS] and [SEP]: they stand for no text
+_NO_TEXT = np.zeros((1, 2), dtype=np.int64)
 
 
 class LabelSpace:
@@ -107,14 +110,16 @@ class LabelSpace:
 class Window:
     """One model input: a slice of one document's subwords between [CLS] and [SEP].
 
-    ``char_spans`` are ORIGINAL-text ranges (``(0, 0)`` for [CLS]/[SEP]); ``labels[t][k]`` is the
+    ``char_spans`` (int64, ``[tokens, 2]``: one ``(start, end)`` row per token) are ORIGINAL-text
+    ranges (``(0, 0)`` for [CLS]/[SEP]); an array, not tuples, because decoding wants one and a
+    million tuples cost a decode's worth of CPU to make and unmake; ``labels[t][k]`` is the
     index of token ``t``'s tag within layer ``k``'s tags (-100 for [CLS]/[SEP]); ``core`` is the
     half-open range of positions whose scores this window owns.
     """
 
     doc_index: int
     input_ids: list[int]
-    char_spans: list[tuple[int, int]]
+    char_spans: np.ndarray
     labels: list[list[int]] | None
     core: tuple[int, int]
 
@@ -151,7 +156,8 @@ def _tokenize(texts: Sequence[str], tokenizer: PreTrainedTokenizerFast, preset: 
         if not ids:
             out.append(_Tokenized([], np.zeros(0, np.int64), np.zeros(0, np.int64)))
             continue
-        om = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+        # fromiter over the flattened pairs: about twice as fast as asarray on a list of tuples
+        om = np.fromiter(itertools.chain.from_iterable(offsets), dtype=np.int64, count=2 * len(offsets)).reshape(-1, 2)
         starts, ends = p.char_ranges(om[:, 0], om[:, 1])
         # a subword that stands for nothing (empty offsets) or starts/ends on a space (not seen with
         # BERT tokenizers) goes through the careful path
@@ -291,7 +297,7 @@ def _windows(
         tags, _ = _assign([] if isinstance(doc, str) else doc.spans, tok, space)
     bounds = _window_bounds(len(tok.ids), content, stride)
     owner = _owners(len(tok.ids), bounds)
-    char_spans = list(zip(tok.starts.tolist(), tok.ends.tolist(), strict=True))
+    char_spans = np.stack([tok.starts, tok.ends], axis=1)
     windows = []
     for k, (a, b) in enumerate(bounds):
         owned = np.flatnonzero(owner[a:b] == k)
@@ -303,7 +309,7 @@ def _windows(
             Window(
                 doc_index=doc_index,
                 input_ids=[cls_id] + tok.ids[a:b] + [sep_id],
-                char_spans=[(0, 0)] + char_spans[a:b] + [(0, 0)],
+                char_spans=np.concatenate([_NO_TEXT, char_spans[a:b], _NO_TEXT]),
                 labels=labels,
                 core=core,
             )
