@@ -154,6 +154,17 @@ class HostError(RuntimeError):
     """A worker process failed or died."""
 
 
+def _obituary(name: str, code: int | None) -> str:
+    if code is not None and code < 0:
+        how = f"was killed by signal {-code}" + (" (out of memory?)" if -code == signal.SIGKILL else "")
+        return f"host worker {name} {how}"
+    # an exception while starting: most often a script that starts workers at import time
+    return (
+        f"host worker {name} died (exit code {code}). Workers are spawned processes that import the "
+        'main module: a script that starts them must do so under `if __name__ == "__main__":`'
+    )
+
+
 class HostPool:
     """``workers`` processes that encode chunks of texts and decode their scores, sticky per chunk.
 
@@ -213,13 +224,9 @@ class HostPool:
         try:
             message = self._results.get(timeout=1.0) if block else self._results.get_nowait()
         except queue.Empty:
-            dead = [p for p in self._procs if not p.is_alive()]
-            if dead:
-                raise HostError(
-                    f"host worker {dead[0].name} died (exit code {dead[0].exitcode}). Workers are spawned "
-                    "processes that import the main module: a script that starts them must do so under "
-                    "`if __name__ == \"__main__\":`"
-                ) from None
+            dead = next((p for p in self._procs if not p.is_alive()), None)
+            if dead is not None:
+                raise HostError(_obituary(dead.name, dead.exitcode)) from None
             return
         kind, seq, payload = message
         if kind == "error":
