@@ -123,6 +123,14 @@ class Window:
     labels: list[list[int]] | None
     core: tuple[int, int]
 
+    def __eq__(self, other: object) -> bool:
+        # by value, as a dataclass compares, but an array's == is elementwise
+        if not isinstance(other, Window):
+            return NotImplemented
+        return (self.doc_index, self.input_ids, self.labels, self.core) == (
+            other.doc_index, other.input_ids, other.labels, other.core
+        ) and np.array_equal(self.char_spans, other.char_spans)
+
 
 @dataclass
 class _Tokenized:

@@ -381,3 +381,10 @@ def test_a_tokenizer_that_truncates_still_sees_whole_documents(tok) -> None:
     assert [w.input_ids for w in got] == [w.input_ids for w in plain]
     assert [w.char_spans.tolist() for w in got] == [w.char_spans.tolist() for w in plain]
     assert len(plain) > 3
+
+
+def test_windows_compare_by_value(tok) -> None:
+    a, b = encode(["قال الجيش إن مقاتلين دخلوا حماة"], tok, SPACE), encode(["قال الجيش إن مقاتلين دخلوا حماة"], tok, SPACE)
+    assert a == b
+    other = encode(["قال الجيش إن مقاتلين دخلوا حمص"], tok, SPACE)
+    assert a != other
