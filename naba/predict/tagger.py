@@ -185,8 +185,13 @@ class Tagger:
         # subword tokens tagged so far: the batch job's progress bar reads them
         self.tokens_done = 0
         self.fast = _fused_encoder(model, device=device, dtype=dtype, wanted=fast_path)
-        self._settings = Settings(
-            tokenizer, tokenizer.cls_token_id, tokenizer.sep_token_id, space, self.max_length, self.stride, self.preset
+
+    @property
+    def _settings(self) -> Settings:
+        # made when asked, so that a changed stride or max_length counts, as it did before
+        return Settings(
+            self.tokenizer, self.tokenizer.cls_token_id, self.tokenizer.sep_token_id, self.space,
+            self.max_length, self.stride, self.preset,
         )
 
     @classmethod
@@ -331,11 +336,12 @@ class Tagger:
         ids = np.full((len(batch), width), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(batch), width), dtype=np.int64)
         # the positions whose scores decoding reads: each window's core (the fused encoder skips the rest)
-        core = np.zeros((len(batch), width), dtype=bool)
+        core = np.zeros((len(batch), width), dtype=bool) if self.fast is not None else None
         for row, i in enumerate(batch):
             ids[row, : lengths[i]] = windows[i].input_ids
             mask[row, : lengths[i]] = 1
-            core[row, windows[i].core[0] : windows[i].core[1]] = True
+            if core is not None:
+                core[row, windows[i].core[0] : windows[i].core[1]] = True
         try:
             with torch.inference_mode():
                 input_ids = torch.from_numpy(ids).to(self.device)
