@@ -22,7 +22,8 @@ from test_predict_tagger import ADVERSARIAL, TRAIN_TEXTS, WORD, oracle_tagger, t
 from naba.errors import DataError
 from naba.predict import Tagger
 from naba.predict.batch import run_job
-from naba.predict.host import HostError, HostPool, encode_texts, worker_settings
+from naba.predict.host import HostError, HostPool, encode_texts, spans_json, with_rule_claims, worker_settings
+from naba.predict.io import prediction_line
 from naba.predict.tagger import default_workers
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,18 +80,36 @@ def test_tokens_are_counted_the_same(tagger: Tagger) -> None:
     assert tagger.tokens_done - before == 2 * alone > 0
 
 
-def test_batch_job_with_workers_writes_the_same_file(tagger: Tagger, tmp_path: Path) -> None:
+@pytest.mark.parametrize("rules, with_text", [(False, False), (True, True)])
+def test_batch_job_with_workers_writes_the_same_file(tagger: Tagger, tmp_path: Path, rules: bool, with_text: bool) -> None:
+    texts = corpus(30)
     src = tmp_path / "in.jsonl"
-    src.write_text("".join(json.dumps({"id": str(i), "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(corpus(30))))
+    src.write_text("".join(json.dumps({"id": str(i), "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(texts)))
     plain, pooled = tmp_path / "plain.jsonl", tmp_path / "pooled.jsonl"
-    run_job(tagger, src, plain, chunk_docs=4, progress=False)
+    run_job(tagger, src, plain, chunk_docs=4, rules=rules, with_text=with_text, progress=False)
     tagger.workers = 2
     try:
-        result = run_job(tagger, src, pooled, chunk_docs=4, progress=False)
+        result = run_job(tagger, src, pooled, chunk_docs=4, rules=rules, with_text=with_text, progress=False)
     finally:
         tagger.workers = 0
     assert result.written == 30 + len(ADVERSARIAL)
     assert pooled.read_bytes() == plain.read_bytes()
+    # ... and both are the lines of the Python API's spans (the JSON is made in the workers)
+    found = tagger(texts)
+    if rules:
+        found = [with_rule_claims(t, spans) for t, spans in zip(texts, found, strict=True)]
+    want = [prediction_line(str(i), spans, text=t if with_text else None) for i, (t, spans) in enumerate(zip(texts, found, strict=True))]
+    assert plain.read_text(encoding="utf-8").splitlines() == want
+    if rules:
+        assert any(s["layer"] == "claim" for spans in found for s in spans)
+
+
+def test_postprocess_runs_where_the_spans_are_decoded(tagger: Tagger) -> None:
+    texts = corpus(12)
+    want = [(t, json.dumps(spans, ensure_ascii=False)) for t, spans in tagger.tag_documents(texts, workers=0)]
+    assert list(tagger.tag_documents(texts, chunk_docs=5, workers=0, postprocess=spans_json)) == want
+    assert list(tagger.tag_documents(texts, chunk_docs=5, workers=2, postprocess=spans_json)) == want
+    assert no_children()
 
 
 def test_a_non_string_text_is_a_data_error_before_any_worker_sees_it(tagger: Tagger) -> None:

@@ -17,6 +17,8 @@ from naba.predict.io import (
     Record,
     Reject,
     input_kind,
+    prediction_line,
+    prediction_line_json,
     read_inputs,
     resume_output,
     unique_ids,
@@ -200,3 +202,26 @@ def test_atomic_open_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="mode"), atomic_open(tmp_path / "out.jsonl", mode="a"):
         pass
     assert [p.name for p in tmp_path.iterdir()] == ["file"]
+
+
+SPAN = {"start": 0, "end": 4, "label": "ACTOR", "layer": "entity", "text": "الجيش", "score": 0.5}
+
+
+@pytest.mark.parametrize(
+    "doc_id, spans, text",
+    [
+        ("a", [], None),
+        ("a", [SPAN], None),
+        ("وثيقة \"1\"", [SPAN, {**SPAN, "text": "😀 \u200f\n\t\\"}], "قال الجيش 😀\r\n"),
+        ("", [SPAN], ""),
+        ("7", [{**SPAN, "score": 1e-05}], "\u0000 \ud7ff \U0010ffff"),
+    ],
+)
+def test_a_line_from_spans_made_json_elsewhere_is_the_line_json_dumps_writes(doc_id, spans, text) -> None:
+    # the batch job serialises spans in its host workers and joins the line in the main process
+    obj = {"id": doc_id, **({"text": text} if text is not None else {}), "spans": spans}
+    want = json.dumps(obj, ensure_ascii=False)
+    assert prediction_line_json(doc_id, json.dumps(spans, ensure_ascii=False), text=text) == want
+    assert prediction_line(doc_id, spans, text=text) == want
+    assert json.loads(want) == obj
+

@@ -29,11 +29,12 @@ from tqdm import tqdm
 
 from naba.corpus.fileio import atomic_open
 from naba.errors import ConfigError, DataError, Problem
+from naba.predict.host import rule_claims_json, spans_json
 from naba.predict.io import (
     Appender,
     Record,
     Reject,
-    prediction_line,
+    prediction_line_json,
     read_inputs,
     resume_output,
     unique_ids,
@@ -186,22 +187,19 @@ def _tag_into(
     with_text: bool,
     progress: bool,
 ) -> int:
-    if rules:
-        from naba.predict.tagger import with_rule_claims
+    # the spans become JSON where they are decoded (in the host workers, if any), rule claims too
+    postprocess = rule_claims_json if rules else spans_json
     written = 0
     bar = tqdm(desc="naba predict", unit=" doc", disable=not progress, dynamic_ncols=True)
     started, tokens0 = time.perf_counter(), tagger.tokens_done
     with Appender(target) as out, bar:
-        results = tagger.tag_documents(records, batch_tokens=batch_tokens, chunk_docs=chunk_docs)
+        results = tagger.tag_documents(records, batch_tokens=batch_tokens, chunk_docs=chunk_docs, postprocess=postprocess)
         while True:
             chunk = list(itertools.islice(results, chunk_docs))
             if not chunk:
                 break
-            lines = []
-            for record, spans in chunk:
-                if rules:
-                    spans = with_rule_claims(record.text, spans)
-                lines.append(prediction_line(record.id, spans, text=record.text if with_text else None))
+            lines = [prediction_line_json(record.id, spans, text=record.text if with_text else None)
+                     for record, spans in chunk]
             out.write(lines)
             written += len(lines)
             bar.update(len(lines))

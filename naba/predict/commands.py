@@ -103,7 +103,8 @@ def _tag(args: argparse.Namespace) -> int:
     from naba.corpus.fileio import read_text
     from naba.corpus.formats import read
     from naba.errors import ConfigError
-    from naba.predict.tagger import Tagger, with_rule_claims
+    from naba.predict.host import with_rule_claims
+    from naba.predict.tagger import Tagger
 
     docs: list[tuple[str, str]] = [(f"text-{i}", t) for i, t in enumerate(args.text)]
     for name in args.files:

@@ -9,18 +9,21 @@ while the main process only feeds the model.
 
 A chunk of documents is *sticky*: the worker that encoded it keeps its windows (and their
 offset maps) and decodes it too, so only token ids go to the main process and only scores come
-back. Nothing here imports torch: a worker stays small and starts in a fraction of a second.
+back. A ``postprocess`` function (``spans_json`` for the batch job) runs there too, on each
+document's spans, so that the main process, which also feeds the model, gets output ready to
+write. Nothing here imports torch: a worker stays small and starts in a fraction of a second.
 """
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import pickle
 import queue
 import signal
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -44,6 +47,9 @@ class Settings:
     max_length: int
     stride: int
     preset: str
+    # applied to each document's spans where they are decoded: (text, spans) -> what is handed on;
+    # a module-level function (workers get it by pickling)
+    postprocess: Callable[[str, list[dict[str, Any]]], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -67,14 +73,42 @@ def encode_texts(texts: Sequence[str], settings: Settings) -> tuple[list[Window]
 
 
 def decode_texts(
-    texts: Sequence[str], windows: Sequence[Window], owner: Sequence[int], logits: Sequence[np.ndarray], space: LabelSpace
-) -> list[list[dict[str, Any]]]:
-    """Per text, its spans as the Tagger returns them, from its windows' scores."""
+    texts: Sequence[str],
+    windows: Sequence[Window],
+    owner: Sequence[int],
+    logits: Sequence[np.ndarray],
+    space: LabelSpace,
+    *,
+    postprocess: Callable[[str, list[dict[str, Any]]], Any] | None = None,
+) -> list[Any]:
+    """Per text, its spans as the Tagger returns them, from its windows' scores (or what
+    ``postprocess(text, spans)`` makes of them)."""
     per_doc: list[list[int]] = [[] for _ in texts]
     for w, doc in enumerate(owner):
         per_doc[doc].append(w)
     found = decode_many(texts, [[windows[w] for w in ws] for ws in per_doc], [[logits[w] for w in ws] for ws in per_doc], space)
-    return [[span_dict(text, s) for s in spans] for text, spans in zip(texts, found, strict=True)]
+    out = [[span_dict(text, s) for s in spans] for text, spans in zip(texts, found, strict=True)]
+    if postprocess is not None:
+        out = [postprocess(text, spans) for text, spans in zip(texts, out, strict=True)]
+    return out
+
+
+def spans_json(text: str, spans: list[dict[str, Any]]) -> str:
+    """``spans`` as the JSON array the batch job writes (non-ASCII kept as is)."""
+    return json.dumps(spans, ensure_ascii=False)
+
+
+def with_rule_claims(text: str, spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Model spans with the claim layer replaced by naba.claims' rule-based claims."""
+    from naba.claims import find_claims
+
+    kept = [s for s in spans if s["layer"] != "claim"]
+    return sorted(kept + find_claims(text), key=lambda s: (s["start"], -s["end"], s["layer"]))
+
+
+def rule_claims_json(text: str, spans: list[dict[str, Any]]) -> str:
+    """``spans_json`` of ``with_rule_claims``: what ``naba predict --rules`` writes."""
+    return spans_json(text, with_rule_claims(text, spans))
 
 
 def span_dict(text: str, span: Any) -> dict[str, Any]:
@@ -140,7 +174,8 @@ def _serve(requests: Any, results: Any) -> None:
                 results.put(("encode", seq, ([Input(np.asarray(w.input_ids, np.int32), w.core) for w in windows], owner)))
             else:
                 texts, windows, owner = held.pop(seq)
-                results.put(("decode", seq, decode_texts(texts, windows, owner, payload, settings.space)))
+                found = decode_texts(texts, windows, owner, payload, settings.space, postprocess=settings.postprocess)
+                results.put(("decode", seq, found))
         except Exception as exc:  # the main process raises it, naming the chunk
             detail = traceback.format_exc()
             try:

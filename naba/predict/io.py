@@ -251,8 +251,13 @@ class Appender:
 
 def prediction_line(doc_id: str, spans: list[dict], *, text: str | None = None) -> str:
     """One output line: ``{"id", "spans"}`` (and ``"text"`` when asked), non-ASCII kept as is."""
-    obj: dict[str, Any] = {"id": doc_id}
+    return prediction_line_json(doc_id, json.dumps(spans, ensure_ascii=False), text=text)
+
+
+def prediction_line_json(doc_id: str, spans_json: str, *, text: str | None = None) -> str:
+    """``prediction_line`` with the spans already a JSON array (naba.predict.host.spans_json)."""
+    head: dict[str, Any] = {"id": doc_id}
     if text is not None:
-        obj["text"] = text
-    obj["spans"] = spans
-    return json.dumps(obj, ensure_ascii=False)
+        head["text"] = text
+    # json.dumps's own separators, so that the line is the one json.dumps writes for the whole object
+    return json.dumps(head, ensure_ascii=False)[:-1] + ', "spans": ' + spans_json + "}"

@@ -17,7 +17,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -252,21 +252,26 @@ class Tagger:
         chunk_docs: int | None = None,
         text: Callable[[T], str] = text_of,
         workers: int | None = None,
-    ) -> Iterator[tuple[T, list[dict[str, Any]]]]:
+        postprocess: Callable[[str, list[dict[str, Any]]], Any] | None = None,
+    ) -> Iterator[tuple[T, Any]]:
         """Stream ``(item, spans)`` for each item, in input order, holding a few chunks at most.
 
         ``items`` may be texts, Documents, ``(id, text)`` pairs or anything ``text`` maps to a
         str. Without ``workers`` (the Tagger's by default: none), the iterable is consumed on a
         background thread, one chunk ahead of the model; with them, ``workers`` processes encode
         and decode chunks while this one runs the model (up to ``workers`` + 1 chunks ahead and
-        as many behind).
+        as many behind). ``postprocess(text, spans)``, a module-level function, runs where the
+        spans are decoded (in the workers, if any) and the stream hands on what it returns:
+        the batch job gets its JSON there (naba.predict.host.spans_json), off the process that
+        feeds the model.
         """
         budget = batch_tokens or self.batch_tokens
         size = chunk_docs or self.chunk_docs
         workers = self.workers if workers is None else workers
         chunks = _chunks(iter(items), size)
         if workers > 0:
-            yield from self._tag_in_workers(chunks, text, workers, budget=budget, batch_size=batch_size)
+            yield from self._tag_in_workers(chunks, text, workers, budget=budget, batch_size=batch_size,
+                                            postprocess=postprocess)
             return
 
         def next_chunk() -> _Chunk | None:
@@ -280,13 +285,22 @@ class Tagger:
                 if chunk is None:
                     return
                 ahead = pool.submit(next_chunk)
-                yield from zip(chunk.items, self._tag_chunk(chunk, budget=budget, batch_size=batch_size), strict=True)
+                found = self._tag_chunk(chunk, budget=budget, batch_size=batch_size, postprocess=postprocess)
+                yield from zip(chunk.items, found, strict=True)
 
     def _tag_in_workers(
-        self, chunks: Iterator[list[T]], text: Callable[[T], str], workers: int, *, budget: int, batch_size: int | None
-    ) -> Iterator[tuple[T, list[dict[str, Any]]]]:
+        self,
+        chunks: Iterator[list[T]],
+        text: Callable[[T], str],
+        workers: int,
+        *,
+        budget: int,
+        batch_size: int | None,
+        postprocess: Callable[[str, list[dict[str, Any]]], Any] | None,
+    ) -> Iterator[tuple[T, Any]]:
         """tag_documents with the host work in ``workers`` processes (naba.predict.host)."""
-        with HostPool(worker_settings(self._settings), workers) as pool:
+        settings = replace(worker_settings(self._settings), postprocess=postprocess)
+        with HostPool(settings, workers) as pool:
             encoding: deque[tuple[int, list[T]]] = deque()  # sent to be encoded, in order
             decoding: deque[tuple[int, list[T]]] = deque()  # run on the model, sent to be decoded
             seq, more = 0, True
@@ -317,10 +331,17 @@ class Tagger:
         windows, owner = encode_texts(texts, self._settings)
         return _Chunk(items, texts, windows, owner)
 
-    def _tag_chunk(self, chunk: _Chunk, *, budget: int, batch_size: int | None) -> list[list[dict[str, Any]]]:
+    def _tag_chunk(
+        self,
+        chunk: _Chunk,
+        *,
+        budget: int,
+        batch_size: int | None,
+        postprocess: Callable[[str, list[dict[str, Any]]], Any] | None = None,
+    ) -> list[Any]:
         logits = self._forward(chunk.windows, budget=budget, batch_size=batch_size)
         self.tokens_done += sum(w.core[1] - w.core[0] for w in chunk.windows)
-        return decode_texts(chunk.texts, chunk.windows, chunk.owner, logits, self.space)
+        return decode_texts(chunk.texts, chunk.windows, chunk.owner, logits, self.space, postprocess=postprocess)
 
     def _forward(self, windows: Sequence[Any], *, budget: int, batch_size: int | None) -> list[np.ndarray]:
         lengths = [len(w.input_ids) for w in windows]
@@ -378,14 +399,6 @@ def _texts(items: list[T], text: Callable[[T], str]) -> list[str]:
         if not isinstance(t, str):
             raise DataError(Problem("<memory>", f"item {item!r:.60}", f"text must be a str, got {type(t).__name__}"))
     return texts
-
-
-def with_rule_claims(text: str, spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Model spans with the claim layer replaced by naba.claims' rule-based claims."""
-    from naba.claims import find_claims
-
-    kept = [s for s in spans if s["layer"] != "claim"]
-    return sorted(kept + find_claims(text), key=lambda s: (s["start"], -s["end"], s["layer"]))
 
 
 def _default_device() -> torch.device:
