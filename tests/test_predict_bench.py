@@ -67,12 +67,13 @@ def test_bench_gpu_smoke_runs_on_cpu_with_a_tiny_model(tmp_path: Path) -> None:
     for name in ("seqeval", "datasets"):
         (blocked / name).mkdir(parents=True)
         (blocked / name / "__init__.py").write_text(f"raise ImportError('{name} is not installed here')\n")
-    cmd = [sys.executable, str(repo / "scripts" / "bench_gpu.py"), "--device", "cpu", "--shape", "tiny", "--docs", "6",
-           "--workers", "1", "--chunk-docs", "2", "--rounds", "1", "--no-write"]
+    cmd = [sys.executable, str(repo / "scripts" / "bench_gpu.py"), "--device", "cpu", "--shape", "tiny", "--docs", "8",
+           "--model-docs", "4", "--workers", "1", "--chunk-docs", "2", "--batch-tokens", "2048", "--rounds", "1", "--no-write"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path,
                           env={**os.environ, "PYTHONPATH": os.pathsep.join([str(blocked), str(repo)])})
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "| `naba predict` end to end |" in done.stdout and "the model alone" in done.stdout
+    assert "| `naba predict` | " in done.stdout and "the model alone" in done.stdout
+    assert "steady, the start excluded" in done.stdout
     assert "run_job` with 1 host worker(s)" in done.stdout
 
 
