@@ -274,6 +274,39 @@ def test_workers_of_a_killed_job_do_not_linger(checkpoint: Path, tmp_path: Path)
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc to find the workers")
+def test_a_worker_whose_results_were_never_read_exits_when_its_main_process_is_killed(checkpoint: Path, tmp_path: Path) -> None:
+    # the worker's results fill the pipe (which it also holds open); at exit its queue would wait
+    # to flush them forever unless told not to
+    script = tmp_path / "unread.py"
+    script.write_text(
+        "import sys, time\n"
+        "from naba.predict import Tagger\n"
+        "from naba.predict.host import HostPool, worker_settings\n"
+        'if __name__ == "__main__":\n'
+        f"    tagger = Tagger.from_pretrained({str(checkpoint)!r}, device='cpu')\n"
+        "    pool = HostPool(worker_settings(tagger._settings), 1)\n"
+        "    texts = ['قال الجيش إن مقاتلين دخلوا مدينة حماة ' * 100] * 40\n"
+        "    for seq in range(3):\n"
+        "        pool.encode(seq, texts)\n"
+        "    assert pool._results._reader.poll(60)  # the first result is on its way: the pipe is full\n"
+        "    time.sleep(1)\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(600)\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], env={**os.environ, "PYTHONPATH": str(REPO)},
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        workers = _spawned_children(proc.pid)
+        assert len(workers) == 1
+    finally:
+        proc.kill()
+        proc.wait()
+    assert _gone(workers, within=20), "a worker with unread results outlived its killed main process"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc to find the workers")
 def test_ctrl_c_stops_the_job_and_its_workers_quietly(checkpoint: Path, tmp_path: Path) -> None:
     # its own process group, as a terminal's job: Ctrl-C reaches the main process and the workers
     proc, workers = _job_with_workers(checkpoint, tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True)

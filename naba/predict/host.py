@@ -160,8 +160,11 @@ def _serve(requests: Any, results: Any) -> None:
         try:
             message = requests.get(timeout=ORPHAN_CHECK_S)
         except queue.Empty:
-            # a main process killed outright (SIGKILL, OOM killer) sends no ``None``: do not linger
+            # a main process killed outright (SIGKILL, OOM killer) sends no ``None``: do not linger.
+            # Results it never read may fill the pipe, which this process also holds open, so the
+            # queue's feeder thread would wait on it forever at exit: leave them unsent.
             if parent is not None and not parent.is_alive():
+                results.cancel_join_thread()
                 return
             continue
         if message is None:
