@@ -56,25 +56,31 @@ def test_bench_host_runs_and_reports_every_worker_count(tmp_path: Path) -> None:
     assert "Spans found:" in done.stdout and "main process CPU" in done.stdout
 
 
-def test_bench_gpu_smoke_runs_on_cpu_with_a_tiny_model(tmp_path: Path) -> None:
+def test_the_device_check_runs_on_cpu_with_a_tiny_model(tmp_path: Path) -> None:
+    # scripts/device_check.sh (the CUDA tests, then bench_gpu.py), as a lent GPU machine runs it
     import os
     import subprocess
 
     repo = Path(__file__).resolve().parents[1]
     # the lent GPU machines' image has torch, transformers, tokenizers and accelerate but not the
-    # training and scoring extras: the batch job and this script must not need them
+    # training and scoring extras: the batch job and these scripts must not need them
     blocked = tmp_path / "blocked"
     for name in ("seqeval", "datasets"):
         (blocked / name).mkdir(parents=True)
         (blocked / name / "__init__.py").write_text(f"raise ImportError('{name} is not installed here')\n")
-    cmd = [sys.executable, str(repo / "scripts" / "bench_gpu.py"), "--device", "cpu", "--shape", "tiny", "--docs", "8",
+    out = tmp_path / "out"
+    cmd = ["bash", str(repo / "scripts" / "device_check.sh"), "--device", "cpu", "--shape", "tiny", "--docs", "8",
            "--model-docs", "4", "--workers", "1", "--chunk-docs", "2", "--batch-tokens", "2048", "--rounds", "1", "--no-write"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path,
-                          env={**os.environ, "PYTHONPATH": os.pathsep.join([str(blocked), str(repo)])})
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "| `naba predict` | " in done.stdout and "the model alone" in done.stdout
-    assert "steady, the start excluded" in done.stdout
-    assert "run_job` with 1 host worker(s)" in done.stdout
+    env = {**os.environ, "PYTHONPATH": str(blocked), "OUT": str(out), "PYTHON": sys.executable}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stdout[-3000:]
+    bench = (out / "bench_gpu.log").read_text()
+    assert "| `naba predict` | " in bench and "the model alone" in bench
+    assert "steady, the start excluded" in bench
+    assert "run_job` with 1 host worker(s)" in bench
+    tests = (out / "tests.log").read_text()
+    assert "skipped" in tests if not torch.cuda.is_available() else "passed" in tests
+    assert (out / "BENCHMARKS.md").exists() and "torch" in (out / "device.txt").read_text()
 
 
 def test_bench_gpu_without_a_gpu_says_so(tmp_path: Path) -> None:
