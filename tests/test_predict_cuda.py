@@ -46,7 +46,7 @@ class HungryOracle(Oracle):
 def oracle_on(tagger: Tagger, device: torch.device, dtype: torch.dtype, model: Oracle | None = None) -> Tagger:
     info = {**tagger.info, "max_length": 16, "stride": 4}
     model = model or Oracle(tagger.tokenizer, tagger.space)
-    return Tagger(model.to(device=device), tagger.tokenizer, tagger.space, info, device=device, dtype=dtype)
+    return Tagger(model.to(device=device, dtype=dtype), tagger.tokenizer, tagger.space, info, device=device, dtype=dtype)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
