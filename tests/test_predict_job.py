@@ -16,7 +16,7 @@ from test_predict_tagger import WORD, tiny_checkpoint
 from naba.cli import main
 from naba.errors import ConfigError, DataError
 from naba.predict import Tagger
-from naba.predict.batch import Shard, merge_parts, part_path, run_job
+from naba.predict.batch import Shard, job_device, merge_parts, part_path, run_job
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -305,3 +305,24 @@ def test_gpu_batch_job_script_runs_and_logs(checkpoint: Path, tmp_path: Path) ->
     assert done.returncode == 0, log[-3000:]
     assert _ids(out) == ids
     assert "1 process(es), fp32" in log and "5 document(s) tagged" in log and log.rstrip().endswith("exit 0")
+
+
+@pytest.mark.parametrize(
+    "asked, world, launcher_device, expected",
+    [
+        (None, 1, None, None),  # one process: the Tagger picks (a GPU if there is one)
+        ("cpu", 1, None, "cpu"),
+        ("cuda", 1, None, "cuda"),
+        (None, 2, "cuda:1", "cuda:1"),  # under torchrun: the launcher's GPU for this process
+        ("cuda", 2, "cuda:1", "cuda:1"),  # a bare "cuda": the launcher's GPU, named, not the thread's current one
+        ("cuda:0", 2, "cuda:1", "cuda:0"),  # an explicit index is taken as asked
+        ("cpu", 2, "cuda:1", "cpu"),
+        ("cuda", 2, "cpu", "cuda"),
+    ],
+)
+def test_the_job_device_under_a_launcher(asked, world, launcher_device, expected) -> None:
+    import torch
+
+    shard = Shard(rank=world - 1, world=world, device=None if launcher_device is None else torch.device(launcher_device))
+    got = job_device(asked, shard)
+    assert (None if got is None else str(got)) == expected

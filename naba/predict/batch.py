@@ -64,6 +64,15 @@ def current_shard() -> Shard:
     return Shard(state.process_index, state.num_processes, state.device, state.wait_for_everyone)
 
 
+def job_device(asked: str | None, shard: Shard) -> Any:
+    """The device this process tags on: ``asked``, except that under a launcher a bare ``"cuda"``
+    (or nothing) is the GPU the launcher gave this process, by its index. (accelerate also makes it
+    the current device, but only for the thread that set it up: CUDA's current device is per thread.)"""
+    if asked is None or (asked == "cuda" and shard.world > 1 and getattr(shard.device, "type", None) == "cuda"):
+        return shard.device
+    return asked
+
+
 @dataclass(frozen=True)
 class JobResult:
     """What a run of the job did (for this process; process 0 also counts rejects)."""

@@ -135,7 +135,7 @@ def _tag(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from naba.errors import ConfigError
-    from naba.predict.batch import current_shard, default_rejects, run_job
+    from naba.predict.batch import current_shard, default_rejects, job_device, run_job
     from naba.predict.tagger import Tagger
 
     if args.batch_tokens is not None and args.batch_tokens < 1:
@@ -148,7 +148,7 @@ def _predict(args: argparse.Namespace) -> int:
     work = output.with_name(output.name + ".work.jsonl") if exporting else output
     shard = current_shard()
     tagger = Tagger.from_pretrained(
-        args.model, device=args.device or shard.device, dtype=args.dtype,
+        args.model, device=job_device(args.device, shard), dtype=args.dtype,
         fast_path=False if args.no_fast_path else None, workers=args.workers,
     )
     result = run_job(
