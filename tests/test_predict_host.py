@@ -104,6 +104,14 @@ def test_batch_job_with_workers_writes_the_same_file(tagger: Tagger, tmp_path: P
         assert any(s["layer"] == "claim" for spans in found for s in spans)
 
 
+def test_a_postprocess_that_cannot_go_to_the_workers_is_an_error_not_a_hang(tagger: Tagger) -> None:
+    with pytest.raises(TypeError, match="top level of a module"):
+        list(tagger.tag_documents(["قال الجيش"], workers=1, postprocess=lambda text, spans: spans))
+    assert no_children()
+    # without workers nothing is pickled: any callable does
+    assert list(tagger.tag_documents(["قال الجيش"], workers=0, postprocess=lambda text, spans: len(text))) == [("قال الجيش", 9)]
+
+
 def test_postprocess_runs_where_the_spans_are_decoded(tagger: Tagger) -> None:
     texts = corpus(12)
     want = [(t, json.dumps(spans, ensure_ascii=False)) for t, spans in tagger.tag_documents(texts, workers=0)]

@@ -153,22 +153,26 @@ def _serve(requests: Any, results: Any) -> None:
     # Ctrl-C reaches the whole process group: the main process stops the workers, each need not
     # print its own KeyboardInterrupt
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    settings: Settings = requests.get()
-    held: dict[int, tuple[Sequence[str], list[Window], list[int]]] = {}
     parent = mp.parent_process()
+    settings: Settings | None = None
+    held: dict[int, tuple[Sequence[str], list[Window], list[int]]] = {}
     while True:
         try:
             message = requests.get(timeout=ORPHAN_CHECK_S)
         except queue.Empty:
-            # a main process killed outright (SIGKILL, OOM killer) sends no ``None``: do not linger.
-            # Results it never read may fill the pipe, which this process also holds open, so the
-            # queue's feeder thread would wait on it forever at exit: leave them unsent.
+            # a main process killed outright (SIGKILL, OOM killer) sends no ``None``: do not linger,
+            # also not while waiting for the settings. Results it never read may fill the pipe,
+            # which this process also holds open, so the queue's feeder thread would wait on it
+            # forever at exit: leave them unsent.
             if parent is not None and not parent.is_alive():
                 results.cancel_join_thread()
                 return
             continue
         if message is None:
             return
+        if settings is None:  # the first message
+            settings = message
+            continue
         kind, seq, payload = message
         try:
             if kind == "encode":
@@ -214,6 +218,16 @@ class HostPool:
     def __init__(self, settings: Settings, workers: int):
         if workers < 1:
             raise ValueError(f"workers must be at least 1 (got {workers})")
+        if settings.postprocess is not None:
+            # the queue pickles on a thread of its own, where a failure is only printed: the worker
+            # would wait for its settings for ever
+            try:
+                pickle.dumps(settings.postprocess)
+            except Exception as exc:
+                raise TypeError(
+                    f"postprocess {settings.postprocess!r} cannot go to the worker processes ({exc}): "
+                    "pass a function defined at the top level of a module"
+                ) from exc
         # spawn, not fork: the parent has torch's thread pools and the tokenizer's, which a fork
         # would copy in an undefined state
         ctx = mp.get_context("spawn")
