@@ -112,6 +112,19 @@ def test_a_postprocess_that_cannot_go_to_the_workers_is_an_error_not_a_hang(tagg
     assert list(tagger.tag_documents(["قال الجيش"], workers=0, postprocess=lambda text, spans: len(text))) == [("قال الجيش", 9)]
 
 
+def returns_a_lock(text: str, spans: list[dict]) -> object:
+    """A postprocess whose results cannot go back to the main process."""
+    import threading
+
+    return threading.Lock()
+
+
+def test_a_postprocess_result_that_cannot_come_back_names_the_chunk(tagger: Tagger) -> None:
+    with pytest.raises(HostError, match="chunk 0"):
+        list(tagger.tag_documents(["قال الجيش"], workers=1, postprocess=returns_a_lock))
+    assert no_children()
+
+
 def test_postprocess_runs_where_the_spans_are_decoded(tagger: Tagger) -> None:
     texts = corpus(12)
     want = [(t, json.dumps(spans, ensure_ascii=False)) for t, spans in tagger.tag_documents(texts, workers=0)]

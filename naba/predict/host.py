@@ -182,7 +182,9 @@ def _serve(requests: Any, results: Any) -> None:
             else:
                 texts, windows, owner = held.pop(seq)
                 found = decode_texts(texts, windows, owner, payload, settings.space, postprocess=settings.postprocess)
-                results.put(("decode", seq, found))
+                # pickled here, not on the queue's thread, so that what postprocess made and cannot
+                # be pickled is this chunk's error rather than a result that never comes
+                results.put(("decode", seq, pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL)))
         except Exception as exc:  # the main process raises it, naming the chunk
             detail = traceback.format_exc()
             try:
@@ -270,7 +272,8 @@ class HostPool:
     def result(self, kind: str, seq: int) -> Any:
         while (kind, seq) not in self._ready:
             self._drain(block=True)
-        return self._ready.pop((kind, seq))
+        payload = self._ready.pop((kind, seq))
+        return pickle.loads(payload) if kind == "decode" else payload  # a worker's pickle (see _serve)
 
     def _drain(self, *, block: bool) -> None:
         try:
