@@ -171,7 +171,7 @@ def breakdown(ckpt: Path, texts: list[str], dtype: str) -> dict:
     """One pass of naba's stages, timed apart, and the forward's operators grouped (torch.profiler)."""
     from torch.profiler import profile
 
-    from naba.decode import decode_many
+    from naba.predict.host import decode_texts, spans_json
 
     tagger = Tagger.from_pretrained(ckpt, device="cpu", dtype=dtype)
     tagger(texts[:4])  # warm-up
@@ -182,9 +182,8 @@ def breakdown(ckpt: Path, texts: list[str], dtype: str) -> dict:
         encoded = time.perf_counter()
         logits = tagger._forward(chunk.windows, budget=tagger.batch_tokens, batch_size=None)
         forward = time.perf_counter()
-        per_doc = [[w for w, owner in enumerate(chunk.owner) if owner == i] for i in range(len(chunk.texts))]
-        decode_many(chunk.texts, [[chunk.windows[w] for w in ws] for ws in per_doc],
-                    [[logits[w] for w in ws] for ws in per_doc], tagger.space)
+        # as the batch job decodes: spans, their dicts and the output's JSON
+        decode_texts(chunk.texts, chunk.windows, chunk.owner, logits, tagger.space, postprocess=spans_json)
         decoded = time.perf_counter()
         for stage, seconds in (("encode", encoded - started), ("forward", forward - encoded), ("decode", decoded - forward)):
             best[stage] = min(best.get(stage, seconds), seconds)
@@ -372,7 +371,7 @@ The last column credits naba with the {window_tokens:,} window tokens the model 
 ceiling, per document token, does not pay for that; the target is read on the column before it.
 
 Where the time goes (naba's stages timed apart, best of three passes, and torch.profiler over its
-forward, same run): {"; ".join(f"{d}: encode {r['where']['encode']:.3f} s, forward {r['where']['forward']:.3f} s, decode {r['where']['decode']:.3f} s; "
+forward, same run): {"; ".join(f"{d}: encode {r['where']['encode']:.3f} s, forward {r['where']['forward']:.3f} s, decode (spans and their JSON, as the job does) {r['where']['decode']:.3f} s; "
  "forward CPU time " + ", ".join(f"{k} {100 * v:.0f}%" for k, v in r['where']['shares'].items()) for d, r in results.items())}.
 Tried in trials outside this script (so no figures here) and not kept: torch.compile (inductor) on
 transformers' forward (a few per cent less forward time, for seconds of compilation per process and
