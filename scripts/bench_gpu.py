@@ -33,7 +33,6 @@ back through $OUT::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -46,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/reportlib.py
 
 # spawned host workers import this module again: torch and naba's model code only inside main()
-from reportlib import cpu_name, documents, sentences, write_section  # noqa: E402
+from reportlib import cpu_name, documents, sentences, write_corpus, write_section  # noqa: E402
 
 TARGET = 1_000_000  # subword tokens/s, issue #5
 
@@ -104,18 +103,13 @@ def main() -> None:
         work = Path(tmp)
         ckpt, config = build(work, sents, args.shape)
         tagger = Tagger.from_pretrained(ckpt, device=device, dtype=args.dtype, workers=workers)
-        src = work / "docs.jsonl"
-        src.write_text("".join(json.dumps({"id": str(i), "text": t}, ensure_ascii=False) + "\n"
-                               for i, t in enumerate(texts)), encoding="utf-8")
-        warm = work / "warm.jsonl"
-        warm.write_text("".join(src.read_text(encoding="utf-8").splitlines(keepends=True)[:64]), encoding="utf-8")
+        src = write_corpus(work / "docs.jsonl", texts)
+        warm = write_corpus(work / "warm.jsonl", texts[:64])
         for budget in budgets:
             run_job(tagger, warm, work / f"warm-{budget}.jsonl", batch_tokens=budget, chunk_docs=chunk_sizes[0],
                     progress=False)
 
-        quarter = work / "quarter.jsonl"
-        quarter.write_text("".join(src.read_text(encoding="utf-8").splitlines(keepends=True)[: max(1, len(texts) // 4)]),
-                           encoding="utf-8")
+        quarter = write_corpus(work / "quarter.jsonl", texts[: max(1, len(texts) // 4)])
 
         # (budget, chunk, input) -> the best of its rounds; rounds go round the settings, so that a
         # drift of the machine touches all of them alike

@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/reportlib.py
 
 # the worker processes import this module again (spawn): torch and the Tagger are imported in
 # main() only, so that they start as small as under `naba predict`
-from reportlib import cpu_name, documents, sentences, write_section  # noqa: E402
+from reportlib import cpu_name, documents, sentences, write_corpus, write_section  # noqa: E402
 
 MAX_LENGTH, STRIDE = 512, 128
 
@@ -100,8 +100,7 @@ def main() -> None:
     best: dict[int, dict] = {}
     with tempfile.TemporaryDirectory(prefix="naba-bench-host-") as tmp:
         src, out = Path(tmp) / "docs.jsonl", Path(tmp) / "out.jsonl"
-        src.write_text("".join(json.dumps({"id": str(i), "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(texts)),
-                       encoding="utf-8")
+        write_corpus(src, texts)
         reference = None
         for r in range(args.rounds):
             for n in counts:  # alternating, so that the machine's slow spells hit every count alike

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/reportlib.py
 
-from reportlib import cpu_name, documents, sentences, write_section  # noqa: E402
+from reportlib import cpu_name, documents, sentences, write_corpus, write_section  # noqa: E402
 
 from naba.corpus.labels import DEFAULT_SCHEME  # noqa: E402
 from naba.encode import LabelSpace  # noqa: E402
@@ -63,10 +63,8 @@ def peak_rss_mib() -> float:
 def naba_runner(ckpt: Path, texts: list[str], dtype: str, work: Path, *, fast_path: bool | None = None):
     """A function that runs naba's batch path (run_job, JSONL in and out) over ``texts`` once."""
     tagger = Tagger.from_pretrained(ckpt, device="cpu", dtype=dtype, fast_path=fast_path)
-    src = work / "docs.jsonl"
-    src.write_text("".join(json.dumps({"id": str(i), "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(texts)))
-    warm = work / "warm.jsonl"
-    warm.write_text("".join(json.dumps({"id": str(i), "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(texts[:4])))
+    src = write_corpus(work / "docs.jsonl", texts)
+    warm = write_corpus(work / "warm.jsonl", texts[:4])
     (work / "warm-out.jsonl").unlink(missing_ok=True)
     run_job(tagger, warm, work / "warm-out.jsonl", progress=False)
 

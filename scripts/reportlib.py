@@ -77,3 +77,10 @@ def documents(sents: list[str], n: int, *, lo: int, hi: int, seed: int) -> list[
         docs.append(" ".join(words[: int(target)]))
     rng.shuffle(docs)
     return docs
+
+
+def write_corpus(path: Path, texts: list[str]) -> Path:
+    """``texts`` as the batch job's JSONL input, ids "0", "1", ... in order."""
+    path.write_text("".join(json.dumps({"id": str(i), "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(texts)),
+                    encoding="utf-8")
+    return path
