@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,6 +68,35 @@ def build(root: Path, sents: list[str], shape: str):
     return save_checkpoint(root / "model", model, tok, space, extra={"max_length": 512, "stride": 128}), model.config
 
 
+def timed_job(tagger: Any, path: Path, out: Path, **options: Any) -> Any:
+    """``run_job``'s result, with where its time went: ``cpu`` (this process's CPU seconds),
+    ``workers`` (the host workers', counted once they have exited, as the job ends) and ``waits``."""
+    import resource
+
+    from naba.predict.batch import run_job
+
+    def usage() -> tuple[float, float, dict[str, float]]:
+        me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime, dict(tagger.waits)
+
+    cpu0, kids0, waits0 = usage()
+    job = run_job(tagger, path, out, progress=False, **options)
+    cpu1, kids1, waits1 = usage()
+    return SimpleNamespace(**vars(job), cpu=cpu1 - cpu0, workers=kids1 - kids0,
+                           waits={k: waits1[k] - waits0[k] for k in waits1})
+
+
+def where(result: Any, *, table: bool = False) -> str:
+    """Where a job's time went, per token and in waits."""
+    per = 1e6 / max(result.tokens, 1)
+    w = result.waits
+    if table:
+        return (f"{result.cpu * per:.2f}, {result.workers * per:.2f}; "
+                f"{w['encode']:.2f}, {w['device']:.2f}, {w['decode']:.2f}")
+    return (f"CPU {result.cpu * per:.2f} us/token (main), {result.workers * per:.2f} (workers); waited "
+            f"{w['encode']:.2f} s encode, {w['device']:.2f} s device, {w['decode']:.2f} s decode")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cuda")
@@ -80,6 +110,8 @@ def main() -> None:
                     help="padded tokens per batch, a comma list to compare (default 16384,65536)")
     ap.add_argument("--chunk-docs", default="128,512",
                     help="documents per chunk, a comma list to compare (default 128,512)")
+    ap.add_argument("--overlap", default="on",
+                    help="collect a chunk's scores after the next chunk is launched: on, off, or on,off to compare")
     ap.add_argument("--rounds", type=int, default=2, help="timed end-to-end runs; the best counts")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
@@ -96,6 +128,7 @@ def main() -> None:
         raise SystemExit("no CUDA device here: run this on a GPU machine, or pass --device cpu for a smoke test")
     budgets = [int(x) for x in str(args.batch_tokens).split(",")]
     chunk_sizes = [int(x) for x in str(args.chunk_docs).split(",")]
+    overlaps = [{"on": True, "off": False}[x] for x in str(args.overlap).split(",")]
     sents, origin = sentences()
     texts = documents(sents, args.docs, lo=50, hi=1500, seed=args.seed)
     workers = args.workers if args.workers == "auto" else int(args.workers)
@@ -111,27 +144,30 @@ def main() -> None:
 
         quarter = write_corpus(work / "quarter.jsonl", texts[: max(1, len(texts) // 4)])
 
-        # (budget, chunk, input) -> the best of its rounds; rounds go round the settings, so that a
-        # drift of the machine touches all of them alike
-        runs: dict[tuple[int, int, str], Any] = {}
+        # (budget, chunk, overlap, input) -> the best of its rounds; rounds go round the settings, so
+        # that a drift of the machine touches all of them alike
+        runs: dict[tuple[int, int, bool, str], Any] = {}
         peak = 0.0
         for r in range(args.rounds):
             for budget in budgets:
                 for size in chunk_sizes:
-                    for name, path in (("all", src), ("quarter", quarter)):
-                        out = work / "out.jsonl"
-                        out.unlink(missing_ok=True)
-                        if cuda:
-                            torch.cuda.reset_peak_memory_stats(device)
-                        result = run_job(tagger, path, out, batch_tokens=budget, chunk_docs=size, progress=False)
-                        if cuda:
-                            peak = max(peak, torch.cuda.max_memory_allocated(device) / 2**30)
-                        key = (budget, size, name)
-                        if key not in runs or result.seconds < runs[key].seconds:
-                            runs[key] = result
-                        print(f"round {r + 1}, {budget:,} tokens a batch, {size} documents a chunk, {name}: "
-                              f"{result.written} docs, {result.tokens:,} tokens in {result.seconds:.2f} s: "
-                              f"{result.tokens / result.seconds:,.0f} tok/s", flush=True)
+                    for overlap in overlaps:
+                        for name, path in (("all", src), ("quarter", quarter)):
+                            out = work / "out.jsonl"
+                            out.unlink(missing_ok=True)
+                            if cuda:
+                                torch.cuda.reset_peak_memory_stats(device)
+                            tagger._overlap = overlap
+                            result = timed_job(tagger, path, out, batch_tokens=budget, chunk_docs=size)
+                            if cuda:
+                                peak = max(peak, torch.cuda.max_memory_allocated(device) / 2**30)
+                            key = (budget, size, overlap, name)
+                            if key not in runs or result.seconds < runs[key].seconds:
+                                runs[key] = result
+                            print(f"round {r + 1}, {budget:,} tokens a batch, {size} documents a chunk, overlap "
+                                  f"{'on' if overlap else 'off'}, {name}: {result.written} docs, {result.tokens:,} "
+                                  f"tokens in {result.seconds:.2f} s: {result.tokens / result.seconds:,.0f} tok/s; "
+                                  f"{where(result)}", flush=True)
 
         # the model alone: windows encoded beforehand, through the same batching
         sample = texts[: args.model_docs]
@@ -149,7 +185,7 @@ def main() -> None:
                     torch.cuda.synchronize(device)
                 model_best[budget] = min(model_best[budget], time.perf_counter() - started)
 
-    settings = sorted({(budget, size) for budget, size, _ in runs})
+    settings = sorted({key[:3] for key in runs}, key=lambda k: (k[0], k[1], not k[2]))
     figures = {}
     for key in settings:
         whole, part = runs[(*key, "all")], runs[(*key, "quarter")]
@@ -157,7 +193,7 @@ def main() -> None:
         steady = (whole.tokens - part.tokens) / extra_seconds if extra_seconds > 0 else float("nan")
         start = part.seconds - part.tokens / steady if steady == steady else float("nan")
         figures[key] = {"whole": whole, "rate": whole.tokens / whole.seconds, "steady": steady, "start": start}
-    (best_budget, best_size), best = max(figures.items(), key=lambda kv: kv[1]["rate"])
+    (best_budget, best_size, best_overlap), best = max(figures.items(), key=lambda kv: kv[1]["rate"])
     rate = best["rate"]
     # NaN where the quarter's run was not the shorter one (too few documents to tell)
     steady = max((f["steady"] for f in figures.values() if f["steady"] == f["steady"]), default=float("nan"))
@@ -167,14 +203,15 @@ def main() -> None:
     shape = (f"{config.num_hidden_layers} layers, hidden {config.hidden_size}, {config.num_attention_heads} heads, "
              f"FFN {config.intermediate_size}, vocabulary {config.vocab_size:,}")
     rows = []
-    for (budget, size), f in figures.items():
+    for (budget, size, overlap), f in figures.items():
         whole = f["whole"]
-        rows.append(f"| `naba predict` | {budget:,} | {size} | {whole.seconds:.2f} | {whole.written / whole.seconds:,.0f} | "
-                    f"{f['rate']:,.0f} | {f['start']:.2f} | {f['steady']:,.0f} |")
+        rows.append(f"| `naba predict` | {budget:,} | {size} | {'on' if overlap else 'off'} | {whole.seconds:.2f} | "
+                    f"{whole.written / whole.seconds:,.0f} | {f['rate']:,.0f} | {f['start']:.2f} | {f['steady']:,.0f} | "
+                    f"{where(whole, table=True)} |")
     for budget in budgets:
         seconds = model_best[budget]
-        rows.append(f"| the model alone (windows of {len(sample):,} documents encoded beforehand) | {budget:,} | - | "
-                    f"{seconds:.2f} | {len(sample) / seconds:,.0f} | {doc_tokens / seconds:,.0f} | - | - |")
+        rows.append(f"| the model alone (windows of {len(sample):,} documents encoded beforehand) | {budget:,} | - | - | "
+                    f"{seconds:.2f} | {len(sample) / seconds:,.0f} | {doc_tokens / seconds:,.0f} | - | - | - |")
 
     def verdict(x: float) -> str:
         return "met" if x >= TARGET else "missed"
@@ -193,17 +230,23 @@ def main() -> None:
         "warm-up, over all the documents and over the first quarter of them; the start (workers spawned, first "
         "chunks encoded, last ones decoded) is what the quarter's run took beyond its tokens at the steady rate, "
         "the steady rate the two runs' difference in tokens over their difference in seconds. tok/s counts the "
-        "documents' subword tokens once (window overlap not counted).",
+        "documents' subword tokens once (window overlap not counted). Overlap on: a chunk's scores are collected "
+        "after the next chunk's batches are queued on the device (naba's default), off: one chunk at a time. "
+        "Where the time went: the feeding process's CPU time and the workers' (µs a token), and the seconds the "
+        "feeding process waited for the workers' encoding, for the device, for the workers' decoding "
+        "(Tagger.waits).",
         "",
-        "| measure | tokens a batch | documents a chunk | seconds | docs/s | subword tok/s | start (s) | steady tok/s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| measure | tokens a batch | documents a chunk | overlap | seconds | docs/s | subword tok/s | start (s) | "
+        "steady tok/s | CPU µs/token: main, workers; waited (s): encode, device, decode |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *rows,
         "",
         f"Window tokens run by the model alone: {window_tokens:,} for {doc_tokens:,} document tokens."
         + (f" Peak GPU memory: {peak:.1f} GiB." if cuda else ""),
         "",
         f"Target (issue #5: >= {TARGET:,} subword tokens/s end to end in bf16): {rate:,.0f} over all "
-        f"{len(texts):,} documents ({best_budget:,} tokens a batch, {best_size} documents a chunk), "
+        f"{len(texts):,} documents ({best_budget:,} tokens a batch, {best_size} documents a chunk, overlap "
+        f"{'on' if best_overlap else 'off'}), "
         f"{verdict(rate)}; steady, the start excluded, as in a job over millions of documents: {steady:,.0f}, "
         f"{verdict(steady)}.",
     ])

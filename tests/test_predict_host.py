@@ -51,11 +51,15 @@ def no_children() -> bool:
     return not [p for p in mp.active_children() if p.name.startswith("naba-host")]
 
 
-@pytest.mark.parametrize("workers,chunk", [(1, 4), (2, 3), (3, 50)])
-def test_workers_give_the_same_spans_in_the_same_order(tagger: Tagger, workers: int, chunk: int) -> None:
+@pytest.mark.parametrize("workers,chunk,overlap", [(1, 4, True), (2, 3, True), (3, 50, True), (2, 3, False)])
+def test_workers_give_the_same_spans_in_the_same_order(tagger: Tagger, workers: int, chunk: int, overlap: bool) -> None:
     texts = corpus(40)
     want = list(tagger.tag_documents(texts, chunk_docs=chunk, workers=0))
-    got = list(tagger.tag_documents(texts, chunk_docs=chunk, workers=workers))
+    tagger._overlap = overlap  # off: each chunk's scores collected before the next is launched
+    try:
+        got = list(tagger.tag_documents(texts, chunk_docs=chunk, workers=workers))
+    finally:
+        tagger._overlap = True
     assert got == want
     assert any(spans for _, spans in got)  # the random model does tag something
     assert no_children()
@@ -78,6 +82,16 @@ def test_tokens_are_counted_the_same(tagger: Tagger) -> None:
     alone = tagger.tokens_done - before
     list(tagger.tag_documents(texts, workers=2))
     assert tagger.tokens_done - before == 2 * alone > 0
+
+
+def test_the_feeding_process_counts_its_waits(tagger: Tagger) -> None:
+    before = dict(tagger.waits)
+    list(tagger.tag_documents(corpus(10, seed=2), chunk_docs=3, workers=2))
+    assert tagger.waits["encode"] > before["encode"]  # the workers' start, at least
+    assert all(tagger.waits[k] >= before[k] for k in before)
+    still = dict(tagger.waits)
+    list(tagger.tag_documents(corpus(10, seed=2), workers=0))  # no workers: nothing to wait for
+    assert tagger.waits == still
 
 
 @pytest.mark.parametrize("rules, with_text", [(False, False), (True, True)])
@@ -206,7 +220,7 @@ def test_default_workers(monkeypatch, device: str, cores: int, processes: int, e
     assert default_workers(torch.device(device), processes=processes) == expected
 
 
-def test_cli_predict_with_workers_writes_what_it_writes_without(checkpoint: Path, tmp_path: Path) -> None:
+def test_cli_predict_with_workers_writes_what_it_writes_without(checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from naba.cli import main
 
     src = tmp_path / "in.jsonl"
@@ -217,6 +231,8 @@ def test_cli_predict_with_workers_writes_what_it_writes_without(checkpoint: Path
         argv = ["predict", str(checkpoint), str(src), "-o", str(out), "--device", "cpu", "--workers", workers, "--chunk-docs", "5", "--no-progress"]
         assert main(argv) == 0
         outs.append(out.read_bytes())
+        # with workers, where the time went
+        assert ("for the workers' encoding" in capsys.readouterr().err) == (workers == "2")
     assert outs[0] == outs[1] and outs[0].count(b"\n") == 12 + len(ADVERSARIAL)
 
 

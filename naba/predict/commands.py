@@ -171,6 +171,11 @@ def _predict(args: argparse.Namespace) -> int:
         f" {rate:,.1f} docs/s, {tok_rate:,.0f} tokens/s",
         file=sys.stderr,
     )
+    if tagger.workers:
+        # where a GPU job's time went: a long wait for encoding asks for more workers (or cores)
+        w = tagger.waits
+        print(f"naba predict: waited {w['encode']:.1f} s for the workers' encoding, {w['device']:.1f} s for the "
+              f"device, {w['decode']:.1f} s for the workers' decoding", file=sys.stderr)
     return 0
 
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -184,6 +185,12 @@ class Tagger:
         self._budget_cap: int | None = None
         # subword tokens tagged so far: the batch job's progress bar reads them
         self.tokens_done = 0
+        # seconds the feeding process has waited, with host workers, for their encoding, for the
+        # device and for their decoding: where a job's time goes (naba predict reports them)
+        self.waits = {"encode": 0.0, "device": 0.0, "decode": 0.0}
+        # with host workers, a chunk's scores are collected after the next chunk is launched, so
+        # that the device has work while this process hands chunks on (False: one at a time)
+        self._overlap = True
         self.fast = _fused_encoder(model, device=device, dtype=dtype, wanted=fast_path)
 
     @property
@@ -300,9 +307,22 @@ class Tagger:
     ) -> Iterator[tuple[T, Any]]:
         """tag_documents with the host work in ``workers`` processes (naba.predict.host)."""
         settings = replace(worker_settings(self._settings), postprocess=postprocess)
+        waits = self.waits
         with HostPool(settings, workers) as pool:
             encoding: deque[tuple[int, list[T]]] = deque()  # sent to be encoded, in order
             decoding: deque[tuple[int, list[T]]] = deque()  # run on the model, sent to be decoded
+            running: tuple[int, list[T], _Launched] | None = None  # on the device, scores not yet collected
+
+            def collect() -> None:
+                # the chunk's scores (waiting for the device), off to its worker to be decoded
+                s, batch, launched = running
+                started = time.perf_counter()
+                logits = launched.result()
+                waits["device"] += time.perf_counter() - started
+                pool.decode(s, logits)
+                self.tokens_done += launched.tokens
+                decoding.append((s, batch))
+
             seq, more = 0, True
             while True:
                 while more and len(encoding) <= workers:
@@ -315,15 +335,28 @@ class Tagger:
                     seq += 1
                 if encoding:
                     s, batch = encoding.popleft()
+                    started = time.perf_counter()
                     inputs, owner = pool.result("encode", s)
-                    pool.decode(s, self._forward(inputs, budget=budget, batch_size=batch_size))
-                    self.tokens_done += sum(w.core[1] - w.core[0] for w in inputs)
-                    decoding.append((s, batch))
+                    waits["encode"] += time.perf_counter() - started
+                    launched = self._launch(inputs, budget=budget, batch_size=batch_size)
+                    # the chunk before is collected once this one's batches are queued behind it
+                    if running is not None:
+                        collect()
+                    running = (s, batch, launched)
+                    if not self._overlap:
+                        collect()
+                        running = None
+                elif running is not None:
+                    collect()
+                    running = None
                 # hand on what is decoded, in order; wait only when more chunks than workers are decoding
                 while decoding and (not encoding or len(decoding) > workers or pool.ready("decode", decoding[0][0])):
                     s, batch = decoding.popleft()
-                    yield from zip(batch, pool.result("decode", s), strict=True)
-                if not encoding and not decoding:
+                    started = time.perf_counter()
+                    found = pool.result("decode", s)
+                    waits["decode"] += time.perf_counter() - started
+                    yield from zip(batch, found, strict=True)
+                if not encoding and not decoding and running is None:
                     return
 
     def _encode(self, items: list[T], text: Callable[[T], str]) -> _Chunk:
@@ -344,15 +377,23 @@ class Tagger:
         return decode_texts(chunk.texts, chunk.windows, chunk.owner, logits, self.space, postprocess=postprocess)
 
     def _forward(self, windows: Sequence[Any], *, budget: int, batch_size: int | None) -> list[np.ndarray]:
+        """Each window's scores (``[tokens, labels]``, float32), in order."""
+        return self._launch(windows, budget=budget, batch_size=batch_size).result()
+
+    def _launch(self, windows: Sequence[Any], *, budget: int, batch_size: int | None) -> _Launched:
+        """Run ``windows`` through the model in batches; on a GPU, queued without waiting for it."""
         lengths = [len(w.input_ids) for w in windows]
-        logits: list[np.ndarray] = [np.empty(0)] * len(windows)
         if self._budget_cap is not None:
             budget = min(budget, self._budget_cap)
+        launched = _Launched(lengths, sum(w.core[1] - w.core[0] for w in windows))
         for batch in plan_batches(lengths, batch_tokens=budget, batch_size=batch_size):
-            self._run(batch, windows, lengths, logits)
-        return logits
+            self._run(batch, windows, lengths, launched.parts)
+        if self.device.type == "cuda" and launched.parts:
+            launched.done = torch.cuda.Event()
+            launched.done.record(torch.cuda.current_stream(self.device))
+        return launched
 
-    def _run(self, batch: list[int], windows: Sequence[Any], lengths: list[int], out: list[np.ndarray]) -> None:
+    def _run(self, batch: list[int], windows: Sequence[Any], lengths: list[int], parts: list[tuple[list[int], torch.Tensor]]) -> None:
         width = max(lengths[i] for i in batch)
         ids = np.full((len(batch), width), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(batch), width), dtype=np.int64)
@@ -363,29 +404,62 @@ class Tagger:
             mask[row, : lengths[i]] = 1
             if core is not None:
                 core[row, windows[i].core[0] : windows[i].core[1]] = True
+        # on a GPU nothing here waits for it: the inputs go from pinned memory and the scores come
+        # back into it, both queued on the stream (a copy from pageable memory would wait for all
+        # the work queued before it), so batches and chunks queue up behind each other
+        cuda = self.device.type == "cuda"
         try:
             with torch.inference_mode():
-                input_ids = torch.from_numpy(ids).to(self.device)
-                attention_mask = torch.from_numpy(mask).to(self.device)
+                input_ids = _to_device(ids, self.device, cuda)
+                attention_mask = _to_device(mask, self.device, cuda)
                 if self.fast is not None:
                     result = self.fast(input_ids, attention_mask, torch.from_numpy(core))
                 else:
                     result = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
-                scores = result.float().cpu().numpy()
+                if cuda:
+                    scores = torch.empty(result.shape, dtype=torch.float32, pin_memory=True)
+                    scores.copy_(result.float(), non_blocking=True)
+                else:
+                    scores = result.float().cpu()
         except torch.OutOfMemoryError:
             if len(batch) == 1:
                 raise
             # halve and retry; later batches get the smaller budget so the OOM does not repeat
-            if self.device.type == "cuda":
+            if cuda:
                 torch.cuda.empty_cache()
             self._budget_cap = max(1, len(batch) * width // 2)
             log.warning("out of memory on a batch of %d x %d tokens: retrying in halves", len(batch), width)
             half = len(batch) // 2
-            self._run(batch[:half], windows, lengths, out)
-            self._run(batch[half:], windows, lengths, out)
+            self._run(batch[:half], windows, lengths, parts)
+            self._run(batch[half:], windows, lengths, parts)
             return
-        for row, i in enumerate(batch):
-            out[i] = scores[row, : lengths[i]]
+        parts.append((batch, scores))
+
+
+@dataclass
+class _Launched:
+    """A chunk's windows run through the model: their scores, maybe still on their way back."""
+
+    lengths: list[int]
+    tokens: int  # document tokens (window cores)
+    parts: list[tuple[list[int], torch.Tensor]] = field(default_factory=list)  # (windows, scores) per batch
+    done: Any = None  # a CUDA event after the last copy back, if any
+
+    def result(self) -> list[np.ndarray]:
+        """Each window's scores, in order; waits for the device."""
+        if self.done is not None:
+            self.done.synchronize()
+        out: list[np.ndarray] = [np.empty(0)] * len(self.lengths)
+        for batch, scores in self.parts:
+            array = scores.numpy()
+            for row, i in enumerate(batch):
+                out[i] = array[row, : self.lengths[i]]
+        return out
+
+
+def _to_device(array: np.ndarray, device: torch.device, cuda: bool) -> torch.Tensor:
+    tensor = torch.from_numpy(array)
+    return tensor.pin_memory().to(device, non_blocking=True) if cuda else tensor.to(device)
 
 
 def _chunks(items: Iterator[T], size: int) -> Iterator[list[T]]:
