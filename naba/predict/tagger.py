@@ -395,8 +395,20 @@ class Tagger:
 
     def _run(self, batch: list[int], windows: Sequence[Any], lengths: list[int], parts: list[tuple[list[int], torch.Tensor]]) -> None:
         width = max(lengths[i] for i in batch)
-        ids = np.full((len(batch), width), self.pad_id, dtype=np.int64)
-        mask = np.zeros((len(batch), width), dtype=np.int64)
+        # on a GPU nothing here waits for it: the inputs go from pinned memory and the scores come
+        # back into it, both queued on the stream (a copy from pageable memory would wait for all
+        # the work queued before it), so batches and chunks queue up behind each other. The pinned
+        # inputs are filled through numpy: a torch op on CPU tensors this size would wake torch's
+        # thread pool, which spins on the cores the host workers need
+        cuda = self.device.type == "cuda"
+        shape = (len(batch), width)
+        if cuda:
+            pinned = (torch.empty(shape, dtype=torch.int64, pin_memory=True), torch.empty(shape, dtype=torch.int64, pin_memory=True))
+            ids, mask = pinned[0].numpy(), pinned[1].numpy()
+        else:
+            ids, mask = np.empty(shape, dtype=np.int64), np.empty(shape, dtype=np.int64)
+        ids.fill(self.pad_id)
+        mask.fill(0)
         # the positions whose scores decoding reads: each window's core (the fused encoder skips the rest)
         core = np.zeros((len(batch), width), dtype=bool) if self.fast is not None else None
         for row, i in enumerate(batch):
@@ -404,14 +416,12 @@ class Tagger:
             mask[row, : lengths[i]] = 1
             if core is not None:
                 core[row, windows[i].core[0] : windows[i].core[1]] = True
-        # on a GPU nothing here waits for it: the inputs go from pinned memory and the scores come
-        # back into it, both queued on the stream (a copy from pageable memory would wait for all
-        # the work queued before it), so batches and chunks queue up behind each other
-        cuda = self.device.type == "cuda"
         try:
             with torch.inference_mode():
-                input_ids = _to_device(ids, self.device, cuda)
-                attention_mask = _to_device(mask, self.device, cuda)
+                if cuda:
+                    input_ids, attention_mask = (t.to(self.device, non_blocking=True) for t in pinned)
+                else:
+                    input_ids, attention_mask = torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device)
                 if self.fast is not None:
                     result = self.fast(input_ids, attention_mask, torch.from_numpy(core))
                 else:
@@ -455,11 +465,6 @@ class _Launched:
             for row, i in enumerate(batch):
                 out[i] = array[row, : self.lengths[i]]
         return out
-
-
-def _to_device(array: np.ndarray, device: torch.device, cuda: bool) -> torch.Tensor:
-    tensor = torch.from_numpy(array)
-    return tensor.pin_memory().to(device, non_blocking=True) if cuda else tensor.to(device)
 
 
 def _chunks(items: Iterator[T], size: int) -> Iterator[list[T]]:
