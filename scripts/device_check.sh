@@ -2,7 +2,8 @@
 # naba's checks for a lent GPU machine, in one call: the CUDA tests (tests/test_predict_cuda.py),
 # then the GPU benchmark (scripts/bench_gpu.py, which rewrites BENCHMARKS.md's bench:gpu section).
 # Everything worth keeping lands in $OUT: the device and library versions, the test log, the
-# benchmark log and BENCHMARKS.md, to copy back into the checkout.
+# benchmark log, a profile of the feeding process over one run, and BENCHMARKS.md, to copy back
+# into the checkout.
 #
 #   bash scripts/device_check.sh                 # on the GPU machine: 3-5 minutes, 570 s at most
 #                                                # (the device tool's run: timeout_s 600)
@@ -29,7 +30,7 @@ echo "== tests/test_predict_cuda.py"
 timeout 150 "$PY" -m pytest -q -rs -p no:cacheprovider tests/test_predict_cuda.py 2>&1 | tee "$OUT/tests.log" || status=1
 
 echo "== scripts/bench_gpu.py $*"
-timeout 420 "$PY" scripts/bench_gpu.py "$@" 2>&1 | tee "$OUT/bench_gpu.log" || status=1
+timeout 420 "$PY" scripts/bench_gpu.py --profile "$OUT/profile.txt" "$@" 2>&1 | tee "$OUT/bench_gpu.log" || status=1
 cp BENCHMARKS.md "$OUT/"
 echo "== done (status $status); files in $OUT"
 exit $status

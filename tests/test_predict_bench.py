@@ -81,6 +81,8 @@ def test_the_device_check_runs_on_cpu_with_a_tiny_model(tmp_path: Path) -> None:
     tests = (out / "tests.log").read_text()
     assert "skipped" in tests if not torch.cuda.is_available() else "passed" in tests
     assert (out / "BENCHMARKS.md").exists() and "torch" in (out / "device.txt").read_text()
+    profile = (out / "profile.txt").read_text()
+    assert "run_job under cProfile" in profile and "tottime" in profile and "cumulative" in profile
 
 
 def test_bench_gpu_without_a_gpu_says_so(tmp_path: Path) -> None:
