@@ -25,88 +25,21 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from naba.errors import DataError, ModelLoadError, Problem
+from naba.errors import DataError, Problem
 from naba.predict.host import HostPool, Settings, decode_texts, encode_texts, worker_settings
+from naba.predict.setup import (
+    default_batch_tokens,
+    default_device,
+    default_workers,
+    fused_encoder,
+    resolve_checkpoint,
+    resolve_dtype,
+    use_sdpa,
+)
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-_DTYPES = {
-    "fp32": torch.float32,
-    "float32": torch.float32,
-    "bf16": torch.bfloat16,
-    "bfloat16": torch.bfloat16,
-    "fp16": torch.float16,
-    "float16": torch.float16,
-}
-
-
-def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    """The compute dtype: as asked, else bf16 on a GPU that has it, fp16 on other GPUs, fp32 on CPU."""
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype is not None:
-        try:
-            return _DTYPES[dtype.lower()]
-        except KeyError:
-            raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPES)}") from None
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float32
-
-
-# Padded tokens per model batch when none is asked for. A GPU wants big batches to fill it; a CPU
-# wants a batch whose activations stay in cache: with the 4-layer, 256-wide benchmark model on 2
-# cores, 2048 tokens (four 512-token windows) took 26% less CPU time than 16384 in fp32 and 35% less
-# in bf16 (the [tokens, 1024] FFN activation is 8 MiB instead of 64 MiB in fp32); 1024 was no better.
-GPU_BATCH_TOKENS = 16384
-CPU_BATCH_TOKENS = 2048
-
-
-def default_batch_tokens(device: torch.device) -> int:
-    """The padded-token budget of a batch on ``device``: 16384 on GPUs, 2048 on CPU (cache-sized)."""
-    return GPU_BATCH_TOKENS if device.type != "cpu" else CPU_BATCH_TOKENS
-
-
-def resolve_checkpoint(name: str | Path) -> str:
-    """A checkpoint folder for a run folder (its ``best/``), a checkpoint folder or a hub id."""
-    path = Path(name)
-    if path.is_dir():
-        if (path / "naba.json").is_file():
-            return str(path)
-        if (path / "best" / "naba.json").is_file():
-            return str(path / "best")
-        raise ModelLoadError(
-            f"{path}: not a naba checkpoint (no naba.json) nor a run folder with best/naba.json"
-        )
-    if path.exists():
-        raise ModelLoadError(f"{path}: a model must be a checkpoint folder or a run folder, not a file")
-    return _from_hub(str(name))
-
-
-def _from_hub(repo_id: str) -> str:
-    # a hub id works only if the checkpoint is in the local Hugging Face cache (or the hub is reachable)
-    from huggingface_hub import snapshot_download
-
-    try:
-        return snapshot_download(repo_id)
-    except Exception as exc:  # hub, network and validation errors alike: the id cannot be had
-        raise ModelLoadError(
-            f"cannot load {repo_id!r}: not a local folder, and not to be had from the Hugging Face hub or "
-            f"its local cache ({type(exc).__name__}). Pass a local run or checkpoint folder instead."
-        ) from None
-
-
-def default_workers(device: torch.device, *, processes: int = 1) -> int:
-    """Host worker processes for a job on ``device``: none on CPU (the model has the cores), else
-    the cores this process may use, shared among the job's ``processes``, less one for the
-    process that feeds the GPU, at most 16."""
-    if device.type == "cpu":
-        return 0
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(0, min(16, cores // max(1, processes) - 1))
-
 
 def plan_batches(lengths: Sequence[int], *, batch_tokens: int, batch_size: int | None = None) -> list[list[int]]:
     """Indices of ``lengths`` grouped into batches, longest first, each under a padded-token budget.
@@ -191,7 +124,7 @@ class Tagger:
         # with host workers, a chunk's scores are collected after the next chunk is launched, so
         # that the device has work while this process hands chunks on (False: one at a time)
         self._overlap = True
-        self.fast = _fused_encoder(model, device=device, dtype=dtype, wanted=fast_path)
+        self.fast = fused_encoder(model, device=device, dtype=dtype, wanted=fast_path)
 
     @property
     def _settings(self) -> Settings:
@@ -227,14 +160,14 @@ class Tagger:
         """
         from naba.model import load_checkpoint
 
-        device = torch.device(device) if device is not None else _default_device()
+        device = torch.device(device) if device is not None else default_device()
         compute = resolve_dtype(dtype, device)
         if workers == "auto":
             workers = default_workers(device, processes=int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
         if not isinstance(workers, int) or workers < 0:
             raise ValueError(f"workers must be a count (0 or more) or 'auto', not {workers!r}")
         model, tokenizer, space, info = load_checkpoint(resolve_checkpoint(name_or_path))
-        _use_sdpa(model)
+        use_sdpa(model)
         model.to(device=device, dtype=compute)  # one move: cast on the way, not after
         return cls(
             model, tokenizer, space, info, device=device, dtype=compute,
@@ -478,31 +411,3 @@ def _texts(items: list[T], text: Callable[[T], str]) -> list[str]:
         if not isinstance(t, str):
             raise DataError(Problem("<memory>", f"item {item!r:.60}", f"text must be a str, got {type(t).__name__}"))
     return texts
-
-
-def _default_device() -> torch.device:
-    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
-
-
-def _fused_encoder(model: torch.nn.Module, *, device: torch.device, dtype: torch.dtype, wanted: bool | None) -> Any:
-    # naba.predict.fastpath is a CPU path (fp32, bf16), measured faster there; on GPUs SDPA stays
-    if wanted is False or (wanted is None and (device.type != "cpu" or dtype not in (torch.float32, torch.bfloat16))):
-        return None
-    from naba.predict.fastpath import fast_encoder, why_not
-
-    fast = fast_encoder(model, rows=CPU_BATCH_TOKENS)
-    if fast is None and wanted:
-        log.warning("fast_path asked for, but not possible: %s; using the model as it is", why_not(model))
-    return fast
-
-
-def _use_sdpa(model: torch.nn.Module) -> None:
-    # PyTorch's fused attention; checkpoints saved with "eager" would otherwise keep it
-    setter = getattr(model, "set_attn_implementation", None)
-    try:
-        if setter is not None:
-            setter("sdpa")
-        else:
-            model.config._attn_implementation = "sdpa"
-    except (ValueError, ImportError) as exc:
-        log.info("SDPA attention not available for this model (%s); using its default", exc)

@@ -1,0 +1,120 @@
+"""How a Tagger is set up: its device, compute dtype, batch budget, host workers, checkpoint
+folder (a run folder, a checkpoint folder or a hub id from the local cache), and the attention or
+fused encoder its model runs with. Pure choices, each with the measurement behind its default.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from naba.errors import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+_DTYPES = {
+    "fp32": torch.float32,
+    "float32": torch.float32,
+    "bf16": torch.bfloat16,
+    "bfloat16": torch.bfloat16,
+    "fp16": torch.float16,
+    "float16": torch.float16,
+}
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """The compute dtype: as asked, else bf16 on a GPU that has it, fp16 on other GPUs, fp32 on CPU."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype is not None:
+        try:
+            return _DTYPES[dtype.lower()]
+        except KeyError:
+            raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPES)}") from None
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+# Padded tokens per model batch when none is asked for. A GPU wants big batches to fill it; a CPU
+# wants a batch whose activations stay in cache: with the 4-layer, 256-wide benchmark model on 2
+# cores, 2048 tokens (four 512-token windows) took 26% less CPU time than 16384 in fp32 and 35% less
+# in bf16 (the [tokens, 1024] FFN activation is 8 MiB instead of 64 MiB in fp32); 1024 was no better.
+GPU_BATCH_TOKENS = 16384
+CPU_BATCH_TOKENS = 2048
+
+
+def default_batch_tokens(device: torch.device) -> int:
+    """The padded-token budget of a batch on ``device``: 16384 on GPUs, 2048 on CPU (cache-sized)."""
+    return GPU_BATCH_TOKENS if device.type != "cpu" else CPU_BATCH_TOKENS
+
+
+def resolve_checkpoint(name: str | Path) -> str:
+    """A checkpoint folder for a run folder (its ``best/``), a checkpoint folder or a hub id."""
+    path = Path(name)
+    if path.is_dir():
+        if (path / "naba.json").is_file():
+            return str(path)
+        if (path / "best" / "naba.json").is_file():
+            return str(path / "best")
+        raise ModelLoadError(
+            f"{path}: not a naba checkpoint (no naba.json) nor a run folder with best/naba.json"
+        )
+    if path.exists():
+        raise ModelLoadError(f"{path}: a model must be a checkpoint folder or a run folder, not a file")
+    return _from_hub(str(name))
+
+
+def _from_hub(repo_id: str) -> str:
+    # a hub id works only if the checkpoint is in the local Hugging Face cache (or the hub is reachable)
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(repo_id)
+    except Exception as exc:  # hub, network and validation errors alike: the id cannot be had
+        raise ModelLoadError(
+            f"cannot load {repo_id!r}: not a local folder, and not to be had from the Hugging Face hub or "
+            f"its local cache ({type(exc).__name__}). Pass a local run or checkpoint folder instead."
+        ) from None
+
+
+def default_workers(device: torch.device, *, processes: int = 1) -> int:
+    """Host worker processes for a job on ``device``: none on CPU (the model has the cores), else
+    the cores this process may use, shared among the job's ``processes``, less one for the
+    process that feeds the GPU, at most 16."""
+    if device.type == "cpu":
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, min(16, cores // max(1, processes) - 1))
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+def fused_encoder(model: torch.nn.Module, *, device: torch.device, dtype: torch.dtype, wanted: bool | None) -> Any:
+    # naba.predict.fastpath is a CPU path (fp32, bf16), measured faster there; on GPUs SDPA stays
+    if wanted is False or (wanted is None and (device.type != "cpu" or dtype not in (torch.float32, torch.bfloat16))):
+        return None
+    from naba.predict.fastpath import fast_encoder, why_not
+
+    fast = fast_encoder(model, rows=CPU_BATCH_TOKENS)
+    if fast is None and wanted:
+        log.warning("fast_path asked for, but not possible: %s; using the model as it is", why_not(model))
+    return fast
+
+
+def use_sdpa(model: torch.nn.Module) -> None:
+    # PyTorch's fused attention; checkpoints saved with "eager" would otherwise keep it
+    setter = getattr(model, "set_attn_implementation", None)
+    try:
+        if setter is not None:
+            setter("sdpa")
+        else:
+            model.config._attn_implementation = "sdpa"
+    except (ValueError, ImportError) as exc:
+        log.info("SDPA attention not available for this model (%s); using its default", exc)
