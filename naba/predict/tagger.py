@@ -305,8 +305,9 @@ class Tagger:
         batch_size: int | None,
         postprocess: Callable[[str, list[dict[str, Any]]], Any] | None = None,
     ) -> list[Any]:
-        logits = self._forward(chunk.windows, budget=budget, batch_size=batch_size)
-        self.tokens_done += sum(w.core[1] - w.core[0] for w in chunk.windows)
+        launched = self._launch(chunk.windows, budget=budget, batch_size=batch_size)
+        logits = launched.result()
+        self.tokens_done += launched.tokens
         return decode_texts(chunk.texts, chunk.windows, chunk.owner, logits, self.space, postprocess=postprocess)
 
     def _forward(self, windows: Sequence[Any], *, budget: int, batch_size: int | None) -> list[np.ndarray]:
