@@ -56,7 +56,8 @@ def build(root: Path, sents: list[str], shape: str, *, o_bias: float, seed: int)
     """A checkpoint folder: AraBERT-shaped (or a tiny one for smoke tests), random weights, each
     layer's O score raised by ``o_bias``: an untrained head tags nearly every token (over 1,000
     spans per 1,000 tokens at the AraBERT shape), a load of decoding and JSON no trained model
-    makes; at 1.3, about 60 (a trained model's density in scripts/bench_host.py's terms)."""
+    makes; at 1.3, 62 on ANERcorp documents here and 95 on data/demo ones on the H200 machine
+    (the run reports it), near the 58 that scripts/bench_host.py takes for a trained model's."""
     import torch
     from transformers import BertForTokenClassification
 
