@@ -246,9 +246,8 @@ class Tagger:
             decoding: deque[tuple[int, list[T]]] = deque()  # run on the model, sent to be decoded
             running: tuple[int, list[T], _Launched] | None = None  # on the device, scores not yet collected
 
-            def collect() -> None:
+            def collect(s: int, batch: list[T], launched: _Launched) -> None:
                 # the chunk's scores (waiting for the device), off to its worker to be decoded
-                s, batch, launched = running
                 started = time.perf_counter()
                 logits = launched.result()
                 waits["device"] += time.perf_counter() - started
@@ -274,16 +273,18 @@ class Tagger:
                     launched = self._launch(inputs, budget=budget, batch_size=batch_size)
                     # the chunk before is collected once this one's batches are queued behind it
                     if running is not None:
-                        collect()
+                        collect(*running)
                     running = (s, batch, launched)
                     if not self._overlap:
-                        collect()
+                        collect(*running)
                         running = None
                 elif running is not None:
-                    collect()
+                    collect(*running)
                     running = None
-                # hand on what is decoded, in order; wait only when more chunks than workers are decoding
-                while decoding and (not encoding or len(decoding) > workers or pool.ready("decode", decoding[0][0])):
+                # hand on what is decoded, in order; wait only when more chunks than workers are
+                # decoding, or when all are (the last one collected first, to decode beside the rest)
+                idle = not encoding and running is None
+                while decoding and (idle or len(decoding) > workers or pool.ready("decode", decoding[0][0])):
                     s, batch = decoding.popleft()
                     started = time.perf_counter()
                     found = pool.result("decode", s)
