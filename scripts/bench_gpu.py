@@ -16,7 +16,8 @@ do, a second or more at hundreds of documents a chunk), so one run on a lent mac
 settings to use as well as how fast they are. A job over millions of documents pays that start
 once; so each setting also runs over the first quarter of the documents, and the difference of the
 two runs (tokens over seconds) gives the steady rate, start excluded. The best pair gives the
-verdict; all are tabled.
+verdict; all are tabled. Each runs with naba's GPU encoder and with transformers' forward
+(``--fast-path on,off``), whose padding-mask check waits for the device once a batch.
 
 Prints the figures and rewrites the ``<!-- bench:gpu -->`` section of BENCHMARKS.md.
 
@@ -33,6 +34,7 @@ back through $OUT::
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -147,6 +149,9 @@ def main() -> None:
                     help="documents per chunk, a comma list to compare (default 128,256; 512 started 5 s later on an H200)")
     ap.add_argument("--overlap", default="on",
                     help="collect a chunk's scores after the next chunk is launched: on, off, or on,off to compare")
+    ap.add_argument("--fast-path", default="on,off",
+                    help="naba's GPU encoder (naba.predict.gpupath; on) or transformers' forward (off), or on,off "
+                         "to compare (default)")
     ap.add_argument("--o-bias", type=float, default=1.3,
                     help="added to each layer's O score, so that spans are as sparse as a trained model's (default 1.3)")
     ap.add_argument("--rounds", type=int, default=2, help="timed end-to-end runs; the best counts")
@@ -169,6 +174,7 @@ def main() -> None:
     budgets = [int(x) for x in str(args.batch_tokens).split(",")]
     chunk_sizes = [int(x) for x in str(args.chunk_docs).split(",")]
     overlaps = [{"on": True, "off": False}[x] for x in str(args.overlap).split(",")]
+    encoders = [{"on": True, "off": False}[x] for x in str(args.fast_path).split(",")]
     sents, origin = sentences()
     texts = documents(sents, args.docs, lo=50, hi=1500, seed=args.seed)
     workers = args.workers if args.workers == "auto" else int(args.workers)
@@ -176,38 +182,47 @@ def main() -> None:
         work = Path(tmp)
         ckpt, config = build(work, sents, args.shape, o_bias=args.o_bias, seed=args.seed)
         tagger = Tagger.from_pretrained(ckpt, device=device, dtype=args.dtype, workers=workers)
+        own = tagger.fast  # naba's GPU encoder (None where the model or device has none)
+        if True in encoders and own is None:
+            raise SystemExit("--fast-path on: no naba encoder for this model on this device")
+
+        def use(fast: bool) -> str:
+            tagger.fast = own if fast else None
+            return "naba" if fast else "transformers"
         src = write_corpus(work / "docs.jsonl", texts)
         quarter = write_corpus(work / "quarter.jsonl", texts[: max(1, len(texts) // 4)])
         # a warm-up as long as a quarter's run, with each budget: on the lent machines the first
         # job of a process ran up to 2.6x slower than the next (its memory growing into place)
-        for budget in budgets:
-            run_job(tagger, quarter, work / f"warm-{budget}.jsonl", batch_tokens=budget, chunk_docs=chunk_sizes[0],
-                    progress=False)
-
-        # (budget, chunk, overlap, input) -> the best of its rounds; rounds go round the settings, so
-        # that a drift of the machine touches all of them alike
-        runs: dict[tuple[int, int, bool, str], Any] = {}
-        peak = 0.0
-        for r in range(args.rounds):
+        for fast in encoders:
+            use(fast)
             for budget in budgets:
-                for size in chunk_sizes:
-                    for overlap in overlaps:
-                        for name, path in (("all", src), ("quarter", quarter)):
-                            out = work / "out.jsonl"
-                            out.unlink(missing_ok=True)
-                            if cuda:
-                                torch.cuda.reset_peak_memory_stats(device)
-                            tagger._overlap = overlap
-                            result = timed_job(tagger, path, out, batch_tokens=budget, chunk_docs=size)
-                            if cuda:
-                                peak = max(peak, torch.cuda.max_memory_allocated(device) / 2**30)
-                            key = (budget, size, overlap, name)
-                            if key not in runs or result.seconds < runs[key].seconds:
-                                runs[key] = result
-                            print(f"round {r + 1}, {budget:,} tokens a batch, {size} documents a chunk, overlap "
-                                  f"{'on' if overlap else 'off'}, {name}: {result.written} docs, {result.tokens:,} "
-                                  f"tokens in {result.seconds:.2f} s: {result.tokens / result.seconds:,.0f} tok/s; "
-                                  f"{where(result)}", flush=True)
+                run_job(tagger, quarter, work / f"warm-{budget}.jsonl", batch_tokens=budget, chunk_docs=chunk_sizes[0],
+                        progress=False)
+
+        # (encoder, budget, chunk, overlap, input) -> the best of its rounds; rounds go round the
+        # settings, so that a drift of the machine touches all of them alike
+        runs: dict[tuple[bool, int, int, bool, str], Any] = {}
+        peak = 0.0
+        settings = list(itertools.product(encoders, budgets, chunk_sizes, overlaps))
+        for r in range(args.rounds):
+            for fast, budget, size, overlap in settings:
+                for name, path in (("all", src), ("quarter", quarter)):
+                    out = work / "out.jsonl"
+                    out.unlink(missing_ok=True)
+                    if cuda:
+                        torch.cuda.reset_peak_memory_stats(device)
+                    tagger._overlap = overlap
+                    encoder = use(fast)
+                    result = timed_job(tagger, path, out, batch_tokens=budget, chunk_docs=size)
+                    if cuda:
+                        peak = max(peak, torch.cuda.max_memory_allocated(device) / 2**30)
+                    key = (fast, budget, size, overlap, name)
+                    if key not in runs or result.seconds < runs[key].seconds:
+                        runs[key] = result
+                    print(f"round {r + 1}, {encoder} forward, {budget:,} tokens a batch, {size} documents a chunk, "
+                          f"overlap {'on' if overlap else 'off'}, {name}: {result.written} docs, {result.tokens:,} "
+                          f"tokens in {result.seconds:.2f} s: {result.tokens / result.seconds:,.0f} tok/s; "
+                          f"{where(result)}", flush=True)
 
         # how much the model tags (decoding and JSON grow with it): the last run's output
         with (work / "out.jsonl").open(encoding="utf-8") as fh:
@@ -219,21 +234,26 @@ def main() -> None:
         chunk = tagger._encode(sample, text_of)
         doc_tokens = sum(w.core[1] - w.core[0] for w in chunk.windows)
         window_tokens = sum(len(w.input_ids) for w in chunk.windows)
-        model_best = {budget: float("inf") for budget in budgets}
+        # (encoder, budget) -> (seconds, this process's CPU seconds) of the fastest round
+        model_best = {(fast, budget): (float("inf"), 0.0) for fast in encoders for budget in budgets}
         for _ in range(max(1, args.rounds)):
-            for budget in budgets:
+            for fast, budget in model_best:
+                use(fast)
                 if cuda:
                     torch.cuda.synchronize(device)
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 tagger._forward(chunk.windows, budget=budget, batch_size=None)
                 if cuda:
                     torch.cuda.synchronize(device)
-                model_best[budget] = min(model_best[budget], time.perf_counter() - started)
+                seconds = time.perf_counter() - started
+                if seconds < model_best[fast, budget][0]:
+                    model_best[fast, budget] = (seconds, time.process_time() - cpu)
 
         if args.profile is not None:
+            use(encoders[0])
             profile(tagger, quarter, work / "out.jsonl", args.profile, batch_tokens=budgets[0], chunk_docs=chunk_sizes[0])
 
-    settings = sorted({key[:3] for key in runs}, key=lambda k: (k[0], k[1], not k[2]))
+    settings = sorted({key[:4] for key in runs}, key=lambda k: (not k[0], k[1], k[2], not k[3]))
     figures = {}
     for key in settings:
         whole, part = runs[(*key, "all")], runs[(*key, "quarter")]
@@ -241,7 +261,7 @@ def main() -> None:
         steady = (whole.tokens - part.tokens) / extra_seconds if extra_seconds > 0 else float("nan")
         start = part.seconds - part.tokens / steady if steady == steady else float("nan")
         figures[key] = {"whole": whole, "rate": whole.tokens / whole.seconds, "steady": steady, "start": start}
-    (best_budget, best_size, best_overlap), best = max(figures.items(), key=lambda kv: kv[1]["rate"])
+    (best_fast, best_budget, best_size, best_overlap), best = max(figures.items(), key=lambda kv: kv[1]["rate"])
     rate = best["rate"]
     # NaN where the quarter's run was not the shorter one (too few documents to tell)
     steady = max((f["steady"] for f in figures.values() if f["steady"] == f["steady"]), default=float("nan"))
@@ -251,15 +271,15 @@ def main() -> None:
     shape = (f"{config.num_hidden_layers} layers, hidden {config.hidden_size}, {config.num_attention_heads} heads, "
              f"FFN {config.intermediate_size}, vocabulary {config.vocab_size:,}")
     rows = []
-    for (budget, size, overlap), f in figures.items():
+    for (fast, budget, size, overlap), f in figures.items():
         whole = f["whole"]
-        rows.append(f"| `naba predict` | {budget:,} | {size} | {'on' if overlap else 'off'} | {whole.seconds:.2f} | "
+        rows.append(f"| `naba predict` | {use(fast)} | {budget:,} | {size} | {'on' if overlap else 'off'} | {whole.seconds:.2f} | "
                     f"{whole.written / whole.seconds:,.0f} | {f['rate']:,.0f} | {f['start']:.2f} | {f['steady']:,.0f} | "
                     f"{where(whole, table=True)} |")
-    for budget in budgets:
-        seconds = model_best[budget]
-        rows.append(f"| the model alone (windows of {len(sample):,} documents encoded beforehand) | {budget:,} | - | - | "
-                    f"{seconds:.2f} | {len(sample) / seconds:,.0f} | {doc_tokens / seconds:,.0f} | - | - | - |")
+    for (fast, budget), (seconds, cpu) in model_best.items():
+        rows.append(f"| the model alone (windows of {len(sample):,} documents encoded beforehand) | {use(fast)} | "
+                    f"{budget:,} | - | - | {seconds:.2f} | {len(sample) / seconds:,.0f} | {doc_tokens / seconds:,.0f} | - | - | "
+                    f"{cpu * 1e6 / doc_tokens:.2f}, -; - |")
 
     def verdict(x: float) -> str:
         return "met" if x >= TARGET else "missed"
@@ -280,13 +300,16 @@ def main() -> None:
         "the steady rate the two runs' difference in tokens over their difference in seconds. tok/s counts the "
         "documents' subword tokens once (window overlap not counted). Overlap on: a chunk's scores are collected "
         "after the next chunk's batches are queued on the device (naba's default), off: one chunk at a time. "
+        "Forward: naba's own encoder (on a GPU naba.predict.gpupath, the Tagger's default there), or transformers' "
+        "(`fast_path=False`), which waits for the device once a batch (its padding-mask check). "
         "Where the time went: the feeding process's CPU time and the workers' (µs a token), and the seconds the "
-        "feeding process waited for the workers' encoding, for the device, for the workers' decoding "
-        "(Tagger.waits).",
+        "feeding process waited for the workers' encoding, for the device (a wait inside transformers' forward "
+        "not counted), for the workers' decoding (Tagger.waits); for the model alone, the CPU time of the "
+        "process queuing it.",
         "",
-        "| measure | tokens a batch | documents a chunk | overlap | seconds | docs/s | subword tok/s | start (s) | "
-        "steady tok/s | CPU µs/token: main, workers; waited (s): encode, device, decode |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| measure | forward | tokens a batch | documents a chunk | overlap | seconds | docs/s | subword tok/s | "
+        "start (s) | steady tok/s | CPU µs/token: main, workers; waited (s): encode, device, decode |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *rows,
         "",
         f"Spans tagged: {density:.1f} per 1,000 tokens (both layers; O scores raised by {args.o_bias}). "
@@ -294,7 +317,7 @@ def main() -> None:
         + (f" Peak GPU memory: {peak:.1f} GiB." if cuda else ""),
         "",
         f"Target (issue #5: >= {TARGET:,} subword tokens/s end to end in bf16): {rate:,.0f} over all "
-        f"{len(texts):,} documents ({best_budget:,} tokens a batch, {best_size} documents a chunk, overlap "
+        f"{len(texts):,} documents ({use(best_fast)} forward, {best_budget:,} tokens a batch, {best_size} documents a chunk, overlap "
         f"{'on' if best_overlap else 'off'}), "
         f"{verdict(rate)}; steady, the start excluded, as in a job over millions of documents: {steady:,.0f}, "
         f"{verdict(steady)}.",

@@ -1,5 +1,6 @@
 """naba.predict on a CUDA device: the same spans as on CPU, bf16 by default, a real out-of-memory
-error answered by halving, host workers feeding the GPU.
+error answered by halving, host workers feeding the GPU, naba's GPU encoder computing what the
+model computes and queuing batches without ever waiting for the device.
 
 Skipped where there is no CUDA device (CI has none); `bash scripts/device_check.sh` runs them on a
 lent GPU machine, with the GPU benchmark.
@@ -17,6 +18,7 @@ from test_predict_tagger import ADVERSARIAL, WORD, Oracle, tiny_checkpoint
 
 from naba.predict import Tagger
 from naba.predict.batch import run_job
+from naba.predict.gpupath import GpuEncoder
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (none here)")
 
@@ -82,3 +84,38 @@ def test_the_batch_job_with_workers_on_the_gpu_writes_what_the_cpu_writes(tagger
     gpu.workers = 2
     run_job(gpu, src, tmp_path / "gpu.jsonl", chunk_docs=4, progress=False)
     assert (tmp_path / "gpu.jsonl").read_bytes() == (tmp_path / "cpu.jsonl").read_bytes()
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-3), (torch.bfloat16, 0.15)])
+def test_the_gpu_encoder_computes_what_the_model_computes_on_the_gpu(dtype: torch.dtype, tol: float) -> None:
+    from test_fastpath import _batch, _model
+
+    model = _model("bert", dtype).to(CUDA)
+    ids, mask = (t.to(CUDA) for t in _batch([17, 9, 1, 17]))
+    with torch.inference_mode():
+        want = model(input_ids=ids, attention_mask=mask).logits.float()
+    got = GpuEncoder(model)(ids, mask).float()
+    for row, n in enumerate([17, 9, 1, 17]):
+        assert (got[row, :n] - want[row, :n]).abs().max().item() <= tol
+    full = GpuEncoder(model)(ids[:1], None).float()  # no padding: no mask (flash attention may run)
+    assert (full[0] - want[0]).abs().max().item() <= tol
+
+
+def test_a_chunk_is_queued_without_waiting_for_the_device(tmp_path: Path) -> None:
+    ckpt = tiny_checkpoint(tmp_path)
+    gpu = Tagger.from_pretrained(ckpt, device="cuda", dtype="fp32")
+    assert isinstance(gpu.fast, GpuEncoder)
+    chunk = gpu._encode(TEXTS, lambda t: t)
+    assert len({len(w.input_ids) for w in chunk.windows}) > 1  # padded batches and full ones
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")  # any operation that waits for the device raises
+    try:
+        launched = gpu._launch(chunk.windows, budget=256, batch_size=None)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert len(launched.parts) > 1
+    got = launched.result()
+    slow = Tagger.from_pretrained(ckpt, device="cuda", dtype="fp32", fast_path=False)
+    want = slow._forward(chunk.windows, budget=256, batch_size=None)
+    for x, y in zip(got, want, strict=True):
+        assert x.shape == y.shape and float(abs(x - y).max()) < 1e-3

@@ -47,7 +47,7 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--no-fast-path", action="store_true",
-        help="on CPU, run transformers' forward instead of naba's fused encoder (naba.predict.fastpath)",
+        help="run transformers' forward instead of naba's own encoder (naba.predict.fastpath on CPU, gpupath on GPUs)",
     )
     p.set_defaults(func=_predict)
 

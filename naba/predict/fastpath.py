@@ -69,6 +69,21 @@ GROUP_SCORES = 1 << 20
 
 def why_not(model: nn.Module) -> str | None:
     """Why ``model`` cannot take the fused path, or ``None`` if it can."""
+    reason = architecture_problem(model)
+    if reason is not None:
+        return reason
+    device = next(model.parameters()).device
+    if device.type != "cpu":
+        return f"the model is on {device}, and this path is for CPUs"
+    dtype = next(model.parameters()).dtype
+    if dtype not in (torch.float32, torch.bfloat16):
+        return f"dtype {dtype} (fp32 and bf16 only)"
+    return None
+
+
+def architecture_problem(model: nn.Module) -> str | None:
+    """Why ``model``'s layers are not the BERT-shaped, post-LayerNorm ones naba's encoders compute
+    (this one and naba.predict.gpupath's), or ``None`` if they are."""
     config = getattr(model, "config", None)
     if config is None:
         return "not a transformers model"
@@ -85,12 +100,6 @@ def why_not(model: nn.Module) -> str | None:
         return "no base model with embeddings and encoder"
     if not isinstance(getattr(model, "classifier", None), nn.Linear):
         return "no linear token-classification head"
-    device = next(model.parameters()).device
-    if device.type != "cpu":
-        return f"the model is on {device}, and this path is for CPUs"
-    dtype = next(model.parameters()).dtype
-    if dtype not in (torch.float32, torch.bfloat16):
-        return f"dtype {dtype} (fp32 and bf16 only)"
     return None
 
 
@@ -182,6 +191,8 @@ def _layer(hf: nn.Module, config: Any, rows: int) -> _Layer:
 class FastEncoder:
     """``model``'s embeddings, its encoder as fused CPU layers, and its classifier (inference only)."""
 
+    reads_core = True  # the Tagger passes which positions decoding reads (``needed``)
+
     def __init__(self, model: nn.Module, *, rows: int = 2048):
         reason = why_not(model)
         if reason is not None:
@@ -197,15 +208,18 @@ class FastEncoder:
 
     @torch.inference_mode()
     def __call__(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, needed: torch.Tensor | None = None
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, needed: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Logits ``[batch, length, labels]``; rows are right-padded (mask 1 = token, 0 = padding).
+        """Logits ``[batch, length, labels]``; rows are right-padded (mask 1 = token, 0 = padding;
+        ``None``: no row is).
 
         ``needed`` (bool, like the mask) marks the positions whose logits will be read, e.g. a
         window's core; the last layer then computes attention and runs its linear layers for those
         only (every token still serves as a key and value). Other positions get zeros, as padding
         does.
         """
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
         batch, length = input_ids.shape
         flat_mask = attention_mask.reshape(-1) != 0
         real = flat_mask.nonzero().squeeze(1)

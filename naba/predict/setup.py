@@ -97,14 +97,27 @@ def default_device() -> torch.device:
 
 
 def fused_encoder(model: torch.nn.Module, *, device: torch.device, dtype: torch.dtype, wanted: bool | None) -> Any:
-    # naba.predict.fastpath is a CPU path (fp32, bf16), measured faster there; on GPUs SDPA stays
-    if wanted is False or (wanted is None and (device.type != "cpu" or dtype not in (torch.float32, torch.bfloat16))):
-        return None
-    from naba.predict.fastpath import fast_encoder, why_not
+    """naba's own encoder for ``model`` on ``device``, or ``None`` for the model's forward as it is.
 
-    fast = fast_encoder(model, rows=CPU_BATCH_TOKENS)
+    On CPU naba.predict.fastpath (fp32 and bf16, where it was measured faster); on GPUs
+    naba.predict.gpupath, which queues a batch without waiting for the device (transformers'
+    forward waits for it once a batch). ``wanted``: ``False`` never, ``None`` where it applies,
+    ``True`` the same but warns where it cannot be had.
+    """
+    if wanted is False:
+        return None
+    if device.type == "cpu":
+        if wanted is None and dtype not in (torch.float32, torch.bfloat16):
+            return None
+        from naba.predict import fastpath
+
+        fast, reason = fastpath.fast_encoder(model, rows=CPU_BATCH_TOKENS), fastpath.why_not
+    else:
+        from naba.predict import gpupath
+
+        fast, reason = gpupath.gpu_encoder(model), gpupath.why_not
     if fast is None and wanted:
-        log.warning("fast_path asked for, but not possible: %s; using the model as it is", why_not(model))
+        log.warning("fast_path asked for, but not possible: %s; using the model as it is", reason(model))
     return fast
 
 

@@ -148,10 +148,11 @@ class Tagger:
     ) -> Tagger:
         """Load a run folder (uses ``best/``), a checkpoint folder or a hub id (offline: its cache).
 
-        ``fast_path``: run the model through naba's fused CPU encoder (naba.predict.fastpath);
-        ``None`` (the default) does so on CPU in fp32 and bf16, where it was measured faster. It
-        packs copies of the weights when the Tagger is made: a model changed afterwards needs a
-        new Tagger.
+        ``fast_path``: run the model through naba's own encoder: on CPU the fused one
+        (naba.predict.fastpath; by default in fp32 and bf16, where it was measured faster), on
+        GPUs one that never waits for the device (naba.predict.gpupath); ``False``: transformers'
+        forward. It takes the weights (some as copies) when the Tagger is made: a model changed
+        afterwards needs a new Tagger.
 
         ``workers``: processes that prepare, encode and decode texts beside the model
         (naba.predict.host), for GPUs, which tag faster than one Python process feeds them;
@@ -344,8 +345,8 @@ class Tagger:
             ids, mask = np.empty(shape, dtype=np.int64), np.empty(shape, dtype=np.int64)
         ids.fill(self.pad_id)
         mask.fill(0)
-        # the positions whose scores decoding reads: each window's core (the fused encoder skips the rest)
-        core = np.zeros((len(batch), width), dtype=bool) if self.fast is not None else None
+        # the positions whose scores decoding reads: each window's core (the CPU encoder skips the rest)
+        core = np.zeros((len(batch), width), dtype=bool) if getattr(self.fast, "reads_core", False) else None
         for row, i in enumerate(batch):
             ids[row, : lengths[i]] = windows[i].input_ids
             mask[row, : lengths[i]] = 1
@@ -358,7 +359,10 @@ class Tagger:
                 else:
                     input_ids, attention_mask = torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device)
                 if self.fast is not None:
-                    result = self.fast(input_ids, attention_mask, torch.from_numpy(core))
+                    # known here, not asked of the device: whether any row is padded
+                    padded = any(lengths[i] < width for i in batch)
+                    result = self.fast(input_ids, attention_mask if padded else None,
+                                       None if core is None else torch.from_numpy(core))
                 else:
                     result = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
                 if cuda:
