@@ -15,6 +15,7 @@ tokens per second and seconds per optimizer step over the whole training loop, t
 positions that are real tokens, and peak RSS. The section ``<!-- bench:train -->`` of BENCHMARKS.md
 is rewritten and the figures are printed.
 
+    pip install -e '.[bench]'                     # datasets, for the Trainer recipe
     python scripts/bench_train.py                 # ANERcorp train (../shared), else data/demo
     python scripts/bench_train.py --sentences 500 --repeats 1 --threads 1
 """
@@ -185,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
         child(args)
         return 0
 
+    import importlib.util
+
+    if importlib.util.find_spec("datasets") is None:
+        raise SystemExit("bench_train.py needs datasets for the Trainer recipe: pip install -e '.[bench]'")
     import torch
     import transformers
 
