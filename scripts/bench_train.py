@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-
+sys.path.insert(0, str(ROOT))  # naba, also from a checkout not installed
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/reportlib.py
 from reportlib import cpu_name, write_section  # noqa: E402
 
