@@ -15,11 +15,12 @@ operations, and:
   synchronisation check); whether a batch is padded is known where it is built, on the host, and
   passed as ``attention_mask=None`` when it is not, so that SDPA may take its flash kernel;
 - Q, K and V are one matrix product (one kernel instead of three), attention is one SDPA call;
-- a layer is ten tensor calls, with no module dispatch around them.
+- a layer is four matrix products, SDPA, two LayerNorms and the activation, with no module dispatch.
 
 It runs on any device (the CPU tests compare its logits with the Hugging Face model's); the Tagger
-uses it on GPUs, where naba.predict.fastpath (the CPU encoder) does not apply. How much it gains is
-in BENCHMARKS.md (scripts/bench_gpu.py, ``--fast-path on,off``).
+uses it on GPUs, where naba.predict.fastpath (the CPU encoder) does not apply. What it gains is in
+BENCHMARKS.md (scripts/bench_gpu.py, ``--fast-path on,off``): on an H200, at AraBERT's shape in
+bf16, 1.19M subword tokens/s end to end against 1.03M with transformers' forward.
 """
 
 from __future__ import annotations
