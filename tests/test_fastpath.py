@@ -8,6 +8,8 @@ import torch
 from transformers import (
     BertConfig,
     BertForTokenClassification,
+    ElectraConfig,
+    ElectraForTokenClassification,
     RobertaConfig,
     RobertaForTokenClassification,
     XLMRobertaConfig,
@@ -26,6 +28,7 @@ def _model(kind: str = "bert", dtype: torch.dtype = torch.float32, **overrides) 
         "bert": (BertConfig, BertForTokenClassification),
         "roberta": (RobertaConfig, RobertaForTokenClassification),
         "xlm-roberta": (XLMRobertaConfig, XLMRobertaForTokenClassification),
+        "electra": (ElectraConfig, ElectraForTokenClassification),  # embeddings 128 wide, projected to 64
     }[kind]
     config = config_cls(**{**SHAPE, "num_attention_heads": 4, **overrides})
     with torch.random.fork_rng(devices=[]):
@@ -54,6 +57,7 @@ CASES = [
     ("bert", torch.float32, 3, "gelu", [8, 3, 6], 1e-4),  # an odd number of heads is fine here
     ("roberta", torch.float32, 4, "gelu", [20, 7], 1e-4),  # positions counted from the padding id
     ("xlm-roberta", torch.float32, 4, "gelu", [5, 20, 11], 1e-4),
+    ("electra", torch.float32, 4, "gelu", [14, 6, 14], 1e-4),  # AraELECTRA's architecture
     ("bert", torch.bfloat16, 4, "gelu", [17, 9, 1, 17], 0.15),
     ("roberta", torch.bfloat16, 4, "gelu", [20, 7], 0.15),
 ]

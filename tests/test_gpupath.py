@@ -18,6 +18,7 @@ CASES = [
     ("bert", torch.float32, 3, "gelu", [8, 3, 6], 1e-4),  # an odd number of heads
     ("roberta", torch.float32, 4, "gelu", [20, 7], 1e-4),  # positions counted from the padding id
     ("xlm-roberta", torch.float32, 4, "gelu", [5, 20, 11], 1e-4),
+    ("electra", torch.float32, 4, "gelu", [14, 6, 14], 1e-4),  # AraELECTRA's architecture
     ("bert", torch.bfloat16, 4, "gelu", [17, 9, 1, 17], 0.15),
     ("bert", torch.float16, 4, "gelu", [17, 9, 1, 17], 0.05),  # fp16: the GPU path takes it, the CPU one does not
 ]

@@ -49,8 +49,9 @@ from torch import nn
 log = logging.getLogger(__name__)
 
 # architectures whose layers are BertLayer-shaped: attention.self.{query,key,value},
-# attention.output.{dense,LayerNorm}, intermediate.dense, output.{dense,LayerNorm}
-SUPPORTED_TYPES = frozenset({"bert", "roberta", "xlm-roberta"})
+# attention.output.{dense,LayerNorm}, intermediate.dense, output.{dense,LayerNorm}; ELECTRA's
+# (AraELECTRA's) embeddings may be narrower than its layers, projected up by embeddings_project
+SUPPORTED_TYPES = frozenset({"bert", "roberta", "xlm-roberta", "electra"})
 ACTIVATIONS = {"gelu": F.gelu, "relu": F.relu}
 # oneDNN builds and keeps a kernel for every matrix shape it meets (up to its cache capacity, 1024
 # by default, at a few hundred KiB each): with token counts that differ from batch to batch, a long
@@ -201,6 +202,7 @@ class FastEncoder:
         base = getattr(model, model.base_model_prefix)
         self.heads = config.num_attention_heads
         self.embeddings = base.embeddings
+        self.project = getattr(base, "embeddings_project", None)  # ELECTRA's, where embeddings are narrower
         self.classifier = model.classifier
         self.layers = [_layer(hf, config, rows) for hf in base.encoder.layer]
         self.packed = all(lin.packed is not None for lin in (self.layers[0].qkv, self.layers[0].ffn_in))
@@ -226,6 +228,8 @@ class FastEncoder:
         lengths = attention_mask.sum(dim=1).tolist()
         hidden = self.embeddings(input_ids=input_ids)
         x = _pad_rows(hidden.reshape(batch * length, -1).index_select(0, real))  # real tokens, row after row
+        if self.project is not None:
+            x = self.project(x)
         starts = [0]
         for n in lengths:
             starts.append(starts[-1] + n)

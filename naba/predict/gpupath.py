@@ -99,6 +99,7 @@ class GpuEncoder:
         self.heads = config.num_attention_heads
         self.act = ACTIVATIONS[config.hidden_act]
         self.embeddings = base.embeddings
+        self.project = getattr(base, "embeddings_project", None)  # ELECTRA's, where embeddings are narrower
         self.classifier = (model.classifier.weight.detach(), model.classifier.bias.detach())
         self.layers = [_layer(hf) for hf in base.encoder.layer]
 
@@ -108,6 +109,8 @@ class GpuEncoder:
         where no row is padded. ``needed`` is accepted for the CPU encoder's signature and ignored."""
         batch, length = input_ids.shape
         x = self.embeddings(input_ids=input_ids)
+        if self.project is not None:
+            x = self.project(x)
         # True = attend; one row per sequence, broadcast over heads and queries
         mask = None if attention_mask is None else attention_mask.bool()[:, None, None, :]
         width = x.shape[-1]
