@@ -85,7 +85,8 @@ class GpuEncoder:
     """``model``'s embeddings, its layers as plain tensor operations, and its classifier (inference only).
 
     The stacked Q, K, V weights are a copy (a quarter of each layer's weights again on the device:
-    40.5 MiB at AraBERT's shape in bf16); the rest are the model's own tensors. A model changed afterwards needs a new encoder.
+    40.5 MiB at AraBERT's shape in bf16); the rest are the model's own tensors. A model changed
+    afterwards needs a new encoder.
     """
 
     reads_core = False  # computes every position (the CPU encoder can skip those decoding ignores)
