@@ -52,6 +52,24 @@ def test_bad_jsonl_records_become_rejects(tmp_path: Path, raw: bytes, reason: st
     assert items[1].line == 2 and reason in items[1].reason
 
 
+@pytest.mark.parametrize("buffer", [7, 64, 1 << 20])
+def test_lines_longer_than_the_read_buffer_come_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, buffer: int) -> None:
+    # the reader takes READ_BUFFER bytes at a time: lines cross its edges, and a bad one among them
+    # is still one reject with its own line number
+    import naba.predict.io as io_module
+
+    monkeypatch.setattr(io_module, "READ_BUFFER", buffer)
+    texts = ["قال الوزير " * n + "\r\t😀" for n in (0, 1, 9, 40)]
+    lines = [json.dumps({"id": str(i), "text": t}, ensure_ascii=False).encode() for i, t in enumerate(texts)]
+    src = _jsonl(tmp_path / "in.jsonl", lines[:2] + [b'{"id": "x", "text": ' + b"9" * 100] + lines[2:])
+    got = list(read_inputs(src))
+    assert [r.text for r in got if isinstance(r, Record)] == texts
+    assert [(r.line, r.reason.split(":")[0]) for r in got if isinstance(r, Reject)] == [(3, "invalid JSON")]
+    out = tmp_path / "out.jsonl"
+    out.write_bytes(b"".join(b'{"id": "%d", "spans": []}\n' % i for i in range(30)) + b'{"id": "torn", "sp')
+    assert resume_output(out) == {str(i) for i in range(30)}
+
+
 def test_jsonl_fields_are_configurable_and_int_ids_become_strings(tmp_path: Path) -> None:
     path = _jsonl(tmp_path / "in.jsonl", [b'{"doc": 7, "body": "\xd9\x86\xd8\xa8\xd8\xa3"}', b"", b'{"doc": "b", "body": ""}'])
     assert list(read_inputs(path, id_field="doc", text_field="body")) == [Record(1, "7", "نبأ"), Record(3, "b", "")]

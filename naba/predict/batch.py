@@ -31,6 +31,7 @@ from naba.corpus.fileio import atomic_open
 from naba.errors import ConfigError, DataError, Problem
 from naba.predict.host import rule_claims_json, spans_json
 from naba.predict.io import (
+    READ_BUFFER,
     Appender,
     Record,
     Reject,
@@ -239,7 +240,7 @@ def merge_parts(output: Path, world: int, *, done: Collection[str] = ()) -> None
     merge interrupted after the move but before the parts were deleted is not repeated.
     """
     parts = [part_path(output, r, world) for r in range(world)]
-    handles = [p.open("rb") if p.exists() else None for p in parts]
+    handles = [p.open("rb", buffering=READ_BUFFER) if p.exists() else None for p in parts]
     try:
         with atomic_open(output, mode="wb") as merged:
             if output.exists():
