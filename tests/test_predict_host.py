@@ -24,7 +24,7 @@ from naba.predict import Tagger
 from naba.predict.batch import run_job
 from naba.predict.host import HostError, HostPool, encode_texts, spans_json, with_rule_claims, worker_settings
 from naba.predict.io import prediction_line
-from naba.predict.tagger import default_workers
+from naba.predict.tagger import default_workers, worker_chunks
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,18 +51,67 @@ def no_children() -> bool:
     return not [p for p in mp.active_children() if p.name.startswith("naba-host")]
 
 
-@pytest.mark.parametrize("workers,chunk,overlap", [(1, 4, True), (2, 3, True), (3, 50, True), (2, 3, False)])
-def test_workers_give_the_same_spans_in_the_same_order(tagger: Tagger, workers: int, chunk: int, overlap: bool) -> None:
+@pytest.mark.parametrize(
+    "workers,chunk,overlap,ramp", [(1, 4, True, True), (2, 3, True, True), (3, 50, True, True), (2, 3, False, True),
+                                   (2, 3, True, False)],
+)
+def test_workers_give_the_same_spans_in_the_same_order(
+    tagger: Tagger, workers: int, chunk: int, overlap: bool, ramp: bool
+) -> None:
     texts = corpus(40)
     want = list(tagger.tag_documents(texts, chunk_docs=chunk, workers=0))
     tagger._overlap = overlap  # off: each chunk's scores collected before the next is launched
+    tagger._ramp = ramp  # off: every chunk ``chunk`` documents (worker_chunks)
     try:
         got = list(tagger.tag_documents(texts, chunk_docs=chunk, workers=workers))
     finally:
-        tagger._overlap = True
+        tagger._overlap = tagger._ramp = True
     assert got == want
     assert any(spans for _, spans in got)  # the random model does tag something
     assert no_children()
+
+
+@pytest.mark.parametrize(
+    ("items", "size", "workers", "runs"),
+    [
+        # (chunk size, how many in a row): rounds of workers + 1 chunks doubling up to the size, and
+        # the last (workers + 1) * size items in quarter chunks
+        (16000, 256, 15, [(16, 16), (32, 16), (64, 16), (128, 16), (256, 32), (64, 62)]),
+        (1000, 256, 15, [(16, 16), (32, 16), (64, 3), (40, 1)]),
+        (20, 8, 1, [(1, 2), (2, 2), (4, 1), (2, 5)]),
+        (10, 3, 2, [(1, 3), (2, 1), (1, 5)]),
+        (5, 256, 2, [(5, 1)]),
+        (0, 256, 2, []),
+    ],
+)
+def test_worker_chunks_are_smaller_at_both_ends(items: int, size: int, workers: int, runs: list[tuple[int, int]]) -> None:
+    chunks = list(worker_chunks(iter(range(items)), size, workers))
+    assert [x for chunk in chunks for x in chunk] == list(range(items))
+    got = [(len(chunk), 1) for chunk in chunks]
+    merged: list[tuple[int, int]] = []
+    for length, _ in got:
+        if merged and merged[-1][0] == length:
+            merged[-1] = (length, merged[-1][1] + 1)
+        else:
+            merged.append((length, 1))
+    assert merged == runs
+
+
+def test_worker_chunks_read_ahead_only_as_far_as_they_have_handed_on() -> None:
+    read = 0
+
+    def counted():
+        nonlocal read
+        for i in range(100_000):
+            read += 1
+            yield i
+
+    chunks = worker_chunks(counted(), 256, 15)
+    assert len(next(chunks)) == 16 and read == 16  # the first chunk: 16 items read, not thousands
+    handed = 16
+    for _ in range(200):
+        handed += len(next(chunks))
+        assert read - handed <= (15 + 2) * 256  # at most (workers + 2) full chunks ahead
 
 
 def test_oracle_spans_through_workers(tagger: Tagger) -> None:
