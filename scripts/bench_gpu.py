@@ -133,6 +133,29 @@ def profile(tagger: Any, path: Path, out: Path, report: Path, **options: Any) ->
     print(f"profile of one run: {report}", flush=True)
 
 
+def read_rates(path: Path, rounds: int = 3) -> dict[str, float]:
+    """Microseconds a document to read ``path`` as the batch job does, with naba's read buffer and
+    with Python's default (the file system's block size): the best of ``rounds``."""
+    import naba.predict.io as io_module
+    from naba.predict.io import read_inputs
+
+    kept = io_module.READ_BUFFER
+    rates: dict[str, float] = {}
+    try:
+        for label, size in ((f"{kept >> 10} KiB buffer (naba's)", kept), ("Python's default buffer", -1)):
+            io_module.READ_BUFFER = size
+            best = float("inf")
+            for _ in range(rounds):
+                started = time.perf_counter()
+                count = sum(1 for _ in read_inputs(path))
+                best = min(best, (time.perf_counter() - started) / max(count, 1))
+            rates[label] = best * 1e6
+    finally:
+        io_module.READ_BUFFER = kept
+    print("reading alone: " + "; ".join(f"{k}: {v:.1f} us a document" for k, v in rates.items()), flush=True)
+    return rates
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cuda")
@@ -149,6 +172,9 @@ def main() -> None:
                     help="documents per chunk, a comma list to compare (default 128,256; 512 started 5 s later on an H200)")
     ap.add_argument("--overlap", default="on",
                     help="collect a chunk's scores after the next chunk is launched: on, off, or on,off to compare")
+    ap.add_argument("--ramp", default="on",
+                    help="with workers, chunks smaller at the start and end of the stream (naba's default; "
+                         "naba.predict.tagger.worker_chunks): on, off, or on,off to compare")
     ap.add_argument("--fast-path", default="on,off",
                     help="naba's GPU encoder (naba.predict.gpupath; on) or transformers' forward (off), or on,off "
                          "to compare (default)")
@@ -174,6 +200,7 @@ def main() -> None:
     budgets = [int(x) for x in str(args.batch_tokens).split(",")]
     chunk_sizes = [int(x) for x in str(args.chunk_docs).split(",")]
     overlaps = [{"on": True, "off": False}[x] for x in str(args.overlap).split(",")]
+    ramps = [{"on": True, "off": False}[x] for x in str(args.ramp).split(",")]
     encoders = [{"on": True, "off": False}[x] for x in str(args.fast_path).split(",")]
     sents, origin = sentences()
     texts = documents(sents, args.docs, lo=50, hi=1500, seed=args.seed)
@@ -199,28 +226,30 @@ def main() -> None:
                 run_job(tagger, quarter, work / f"warm-{budget}.jsonl", batch_tokens=budget, chunk_docs=chunk_sizes[0],
                         progress=False)
 
-        # (encoder, budget, chunk, overlap, input) -> the best of its rounds; rounds go round the
-        # settings, so that a drift of the machine touches all of them alike
-        runs: dict[tuple[bool, int, int, bool, str], Any] = {}
+        reading = read_rates(src)
+
+        # (encoder, budget, chunk, overlap, ramp, input) -> the best of its rounds; rounds go round
+        # the settings, so that a drift of the machine touches all of them alike
+        runs: dict[tuple[bool, int, int, bool, bool, str], Any] = {}
         peak = 0.0
-        settings = list(itertools.product(encoders, budgets, chunk_sizes, overlaps))
+        settings = list(itertools.product(encoders, budgets, chunk_sizes, overlaps, ramps))
         for r in range(args.rounds):
-            for fast, budget, size, overlap in settings:
+            for fast, budget, size, overlap, ramp in settings:
                 for name, path in (("all", src), ("quarter", quarter)):
                     out = work / "out.jsonl"
                     out.unlink(missing_ok=True)
                     if cuda:
                         torch.cuda.reset_peak_memory_stats(device)
-                    tagger._overlap = overlap
+                    tagger._overlap, tagger._ramp = overlap, ramp
                     encoder = use(fast)
                     result = timed_job(tagger, path, out, batch_tokens=budget, chunk_docs=size)
                     if cuda:
                         peak = max(peak, torch.cuda.max_memory_allocated(device) / 2**30)
-                    key = (fast, budget, size, overlap, name)
+                    key = (fast, budget, size, overlap, ramp, name)
                     if key not in runs or result.seconds < runs[key].seconds:
                         runs[key] = result
                     print(f"round {r + 1}, {encoder} forward, {budget:,} tokens a batch, {size} documents a chunk, "
-                          f"overlap {'on' if overlap else 'off'}, {name}: {result.written} docs, {result.tokens:,} "
+                          f"overlap {'on' if overlap else 'off'}, ramp {'on' if ramp else 'off'}, {name}: {result.written} docs, {result.tokens:,} "
                           f"tokens in {result.seconds:.2f} s: {result.tokens / result.seconds:,.0f} tok/s; "
                           f"{where(result)}", flush=True)
 
@@ -251,9 +280,10 @@ def main() -> None:
 
         if args.profile is not None:
             use(encoders[0])
+            tagger._overlap, tagger._ramp = overlaps[0], ramps[0]
             profile(tagger, quarter, work / "out.jsonl", args.profile, batch_tokens=budgets[0], chunk_docs=chunk_sizes[0])
 
-    settings = sorted({key[:4] for key in runs}, key=lambda k: (not k[0], k[1], k[2], not k[3]))
+    settings = sorted({key[:5] for key in runs}, key=lambda k: (not k[0], k[1], k[2], not k[3], not k[4]))
     figures = {}
     for key in settings:
         whole, part = runs[(*key, "all")], runs[(*key, "quarter")]
@@ -261,7 +291,7 @@ def main() -> None:
         steady = (whole.tokens - part.tokens) / extra_seconds if extra_seconds > 0 else float("nan")
         start = part.seconds - part.tokens / steady if steady == steady else float("nan")
         figures[key] = {"whole": whole, "rate": whole.tokens / whole.seconds, "steady": steady, "start": start}
-    (best_fast, best_budget, best_size, best_overlap), best = max(figures.items(), key=lambda kv: kv[1]["rate"])
+    (best_fast, best_budget, best_size, best_overlap, best_ramp), best = max(figures.items(), key=lambda kv: kv[1]["rate"])
     rate = best["rate"]
     # NaN where the quarter's run was not the shorter one (too few documents to tell)
     steady = max((f["steady"] for f in figures.values() if f["steady"] == f["steady"]), default=float("nan"))
@@ -271,14 +301,15 @@ def main() -> None:
     shape = (f"{config.num_hidden_layers} layers, hidden {config.hidden_size}, {config.num_attention_heads} heads, "
              f"FFN {config.intermediate_size}, vocabulary {config.vocab_size:,}")
     rows = []
-    for (fast, budget, size, overlap), f in figures.items():
+    for (fast, budget, size, overlap, ramp), f in figures.items():
         whole = f["whole"]
-        rows.append(f"| `naba predict` | {use(fast)} | {budget:,} | {size} | {'on' if overlap else 'off'} | {whole.seconds:.2f} | "
+        rows.append(f"| `naba predict` | {use(fast)} | {budget:,} | {size} | {'on' if overlap else 'off'} | "
+                    f"{'on' if ramp else 'off'} | {whole.seconds:.2f} | "
                     f"{whole.written / whole.seconds:,.0f} | {f['rate']:,.0f} | {f['start']:.2f} | {f['steady']:,.0f} | "
                     f"{where(whole, table=True)} |")
     for (fast, budget), (seconds, cpu) in model_best.items():
         rows.append(f"| the model alone (windows of {len(sample):,} documents encoded beforehand) | {use(fast)} | "
-                    f"{budget:,} | - | - | {seconds:.2f} | {len(sample) / seconds:,.0f} | {doc_tokens / seconds:,.0f} | - | - | "
+                    f"{budget:,} | - | - | - | {seconds:.2f} | {len(sample) / seconds:,.0f} | {doc_tokens / seconds:,.0f} | - | - | "
                     f"{cpu * 1e6 / doc_tokens:.2f}, -; - |")
 
     def verdict(x: float) -> str:
@@ -300,6 +331,10 @@ def main() -> None:
         "the steady rate the two runs' difference in tokens over their difference in seconds. tok/s counts the "
         "documents' subword tokens once (window overlap not counted). Overlap on: a chunk's scores are collected "
         "after the next chunk's batches are queued on the device (naba's default), off: one chunk at a time. "
+        "Ramp on: the first rounds of chunks (one per worker, and one) hold 1/16, 1/8, ... of the chunk size, so "
+        "that the device starts after a small chunk is encoded, and the last (workers + 1) chunks' worth of "
+        "documents goes in quarter chunks, so that the job does not end waiting for a whole chunk to be decoded "
+        "(naba's default, naba.predict.tagger.worker_chunks); off: every chunk the same. "
         "Forward: naba's own encoder (on a GPU naba.predict.gpupath, the Tagger's default there), or transformers' "
         "(`fast_path=False`), which waits for the device once a batch (its padding-mask check). "
         "Where the time went: the feeding process's CPU time and the workers' (µs a token), and the seconds the "
@@ -307,18 +342,21 @@ def main() -> None:
         "not counted), for the workers' decoding (Tagger.waits); for the model alone, the CPU time of the "
         "process queuing it.",
         "",
-        "| measure | forward | tokens a batch | documents a chunk | overlap | seconds | docs/s | subword tok/s | "
+        "| measure | forward | tokens a batch | documents a chunk | overlap | ramp | seconds | docs/s | subword tok/s | "
         "start (s) | steady tok/s | CPU µs/token: main, workers; waited (s): encode, device, decode |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *rows,
         "",
         f"Spans tagged: {density:.1f} per 1,000 tokens (both layers; O scores raised by {args.o_bias}). "
         f"Window tokens run by the model alone: {window_tokens:,} for {doc_tokens:,} document tokens."
         + (f" Peak GPU memory: {peak:.1f} GiB." if cuda else ""),
         "",
+        "Reading the input alone (naba.predict.io.read_inputs over the JSONL file, the feeding process's share, "
+        "best of 3): " + "; ".join(f"{label}: {us:.1f} µs a document" for label, us in reading.items()) + ".",
+        "",
         f"Target (issue #5: >= {TARGET:,} subword tokens/s end to end in bf16): {rate:,.0f} over all "
         f"{len(texts):,} documents ({use(best_fast)} forward, {best_budget:,} tokens a batch, {best_size} documents a chunk, overlap "
-        f"{'on' if best_overlap else 'off'}), "
+        f"{'on' if best_overlap else 'off'}, ramp {'on' if best_ramp else 'off'}), "
         f"{verdict(rate)}; steady, the start excluded, as in a job over millions of documents: {steady:,.0f}, "
         f"{verdict(steady)}.",
     ])
