@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from test_predict_tagger import ADVERSARIAL, TRAIN_TEXTS, WORD, oracle_tagger, tiny_checkpoint
@@ -22,9 +23,17 @@ from test_predict_tagger import ADVERSARIAL, TRAIN_TEXTS, WORD, oracle_tagger, t
 from naba.errors import DataError
 from naba.predict import Tagger
 from naba.predict.batch import run_job
-from naba.predict.host import HostError, HostPool, encode_texts, spans_json, with_rule_claims, worker_settings
+from naba.predict.host import (
+    HostError,
+    HostPool,
+    encode_texts,
+    spans_json,
+    widen,
+    with_rule_claims,
+    worker_settings,
+)
 from naba.predict.io import prediction_line
-from naba.predict.tagger import default_workers, worker_chunks
+from naba.predict.tagger import _Launched, default_workers, worker_chunks
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -112,6 +121,23 @@ def test_worker_chunks_read_ahead_only_as_far_as_they_have_handed_on() -> None:
     for _ in range(200):
         handed += len(next(chunks))
         assert read - handed <= (15 + 2) * 256  # at most (workers + 2) full chunks ahead
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32])
+def test_scores_go_to_the_workers_in_the_models_dtype_and_come_out_exact(dtype: torch.dtype) -> None:
+    # a GPU's scores come back in the model's dtype; bf16 ones travel as their bits (numpy has no
+    # bfloat16) and the worker widens them: the same float32 values the main process would make
+    scores = (torch.randn(2, 5, 8) * 30).to(dtype)
+    scores[0, 0, :4] = torch.tensor([float("-inf"), 0.0, -0.0, 1e-30]).to(dtype)
+    launched = _Launched(lengths=[5, 3], tokens=8, parts=[([1, 0], scores)])
+    sent = launched.result(compact=True)
+    if dtype != torch.float32:
+        assert sent[0].itemsize == 2
+    want = scores.float().numpy()  # window 0 is the batch's row 1, window 1 row 0 (its 3 tokens)
+    for kind in (sent, launched.result()):  # widened in a worker, or at once in this process
+        for got, (row, n) in zip([widen(a) for a in kind], [(1, 5), (0, 3)], strict=True):
+            assert got.dtype == np.float32
+            assert np.array_equal(got, want[row, :n]) and np.array_equal(np.signbit(got), np.signbit(want[row, :n]))
 
 
 def test_oracle_spans_through_workers(tagger: Tagger) -> None:

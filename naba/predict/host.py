@@ -93,6 +93,16 @@ def decode_texts(
     return out
 
 
+def widen(scores: np.ndarray) -> np.ndarray:
+    """Scores as float32: bf16 ones sent as their bits (uint16: the high half of a float32) and
+    fp16 ones are widened exactly; float32 ones are returned as they are."""
+    if scores.dtype == np.uint16:
+        return (scores.astype(np.uint32) << 16).view(np.float32)
+    if scores.dtype != np.float32:
+        return scores.astype(np.float32)
+    return scores
+
+
 def spans_json(text: str, spans: list[dict[str, Any]]) -> str:
     """``spans`` as the JSON array the batch job writes (non-ASCII kept as is)."""
     return json.dumps(spans, ensure_ascii=False)
@@ -181,7 +191,8 @@ def _serve(requests: Any, results: Any) -> None:
                 results.put(("encode", seq, ([Input(np.asarray(w.input_ids, np.int32), w.core) for w in windows], owner)))
             else:
                 texts, windows, owner = held.pop(seq)
-                found = decode_texts(texts, windows, owner, payload, settings.space, postprocess=settings.postprocess)
+                found = decode_texts(texts, windows, owner, [widen(a) for a in payload], settings.space,
+                                     postprocess=settings.postprocess)
                 # pickled here, not on the queue's thread, so that what postprocess made and cannot
                 # be pickled is this chunk's error rather than a result that never comes
                 results.put(("decode", seq, pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL)))

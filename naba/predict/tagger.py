@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from naba.errors import DataError, Problem
-from naba.predict.host import HostPool, Settings, decode_texts, encode_texts, worker_settings
+from naba.predict.host import HostPool, Settings, decode_texts, encode_texts, widen, worker_settings
 from naba.predict.setup import (
     default_batch_tokens,
     default_device,
@@ -126,6 +126,8 @@ class Tagger:
         self._overlap = True
         # with host workers, chunks smaller at the start and end of a stream (worker_chunks)
         self._ramp = True
+        # with host workers, a GPU's scores go to them in the model's dtype, widened there
+        self._compact = True
         self.fast = fused_encoder(model, device=device, dtype=dtype, wanted=fast_path)
 
     @property
@@ -253,7 +255,7 @@ class Tagger:
             def collect(s: int, batch: list[T], launched: _Launched) -> None:
                 # the chunk's scores (waiting for the device), off to its worker to be decoded
                 started = time.perf_counter()
-                logits = launched.result()
+                logits = launched.result(compact=self._compact)  # widened in the worker
                 waits["device"] += time.perf_counter() - started
                 pool.decode(s, logits)
                 self.tokens_done += launched.tokens
@@ -369,8 +371,11 @@ class Tagger:
                 else:
                     result = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
                 if cuda:
-                    scores = torch.empty(result.shape, dtype=torch.float32, pin_memory=True)
-                    scores.copy_(result.float(), non_blocking=True)
+                    # back in the model's own dtype (a bf16 or fp16 score is exact in it), widened to
+                    # float32 where it is decoded: half the bytes to copy, and to pickle and pipe to
+                    # a host worker, of which the feeding process has little time to spare
+                    scores = torch.empty(result.shape, dtype=result.dtype, pin_memory=True)
+                    scores.copy_(result, non_blocking=True)
                 else:
                     scores = result.float().cpu()
         except torch.OutOfMemoryError:
@@ -397,16 +402,21 @@ class _Launched:
     parts: list[tuple[list[int], torch.Tensor]] = field(default_factory=list)  # (windows, scores) per batch
     done: Any = None  # a CUDA event after the last copy back, if any
 
-    def result(self) -> list[np.ndarray]:
-        """Each window's scores, in order; waits for the device."""
+    def result(self, *, compact: bool = False) -> list[np.ndarray]:
+        """Each window's scores, in order, float32; waits for the device.
+
+        ``compact``: as they came back, bf16 ones as their bits (uint16) and fp16 ones as float16,
+        for naba.predict.host.widen to make float32 where they are decoded.
+        """
         if self.done is not None:
             self.done.synchronize()
         out: list[np.ndarray] = [np.empty(0)] * len(self.lengths)
         for batch, scores in self.parts:
-            array = scores.numpy()
+            # numpy has no bfloat16: its bits go as they are
+            array = scores.view(torch.int16).numpy().view(np.uint16) if scores.dtype == torch.bfloat16 else scores.numpy()
             for row, i in enumerate(batch):
                 out[i] = array[row, : self.lengths[i]]
-        return out
+        return out if compact else [widen(a) for a in out]
 
 
 def _chunks(items: Iterator[T], size: int) -> Iterator[list[T]]:
