@@ -175,6 +175,9 @@ def main() -> None:
     ap.add_argument("--ramp", default="on",
                     help="with workers, chunks smaller at the start and end of the stream (naba's default; "
                          "naba.predict.tagger.worker_chunks): on, off, or on,off to compare")
+    ap.add_argument("--compact", default="on",
+                    help="with workers, a GPU's scores go to them in the model's dtype (bf16: half the bytes) and "
+                         "are widened there (naba's default); off: widened to float32 first. on, off, or on,off")
     ap.add_argument("--fast-path", default="on,off",
                     help="naba's GPU encoder (naba.predict.gpupath; on) or transformers' forward (off), or on,off "
                          "to compare (default)")
@@ -201,6 +204,7 @@ def main() -> None:
     chunk_sizes = [int(x) for x in str(args.chunk_docs).split(",")]
     overlaps = [{"on": True, "off": False}[x] for x in str(args.overlap).split(",")]
     ramps = [{"on": True, "off": False}[x] for x in str(args.ramp).split(",")]
+    compacts = [{"on": True, "off": False}[x] for x in str(args.compact).split(",")]
     encoders = [{"on": True, "off": False}[x] for x in str(args.fast_path).split(",")]
     sents, origin = sentences()
     texts = documents(sents, args.docs, lo=50, hi=1500, seed=args.seed)
@@ -228,28 +232,28 @@ def main() -> None:
 
         reading = read_rates(src)
 
-        # (encoder, budget, chunk, overlap, ramp, input) -> the best of its rounds; rounds go round
-        # the settings, so that a drift of the machine touches all of them alike
-        runs: dict[tuple[bool, int, int, bool, bool, str], Any] = {}
+        # (encoder, budget, chunk, overlap, ramp, compact, input) -> the best of its rounds; rounds
+        # go round the settings, so that a drift of the machine touches all of them alike
+        runs: dict[tuple[bool, int, int, bool, bool, bool, str], Any] = {}
         peak = 0.0
-        settings = list(itertools.product(encoders, budgets, chunk_sizes, overlaps, ramps))
+        settings = list(itertools.product(encoders, budgets, chunk_sizes, overlaps, ramps, compacts))
         for r in range(args.rounds):
-            for fast, budget, size, overlap, ramp in settings:
+            for fast, budget, size, overlap, ramp, compact in settings:
                 for name, path in (("all", src), ("quarter", quarter)):
                     out = work / "out.jsonl"
                     out.unlink(missing_ok=True)
                     if cuda:
                         torch.cuda.reset_peak_memory_stats(device)
-                    tagger._overlap, tagger._ramp = overlap, ramp
+                    tagger._overlap, tagger._ramp, tagger._compact = overlap, ramp, compact
                     encoder = use(fast)
                     result = timed_job(tagger, path, out, batch_tokens=budget, chunk_docs=size)
                     if cuda:
                         peak = max(peak, torch.cuda.max_memory_allocated(device) / 2**30)
-                    key = (fast, budget, size, overlap, ramp, name)
+                    key = (fast, budget, size, overlap, ramp, compact, name)
                     if key not in runs or result.seconds < runs[key].seconds:
                         runs[key] = result
                     print(f"round {r + 1}, {encoder} forward, {budget:,} tokens a batch, {size} documents a chunk, "
-                          f"overlap {'on' if overlap else 'off'}, ramp {'on' if ramp else 'off'}, {name}: {result.written} docs, {result.tokens:,} "
+                          f"overlap {'on' if overlap else 'off'}, ramp {'on' if ramp else 'off'}, compact {'on' if compact else 'off'}, {name}: {result.written} docs, {result.tokens:,} "
                           f"tokens in {result.seconds:.2f} s: {result.tokens / result.seconds:,.0f} tok/s; "
                           f"{where(result)}", flush=True)
 
@@ -280,10 +284,10 @@ def main() -> None:
 
         if args.profile is not None:
             use(encoders[0])
-            tagger._overlap, tagger._ramp = overlaps[0], ramps[0]
+            tagger._overlap, tagger._ramp, tagger._compact = overlaps[0], ramps[0], compacts[0]
             profile(tagger, quarter, work / "out.jsonl", args.profile, batch_tokens=budgets[0], chunk_docs=chunk_sizes[0])
 
-    settings = sorted({key[:5] for key in runs}, key=lambda k: (not k[0], k[1], k[2], not k[3], not k[4]))
+    settings = sorted({key[:6] for key in runs}, key=lambda k: (not k[0], k[1], k[2], not k[3], not k[4], not k[5]))
     figures = {}
     for key in settings:
         whole, part = runs[(*key, "all")], runs[(*key, "quarter")]
@@ -291,7 +295,7 @@ def main() -> None:
         steady = (whole.tokens - part.tokens) / extra_seconds if extra_seconds > 0 else float("nan")
         start = part.seconds - part.tokens / steady if steady == steady else float("nan")
         figures[key] = {"whole": whole, "rate": whole.tokens / whole.seconds, "steady": steady, "start": start}
-    (best_fast, best_budget, best_size, best_overlap, best_ramp), best = max(figures.items(), key=lambda kv: kv[1]["rate"])
+    (best_fast, best_budget, best_size, best_overlap, best_ramp, best_compact), best = max(figures.items(), key=lambda kv: kv[1]["rate"])
     rate = best["rate"]
     # NaN where the quarter's run was not the shorter one (too few documents to tell)
     steady = max((f["steady"] for f in figures.values() if f["steady"] == f["steady"]), default=float("nan"))
@@ -301,15 +305,15 @@ def main() -> None:
     shape = (f"{config.num_hidden_layers} layers, hidden {config.hidden_size}, {config.num_attention_heads} heads, "
              f"FFN {config.intermediate_size}, vocabulary {config.vocab_size:,}")
     rows = []
-    for (fast, budget, size, overlap, ramp), f in figures.items():
+    for (fast, budget, size, overlap, ramp, compact), f in figures.items():
         whole = f["whole"]
         rows.append(f"| `naba predict` | {use(fast)} | {budget:,} | {size} | {'on' if overlap else 'off'} | "
-                    f"{'on' if ramp else 'off'} | {whole.seconds:.2f} | "
+                    f"{'on' if ramp else 'off'} | {'on' if compact else 'off'} | {whole.seconds:.2f} | "
                     f"{whole.written / whole.seconds:,.0f} | {f['rate']:,.0f} | {f['start']:.2f} | {f['steady']:,.0f} | "
                     f"{where(whole, table=True)} |")
     for (fast, budget), (seconds, cpu) in model_best.items():
         rows.append(f"| the model alone (windows of {len(sample):,} documents encoded beforehand) | {use(fast)} | "
-                    f"{budget:,} | - | - | - | {seconds:.2f} | {len(sample) / seconds:,.0f} | {doc_tokens / seconds:,.0f} | - | - | "
+                    f"{budget:,} | - | - | - | - | {seconds:.2f} | {len(sample) / seconds:,.0f} | {doc_tokens / seconds:,.0f} | - | - | "
                     f"{cpu * 1e6 / doc_tokens:.2f}, -; - |")
 
     def verdict(x: float) -> str:
@@ -335,6 +339,8 @@ def main() -> None:
         "that the device starts after a small chunk is encoded, and the last (workers + 1) chunks' worth of "
         "documents goes in quarter chunks, so that the job does not end waiting for a whole chunk to be decoded "
         "(naba's default, naba.predict.tagger.worker_chunks); off: every chunk the same. "
+        "Compact on: the scores go from the device to the workers in the model's dtype (bf16: 2 bytes a score, "
+        "widened to float32 in the worker; naba's default), off: as float32. "
         "Forward: naba's own encoder (on a GPU naba.predict.gpupath, the Tagger's default there), or transformers' "
         "(`fast_path=False`), which waits for the device once a batch (its padding-mask check). "
         "Where the time went: the feeding process's CPU time and the workers' (µs a token), and the seconds the "
@@ -342,9 +348,9 @@ def main() -> None:
         "not counted), for the workers' decoding (Tagger.waits); for the model alone, the CPU time of the "
         "process queuing it.",
         "",
-        "| measure | forward | tokens a batch | documents a chunk | overlap | ramp | seconds | docs/s | subword tok/s | "
-        "start (s) | steady tok/s | CPU µs/token: main, workers; waited (s): encode, device, decode |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| measure | forward | tokens a batch | documents a chunk | overlap | ramp | compact | seconds | docs/s | "
+        "subword tok/s | start (s) | steady tok/s | CPU µs/token: main, workers; waited (s): encode, device, decode |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *rows,
         "",
         f"Spans tagged: {density:.1f} per 1,000 tokens (both layers; O scores raised by {args.o_bias}). "
@@ -356,7 +362,7 @@ def main() -> None:
         "",
         f"Target (issue #5: >= {TARGET:,} subword tokens/s end to end in bf16): {rate:,.0f} over all "
         f"{len(texts):,} documents ({use(best_fast)} forward, {best_budget:,} tokens a batch, {best_size} documents a chunk, overlap "
-        f"{'on' if best_overlap else 'off'}, ramp {'on' if best_ramp else 'off'}), "
+        f"{'on' if best_overlap else 'off'}, ramp {'on' if best_ramp else 'off'}, compact {'on' if best_compact else 'off'}), "
         f"{verdict(rate)}; steady, the start excluded, as in a job over millions of documents: {steady:,.0f}, "
         f"{verdict(steady)}.",
     ])
