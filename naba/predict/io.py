@@ -23,9 +23,9 @@ from naba.errors import DataError, Problem
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 # bytes read at a time from JSONL files: Python's default is the file system's block size (4 KiB
-# here), about two read calls for each line of a news article; where a system call is dear (the
-# sandboxed GPU host of BENCHMARKS.md, where the feeding process read ~5x slower than here) those
-# calls took a visible share of the process that feeds the GPU
+# here), about two read calls for each line of a news article, which cost where system calls are
+# dear (on the sandboxed GPU host of BENCHMARKS.md, reading alone took 46-49 us a document with
+# this buffer, 51-56 with the default: scripts/bench_gpu.py)
 READ_BUFFER = 1 << 20
 PARQUET_SUFFIXES = (".parquet", ".pq")
 

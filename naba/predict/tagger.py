@@ -373,8 +373,8 @@ class Tagger:
                     result = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
                 if cuda:
                     # back in the model's own dtype (a bf16 or fp16 score is exact in it), widened to
-                    # float32 where it is decoded: half the bytes to copy, and to pickle and pipe to
-                    # a host worker, of which the feeding process has little time to spare
+                    # float32 where it is decoded: half the bytes to copy, pin, and pickle and pipe to
+                    # a host worker (end to end no faster on the H200 machine, BENCHMARKS.md)
                     scores = torch.empty(result.shape, dtype=result.dtype, pin_memory=True)
                     scores.copy_(result, non_blocking=True)
                 else:
