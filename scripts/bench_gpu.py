@@ -80,6 +80,10 @@ def build(root: Path, sents: list[str], shape: str, *, o_bias: float, seed: int)
     return save_checkpoint(root / "model", model, tok, space, extra={"max_length": 512, "stride": 128}), model.config
 
 
+def on_off(flag: bool) -> str:
+    return "on" if flag else "off"
+
+
 def timed_job(tagger: Any, path: Path, out: Path, **options: Any) -> Any:
     """``run_job``'s result, with where its time went: ``cpu`` (this process's CPU seconds),
     ``workers`` (the host workers', counted once they have exited, as the job ends) and ``waits``."""
@@ -253,7 +257,7 @@ def main() -> None:
                     if key not in runs or result.seconds < runs[key].seconds:
                         runs[key] = result
                     print(f"round {r + 1}, {encoder} forward, {budget:,} tokens a batch, {size} documents a chunk, "
-                          f"overlap {'on' if overlap else 'off'}, ramp {'on' if ramp else 'off'}, compact {'on' if compact else 'off'}, {name}: {result.written} docs, {result.tokens:,} "
+                          f"overlap {on_off(overlap)}, ramp {on_off(ramp)}, compact {on_off(compact)}, {name}: {result.written} docs, {result.tokens:,} "
                           f"tokens in {result.seconds:.2f} s: {result.tokens / result.seconds:,.0f} tok/s; "
                           f"{where(result)}", flush=True)
 
@@ -307,8 +311,8 @@ def main() -> None:
     rows = []
     for (fast, budget, size, overlap, ramp, compact), f in figures.items():
         whole = f["whole"]
-        rows.append(f"| `naba predict` | {use(fast)} | {budget:,} | {size} | {'on' if overlap else 'off'} | "
-                    f"{'on' if ramp else 'off'} | {'on' if compact else 'off'} | {whole.seconds:.2f} | "
+        rows.append(f"| `naba predict` | {use(fast)} | {budget:,} | {size} | {on_off(overlap)} | "
+                    f"{on_off(ramp)} | {on_off(compact)} | {whole.seconds:.2f} | "
                     f"{whole.written / whole.seconds:,.0f} | {f['rate']:,.0f} | {f['start']:.2f} | {f['steady']:,.0f} | "
                     f"{where(whole, table=True)} |")
     for (fast, budget), (seconds, cpu) in model_best.items():
@@ -362,7 +366,7 @@ def main() -> None:
         "",
         f"Target (issue #5: >= {TARGET:,} subword tokens/s end to end in bf16): {rate:,.0f} over all "
         f"{len(texts):,} documents ({use(best_fast)} forward, {best_budget:,} tokens a batch, {best_size} documents a chunk, overlap "
-        f"{'on' if best_overlap else 'off'}, ramp {'on' if best_ramp else 'off'}, compact {'on' if best_compact else 'off'}), "
+        f"{on_off(best_overlap)}, ramp {on_off(best_ramp)}, compact {on_off(best_compact)}), "
         f"{verdict(rate)}; steady, the start excluded, as in a job over millions of documents: {steady:,.0f}, "
         f"{verdict(steady)}.",
     ])
