@@ -41,6 +41,43 @@ def test_roofline_measures_something() -> None:
     assert 0.1 < gflops < 1e5
 
 
+def test_o_bias_raises_only_the_o_scores(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    texts = ["قال الجيش السوري إن قواته انسحبت من حماة ."] * 20
+    base = bench_predict.build_checkpoint(tmp_path / "base", texts, layers=["entity"], vocab=200,
+                                          shape={"hidden_size": 32, "num_layers": 1, "heads": 2, "intermediate": 64})
+    assert bench_predict.with_o_bias(base, tmp_path / "same", 0.0) == base
+    raised = bench_predict.with_o_bias(base, tmp_path / "raised", 0.75)
+    a, b = load_file(base / "model.safetensors"), load_file(raised / "model.safetensors")
+    assert a.keys() == b.keys()
+    for name in a:
+        if name != "classifier.bias":
+            assert torch.equal(a[name], b[name]), name
+    # entity:O is label 0 in naba's scheme; the B- and I- scores are untouched
+    assert b["classifier.bias"][0] == pytest.approx(float(a["classifier.bias"][0]) + 0.75)
+    assert torch.equal(a["classifier.bias"][1:], b["classifier.bias"][1:])
+    assert (raised / "tokenizer.json").read_bytes() == (base / "tokenizer.json").read_bytes()
+
+
+def test_bench_predict_runs_both_heads(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, str(repo / "scripts" / "bench_predict.py"), "--docs", "2", "--dtypes", "fp32",
+           "--o-bias", "0,3", "--rounds", "1", "--pipeline-batch-sizes", "1", "--rss-docs", "20",
+           "--trained", str(tmp_path / "no-such-run"), "--no-write"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(repo)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    heads = [line for line in done.stdout.splitlines() if line.startswith("fp32, ")]
+    assert [line.split(" head ")[0] for line in heads] == ["fp32, random", "fp32, O +3"]
+    density = [float(line.split("(")[1].split(" spans")[0]) for line in heads]
+    assert density[1] < density[0]  # the raised O tags fewer spans
+    assert "naba predict on 20 short documents" in done.stdout
+
+
 def test_bench_host_runs_and_reports_every_worker_count(tmp_path: Path) -> None:
     import os
     import subprocess
