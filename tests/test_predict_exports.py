@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from naba.corpus.brat import read_brat
 from naba.corpus.conll import read_conll
 from naba.corpus.labels import DEFAULT_SCHEME
 from naba.corpus.labelstudio import read_labelstudio
+from naba.errors import ConfigError, DataError
 from naba.predict.exports import (
     labelstudio_task,
     token_aligned,
@@ -71,7 +73,7 @@ def test_labelstudio_task_shape(unit: str) -> None:
 @pytest.mark.parametrize("unit", ["codepoints", "utf16"])
 def test_labelstudio_round_trip_through_the_corpus_reader(tmp_path: Path, unit: str) -> None:
     path = tmp_path / "tasks.json"
-    assert write_labelstudio(ROWS, path, offsets=unit) == 2
+    assert write_labelstudio(ROWS, path, offsets=unit) == (2, 0)
     tasks = json.loads(path.read_text(encoding="utf-8"))
     assert [t["id"] for t in tasks] == ["doc-1", 7]
     # the reader reads annotations; the same regions as annotations must come back exactly
@@ -184,3 +186,124 @@ def test_cli_predict_exports(checkpoint: Path, tmp_path: Path, fmt: str) -> None
         }
     else:
         assert len(read_conll(out)) == 3
+
+
+def test_labelstudio_export_leaves_out_empty_documents_and_reads_back(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.json"
+    assert write_labelstudio([*ROWS, ("empty", " \n", [])], path) == (2, 1)
+    assert [d.id for d in read_labelstudio(path)] == ["doc-1", "7"]
+
+
+# text repeated after characters outside the BMP: both offset units find every region's text
+AMBIGUOUS = "🇪🇬🇪🇬 مصر مصر"  # the first مصر is code points [5, 8), UTF-16 units [9, 12)
+
+
+@pytest.mark.parametrize(
+    ("unit", "start", "offsets", "expected"),
+    [
+        ("utf16", 5, "utf16", (5, 8)),
+        ("codepoints", 5, "codepoints", (5, 8)),
+        ("codepoints", 5, "auto", (5, 8)),  # [5, 8) in UTF-16 units would split a flag: one reading fits
+        ("utf16", 5, "auto", "fit the text both as code points and as UTF-16 code units"),
+        ("codepoints", 9, "auto", "fit the text both as code points and as UTF-16 code units"),
+        ("codepoints", 9, "codepoints", (9, 12)),
+        ("utf16", 5, "codepoints", (9, 12)),  # what the file says, read as told: the second مصر
+    ],
+)
+def test_labelstudio_offsets_that_fit_both_units(tmp_path: Path, unit: str, start: int, offsets: str, expected) -> None:
+    path = tmp_path / "tasks.json"
+    span = {"start": start, "end": start + 3, "label": "LOCATION", "layer": "entity", "text": "مصر", "score": 0.9}
+    write_labelstudio([("d", AMBIGUOUS, [span])], path, offsets=unit)
+    if isinstance(expected, str):
+        with pytest.raises(DataError, match=expected):
+            read_labelstudio(path, offsets=offsets)
+    else:
+        (doc,) = read_labelstudio(path, offsets=offsets)
+        assert [(s.start, s.end) for s in doc.spans] == [expected]
+
+
+def test_labelstudio_offsets_in_a_named_unit(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.json"
+    write_labelstudio(ROWS, path, offsets="utf16")
+    docs = read_labelstudio(path, offsets="utf16")
+    assert sorted((s.start, s.end) for s in docs[0].spans) == sorted((s["start"], s["end"]) for s in SPANS)
+    with pytest.raises(DataError, match="do not match the text as code points"):
+        read_labelstudio(path, offsets="codepoints")
+    with pytest.raises(ConfigError, match="offsets must be one of"):
+        read_labelstudio(path, offsets="bytes")
+    # a region without value.text is taken in the unit named, and refused by "auto" after an emoji
+    tasks = json.loads(path.read_text(encoding="utf-8"))
+    for region in tasks[0]["predictions"][0]["result"]:
+        del region["value"]["text"]
+    path.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    assert sorted((s.start, s.end) for s in read_labelstudio(path, offsets="utf16")[0].spans) == sorted(
+        (s["start"], s["end"]) for s in SPANS
+    )
+    with pytest.raises(DataError, match="no value.text"):
+        read_labelstudio(path)
+    out = tmp_path / "docs.jsonl"
+    assert main(["data", "convert", str(path), str(out), "--input-offsets", "utf16"]) == 0
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    ("ids", "clash"),
+    [
+        (["x", "y", "x"], "document 2 (id=x)"),
+        (["A", "a"], "document 1 (id=a)"),  # one file on macOS and Windows disks
+        (["caf\u00e9", "cafe\u0301"], "document 1"),  # NFC and NFD: one file on macOS
+        (["a/b", "a_b", "A_B"], "document 2 (id=A_B)"),
+        (["../x"], "not a safe relative file path"),
+    ],
+)
+def test_brat_ids_that_would_share_files(tmp_path: Path, ids: list[str], clash: str) -> None:
+    from naba.corpus.brat import write_brat as corpus_write_brat
+    from naba.corpus.document import Document
+    from naba.predict.exports import check_brat_ids
+
+    rows = [(i, f"نص {k}", []) for k, i in enumerate(ids)]
+    with pytest.raises(DataError, match=re.escape(clash)):
+        check_brat_ids(rows, tmp_path / "checked")
+    with pytest.raises(DataError, match=re.escape(clash)):
+        write_brat(rows, tmp_path / "exported", scheme=DEFAULT_SCHEME)
+    with pytest.raises(DataError, match=re.escape(clash)):
+        corpus_write_brat([Document(i, t, []) for i, t, _ in rows], tmp_path / "corpus")
+    assert not (tmp_path / "corpus").exists()  # the corpus writer checks every id first
+
+
+def test_cli_brat_export_checks_ids_before_writing(checkpoint: Path, tmp_path: Path, capsys) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": i, "text": "قال الجيش"}) + "\n" for i in ("Doc", "other", "doc")),
+                   encoding="utf-8")
+    out = tmp_path / "brat"
+    assert main(["predict", str(checkpoint), str(src), "-o", str(out), "--format", "brat", "--no-progress"]) != 0
+    assert "document 2 (id=doc): its files would be those of id 'Doc'" in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
+    assert (tmp_path / "brat.work.jsonl").exists()  # the tagging is kept: fix the ids, export again
+
+
+def test_brat_keeps_a_leading_byte_order_mark(tmp_path: Path) -> None:
+    text = "\ufeffقال الجيش"
+    write_brat([("bom", text, [_span(text, "الجيش", "ACTOR", "entity")])], tmp_path / "b", scheme=DEFAULT_SCHEME)
+    (doc,) = read_brat(tmp_path / "b")
+    assert doc.text == text and [(s.start, s.end) for s in doc.spans] == [(5, 10)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "قال \u200f الجيش السوري",  # a right-to-left mark standing alone
+        "قال -DOCSTART- الجيش السوري",
+        "\u200f\u200e",  # nothing but marks: left out, as empty documents are
+    ],
+)
+def test_conll_export_blanks_tokens_a_conll_file_cannot_hold(tmp_path: Path, text: str) -> None:
+    spans = [_span(text, "الجيش السوري", "ACTOR", "entity")] if "الجيش" in text else []
+    path = tmp_path / "out.conll"
+    written, skipped = write_conll([("a", text, spans), ("b", "حماة", [])], path, layer="entity", scheme=DEFAULT_SCHEME)
+    docs = read_conll(path)
+    assert (written, skipped) == (len(docs), 2 - len(docs))
+    if spans:
+        assert [(docs[0].span_text(s), s.label) for s in docs[0].spans] == [("الجيش السوري", "ACTOR")]
+    else:
+        assert len(docs) == 1

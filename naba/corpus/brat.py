@@ -18,6 +18,7 @@ uses the id the same way, so ids must be safe relative paths. ``meta`` is not st
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
@@ -77,7 +78,9 @@ def _read_one(
     if not txt.is_file():
         problems.append(Problem(source, "", f"no text file {txt.name} next to it"))
         return None
-    text = read_text(txt)
+    # offsets count every character of the .txt, a leading U+FEFF included: the writer keeps a
+    # text's U+FEFF, so dropping it here would move every span of such a document by one
+    text = read_text(txt, keep_bom=True)
     spans: list[Span] = []
     seen: dict[str, int] = {}
     for n, raw in enumerate(read_text(ann).split("\n"), 1):
@@ -135,6 +138,31 @@ def _read_one(
     return Document(doc_id, text, spans, {})
 
 
+def id_problems(ids: Iterable[str], folder: str | Path) -> list[Problem]:
+    """Why the documents ``ids`` (in order) cannot each have their own ``<id>.txt`` and ``<id>.ann``
+    under ``folder`` (see :func:`id_problem`); empty when they can."""
+    seen: dict[str, str] = {}
+    return [
+        Problem(str(folder), f"document {i} (id={doc_id})", reason)
+        for i, doc_id in enumerate(ids)
+        if (reason := id_problem(doc_id, seen)) is not None
+    ]
+
+
+def id_problem(doc_id: str, seen: dict[str, str]) -> str | None:
+    """Why ``doc_id`` cannot have brat files of its own beside those of the ids in ``seen``, or ``None``
+    (and ``doc_id`` is added to ``seen``): an id that is not a safe relative path, or one whose file
+    names equal an earlier id's on a disk that ignores case or Unicode normalisation (macOS,
+    Windows), where the two would overwrite each other. ``seen`` maps such a file key to its id."""
+    if not _safe_id(doc_id):
+        return "id is not a safe relative file path for brat"
+    key = unicodedata.normalize("NFC", doc_id).casefold()
+    if key in seen:
+        return f"its files would be those of id {seen[key]!r} on a disk that ignores case or Unicode normalisation"
+    seen[key] = doc_id
+    return None
+
+
 def _safe_id(doc_id: str) -> bool:
     parts = PurePosixPath(doc_id).parts
     return (
@@ -151,7 +179,8 @@ def write_brat(docs: Iterable[Document], path: str | Path, *, scheme: LabelSchem
     """Write ``<id>.txt`` + ``<id>.ann`` per document under the folder ``path``.
 
     With a path ending in ``.ann`` exactly one document is written there (its ``.txt`` beside).
-    Ids that are not safe relative paths are a DataError; nothing is written then.
+    Ids that are not safe relative paths, or whose files would overwrite each other's on some disks
+    (see :func:`id_problems`), are a DataError; nothing is written then.
     """
     docs = check_for_write(docs, scheme)
     path = Path(path)
@@ -160,11 +189,7 @@ def write_brat(docs: Iterable[Document], path: str | Path, *, scheme: LabelSchem
             raise DataError(Problem(str(path), "", f"one .ann file holds one document, got {len(docs)}"))
         targets = [(path, docs[0])]
     else:
-        bad = [
-            Problem(str(path), f"document {i} (id={d.id})", "id is not a safe relative file path for brat")
-            for i, d in enumerate(docs)
-            if not _safe_id(d.id)
-        ]
+        bad = id_problems((d.id for d in docs), path)
         if bad:
             raise DataError(bad)
         targets = [(path / f"{d.id}.ann", d) for d in docs]

@@ -67,6 +67,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--annotation", help="Label Studio: 'first' (default), 'last' or an index")
     p.add_argument("--text-key", help="Label Studio: the data field holding the text (default 'text')")
     p.add_argument(
+        "--input-offsets", dest="offsets_in", choices=["auto", "codepoints", "utf16"],
+        help="Label Studio: the input's offset unit (default 'auto': the one under which every region's "
+        "value.text is the text at its offsets)",
+    )
+    p.add_argument(
         "--source", choices=["auto", "annotations", "predictions"],
         help="Label Studio: read annotations, predictions (pre-annotations), or 'auto' (default: "
         "a task's annotations when it has any, else its predictions)",
@@ -88,6 +93,7 @@ def _reader_opts(args: argparse.Namespace, fmt: str) -> dict[str, Any]:
         "annotation": annotation,
         "text_key": args.text_key,
         "source": args.source,
+        "offsets": args.offsets_in,
     }
     accepted = formats.options(fmt)
     return {k: v for k, v in given.items() if v is not None and k in accepted}

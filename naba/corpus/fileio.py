@@ -36,8 +36,9 @@ _LONE_SURROGATE = re.compile(
 Report = Callable[[str], None]
 
 
-def read_text(path: str | Path) -> str:
-    """The UTF-8 text of ``path`` without a leading BOM, line ends untouched.
+def read_text(path: str | Path, *, keep_bom: bool = False) -> str:
+    """The UTF-8 text of ``path`` without a leading BOM (with it, as U+FEFF, if ``keep_bom``), line
+    ends untouched.
 
     Line ends are kept as they are (no ``\\r\\n`` translation) because formats such as brat count
     offsets over the raw file. Raises :class:`DataError` naming the line of an invalid byte.
@@ -47,7 +48,7 @@ def read_text(path: str | Path) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise DataError(Problem(str(path), "", f"cannot read file: {exc.strerror or exc}")) from None
-    if data.startswith(_BOM):
+    if data.startswith(_BOM) and not keep_bom:
         data = data[len(_BOM) :]
     try:
         return data.decode("utf-8")

@@ -1,11 +1,16 @@
 """Label Studio JSON: a list of tasks with ``data.text`` and ``annotations[].result[]`` (or ``predictions``).
 
 Offsets: some Label Studio versions wrote JavaScript UTF-16 code-unit offsets, later ones code
-points (label-studio issues #1347, #1559, #4988). The reader decides per task: it reads every
-region both ways and keeps the reading under which every ``value.text`` equals the text at the
-offsets (code points first); UTF-16 offsets are converted to code points here, at the edge. A task
-where neither reading fits is an error naming its regions. A region without ``value.text`` is
-accepted only where both readings agree (no character outside the BMP before its end).
+points (label-studio issues #1347, #1559, #4988). With ``offsets="auto"`` (default) the reader
+decides per task: it reads every region both ways and keeps the reading under which every
+``value.text`` equals the text at the offsets; UTF-16 offsets are converted to code points here, at
+the edge. A task where neither reading fits is an error naming its regions, and so is one where
+both fit at different places (text repeated after emoji: in "🇪🇬🇪🇬 مصر مصر", two flags of two
+code points each, the first مصر at UTF-16 [9, 12) is the second one at code points [9, 12)),
+which no check can settle. A region
+without ``value.text`` is accepted only where both readings agree (no character outside the BMP
+before its end). ``offsets="codepoints"`` or ``"utf16"`` says the unit instead: every region is
+read in it, and must still match its ``value.text`` where it has one.
 
 Annotations or predictions: ``source="annotations"`` reads a task's ``annotations`` (old exports
 that call them ``completions`` are read the same way); ``source="predictions"`` its
@@ -60,17 +65,21 @@ def read_labelstudio(
     annotation: str | int = "first",
     text_key: str = "text",
     source: str = "auto",
+    offsets: str = "auto",
 ) -> list[Document]:
     """Read a Label Studio JSON export or import file.
 
     ``text_key`` names the ``data`` field holding the text; ``source`` (``"auto"``,
-    ``"annotations"`` or ``"predictions"``) and ``annotation`` say which result is read (see the
-    module's documentation).
+    ``"annotations"`` or ``"predictions"``) and ``annotation`` say which result is read;
+    ``offsets`` (``"auto"``, ``"codepoints"`` or ``"utf16"``) their unit (see the module's
+    documentation).
     """
     if annotation not in ("first", "last") and not is_int(annotation):
         raise ConfigError(f"annotation must be 'first', 'last' or an index, got {annotation!r}")
     if source not in SOURCES:
         raise ConfigError(f"source must be one of {SOURCES}, got {source!r}")
+    if offsets not in ("auto", *OFFSETS):
+        raise ConfigError(f"offsets must be one of {('auto', *OFFSETS)}, got {offsets!r}")
     path = Path(path)
     file = str(path)
     tasks = parse_json(read_text(path), source=file)
@@ -86,7 +95,7 @@ def read_labelstudio(
             problems.append(Problem(file, where, reason))
 
         doc = _document(
-            task, scheme, bad, annotation=annotation, source=source, text_key=text_key,
+            task, scheme, bad, annotation=annotation, source=source, text_key=text_key, offsets=offsets,
             default_id=f"{path.stem}-{i:05d}",
         )
         if doc is not None:
@@ -102,6 +111,7 @@ def _document(
     annotation: str | int,
     source: str,
     text_key: str,
+    offsets: str,
     default_id: str,
 ) -> Document | None:
     if not isinstance(task, dict):
@@ -119,7 +129,7 @@ def _document(
     meta = meta_of(data, bad, name="data.meta")
     regions = _regions(_chosen(task, _results_key(task, source), annotation, bad), bad)
     spans = []
-    for name, start, end, label in _decode_offsets(text, regions, bad):
+    for name, start, end, label in _decode_offsets(text, regions, bad, offsets=offsets):
         mapped = map_label(label, scheme, bad, name)
         if mapped is not None:
             spans.append(Span(start, end, mapped))
@@ -193,8 +203,9 @@ def _utf16_to_cp(text: str) -> dict[int, int]:
     return table
 
 
-def _decode_offsets(text: str, regions: list, bad: Report) -> list[tuple[str, int, int, str]]:
-    """Regions in code points, choosing the one offset unit under which the whole task fits."""
+def _decode_offsets(text: str, regions: list, bad: Report, *, offsets: str = "auto") -> list[tuple[str, int, int, str]]:
+    """Regions in code points: read in the unit ``offsets`` names, or with ``"auto"`` in the one
+    unit under which every region's ``value.text`` is the text at its offsets."""
     if not regions:
         return []
     to_cp = _utf16_to_cp(text)
@@ -207,29 +218,46 @@ def _decode_offsets(text: str, regions: list, bad: Report) -> list[tuple[str, in
             return None
         return to_cp[start], to_cp[end]
 
+    readings = {"codepoints": as_cp, "utf16": as_utf16}
+    units = {"codepoints": "code points", "utf16": "UTF-16 code units"}
+
     def matches(got: tuple[int, int] | None, start: int, end: int, shown: str | None) -> bool:
         if got is None:
             return False
         if shown is None:
-            # Without the text only agreement of both readings makes the offsets safe.
-            return as_utf16(start, end) == (start, end)
+            # Without the text only the unit given, or agreement of both readings, makes the offsets safe.
+            return offsets != "auto" or as_utf16(start, end) == (start, end)
         return 0 <= got[0] < got[1] <= len(text) and text[got[0] : got[1]] == shown
 
-    def fits(reading: Any) -> bool:
-        return all(matches(reading(s, e), s, e, shown) for _, s, e, shown, _ in regions)
+    def fits(unit: str) -> bool:
+        return all(matches(readings[unit](s, e), s, e, shown) for _, s, e, shown, _ in regions)
 
-    for reading in (as_cp, as_utf16):
-        if fits(reading):
-            return [(name, *reading(s, e), label) for name, s, e, _, label in regions]
+    tried = list(readings) if offsets == "auto" else [offsets]
+    fitting = [unit for unit in tried if fits(unit)]
+    moved = [f"{name} [{s}, {e})" for name, s, e, _, _ in regions if as_cp(s, e) != as_utf16(s, e)]
+    if len(fitting) == 2 and moved:
+        # every value.text is found both ways, at different places (repeated text after characters
+        # outside the BMP): either choice would be a guess
+        bad("offsets fit the text both as code points and as UTF-16 code units, at different places ("
+            + "; ".join(moved[:5]) + "): say which with offsets='codepoints' or 'utf16' (--input-offsets)")
+        return []
+    if fitting:
+        reading = readings[fitting[0]]
+        return [(name, *reading(s, e), label) for name, s, e, _, label in regions]
     wrong = []
     for name, start, end, shown, _ in regions:
-        if matches((start, end), start, end, shown):
+        got = readings[tried[0]](start, end)
+        if matches(got, start, end, shown):
             continue
         if shown is None:
             wrong.append(f"{name} [{start}, {end}) has no value.text to tell UTF-16 from code-point offsets")
+        elif got is None:
+            wrong.append(f"{name} [{start}, {end}) splits a character outside the BMP")
         else:
-            wrong.append(f"{name} [{start}, {end}) value.text {shown!r} but the text there is {text[start:end]!r}")
-    bad("offsets match the text neither as code points nor as UTF-16 code units: " + "; ".join(wrong[:5]))
+            wrong.append(f"{name} [{start}, {end}) value.text {shown!r} but the text there is {text[got[0] : got[1]]!r}")
+    unit = "match the text neither as code points nor as UTF-16 code units" if offsets == "auto" else (
+        f"do not match the text as {units[offsets]}")
+    bad(f"offsets {unit}: " + "; ".join(wrong[:5]))
     return []
 
 

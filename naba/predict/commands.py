@@ -184,14 +184,14 @@ def _export(args: argparse.Namespace, tagger: object, work: Path, output: Path) 
     from naba.predict import exports
 
     rows = exports.read_rows(work)
-    if args.format == "labelstudio":
-        exports.write_labelstudio(rows, output, offsets=args.offsets, model_version=str(args.model))
-        return
     layers = dict(tagger.space.scheme.layers)
     if args.rules:
         layers["claim"] = ("CLAIM",)
     scheme = LabelScheme(layers)
-    if args.format == "brat":
+    if args.format == "labelstudio":
+        _, skipped = exports.write_labelstudio(rows, output, offsets=args.offsets, model_version=str(args.model))
+    elif args.format == "brat":
+        exports.check_brat_ids(exports.read_rows(work), output)  # before any file is written
         _, skipped = exports.write_brat(rows, output, scheme=scheme)
     else:
         _, skipped = exports.write_conll(rows, output, layer=args.layer, scheme=scheme)

@@ -78,17 +78,20 @@ def labelstudio_task(
     }
 
 
-def write_labelstudio(rows: Iterable[Row], path: str | Path, **options: Any) -> int:
-    """Write a Label Studio import file (a JSON list of tasks), streaming; returns the task count."""
-    count = 0
+def write_labelstudio(rows: Iterable[Row], path: str | Path, **options: Any) -> tuple[int, int]:
+    """Write a Label Studio import file (a JSON list of tasks), streaming; returns (written, skipped empty)."""
+    count = skipped = 0
     with atomic_open(path) as out:
         out.write("[")
         for doc_id, text, spans in rows:
+            if not text.strip():
+                skipped += 1  # naba.corpus refuses empty documents: the file would not read back
+                continue
             out.write(",\n" if count else "\n")
             out.write(json.dumps(labelstudio_task(doc_id, text, spans, **options), ensure_ascii=False))
             count += 1
         out.write("\n]\n")
-    return count
+    return count, skipped
 
 
 def to_document(doc_id: str, text: str, spans: list[dict[str, Any]]) -> Document:
@@ -97,18 +100,42 @@ def to_document(doc_id: str, text: str, spans: list[dict[str, Any]]) -> Document
 
 
 def write_brat(rows: Iterable[Row], folder: str | Path, *, scheme: LabelScheme) -> tuple[int, int]:
-    """``<id>.txt`` + ``<id>.ann`` per document under ``folder``; returns (written, skipped empty)."""
+    """``<id>.txt`` + ``<id>.ann`` per document under ``folder``; returns (written, skipped empty).
+
+    This writes as it reads, so an id found unfit here (naba.corpus.brat.id_problem) stops it with
+    the documents before it written: where the rows can be read twice, :func:`check_brat_ids` first.
+    """
+    from naba.corpus.brat import id_problem
     from naba.corpus.brat import write_brat as write_one
 
     written = skipped = 0
-    for doc_id, text, spans in rows:
+    seen: dict[str, str] = {}
+    for number, (doc_id, text, spans) in enumerate(rows):
         if not text.strip():
             skipped += 1  # naba.corpus refuses empty documents
             continue
+        reason = id_problem(doc_id, seen)
+        if reason is not None:
+            raise DataError(Problem(str(folder), f"document {number} (id={doc_id})", reason))
         # one document at a time: each file is written atomically, memory stays flat
         write_one([to_document(doc_id, text, spans)], Path(folder), scheme=scheme)
         written += 1
     return written, skipped
+
+
+def check_brat_ids(rows: Iterable[Row], folder: str | Path) -> None:
+    """A DataError naming every document of ``rows`` (empty ones aside, as :func:`write_brat`
+    leaves them out) whose id cannot have brat files of its own under ``folder``."""
+    from naba.corpus.brat import id_problem
+
+    seen: dict[str, str] = {}
+    problems = [
+        Problem(str(folder), f"document {number} (id={doc_id})", reason)
+        for number, (doc_id, text, _) in enumerate(rows)
+        if text.strip() and (reason := id_problem(doc_id, seen)) is not None
+    ]
+    if problems:
+        raise DataError(problems)
 
 
 _TOKEN = re.compile(r"\S+")
@@ -149,6 +176,18 @@ def _token_end(text: str, pos: int) -> int:
     return pos
 
 
+def _conll_text(text: str) -> str:
+    """``text`` with the tokens a CoNLL file cannot hold (direction marks alone, ``-DOCSTART-``)
+    blanked to spaces of the same length, so that every offset stays where it was."""
+    from naba.corpus.conll import DOCSTART, strip_marks
+
+    def blank(m: re.Match) -> str:
+        token = m.group()
+        return token if strip_marks(token) and token != DOCSTART else " " * len(token)
+
+    return _TOKEN.sub(blank, text)
+
+
 def write_conll(rows: Iterable[Row], path: str | Path, *, layer: str, scheme: LabelScheme) -> tuple[int, int]:
     """An IOB2 file of one layer's spans (``-DOCSTART-`` between documents); (written, skipped empty).
 
@@ -160,6 +199,10 @@ def write_conll(rows: Iterable[Row], path: str | Path, *, layer: str, scheme: La
         raise ConfigError(f"no layer {layer!r} to export; the model has {list(scheme.layers)}")
     docs, skipped = [], 0
     for doc_id, text, spans in rows:
+        if not text.strip():
+            skipped += 1
+            continue
+        text = _conll_text(text)
         if not text.strip():
             skipped += 1
             continue
