@@ -271,15 +271,24 @@ def test_brat_ids_that_would_share_files(tmp_path: Path, ids: list[str], clash: 
     assert not (tmp_path / "corpus").exists()  # the corpus writer checks every id first
 
 
-def test_cli_brat_export_checks_ids_before_writing(checkpoint: Path, tmp_path: Path, capsys) -> None:
+def test_cli_brat_export_rejects_ids_that_cannot_have_files_of_their_own(checkpoint: Path, tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
-    src.write_text("".join(json.dumps({"id": i, "text": "قال الجيش"}) + "\n" for i in ("Doc", "other", "doc")),
-                   encoding="utf-8")
+    ids = ("Doc", "other", "doc", "../up", "last")
+    src.write_text("".join(json.dumps({"id": i, "text": "قال الجيش"}) + "\n" for i in ids), encoding="utf-8")
     out = tmp_path / "brat"
-    assert main(["predict", str(checkpoint), str(src), "-o", str(out), "--format", "brat", "--no-progress"]) != 0
-    assert "document 2 (id=doc): its files would be those of id 'Doc'" in capsys.readouterr().err
-    assert not out.exists() or not any(out.iterdir())
-    assert (tmp_path / "brat.work.jsonl").exists()  # the tagging is kept: fix the ids, export again
+    assert main(["predict", str(checkpoint), str(src), "-o", str(out), "--format", "brat", "--no-progress"]) == 0
+    assert sorted(d.id for d in read_brat(out)) == ["Doc", "last", "other"]
+    rejects = [json.loads(x) for x in (tmp_path / "brat.rejects.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(r["line"], r["id"]) for r in rejects] == [(3, "doc"), (4, "../up")]
+    assert "would be those of id 'Doc'" in rejects[0]["reason"] and "safe relative" in rejects[1]["reason"]
+    # resumed after a crash: an id tagged before it still claims its files
+    out2 = tmp_path / "again"
+    (tmp_path / "again.work.jsonl").write_text(json.dumps({"id": "Doc", "text": "قال الجيش", "spans": []}) + "\n",
+                                               encoding="utf-8")
+    assert main(["predict", str(checkpoint), str(src), "-o", str(out2), "--format", "brat", "--no-progress"]) == 0
+    assert sorted(d.id for d in read_brat(out2)) == ["Doc", "last", "other"]
+    rejects = [json.loads(x) for x in (tmp_path / "again.rejects.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rejects] == ["doc", "../up"]
 
 
 def test_brat_keeps_a_leading_byte_order_mark(tmp_path: Path) -> None:

@@ -282,15 +282,88 @@ def test_cli_predict_no_fast_path_runs_transformers_forward(checkpoint: Path, tm
         (["predict", "{ckpt}", "{tmp}/none.jsonl", "-o", "{tmp}/o.jsonl"], 1, "no such file"),
         (["predict", "{tmp}", "{tmp}/in.jsonl", "-o", "{tmp}/o.jsonl"], 2, "not a naba checkpoint"),
         (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/o.jsonl", "--batch-tokens", "0"], 2, "at least 1"),
+        # paths that would destroy data: resuming reads (and repairs) the output, rejects replace theirs
+        (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/in.jsonl"], 2, "the output is the input"),
+        (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/sub/../in.jsonl"], 2, "the output is the input"),
+        (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/in.jsonl", "--format", "labelstudio"], 2,
+         "the output is the input"),
+        (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/o.jsonl", "--rejects", "{tmp}/in.jsonl"], 2,
+         "the rejects file is the input"),
+        (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/o.jsonl", "--rejects", "{tmp}/o.jsonl"], 2,
+         "the rejects file is the output"),
+        (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/sub"], 2, "is a folder"),
+        (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/in.jsonl/o.jsonl"], 1, "cannot make its folder"),
+        (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/o.conll", "--format", "conll", "--layer", "nope"], 2,
+         "no layer 'nope' to export"),
     ],
 )
 def test_cli_predict_errors_are_clear(
     checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture, args: list[str], code: int, message: str
 ) -> None:
-    (tmp_path / "in.jsonl").write_text('{"id": "a", "text": "x"}\n')
+    (tmp_path / "in.jsonl").write_text('{"id": "a", "text": "x"}\n{"id": "b", "text": "y"}')  # no last newline
+    (tmp_path / "sub").mkdir()
     argv = [a.format(ckpt=checkpoint, tmp=tmp_path) for a in args]
     assert main(argv) == code
     assert message in capsys.readouterr().err
+    assert (tmp_path / "in.jsonl").read_text() == '{"id": "a", "text": "x"}\n{"id": "b", "text": "y"}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "sub"]  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('\ufeff{"id": "a", "text": "قال"}', None),  # a UTF-8 BOM before the first record
+        ('{"id": "a", "text": "\\ud800 قال"}', "'text' holds a lone surrogate"),
+        ('{"id": "\\udc00", "text": "قال"}', "'id' holds a lone surrogate"),
+        ('{"id": "a", "text": "قال", "n": ' + "9" * 5000 + "}", "invalid JSON"),  # past Python's int limit
+        ('{"id": "a", "text": "قال", "deep": ' + "[" * 100_000 + "}", "invalid JSON"),
+    ],
+)
+def test_records_that_json_reads_oddly(tagger: Tagger, tmp_path: Path, line: str, reason: str | None) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(line + '\n{"id": "z", "text": "حماة"}\n', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = run_job(tagger, src, out, progress=False)
+    rejects = [json.loads(x) for x in (tmp_path / "out.rejects.jsonl").read_text(encoding="utf-8").splitlines()]
+    if reason is None:
+        assert _ids(out) == ["a", "z"] and rejects == []
+    else:
+        assert _ids(out) == ["z"] and result.rejected == 1
+        assert rejects[0]["line"] == 1 and reason in rejects[0]["reason"]
+        assert rejects[0]["id"] in (None, "a")  # a lone surrogate cannot be written as UTF-8: no id then
+
+
+def test_a_read_error_is_a_clear_error(tagger: Tagger, tmp_path: Path) -> None:
+    mem = Path("/proc/self/mem")  # reading it from offset 0 fails with EIO
+    if not mem.exists():
+        pytest.skip("needs /proc/self/mem to make a read fail")
+    (tmp_path / "in.jsonl").symlink_to(mem)
+    with pytest.raises(DataError, match="cannot read file"):
+        run_job(tagger, tmp_path / "in.jsonl", tmp_path / "out.jsonl", progress=False)
+
+
+def test_a_damaged_parquet_file_is_a_clear_error(tagger: Tagger, tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    src = tmp_path / "in.parquet"
+    n = 40
+    table = pa.table({"id": [f"d{i}" for i in range(n)], "text": [f"قال الجيش {i} " * 20 for i in range(n)]})
+    pq.write_table(table, src, row_group_size=20, compression="snappy", use_dictionary=False)
+    # garble the second row group's text column chunk past its page header, leaving the footer whole
+    chunk = pq.ParquetFile(src).metadata.row_group(1).column(1)
+    start, size = chunk.data_page_offset, chunk.total_compressed_size
+    data = bytearray(src.read_bytes())
+    data[start + 40 : start + size - 40] = bytes(size - 80)
+    src.write_bytes(bytes(data))
+    from naba.predict.io import read_inputs
+
+    got = []
+    with pytest.raises(DataError, match="after row 20: cannot read Parquet data"):
+        for record in read_inputs(src, rows_per_batch=20):
+            got.append(record.id)
+    assert got == [f"d{i}" for i in range(20)]  # the job has written these by then; a rerun resumes
+    with pytest.raises(DataError, match="after row 0: cannot read Parquet data"):
+        run_job(tagger, src, tmp_path / "out.jsonl", progress=False)
 
 
 @pytest.mark.slow

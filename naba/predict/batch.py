@@ -35,6 +35,7 @@ from naba.predict.io import (
     Appender,
     Record,
     Reject,
+    checked_ids,
     prediction_line_json,
     read_inputs,
     resume_output,
@@ -107,12 +108,21 @@ def run_job(
     with_text: bool = False,
     progress: bool = True,
     shard: Shard | None = None,
+    check_id: Callable[[str], str | None] | None = None,
 ) -> JobResult:
-    """Tag every document of ``input_path`` into ``output`` (JSONL, input order), resumably."""
+    """Tag every document of ``input_path`` into ``output`` (JSONL, input order), resumably.
+
+    ``check_id(id)``, if given, returns why a document's id cannot be used (an output format's
+    limits), or ``None``; it sees every id in input order, and such documents are rejected.
+    """
     shard = shard or Shard()
     output = Path(output)
     rejects_path = Path(rejects) if rejects is not None else default_rejects(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    _check_paths(Path(input_path), output, rejects_path)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(Problem(str(output), "", f"cannot make its folder: {exc.strerror or exc}")) from None
     # reading the first record before touching any output: a missing input or a Parquet file
     # without the text column fails here, leaving no empty output behind
     items = read_inputs(input_path, id_field=id_field, text_field=text_field)
@@ -133,8 +143,11 @@ def run_job(
     started, tokens0 = time.perf_counter(), tagger.tokens_done
     # only process 0 writes rejects: every process sees the same ones
     with atomic_open(rejects_path) if shard.rank == 0 else contextlib.nullcontext() as sink:
+        checked = unique_ids(items, source=str(input_path))
+        if check_id is not None:
+            checked = checked_ids(checked, check_id, source=str(input_path))
         records = _todo(
-            unique_ids(items, source=str(input_path)),
+            checked,
             done=done, mine=mine, shard=shard, rejects=sink, counts=counts,
         )
         written = _tag_into(
@@ -155,6 +168,24 @@ def run_job(
         output=output,
         rejects=rejects_path if shard.rank == 0 else None,
     )
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether paths ``a`` and ``b`` name one file (links and relative paths followed)."""
+    return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+
+
+def _check_paths(input_path: Path, output: Path, rejects: Path) -> None:
+    # resuming reads the output's ids and cuts its torn last line; the rejects file replaces its
+    # path at the end: either one landing on the input (or on each other) destroys data
+    if same_file(output, input_path):
+        raise ConfigError(f"{output}: the output is the input; choose another -o")
+    if same_file(rejects, input_path):
+        raise ConfigError(f"{rejects}: the rejects file is the input; choose another --rejects")
+    if same_file(rejects, output):
+        raise ConfigError(f"{rejects}: the rejects file is the output; choose another --rejects")
+    if output.is_dir():
+        raise ConfigError(f"{output}: is a folder; the output is a file")
 
 
 def _todo(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
+from typing import Any
 
 from naba.predict.exports import FORMATS, OFFSETS
 
@@ -135,7 +137,7 @@ def _tag(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from naba.errors import ConfigError
-    from naba.predict.batch import current_shard, default_rejects, job_device, run_job
+    from naba.predict.batch import current_shard, default_rejects, job_device, run_job, same_file
     from naba.predict.tagger import Tagger
 
     if args.batch_tokens is not None and args.batch_tokens < 1:
@@ -146,16 +148,30 @@ def _predict(args: argparse.Namespace) -> int:
     # the job itself always writes resumable JSONL; other formats are made from it at the end
     exporting = args.format != "jsonl"
     work = output.with_name(output.name + ".work.jsonl") if exporting else output
+    if exporting and same_file(output, Path(args.input)):
+        raise ConfigError(f"{output}: the output is the input; choose another -o")
     shard = current_shard()
     tagger = Tagger.from_pretrained(
         args.model, device=job_device(args.device, shard), dtype=args.dtype,
         fast_path=False if args.no_fast_path else None, workers=args.workers,
     )
+    layers = list(_export_scheme(args, tagger).layers)
+    if args.format == "conll" and args.layer not in layers:
+        # known now, not once the whole corpus is tagged
+        raise ConfigError(f"no layer {args.layer!r} to export; the model has {layers}")
+    check_id = None
+    if args.format == "brat":
+        from naba.corpus.brat import id_problem
+
+        # brat makes a file of each id: ids that cannot have their own become rejects, not a
+        # failed export once the whole corpus is tagged
+        files: dict[str, str] = {}
+        check_id = functools.partial(id_problem, seen=files)
     result = run_job(
         tagger, args.input, work, id_field=args.id_field, text_field=args.text_field,
         rejects=args.rejects or default_rejects(output), batch_tokens=args.batch_tokens,
         chunk_docs=args.chunk_docs, rules=args.rules, with_text=args.with_text or exporting,
-        progress=not args.no_progress, shard=shard,
+        progress=not args.no_progress, shard=shard, check_id=check_id,
     )
     if shard.rank != 0:
         return 0
@@ -179,15 +195,21 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export(args: argparse.Namespace, tagger: object, work: Path, output: Path) -> None:
+def _export_scheme(args: argparse.Namespace, tagger: Any) -> Any:
+    """The label scheme of what the job writes: the model's, with --rules' CLAIM layer."""
     from naba.corpus.labels import LabelScheme
-    from naba.predict import exports
 
-    rows = exports.read_rows(work)
     layers = dict(tagger.space.scheme.layers)
     if args.rules:
         layers["claim"] = ("CLAIM",)
-    scheme = LabelScheme(layers)
+    return LabelScheme(layers)
+
+
+def _export(args: argparse.Namespace, tagger: Any, work: Path, output: Path) -> None:
+    from naba.predict import exports
+
+    rows = exports.read_rows(work)
+    scheme = _export_scheme(args, tagger)
     if args.format == "labelstudio":
         _, skipped = exports.write_labelstudio(rows, output, offsets=args.offsets, model_version=str(args.model))
     elif args.format == "brat":
