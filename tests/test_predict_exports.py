@@ -291,6 +291,15 @@ def test_cli_brat_export_rejects_ids_that_cannot_have_files_of_their_own(checkpo
     assert [r["id"] for r in rejects] == ["doc", "../up"]
 
 
+def test_brat_ids_may_not_hold_a_folder_named_like_a_brat_file(tmp_path: Path) -> None:
+    # x.ann/y would make a folder where id x's x.ann goes, which the reader would take for a document
+    with pytest.raises(DataError, match=re.escape("document 1 (id=x.ann/y): id is not a safe relative")):
+        write_brat([("x", "حماة", []), ("x.ann/y", "قال الجيش", [])], tmp_path / "b", scheme=DEFAULT_SCHEME)
+    (tmp_path / "c" / "x.ann").mkdir(parents=True)  # made by hand: not a document
+    write_brat([("x.Ann", "حماة", [])], tmp_path / "c", scheme=DEFAULT_SCHEME)
+    assert [d.id for d in read_brat(tmp_path / "c")] == ["x.Ann"]
+
+
 def test_brat_keeps_a_leading_byte_order_mark(tmp_path: Path) -> None:
     text = "\ufeffقال الجيش"
     write_brat([("bom", text, [_span(text, "الجيش", "ACTOR", "entity")])], tmp_path / "b", scheme=DEFAULT_SCHEME)

@@ -251,6 +251,12 @@ def test_cli_predict_reports_counts(checkpoint: Path, tmp_path: Path, capsys: py
     err = capsys.readouterr().err
     assert "1 document(s) tagged" in err and "1 rejected" in err
     assert _ids(out) == ["a"] and len(rejects.read_text().splitlines()) == 1
+    assert "every record was rejected" not in err
+    # a wrong field name rejects everything: the reason is printed, not only the count
+    code = main(["predict", str(checkpoint), str(src), "-o", str(tmp_path / "o2.jsonl"), "--text-field", "body",
+                 "--no-progress"])
+    assert code == 0
+    assert "every record was rejected; the first, line 1: no 'body' field" in capsys.readouterr().err
 
 
 def test_cli_predict_no_fast_path_runs_transformers_forward(checkpoint: Path, tmp_path: Path, monkeypatch) -> None:

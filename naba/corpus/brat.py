@@ -41,7 +41,7 @@ def read_brat(
         raise ConfigError(f"discontinuous must be one of {DISCONTINUOUS}, got {discontinuous!r}")
     path = Path(path)
     if path.is_dir():
-        anns = sorted(path.rglob("*.ann"))
+        anns = sorted(p for p in path.rglob("*.ann") if p.is_file())  # a folder may be named x.ann
         if not anns:
             raise DataError(Problem(str(path), "", "no brat .ann files in this folder"))
         named = [(ann, ann.relative_to(path).with_suffix("").as_posix()) for ann in anns]
@@ -171,6 +171,8 @@ def _safe_id(doc_id: str) -> bool:
         and "\\" not in doc_id
         and "\x00" not in doc_id
         and all(p not in ("", ".", "..") for p in parts)
+        # a folder x.ann (of id x.ann/y) would stand where id x's file goes, and read as a document
+        and not any(p.lower().endswith((".ann", ".txt")) for p in parts[:-1])
         and PurePosixPath(doc_id).as_posix() == doc_id
     )
 

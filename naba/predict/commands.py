@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -100,8 +101,6 @@ def register_tag(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _tag(args: argparse.Namespace) -> int:
-    import json
-
     from naba.corpus.fileio import read_text
     from naba.corpus.formats import read
     from naba.errors import ConfigError
@@ -187,6 +186,12 @@ def _predict(args: argparse.Namespace) -> int:
         f" {rate:,.1f} docs/s, {tok_rate:,.0f} tokens/s",
         file=sys.stderr,
     )
+    if result.rejected and not result.written and not result.skipped and result.rejects is not None:
+        # a wrong --id-field or --text-field rejects every record: say so, not just the count
+        with result.rejects.open(encoding="utf-8") as fh:
+            first = json.loads(fh.readline())
+        print(f"naba predict: every record was rejected; the first, line {first['line']}: {first['reason']}",
+              file=sys.stderr)
     if tagger.workers:
         # where a GPU job's time went: a long wait for encoding asks for more workers (or cores)
         w = tagger.waits
