@@ -194,6 +194,22 @@ def test_split_and_folds(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert sorted(d.id for t in tests for d in t) == sorted(d.id for d in docs)
     assert main(["data", "split", str(tmp_path / "all.jsonl"), "--out", str(tmp_path / "x"), "--ratios", "a,b"]) == 2
     assert "--ratios must be three numbers" in capsys.readouterr().err
+    # more folds than documents: a fold without test documents is refused, as naba train --folds does
+    write_jsonl(docs[:2], tmp_path / "two.jsonl")
+    assert main(["data", "split", str(tmp_path / "two.jsonl"), "--out", str(tmp_path / "f"), "--folds", "5"]) == 2
+    assert "gets none of the 2 document(s)" in capsys.readouterr().err
+    assert not (tmp_path / "f").exists()
+
+
+def test_convert_to_brat_refuses_a_folder_holding_other_documents(tmp_path: Path, capsys) -> None:
+    write_jsonl([Document("a", "قال محمد"), Document("b", "في دمشق")], tmp_path / "v1.jsonl")
+    write_jsonl([Document("a", "قال علي")], tmp_path / "v2.jsonl")
+    out = tmp_path / "out"
+    assert main(["data", "convert", str(tmp_path / "v1.jsonl"), str(out), "--to", "brat"]) == 0
+    # b would stay and be read back as if it were part of v2
+    assert main(["data", "convert", str(tmp_path / "v2.jsonl"), str(out), "--to", "brat"]) == 1
+    assert "holds brat documents not in the input (b)" in capsys.readouterr().err
+    assert main(["data", "convert", str(tmp_path / "v1.jsonl"), str(out), "--to", "brat"]) == 0  # the same ids: rewritten
 
 
 @pytest.mark.slow

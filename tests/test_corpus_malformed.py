@@ -118,6 +118,12 @@ CASES = [
      "ls.json", None, {}, ["task 0 (id=2)", "'annotations' must be a list of objects"]),
     ("ls-float-id", {"ls.json": _j([{"id": 2.5, "data": {"text": "نص"}}])}, "ls.json", None, {},
      ["task 0 (id=2.5)", "'id' must be a string or an integer"]),
+    ("ls-empty-region", {"ls.json": _task({**GOOD_VALUE, "start": 4, "end": 4, "text": ""})}, "ls.json", None, {},
+     ["task 0 (id=1)", "region 'r1' [4, 4) is not a non-empty range within the text (8 characters)"]),
+    ("ls-reversed-region", {"ls.json": _task({**GOOD_VALUE, "start": 8, "end": 4})}, "ls.json", None, {},
+     ["task 0 (id=1)", "region 'r1' [8, 4) is not a non-empty range"]),
+    ("ls-region-past-the-text", {"ls.json": _task({"start": 4, "end": 80, "labels": ["PERS"]})}, "ls.json", None, {},
+     ["task 0 (id=1)", "region 'r1' [4, 80) is not a non-empty range"]),
     # brat
     ("brat-no-txt", {"x.ann": "T1\tPERS 0 1\tم\n"}, "x.ann", None, {}, ["x.ann", "no text file x.txt"]),
     ("brat-bad-offsets", {"x.txt": "محمد", "x.ann": "T1\tPERS a b\tمحمد\n"}, "x.ann", None, {},
@@ -174,6 +180,28 @@ def test_the_table_is_big_and_distinct() -> None:
     assert len(CASES) >= 40
     assert len({c[0] for c in CASES}) == len(CASES)
     assert len({repr(c[1:]) for c in CASES}) == len(CASES)
+
+
+def test_every_span_inside_a_longer_one_is_reported(tmp_path: Path) -> None:
+    # the first span holds the three after it: each overlaps it, not only the next one
+    text = "قال محمد علي في دمشق"
+    spans = [{"start": 0, "end": len(text), "label": "ACTOR"}, {"start": 4, "end": 8, "label": "ACTOR"},
+             {"start": 9, "end": 12, "label": "ACTOR"}, {"start": 16, "end": 20, "label": "LOCATION"}]
+    path = tmp_path / "c.jsonl"
+    path.write_text(_j({"id": "a", "text": text, "spans": spans}) + "\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        formats.read(path)
+    overlaps = [p.reason for p in info.value.problems if "overlap" in p.reason]
+    assert len(overlaps) == 3
+
+
+@pytest.mark.parametrize("end", ["\r", "\r\n", "\n"])
+def test_conll_line_ends(tmp_path: Path, end: str) -> None:
+    path = tmp_path / "c.conll"
+    path.write_text(end.join(["محمد B-PERS", "قال O", "في O", "دمشق B-LOC", ""]), encoding="utf-8", newline="")
+    (doc,) = formats.read(path)
+    assert doc.text == "محمد قال في دمشق"
+    assert [(doc.span_text(s), s.label) for s in doc.spans] == [("محمد", "ACTOR"), ("دمشق", "LOCATION")]
 
 
 def test_every_problem_is_reported_not_just_the_first(tmp_path: Path) -> None:

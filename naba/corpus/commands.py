@@ -238,6 +238,14 @@ def cmd_convert(args: argparse.Namespace) -> int:
     given = {"offsets": args.offsets, "shape": args.shape}
     accepted = formats.options(to, writer=True)
     opts = {k: v for k, v in given.items() if v is not None and k in accepted}
+    if to == "brat" and out.is_dir():
+        # a brat folder is not replaced like a file: documents already there would stay and read back
+        ids = {d.id for d in docs}
+        stale = sorted(a.relative_to(out).with_suffix("").as_posix() for a in out.rglob("*.ann") if a.is_file())
+        stale = [i for i in stale if i not in ids]
+        if stale:
+            raise DataError(Problem(str(out), "", f"holds brat documents not in the input ({', '.join(stale[:5])}"
+                                    f"{', ...' if len(stale) > 5 else ''}); write to a new or empty folder"))
     formats.write(docs, out, format=to, scheme=scheme, **opts)
     print(f"wrote {len(docs)} document(s) to {out} ({to})", file=sys.stderr)
     return 0
@@ -255,7 +263,12 @@ def cmd_split(args: argparse.Namespace) -> int:
     scheme = _scheme(args)
     docs = _read(args.input, args.format, args, scheme)
     if args.folds is not None:
-        for i, (train, test) in enumerate(kfold(docs, args.folds, seed=args.seed)):
+        folds = kfold(docs, args.folds, seed=args.seed)
+        empty = [i for i, (_, test) in enumerate(folds) if not test]
+        if empty:  # as naba train --folds: a fold without test documents is no fold
+            raise ConfigError(f"--folds {args.folds}: fold {empty[0]} gets none of the {len(docs)} document(s) "
+                              "(folds are drawn by hashing ids); use fewer folds or another --seed")
+        for i, (train, test) in enumerate(folds):
             for name, part in (("train", train), ("test", test)):
                 formats.write(part, args.out / f"fold-{i}" / f"{name}.jsonl", format="jsonl", scheme=scheme)
             print(f"fold-{i}: train {len(train)}, test {len(test)}", file=sys.stderr)

@@ -36,6 +36,7 @@ BIO_REPAIRS = (None, "error", "begin")
 DOCSTART = "-DOCSTART-"
 _MARKS = dict.fromkeys([0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 _TOKEN = re.compile(r"\S+")
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def strip_marks(token: str) -> str:
@@ -57,7 +58,7 @@ def _parse_lines(text: str, source: str, problems: list[Problem]) -> tuple[list[
     docs: list[list[_Sentence]] = [[]]
     marked = False
     current: _Sentence | None = None
-    for n, raw in enumerate(text.split("\n"), 1):
+    for n, raw in enumerate(_LINE_END.split(text), 1):
         fields = raw.split()
         if not fields or not any(strip_marks(f) for f in fields):
             current = None

@@ -245,11 +245,16 @@ def _decode_offsets(text: str, regions: list, bad: Report, *, offsets: str = "au
         reading = readings[fitting[0]]
         return [(name, *reading(s, e), label) for name, s, e, _, label in regions]
     wrong = []
+    units = max(to_cp)  # the text's length in UTF-16 code units
+    limit = max(len(text) if unit == "codepoints" else units for unit in tried)
+    size = f"{len(text)} characters" + (f", {units} UTF-16 code units" if units != len(text) else "")
     for name, start, end, shown, _ in regions:
         got = readings[tried[0]](start, end)
         if matches(got, start, end, shown):
             continue
-        if shown is None:
+        if not 0 <= start < end or end > limit:
+            wrong.append(f"{name} [{start}, {end}) is not a non-empty range within the text ({size})")
+        elif shown is None:
             wrong.append(f"{name} [{start}, {end}) has no value.text to tell UTF-16 from code-point offsets")
         elif got is None:
             wrong.append(f"{name} [{start}, {end}) splits a character outside the BMP")

@@ -52,8 +52,10 @@ def check_spans(
         by_layer.setdefault(scheme.layer_of(span.label), []).append(span)
     for layer, layer_spans in by_layer.items():
         layer_spans.sort()
-        for a, b in zip(layer_spans, layer_spans[1:], strict=False):
-            if b.start < a.end:
+        reach: Span | None = None  # the span reaching furthest so far: every later span inside it overlaps
+        for b in layer_spans:
+            a, reach = reach, b if reach is None or b.end > reach.end else reach
+            if a is not None and b.start < a.end:
                 problems.append(
                     Problem(
                         source,
