@@ -145,3 +145,15 @@ def test_aggregate_folds_of_evaluations():
 def test_aggregate_folds_needs_folds():
     with pytest.raises(ValueError):
         aggregate_folds([])
+
+
+def test_compare_scores_each_system_as_evaluate_does() -> None:
+    # B adds a LOCATION nobody else has: its macro F1 counts it, A's must not (as in evaluate)
+    text = "قال الرئيس في دمشق"
+    gold = [Document("d1", text, [Span(4, 10, "ACTOR")]), Document("d2", text, [Span(4, 10, "ACTOR")])]
+    b = [Document("d1", text, [Span(4, 10, "ACTOR"), Span(14, 18, "LOCATION")]), Document("d2", text, [Span(4, 10, "ACTOR")])]
+    own = {name: evaluate(gold, docs, layers=["entity"], samples=0)["scores"]["entity"]["span_exact"]["macro"]["f1"]
+           for name, docs in (("a", gold), ("b", b))}
+    got = compare(gold, gold, b, layers=["entity"], samples=200)["metrics"]["entity/span_exact/macro/f1"]
+    assert (got["a"], got["b"]) == pytest.approx((own["a"], own["b"])) == (1.0, 0.5)
+    assert got["diff"] == pytest.approx(-0.5)

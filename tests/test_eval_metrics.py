@@ -233,6 +233,10 @@ def test_semeval_per_label_attribution():
         ([Span(34, 39, L), Span(40, 44, A)], [Span(35, 41, A), Span(43, 48, L)], {(0, 0), (1, 1)}),
         # of two overlapping gold spans with the same label, the larger overlap
         ([Span(0, 5, A), Span(6, 12, A)], [Span(4, 12, A)], {(1, 0), (0, None)}),
+        # same-label pairs before overlaps, however many overlaps a relabelled chain would add up
+        ([Span(10, 20, A), Span(20, 30, A), Span(30, 40, A)],
+         [Span(0, 11, A), Span(11, 21, A), Span(21, 31, A), Span(31, 41, L)],
+         {(0, 0), (1, 1), (2, 2), (None, 3)}),
         ([], [], set()),
     ],
 )

@@ -78,12 +78,6 @@ def intervals(
     return {name: _percentiles(values, confidence) for name, values in arrays.items()}
 
 
-def _merge_active(a: Mapping, b: Mapping) -> dict:
-    return {
-        layer: {f: tuple(dict.fromkeys((*a[layer][f], *b[layer][f]))) for f in a[layer]} for layer in a
-    }
-
-
 def paired(
     table_a: CountTable,
     table_b: CountTable,
@@ -98,14 +92,16 @@ def paired(
     """
     if table_a.doc_ids != table_b.doc_ids or table_a.names != table_b.names:
         raise ValueError("paired bootstrap needs two count tables over the same documents and labels")
-    active = _merge_active(active_labels(table_a), active_labels(table_b))
-    point_a = metric_arrays(scores_from_totals(table_a, table_a.matrix.sum(0), active=active))
-    point_b = metric_arrays(scores_from_totals(table_b, table_b.matrix.sum(0), active=active))
+    # each system's macro averages run over ITS labels (gold or its own predictions), as in evaluate:
+    # a label only B predicts is no 0-F1 label of A's (that would hide B's spurious spans)
+    active_a, active_b = active_labels(table_a), active_labels(table_b)
+    point_a = metric_arrays(scores_from_totals(table_a, table_a.matrix.sum(0), active=active_a))
+    point_b = metric_arrays(scores_from_totals(table_b, table_b.matrix.sum(0), active=active_b))
     # the same seed gives both systems the same resamples: that is what makes the test paired
     res_a = resampled_totals(table_a, samples=samples, seed=seed)
     res_b = resampled_totals(table_b, samples=samples, seed=seed)
-    arrays_a = metric_arrays(scores_from_totals(table_a, res_a, active=active))
-    arrays_b = metric_arrays(scores_from_totals(table_b, res_b, active=active))
+    arrays_a = metric_arrays(scores_from_totals(table_a, res_a, active=active_a))
+    arrays_b = metric_arrays(scores_from_totals(table_b, res_b, active=active_b))
     out = {}
     for name in point_a:
         a, b = float(point_a[name]), float(point_b[name])

@@ -186,10 +186,13 @@ def match_spans(gold: Sequence[Span], pred: Sequence[Span]) -> list[tuple[int | 
     p_start, p_end = (np.array([getattr(pred[j], k) for j in rest], dtype=float).reshape(1, -1) for k in ("start", "end"))
     overlap = np.minimum(g_end, p_end) - np.maximum(g_start, p_start)
     same_label = np.array([[gold[i].label == pred[j].label for j in rest] for i in left], dtype=float)
-    # a pair outweighs every label and overlap bonus together, so the assignment first maximises pairs
-    pair_weight = 3.0 * (min(len(left), len(rest)) + 1)
+    # lexicographic: a same-label bonus outweighs all overlap bonuses (each <= 1) together, and a
+    # pair outweighs all label and overlap bonuses together: most pairs, then same labels, then overlap
+    m = min(len(left), len(rest))
+    label_weight = m + 1.0
+    pair_weight = m * label_weight + m + 1.0
     longer = np.maximum(g_end - g_start, p_end - p_start)
-    weights = np.where(overlap > 0, pair_weight + 2.0 * same_label + overlap / longer, 0.0)
+    weights = np.where(overlap > 0, pair_weight + label_weight * same_label + overlap / longer, 0.0)
     if weights.any():
         rows, cols = linear_sum_assignment(weights, maximize=True)
         for a, b in zip(rows, cols, strict=True):
