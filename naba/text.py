@@ -212,7 +212,7 @@ def _codepoints(text: str) -> np.ndarray:
 
 
 def _string(codepoints: np.ndarray) -> str:
-    return codepoints.astype("<u4").tobytes().decode("utf-32-le")
+    return codepoints.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
 
 
 def _substitute(

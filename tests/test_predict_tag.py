@@ -67,6 +67,16 @@ def test_tag_a_txt_file_keeps_its_line_ends(tmp_path: Path, oracle: None, capsys
     ]
 
 
+def test_tag_a_txt_file_counts_its_byte_order_mark(tmp_path: Path, oracle: None, capsys: pytest.CaptureFixture) -> None:
+    # as naba predict and brat do: offsets count the file's characters, a leading U+FEFF included
+    path = tmp_path / "bom.txt"
+    path.write_bytes(("\ufeff" + FILE_TEXT).encode("utf-8"))
+    assert main(["tag", "model", str(path), "--json"]) == 0
+    (record,) = _json_lines(capsys)
+    _check_offsets([record], {"bom": "\ufeff" + FILE_TEXT})
+    assert record["spans"][0]["start"] == FILE_TEXT.index(WORD) + 1
+
+
 def test_tag_a_corpus_file_and_a_text_as_a_table(tmp_path: Path, oracle: None, capsys: pytest.CaptureFixture) -> None:
     corpus = tmp_path / "corpus.jsonl"
     # gold spans in the corpus are ignored: only its ids and texts are tagged

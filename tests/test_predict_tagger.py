@@ -144,6 +144,8 @@ def test_a_batch_of_texts_gives_the_same_spans_as_one_at_a_time(tagger: Tagger) 
         ("The army entered Hama", []),
         ("", []),
         (" \r\n ", []),
+        # a lone surrogate (a JSON "\\ud800" escape) is no character: a separator, the offsets unmoved
+        (f"\ud800{WORD} قال\udc00 {WORD}", [WORD, WORD]),
     ],
 )
 def test_oracle_spans_land_exactly_on_the_word(tagger: Tagger, text: str, expected: list[str]) -> None:

@@ -112,7 +112,7 @@ def _tag(args: argparse.Namespace) -> int:
         path = Path(name)
         if path.suffix == ".txt" and args.format is None and not path.with_suffix(".ann").exists():
             # line ends kept as in the file (no CRLF translation), so offsets count the file's characters
-            docs.append((path.stem, read_text(path)))
+            docs.append((path.stem, read_text(path, keep_bom=True)))
         else:
             docs.extend((d.id, d.text) for d in read(path, format=args.format))
     if not docs:
