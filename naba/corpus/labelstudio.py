@@ -245,9 +245,9 @@ def _decode_offsets(text: str, regions: list, bad: Report, *, offsets: str = "au
         reading = readings[fitting[0]]
         return [(name, *reading(s, e), label) for name, s, e, _, label in regions]
     wrong = []
-    units = max(to_cp)  # the text's length in UTF-16 code units
-    limit = max(len(text) if unit == "codepoints" else units for unit in tried)
-    size = f"{len(text)} characters" + (f", {units} UTF-16 code units" if units != len(text) else "")
+    length16 = max(to_cp)  # the text's length in UTF-16 code units
+    limit = max(len(text) if unit == "codepoints" else length16 for unit in tried)
+    size = f"{len(text)} characters" + (f", {length16} UTF-16 code units" if length16 != len(text) else "")
     for name, start, end, shown, _ in regions:
         got = readings[tried[0]](start, end)
         if matches(got, start, end, shown):
