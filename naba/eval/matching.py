@@ -233,7 +233,9 @@ def semeval_counts(gold: Sequence[Span], pred: Sequence[Span]) -> dict[str, dict
     """``{scheme: {label: {category: n}}}`` for the four SemEval schemes over one layer's spans.
 
     A paired gold/predicted span is counted under the GOLD span's label (a type error lowers the
-    gold label's scores), a spurious one under its predicted label; as in nervaluate.
+    gold label's scores), a spurious one under its predicted label. nervaluate 1.2.1 instead scores
+    each label on its own spans alone (a type error is a miss of the gold label and a spurious span
+    of the other); totals agree (scripts/check_nervaluate.py).
     """
     out: dict[str, dict[str, dict[str, int]]] = {s: {} for s in SEMEVAL_SCHEMES}
     for i, j in match_spans(gold, pred):
