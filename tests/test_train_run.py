@@ -283,3 +283,57 @@ def test_print_config_shows_the_resolved_config(tmp_path: Path, corpus: dict[str
     shown = yaml.safe_load(capsys.readouterr().out)
     assert shown["optim"]["lr"] == 2e-4 and shown["model"]["max_length"] == 64
     assert shown["run"]["name"] == "tiny" and shown["optim"]["mixed_precision"] == "auto"
+
+
+@pytest.mark.slow
+def test_a_start_killed_before_its_config_is_saved_leaves_nothing_that_sticks(
+    tmp_path: Path, corpus: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import naba.train.loop as loop
+
+    model = {k: v for k, v in TINY_MODEL.items()}
+    path = config_file(tmp_path, corpus, optim={"max_steps": 3})
+    # a tokenizer folder from a start with another config (here: junk) is made again, not reused
+    run = tmp_path / "runs" / "tiny"
+    (run / "tokenizer").mkdir(parents=True)
+    (run / "tokenizer" / "stale.txt").write_text("from another start", encoding="utf-8")
+    yaml_cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    yaml_cfg["model"] = model  # no model.tokenizer: the run makes its own in run/tokenizer
+    path.write_text(yaml.safe_dump(yaml_cfg, allow_unicode=True), encoding="utf-8")
+    # the model card is written before metrics.json says the run finished: a crash between them
+    # must not leave a "finished" run without its card
+    monkeypatch.setattr(loop, "model_card", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("killed")))
+    with pytest.raises(RuntimeError, match="killed"):
+        train_in_process(path)
+    assert not (run / "tokenizer" / "stale.txt").exists()
+    assert "final" not in json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+    monkeypatch.undo()
+    metrics = train_in_process(path)
+    assert "final" in metrics and (run / "README.md").is_file()
+
+
+def test_run_folders_that_are_not_single_runs_are_left_alone(tmp_path: Path, corpus: dict[str, Path], capsys) -> None:
+    path = config_file(tmp_path, corpus)
+    cv = tmp_path / "runs" / "cv"
+    (cv / "folds").mkdir(parents=True)
+    assert naba_main(["train", str(path), "run.name=cv"]) == 2
+    assert "holds a cross-validation" in capsys.readouterr().err
+    precious = tmp_path / "runs" / "precious"
+    (precious / "important").mkdir(parents=True)
+    (precious / "important" / "file.txt").write_text("keep me", encoding="utf-8")
+    assert naba_main(["train", str(path), "run.name=precious", "run.overwrite=true"]) == 2
+    assert "not a naba run" in capsys.readouterr().err
+    assert (precious / "important" / "file.txt").read_text(encoding="utf-8") == "keep me"
+
+
+def test_empty_dev_or_test_files_and_huge_seeds_are_config_errors(tmp_path: Path, corpus: dict[str, Path], capsys) -> None:
+    path = config_file(tmp_path, corpus)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    for override, words in ((f"data.dev={empty}", ["data.dev", "hold no documents"]),
+                            (f"data.test={empty}", ["data.test", "hold no documents"]),
+                            ("run.seed=4294967296", ["run.seed", "2**32"])):
+        assert naba_main(["train", str(path), override]) == 2
+        err = capsys.readouterr().err
+        assert all(w in err for w in words), err
+    assert not (tmp_path / "runs" / "tiny" / "best").exists()

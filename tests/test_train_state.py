@@ -83,3 +83,17 @@ def test_rng_states_round_trip() -> None:
     first = draw()
     restore_rng(plain, tensors)
     assert draw() == first
+
+
+def test_a_checkpoint_of_another_world_size_is_refused_on_every_rank(tmp_path: Path) -> None:
+    import json
+    from dataclasses import asdict
+
+    from naba.errors import ConfigError
+    from naba.train.checkpoint import STATE, Progress, load_training_state
+
+    # written by one process: rank 1 of two has no rng-1.* files, and must say so, not FileNotFoundError
+    (tmp_path / STATE).write_text(json.dumps(asdict(Progress(world=1, step=4))), encoding="utf-8")
+    for rank in (0, 1):
+        with pytest.raises(ConfigError, match="written by 1 process"):
+            load_training_state(tmp_path, optimizer=None, scheduler=None, scaler=None, rank=rank, world=2)

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from naba.errors import ConfigError
 from naba.train.files import publish_dir, temp_dir_for, write_json_atomic
 
 STATE = "state.json"
@@ -110,8 +111,15 @@ def save_training_state(
     publish_dir(tmp, path)
 
 
-def load_training_state(path: Path, *, optimizer, scheduler, scaler, rank: int) -> Progress:
-    """Restore optimizer, scheduler, scaler and this process's RNG from ``path``; return the progress."""
+def load_training_state(path: Path, *, optimizer, scheduler, scaler, rank: int, world: int) -> Progress:
+    """Restore optimizer, scheduler, scaler and this process's RNG from ``path``; return the progress.
+
+    A checkpoint written by another number of processes is a ConfigError, on every process (each
+    process keeps its own RNG state, so the files of a rank it did not have are not there).
+    """
+    progress = Progress(**json.loads((path / STATE).read_text(encoding="utf-8")))
+    if progress.world != world:
+        raise ConfigError(f"{path} was written by {progress.world} process(es); resume it with as many, not {world}")
     opt = torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True)
     optimizer.load_state_dict(opt["optimizer"])
     if scaler is not None and "scaler" in opt:
@@ -119,7 +127,7 @@ def load_training_state(path: Path, *, optimizer, scheduler, scaler, rank: int) 
     scheduler.load_state_dict(json.loads((path / "scheduler.json").read_text(encoding="utf-8")))
     plain = json.loads((path / f"rng-{rank}.json").read_text(encoding="utf-8"))
     restore_rng(plain, load_file(str(path / f"rng-{rank}.safetensors")))
-    return Progress(**json.loads((path / STATE).read_text(encoding="utf-8")))
+    return progress
 
 
 def checkpoints(run_dir: Path) -> list[Path]:

@@ -320,5 +320,7 @@ def _check(cfg: TrainConfig, sources: dict[str, str]) -> None:
                       ("num_workers", 0), ("threads", 0), ("log_every", 1), ("seed", 0)):
         if getattr(r, name) < low:
             fail(f"run.{name}", f"must be >= {low}, got {getattr(r, name)}")
+    if r.seed >= 2**32:
+        fail("run.seed", f"must be below 2**32 (numpy's limit), got {r.seed}")
     if "/" in r.name or r.name in (".", ".."):
         fail("run.name", f"must be a plain folder name, got {r.name!r}")

@@ -56,6 +56,9 @@ def load_splits(data: DataConfig) -> Splits:
     train, dev, test = read(data.train), read(data.dev), read(data.test)
     if not train:
         raise ConfigError(f"data.train: the files hold no documents: {', '.join(data.train)}")
+    for key, paths, docs in (("data.dev", data.dev, dev), ("data.test", data.test, test)):
+        if paths and not docs:
+            raise ConfigError(f"{key}: the files hold no documents: {', '.join(paths)}")
     if not dev and data.dev_ratio > 0:
         train, dev = carve_dev(train, ratio=data.dev_ratio, seed=data.dev_seed)
     return Splits(scheme, train, dev, test)

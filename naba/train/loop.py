@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -30,7 +31,6 @@ from transformers import get_linear_schedule_with_warmup
 from transformers.utils import logging as transformers_logging
 
 from naba.corpus.fileio import atomic_write
-from naba.errors import ConfigError
 from naba.train.card import model_card
 from naba.train.checkpoint import (
     Progress,
@@ -102,6 +102,9 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
             print(f"naba train: {run_dir} already finished; its metrics are in {run_dir / 'metrics.json'}")
         return finished
     if main:
+        if not (run_dir / "config.yaml").is_file():
+            # a start killed before it saved its config may have left a tokenizer made for another config
+            shutil.rmtree(run_dir / "tokenizer", ignore_errors=True)
         remove_temp_dirs(run_dir)
         remove_temp_dirs(run_dir / "checkpoints")
     accelerator.wait_for_everyone()
@@ -143,9 +146,7 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
 
     if resume is not None:
         progress = load_training_state(resume, optimizer=optimizer, scheduler=scheduler,
-                                       scaler=accelerator.scaler, rank=rank)
-        if progress.world != world:
-            raise ConfigError(f"{resume} was written by {progress.world} process(es); resume it with as many, not {world}")
+                                       scaler=accelerator.scaler, rank=rank, world=world)
     else:
         progress = Progress(world=world)
     if main:
@@ -163,10 +164,14 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
             with log_file.open("a", encoding="utf-8") as fh:
                 fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
 
-    def write_metrics(extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    def metrics_of(extra: dict[str, Any] | None = None) -> dict[str, Any]:
         metrics = {"evals": progress.evals, "best": {"step": progress.best_step, "dev_micro_f1": progress.best},
                    "steps": progress.step, "total_steps": total, "stopped_early": progress.stopped_early}
         metrics.update(extra or {})
+        return metrics
+
+    def write_metrics(extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        metrics = metrics_of(extra)
         if main:
             write_json_atomic(run_dir / "metrics.json", metrics)
         return metrics
@@ -298,15 +303,18 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
     if splits.test:
         test_windows = encode(splits.test, tokenizer, space, with_labels=False, **enc)
         final["test"] = evaluate(unwrapped, splits.test, test_windows, space, **eval_kw)
-    metrics = write_metrics({"final": final})
-    for split, results in final.items():
-        log(f"final {split} (best, step {progress.best_step}): {_summary(results)}")
-        accelerator.log({f"final/{split}/{k}/f1": v["f1"] for k, v in results.items()}, step=progress.step)
+    metrics = metrics_of({"final": final})
     if main:
+        # the card first: metrics.json with "final" marks the run finished, so it is written last
         counts = {"train": len(splits.train), "dev": len(splits.dev), "test": len(splits.test)}
         git = (run_dir / "git.txt").read_text(encoding="utf-8").strip()
         atomic_write(run_dir / "README.md",
                      model_card(cfg, run_dir=run_dir, space=space, counts=counts, metrics=metrics, git=git))
+    write_metrics({"final": final})
+    for split, results in final.items():
+        log(f"final {split} (best, step {progress.best_step}): {_summary(results)}")
+        accelerator.log({f"final/{split}/{k}/f1": v["f1"] for k, v in results.items()}, step=progress.step)
+    if main:
         log(f"done: {run_dir}")
     if world > 1:
         # every process reports what it ended with, so a launcher's output shows they agree

@@ -97,6 +97,11 @@ def make_optimizer(model, cfg: TrainConfig) -> torch.optim.AdamW:
 def prior_run(cfg: TrainConfig, run_dir: Path, *, main: bool) -> dict[str, Any] | None:
     """Check an existing run dir: the final metrics if that run finished, else None (resume or new)."""
     saved = run_dir / "config.yaml"
+    if (run_dir / "cv.json").exists() or (run_dir / "folds").is_dir():
+        raise ConfigError(f"{run_dir} holds a cross-validation (--folds), not a single run; choose another run.name")
+    if cfg.run.overwrite and run_dir.is_dir() and not saved.is_file() and any(
+            p.name not in ("tokenizer", "logs") and not p.name.startswith(".") for p in run_dir.iterdir()):
+        raise ConfigError(f"{run_dir} is not a naba run (no config.yaml); run.overwrite=true will not delete it")
     if cfg.run.overwrite:
         if main and run_dir.exists():
             shutil.rmtree(run_dir)
