@@ -199,11 +199,8 @@ def write_conll(rows: Iterable[Row], path: str | Path, *, layer: str, scheme: La
         raise ConfigError(f"no layer {layer!r} to export; the model has {list(scheme.layers)}")
     docs, skipped = [], 0
     for doc_id, text, spans in rows:
-        if not text.strip():
-            skipped += 1
-            continue
         text = _conll_text(text)
-        if not text.strip():
+        if not text.strip():  # empty, or nothing but tokens a CoNLL file cannot hold
             skipped += 1
             continue
         docs.append(to_document(doc_id, text, token_aligned(text, spans, layer=layer)))
