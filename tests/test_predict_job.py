@@ -185,6 +185,14 @@ def test_a_merge_interrupted_before_the_parts_were_deleted_is_not_repeated(tmp_p
     assert _ids(out) == ["1", "2", "3"]
 
 
+def test_a_merge_interrupted_between_the_part_deletions_is_finished(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    out.write_text('{"id": "1"}\n{"id": "2"}\n{"id": "3"}\n')  # merged, part 0 deleted, then the crash
+    part_path(out, 1, 2).write_text('{"id": "2"}\n')
+    merge_parts(out, 2, done={"1", "2", "3"})
+    assert _ids(out) == ["1", "2", "3"] and not part_path(out, 1, 2).exists()
+
+
 def test_merge_parts_refuses_uneven_shares(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     part_path(out, 0, 2).write_text('{"id": "1"}\n')
@@ -201,6 +209,14 @@ def test_parts_of_another_world_size_are_refused(tagger: Tagger, tmp_path: Path)
     part_path(out, 0, 3).write_text("")
     with pytest.raises(ConfigError, match="another number of processes"):
         run_job(tagger, src, out, progress=False, shard=Shard(rank=0, world=2))
+    # one process too: the parts hold documents the output does not
+    with pytest.raises(ConfigError, match="another number of processes"):
+        run_job(tagger, src, out, progress=False)
+    # an output name with glob characters still finds its parts
+    odd = tmp_path / "tags[1].jsonl"
+    part_path(odd, 1, 2).write_text("")
+    with pytest.raises(ConfigError, match="another number of processes"):
+        run_job(tagger, src, odd, progress=False)
 
 
 def test_one_shard_of_two_takes_every_other_document(tagger: Tagger, tmp_path: Path) -> None:

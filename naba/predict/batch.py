@@ -15,6 +15,7 @@ output already held, and moves the result into place.
 from __future__ import annotations
 
 import contextlib
+import glob
 import itertools
 import json
 import os
@@ -132,9 +133,10 @@ def run_job(
     shard.barrier()
     if shard.rank != 0:
         done = resume_output(output, repair=False)
+    # also a run of one process: parts of a sharded run hold documents the output does not
+    _check_parts(output, shard.world)
     if shard.world > 1:
         target = part_path(output, shard.rank, shard.world)
-        _check_parts(output, shard.world)
         mine = resume_output(target)
     else:
         target, mine = output, set()
@@ -256,12 +258,18 @@ def part_path(output: Path, rank: int, world: int) -> Path:
 
 def _check_parts(output: Path, world: int) -> None:
     # parts of a run with another number of processes hold another split of the documents
-    stale = [p for p in output.parent.glob(f"{output.name}.part-*-of-*") if not p.name.endswith(f"-of-{world:03d}")]
+    stale = [p for p in output.parent.glob(f"{glob.escape(output.name)}.part-*-of-*") if not p.name.endswith(f"-of-{world:03d}")]
     if stale:
         raise ConfigError(
             f"{stale[0]}: part of an earlier run with another number of processes; "
             f"rerun with that number, or delete the part files to start those documents over"
         )
+
+
+def _new_lines(fh: IO[bytes] | None, done: Collection[str]) -> Iterator[bytes]:
+    for line in fh or ():
+        if str(json.loads(line)["id"]) not in done:
+            yield line
 
 
 def merge_parts(output: Path, world: int, *, done: Collection[str] = ()) -> None:
@@ -278,14 +286,15 @@ def merge_parts(output: Path, world: int, *, done: Collection[str] = ()) -> None
                 with output.open("rb") as old:
                     for line in old:
                         merged.write(line)
+            # lines already merged (a merge killed after the move) are dropped before the round
+            # robin, so that they take no turn: parts unlinked in part, or uneven, still line up
+            lines = [_new_lines(fh, done) for fh in handles]
             for j in itertools.count():
-                fh = handles[j % world]
-                line = fh.readline() if fh else b""
+                line = next(lines[j % world], b"")
                 if not line:
                     break
-                if str(json.loads(line)["id"]) not in done:
-                    merged.write(line)
-            left = [str(p) for p, fh in zip(parts, handles, strict=True) if fh and fh.readline()]
+                merged.write(line)
+            left = [str(p) for p, it in zip(parts, lines, strict=True) if next(it, b"")]
             if left:
                 raise DataError(Problem(left[0], "", "part file has more lines than its share: not merged"))
     finally:

@@ -22,6 +22,7 @@ import os
 import pickle
 import queue
 import signal
+import threading
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -164,6 +165,10 @@ def _serve(requests: Any, results: Any) -> None:
     # print its own KeyboardInterrupt
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = mp.parent_process()
+    if parent is not None:
+        # a main process killed half way through sending a request leaves this process reading
+        # the rest of it for ever: the loop below would never see that its parent is gone
+        threading.Thread(target=_exit_with, args=(parent,), name="naba-host-orphan", daemon=True).start()
     settings: Settings | None = None
     held: dict[int, tuple[Sequence[str], list[Window], list[int]]] = {}
     while True:
@@ -203,6 +208,24 @@ def _serve(requests: Any, results: Any) -> None:
             except Exception:
                 exc = RuntimeError(f"{type(exc).__name__}: {exc}")
             results.put(("error", seq, (exc, detail)))
+
+
+def _exit_with(parent: Any) -> None:
+    parent.join()  # returns once the parent process has ended
+    os._exit(0)
+
+
+def _pump(results: Any, inbox: queue.Queue) -> None:
+    """The one reader of the workers' results: a worker killed half way through sending one
+    leaves a read that never returns, which blocks this thread, not the main one."""
+    while True:
+        try:
+            message = results.get()
+        except Exception:  # the queue closed under it
+            return
+        if message is None:
+            return
+        inbox.put(message)
 
 
 class HostError(RuntimeError):
@@ -260,6 +283,9 @@ class HostPool:
             self.close(at_once=True)
             raise
         self._ready: dict[tuple[str, int], Any] = {}
+        self._inbox: queue.Queue = queue.Queue()
+        self._pump = threading.Thread(target=_pump, args=(self._results, self._inbox), name="naba-host-results", daemon=True)
+        self._pump.start()
 
     def __enter__(self) -> HostPool:
         return self
@@ -288,7 +314,7 @@ class HostPool:
 
     def _drain(self, *, block: bool) -> None:
         try:
-            message = self._results.get(timeout=1.0) if block else self._results.get_nowait()
+            message = self._inbox.get(timeout=1.0) if block else self._inbox.get_nowait()
         except queue.Empty:
             dead = next((p for p in self._procs if not p.is_alive()), None)
             if dead is not None:
@@ -319,5 +345,9 @@ class HostPool:
             # requests a dead worker never read must not hold up this process's exit
             q.cancel_join_thread()
             q.close()
+        pump = getattr(self, "_pump", None)
+        if pump is not None:
+            self._results.put(None)  # stops the reader thread (unless a dead worker's message holds it)
+            pump.join(timeout=1)
         self._results.cancel_join_thread()
         self._results.close()
