@@ -14,7 +14,7 @@ from typing import Any
 from naba.corpus import formats
 from naba.corpus.document import Document
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
-from naba.corpus.split import kfold, split
+from naba.corpus.split import empty_fold, kfold, split
 from naba.corpus.stats import corpus_stats
 from naba.errors import ConfigError, DataError, Problem
 
@@ -264,9 +264,9 @@ def cmd_split(args: argparse.Namespace) -> int:
     docs = _read(args.input, args.format, args, scheme)
     if args.folds is not None:
         folds = kfold(docs, args.folds, seed=args.seed)
-        empty = [i for i, (_, test) in enumerate(folds) if not test]
-        if empty:  # as naba train --folds: a fold without test documents is no fold
-            raise ConfigError(f"--folds {args.folds}: fold {empty[0]} gets none of the {len(docs)} document(s) "
+        empty = empty_fold(folds)
+        if empty is not None:  # as naba train --folds: a fold without test documents is no fold
+            raise ConfigError(f"--folds {args.folds}: fold {empty} gets none of the {len(docs)} document(s) "
                               "(folds are drawn by hashing ids); use fewer folds or another --seed")
         for i, (train, test) in enumerate(folds):
             for name, part in (("train", train), ("test", test)):

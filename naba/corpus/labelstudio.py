@@ -234,8 +234,8 @@ def _decode_offsets(text: str, regions: list, bad: Report, *, offsets: str = "au
 
     tried = list(readings) if offsets == "auto" else [offsets]
     fitting = [unit for unit in tried if fits(unit)]
-    moved = [f"{name} [{s}, {e})" for name, s, e, _, _ in regions if as_cp(s, e) != as_utf16(s, e)]
-    if len(fitting) == 2 and moved:
+    moved = [] if len(fitting) < 2 else [f"{name} [{s}, {e})" for name, s, e, _, _ in regions if as_cp(s, e) != as_utf16(s, e)]
+    if moved:
         # every value.text is found both ways, at different places (repeated text after characters
         # outside the BMP): either choice would be a guess
         bad("offsets fit the text both as code points and as UTF-16 code units, at different places ("

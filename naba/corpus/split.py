@@ -68,3 +68,8 @@ def kfold(docs: Iterable[Document], k: int, *, seed: int | str = 13) -> list[tup
         ([d for d, f in zip(docs, folds, strict=True) if f != i], [d for d, f in zip(docs, folds, strict=True) if f == i])
         for i in range(k)
     ]
+
+
+def empty_fold(folds: list[tuple[list[Document], list[Document]]]) -> int | None:
+    """The first fold of ``kfold``'s that tests on no document (ids hash unevenly), or ``None``."""
+    return next((i for i, (_, test) in enumerate(folds) if not test), None)

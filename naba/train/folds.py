@@ -21,7 +21,7 @@ from typing import Any
 
 from naba.corpus.jsonl import write_jsonl
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
-from naba.corpus.split import kfold
+from naba.corpus.split import empty_fold, kfold
 from naba.errors import ConfigError
 from naba.train.config import TrainConfig
 from naba.train.data import read_file
@@ -44,9 +44,9 @@ def cross_validate(cfg: TrainConfig, k: int, *, show_progress: bool = True) -> d
     if k > len(docs):
         raise ConfigError(f"--folds {k}: data.train holds only {len(docs)} document(s); use at most {len(docs)} folds")
     folds = kfold(docs, k, seed=d.dev_seed)
-    empty = [i for i, (_, test) in enumerate(folds) if not test]
-    if empty:
-        raise ConfigError(f"--folds {k}: fold {empty[0]} gets none of the {len(docs)} documents (folds are drawn "
+    empty = empty_fold(folds)
+    if empty is not None:
+        raise ConfigError(f"--folds {k}: fold {empty} gets none of the {len(docs)} documents (folds are drawn "
                           "by hashing document ids); use fewer folds or another data.dev_seed")
     dev = []
     if d.dev:
