@@ -105,6 +105,31 @@ def test_bad_prediction_lines_are_data_errors(tmp_path: Path, line: str, message
         list(read_tagged(path))
 
 
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        # lone surrogates: no UTF-8 page can hold them (a UnicodeEncodeError when the page was written)
+        ('{"id": "a", "text": "ab\\ud800c", "spans": []}', "surrogate"),
+        ('{"id": "\\udc00", "text": "abc", "spans": []}', "surrogate"),
+        ('{"id": "a", "text": "abc", "spans": [{"start": 0, "end": 1, "label": "X\\ud800"}]}', "surrogate"),
+        ('{"id": "a", "text": "abc", "spans": [{"start": 0, "end": 1, "label": "X", "score": NaN}]}', "NaN"),
+        # a layer that is no dict key, a score float() cannot hold (TypeError, OverflowError before)
+        ('{"id": "a", "text": "abc", "spans": [{"start": 0, "end": 1, "label": "X", "layer": {}}]}', "layer"),
+        ('{"id": "a", "text": "abc", "spans": [{"start": 0, "end": 1, "label": "X", "layer": [1]}]}', "layer"),
+        ('{"id": "a", "text": "abc", "spans": [{"start": 0, "end": 1, "label": "X", "score": 1' + "0" * 400 + "}]}",
+         "score"),
+    ],
+    ids=["surrogate-text", "surrogate-id", "surrogate-label", "nan-score", "dict-layer", "list-layer", "huge-score"],
+)
+def test_hostile_prediction_lines_are_data_errors_not_tracebacks(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=message):
+        list(read_tagged(path))
+    assert main(["render", str(path), "-o", str(tmp_path / "page.html")]) == 1
+    assert not (tmp_path / "page.html").exists()
+
+
 def test_cli_render_writes_the_page(tmp_path: Path) -> None:
     doc = _doc()
     preds = tmp_path / "p.jsonl"

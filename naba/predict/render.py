@@ -8,12 +8,12 @@ text, id and label is escaped: a page of untrusted text runs no script.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from naba.corpus.fileio import parse_json
 from naba.errors import DataError, Problem
 from naba.html import escape, nest_spans
 
@@ -155,10 +155,15 @@ def _read_predictions(path: Path, *, source: str | Path | None, limit: int | Non
             if limit is not None and count >= limit:
                 return
             where = f"line {number}"
+            # the readers' parser: a lone surrogate (a \uD800 escape), which no page can be written
+            # with, and NaN are errors naming the line, not a traceback when the page is written
             try:
-                obj = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as exc:
+                obj = parse_json(raw.decode("utf-8"), source=str(path), line=number)
+            except UnicodeDecodeError as exc:
                 raise DataError(Problem(str(path), where, f"not a prediction line: {exc}")) from None
+            except DataError as exc:
+                reason = exc.problems[0].reason
+                raise DataError(Problem(str(path), where, f"not a prediction line: {reason}")) from None
             if not isinstance(obj, dict) or not isinstance(obj.get("spans"), list) or "id" not in obj:
                 raise DataError(Problem(str(path), where, "a prediction line needs 'id' and 'spans'"))
             doc_id = str(obj["id"])
@@ -183,4 +188,9 @@ def _checked(span: Any, text: str, path: Path, where: str) -> dict[str, Any]:
     )
     if not ok or not 0 <= span["start"] < span["end"] <= len(text):
         raise DataError(Problem(str(path), where, f"bad span {span!r:.120}: offsets out of the text or no label"))
+    # the page ranks spans by layer (a dict key) and prints the score as a float: a list for a
+    # layer or an integer past float's range would be a traceback, not an error naming the line
+    score = span.get("score")
+    if not isinstance(span.get("layer", ""), str) or (isinstance(score, int) and not -1e300 < score < 1e300):
+        raise DataError(Problem(str(path), where, f"bad span {span!r:.120}: layer not a string or score out of range"))
     return span if "layer" in span else {**span, "layer": _layer(span["label"])}
