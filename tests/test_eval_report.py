@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from naba.corpus.document import Document, Span
-from naba.corpus.labels import DEFAULT_SCHEME
+from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.eval import evaluate, find_errors
 from naba.eval.report import _SCRIPT, nest_spans, render_html, render_markdown, write_report
+from naba.html import escape
 
 LAYERS = ("entity", "claim")
 
@@ -162,6 +163,33 @@ def test_max_docs_shows_documents_with_errors_first():
     html = render_html(metrics, gold, pred, errors, scheme=DEFAULT_SCHEME, max_docs=1)
     assert html.count('<section class="doc"') == 1
     assert "1 not shown" in html
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        ("فاعل", "مكان"),  # Arabic labels: every character was "_", so both were class lab-____
+        ("A.B", "A_B"),
+        ("A_2e_B", "A.B"),
+        ("x;background=url(x)", "x_background_url_x_", "<style>"),  # CSS, and a tag, never reach the page raw
+    ],
+)
+def test_each_label_has_its_own_class_and_colour(labels):
+    scheme = LabelScheme({"entity": labels})
+    text = " ".join("ab" for _ in labels)
+    doc = Document("d", text, [Span(3 * k, 3 * k + 2, label) for k, label in enumerate(labels)])
+    metrics = evaluate([doc], [doc], scheme=scheme, samples=0)
+    html = render_html(metrics, [doc], [doc], [], scheme=scheme)
+    style = html[html.index("<style>") : html.index("</style>")]
+    classes = [re.search(r'class="key (lab-[^"]*)">' + re.escape(escape(label)) + " ", html).group(1) for label in labels]
+    assert len(set(classes)) == len(labels)
+    rules = {cls: re.findall(r"\." + re.escape(cls) + r" \{ background: (#\w+)", style) for cls in classes}
+    assert all(len(found) == 1 for found in rules.values())  # one rule each: none overrides another's colour
+    assert len({found[0] for found in rules.values()}) == len(labels)
+    for cls, label in zip(classes, labels, strict=True):
+        assert re.fullmatch(r"lab-[A-Za-z0-9_-]+", cls)
+        assert html.count(f"{cls}\" data-layer=\"entity\" data-label=\"{escape(label)}\"") == 2  # gold and predicted
+    assert "<style>" not in html[html.index("</style>") :] and "url(" not in style
 
 
 def test_markdown_names_the_mode_of_every_number():

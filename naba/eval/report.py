@@ -98,7 +98,10 @@ def render_markdown(metrics: Mapping, errors: Sequence[dict], *, title: str = "n
 
 
 def _token(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+    # a CSS class name for a label or layer, one per name: every other character becomes "-hex-"
+    # (labels may be Arabic, and "A.B" and "A_B" are two labels; mapping both to "_" gave two
+    # labels one class, so one colour), and "-" only ever opens or closes such an escape
+    return re.sub(r"[^A-Za-z0-9_]", lambda m: f"-{ord(m.group()):x}-", name)
 
 
 def nest_spans(text: str, spans: Sequence[tuple[Span, str, str]], *, layer_order: Sequence[str] = ()) -> str:
