@@ -9,6 +9,7 @@ import shutil
 import struct
 import subprocess
 import zlib
+from html import escape as html_escape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -202,6 +203,32 @@ def test_markdown_names_the_mode_of_every_number():
     # columns: false positive, false negative, boundary, type, type and boundary
     assert "| entity | 0 | 0 | 1 | 1 | 0 |" in md  # المرصد السوري cut short; حماة called an ACTOR
     assert "| claim | 0 | 1 | 0 | 0 | 0 |" in md  # the claim of d2 not found
+
+
+@pytest.mark.parametrize(
+    ("title", "layers", "shown"),
+    [
+        # a file name in the title: raw HTML in report.md, drawn by a viewer that renders it
+        ("naba evaluation: <img src=x onerror=alert(1)> on d.jsonl", {"entity": ("ACTOR",)}, "<img src=x onerror=alert(1)>"),
+        ("t", {"entity": ("A|B",)}, "A|B"),  # split the per-label table's cells
+        ("t", {"entity": ("<script>x<script>",)}, "<script>x<script>"),
+        ("t", {"entity": ("A_B*c*",)}, "A_B*c*"),  # emphasis, not the label
+        ("t", {"x`<b>`": ("X",)}, "x`<b>`"),  # a backtick closed the heading's code span early
+    ],
+)
+def test_markdown_shows_file_names_labels_and_layers_as_text(title, layers, shown):
+    markdown_it = pytest.importorskip("markdown_it")  # rich's dependency, not naba's
+    scheme = LabelScheme(layers)
+    labels = scheme.labels
+    doc = Document("d", " ".join("ab" for _ in labels), [Span(3 * k, 3 * k + 2, lab) for k, lab in enumerate(labels)])
+    md = render_markdown(evaluate([doc], [doc], scheme=scheme, samples=0), [], title=title)
+    html = markdown_it.MarkdownIt("commonmark", {"html": True}).enable("table").render(md)
+    tags = set(re.findall(r"<(\w+)", html))
+    assert tags <= {"h1", "h2", "p", "ul", "li", "code", "table", "thead", "tbody", "tr", "th", "td"}, tags
+    assert html_escape(shown, quote=False) in html  # every character shown as it is
+    for table in re.findall(r"<table>.*?</table>", html, flags=re.S):
+        widths = {len(re.findall(r"<t[dh][ >]", row)) for row in re.findall(r"<tr>.*?</tr>", table, flags=re.S)}
+        assert len(widths) == 1, table
 
 
 def test_write_report_files(tmp_path):

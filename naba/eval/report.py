@@ -55,15 +55,33 @@ def _ci_note(metrics: Mapping) -> str:
 
 # --- markdown --------------------------------------------------------------------------------
 
+# report.md names files (the title) and the scheme's labels and layers, none of them naba's own:
+# as markdown text, < > & are entities (a viewer that renders raw HTML shows them as text) and
+# markdown's own characters are backslash-escaped (a "|" in a label would split a table cell)
+_MD_SPECIAL = re.compile(r"[\\`*_{}\[\]()#+!|~]")
+
+
+def _md(text: str) -> str:
+    entity = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+    return re.sub(r"[&<>]", lambda m: entity[m.group()], _MD_SPECIAL.sub(lambda m: "\\" + m.group(), text))
+
+
+def _md_code(text: str) -> str:
+    # a code span shows its text as is; its fence is longer than any run of backticks inside
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
 
 def render_markdown(metrics: Mapping, errors: Sequence[dict], *, title: str = "naba evaluation") -> str:
     """report.md: micro/macro scores per mode, per-label scores, SemEval categories, error counts."""
-    lines = [f"# {title}", "", f"{metrics['documents']} documents; layers: {', '.join(metrics['layers'])}.", ""]
+    layers = ", ".join(_md(layer) for layer in metrics["layers"])
+    lines = [f"# {_md(title)}", "", f"{metrics['documents']} documents; layers: {layers}.", ""]
     lines += [_ci_note(metrics), "", "Modes:", ""]
     lines += [f"- `{k}`: {v}" for k, v in metrics["modes"].items()] + [""]
     for layer in metrics["layers"]:
         block = metrics["scores"][layer]
-        lines += [f"## Layer `{layer}`", "", "| mode | average | precision | recall | F1 |", "|---|---|---|---|---|"]
+        lines += [f"## Layer {_md_code(layer)}", "", "| mode | average | precision | recall | F1 |", "|---|---|---|---|---|"]
         for family in FAMILIES:
             for avg in ("micro", "macro"):
                 lines.append(f"| `{family}` | {avg} | {' | '.join(_prf(block[family][avg]))} |")
@@ -72,7 +90,7 @@ def render_markdown(metrics: Mapping, errors: Sequence[dict], *, title: str = "n
         for label in labels:
             for family in ("seqeval_strict", "seqeval_default", "span_exact"):
                 node = block[family][label]
-                lines.append(f"| {label} | `{family}` | {node['support']} | {' | '.join(_prf(node))} |")
+                lines.append(f"| {_md(label)} | `{family}` | {node['support']} | {' | '.join(_prf(node))} |")
         lines += [
             "",
             "SemEval categories (all labels):",
@@ -89,7 +107,7 @@ def render_markdown(metrics: Mapping, errors: Sequence[dict], *, title: str = "n
     lines += ["## Errors", "", "| layer | " + " | ".join(CATEGORIES) + " |", "|---" * (len(CATEGORIES) + 1) + "|"]
     for layer in metrics["layers"]:
         row = counts.get(layer, dict.fromkeys(CATEGORIES, 0))
-        lines.append(f"| {layer} | " + " | ".join(str(row[c]) for c in CATEGORIES) + " |")
+        lines.append(f"| {_md(layer)} | " + " | ".join(str(row[c]) for c in CATEGORIES) + " |")
     lines += ["", "Every error, with its context, is in `errors.jsonl`.", ""]
     return "\n".join(lines)
 
