@@ -210,6 +210,10 @@ def test_convert_to_brat_refuses_a_folder_holding_other_documents(tmp_path: Path
     assert main(["data", "convert", str(tmp_path / "v2.jsonl"), str(out), "--to", "brat"]) == 1
     assert "holds brat documents not in the input (b)" in capsys.readouterr().err
     assert main(["data", "convert", str(tmp_path / "v1.jsonl"), str(out), "--to", "brat"]) == 0  # the same ids: rewritten
+    (out / "c.TXT").write_text("نص", encoding="utf-8")
+    (out / "c.ANN").write_text("", encoding="utf-8")  # brat in any case: read back with the folder
+    assert main(["data", "convert", str(tmp_path / "v1.jsonl"), str(out), "--to", "brat"]) == 1
+    assert "holds brat documents not in the input (c)" in capsys.readouterr().err
 
 
 @pytest.mark.slow

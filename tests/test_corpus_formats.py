@@ -351,6 +351,34 @@ def test_brat_folder_ids_and_unsafe_ids(tmp_path: Path, sample_docs: list[Docume
     assert not (tmp_path / "out2").exists()
 
 
+@pytest.mark.parametrize(
+    ("ann", "txt", "written"),  # written: the text file the writer puts beside an .ann of that name
+    [("x.ANN", "x.TXT", "x.TXT"), ("x.ann", "x.TXT", "x.txt"), ("x.ANN", "x.txt", "x.TXT"), ("x.Ann", "x.tXt", "x.Txt")],
+)
+def test_brat_extensions_in_any_case(tmp_path: Path, ann: str, txt: str, written: str) -> None:
+    """Detection routes X.ANN to brat, so the reader, the pairing and the writer take it too."""
+    (tmp_path / txt).write_text("في دمشق", encoding="utf-8")
+    (tmp_path / ann).write_text("T1\tLOC 3 7\tدمشق\n", encoding="utf-8")
+    doc = Document("x", "في دمشق", [Span(3, 7, "LOCATION")])
+    assert formats.detect(tmp_path / ann) == formats.detect(tmp_path / txt) == "brat"
+    assert formats.read(tmp_path / ann) == formats.read(tmp_path / txt) == read_brat(tmp_path) == [doc]
+    assert formats.discover(tmp_path) == [(tmp_path / ann, "brat")]  # the text is no CoNLL file
+    formats.write([doc], tmp_path / "out" / ann)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted([ann, written])
+    assert formats.read(tmp_path / "out" / ann) == [doc]
+
+
+def test_brat_pair_with_two_text_files_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "x.txt").write_text("دمشق", encoding="utf-8")
+    if (tmp_path / "X.TXT").exists():
+        pytest.skip("this disk ignores case: x.txt and x.TXT are one file")
+    (tmp_path / "x.TXT").write_text("حماة", encoding="utf-8")
+    (tmp_path / "x.ann").write_text("T1\tLOC 0 4\n", encoding="utf-8")
+    for path in (tmp_path / "x.ann", tmp_path / "x.txt", tmp_path):
+        with pytest.raises(DataError, match=r"x\.ann: several text files next to it \(x\.TXT, x\.txt\); keep one"):
+            read_brat(path)
+
+
 def test_doccano_both_shapes_and_derived_ids(tmp_path: Path) -> None:
     path = tmp_path / "d.jsonl"
     lines = [

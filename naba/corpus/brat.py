@@ -10,9 +10,11 @@ the file, line and fragments; ``"merge"`` makes one span from the first start to
 ``"split"`` makes one span per fragment.
 
 A path may be an ``.ann`` file, its ``.txt`` file, or a folder searched recursively for ``.ann``
-files (a ``.txt`` without an ``.ann`` is not a brat document and is skipped). The document id is
-the file stem, or for a folder the path relative to it without the suffix (``sub/X``); the writer
-uses the id the same way, so ids must be safe relative paths. ``meta`` is not stored.
+files (a ``.txt`` without an ``.ann`` is not a brat document and is skipped). Extensions count in
+any case (``X.ANN`` with ``X.TXT``, as tools on Windows write them); a pair is the same stem,
+exactly. The document id is the file stem, or for a folder the path relative to it without the
+suffix (``sub/X``); the writer uses the id the same way, so ids must be safe relative paths.
+``meta`` is not stored.
 """
 
 from __future__ import annotations
@@ -40,20 +42,33 @@ def read_brat(
     if discontinuous not in DISCONTINUOUS:
         raise ConfigError(f"discontinuous must be one of {DISCONTINUOUS}, got {discontinuous!r}")
     path = Path(path)
+    problems: list[Problem] = []
     if path.is_dir():
-        anns = sorted(p for p in path.rglob("*.ann") if p.is_file())  # a folder may be named x.ann
+        files = sorted(p for p in path.rglob("*") if p.is_file())  # a folder may be named x.ann
+        anns = [p for p in files if has_suffix(p, ".ann")]
         if not anns:
             raise DataError(Problem(str(path), "", "no brat .ann files in this folder"))
-        named = [(ann, ann.relative_to(path).with_suffix("").as_posix()) for ann in anns]
-    elif path.suffix in (".ann", ".txt"):
-        named = [(path.with_suffix(".ann"), path.stem)]
+        texts: dict[tuple[Path, str], list[Path]] = {}
+        for p in files:
+            if has_suffix(p, ".txt"):
+                texts.setdefault((p.parent, p.stem), []).append(p)
+        named = [(ann, ann.relative_to(path).with_suffix("").as_posix(), texts.get((ann.parent, ann.stem), []))
+                 for ann in anns]
+    elif has_suffix(path, ".ann"):
+        named = [(path, path.stem, beside(path, ".txt"))]
+    elif has_suffix(path, ".txt"):
+        anns = beside(path, ".ann")
+        if len(anns) > 1:
+            raise DataError(Problem(str(path), "", f"several annotation files next to it ({_names(anns)}); keep one"))
+        # without one, reading the .ann that is not there reports it
+        ann = anns[0] if anns else path.with_suffix(".ann")
+        named = [(ann, path.stem, beside(ann, ".txt"))]
     else:
         raise DataError(Problem(str(path), "", "a brat path must be an .ann file, a .txt file or a folder"))
-    problems: list[Problem] = []
     found: list[tuple[str, Document]] = []
-    for ann, doc_id in named:
+    for ann, doc_id, txts in named:
         try:
-            doc = _read_one(ann, doc_id, scheme, discontinuous, problems)
+            doc = _read_one(ann, txts, doc_id, scheme, discontinuous, problems)
         except DataError as exc:
             problems.extend(exc.problems)
             continue
@@ -66,18 +81,40 @@ def read_brat(
     return [doc for _, doc in found]
 
 
+def has_suffix(path: str | Path, suffix: str) -> bool:
+    """Whether ``path`` ends in ``suffix`` (``".ann"``, ``".txt"``) in any case: ``X.ANN`` is brat too."""
+    return Path(path).suffix.lower() == suffix
+
+
+def beside(path: Path, suffix: str) -> list[Path]:
+    """The files next to ``path`` with its stem and ``suffix`` in any case, sorted: several only on a
+    disk that tells case apart (``X.txt`` and ``X.TXT``), where brat's pairing is then ambiguous."""
+    try:
+        return sorted(p for p in path.parent.iterdir() if p.stem == path.stem and has_suffix(p, suffix) and p.is_file())
+    except OSError:
+        return []  # no such folder: the caller reports the missing file
+
+
+def _names(paths: list[Path]) -> str:
+    return ", ".join(p.name for p in paths)
+
+
 def _flat(text: str) -> str:
     return text.replace("\r", " ").replace("\n", " ")
 
 
 def _read_one(
-    ann: Path, doc_id: str, scheme: LabelScheme, discontinuous: str, problems: list[Problem]
+    ann: Path, txts: list[Path], doc_id: str, scheme: LabelScheme, discontinuous: str, problems: list[Problem]
 ) -> Document | None:
+    """The document of ``ann`` with its text file, the one of ``txts`` (the text files beside it)."""
     source = str(ann)
-    txt = ann.with_suffix(".txt")
-    if not txt.is_file():
-        problems.append(Problem(source, "", f"no text file {txt.name} next to it"))
+    if not txts:
+        problems.append(Problem(source, "", f"no text file {ann.stem}.txt next to it"))
         return None
+    if len(txts) > 1:
+        problems.append(Problem(source, "", f"several text files next to it ({_names(txts)}); keep one"))
+        return None
+    txt = txts[0]
     # offsets count every character of the .txt, a leading U+FEFF included: the writer keeps a
     # text's U+FEFF, so dropping it here would move every span of such a document by one
     text = read_text(txt, keep_bom=True)
@@ -180,13 +217,14 @@ def _safe_id(doc_id: str) -> bool:
 def write_brat(docs: Iterable[Document], path: str | Path, *, scheme: LabelScheme = DEFAULT_SCHEME) -> None:
     """Write ``<id>.txt`` + ``<id>.ann`` per document under the folder ``path``.
 
-    With a path ending in ``.ann`` exactly one document is written there (its ``.txt`` beside).
+    With a path ending in ``.ann`` (in any case) exactly one document is written there, its text
+    beside with the same case (``X.ANN`` and ``X.TXT``), as the reader pairs them.
     Ids that are not safe relative paths, or whose files would overwrite each other's on some disks
     (see :func:`id_problems`), are a DataError; nothing is written then.
     """
     docs = check_for_write(docs, scheme)
     path = Path(path)
-    if path.suffix == ".ann":
+    if has_suffix(path, ".ann"):
         if len(docs) != 1:
             raise DataError(Problem(str(path), "", f"one .ann file holds one document, got {len(docs)}"))
         targets = [(path, docs[0])]
@@ -199,5 +237,10 @@ def write_brat(docs: Iterable[Document], path: str | Path, *, scheme: LabelSchem
         lines = [
             f"T{k}\t{s.label} {s.start} {s.end}\t{_flat(doc.span_text(s))}\n" for k, s in enumerate(doc.spans, 1)
         ]
-        atomic_write(ann.with_suffix(".txt"), doc.text)
+        atomic_write(_text_path(ann), doc.text)
         atomic_write(ann, "".join(lines))
+
+
+def _text_path(ann: Path) -> Path:
+    """Where the writer puts the text of ``ann``: its ``.txt`` with the case of its ``.ann`` letters."""
+    return ann.with_suffix("".join(t.upper() if a.isupper() else t for a, t in zip(ann.suffix, ".txt", strict=True)))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from naba.corpus import formats
+from naba.corpus.brat import has_suffix
 from naba.corpus.document import Document
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.corpus.split import empty_fold, kfold, split
@@ -241,7 +242,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if to == "brat" and out.is_dir():
         # a brat folder is not replaced like a file: documents already there would stay and read back
         ids = {d.id for d in docs}
-        stale = sorted(a.relative_to(out).with_suffix("").as_posix() for a in out.rglob("*.ann") if a.is_file())
+        stale = sorted(a.relative_to(out).with_suffix("").as_posix() for a in out.rglob("*")
+                       if has_suffix(a, ".ann") and a.is_file())
         stale = [i for i in stale if i not in ids]
         if stale:
             raise DataError(Problem(str(out), "", f"holds brat documents not in the input ({', '.join(stale[:5])}"

@@ -6,6 +6,8 @@
 * ``brat``: ``.ann``, a folder, or a ``.txt`` with an ``.ann`` beside it, :mod:`naba.corpus.brat`
 * ``conll`` (``bio``, ``iob``): ``.conll``, ``.txt``, ``.bio``, ``.iob``, :mod:`naba.corpus.conll`
 
+Extensions count in any case (``X.ANN``, ``X.TXT``), here and in the readers they pick.
+
 Reader and writer options (``bio_repair``, ``discontinuous``, ``offsets``, ...) pass through as
 keywords; an option the chosen format does not have is a :class:`ConfigError`.
 """
@@ -17,7 +19,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from naba.corpus.brat import read_brat, write_brat
+from naba.corpus.brat import beside, has_suffix, read_brat, write_brat
 from naba.corpus.conll import read_conll, write_conll
 from naba.corpus.doccano import read_doccano, write_doccano
 from naba.corpus.document import Document
@@ -67,7 +69,7 @@ def detect(path: str | Path) -> str:
     if path.is_dir():
         return "brat"
     suffix = path.suffix.lower()
-    if suffix == ".txt" and path.with_suffix(".ann").is_file():
+    if suffix == ".txt" and beside(path, ".ann"):
         return "brat"
     if suffix not in SUFFIXES:
         raise DataError(
@@ -137,14 +139,16 @@ def discover(folder: str | Path, *, format: str | None = None) -> list[tuple[Pat
     """
     fmt = canonical(format) if format else None
     wanted = suffixes(fmt) if fmt else tuple(SUFFIXES)
-    found = []
     root = Path(folder)
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).parts
-        if any(part.startswith(".") for part in rel) or not path.is_file():
-            continue
+    files = [
+        p for p in sorted(root.rglob("*"))
+        if not any(part.startswith(".") for part in p.relative_to(root).parts) and p.is_file()
+    ]
+    paired = {(p.parent, p.stem) for p in files if has_suffix(p, ".ann")}  # an .ann's text is no CoNLL file
+    found = []
+    for path in files:
         suffix = path.suffix.lower()
-        if suffix not in wanted or (suffix == ".txt" and path.with_suffix(".ann").is_file()):
+        if suffix not in wanted or (suffix == ".txt" and (path.parent, path.stem) in paired):
             continue
         found.append((path, fmt or SUFFIXES[suffix]))
     return found
