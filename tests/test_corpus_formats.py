@@ -87,6 +87,27 @@ def test_conll_round_trip(tmp_path: Path, content: str) -> None:
     assert (tmp_path / "b" / "c.conll").read_text(encoding="utf-8") == expected
 
 
+@pytest.mark.parametrize(
+    ("texts", "span", "docstart"),  # span: the LOCATION of the first document
+    [
+        (["\ufeff حماة", "في دمشق"], (2, 6), False),
+        (["\ufeffحماة في دمشق"], (0, 5), False),  # the token is U+FEFF and حماة together
+        (["\ufeff حماة\nفي دمشق"], (2, 6), None),
+        (["\ufeff"], None, False),
+        (["حماة \ufeff"], (0, 4), False),
+    ],
+    ids=["lone-first-token", "bom-inside-first-token", "docstart", "only-token", "lone-later"],
+)
+def test_conll_round_trip_of_a_leading_feff(tmp_path: Path, texts: list[str], span: tuple | None,
+                                            docstart: bool | None) -> None:
+    """The reader drops a file's leading U+FEFF as a BOM: a first token starting with one survives."""
+    docs = [Document(f"c-{i:05d}", t) for i, t in enumerate(texts)]
+    docs[0] = Document(docs[0].id, texts[0], [Span(*span, "LOCATION")] if span else [])
+    write_conll(docs, tmp_path / "c.conll", docstart=docstart)
+    back = read_conll(tmp_path / "c.conll")
+    assert [(d.text, d.spans) for d in back] == [(d.text, d.spans) for d in docs]
+
+
 # --- CoNLL rules ------------------------------------------------------------------------------
 
 

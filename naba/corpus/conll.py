@@ -18,7 +18,8 @@ Reading rules (other code relies on them exactly):
   after ``O`` or after another type) is an error naming the line and both tags, unless
   ``bio_repair="begin"``: then the stray tag starts a new span, which also reads IOB1 files.
 
-The writer writes IOB2 with naba labels, tokens being the whitespace-split of each sentence.
+The writer writes IOB2 with naba labels, tokens being the whitespace-split of each sentence (and
+a BOM first when the first token starts with U+FEFF, which the reader would take for one).
 """
 
 from __future__ import annotations
@@ -249,4 +250,7 @@ def write_conll(
         out.extend(lines)
     if problems:
         raise DataError(problems)
-    atomic_write(path, "\n".join(out) + ("\n" if out else ""))
+    text = "\n".join(out) + ("\n" if out else "")
+    # the reader drops a leading U+FEFF as a byte-order mark: a first token starting with one (a
+    # lone one included) would lose it, or leave its line without a token; a BOM before it is dropped instead
+    atomic_write(path, "\ufeff" + text if text.startswith("\ufeff") else text)
