@@ -12,6 +12,7 @@ import pytest
 
 from naba.cli import main
 from naba.corpus import formats
+from naba.corpus.conll import rebuilt_text
 from naba.corpus.document import Document, Span
 from naba.corpus.jsonl import read_jsonl, write_jsonl
 
@@ -181,6 +182,28 @@ def test_convert_conll_needs_token_aligned_single_layer(tmp_path: Path, corpus: 
     assert main(["data", "convert", str(corpus), str(tmp_path / "o.conll"), "--labels", str(labels)]) == 0
     docs = formats.read(tmp_path / "o.conll")
     assert [d.text for d in docs] == [d.text for d in read_jsonl(corpus)]
+
+
+@pytest.mark.parametrize(
+    ("texts", "warning"),
+    [
+        (["قال محمد", "في دمشق"], None),
+        (["قال  محمد", "في دمشق", " نص\t"], "the text of 2 of 3 document(s) (first: id=d0) reads back"),
+        (["في دمشق", "سطر\n\nسطر\r\n"], "the text of 1 of 2 document(s) (first: id=d1) reads back"),
+        (["قال \u200fمحمد"], "the text of 1 of 1 document(s) (first: id=d0) reads back"),
+    ],
+    ids=["exact", "spaces-tabs", "blank-line-crlf", "direction-mark"],
+)
+def test_convert_to_conll_warns_when_the_text_changes(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                      texts: list[str], warning: str | None) -> None:
+    write_jsonl([Document(f"d{i}", t) for i, t in enumerate(texts)], tmp_path / "in.jsonl")
+    assert main(["data", "convert", str(tmp_path / "in.jsonl"), str(tmp_path / "out.conll")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    warnings = [line for line in err if "warning" in line]
+    assert warnings == ([f"naba data convert: warning: {warning} from CoNLL with its spacing rebuilt (one space "
+                         "between tokens, a line per sentence, direction marks dropped)"] if warning else [])
+    # the warning's rule is the reader's: rebuilt_text gives what the file reads back as
+    assert [d.text for d in formats.read(tmp_path / "out.conll")] == [rebuilt_text(t) for t in texts]
 
 
 def test_split_and_folds(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from naba.corpus import formats
 from naba.corpus.brat import has_suffix
+from naba.corpus.conll import rebuilt_text
 from naba.corpus.document import Document
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.corpus.split import empty_fold, kfold, split
@@ -249,6 +250,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
             raise DataError(Problem(str(out), "", f"holds brat documents not in the input ({', '.join(stale[:5])}"
                                     f"{', ...' if len(stale) > 5 else ''}); write to a new or empty folder"))
     formats.write(docs, out, format=to, scheme=scheme, **opts)
+    if to == "conll":
+        # CoNLL holds tokens, not the text between them: say so when that loses something
+        changed = [d.id for d in docs if rebuilt_text(d.text) != d.text]
+        if changed:
+            print(f"naba data convert: warning: the text of {len(changed)} of {len(docs)} document(s) (first: "
+                  f"id={changed[0]}) reads back from CoNLL with its spacing rebuilt (one space between tokens, "
+                  "a line per sentence, direction marks dropped)", file=sys.stderr)
     print(f"wrote {len(docs)} document(s) to {out} ({to})", file=sys.stderr)
     return 0
 

@@ -221,6 +221,14 @@ def _doc_lines(doc: Document, where: str, source: str) -> tuple[list[str], list[
     return lines, problems
 
 
+def rebuilt_text(text: str) -> str:
+    """The text a document of ``text`` has once :func:`write_conll` wrote it and the reader read it
+    back (the TEXT REBUILD RULE): each line's tokens, direction marks stripped, joined by one space;
+    the lines that hold tokens joined by ``\n``."""
+    lines = (" ".join(t for t in map(strip_marks, _TOKEN.findall(line)) if t) for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
 def write_conll(
     docs: Iterable[Document],
     path: str | Path,
