@@ -325,3 +325,29 @@ def test_conll_export_blanks_tokens_a_conll_file_cannot_hold(tmp_path: Path, tex
         assert [(docs[0].span_text(s), s.label) for s in docs[0].spans] == [("الجيش السوري", "ACTOR")]
     else:
         assert len(docs) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "is_file", "reason"),
+    [
+        ("preds.ann", False, "this name is one brat file's"),  # each document overwrote the one before
+        ("preds.TXT", False, "this name is one brat file's"),
+        ("preds.Ann", False, "this name is one brat file's"),
+        ("preds.jsonl", True, "a file stands there"),  # failed only once the whole corpus was tagged
+    ],
+)
+def test_cli_brat_export_needs_a_folder_name(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture, name: str, is_file: bool, reason: str
+) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": f"d{k}", "text": "قال الجيش"}) + "\n" for k in range(3)), encoding="utf-8")
+    out = tmp_path / name
+    if is_file:
+        out.write_text("kept\n", encoding="utf-8")
+    assert main(["predict", str(checkpoint), str(src), "-o", str(out), "--format", "brat", "--no-progress"]) == 1
+    assert reason in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({"in.jsonl", name} if is_file else {"in.jsonl"})
+    if is_file:
+        assert out.read_text(encoding="utf-8") == "kept\n"
+    with pytest.raises(DataError, match=re.escape(reason)):
+        write_brat([("d0", "قال الجيش", [])], out, scheme=DEFAULT_SCHEME)

@@ -149,6 +149,10 @@ def _predict(args: argparse.Namespace) -> int:
     work = output.with_name(output.name + ".work.jsonl") if exporting else output
     if exporting and same_file(output, Path(args.input)):
         raise ConfigError(f"{output}: the output is the input; choose another -o")
+    if args.format == "brat":
+        from naba.predict.exports import check_brat_folder
+
+        check_brat_folder(output)  # now, not once the whole corpus is tagged
     shard = current_shard()
     tagger = Tagger.from_pretrained(
         args.model, device=job_device(args.device, shard), dtype=args.dtype,

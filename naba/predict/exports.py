@@ -108,6 +108,7 @@ def write_brat(rows: Iterable[Row], folder: str | Path, *, scheme: LabelScheme) 
     from naba.corpus.brat import id_problem
     from naba.corpus.brat import write_brat as write_one
 
+    check_brat_folder(folder)
     written = skipped = 0
     seen: dict[str, str] = {}
     for number, (doc_id, text, spans) in enumerate(rows):
@@ -121,6 +122,20 @@ def write_brat(rows: Iterable[Row], folder: str | Path, *, scheme: LabelScheme) 
         write_one([to_document(doc_id, text, spans)], Path(folder), scheme=scheme)
         written += 1
     return written, skipped
+
+
+def check_brat_folder(folder: str | Path) -> None:
+    """A DataError if ``folder`` cannot take a brat export: a file stands there, or its name ends in
+    ``.ann``/``.txt``, which naba.corpus.brat.write_brat takes for one document's file (each
+    document would overwrite the one before)."""
+    from naba.corpus.brat import has_suffix
+
+    folder = Path(folder)
+    if has_suffix(folder, ".ann") or has_suffix(folder, ".txt"):
+        reason = "a brat export is a folder of files, and this name is one brat file's; choose a folder name"
+        raise DataError(Problem(str(folder), "", reason))
+    if folder.exists() and not folder.is_dir():
+        raise DataError(Problem(str(folder), "", "a brat export is a folder, and a file stands there"))
 
 
 def check_brat_ids(rows: Iterable[Row], folder: str | Path) -> None:
