@@ -204,3 +204,29 @@ def test_bio_repair_applies_to_conll_predictions_beside_jsonl_gold(tmp_path, cap
     assert main([*argv, "--bio-repair", "begin"]) == 0
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["scores"]["entity"]["span_exact"]["micro"]["fp"] == 1
+
+
+@pytest.mark.parametrize(
+    ("ann", "txt", "folder"),
+    [
+        (".ann", ".txt", ""),
+        (".ANN", ".TXT", ""),  # was "neither a model nor a brat folder", which the brat reader reads
+        (".ann", ".txt", "sub"),  # in a subfolder, as the reader finds them (ids are relative paths)
+    ],
+)
+def test_eval_a_brat_folder_of_predictions(tmp_path, ann, txt, folder):
+    gold = tmp_path / "gold.jsonl"
+    write(GOLD, gold)
+    pred = tmp_path / "pred"
+    for doc in GOLD:
+        base = pred / folder / doc.id
+        base.parent.mkdir(parents=True, exist_ok=True)
+        base.with_suffix(txt).write_text(doc.text, encoding="utf-8")
+        lines = [f"T{k}\t{s.label} {s.start} {s.end}\t{doc.text[s.start:s.end]}\n" for k, s in enumerate(doc.spans, 1)]
+        base.with_suffix(ann).write_text("".join(lines), encoding="utf-8")
+    if folder:  # ids are the relative paths: gold with the same ids
+        write([Document(f"{folder}/{d.id}", d.text, d.spans) for d in GOLD], gold)
+    out = tmp_path / "out"
+    assert main(["eval", str(pred), "--data", str(gold), "--out", str(out), "--bootstrap", "0"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["scores"]["entity"]["span_exact"]["micro"]["f1"] == 1.0

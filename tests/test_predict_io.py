@@ -92,11 +92,12 @@ def test_folder_is_read_sorted_and_bad_files_are_rejected(tmp_path: Path) -> Non
     (tmp_path / "b.txt").write_text("ب", encoding="utf-8")
     (tmp_path / "a.txt").write_text("أ", encoding="utf-8")
     (tmp_path / "c.txt").write_bytes(b"\xff")
+    (tmp_path / "d.TXT").write_text("د", encoding="utf-8")  # read, as a lone d.TXT is
     (tmp_path / "notes.md").write_text("ignored", encoding="utf-8")
     items = list(read_inputs(tmp_path))
     assert items[:2] == [Record(1, "a", "أ"), Record(2, "b", "ب")]
     assert isinstance(items[2], Reject) and items[2].id == "c" and "UTF-8" in items[2].reason
-    assert len(items) == 3
+    assert items[3:] == [Record(4, "d", "د")]
 
 
 def test_parquet_is_read_in_row_batches(tmp_path: Path) -> None:

@@ -55,8 +55,11 @@ def test_tag_texts_as_json(checkpoint: Path, capsys: pytest.CaptureFixture) -> N
     assert {s["layer"] for r in records for s in r["spans"]} <= {"entity", "claim"}
 
 
-def test_tag_a_txt_file_keeps_its_line_ends(tmp_path: Path, oracle: None, capsys: pytest.CaptureFixture) -> None:
-    path = tmp_path / "article.txt"
+@pytest.mark.parametrize("name", ["article.txt", "article.TXT"])  # .TXT was read as CoNLL
+def test_tag_a_txt_file_keeps_its_line_ends(
+    tmp_path: Path, oracle: None, capsys: pytest.CaptureFixture, name: str
+) -> None:
+    path = tmp_path / name
     path.write_bytes(FILE_TEXT.encode("utf-8"))
     assert main(["tag", "model", str(path), "--json"]) == 0
     (record,) = _json_lines(capsys)

@@ -182,6 +182,7 @@ def _predictions(
     file_only: bool = False,
 ) -> tuple[list[Document], tuple[str, ...] | None]:
     """Predicted documents of ``system`` and, for a model, its layers (None for a file)."""
+    from naba.corpus.brat import has_suffix
     from naba.corpus.formats import SUFFIXES
     from naba.eval.matching import align
     from naba.eval.sources import is_model, predict, read_predictions
@@ -192,7 +193,8 @@ def _predictions(
         return predict(system, gold, batch_size=args.batch_size)
     if not path.exists():
         raise DataError(Problem(system, "", "no such predictions file"))
-    if not file_only and path.is_dir() and not any(path.glob("*.ann")):
+    # the brat reader's own test: .ann files in any case, in subfolders too (ids are relative paths)
+    if not file_only and path.is_dir() and not any(has_suffix(p, ".ann") for p in path.rglob("*")):
         raise ModelLoadError(
             f"{path}: neither a model (no naba.json here or in best/) nor a brat folder of predictions (no .ann files)"
         )

@@ -101,6 +101,7 @@ def register_tag(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _tag(args: argparse.Namespace) -> int:
+    from naba.corpus.brat import beside, has_suffix
     from naba.corpus.fileio import read_text
     from naba.corpus.formats import read
     from naba.errors import ConfigError
@@ -110,7 +111,7 @@ def _tag(args: argparse.Namespace) -> int:
     docs: list[tuple[str, str]] = [(f"text-{i}", t) for i, t in enumerate(args.text)]
     for name in args.files:
         path = Path(name)
-        if path.suffix == ".txt" and args.format is None and not path.with_suffix(".ann").exists():
+        if has_suffix(path, ".txt") and args.format is None and not beside(path, ".ann"):
             # line ends kept as in the file (no CRLF translation), so offsets count the file's characters
             docs.append((path.stem, read_text(path, keep_bom=True)))
         else:

@@ -80,7 +80,8 @@ def read_inputs(
     """
     kind = input_kind(path)
     if kind == "folder":
-        files = sorted(p for p in Path(path).iterdir() if p.suffix == ".txt" and p.is_file())
+        # .TXT too, as a lone file is read whatever its case
+        files = sorted(p for p in Path(path).iterdir() if p.suffix.lower() == ".txt" and p.is_file())
         for number, file in enumerate(files, start=1):
             yield _read_text_file(file, number)
     elif kind == "text":
