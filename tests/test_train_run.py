@@ -24,6 +24,7 @@ from naba.corpus.document import Document, Span
 from naba.corpus.formats import read
 from naba.errors import ConfigError
 from naba.train import load_config
+from naba.train.checkpoint import checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLE = ROOT / "data" / "examples" / "hama-article.jsonl"
@@ -104,6 +105,31 @@ def train_in_process(path: Path, *overrides: str) -> dict:
         return train(load_config(path, list(overrides)), show_progress=False)
     finally:
         AcceleratorState._reset_state(reset_partial_state=True)  # the next run starts clean
+
+
+class Killed(Exception):
+    """Stands in for a SIGKILL in process: raised just after a checkpoint is written."""
+
+
+def kill_after_checkpoint(monkeypatch: pytest.MonkeyPatch, step: int) -> None:
+    """Make in-process runs stop (raise Killed) right after they write ``checkpoints/step-STEP``."""
+    import naba.train.loop as loop
+
+    save = loop.save_training_state
+
+    def save_then_die(path: Path, **kwargs) -> None:
+        save(path, **kwargs)
+        if path.name == f"step-{step}":
+            raise Killed(path)
+
+    monkeypatch.setattr(loop, "save_training_state", save_then_die)
+
+
+def same_weights(a: Path, b: Path) -> bool:
+    from safetensors.torch import load_file
+
+    wa, wb = load_file(str(a / "model.safetensors")), load_file(str(b / "model.safetensors"))
+    return wa.keys() == wb.keys() and all(wa[k].equal(wb[k]) for k in wa)
 
 
 @pytest.mark.slow
@@ -242,6 +268,27 @@ def test_without_a_dev_set_the_last_model_is_kept(tmp_path: Path, corpus: dict[s
     assert metrics["evals"] == [] and metrics["best"]["step"] == 5
     assert set(metrics["final"]) == {"test"}
     assert (tmp_path / "runs" / "tiny" / "best" / "naba.json").is_file()
+
+
+@pytest.mark.slow
+def test_without_a_dev_set_a_run_killed_after_an_epoch_resumes_from_its_end(
+    tmp_path: Path, corpus: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no dev set and save_every 0: a checkpoint where evaluations would be (here each epoch's end, 6 steps)
+    path = config_file(tmp_path, corpus, data={"dev": [], "dev_ratio": 0.0, "test": [str(corpus["dev"])]},
+                       run={"eval_every": 0, "save_every": 0})
+    whole = train_in_process(path, "run.name=whole")
+    runs = tmp_path / "runs"
+    assert whole["steps"] == 18 and [p.name for p in checkpoints(runs / "whole")] == ["step-12", "step-18"]
+    kill_after_checkpoint(monkeypatch, 6)
+    with pytest.raises(Killed):
+        train_in_process(path, "run.name=cut")
+    monkeypatch.undo()
+    cut = train_in_process(path, "run.name=cut")
+    assert "resuming from " + str(runs / "cut" / "checkpoints" / "step-6") in (
+        runs / "cut" / "logs" / "train.log").read_text(encoding="utf-8")
+    assert cut == whole and set(cut["final"]) == {"test"}
+    assert same_weights(runs / "cut" / "best", runs / "whole" / "best")
 
 
 @pytest.mark.slow

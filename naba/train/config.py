@@ -88,7 +88,7 @@ class RunConfig:
     name: str | None = None  # None: the config file's name without .yaml
     seed: int = 42
     eval_every: int = 0  # optimizer steps between dev evaluations; 0: at the end of each epoch
-    save_every: int = 0  # steps between resumable checkpoints; 0: after every evaluation
+    save_every: int = 0  # steps between resumable checkpoints; 0: wherever an evaluation is due, dev set or not
     keep_checkpoints: int = 2
     patience: int = 0  # evaluations without improvement before stopping; 0: never stop early
     tracker: str = "tensorboard"

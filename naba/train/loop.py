@@ -4,8 +4,9 @@
 decay over length-grouped, dynamically padded batches, with gradient accumulation and clipping.
 It evaluates exact-span F1 per layer on dev every ``run.eval_every`` steps, keeps the best model in
 ``best/``, stops early after ``run.patience`` evaluations without improvement, and writes
-resumable checkpoints: a run killed at any moment and started again with the same command
-continues from its last checkpoint and ends with the same metrics as an uninterrupted run.
+resumable checkpoints (every ``run.save_every`` steps, or wherever an evaluation is due, dev set or
+not): a run killed at any moment and started again with the same command continues from its last
+checkpoint and ends with the same metrics as an uninterrupted run.
 
 The same entry point runs on one CPU, one GPU, or many processes under ``accelerate launch`` or
 ``torchrun``; only the main process writes files.
@@ -241,7 +242,8 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
 
             epoch_end = progress.batch_index == len(batches)
             due = (step % cfg.run.eval_every == 0) if cfg.run.eval_every else epoch_end
-            evaluated = bool(splits.dev) and (due or step == total)
+            due = due or step == total
+            evaluated = bool(splits.dev) and due
             if evaluated:
                 results = evaluate(unwrapped, splits.dev, dev_windows, space, **eval_kw)
                 done_since = len(progress.evals) and progress.evals[-1]["step"]
@@ -264,7 +266,9 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
                 log(f"step {step}/{total}: dev {_summary(results)}"
                     + (" (best)" if progress.best_step == step else "")
                     + (" -- stopping early" if progress.stopped_early else ""))
-            if (step % cfg.run.save_every == 0) if cfg.run.save_every else evaluated:
+            # save_every 0: where an evaluation is due, also without a dev set to evaluate on (else a
+            # run without one would save nothing until it finished, and a kill would restart it from 0)
+            if (step % cfg.run.save_every == 0) if cfg.run.save_every else due:
                 rng = gather_object([capture_rng()]) if world > 1 else [capture_rng()]
                 if main:
                     save_training_state(run_dir / "checkpoints" / f"step-{step}", model=unwrapped, tokenizer=tokenizer,
