@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from naba.errors import ConfigError
-from naba.train.config import TrainConfig, load_config, save_config
+from naba.train.config import RUNTIME_ONLY, TrainConfig, changed_settings, load_config, save_config
 
 
 @pytest.fixture()
@@ -157,3 +157,34 @@ def test_shipped_configs_only_override_known_keys() -> None:
         for section, values in raw.items():
             assert section in sections, (name, section)
             assert set(values) <= set(sections[section]), (name, section, set(values) - set(sections[section]))
+
+
+DROP = object()  # a key (or section) an older naba did not write to config.yaml
+
+
+@pytest.mark.parametrize(
+    ("edits", "changed"),
+    [
+        ({}, []),
+        ({"run.threads": 4}, ["run.threads"]),  # reported; the caller decides what RUNTIME_ONLY forgives
+        ({"run.overwrite": True, "optim.lr": 1e-3}, ["optim.lr", "run.overwrite"]),
+        ({"run.threads": DROP}, ["run.threads"]),
+        ({"model": DROP}, [f"model.{k}" for k in TrainConfig().to_dict()["model"]]),
+    ],
+)
+def test_changed_settings_compare_a_saved_config_key_by_key(edits: dict, changed: list[str]) -> None:
+    new = TrainConfig().to_dict()
+    old = yaml.safe_load(yaml.safe_dump(new))  # as read back from config.yaml
+    for key, value in edits.items():
+        section, _, name = key.partition(".")
+        where, name = (old, section) if not name else (old[section], name)
+        if value is DROP:
+            del where[name]
+        else:
+            where[name] = value
+    assert changed_settings(old, new) == changed
+
+
+def test_runtime_only_settings_are_real_run_keys() -> None:
+    keys = {f"{s}.{k}" for s, values in TrainConfig().to_dict().items() for k in values}
+    assert RUNTIME_ONLY <= keys and all(key.startswith("run.") for key in RUNTIME_ONLY)

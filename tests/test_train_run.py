@@ -1,5 +1,6 @@
 """Training runs end to end with tiny models: overfitting the brief's article, determinism, resume
-after SIGKILL, two processes under torchrun, early stopping, and clear errors.
+after SIGKILL (and, killed in process, without a dev set or with runtime-only settings changed), two
+processes under torchrun, early stopping, and clear errors.
 
 Every run uses one torch thread: on a busy 2-core machine two threads can be 30x slower.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -289,6 +291,49 @@ def test_without_a_dev_set_a_run_killed_after_an_epoch_resumes_from_its_end(
         runs / "cut" / "logs" / "train.log").read_text(encoding="utf-8")
     assert cut == whole and set(cut["final"]) == {"test"}
     assert same_weights(runs / "cut" / "best", runs / "whole" / "best")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("override", "resumes", "exact"),
+    [
+        # runtime-only settings (config.RUNTIME_ONLY): the run resumes, bit for bit where "exact"
+        ("run.num_workers=1", True, True),
+        ("run.log_every=1", True, True),
+        ("run.keep_checkpoints=1", True, True),
+        ("run.threads=2", True, False),  # may round float sums differently, as another machine would
+        # settings of what is trained: still another configuration
+        ("optim.lr=1e-3", False, None),
+        ("run.eval_every=2", False, None),
+        ("run.tracker=tensorboard", False, None),
+    ],
+)
+def test_a_killed_run_resumes_with_other_runtime_only_settings_and_refuses_other_changes(
+    tmp_path: Path, corpus: dict[str, Path], monkeypatch: pytest.MonkeyPatch, override: str, resumes: bool,
+    exact: bool | None,
+) -> None:
+    path = config_file(tmp_path, corpus, optim={"max_steps": 8}, run={"eval_every": 4})
+    run = tmp_path / "runs" / "cut"
+    kill_after_checkpoint(monkeypatch, 4)
+    with pytest.raises(Killed):
+        train_in_process(path, "run.name=cut")
+    monkeypatch.undo()
+    key = override.split("=")[0]
+    if not resumes:
+        with pytest.raises(ConfigError, match=rf"another configuration \(differs in {re.escape(key)}\)"):
+            train_in_process(path, "run.name=cut", override)
+        return
+    cut = train_in_process(path, "run.name=cut", override)
+    log = (run / "logs" / "train.log").read_text(encoding="utf-8")
+    assert f"resuming from {run / 'checkpoints' / 'step-4'}" in log
+    assert f"runtime-only settings changed since the last start: {key} " in log
+    assert yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))["run"][key.split(".")[1]] == (
+        yaml.safe_load(override.split("=")[1]))
+    # finished, it returns its result when started again with the setting as it first was
+    assert train_in_process(path, "run.name=cut") == cut
+    if exact:
+        assert train_in_process(path, "run.name=whole") == cut
+        assert same_weights(run / "best", tmp_path / "runs" / "whole" / "best")
 
 
 @pytest.mark.slow

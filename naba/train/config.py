@@ -117,6 +117,18 @@ class TrainConfig:
 
 
 SECTIONS = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
+
+# Settings of how a run is carried out, not of what it trains: a run started again with other values
+# of these resumes (or returns its finished result) instead of being refused as another configuration.
+# num_workers, log_every and keep_checkpoints leave the weights bit for bit the same (the same batches
+# in the same order, no RNG draw of their own; they change only who collates, what is logged, and which
+# old checkpoints are deleted). threads changes the speed and, as moving to another machine would, may
+# change how torch's CPU kernels split float sums, so the last bits of the weights (threads: 0, torch's
+# default of one per core, never pinned the count across machines either). overwrite says what to do
+# with an existing run, not how to train it. Left out on purpose: tracker (a resumed run's curves would
+# be split between two tools), save_every (where checkpoints are), and everything that shapes the model.
+RUNTIME_ONLY = frozenset({"run.threads", "run.num_workers", "run.log_every", "run.keep_checkpoints", "run.overwrite"})
+
 PATH_KEYS = ("data.train", "data.dev", "data.test", "data.labels", "model.tokenizer")
 
 
@@ -169,6 +181,12 @@ def save_config(cfg: TrainConfig, path: str | Path) -> None:
     from naba.corpus.fileio import atomic_write
 
     atomic_write(Path(path), yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True))
+
+
+def changed_settings(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Dotted keys whose value in ``new`` (a :meth:`TrainConfig.to_dict`) differs from ``old`` (a saved
+    ``config.yaml``, perhaps of an older naba that lacked a key), runtime-only ones included."""
+    return [f"{s}.{k}" for s in new for k in new[s] if (old.get(s) or {}).get(k, object()) != new[s][k]]
 
 
 def _flatten(raw: dict, *, source: str) -> list[tuple[str, Any]]:

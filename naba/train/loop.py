@@ -53,6 +53,7 @@ from naba.train.setup import (
     resolve_precision,
     resolve_tracker,
     run_tokenizer,
+    runtime_changes,
 )
 
 
@@ -150,6 +151,7 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
                                        scaler=accelerator.scaler, rank=rank, world=world)
     else:
         progress = Progress(world=world)
+    changes = runtime_changes(cfg, run_dir) if main else []  # before config.yaml is rewritten
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.yaml")
@@ -180,6 +182,8 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
     log(f"{'resuming from ' + str(resume) if resume else 'starting'}: {len(splits.train)} train / "
         f"{len(splits.dev)} dev / {len(splits.test)} test documents, {len(train_windows)} windows, "
         f"{total} steps, {world} process(es), precision {accelerator.mixed_precision}, device {device}")
+    if changes:
+        log(f"runtime-only settings changed since the last start: {', '.join(changes)}")
 
     eval_kw = {"accelerator": accelerator, "pad_id": tokenizer.pad_token_id,
                "batch_size": o.batch_size, "batch_tokens": o.batch_tokens}

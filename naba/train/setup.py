@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from naba.errors import ConfigError
-from naba.train.config import SMALL_MODEL, TrainConfig
+from naba.train.config import RUNTIME_ONLY, SMALL_MODEL, TrainConfig, changed_settings
 from naba.train.files import publish_dir, temp_dir_for
 
 _TRACKER_MODULES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
@@ -109,9 +109,7 @@ def prior_run(cfg: TrainConfig, run_dir: Path, *, main: bool) -> dict[str, Any] 
     if not saved.is_file():
         return None
     old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
-    new = cfg.to_dict()
-    differ = [f"{s}.{k}" for s in new for k in new[s]
-              if k != "overwrite" and (old.get(s) or {}).get(k, object()) != new[s][k]]
+    differ = [key for key in changed_settings(old, cfg.to_dict()) if key not in RUNTIME_ONLY]
     if differ:
         raise ConfigError(
             f"{run_dir} holds a run with another configuration (differs in {', '.join(differ)}); "
@@ -123,6 +121,21 @@ def prior_run(cfg: TrainConfig, run_dir: Path, *, main: bool) -> dict[str, Any] 
         if "final" in done:
             return done
     return None
+
+
+def runtime_changes(cfg: TrainConfig, run_dir: Path) -> list[str]:
+    """``KEY OLD -> NEW`` for each runtime-only setting that differs from the run's saved config.yaml,
+    for the log: the file is rewritten with the new values, so only the log keeps the old ones."""
+    saved = run_dir / "config.yaml"
+    if not saved.is_file():
+        return []
+    old, new = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}, cfg.to_dict()
+    lines = []
+    for key in changed_settings(old, new):
+        if key in RUNTIME_ONLY and key != "run.overwrite":
+            section, name = key.split(".")
+            lines.append(f"{key} {(old.get(section) or {}).get(name)} -> {new[section][name]}")
+    return lines
 
 
 def flat_config(cfg: TrainConfig) -> dict[str, Any]:
