@@ -16,8 +16,9 @@ import torch
 
 from naba.corpus.labels import DEFAULT_SCHEME
 from naba.encode import LabelSpace
-from naba.errors import DataError, ModelLoadError
+from naba.errors import ConfigError, DataError, ModelLoadError
 from naba.predict import Tagger
+from naba.predict.setup import resolve_device
 from naba.predict.tagger import plan_batches
 
 WORD = "حماة"
@@ -246,6 +247,34 @@ def test_unloadable_models_are_model_load_errors(tmp_path: Path, name: str, mess
     target = tmp_path / name if name in ("folder", "file.txt") else name
     with pytest.raises(ModelLoadError, match=message):
         Tagger.from_pretrained(target)
+
+
+@pytest.mark.parametrize(
+    ("device", "gpus", "message"),
+    [
+        ("gpu", 0, "unknown device 'gpu'; use cpu, cuda or cuda:N"),
+        ("cuda", 0, "device 'cuda': no CUDA GPU is available"),
+        ("cuda:1", 0, "device 'cuda:1': no CUDA GPU is available"),
+        ("cuda:1", 1, r"device 'cuda:1': there are 1 CUDA GPU\(s\)"),
+    ],
+)
+def test_unusable_devices_are_config_errors(
+    checkpoint: Path, device: str, gpus: int, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `naba predict --device cuda` on a machine without CUDA printed torch's AssertionError traceback
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpus > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    with pytest.raises(ConfigError, match=message):
+        Tagger.from_pretrained(checkpoint, device=device)
+
+
+@pytest.mark.parametrize(
+    ("device", "expected"),
+    [("cpu", torch.device("cpu")), (torch.device("cpu"), torch.device("cpu")), (None, torch.device("cpu"))],
+)
+def test_usable_devices_resolve(device, expected: torch.device, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device(device) == expected
 
 
 def test_non_string_text_is_a_data_error(tagger: Tagger) -> None:

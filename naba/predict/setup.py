@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from naba.errors import ModelLoadError
+from naba.errors import ConfigError, ModelLoadError
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,27 @@ def default_workers(device: torch.device, *, processes: int = 1) -> int:
 
 def default_device() -> torch.device:
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``device`` as a torch.device (``None``: :func:`default_device`). A name torch does not know, or
+    a CUDA device where torch has no CUDA or no such GPU, is a :class:`ConfigError` that says so, not
+    a traceback from deep inside the model's ``to()``."""
+    if device is None:
+        return default_device()
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ConfigError(f"unknown device {str(device)!r}; use cpu, cuda or cuda:N") from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"device {str(device)!r}: no CUDA GPU is available to torch {torch.__version__} here; "
+                "use cpu (or leave the device out: a GPU when there is one)"
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ConfigError(f"device {str(device)!r}: there are {torch.cuda.device_count()} CUDA GPU(s)")
+    return resolved
 
 
 def fused_encoder(model: torch.nn.Module, *, device: torch.device, dtype: torch.dtype, wanted: bool | None) -> Any:

@@ -29,10 +29,10 @@ from naba.errors import DataError, Problem
 from naba.predict.host import HostPool, Settings, decode_texts, encode_texts, widen, worker_settings
 from naba.predict.setup import (
     default_batch_tokens,
-    default_device,
     default_workers,
     fused_encoder,
     resolve_checkpoint,
+    resolve_device,
     resolve_dtype,
     use_sdpa,
 )
@@ -165,7 +165,7 @@ class Tagger:
         """
         from naba.model import load_checkpoint
 
-        device = torch.device(device) if device is not None else default_device()
+        device = resolve_device(device)
         compute = resolve_dtype(dtype, device)
         if workers == "auto":
             workers = default_workers(device, processes=int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
