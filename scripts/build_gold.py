@@ -9,7 +9,7 @@ overlap) and writes native JSONL (``data/demo/{train,dev,test}.jsonl``, ``data/e
 
     python scripts/build_gold.py            # rebuild the gold files
     python scripts/build_gold.py --check    # exit 1 if a gold file differs from its source
-    python scripts/build_gold.py --stats    # print counts per file and the demo's style coverage
+    python scripts/build_gold.py --stats    # rebuild, then print counts per file and the demo's style coverage
 
 Any markup problem stops the build with the file and line, and nothing is written.
 """
