@@ -16,14 +16,31 @@
 #SBATCH --time=12:00:00
 #SBATCH --output=logs/%x-%j.out
 #SBATCH --requeue
+# a requeued job keeps its id, so its log file is the same: appended to, not emptied (SLURM's
+# default open mode truncates it, losing the first attempt's lines)
+#SBATCH --open-mode=append
 set -euo pipefail
+
+# Paths in MODEL, INPUT, OUTPUT, REJECTS and LOG that are relative mean the folder the job was started
+# in (sbatch's submit folder), although it moves into the checkout below, where the defaults lie.
+caller=$PWD
+for var in INPUT OUTPUT REJECTS LOG; do
+  if [ -n "${!var:-}" ] && [ "${!var#/}" = "${!var}" ]; then printf -v "$var" '%s' "$caller/${!var}"; fi
+done
+# MODEL may be a hub id (org/name) as well: made absolute only where it names something here
+if [ -n "${MODEL:-}" ] && [ "${MODEL#/}" = "$MODEL" ] && [ -e "$caller/$MODEL" ]; then MODEL=$caller/$MODEL; fi
 
 # Everything can be overridden from the environment.
 MODEL=${MODEL:-runs/arabert/best}          # run folder, checkpoint folder or cached hub id
 INPUT=${INPUT:-data/corpus.jsonl}          # .jsonl, .parquet, .txt or a folder of .txt
 OUTPUT=${OUTPUT:-out/predictions.jsonl}    # JSONL, one line per document, in input order
-REJECTS=${REJECTS:-${OUTPUT%.*}.rejects.jsonl}
-LOG=${LOG:-${OUTPUT%.*}.log}
+# OUTPUT less the extension of its file name (runs/v1.2/tags: runs/v1.2/tags, not runs/v1), for the
+# rejects and the log next to it
+out_name=${OUTPUT%/}
+out_name=${out_name##*/}
+case $out_name in *.*) out_stem=${OUTPUT%.*} ;; *) out_stem=${OUTPUT%/} ;; esac
+REJECTS=${REJECTS:-$out_stem.rejects.jsonl}
+LOG=${LOG:-$out_stem.log}
 ID_FIELD=${ID_FIELD:-id}
 TEXT_FIELD=${TEXT_FIELD:-text}
 DTYPE=${DTYPE:-bf16}                        # bf16 on A100/H100-class GPUs; fp16 on older ones
@@ -34,15 +51,29 @@ WORKERS=${WORKERS:-auto}                    # host processes per GPU process tha
 EXTRA_ARGS=${EXTRA_ARGS:-}                  # e.g. "--rules" or "--format labelstudio"
 LAUNCHER=${LAUNCHER:-accelerate}            # or torchrun (also runs on CPU-only machines, over gloo)
 LAUNCH_ARGS=${LAUNCH_ARGS:-}                # extra launcher options
+PY=${PYTHON:-python3}                       # the interpreter of a one-process job
+case $LAUNCHER in
+  accelerate|torchrun) ;;
+  *) echo "gpu_batch_job.sh: LAUNCHER is accelerate or torchrun, not '$LAUNCHER'" >&2; exit 2 ;;
+esac
 if [ -z "${NPROC:-}" ]; then
   if [ -n "${SLURM_GPUS_ON_NODE:-}" ]; then NPROC=$SLURM_GPUS_ON_NODE
-  elif command -v nvidia-smi >/dev/null 2>&1; then NPROC=$(nvidia-smi -L | wc -l)
-  else NPROC=1
+  # the GPUs this job can use, as torch counts them: `nvidia-smi -L` lists all the node's GPUs
+  # (CUDA_VISIBLE_DEVICES ignored) plus a line per MIG instance, and a driver that does not answer
+  # made this script stop without a word. No GPU, or no answer: one process.
+  else NPROC=$("$PY" -c 'import torch; print(max(1, torch.cuda.device_count()))' 2>/dev/null) || NPROC=1
   fi
 fi
+case $NPROC in
+  ''|*[!0-9]*|0) echo "gpu_batch_job.sh: NPROC must be a number of processes, 1 or more, not '$NPROC'" >&2; exit 2 ;;
+esac
 
-cd "${NABA_ROOT:-$(dirname "$0")/..}"
-mkdir -p "$(dirname "$OUTPUT")" "$(dirname "$LOG")"
+# Under sbatch, $0 is slurmd's copy of this script in its spool folder, not scripts/gpu_batch_job.sh:
+# the checkout is then the folder sbatch was started from (as the usage above has it).
+root=$(dirname "$0")/..
+if [ -n "${SLURM_JOB_ID:-}" ] && [ ! -d "$root/naba" ]; then root=${SLURM_SUBMIT_DIR:-$root}; fi
+cd "${NABA_ROOT:-$root}"
+mkdir -p "$(dirname "$OUTPUT")" "$(dirname "$LOG")" "$(dirname "$REJECTS")"
 # no network on compute nodes: the model must be a local folder or already in the HF cache
 export HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1}
 export TOKENIZERS_PARALLELISM=false
@@ -56,7 +87,7 @@ elif [ "$NPROC" -gt 1 ]; then
   launch=(accelerate launch --multi_gpu --num_processes "$NPROC" --num_machines 1 --mixed_precision no
           --dynamo_backend no $LAUNCH_ARGS -m naba.cli)
 else
-  launch=(python -m naba.cli)
+  launch=("$PY" -m naba.cli)
 fi
 
 status=0

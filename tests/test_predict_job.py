@@ -393,13 +393,111 @@ def test_gpu_batch_job_script_runs_and_logs(checkpoint: Path, tmp_path: Path) ->
     src = tmp_path / "in.jsonl"
     ids = _write_jsonl(src, 5)
     out = tmp_path / "out" / "tags.jsonl"
-    env = {**_env(), "MODEL": str(checkpoint), "INPUT": str(src), "OUTPUT": str(out), "NPROC": "1", "DTYPE": "fp32"}
+    env = {**_env(), "MODEL": str(checkpoint), "INPUT": str(src), "OUTPUT": str(out), "NPROC": "1", "DTYPE": "fp32",
+           "PYTHON": sys.executable}
     done = subprocess.run(["bash", str(REPO / "scripts" / "gpu_batch_job.sh")], env=env, capture_output=True,
                           text=True, timeout=300)
     log = (tmp_path / "out" / "tags.log").read_text()
     assert done.returncode == 0, log[-3000:]
     assert _ids(out) == ids
     assert "1 process(es), fp32" in log and "5 document(s) tagged" in log and log.rstrip().endswith("exit 0")
+
+
+def _stub_job(tmp_path: Path, *, gpus: str = "", cwd: Path | None = None, script: Path | None = None,
+              **env: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """scripts/gpu_batch_job.sh with stand-ins on PATH: ``accelerate`` writes its folder and its
+    arguments, a line each, to tmp/launch.txt; ``python3 -c ...device_count()`` answers ``gpus``
+    ("fail": exits 1). The launcher's lines come back ([] where it did not run)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    record = tmp_path / "launch.txt"
+    record.unlink(missing_ok=True)
+    (bin_dir / "accelerate").write_text(f"#!/usr/bin/env bash\nprintf '%s\\n' \"$PWD\" \"$@\" > '{record}'\n")
+    (bin_dir / "python3").write_text(
+        "#!/usr/bin/env bash\n"
+        f'if [ "$1" = -c ] && [[ $2 == *device_count* ]]; then [ "{gpus}" = fail ] && exit 1; echo "{gpus}"; exit 0; fi\n'
+        f'exec "{sys.executable}" "$@"\n'
+    )
+    for stub in bin_dir.iterdir():
+        stub.chmod(0o755)
+    base = {k: v for k, v in _env().items() if not k.startswith("SLURM_") and k not in ("NPROC", "CUDA_VISIBLE_DEVICES")}
+    full = {**base, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", **env}
+    done = subprocess.run(["bash", str(script or REPO / "scripts" / "gpu_batch_job.sh")], env=full, cwd=cwd or tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    return done, record.read_text().splitlines() if record.exists() else []
+
+
+@pytest.mark.parametrize(("gpus", "nproc"), [("8", "8"), ("2", "2")])
+def test_gpu_batch_job_starts_a_process_per_gpu_torch_sees(tmp_path: Path, gpus: str, nproc: str) -> None:
+    # the count came from `nvidia-smi -L`: every GPU of the node whatever CUDA_VISIBLE_DEVICES said,
+    # and one more line per MIG instance
+    done, launch = _stub_job(tmp_path, gpus=gpus, MODEL="/m", INPUT="/in.jsonl", OUTPUT=str(tmp_path / "o.jsonl"))
+    assert done.returncode == 0, done.stderr
+    assert launch[1:5] == ["launch", "--multi_gpu", "--num_processes", nproc]
+
+
+def test_gpu_batch_job_without_an_answer_about_gpus_runs_one_process(tmp_path: Path) -> None:
+    # a driver that did not answer nvidia-smi stopped the script at once, with no word and no log
+    done, launch = _stub_job(tmp_path, gpus="fail", MODEL=str(tmp_path / "none"), INPUT="/in.jsonl",
+                             OUTPUT=str(tmp_path / "o.jsonl"))
+    log = (tmp_path / "o.log").read_text()
+    assert launch == [] and "1 process(es)" in log and "cannot load" in log
+    assert done.returncode == 2 and log.rstrip().endswith("exit 2")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"NPROC": "abc"}, "NPROC must be a number of processes, 1 or more, not 'abc'"),
+        ({"NPROC": "0"}, "not '0'"),
+        ({"NPROC": "2", "LAUNCHER": "srun"}, "LAUNCHER is accelerate or torchrun, not 'srun'"),
+    ],
+)
+def test_gpu_batch_job_refuses_bad_settings(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    done, launch = _stub_job(tmp_path, MODEL="/m", INPUT="/in.jsonl", OUTPUT=str(tmp_path / "o.jsonl"), **env)
+    assert done.returncode == 2 and message in done.stderr and launch == []
+    assert not (tmp_path / "o.log").exists()
+
+
+def test_gpu_batch_job_paths_are_the_callers(tmp_path: Path) -> None:
+    # relative paths were taken inside the checkout (the script moves there): the model and input
+    # were not found, and the output and its log went into the checkout; a dotted folder lost its
+    # name to the log (runs.v2/tags: runs.log)
+    here = tmp_path / "dossier à part"
+    (here / "ckpt").mkdir(parents=True)
+    done, launch = _stub_job(tmp_path, cwd=here, NPROC="2", MODEL="ckpt", INPUT="in.jsonl", OUTPUT="runs.v2/tags")
+    assert done.returncode == 0, done.stderr
+    assert launch[0] == str(REPO)
+    args = launch[launch.index("predict"):]
+    assert args[1:5] == [f"{here}/ckpt", f"{here}/in.jsonl", "-o", f"{here}/runs.v2/tags"]
+    assert args[args.index("--rejects") + 1] == f"{here}/runs.v2/tags.rejects.jsonl"
+    assert (here / "runs.v2" / "tags.log").is_file()
+    # a hub id stays one
+    done, launch = _stub_job(tmp_path, cwd=here, NPROC="2", MODEL="org/model", INPUT="in.jsonl", OUTPUT="o.jsonl")
+    assert launch[launch.index("predict") + 1] == "org/model"
+
+
+def test_gpu_batch_job_under_sbatch_runs_in_the_checkout(tmp_path: Path) -> None:
+    # sbatch runs a copy of the script from slurmd's spool folder: the checkout was taken to be the
+    # spool's parent
+    spool = tmp_path / "spool" / "job42"
+    spool.mkdir(parents=True)
+    script = spool / "slurm_script"
+    script.write_text((REPO / "scripts" / "gpu_batch_job.sh").read_text())
+    out = tmp_path / "o.jsonl"
+    done, launch = _stub_job(tmp_path, script=script, cwd=REPO, SLURM_JOB_ID="42", SLURM_SUBMIT_DIR=str(REPO),
+                             SLURM_GPUS_ON_NODE="4", MODEL="/m", INPUT="/in.jsonl", OUTPUT=str(out))
+    assert done.returncode == 0, done.stderr
+    assert launch[0] == str(REPO) and launch[4] == "4"
+    assert "job 42" in (tmp_path / "o.log").read_text()
+
+
+def test_gpu_batch_job_appends_to_its_slurm_log() -> None:
+    # --requeue restarts the job under the same id, so the same log file: SLURM empties it unless
+    # told to append
+    headers = [line for line in (REPO / "scripts" / "gpu_batch_job.sh").read_text().splitlines()
+               if line.startswith("#SBATCH")]
+    assert "#SBATCH --requeue" in headers and "#SBATCH --open-mode=append" in headers
 
 
 @pytest.mark.parametrize(
