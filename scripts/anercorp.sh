@@ -10,6 +10,12 @@
 # the AraBERT weights cannot be fetched here: its F1 measures naba's pipeline, not AraBERT.
 # ANERcorp has a few stray I- tags (I- after O), so every CoNLL file is read with bio_repair=begin.
 set -euo pipefail
+# SHARED, RUNS and BENCH given as relative paths mean the caller's folder, not the checkout this
+# script moves to (where the defaults lie)
+caller=$PWD
+for var in SHARED RUNS BENCH; do
+  if [ -n "${!var:-}" ] && [ "${!var#/}" = "${!var}" ]; then printf -v "$var" '%s' "$caller/${!var}"; fi
+done
 cd "$(dirname "$0")/.."
 
 SHARED=${SHARED:-../shared}
@@ -35,10 +41,10 @@ WORK="$RUNS/$NAME-data"
 mkdir -p "$WORK"
 
 # The trainer reads files as they are; ANERcorp's stray I- tags are repaired once, into native JSONL.
-$PY -m naba.cli data convert --bio-repair begin "$CORPUS/train.txt" "$WORK/train.jsonl"
+"$PY" -m naba.cli data convert --bio-repair begin "$CORPUS/train.txt" "$WORK/train.jsonl"
 
 t0=$(date +%s)
-$PY -m naba.cli train configs/anercorp.yaml \
+"$PY" -m naba.cli train configs/anercorp.yaml \
   model.name_or_path=naba-small "data.train=[$WORK/train.jsonl]" data.format=jsonl "data.read_options={}" "data.test=[]" \
   model.max_length="$MAX_LENGTH" model.stride="$STRIDE" \
   optim.max_steps="$STEPS" optim.lr="$LR" optim.batch_size="$BATCH" \
@@ -46,13 +52,16 @@ $PY -m naba.cli train configs/anercorp.yaml \
 t1=$(date +%s)
 
 for split in test test.as_circulated; do
-  $PY -m naba.cli eval "$RUN" --data "$CORPUS/$split.txt" --bio-repair begin --layers entity \
+  "$PY" -m naba.cli eval "$RUN" --data "$CORPUS/$split.txt" --bio-repair begin --layers entity \
     --bootstrap "$BOOTSTRAP" --out "$RUN/eval/$split"
 done
 t2=$(date +%s)
 
-SCRIPTS="$(dirname "$0")" TRAIN_FILE="$WORK/train.jsonl" TRAIN_S=$((t1 - t0)) EVAL_S=$((t2 - t1)) RUN="$RUN" BENCH="$BENCH" STEPS="$STEPS" LR="$LR" BATCH="$BATCH" \
-  MAX_LENGTH="$MAX_LENGTH" BOOTSTRAP="$BOOTSTRAP" ARGS="$*" $PY - <<'EOF'
+# the scripts folder as seen from here: $0's folder is relative to where the script was started, and
+# the cd above made it wrong for a relative $0 from elsewhere (bash naba/scripts/anercorp.sh), which
+# failed on `import reportlib` after the whole training run
+SCRIPTS="$PWD/scripts" TRAIN_FILE="$WORK/train.jsonl" TRAIN_S=$((t1 - t0)) EVAL_S=$((t2 - t1)) RUN="$RUN" BENCH="$BENCH" STEPS="$STEPS" LR="$LR" BATCH="$BATCH" \
+  MAX_LENGTH="$MAX_LENGTH" BOOTSTRAP="$BOOTSTRAP" ARGS="$*" "$PY" - <<'EOF'
 """Write the bench:anercorp section of BENCHMARKS.md from the two metrics.json files, and print it."""
 import json
 import math

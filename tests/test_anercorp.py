@@ -217,3 +217,30 @@ def test_real_anercorp_with_committed_claims(split: str, shared: Path) -> None:
         for span in doc.spans_of({"CLAIM"}):
             text = doc.span_text(span)
             assert text == text.strip() and text, (doc.id, text)
+
+
+@pytest.mark.slow
+def test_anercorp_script_from_another_folder(shared: Path, tmp_path: Path) -> None:
+    # scripts/anercorp.sh started by a relative path from outside the checkout, with relative
+    # SHARED/RUNS/BENCH: it found reportlib through $0 after its cd (an ImportError once training
+    # and both evaluations were done), and took those paths inside the checkout
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    corpus = tmp_path / "mini" / "corpora" / "anercorp"
+    corpus.mkdir(parents=True)
+    for name in ("train", "test", "test.as_circulated"):
+        sentences = (shared / "corpora" / "anercorp" / f"{name}.txt").read_text(encoding="utf-8").split("\n\n")
+        (corpus / f"{name}.txt").write_text("\n\n".join(sentences[:40]) + "\n", encoding="utf-8")
+    (tmp_path / "B.md").write_text("# Benchmarks\n\n<!-- bench:other -->\nkept\n<!-- /bench:other -->\n")
+    env = {**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1", "SHARED": "mini", "RUNS": "runs",
+           "BENCH": "B.md", "STEPS": "2", "BATCH": "4", "MAX_LENGTH": "32", "STRIDE": "8", "BOOTSTRAP": "10"}
+    script = os.path.relpath(repo / "scripts" / "anercorp.sh", tmp_path)
+    done = subprocess.run(["bash", script, "model.num_layers=1", "model.hidden_size=32", "model.heads=2",
+                           "model.intermediate=64"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    bench = (tmp_path / "B.md").read_text()
+    assert "<!-- bench:other -->\nkept\n<!-- /bench:other -->" in bench and "## ANERcorp" in bench
+    assert (tmp_path / "runs" / "anercorp-small" / "eval" / "test" / "metrics.json").is_file()
