@@ -293,7 +293,11 @@ def agreement(a: dict[int, ClaimRecord], b: dict[int, ClaimRecord], *, source: s
 def _update_readme(out_dir: Path, name: str, body: str) -> None:
     readme = out_dir / "README.md"
     if readme.is_file():
-        atomic_write(readme, replace_block(readme.read_text(encoding="utf-8"), name, body))
+        try:
+            text = replace_block(readme.read_text(encoding="utf-8"), name, body)
+        except ValueError as exc:
+            raise DataError(f"{readme}: {exc}") from None
+        atomic_write(readme, text)
 
 
 def counts_table(counts: dict) -> str:

@@ -31,9 +31,18 @@ def cpu_name() -> str:
 
 def replace_block(text: str, name: str, body: str) -> str:
     """``text`` with the lines between ``<!-- name -->`` and ``<!-- /name -->`` set to ``body``
-    (the block is appended when ``text`` has none)."""
+    (the block is appended when ``text`` has neither marker).
+
+    Markers that are not one start followed by one end are a ValueError: a start left without its
+    end got a second block appended, and the next rewrite took everything from the first start to
+    that block's end (other sections included) for the block; an end before its start raised
+    IndexError."""
     start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
     block = f"{start}\n{body.rstrip()}\n{end}"
+    starts, ends = text.count(start), text.count(end)
+    if (starts, ends) != (0, 0) and (starts, ends, text.find(start) < text.find(end)) != (1, 1, True):
+        raise ValueError(f"the markers {start} ... {end} are not one pair, in that order "
+                         f"({starts} start(s), {ends} end(s)): mend them by hand")
     if start in text and end in text:
         head, rest = text.split(start, 1)
         return head + block + rest.split(end, 1)[1]
@@ -43,7 +52,11 @@ def replace_block(text: str, name: str, body: str) -> str:
 def write_section(path: Path, name: str, body: str) -> None:
     """Rewrite the ``bench:NAME`` block of ``path`` (a new file starts with "# Benchmarks"), atomically."""
     text = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n"
-    atomic_write(path, replace_block(text, f"bench:{name}", body))
+    try:
+        text = replace_block(text, f"bench:{name}", body)
+    except ValueError as exc:
+        raise SystemExit(f"{path}: {exc}; left as it was") from None
+    atomic_write(path, text)
 
 
 def sentences() -> tuple[list[str], str]:

@@ -213,3 +213,29 @@ def test_cohen_kappa(x, y, kappa) -> None:
 )
 def test_replace_block(text: str, expected: str) -> None:
     assert ac.replace_block(text, "x", "new\n") == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a\n<!-- x -->\nold\n\n<!-- y -->\nkept\n<!-- /y -->\n",  # an end lost: appending made two starts
+        "a\n<!-- /x -->\n<!-- y -->\nkept\n<!-- /y -->\n<!-- x -->\nold\n",  # end before start (IndexError)
+        "<!-- x -->\n1\n<!-- /x -->\n<!-- x -->\n2\n<!-- /x -->\n",
+    ],
+)
+def test_replace_block_refuses_markers_that_are_not_one_pair(text: str) -> None:
+    with pytest.raises(ValueError, match="not one pair"):
+        ac.replace_block(text, "x", "new\n")
+
+
+def test_write_section_leaves_a_file_with_broken_markers_alone(tmp_path: Path) -> None:
+    import reportlib
+
+    bench = tmp_path / "BENCHMARKS.md"
+    text = "# Benchmarks\n\n<!-- bench:gpu -->\nold\n\n<!-- bench:host -->\nkept\n<!-- /bench:host -->\n"
+    bench.write_text(text)
+    with pytest.raises(SystemExit, match="BENCHMARKS.md: the markers .* left as it was"):
+        reportlib.write_section(bench, "gpu", "new")
+    assert bench.read_text() == text
+    reportlib.write_section(bench, "host", "new")
+    assert "<!-- bench:host -->\nnew\n<!-- /bench:host -->" in bench.read_text()
