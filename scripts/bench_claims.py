@@ -38,7 +38,7 @@ from naba.corpus.labels import DEFAULT_SCHEME
 from naba.errors import ConfigError, DataError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/reportlib.py
-from reportlib import cpu_name, write_section  # noqa: E402
+from reportlib import at_least, cpu_name, write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("anercorp_claims", ROOT / "scripts" / "anercorp_claims.py")
@@ -226,11 +226,11 @@ def render(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=600, help="optimizer steps per model")
+    parser.add_argument("--steps", type=at_least(1), default=600, help="optimizer steps per model")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-claims")
-    parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--bootstrap", type=at_least(0), default=1000)
     parser.add_argument("--seed", type=int, default=0, help="seed of the first run and of the bootstrap")
-    parser.add_argument("--runs", type=int, default=3, help="training runs per model (seeds seed, seed+1, ...)")
+    parser.add_argument("--runs", type=at_least(1), default=3, help="training runs per model (seeds seed, seed+1, ...)")
     parser.add_argument("--benchmarks", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--claims-dir", type=Path, default=None, help="stand-off folder (default: data/anercorp-claims)")
     parser.add_argument("--render-only", action="store_true", help="rewrite the section from OUT/bench_claims.json")

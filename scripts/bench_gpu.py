@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/reportlib.py
 
 # spawned host workers import this module again: torch and naba's model code only inside main()
-from reportlib import cpu_name, documents, sentences, write_corpus, write_section  # noqa: E402
+from reportlib import at_least, cpu_name, documents, listing, one_of, sentences, write_corpus, write_section  # noqa: E402
 
 TARGET = 1_000_000  # subword tokens/s, issue #5
 
@@ -165,29 +165,29 @@ def main() -> None:
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--dtype", default="bf16")
     ap.add_argument("--shape", default="arabert", choices=["arabert", "tiny"])
-    ap.add_argument("--docs", type=int, default=16000,
+    ap.add_argument("--docs", type=at_least(1), default=16000,
                     help="documents of 50-1,500 words (default 16000: on an H200, ~15 s a run, the start ~1.5 s of it)")
-    ap.add_argument("--model-docs", type=int, default=2000,
+    ap.add_argument("--model-docs", type=at_least(1), default=2000,
                     help="documents whose windows time the model alone (default 2000: encoding them is one process's work)")
-    ap.add_argument("--workers", default="auto", help="host worker processes (default auto)")
-    ap.add_argument("--batch-tokens", default="16384,65536",
+    ap.add_argument("--workers", type=lambda x: x if x == "auto" else at_least(0)(x), default="auto", help="host worker processes (default auto)")
+    ap.add_argument("--batch-tokens", type=listing(at_least(1)), default="16384,65536",
                     help="padded tokens per batch, a comma list to compare (default 16384,65536)")
-    ap.add_argument("--chunk-docs", default="128,256",
+    ap.add_argument("--chunk-docs", type=listing(at_least(1)), default="128,256",
                     help="documents per chunk, a comma list to compare (default 128,256; 512 started 5 s later on an H200)")
-    ap.add_argument("--overlap", default="on",
+    ap.add_argument("--overlap", type=listing(one_of("on", "off")), default="on",
                     help="collect a chunk's scores after the next chunk is launched: on, off, or on,off to compare")
-    ap.add_argument("--ramp", default="on",
+    ap.add_argument("--ramp", type=listing(one_of("on", "off")), default="on",
                     help="with workers, chunks smaller at the start and end of the stream (naba's default; "
                          "naba.predict.tagger.worker_chunks): on, off, or on,off to compare")
-    ap.add_argument("--compact", default="on",
+    ap.add_argument("--compact", type=listing(one_of("on", "off")), default="on",
                     help="with workers, a GPU's scores go to them in the model's dtype (bf16: half the bytes) and "
                          "are widened there (naba's default); off: widened to float32 first. on, off, or on,off")
-    ap.add_argument("--fast-path", default="on,off",
+    ap.add_argument("--fast-path", type=listing(one_of("on", "off")), default="on,off",
                     help="naba's GPU encoder (naba.predict.gpupath; on) or transformers' forward (off), or on,off "
                          "to compare (default)")
     ap.add_argument("--o-bias", type=float, default=1.3,
                     help="added to each layer's O score, so that spans are as sparse as a trained model's (default 1.3)")
-    ap.add_argument("--rounds", type=int, default=2, help="timed end-to-end runs; the best counts")
+    ap.add_argument("--rounds", type=at_least(1), default=2, help="timed end-to-end runs; the best counts")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     ap.add_argument("--profile", type=Path, default=None,
@@ -204,15 +204,13 @@ def main() -> None:
     cuda = device.type == "cuda"
     if cuda and not torch.cuda.is_available():
         raise SystemExit("no CUDA device here: run this on a GPU machine, or pass --device cpu for a smoke test")
-    budgets = [int(x) for x in str(args.batch_tokens).split(",")]
-    chunk_sizes = [int(x) for x in str(args.chunk_docs).split(",")]
-    overlaps = [{"on": True, "off": False}[x] for x in str(args.overlap).split(",")]
-    ramps = [{"on": True, "off": False}[x] for x in str(args.ramp).split(",")]
-    compacts = [{"on": True, "off": False}[x] for x in str(args.compact).split(",")]
-    encoders = [{"on": True, "off": False}[x] for x in str(args.fast_path).split(",")]
+    # comma lists, checked by argparse (a bad item was a KeyError or ValueError traceback)
+    budgets, chunk_sizes = args.batch_tokens, args.chunk_docs
+    overlaps, ramps, compacts, encoders = ([x == "on" for x in xs] for xs in (args.overlap, args.ramp, args.compact,
+                                                                               args.fast_path))
     sents, origin = sentences()
     texts = documents(sents, args.docs, lo=50, hi=1500, seed=args.seed)
-    workers = args.workers if args.workers == "auto" else int(args.workers)
+    workers = args.workers
     with tempfile.TemporaryDirectory(prefix="naba-bench-gpu-") as tmp:
         work = Path(tmp)
         ckpt, config = build(work, sents, args.shape, o_bias=args.o_bias, seed=args.seed)

@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/reportlib.py
 
 # the worker processes import this module again (spawn): torch and the Tagger are imported in
 # main() only, so that they start as small as under `naba predict`
-from reportlib import cpu_name, documents, sentences, write_corpus, write_section  # noqa: E402
+from reportlib import at_least, cpu_name, documents, listing, sentences, write_corpus, write_section  # noqa: E402
 
 MAX_LENGTH, STRIDE = 512, 128
 
@@ -72,15 +72,15 @@ def cpu_seconds(who: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--docs", type=int, default=960, help="documents of 50-1,500 words (default 960)")
-    ap.add_argument("--workers", default="0,1,2", help="worker counts to compare (default 0,1,2)")
-    ap.add_argument("--chunk-docs", type=int, default=64, help="documents per chunk (default 64)")
-    ap.add_argument("--rounds", type=int, default=3, help="timed rounds; the best of each count counts")
+    ap.add_argument("--docs", type=at_least(1), default=960, help="documents of 50-1,500 words (default 960)")
+    ap.add_argument("--workers", type=listing(at_least(0)), default="0,1,2", help="worker counts to compare (default 0,1,2)")
+    ap.add_argument("--chunk-docs", type=at_least(1), default=64, help="documents per chunk (default 64)")
+    ap.add_argument("--rounds", type=at_least(1), default=3, help="timed rounds; the best of each count counts")
     ap.add_argument("--o-bias", type=float, default=3.0, help="added to the O scores (default 3.0)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = ap.parse_args()
-    counts = [int(x) for x in args.workers.split(",")]
+    counts = args.workers
 
     import torch
 

@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/reportlib.py
 
-from reportlib import cpu_name, documents, sentences, write_corpus, write_section  # noqa: E402
+from reportlib import at_least, cpu_name, documents, listing, one_of, sentences, write_corpus, write_section  # noqa: E402
 
 from naba.corpus.labels import DEFAULT_SCHEME  # noqa: E402
 from naba.encode import LabelSpace  # noqa: E402
@@ -321,17 +321,17 @@ def head_name(o_bias: float) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--docs", type=int, default=24, help="documents of 50-1,500 words (default 24)")
-    ap.add_argument("--dtypes", default="fp32,bf16")
-    ap.add_argument("--o-bias", default="0,0.6",
+    ap.add_argument("--docs", type=at_least(1), default=24, help="documents of 50-1,500 words (default 24)")
+    ap.add_argument("--dtypes", type=listing(one_of(*DTYPES)), default="fp32,bf16")
+    ap.add_argument("--o-bias", type=listing(float), default="0,0.6",
                     help="the heads, as what is added to the random head's O score (0: as initialised); "
                          "0.6 tags about 60 spans per 1,000 tokens of these documents (default 0,0.6)")
     ap.add_argument("--trained", default=str(ROOT / "runs" / "anercorp-small"),
                     help="a trained run whose spans per 1,000 tokens on the same documents are reported "
                          "for reference (skipped where absent; scripts/anercorp.sh makes it)")
-    ap.add_argument("--rounds", type=int, default=3, help="timed rounds per system and dtype; the best counts")
-    ap.add_argument("--pipeline-batch-sizes", default="1,2,4,8,16", help="the pipeline's best of these counts")
-    ap.add_argument("--rss-docs", default="1000,100000", help="short-document counts for the RSS runs")
+    ap.add_argument("--rounds", type=at_least(1), default=3, help="timed rounds per system and dtype; the best counts")
+    ap.add_argument("--pipeline-batch-sizes", type=listing(at_least(1)), default="1,2,4,8,16", help="the pipeline's best of these counts")
+    ap.add_argument("--rss-docs", type=listing(at_least(1)), default="1000,100000", help="short-document counts for the RSS runs")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = ap.parse_args()
@@ -340,8 +340,7 @@ def main() -> None:
     texts = documents(sents, args.docs, lo=50, hi=1500, seed=args.seed)
     words = sum(len(t.split()) for t in texts)
     rows, results = [], {}
-    sizes = [int(x) for x in args.pipeline_batch_sizes.split(",")]
-    biases = [float(x) for x in args.o_bias.split(",")]
+    sizes, biases = args.pipeline_batch_sizes, args.o_bias  # comma lists, checked by argparse
     with tempfile.TemporaryDirectory(prefix="naba-bench-") as tmp:
         work = Path(tmp)
         base = build_checkpoint(work / "bench-model", sents[:4000], layers=["entity"], shape=SHAPE, vocab=8000)
@@ -351,7 +350,7 @@ def main() -> None:
             print(f"{args.trained}: {trained:.1f} spans per 1,000 tokens of these documents")
         fpt = flops_per_token(hidden=256, inter=1024, layers=4, labels=5)
         window_tokens = sum(len(w.input_ids) for w in Tagger.from_pretrained(base, device="cpu")._encode(texts, text_of).windows)
-        for dtype in args.dtypes.split(","):
+        for dtype in args.dtypes:
             for bias in biases:
                 r = results[(dtype, bias)] = compare(ckpts[bias], texts, dtype, work, rounds=args.rounds, sizes=sizes,
                                                      fpt=fpt, window_tokens=window_tokens)
@@ -375,14 +374,17 @@ def main() -> None:
         bench_rss = peak_rss_mib()
         tiny = build_checkpoint(work / "tiny-model", sents[:4000], layers=["entity"], vocab=2000,
                                 shape={"hidden_size": 64, "num_layers": 2, "heads": 2, "intermediate": 128})
-        rss = [predict_rss(tiny, int(n), sents, work, args.seed) for n in args.rss_docs.split(",") if n]
+        rss = [predict_rss(tiny, n, sents, work, args.seed) for n in args.rss_docs]
         for r in rss:
             print(f"naba predict on {r['docs']:,} short documents: peak RSS {r['rss_mib']:.0f} MiB, {r['seconds']:.0f} s")
     print(f"peak RSS of this process (both systems, all runs): {bench_rss:.0f} MiB")
 
+    def shown(v) -> str:  # comma lists come parsed: as they are written
+        return ",".join(f"{x:g}" if isinstance(x, float) else str(x) for x in v) if isinstance(v, list) else str(v)
+
     command = "python scripts/bench_predict.py" + "".join(
-        f" --{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-        if v != ap.get_default(k) and k != "no_write"
+        f" --{k.replace('_', '-')} {shown(v)}" for k, v in vars(args).items()
+        if shown(v) != str(ap.get_default(k)) and k != "no_write"
     )
     targets = {"fp32": 1.6, "bf16": 2.5}
     verdicts = []
@@ -408,7 +410,7 @@ torch {torch.__version__}. Model: random-initialised BERT, 4 layers, hidden 256,
 layer only (5 tags), max_length 512, stride 128, the same checkpoint for both. Documents: {len(texts)}
 of 50 to 1,500 words ({words:,} words in all) from {origin}. The pipeline is
 `pipeline("token-classification", aggregation_strategy="simple", stride=128, batch_size=B)`, B the
-fastest of {args.pipeline_batch_sizes} (batch 1 pads nothing; a larger batch pads its windows, taken in input
+fastest of {shown(args.pipeline_batch_sizes)} (batch 1 pads nothing; a larger batch pads its windows, taken in input
 order, to its longest); naba runs `run_job` (JSONL in and out) with its default padded-token budget on this device
 ({naba_budget} tokens a batch, windows sorted by length) through its fused CPU encoder
 (naba/predict/fastpath.py: oneDNN linear layers with weights packed once, attention per sequence at

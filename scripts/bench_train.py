@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # naba, also from a checkout not installed
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/reportlib.py
-from reportlib import cpu_name, write_section  # noqa: E402
+from reportlib import at_least, cpu_name, write_section  # noqa: E402
 
 ANERCORP = ROOT.parent / "shared" / "corpora" / "anercorp" / "train.txt"
 DEMO = ROOT / "data" / "demo" / "train.jsonl"
@@ -47,13 +47,13 @@ SHAPE = {"hidden_size": 256, "num_layers": 4, "heads": 4, "intermediate": 1024}
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sentences", type=int, default=1600,
+    parser.add_argument("--sentences", type=at_least(1), default=1600,
                         help="sentences sampled (seeded) from the data; every loop trains one epoch on them")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads in each loop's process")
-    parser.add_argument("--repeats", type=int, default=1,
+    parser.add_argument("--batch-size", type=at_least(1), default=16)
+    parser.add_argument("--threads", type=at_least(1), default=1, help="torch threads in each loop's process")
+    parser.add_argument("--repeats", type=at_least(1), default=1,
                         help="runs per loop, interleaved; the fastest counts (the machine may be shared)")
-    parser.add_argument("--vocab-size", type=int, default=8000)
+    parser.add_argument("--vocab-size", type=at_least(1), default=8000)
     parser.add_argument("--data", type=Path, default=None, help="default: ANERcorp train, else data/demo")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)  # child process

@@ -6,6 +6,7 @@ Light on purpose (no torch): the benchmarks' worker processes import their main 
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import random
@@ -16,6 +17,42 @@ from naba.corpus.fileio import atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+
+
+def at_least(minimum: int):
+    """An argparse type: a whole number >= ``minimum`` (a bad value is argparse's usage error, not a
+    traceback, or a run that fails at its end: --rounds 0 left nothing to report)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below {minimum}")
+        return value
+    return parse
+
+
+def listing(item):
+    """An argparse type: a comma list of what ``item`` (an argparse type) reads, one or more."""
+    def parse(text: str) -> list:
+        parts = [part.strip() for part in text.split(",")]
+        if not all(parts):
+            raise argparse.ArgumentTypeError(f"an empty item in {text!r}")
+        try:
+            return [item(part) for part in parts]
+        except ValueError:  # float("x"); at_least's own errors (ArgumentTypeError) pass as they are
+            raise argparse.ArgumentTypeError(f"a bad item in {text!r}") from None
+    return parse
+
+
+def one_of(*choices: str):
+    """An argparse type: one of ``choices``."""
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(choices)}")
+        return text
+    return parse
 
 
 def cpu_name() -> str:

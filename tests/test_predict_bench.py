@@ -78,6 +78,32 @@ def test_bench_predict_runs_both_heads(tmp_path: Path) -> None:
     assert "naba predict on 20 short documents" in done.stdout
 
 
+@pytest.mark.parametrize(
+    ("script", "args", "message"),
+    [
+        ("bench_host.py", ["--workers", "0,x", "--no-write"], "argument --workers: not a whole number: 'x'"),
+        ("bench_host.py", ["--rounds", "0", "--no-write"], "argument --rounds: 0 is below 1"),
+        ("bench_gpu.py", ["--overlap", "yes", "--no-write"], "argument --overlap: 'yes' is not one of on, off"),
+        ("bench_gpu.py", ["--batch-tokens", "16384,", "--no-write"], "argument --batch-tokens: an empty item in '16384,'"),
+        ("bench_gpu.py", ["--workers", "-1", "--no-write"], "argument --workers: -1 is below 0"),
+        ("bench_predict.py", ["--dtypes", "fp16", "--no-write"], "argument --dtypes: 'fp16' is not one of fp32, bf16"),
+        ("bench_predict.py", ["--o-bias", "0,x", "--no-write"], "argument --o-bias: a bad item in '0,x'"),
+        ("bench_train.py", ["--repeats", "0"], "argument --repeats: 0 is below 1"),
+        ("bench_claims.py", ["--runs", "0"], "argument --runs: 0 is below 1"),
+    ],
+)
+def test_bench_scripts_refuse_bad_values_with_a_usage_message(tmp_path: Path, script: str, args: list[str],
+                                                              message: str) -> None:
+    # these were tracebacks (KeyError, ValueError), or a failure at the end of a whole run (--rounds 0)
+    import os
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, str(repo / "scripts" / script), *args], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(repo)})
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
+
+
 def test_bench_host_runs_and_reports_every_worker_count(tmp_path: Path) -> None:
     import os
     import subprocess
