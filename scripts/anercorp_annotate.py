@@ -26,8 +26,9 @@ import re
 import sys
 from pathlib import Path
 
-from naba.corpus.anercorp import find_shared
-from naba.corpus.conll import read_conll
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # naba, also from a checkout not installed
+from naba.corpus.anercorp import find_shared  # noqa: E402
+from naba.corpus.conll import read_conll  # noqa: E402
 
 # Reporting verbs in common inflections, complementizers, quote marks and the colon: the places a
 # claim can start. A filter for what to read first, not a claim finder (see naba.claims for that).

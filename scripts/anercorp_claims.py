@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from naba.corpus.anercorp import (
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # naba, also from a checkout not installed
+from naba.corpus.anercorp import (  # noqa: E402
     SPLITS,
     ClaimRecord,
     default_claims_dir,
@@ -37,9 +38,9 @@ from naba.corpus.anercorp import (
     text_sha1,
     write_standoff,
 )
-from naba.corpus.conll import read_conll
-from naba.corpus.fileio import atomic_write, read_text
-from naba.errors import DataError, Problem
+from naba.corpus.conll import read_conll  # noqa: E402
+from naba.corpus.fileio import atomic_write, read_text  # noqa: E402
+from naba.errors import DataError, Problem  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/reportlib.py
 from reportlib import replace_block  # noqa: E402

@@ -29,13 +29,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from naba.claims import find_claims
-from naba.corpus.anercorp import load_anercorp
-from naba.corpus.document import Document, Span
-from naba.corpus.fileio import atomic_write
-from naba.corpus.jsonl import read_jsonl, write_jsonl
-from naba.corpus.labels import DEFAULT_SCHEME
-from naba.errors import ConfigError, DataError
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # naba, also from a checkout not installed
+from naba.claims import find_claims  # noqa: E402
+from naba.corpus.anercorp import load_anercorp  # noqa: E402
+from naba.corpus.document import Document, Span  # noqa: E402
+from naba.corpus.fileio import atomic_write  # noqa: E402
+from naba.corpus.jsonl import read_jsonl, write_jsonl  # noqa: E402
+from naba.corpus.labels import DEFAULT_SCHEME  # noqa: E402
+from naba.errors import ConfigError, DataError  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/reportlib.py
 from reportlib import at_least, cpu_name, write_section  # noqa: E402
