@@ -134,12 +134,14 @@ def test_stats_tokenizer_calls_the_ml_core(corpus: Path, capsys: pytest.CaptureF
 
 
 @pytest.mark.slow
-def test_stats_tokenizer_with_the_real_ml_core(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize("where", ["tok", "run/best", "run/tokenizer"])  # a tokenizer, or a run folder's
+def test_stats_tokenizer_with_the_real_ml_core(tmp_path: Path, capsys: pytest.CaptureFixture, where: str) -> None:
     model = pytest.importorskip("naba.model", reason="the ML core (naba.model) is not importable")
     docs = [Document("a", "دخلت القوات بحماة اليوم", [Span(13, 17, "LOCATION"), Span(5, 11, "ACTOR")])]
     write_jsonl(docs, tmp_path / "d.jsonl")
-    model.build_small_tokenizer([docs[0].text] * 5, vocab_size=200).save_pretrained(tmp_path / "tok")
-    assert main(["data", "stats", str(tmp_path / "d.jsonl"), "--json", "--tokenizer", str(tmp_path / "tok")]) == 0
+    model.build_small_tokenizer([docs[0].text] * 5, vocab_size=200).save_pretrained(tmp_path / where)
+    given = tmp_path / where.split("/")[0]
+    assert main(["data", "stats", str(tmp_path / "d.jsonl"), "--json", "--tokenizer", str(given)]) == 0
     # the tokenizer keeps بحماة whole, so the LOCATION حماة inside it cannot be labelled exactly
     assert json.loads(capsys.readouterr().out)["unrepresentable"] == {"ACTOR": 0, "LOCATION": 1}
 

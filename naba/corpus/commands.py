@@ -200,6 +200,11 @@ def _unrepresentable(docs: list[Document], tokenizer_name: str) -> dict[str, int
         from naba.model import load_tokenizer
     except ImportError as exc:
         raise ConfigError(f"--tokenizer needs naba.encode and naba.model, which cannot be imported: {exc}") from None
+    path = Path(tokenizer_name)
+    if path.is_dir() and not (path / "tokenizer.json").is_file():
+        # a run folder, as naba eval/tag/predict take: the tokenizer of its model (best/), or its own
+        inner = next((path / sub for sub in ("best", "tokenizer") if (path / sub / "tokenizer.json").is_file()), None)
+        tokenizer_name = str(inner or path)
     return dict(unrepresentable(docs, load_tokenizer(tokenizer_name)))
 
 
