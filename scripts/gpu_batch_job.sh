@@ -91,6 +91,10 @@ else
 fi
 
 status=0
+# SLURM (preemption, the time limit) and `kill -- -PGID` send SIGTERM to every process of the job:
+# the job stops, and the log says so instead of just ending (bash runs the trap once the job has
+# exited, then writes the exit line below)
+trap 'echo "== $(date -Is) SIGTERM: stopped; the same command resumes it" >>"$LOG"' TERM
 {
   echo "== $(date -Is) naba predict on $(hostname): $NPROC process(es), $DTYPE, workers $WORKERS, job ${SLURM_JOB_ID:-none}"
   echo "   model=$MODEL input=$INPUT output=$OUTPUT"

@@ -519,3 +519,24 @@ def test_the_job_device_under_a_launcher(asked, world, launcher_device, expected
     shard = Shard(rank=world - 1, world=world, device=None if launcher_device is None else torch.device(launcher_device))
     got = job_device(asked, shard)
     assert (None if got is None else str(got)) == expected
+
+
+def test_gpu_batch_job_logs_a_sigterm(tmp_path: Path) -> None:
+    # SLURM stops a job (preemption, time limit) with SIGTERM to all its processes: the log just ended
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    started = tmp_path / "started"
+    (bin_dir / "accelerate").write_text(f"#!/usr/bin/env bash\ntouch '{started}'\nexec sleep 60\n")
+    (bin_dir / "accelerate").chmod(0o755)
+    env = {k: v for k, v in _env().items() if not k.startswith("SLURM_")}
+    env.update(PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", NPROC="2", MODEL="/m", INPUT="/in.jsonl",
+               OUTPUT=str(tmp_path / "o.jsonl"))
+    job = subprocess.Popen(["bash", str(REPO / "scripts" / "gpu_batch_job.sh")], env=env, cwd=tmp_path,
+                           start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(job.pid, signal.SIGTERM)
+    assert job.wait(timeout=30) == 143
+    log = (tmp_path / "o.log").read_text().splitlines()
+    assert "SIGTERM: stopped; the same command resumes it" in log[-2] and log[-1].endswith("exit 143")
