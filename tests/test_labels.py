@@ -49,6 +49,26 @@ def test_unknown_tag_is_an_error() -> None:
         ("layers:\n  a/b: [X]\n", "layer 'a/b' may not contain"),
         ("layers:\n  a: [X/Y]\n", "may not contain"),
         ("layers:\n  a: [X]\nmapping: {P: [X]}\n", "no such label"),
+        ("layers:\n  a: [X\n", "line 3"),
+        ("layers: {}\n", "no layers"),  # was a scheme without a label to train
+        # a key given twice: YAML kept the last without a word
+        ("layers:\n  a: [X]\n  a: [Y]\n", "line 3, column 3: found key 'a' twice"),
+        ("layers:\n  a: [X, Y]\nmapping:\n  P: X\n  P: Y\n", "line 5, column 3: found key 'P' twice"),
+        # YAML 1.1 reads these as booleans or null: they were the tags/layers "True", "False", "None"
+        ("layers:\n  on: [X]\n", "layer name True is not text"),
+        ("layers:\n  null: [X]\n", "layer name None is not text"),
+        ("layers:\n  a: [X]\nmapping: {NO: X}\n", "mapping tag False is not text"),
+        ("layers:\n  a: [X]\nmapping: {2: X}\n", "mapping tag 2 is not text"),
+        ("layers:\n  a: [yes]\n", "quote"),
+        # a naba label stands for itself: mapped away, it would silently swap or vanish from the data
+        ("layers:\n  a: [X, Y]\nmapping: {X: Y, Y: X}\n", "'X' is a label of layer 'a'"),
+        ("layers:\n  a: [X]\nmapping: {X: null}\n", "'X' is a label of layer 'a'"),
+        ("layers:\n  a: [X]\n  b: [Y]\nmapping: {Y: X}\n", "'Y' is a label of layer 'b'"),
+        # names naba's outputs already use
+        ("layers:\n  a: [O]\n", "outside tag"),
+        ("layers:\n  a: [X, micro]\n", "micro average"),
+        ("layers:\n  a: [macro]\n", "macro average"),
+        ("layers:\n  micro: [X]\n", "layer 'micro'"),
     ],
 )
 def test_bad_scheme_files(tmp_path: Path, text: str, fragment: str) -> None:
@@ -64,3 +84,20 @@ def test_a_scheme_file_that_is_not_utf8(tmp_path: Path) -> None:
     path.write_bytes(b"layers:\n  a: [\xff]\n")
     with pytest.raises(ConfigError, match="cannot read label scheme"):
         LabelScheme.load(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "layers", "mapping"),
+    [
+        ("layers:\n  entity: [فاعل, مكان]\n", {"entity": ("فاعل", "مكان")}, {}),
+        ("layers:\n  e: [actor, Place_2]\n", {"e": ("actor", "Place_2")}, {}),
+        ("layers:\n  ACTOR: [ACTOR]\n", {"ACTOR": ("ACTOR",)}, {}),  # a layer named like a label
+        ("layers:\n  e: [X]\nmapping: {X: X, 'NO': X, '2': null}\n", {"e": ("X",)}, {"X": "X", "NO": "X", "2": None}),
+        ("layers:\n  e: [X]\n  f: [Y]\nmapping: {<<: {P: X}, Q: Y}\n", {"e": ("X",), "f": ("Y",)}, {"P": "X", "Q": "Y"}),
+    ],
+)
+def test_good_scheme_files(tmp_path: Path, text: str, layers: dict, mapping: dict) -> None:
+    path = tmp_path / "labels.yaml"
+    path.write_text(text, encoding="utf-8")
+    scheme = LabelScheme.load(path)
+    assert (scheme.layers, scheme.mapping) == (layers, mapping)

@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from naba import yamlio
 from naba.errors import ConfigError
 
 
@@ -23,6 +22,8 @@ class LabelScheme:
     mapping: dict[str, str | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not self.layers:
+            raise ConfigError("label scheme: no layers (layers: {name: [LABEL, ...]})")
         seen: dict[str, str] = {}
         for layer, labels in self.layers.items():
             # model label names are "layer:B-LABEL", metric names "layer/family/label/metric", and
@@ -31,6 +32,8 @@ class LabelScheme:
                 raise ConfigError(
                     f"label scheme: layer {layer!r} may not contain ':', '/' or whitespace, nor be empty"
                 )
+            if layer in RESERVED_LAYERS:
+                raise ConfigError(f"label scheme: layer {layer!r}: the name is taken by the scores over all layers")
             if not labels:
                 raise ConfigError(f"label scheme: layer {layer!r} has no labels")
             for label in labels:
@@ -43,10 +46,17 @@ class LabelScheme:
                         f"label scheme: label {label!r} may not contain '-', ':', '/' or whitespace, "
                         "nor be empty"
                     )
+                if label in RESERVED_LABELS:
+                    raise ConfigError(f"label scheme: label {label!r}: {RESERVED_LABELS[label]}")
                 seen[label] = layer
         for tag, target in self.mapping.items():
             if target is not None and (not isinstance(target, str) or target not in seen):
                 raise ConfigError(f"label scheme: mapping {tag!r} -> {target!r}: no such label")
+            if tag in seen and target != tag:
+                raise ConfigError(
+                    f"label scheme: mapping {tag!r} -> {target!r}: {tag!r} is a label of layer {seen[tag]!r} "
+                    "and stands for itself (drop the label from its layer instead)"
+                )
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -96,14 +106,19 @@ class LabelScheme:
             raise ConfigError(f"{source}: unknown key(s) {sorted(unknown)} in label scheme")
         layers = {}
         for name, labels in data["layers"].items():
+            if not isinstance(name, str):
+                raise ConfigError(f"{source}: layer name {name!r} is not text to YAML{_QUOTE}")
             if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-                raise ConfigError(f"{source}: layer {name!r} must be a list of label names")
-            layers[str(name)] = tuple(labels)
+                raise ConfigError(f"{source}: layer {name!r} must be a list of label names{_QUOTE}")
+            layers[name] = tuple(labels)
         mapping = data.get("mapping") or {}
         if not isinstance(mapping, dict):
             raise ConfigError(f"{source}: 'mapping' must be a mapping of tag -> label or null")
+        for tag in mapping:
+            if not isinstance(tag, str):
+                raise ConfigError(f"{source}: mapping tag {tag!r} is not text to YAML{_QUOTE}")
         try:
-            return cls(layers, {str(k): v for k, v in mapping.items()})
+            return cls(layers, dict(mapping))
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from None
 
@@ -111,11 +126,19 @@ class LabelScheme:
     def load(cls, path: str | Path) -> LabelScheme:
         """The scheme in a YAML file such as ``configs/labels.yaml``; ConfigError naming the file."""
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: cannot read label scheme: {exc}") from None
+        data = yamlio.load_file(path, "label scheme")
         return cls.from_dict(data, source=str(path))
+
+
+# names naba's outputs already use: BIO's outside tag, and the averages beside per-label (and, in
+# training's scores, per-layer) results, which a label or layer of that name would overwrite
+RESERVED_LABELS = {
+    "O": "'O' is BIO's outside tag",
+    "micro": "the name is taken by the micro average in the scores",
+    "macro": "the name is taken by the macro average in the scores",
+}
+RESERVED_LAYERS = ("micro",)
+_QUOTE = " (YAML reads yes, no, on, off, true, false, null and numbers as such: quote a name like that)"
 
 
 def _is_name(name: object, *, forbidden: str) -> bool:

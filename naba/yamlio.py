@@ -1,0 +1,60 @@
+"""Reading naba's own YAML files (run configs, label schemes): safe, and a key given twice is an error.
+
+PyYAML keeps the last of two equal keys without a word, so a second ``data:`` section (or a layer
+named twice) would silently replace the first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from naba.errors import ConfigError
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # "<<: *base" may be overridden on purpose
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    twice = key in seen
+                except TypeError:
+                    continue  # an unhashable key; the base constructor says so
+                if twice:
+                    raise yaml.constructor.ConstructorError(
+                        "while reading a mapping", node.start_mark, f"found key {key!r} twice", key_node.start_mark
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load(text: str):
+    """``yaml.safe_load(text)``, except that a mapping with a key given twice is a ``yaml.YAMLError``
+    whose message names the key and its line."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)
+
+
+def load_file(path: Path, what: str) -> Any:
+    """The YAML in ``path``; a ConfigError ``"PATH: cannot read WHAT: line L, column C: problem"`` when
+    the file cannot be read, is not UTF-8, or is not YAML (a key given twice included)."""
+    try:
+        return load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read {what}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: cannot read {what}: {describe(exc)}") from None
+
+
+def describe(exc: yaml.YAMLError) -> str:
+    """A YAML error on one line: where, what, and in what."""
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
+        return " ".join(str(exc).split())
+    mark = exc.problem_mark
+    context = f" ({exc.context}, line {exc.context_mark.line + 1})" if exc.context and exc.context_mark else ""
+    return f"line {mark.line + 1}, column {mark.column + 1}: {exc.problem}{context}"
