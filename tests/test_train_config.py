@@ -48,7 +48,7 @@ def test_command_line_beats_file_and_is_typed_as_yaml(repo: Path) -> None:
     assert cfg.data.layers == ["entity"]
     assert cfg.model.name_or_path == "naba-small"
     assert cfg.optim.mixed_precision == "no"  # not False, as YAML 1.1 would have it
-    cfg = load_config(path, ["data.read_options={bio_repair: begin}"], cwd=repo)
+    cfg = load_config(path, ["data.format=conll", "data.read_options={bio_repair: begin}"], cwd=repo)
     assert cfg.data.read_options == {"bio_repair": "begin"}
 
 
@@ -112,6 +112,22 @@ BAD = [
     ("optim:\n  warmup_ratio: 1.0\n", [], ["optim.warmup_ratio"]),
     ("run:\n  name: a/b\n", [], ["run.name", "plain folder name"]),
     ("data:\n  read_options: begin\n", [], ["data.read_options", "mapping"]),
+    # found before a run folder is touched, not when the data is read (after run.overwrite deleted the old run)
+    ("data:\n  format: conl\n", [], ["run.yaml", "data.format", "conl", "conll"]),
+    ("model:\n  preset: arabert\n", [], ["run.yaml", "model.preset", "arabertv02"]),
+    ("data:\n  layers: [entities]\n", [], ["run.yaml", "data.layers", "entities", "'entity'"]),
+    ("data:\n  read_options: {bio_repair: begin}\n", [], ["data.read_options", "jsonl reader", "bio_repair"]),
+    ("data:\n  labels: data/a.jsonl\n", [], ["run.yaml", "data.labels", "a.jsonl", "label scheme"]),
+    # a typo is named with the key it probably meant
+    ("optim:\n  lrr: 1.0e-3\n", [], ["run.yaml", "optim.lrr", "did you mean optim.lr?"]),
+    ("optimizer:\n  lr: 1.0e-3\n", [], ["run.yaml", "optimizer", "did you mean optim?"]),
+    ("", ["optm.lr=1e-3"], ["command line", "did you mean optim.lr?"]),
+    ("", ["lr=1e-3"], ["command line", "did you mean optim.lr?"]),
+    ("", ["data.read_options.bio_repair=begin"], ["data.read_options is set as a whole", "{bio_repair: value}"]),
+    # YAML reads these as numbers; the message says to quote them
+    ("run:\n  name: 2024\n", [], ["run.yaml", "run.name", "2024", "quote it"]),
+    ("", ["model.name_or_path=1.5"], ["command line", "model.name_or_path", "quote it"]),
+    ("", ["data.read_options={a: 1, a: 2}"], ["command line", "data.read_options", "'a' twice"]),
 ]
 
 
@@ -134,13 +150,39 @@ def test_bad_configs_are_config_errors_naming_key_and_source(
         ("- a\n- b\n", ["run.yaml", "mapping"]),
         ("data: [\n", ["run.yaml", "cannot read"]),
         ("optim:\n  lr: 1.0\n", ["data.train", "no training data"]),
+        # a key given twice: YAML kept the last without a word (the first data section, train and all, was lost)
+        ("data:\n  train: data/a.jsonl\ndata:\n  dev_ratio: 0\n", ["run.yaml", "line 3", "'data' twice"]),
+        ("data:\n  train: data/a.jsonl\n  train: data/b.jsonl\n", ["run.yaml", "line 3", "'train' twice"]),
+        ("optim:\n  lr: 1.0e-3\n  lr: 1.0e-4\n", ["run.yaml", "line 3", "'lr' twice"]),
+        ("data:\n  train: [data/a.jsonl\n", ["run.yaml", "cannot read", "line 3"]),
+        (b"data:\n  train: data/\xff.jsonl\n", ["run.yaml", "cannot read", "utf-8"]),
     ],
 )
-def test_unreadable_or_incomplete_files(repo: Path, text: str, words: list[str]) -> None:
+def test_unreadable_or_incomplete_files(repo: Path, text: str | bytes, words: list[str]) -> None:
+    path = write(repo, "")
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
     with pytest.raises(ConfigError) as err:
-        load_config(write(repo, text), cwd=repo)
+        load_config(path, cwd=repo)
     for word in words:
         assert word in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "overrides", "name"),
+    [
+        ("", [], "exp"),
+        ("run:\n  name: null\n", [], "exp"),
+        ("", ["run.name="], "exp"),  # an empty value is null: the default, the file's name (was "run")
+        ("", ["run.name=null"], "exp"),
+        ("run:\n  name: mine\n", ["run.name="], "exp"),
+        ("", ["run.name=mine"], "mine"),
+        ("", ["run.name='2024'"], "2024"),
+    ],
+)
+def test_run_name_defaults_to_the_config_files_name(repo: Path, body: str, overrides: list[str], name: str) -> None:
+    path = repo / "configs" / "exp.yaml"
+    path.write_text("data:\n  train: data/a.jsonl\n" + body, encoding="utf-8")
+    assert load_config(path, overrides, cwd=repo).run.name == name
 
 
 def test_missing_config_file(tmp_path: Path) -> None:

@@ -418,6 +418,37 @@ def test_run_folders_that_are_not_single_runs_are_left_alone(tmp_path: Path, cor
     assert (precious / "important" / "file.txt").read_text(encoding="utf-8") == "keep me"
 
 
+BAD_INPUT = [
+    # (overrides, exit code, words of the message): each found before the old run is deleted
+    (["data.layers=[entity, claims]"], 2, ["data.layers", "claims"]),
+    (["data.labels={labels}"], 2, ["data.labels", "no layers"]),
+    (["model.preset=arabert"], 2, ["model.preset", "arabertv02"]),
+    (["data.format=conl"], 2, ["data.format", "conl"]),
+    (["data.read_options={{bio_repair: begin}}"], 2, ["data.read_options", "jsonl", "bio_repair"]),
+    (["data.format=conll", "data.read_options={{bio_repair: begn}}"], 2, ["bio_repair", "begn"]),
+    (["data.dev={bad}"], 1, ["WEAPON"]),
+]
+
+
+@pytest.mark.parametrize(("overrides", "code", "words"), BAD_INPUT)
+def test_bad_input_with_overwrite_keeps_the_old_run(
+    tmp_path: Path, corpus: dict[str, Path], capsys, overrides: list[str], code: int, words: list[str]
+) -> None:
+    path = config_file(tmp_path, corpus)
+    labels = tmp_path / "labels.yaml"
+    labels.write_text("layers: {}\n", encoding="utf-8")
+    bad = write_jsonl(tmp_path / "bad.jsonl", [Document("b", "نص", [Span(0, 2, "WEAPON")])])
+    old = tmp_path / "runs" / "tiny"
+    (old / "best").mkdir(parents=True)
+    (old / "config.yaml").write_text("data: {}\n", encoding="utf-8")  # a naba run, another config
+    (old / "best" / "weights").write_text("a week of training", encoding="utf-8")
+    overrides = [o.format(labels=labels, bad=bad) for o in overrides]
+    assert naba_main(["train", str(path), "run.overwrite=true", *overrides]) == code
+    err = capsys.readouterr().err
+    assert all(w in err for w in words) and "Traceback" not in err, err
+    assert (old / "best" / "weights").read_text(encoding="utf-8") == "a week of training"
+
+
 def test_empty_dev_or_test_files_and_huge_seeds_are_config_errors(tmp_path: Path, corpus: dict[str, Path], capsys) -> None:
     path = config_file(tmp_path, corpus)
     empty = tmp_path / "empty.jsonl"

@@ -13,6 +13,7 @@ current working directory.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import glob
 import math
 import os
@@ -25,7 +26,9 @@ from typing import Any
 
 import yaml
 
-from naba.errors import ConfigError
+from naba import yamlio
+from naba.errors import ConfigError, DataError
+from naba.text import PRESETS
 
 SMALL_MODEL = "naba-small"
 MIXED_PRECISION = ("no", "bf16", "fp16", "auto")
@@ -145,10 +148,7 @@ def load_config(
     sources: dict[str, str] = {}
     if path is not None:
         path = Path(path)
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: cannot read config: {exc}") from None
+        raw = yamlio.load_file(path, "config")
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):
@@ -157,20 +157,18 @@ def load_config(
         for key, value in _flatten(raw, source=str(path)):
             _assign(cfg, key, value, source=str(path), base=base)
             sources[key] = str(path)
-        if cfg.run.name is None:
-            cfg.run.name = path.stem
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"{CLI}: {item!r}: overrides are key=value, e.g. optim.lr=3e-5")
         try:
-            value = yaml.safe_load(text) if text.strip() else None
+            value = yamlio.load(text) if text.strip() else None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{CLI}: {key}: cannot parse {text!r}: {exc}") from None
+            raise ConfigError(f"{CLI}: {key}: cannot parse {text!r}: {yamlio.describe(exc)}") from None
         _assign(cfg, key.strip(), value, source=CLI, base=cwd)
         sources[key.strip()] = CLI
-    if cfg.run.name is None:
-        cfg.run.name = "run"
+    if cfg.run.name is None:  # also after run.name= (null) on the command line
+        cfg.run.name = path.stem if path is not None else "run"
     cfg.run.dir = str((cwd / Path(cfg.run.dir).expanduser()).resolve())
     _check(cfg, sources)
     return cfg
@@ -193,7 +191,8 @@ def _flatten(raw: dict, *, source: str) -> list[tuple[str, Any]]:
     out = []
     for section, values in raw.items():
         if section not in SECTIONS:
-            raise ConfigError(f"{source}: unknown section {section!r} (known: {', '.join(SECTIONS)})")
+            raise ConfigError(f"{source}: unknown section {section!r}{_did_you_mean(section, SECTIONS)} "
+                              f"(known: {', '.join(SECTIONS)})")
         if values is None:
             continue
         if not isinstance(values, dict):
@@ -205,11 +204,19 @@ def _flatten(raw: dict, *, source: str) -> list[tuple[str, Any]]:
 def _assign(cfg: TrainConfig, key: str, value: Any, *, source: str, base: Path) -> None:
     section, _, name = key.partition(".")
     if section not in SECTIONS or not name:
-        raise ConfigError(f"{source}: unknown key {key!r} (keys look like optim.lr; sections: {', '.join(SECTIONS)})")
+        known = [f"{s}.{n}" for s in SECTIONS for n in typing.get_type_hints(type(getattr(cfg, s)))]
+        same = [k for k in known if k.partition(".")[2] == key]  # lr=...: the section left out
+        hint = f"; did you mean {same[0]}?" if same else _did_you_mean(key, known)
+        raise ConfigError(f"{source}: unknown key {key!r}{hint} "
+                          f"(keys look like optim.lr; sections: {', '.join(SECTIONS)})")
     part = getattr(cfg, section)
     hints = typing.get_type_hints(type(part))
     if name not in hints:
-        raise ConfigError(f"{source}: unknown key {key!r} (known in {section}: {', '.join(hints)})")
+        if "." in name and name.partition(".")[0] in hints:
+            raise ConfigError(f"{source}: {key!r}: {section}.{name.partition('.')[0]} is set as a whole, "
+                              f"e.g. {section}.{name.partition('.')[0]}={{{name.partition('.')[2]}: value}}")
+        raise ConfigError(f"{source}: unknown key {key!r}{_did_you_mean(name, hints, prefix=section + '.')} "
+                          f"(known in {section}: {', '.join(hints)})")
     value = _coerce(value, hints[name], key=key, source=source)
     if key in PATH_KEYS and value is not None:
         value = [_resolve(p, base) for p in value] if isinstance(value, list) else _resolve(value, base)
@@ -219,6 +226,11 @@ def _assign(cfg: TrainConfig, key: str, value: Any, *, source: str, base: Path) 
         if Path(value).is_absolute() or value.startswith((".", "~")) or local.exists():
             value = str(local.resolve())
     setattr(part, name, value)
+
+
+def _did_you_mean(word: str, known, *, prefix: str = "") -> str:
+    close = difflib.get_close_matches(word, list(known), n=1)
+    return f"; did you mean {prefix}{close[0]}?" if close else ""
 
 
 def _resolve(value: str, base: Path) -> str:
@@ -264,6 +276,9 @@ def _coerce(value: Any, hint: Any, *, key: str, source: str) -> Any:
     if hint is str:
         if key == "optim.mixed_precision" and value is False:
             return "no"  # YAML 1.1 reads a bare `no` as false
+        if isinstance(value, (bool, int, float)):
+            raise ConfigError(f"{source}: {key}: expected a non-empty string, got {value!r} "
+                              f"(YAML reads it as {type(value).__name__}; quote it)")
         if not isinstance(value, str) or not value:
             raise bad
         return value
@@ -276,6 +291,38 @@ def _describe(hint: Any) -> str:
     if typing.get_origin(hint) is dict:
         return "a mapping of option: value"
     return {bool: "true or false", int: "an integer", float: "a number", str: "a non-empty string"}[hint]
+
+
+def _check_data(cfg: TrainConfig, fail) -> None:
+    """The label scheme, the layers and the reader options, checked before a run folder is touched
+    (``run.overwrite=true`` deletes the old run before it reads the data)."""
+    from naba.corpus.formats import canonical, detect, options
+    from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
+
+    d = cfg.data
+    try:
+        scheme = LabelScheme.load(d.labels) if d.labels is not None else DEFAULT_SCHEME
+    except ConfigError as exc:
+        fail("data.labels", str(exc))
+    if d.layers is not None:
+        unknown = [layer for layer in d.layers if layer not in scheme.layers]
+        if unknown:
+            fail("data.layers", f"the label scheme ({d.labels or 'built-in'}) has no layer(s) {unknown}; "
+                                f"it has {list(scheme.layers)}")
+    if d.format is not None:
+        try:
+            canonical(d.format)
+        except ConfigError as exc:
+            fail("data.format", str(exc))
+    for path in d.train + d.dev + d.test:
+        try:
+            fmt = canonical(d.format) if d.format is not None else detect(path)
+        except DataError:
+            continue  # the reader says so, naming the file
+        unknown = sorted(set(d.read_options) - options(fmt))
+        if unknown:
+            fail("data.read_options", f"the {fmt} reader ({path}) has no option(s) {unknown}; "
+                                      f"it has {sorted(options(fmt))}")
 
 
 def _check(cfg: TrainConfig, sources: dict[str, str]) -> None:
@@ -300,10 +347,13 @@ def _check(cfg: TrainConfig, sources: dict[str, str]) -> None:
         setattr(d, name, files)
     if d.labels is not None and not Path(d.labels).is_file():
         fail("data.labels", f"no such label scheme file: {d.labels}")
+    _check_data(cfg, fail)
     if not 0 <= d.dev_ratio < 1:
         fail("data.dev_ratio", f"must be in [0, 1), got {d.dev_ratio}")
     if d.layers is not None and not d.layers:
         fail("data.layers", "must name at least one layer (or be null for all)")
+    if m.preset not in PRESETS:
+        fail("model.preset", f"must be one of {', '.join(PRESETS)}, got {m.preset!r}")
     if m.tokenizer is not None and not Path(m.tokenizer).is_dir():
         fail("model.tokenizer", f"no such tokenizer folder: {m.tokenizer}")
     if m.tokenizer is not None and m.name_or_path != SMALL_MODEL:

@@ -98,6 +98,8 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
     if cfg.run.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
 
+    # run.overwrite deletes the old run: read the data first, so that bad input costs nothing
+    splits = load_splits(cfg.data) if cfg.run.overwrite else None
     finished = prior_run(cfg, run_dir, main=main)
     if finished is not None:
         if main:
@@ -116,7 +118,8 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
     from naba.encode import LabelSpace, encode
     from naba.model import layered_loss, load_checkpoint, save_checkpoint
 
-    splits = load_splits(cfg.data)
+    if splits is None:
+        splits = load_splits(cfg.data)
     space = LabelSpace.from_scheme(splits.scheme)
     texts = [d.text for d in splits.train]
     tokenizer, model = build_model(cfg, space, texts, tokenizer=run_tokenizer(cfg, run_dir, texts, accelerator))
