@@ -225,9 +225,11 @@ def _substitute(
         if new is None:
             continue
         a, b = m.span()
-        # a replacement that keeps the match's tail ("&ampx" -> "&x") keeps that tail's own offsets
+        # a replacement that keeps the match's tail ("&ampx" -> "&x") keeps that tail's own offsets;
+        # its first character always stands for what was replaced, also when it happens to equal
+        # the match's last one ("&#59;" -> ";", "&#x30" -> "0")
         keep = 0
-        while keep < min(len(new), b - a - 1) and new[len(new) - 1 - keep] == text[b - 1 - keep]:
+        while keep < min(len(new) - 1, b - a - 1) and new[len(new) - 1 - keep] == text[b - 1 - keep]:
             keep += 1
         pieces += [text[at:a], new]
         starts_out += [starts[at:a], np.full(len(new) - keep, starts[a]), starts[b - keep : b]]

@@ -156,6 +156,24 @@ def test_prepared_words_map_to_original_words(original: str, expected_words: lis
 
 
 @pytest.mark.parametrize(
+    "original, expected_words",
+    [
+        ("قال &#59; نعم", ["قال", "&#59;", "نعم"]),  # the entity's value equals its last character
+        ("قال &semi; نعم", ["قال", "&semi;", "نعم"]),
+        ("قال &#x3b; نعم", ["قال", "&#x3b;", "نعم"]),
+        ("عدد &#x30 قتلى", ["عدد", "&#x30", "قتلى"]),  # no semicolon: the value is the last hex digit
+        ("قال &ltx نعم", ["قال", "&lt", "x", "نعم"]),  # a tail html.unescape keeps has its own offsets
+        ("قال &quot; نعم", ["قال", "&quot;", "نعم"]),
+    ],
+)
+def test_an_entity_maps_back_as_a_whole(original: str, expected_words: list[str]) -> None:
+    """A span starting at an entity must not lose the entity's head ("&#5") to the offset map."""
+    p = prepare(original)
+    got = [original[slice(*p.to_original(a, b))] for a, b in _words(p)]
+    assert got == expected_words
+
+
+@pytest.mark.parametrize(
     "original, span, prepared_part",
     [
         ("دخلوا بحماة", (7, 11), "حماة"),  # a span that starts inside a word
