@@ -427,13 +427,16 @@ BAD_INPUT = [
     (["data.read_options={{bio_repair: begin}}"], 2, ["data.read_options", "jsonl", "bio_repair"]),
     (["data.format=conll", "data.read_options={{bio_repair: begn}}"], 2, ["bio_repair", "begn"]),
     (["data.dev={bad}"], 1, ["WEAPON"]),
+    # a hub id not to be had offline: was found once the old run was gone
+    (["model.name_or_path=naba-test/no-such-model", "model.tokenizer=null"], 2, ["naba-test/no-such-model", "local path"]),
 ]
 
 
 @pytest.mark.parametrize(("overrides", "code", "words"), BAD_INPUT)
 def test_bad_input_with_overwrite_keeps_the_old_run(
-    tmp_path: Path, corpus: dict[str, Path], capsys, overrides: list[str], code: int, words: list[str]
+    tmp_path: Path, corpus: dict[str, Path], capsys, monkeypatch, overrides: list[str], code: int, words: list[str]
 ) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     path = config_file(tmp_path, corpus)
     labels = tmp_path / "labels.yaml"
     labels.write_text("layers: {}\n", encoding="utf-8")
@@ -460,3 +463,26 @@ def test_empty_dev_or_test_files_and_huge_seeds_are_config_errors(tmp_path: Path
         err = capsys.readouterr().err
         assert all(w in err for w in words), err
     assert not (tmp_path / "runs" / "tiny" / "best").exists()
+
+
+def test_a_pretrained_encoder_fine_tunes_and_overwrite_loads_it_first(tmp_path: Path, corpus: dict[str, Path]) -> None:
+    # the path AraBERT takes (a folder or hub id instead of naba-small): a base encoder gets a fresh
+    # head; with run.overwrite the model is loaded before the old run is deleted, and the run must
+    # end exactly as one without it
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    encoder = tmp_path / "encoder"
+    tokenizer = AutoTokenizer.from_pretrained(str(corpus["tokenizer"]))
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=128, max_position_embeddings=64)
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(encoder)
+    tokenizer.save_pretrained(encoder)
+    path = config_file(tmp_path, corpus, model={"name_or_path": str(encoder), "tokenizer": None},
+                       optim={"epochs": 1})
+    first = train_in_process(path, "run.name=pre")
+    run = tmp_path / "runs" / "pre"
+    assert (run / "best" / "model.safetensors").is_file() and not (run / "tokenizer").exists()
+    again = train_in_process(path, "run.name=pre", "run.overwrite=true")
+    assert again == first

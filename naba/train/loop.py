@@ -41,7 +41,7 @@ from naba.train.checkpoint import (
     prune,
     save_training_state,
 )
-from naba.train.config import TrainConfig, save_config
+from naba.train.config import SMALL_MODEL, TrainConfig, save_config
 from naba.train.data import Collator, length_grouped_batches, load_splits, shard
 from naba.train.evaluate import evaluate
 from naba.train.files import git_description, remove_temp_dirs, write_json_atomic
@@ -98,8 +98,14 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
     if cfg.run.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
 
-    # run.overwrite deletes the old run: read the data first, so that bad input costs nothing
+    # run.overwrite deletes the old run: read the data first, and load a pretrained model (a hub id
+    # that cannot be had offline), so that bad input costs nothing
     splits = load_splits(cfg.data) if cfg.run.overwrite else None
+    built = None
+    if cfg.run.overwrite and cfg.model.name_or_path != SMALL_MODEL:
+        from naba.encode import LabelSpace
+
+        built = build_model(cfg, LabelSpace.from_scheme(splits.scheme), [])
     finished = prior_run(cfg, run_dir, main=main)
     if finished is not None:
         if main:
@@ -122,7 +128,7 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
         splits = load_splits(cfg.data)
     space = LabelSpace.from_scheme(splits.scheme)
     texts = [d.text for d in splits.train]
-    tokenizer, model = build_model(cfg, space, texts, tokenizer=run_tokenizer(cfg, run_dir, texts, accelerator))
+    tokenizer, model = built or build_model(cfg, space, texts, tokenizer=run_tokenizer(cfg, run_dir, texts, accelerator))
     if resume is not None:
         # the model is built exactly as in a fresh run, then takes the checkpoint's weights
         saved_model, _, _, _ = load_checkpoint(resume / "model")
