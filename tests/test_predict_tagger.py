@@ -8,6 +8,7 @@ it occurs, so that the expected spans are known exactly.
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -282,3 +283,163 @@ def test_non_string_text_is_a_data_error(tagger: Tagger) -> None:
         tagger(["ok", None])
     with pytest.raises(DataError, match="text must be a str, got int"):
         list(tagger.tag_documents([("a", "ok"), ("b", 5)]))
+
+
+# What a notebook user passes by mistake. Before, None and 5 were "'NoneType' object is not
+# iterable", bytes were iterated into ints ("item 217: got int"), and a dict was iterated into its
+# keys: {"text": ...} tagged the word "text" and returned its spans without a word of warning.
+@pytest.mark.parametrize(
+    ("texts", "message"),
+    [
+        (None, "texts must be a str or an iterable of str, got NoneType"),
+        (5, "texts must be a str or an iterable of str, got int"),
+        (WORD.encode(), r"got bytes: decode it first"),
+        (bytearray(WORD.encode()), r"got bytearray: decode it first"),
+        ({"text": WORD}, r"got dict: pass list\(d.values\(\)\), or tag_documents\(d.items\(\)\)"),
+    ],
+)
+def test_a_wrong_argument_is_a_type_error_saying_what_to_pass(tagger: Tagger, texts, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        tagger(texts)
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        (WORD, r"not a str \(its characters\): tagger\(text\) tags one text"),  # tagged letter by letter
+        (None, "items must be a str or an iterable of str, got NoneType"),
+        (WORD.encode(), "got bytes: decode it first"),
+        ({"a": WORD}, r"got dict: .*tag_documents\(d.items\(\)\)"),
+    ],
+)
+def test_tag_documents_checks_its_argument_when_called(tagger: Tagger, items, message: str) -> None:
+    # raised by the call itself, not by the first next() on the stream, which may be far away
+    with pytest.raises(TypeError, match=message):
+        tagger.tag_documents(items)
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        (["ok", None], [r"item 1 \(None\): text must be a str, got NoneType \(a missing text\?\)"]),
+        (["ok", float("nan")], [r"item 1 \(nan\): text must be a str, got float \(a missing text\?\)"]),
+        ([b"ok"], [r"item 0 \(b'ok'\): text must be a str, got bytes: decode it first"]),
+        ([{"text": "ok"}], [r"item 0 \(\{'text': 'ok'\}\): text must be a str, got dict"]),
+        # every bad item, each by its index, not only the first
+        ([None, "ok", 7, "ok", None], [r"item 0 \(None\)", r"item 2 \(7\): .*got int", r"item 4 \(None\)"]),
+    ],
+)
+def test_items_that_are_not_texts_are_named_by_index_before_any_is_tagged(
+    tagger: Tagger, texts: list, expected: list[str]
+) -> None:
+    oracle = oracle_tagger(tagger)
+    with pytest.raises(DataError) as caught:
+        oracle([f"{WORD} {i}" for i in range(300)] + texts)  # past the first chunk of 256
+    found = [str(p) for p in caught.value.problems]
+    assert len(found) == len(expected)
+    for problem, pattern in zip(found, expected, strict=True):
+        # the cases count from their own start: 300 good texts come before them
+        assert re.search(re.sub(r"item (\d+)", lambda m: f"item {int(m.group(1)) + 300}", pattern), problem), problem
+    assert oracle.model.batches == []  # nothing went through the model first
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_tag_documents_names_a_bad_item_by_its_index_in_the_stream(tagger: Tagger, workers: int) -> None:
+    items = [f"{WORD} {i}" for i in range(7)] + [None]
+    with pytest.raises(DataError, match=r"item 7 \(None\)"):
+        list(oracle_tagger(tagger).tag_documents(iter(items), chunk_docs=3, workers=workers))
+
+
+# batch_size=0 or a negative one ran one window a batch without a word, and chunk_docs=0 read no
+# chunk at all: tagger([...]) returned [] and tagger(text) an IndexError
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda t: t([WORD], batch_size=0), "batch_size must be a whole number, 1 or more"),
+        (lambda t: t([WORD], batch_size=-1), "batch_size .* not -1"),
+        (lambda t: t([WORD], batch_size=2.5), "batch_size .* not 2.5"),
+        (lambda t: t([WORD], batch_size=True), "batch_size .* not True"),
+        (lambda t: t(WORD, batch_tokens=0), "batch_tokens must be a whole number, 1 or more"),
+        (lambda t: t.tag_documents([WORD], chunk_docs=0), "chunk_docs must be a whole number, 1 or more"),
+        (lambda t: t.tag_documents([WORD], workers=-1), "workers must be a whole number, 0 or more"),
+        (lambda t: Tagger(t.model, t.tokenizer, t.space, t.info, device=t.device, dtype=t.dtype, chunk_docs=0),
+         "chunk_docs .* not 0"),
+        # checked before the model is loaded: the folder does not exist
+        (lambda t: Tagger.from_pretrained("no/such/folder", chunk_docs=0), "chunk_docs .* not 0"),
+        (lambda t: Tagger.from_pretrained("no/such/folder", workers=True), "workers must be a count .* not True"),
+    ],
+)
+def test_a_count_below_one_is_a_value_error_naming_it(tagger: Tagger, call, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call(tagger)
+
+
+def test_counts_that_are_numpy_integers_or_huge_are_fine(tagger: Tagger) -> None:
+    import numpy as np
+
+    texts = [ADVERSARIAL["diacritics"], ADVERSARIAL["emoji"]]
+    expected = tagger(texts)
+    assert tagger(texts, batch_size=np.int64(1)) == expected
+    assert tagger(texts, batch_size=10**9, batch_tokens=10**9) == expected
+
+
+def test_repr_names_the_model_device_dtype_and_layers(checkpoint: Path, tagger: Tagger) -> None:
+    # was <naba.predict.tagger.Tagger object at 0x...>, which says nothing in a notebook
+    shown = repr(tagger)
+    assert shown.startswith(f"Tagger({str(checkpoint)!r}, device='cpu', dtype=float32, ")
+    assert "layers={'entity': ('ACTOR', 'LOCATION'), 'claim': ('CLAIM',)}" in shown
+    assert repr(oracle_tagger(tagger)).startswith("Tagger('Oracle', ")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        tuple,
+        lambda texts: (t for t in texts),
+        lambda texts: __import__("numpy").array(texts),
+        lambda texts: [type("Sub", (str,), {})(t) for t in texts],
+        lambda texts: pytest.importorskip("pandas").Series(texts, index=range(10, 10 + len(texts))),
+    ],
+    ids=["tuple", "generator", "numpy", "str_subclass", "pandas"],
+)
+def test_any_iterable_of_texts_gives_what_a_list_gives(tagger: Tagger, make) -> None:
+    texts = [ADVERSARIAL[k] for k in ("diacritics", "empty", "emoji", "diacritics")]
+    assert tagger(make(texts)) == tagger(texts)
+
+
+def test_spans_are_plain_json_in_the_documented_order(tagger: Tagger) -> None:
+    import json
+
+    text = " ".join(ADVERSARIAL[k] for k in ("diacritics", "url", "eastern_digits", "latin"))
+    spans = tagger(text) + oracle_tagger(tagger)(text)
+    assert spans
+    for span in spans:
+        assert [type(span[k]) for k in ("start", "end", "label", "layer", "text", "score")] == [
+            int, int, str, str, str, float
+        ]
+        assert 0.0 <= span["score"] <= 1.0
+    assert json.loads(json.dumps(spans)) == spans
+    found = tagger(text)
+    assert found == sorted(found, key=lambda s: (s["start"], -s["end"], s["layer"], s["label"]))
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])
+def test_the_tagger_is_usable_after_an_interrupt_part_way_through(tagger: Tagger, error: type) -> None:
+    import threading
+
+    oracle = oracle_tagger(tagger)
+    texts = [" ".join([WORD, "قال"] * n) for n in range(1, 40)]
+    expected = oracle(texts)
+    forward = oracle.model.forward
+
+    def interrupted(*args, **kw):
+        if len(oracle.model.batches) == 2:
+            raise error("part way through")
+        return forward(*args, **kw)
+
+    oracle.model.forward = interrupted
+    with pytest.raises(error):
+        oracle(texts, batch_size=2)
+    oracle.model.forward = forward
+    assert oracle(texts, batch_size=2) == expected
+    assert not [t for t in threading.enumerate() if t.name.startswith("naba-encode")]

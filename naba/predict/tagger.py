@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
+import numbers
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -83,8 +85,20 @@ class _Chunk:
 class Tagger:
     """Tags texts with a naba checkpoint: ``tagger(text)`` or ``tagger([text, ...])``.
 
-    Each span is ``{"start", "end", "label", "layer", "text", "score"}`` with code-point offsets
-    into the text as given, and ``text == original[start:end]``.
+    Made by :meth:`from_pretrained` (a run folder, a checkpoint folder or a cached hub id).
+    ``tagger(text)`` returns one text's spans, ``tagger(texts)`` (a list, tuple, generator, numpy
+    array or pandas Series of str) a list of span lists in input order, and
+    :meth:`tag_documents` streams ``(item, spans)`` pairs for inputs too large to hold.
+
+    Each span is a plain dict (JSON-ready: ints, strs and a float)
+    ``{"start", "end", "label", "layer", "text", "score"}`` with code-point offsets into the text
+    as given, ``text == original[start:end]``, and ``score`` the mean probability of the span's
+    tags, in [0, 1]. A text's spans come sorted by ``start``, then longer first, then ``layer``
+    and ``label``; both layers are in one list, so a CLAIM may hold ACTOR and LOCATION spans.
+
+    A wrong argument (``None``, ``bytes``, a dict) is a ``TypeError``; a list item that is not a
+    str is a :class:`naba.errors.DataError` naming every such item by its index, raised before
+    any text is tagged; a count that is not 1 or more (``batch_size=0``) is a ``ValueError``.
     """
 
     def __init__(
@@ -100,15 +114,19 @@ class Tagger:
         chunk_docs: int = 256,
         fast_path: bool | None = None,
         workers: int = 0,
+        source: str | None = None,
     ):
+        _check_counts(batch_tokens=batch_tokens, chunk_docs=chunk_docs, workers=workers)
         self.model = model.eval()
+        # what it was loaded from (from_pretrained), for repr
+        self.source = source
         self.tokenizer = tokenizer
         self.space = space
         self.info = info
         self.device = device
         self.dtype = dtype
         self.batch_tokens = batch_tokens or default_batch_tokens(device)
-        self.chunk_docs = chunk_docs
+        self.chunk_docs = 256 if chunk_docs is None else chunk_docs  # None: the default, as elsewhere
         self.workers = workers
         self.max_length = int(info.get("max_length", 512))
         self.stride = int(info.get("stride", 128))
@@ -129,6 +147,16 @@ class Tagger:
         # with host workers, a GPU's scores go to them in the model's dtype, widened there
         self._compact = True
         self.fast = fused_encoder(model, device=device, dtype=dtype, wanted=fast_path)
+
+    def __repr__(self) -> str:
+        # what a notebook shows for the object: which model, where, in what precision, which labels
+        source = self.source if self.source is not None else type(self.model).__name__
+        layers = {layer: tuple(labels) for layer, labels in self.space.scheme.layers.items()}
+        return (
+            f"Tagger({source!r}, device='{self.device}', dtype={str(self.dtype).removeprefix('torch.')}, "
+            f"layers={layers}, preset={self.preset!r}, max_length={self.max_length}, stride={self.stride}, "
+            f"batch_tokens={self.batch_tokens}, workers={self.workers}, fast_path={self.fast is not None})"
+        )
 
     @property
     def _settings(self) -> Settings:
@@ -169,22 +197,39 @@ class Tagger:
         compute = resolve_dtype(dtype, device)
         if workers == "auto":
             workers = default_workers(device, processes=int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
-        if not isinstance(workers, int) or workers < 0:
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
             raise ValueError(f"workers must be a count (0 or more) or 'auto', not {workers!r}")
+        # before the model is loaded (seconds): chunk_docs=0 tagged nothing and returned []
+        _check_counts(batch_tokens=batch_tokens, chunk_docs=chunk_docs)
         model, tokenizer, space, info = load_checkpoint(resolve_checkpoint(name_or_path))
         use_sdpa(model)
         model.to(device=device, dtype=compute)  # one move: cast on the way, not after
         return cls(
             model, tokenizer, space, info, device=device, dtype=compute,
             batch_tokens=batch_tokens, chunk_docs=chunk_docs, fast_path=fast_path, workers=workers,
+            source=str(name_or_path),
         )
 
     def __call__(
-        self, texts: str | Sequence[str], *, batch_size: int | None = None, batch_tokens: int | None = None
+        self, texts: str | Iterable[str], *, batch_size: int | None = None, batch_tokens: int | None = None
     ) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
-        """Spans of one text, or a list of span lists for a list of texts (``batch_size``: windows per batch)."""
+        """Spans of one text (a str), or a list of span lists, in input order, for many.
+
+        ``texts``: a str, or any iterable of str (list, tuple, generator, numpy array, pandas
+        Series); the results are all held, so for more than fits in memory use
+        :meth:`tag_documents`. ``batch_size``: at most this many windows a forward pass;
+        ``batch_tokens``: padded tokens a pass (the Tagger's by default). Both are 1 or more.
+
+        Raises ``TypeError`` for ``None``, a number, ``bytes`` (decode them first) or a dict, and
+        :class:`naba.errors.DataError` naming each item that is not a str by its index, before any
+        text is tagged.
+        """
+        _check_counts(batch_size=batch_size, batch_tokens=batch_tokens)
         single = isinstance(texts, str)
-        items = [texts] if single else list(texts)
+        items = [texts] if single else list(_iterable(texts, "texts"))
+        # every item is checked first: a None at the end of a long list is found at once, not
+        # after everything before it has been through the model
+        _texts(items, text_of)
         found = [spans for _, spans in self.tag_documents(items, batch_size=batch_size, batch_tokens=batch_tokens)]
         return found[0] if single else found
 
@@ -210,7 +255,32 @@ class Tagger:
         ``postprocess(text, spans)``, a module-level function, runs where the spans are decoded
         (in the workers, if any) and the stream hands on what it returns: the batch job gets its
         JSON there (naba.predict.host.spans_json), off the process that feeds the model.
+
+        The arguments are checked when it is called, not when the stream is first read: a str
+        (not a list of texts), bytes or a dict is a ``TypeError``, a count below 1 (``workers``:
+        below 0) a ``ValueError``. An item whose text is not a str is a
+        :class:`naba.errors.DataError` naming its index, raised when its chunk is reached.
         """
+        _check_counts(batch_size=batch_size, batch_tokens=batch_tokens, chunk_docs=chunk_docs, workers=workers)
+        if isinstance(items, str):
+            raise TypeError("items must be an iterable of texts, not a str (its characters): tagger(text) tags one text")
+        return self._stream(
+            _iterable(items, "items"), batch_size=batch_size, batch_tokens=batch_tokens, chunk_docs=chunk_docs,
+            text=text, workers=workers, postprocess=postprocess,
+        )
+
+    def _stream(
+        self,
+        items: Iterable[T],
+        *,
+        batch_size: int | None,
+        batch_tokens: int | None,
+        chunk_docs: int | None,
+        text: Callable[[T], str],
+        workers: int | None,
+        postprocess: Callable[[str, list[dict[str, Any]]], Any] | None,
+    ) -> Iterator[tuple[T, Any]]:
+        """tag_documents, its arguments checked."""
         budget = batch_tokens or self.batch_tokens
         size = chunk_docs or self.chunk_docs
         workers = self.workers if workers is None else workers
@@ -220,10 +290,15 @@ class Tagger:
                                             postprocess=postprocess)
             return
         chunks = _chunks(iter(items), size)
+        seen = 0  # items read so far: an error names an item by its index in the input
 
         def next_chunk() -> _Chunk | None:
+            nonlocal seen
             batch = next(chunks, None)
-            return self._encode(batch, text) if batch else None
+            if not batch:
+                return None
+            first, seen = seen, seen + len(batch)
+            return self._encode(batch, text, first=first)
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="naba-encode") as pool:
             ahead = pool.submit(next_chunk)
@@ -262,14 +337,15 @@ class Tagger:
                 self.tokens_done += launched.tokens
                 decoding.append((s, batch))
 
-            seq, more = 0, True
+            seq, more, seen = 0, True, 0
             while True:
                 while more and len(encoding) <= workers:
                     batch = next(chunks, None)
                     if batch is None:
                         more = False
                         break
-                    pool.encode(seq, _texts(batch, text))
+                    pool.encode(seq, _texts(batch, text, first=seen))
+                    seen += len(batch)
                     encoding.append((seq, batch))
                     seq += 1
                 if encoding:
@@ -300,8 +376,8 @@ class Tagger:
                 if not encoding and not decoding and running is None:
                     return
 
-    def _encode(self, items: list[T], text: Callable[[T], str]) -> _Chunk:
-        texts = _texts(items, text)
+    def _encode(self, items: list[T], text: Callable[[T], str], *, first: int = 0) -> _Chunk:
+        texts = _texts(items, text, first=first)
         windows, owner = encode_texts(texts, self._settings)
         return _Chunk(items, texts, windows, owner)
 
@@ -463,9 +539,54 @@ def worker_chunks(items: Iterator[T], size: int, workers: int) -> Iterator[list[
             n = min(size, 2 * n)
 
 
-def _texts(items: list[T], text: Callable[[T], str]) -> list[str]:
+def _texts(items: list[T], text: Callable[[T], str], *, first: int = 0) -> list[str]:
+    """The texts of ``items`` (the ``first``-th of the input onwards); a DataError names each item
+    whose text is not a str by its index, and why."""
     texts = [text(item) for item in items]
-    for item, t in zip(items, texts, strict=True):
-        if not isinstance(t, str):
-            raise DataError(Problem("<memory>", f"item {item!r:.60}", f"text must be a str, got {type(t).__name__}"))
+    problems = [
+        Problem("<memory>", f"item {first + i} ({item!r:.60})", _not_a_text(t))
+        for i, (item, t) in enumerate(zip(items, texts, strict=True))
+        if not isinstance(t, str)
+    ]
+    if problems:
+        raise DataError(problems)
     return texts
+
+
+def _not_a_text(value: Any) -> str:
+    reason = f"text must be a str, got {type(value).__name__}"
+    if isinstance(value, bytes | bytearray):
+        return reason + ": decode it first (value.decode('utf-8'))"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return reason + " (a missing text?)"
+    return reason
+
+
+def _iterable(texts: Any, name: str) -> Iterable[Any]:
+    """``texts`` if it is an iterable of texts; a TypeError saying what it is and what to pass if not."""
+    kind = type(texts).__name__
+    if isinstance(texts, bytes | bytearray | memoryview):
+        # iterated, bytes are ints: the error named "item 0: got int"
+        raise TypeError(f"{name} must be a str or an iterable of str, got {kind}: decode it first (.decode('utf-8'))")
+    if isinstance(texts, Mapping):
+        # iterated, a dict gives its keys: {"text": ...} tagged the word "text"
+        raise TypeError(
+            f"{name} must be a str or an iterable of str, got {kind}: pass list(d.values()), or "
+            "tag_documents(d.items()) for (key, text) pairs"
+        )
+    if not isinstance(texts, Iterable):
+        raise TypeError(f"{name} must be a str or an iterable of str, got {kind}")
+    return texts
+
+
+def _check_counts(**counts: Any) -> None:
+    """Each of ``counts`` is None (the default) or a whole number, 1 or more (``workers``: 0 or more).
+
+    ``batch_size=0`` or a negative one ran one window a batch, and ``chunk_docs=0`` tagged nothing.
+    """
+    for name, value in counts.items():
+        least = 0 if name == "workers" else 1
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+            raise ValueError(f"{name} must be a whole number, {least} or more (None: the default), not {value!r}")
