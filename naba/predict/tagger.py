@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
-import numbers
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,8 +25,8 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from naba.errors import DataError, Problem
 from naba.predict.host import HostPool, Settings, decode_texts, encode_texts, widen, worker_settings
+from naba.predict.inputs import check_counts, iterable_of_texts, text_of, texts_of
 from naba.predict.setup import (
     default_batch_tokens,
     default_workers,
@@ -63,15 +61,6 @@ def plan_batches(lengths: Sequence[int], *, batch_tokens: int, batch_size: int |
     if current:
         batches.append(current)
     return batches
-
-
-def text_of(item: Any) -> Any:
-    """The text of a tagger input: a str, an object with ``.text`` (Document, Record) or ``(id, text)``."""
-    if isinstance(item, str):
-        return item
-    if isinstance(item, tuple) and len(item) == 2:
-        return item[1]
-    return getattr(item, "text", item)
 
 
 @dataclass
@@ -116,7 +105,7 @@ class Tagger:
         workers: int = 0,
         source: str | None = None,
     ):
-        _check_counts(batch_tokens=batch_tokens, chunk_docs=chunk_docs, workers=workers)
+        check_counts(batch_tokens=batch_tokens, chunk_docs=chunk_docs, workers=workers)
         self.model = model.eval()
         # what it was loaded from (from_pretrained), for repr
         self.source = source
@@ -200,7 +189,7 @@ class Tagger:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
             raise ValueError(f"workers must be a count (0 or more) or 'auto', not {workers!r}")
         # before the model is loaded (seconds): chunk_docs=0 tagged nothing and returned []
-        _check_counts(batch_tokens=batch_tokens, chunk_docs=chunk_docs)
+        check_counts(batch_tokens=batch_tokens, chunk_docs=chunk_docs)
         model, tokenizer, space, info = load_checkpoint(resolve_checkpoint(name_or_path))
         use_sdpa(model)
         model.to(device=device, dtype=compute)  # one move: cast on the way, not after
@@ -224,12 +213,12 @@ class Tagger:
         :class:`naba.errors.DataError` naming each item that is not a str by its index, before any
         text is tagged.
         """
-        _check_counts(batch_size=batch_size, batch_tokens=batch_tokens)
+        check_counts(batch_size=batch_size, batch_tokens=batch_tokens)
         single = isinstance(texts, str)
-        items = [texts] if single else list(_iterable(texts, "texts"))
+        items = [texts] if single else list(iterable_of_texts(texts, "texts"))
         # every item is checked first: a None at the end of a long list is found at once, not
         # after everything before it has been through the model
-        _texts(items, text_of)
+        texts_of(items, text_of)
         found = [spans for _, spans in self.tag_documents(items, batch_size=batch_size, batch_tokens=batch_tokens)]
         return found[0] if single else found
 
@@ -261,11 +250,11 @@ class Tagger:
         below 0) a ``ValueError``. An item whose text is not a str is a
         :class:`naba.errors.DataError` naming its index, raised when its chunk is reached.
         """
-        _check_counts(batch_size=batch_size, batch_tokens=batch_tokens, chunk_docs=chunk_docs, workers=workers)
+        check_counts(batch_size=batch_size, batch_tokens=batch_tokens, chunk_docs=chunk_docs, workers=workers)
         if isinstance(items, str):
             raise TypeError("items must be an iterable of texts, not a str (its characters): tagger(text) tags one text")
         return self._stream(
-            _iterable(items, "items"), batch_size=batch_size, batch_tokens=batch_tokens, chunk_docs=chunk_docs,
+            iterable_of_texts(items, "items"), batch_size=batch_size, batch_tokens=batch_tokens, chunk_docs=chunk_docs,
             text=text, workers=workers, postprocess=postprocess,
         )
 
@@ -344,7 +333,7 @@ class Tagger:
                     if batch is None:
                         more = False
                         break
-                    pool.encode(seq, _texts(batch, text, first=seen))
+                    pool.encode(seq, texts_of(batch, text, first=seen))
                     seen += len(batch)
                     encoding.append((seq, batch))
                     seq += 1
@@ -377,7 +366,7 @@ class Tagger:
                     return
 
     def _encode(self, items: list[T], text: Callable[[T], str], *, first: int = 0) -> _Chunk:
-        texts = _texts(items, text, first=first)
+        texts = texts_of(items, text, first=first)
         windows, owner = encode_texts(texts, self._settings)
         return _Chunk(items, texts, windows, owner)
 
@@ -537,56 +526,3 @@ def worker_chunks(items: Iterator[T], size: int, workers: int) -> Iterator[list[
         made += 1
         if made % per_round == 0:
             n = min(size, 2 * n)
-
-
-def _texts(items: list[T], text: Callable[[T], str], *, first: int = 0) -> list[str]:
-    """The texts of ``items`` (the ``first``-th of the input onwards); a DataError names each item
-    whose text is not a str by its index, and why."""
-    texts = [text(item) for item in items]
-    problems = [
-        Problem("<memory>", f"item {first + i} ({item!r:.60})", _not_a_text(t))
-        for i, (item, t) in enumerate(zip(items, texts, strict=True))
-        if not isinstance(t, str)
-    ]
-    if problems:
-        raise DataError(problems)
-    return texts
-
-
-def _not_a_text(value: Any) -> str:
-    reason = f"text must be a str, got {type(value).__name__}"
-    if isinstance(value, bytes | bytearray):
-        return reason + ": decode it first (value.decode('utf-8'))"
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return reason + " (a missing text?)"
-    return reason
-
-
-def _iterable(texts: Any, name: str) -> Iterable[Any]:
-    """``texts`` if it is an iterable of texts; a TypeError saying what it is and what to pass if not."""
-    kind = type(texts).__name__
-    if isinstance(texts, bytes | bytearray | memoryview):
-        # iterated, bytes are ints: the error named "item 0: got int"
-        raise TypeError(f"{name} must be a str or an iterable of str, got {kind}: decode it first (.decode('utf-8'))")
-    if isinstance(texts, Mapping):
-        # iterated, a dict gives its keys: {"text": ...} tagged the word "text"
-        raise TypeError(
-            f"{name} must be a str or an iterable of str, got {kind}: pass list(d.values()), or "
-            "tag_documents(d.items()) for (key, text) pairs"
-        )
-    if not isinstance(texts, Iterable):
-        raise TypeError(f"{name} must be a str or an iterable of str, got {kind}")
-    return texts
-
-
-def _check_counts(**counts: Any) -> None:
-    """Each of ``counts`` is None (the default) or a whole number, 1 or more (``workers``: 0 or more).
-
-    ``batch_size=0`` or a negative one ran one window a batch, and ``chunk_docs=0`` tagged nothing.
-    """
-    for name, value in counts.items():
-        least = 0 if name == "workers" else 1
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
-            raise ValueError(f"{name} must be a whole number, {least} or more (None: the default), not {value!r}")
