@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -544,6 +544,9 @@ class RuleTagger:
         self, texts: str | Sequence[str], *, batch_size: int | None = None, batch_tokens: int | None = None
     ) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
         single = isinstance(texts, str)
+        if isinstance(texts, bytes | bytearray | Mapping):
+            # iterated, bytes are ints and a dict is its keys (its keys were tagged, quietly)
+            raise TypeError(f"texts must be a str or an iterable of str, got {type(texts).__name__}")
         items = [texts] if single else list(texts)
         for i, text in enumerate(items):
             if not isinstance(text, str):

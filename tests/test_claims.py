@@ -166,6 +166,13 @@ def test_rule_tagger_mirrors_a_tagger_call() -> None:
         tagger(["نص", 3])  # type: ignore[list-item]
 
 
+@pytest.mark.parametrize("texts", [b"\xd9\x82\xd8\xa7\xd9\x84", bytearray(b"x"), {"text": "وقال إن الاتفاق جاهز ."}])
+def test_rule_tagger_refuses_what_iterates_into_other_things(texts: object) -> None:
+    # bytes iterate into ints ("text 0: got int"), a dict into its keys, which were tagged quietly
+    with pytest.raises(TypeError, match="texts must be a str or an iterable of str"):
+        RuleTagger()(texts)  # type: ignore[arg-type]
+
+
 def test_rejects_non_text() -> None:
     with pytest.raises(TypeError):
         find_claims(None)  # type: ignore[arg-type]
