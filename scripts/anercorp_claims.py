@@ -282,6 +282,11 @@ def agreement(a: dict[int, ClaimRecord], b: dict[int, ClaimRecord], *, source: s
         raise DataError([Problem(source, f"sentence {i}", "passes A and B hash different texts") for i in mismatched])
     rows = np.array([sentence_counts(a[i].claims, b[i].claims) for i in both], dtype=float)
     result = {"sentences": len(both), "claims_A": int(rows[:, 0].sum()), "claims_B": int(rows[:, 1].sum())}
+    # what differs, claim by claim: sentences whose claims are not the same, and the claims of each
+    # pass that the other does not have with the same boundaries (removed, added or moved)
+    result["sentences_differing"] = sum(1 for i in both if sorted(a[i].claims) != sorted(b[i].claims))
+    result["claims_only_A"] = int(rows[:, 0].sum() - rows[:, 2].sum())
+    result["claims_only_B"] = int(rows[:, 1].sum() - rows[:, 2].sum())
     result.update(scores_with_ci(rows, samples=BOOTSTRAP_SAMPLES, seed=SEED))
     result["sentence_has_claim_kappa"] = cohen_kappa([bool(a[i].claims) for i in both], [bool(b[i].claims) for i in both])
     result["bootstrap"] = {"samples": BOOTSTRAP_SAMPLES, "seed": SEED, "unit": "sentence"}
@@ -345,8 +350,11 @@ def _gold_note(g: dict | None) -> list[str]:
         f"Pass A against the adjudicated gold (`test.jsonl`) on all {g['sentences']} sentences "
         f"({g['claims_A']} claims in A, {g['claims_B']} in the gold): exact F1 {x['f1']:.3f} "
         f"[{x['f1_ci95'][0]:.3f}, {x['f1_ci95'][1]:.3f}], overlap F1 {o['f1']:.3f} "
-        f"[{o['f1_ci95'][0]:.3f}, {o['f1_ci95'][1]:.3f}]. The gold was made by correcting A, so this "
-        "says how much adjudication changed, not how far two independent annotators agree.",
+        f"[{o['f1_ci95'][0]:.3f}, {o['f1_ci95'][1]:.3f}]. The gold differs from A in {g['sentences_differing']} "
+        f"of the {g['sentences']} sentences: {g['claims_only_A']} claims of A are not in the gold with the same "
+        f"boundaries (removed or moved), {g['claims_only_B']} claims of the gold are not in A (added or moved). "
+        "The gold was made by correcting A, so this says how much adjudication changed, not how far two "
+        "independent annotators agree.",
     ]
 
 

@@ -117,6 +117,7 @@ def test_build_then_load_then_agreement(workspace: dict[str, Path], capsys: pyte
     assert result["sentences"] == 2 and result["claims_A"] == 2 and result["claims_B"] == 1
     assert result["exact"]["f1"] == 0.0
     assert result["overlap"]["precision"] == 1.0 and result["overlap"]["recall"] == 1.0
+    assert (result["sentences_differing"], result["claims_only_A"], result["claims_only_B"]) == (1, 2, 1)
     assert "<!-- agreement -->" in (out / "README.md").read_text(encoding="utf-8")
 
 
@@ -141,7 +142,10 @@ def test_build_with_adjudicated_gold(workspace: dict[str, Path], capsys: pytest.
     result = yaml.safe_load((out / "agreement.yaml").read_text(encoding="utf-8"))
     assert result["claims_A"] == 2 and result["claims_B"] == 1  # A vs B, not gold vs B
     assert result["A_vs_gold"]["sentences"] == 2 and result["A_vs_gold"]["exact"]["precision"] == 1.0
-    assert "adjudicated gold" in capsys.readouterr().out
+    g = result["A_vs_gold"]
+    assert (g["sentences_differing"], g["claims_only_A"], g["claims_only_B"]) == (1, 1, 0)
+    printed = capsys.readouterr().out
+    assert "adjudicated gold" in printed and "The gold differs from A in 1 of the 2 sentences" in printed
 
 
 @pytest.mark.parametrize(
