@@ -21,7 +21,7 @@ verdict; all are tabled. Each runs with naba's GPU encoder and with transformers
 
 Prints the figures and rewrites the ``<!-- bench:gpu -->`` section of BENCHMARKS.md.
 
-    python scripts/bench_gpu.py                      # on a GPU: 16,000 documents, bf16 (a few minutes)
+    python scripts/bench_gpu.py                      # on a GPU: 16,000 documents, bf16 (device_check.sh allows 420 s)
     python scripts/bench_gpu.py --device cpu --shape tiny --docs 8 --rounds 1 --no-write   # smoke test
 
 On a lent device machine (its image has torch, transformers, tokenizers and accelerate; naba's

@@ -18,7 +18,7 @@ stays flat as the corpus grows.
 
 Prints the figures and rewrites the ``<!-- bench:predict -->`` section of BENCHMARKS.md.
 
-    python scripts/bench_predict.py                 # the full run (a few minutes on 2 cores)
+    python scripts/bench_predict.py                 # the full run (long: its 100k-document RSS run alone took 67 s)
     python scripts/bench_predict.py --docs 8 --rss-docs 200 --no-write   # a quick look
 """
 

@@ -5,7 +5,7 @@
 # benchmark log, a profile of the feeding process over one run, and BENCHMARKS.md, to copy back
 # into the checkout.
 #
-#   bash scripts/device_check.sh                 # on the GPU machine: 4-6 minutes, 570 s at most
+#   bash scripts/device_check.sh                 # on the GPU machine: 570 s at most (timeouts 150 s + 420 s)
 #                                                # (the device tool's run: timeout_s 600)
 #   bash scripts/device_check.sh --docs 2000     # extra arguments go to bench_gpu.py
 #
