@@ -45,9 +45,9 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
 # bf16) 65536 tagged 1.19M tokens/s end to end against 1.13M at 16384, the model alone 1.70M
 # against 1.66M, in 1.9 GiB of GPU memory at most (a smaller card's out-of-memory error halves
 # it). A CPU wants a batch whose activations stay in
-# cache: with the 4-layer, 256-wide benchmark model on 2 cores, 2048 tokens (four 512-token
-# windows) took 26% less CPU time than 16384 in fp32 and 35% less in bf16 (the [tokens, 1024] FFN
-# activation is 8 MiB instead of 64 MiB in fp32); 1024 was no better.
+# cache: with the 4-layer, 256-wide benchmark model, 2048 tokens (four 512-token windows) keep the
+# [tokens, 1024] FFN activation at 8 MiB instead of 64 MiB at 16384 (fp32); in trials here (not a
+# committed benchmark) it took less CPU time than 16384 in both dtypes, and 1024 was no better.
 GPU_BATCH_TOKENS = 65536
 CPU_BATCH_TOKENS = 2048
 
