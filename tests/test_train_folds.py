@@ -101,3 +101,55 @@ def test_folds_on_the_command_line_and_a_single_run_dir(tmp_path: Path, capsys) 
     (tmp_path / "runs" / "cv" / "config.yaml").write_text("{}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="single training run"):
         cross_validate(load_config(path), 2)
+
+
+def gold_spans(path: Path) -> int:
+    return sum(len(d.spans) for d in read(path))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("first", "second", "killed"), [
+    (3, 2, True),   # overwrite killed before fold 1: fold 1 of the 3-fold run must not be taken for fold 1 of 2
+    (3, 2, False),  # overwrite finished: nothing of the 3-fold run is left (folds/fold-2, data/fold-2)
+    (2, 3, True),   # overwrite with more folds killed before fold 1: no cv.json of the 2 old folds stays
+])
+def test_overwrite_leaves_nothing_of_the_old_cross_validation(tmp_path: Path, monkeypatch, first: int,
+                                                              second: int, killed: bool) -> None:
+    import naba.train.loop
+
+    path = config_file(tmp_path, n_docs=12)  # 12 documents, data.dev_seed 0: folds of 6/6 and 5/4/3
+    run = tmp_path / "runs" / "cv"
+    cross_validate(load_config(path), first, show_progress=False)
+    cfg = load_config(path, ["run.overwrite=true"])
+    if killed:
+        trained, real = [], naba.train.loop.train
+
+        def train_until_fold_1(fold_cfg, **kw):
+            if trained:
+                raise KeyboardInterrupt  # killed once fold 0 finished
+            trained.append(fold_cfg.run.name)
+            return real(fold_cfg, **kw)
+
+        monkeypatch.setattr(naba.train.loop, "train", train_until_fold_1)
+        with pytest.raises(KeyboardInterrupt):
+            cross_validate(cfg, second, show_progress=False)
+        assert not (run / "cv.json").exists()  # the old one described other models
+        monkeypatch.setattr(naba.train.loop, "train", real)
+        cfg = load_config(path)  # resumed without overwrite: fold 0 is kept, fold 1 trained on its new data
+    cv = cross_validate(cfg, second, show_progress=False)
+    assert cv["metrics"]["test/micro/gold"]["values"] == [
+        gold_spans(run / "data" / f"fold-{i}" / "test.jsonl") for i in range(second)]
+    assert sorted(p.name for p in (run / "folds").iterdir()) == [f"fold-{i}" for i in range(second)]
+    assert sorted(p.name for p in (run / "data").iterdir()) == [f"fold-{i}" for i in range(second)]
+
+
+@pytest.mark.parametrize("stray", ["notes.txt", "data/corpus.jsonl", "data/fold-x/train.jsonl"])
+def test_overwrite_refuses_a_folder_that_is_not_a_cross_validation(tmp_path: Path, stray: str) -> None:
+    path = config_file(tmp_path)
+    (tmp_path / "runs" / "cv" / stray).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "runs" / "cv" / stray).write_text("mine\n", encoding="utf-8")
+    (tmp_path / "runs" / "cv" / "cv.json").write_text("{}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not a naba cross-validation"):
+        cross_validate(load_config(path, ["run.overwrite=true"]), 2)
+    assert (tmp_path / "runs" / "cv" / stray).read_text(encoding="utf-8") == "mine\n"
+    assert (tmp_path / "runs" / "cv" / "cv.json").is_file()  # nothing was deleted

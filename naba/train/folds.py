@@ -15,7 +15,10 @@ from __future__ import annotations
 import copy
 import filecmp
 import os
+import re
+import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,10 +51,14 @@ def cross_validate(cfg: TrainConfig, k: int, *, show_progress: bool = True) -> d
     if empty is not None:
         raise ConfigError(f"--folds {k}: fold {empty} gets none of the {len(docs)} documents (folds are drawn "
                           "by hashing document ids); use fewer folds or another data.dev_seed")
+    dev_docs = [doc for path in d.dev for doc in read_file(path, fmt=d.format, scheme=scheme, options=d.read_options)]
+    if cfg.run.overwrite:  # all input is read: bad input costs nothing
+        _check_clearable(run_dir)
+        if _main():
+            _clear(run_dir, k, keep_dev=bool(d.dev))
     dev = []
     if d.dev:
         dev = [str(run_dir / "data" / "dev.jsonl")]
-        dev_docs = [doc for path in d.dev for doc in read_file(path, fmt=d.format, scheme=scheme, options=d.read_options)]
         _write(dev_docs, Path(dev[0]), scheme, check=not cfg.run.overwrite)
 
     for i, (train_docs, test_docs) in enumerate(folds):  # all files first: a changed fold stops before any training
@@ -104,6 +111,38 @@ def _write(docs: list, path: Path, scheme: LabelScheme, *, check: bool) -> None:
         raise ConfigError(f"{path} holds other documents than this cross-validation gives it (the data, --folds "
                           "or data.dev_seed changed); choose another run.name, or set run.overwrite=true")
     os.replace(new, path)
+
+
+def _check_clearable(run_dir: Path) -> None:
+    """Refuse run.overwrite on a folder that holds more than a cross-validation's files (as a single run does)."""
+    def other(folder: Path, allowed: Callable[[str], bool]) -> list[str]:
+        return [p.name for p in folder.iterdir() if not p.name.startswith(".") and not allowed(p.name)]
+
+    found = other(run_dir, {"cv.json", "folds", "data"}.__contains__) if run_dir.is_dir() else []
+    if not found and (run_dir / "data").is_dir():
+        found = other(run_dir / "data", lambda name: name == "dev.jsonl" or re.fullmatch(r"fold-\d+", name) is not None)
+    if found:
+        raise ConfigError(f"{run_dir} is not a naba cross-validation (it holds {', '.join(sorted(found)[:3])}); "
+                          "run.overwrite=true will not delete it")
+
+
+def _clear(run_dir: Path, k: int, *, keep_dev: bool) -> None:
+    """For run.overwrite: remove the old cv.json, fold runs and fold files, before anything is written.
+
+    Fold runs are only replaced as each fold is reached: a start killed before then would leave the old
+    runs (of other data, K or seed) beside the new fold files, and a resume would take them as finished.
+    The fold files this start writes are left to it (every process writes them).
+    """
+    (run_dir / "cv.json").unlink(missing_ok=True)
+    shutil.rmtree(run_dir / "folds", ignore_errors=True)
+    keep = {f"fold-{i}" for i in range(k)} | ({"dev.jsonl"} if keep_dev else set())
+    for entry in sorted((run_dir / "data").iterdir()) if (run_dir / "data").is_dir() else []:
+        if entry.name in keep or entry.name.startswith("."):  # ".dev.jsonl.PID.new": another process's
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def _main() -> bool:
