@@ -226,6 +226,28 @@ def test_split_and_folds(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert not (tmp_path / "f").exists()
 
 
+@pytest.mark.parametrize(("first", "second", "refused"), [
+    (5, 2, "fold-2, fold-3, fold-4"),  # fewer folds: the old fold-2..4 would be read with the new ones
+    (2, 2, None),                      # the same split again
+    (2, 5, None),                      # more folds: every old fold is rewritten
+    (3, None, None),                   # train/dev/test beside folds: other names
+])
+def test_split_folds_refuse_a_folder_holding_other_folds(tmp_path: Path, capsys, first: int, second: int | None,
+                                                          refused: str | None) -> None:
+    write_jsonl([Document(f"d{i}", f"نص {i}") for i in range(40)], tmp_path / "all.jsonl")
+    split = ["data", "split", str(tmp_path / "all.jsonl"), "--out", str(tmp_path / "k")]
+    assert main([*split, "--folds", str(first)]) == 0
+    before = {p: p.read_bytes() for p in (tmp_path / "k").rglob("*.jsonl")}
+    assert main([*split, *(["--folds", str(second)] if second else [])]) == (2 if refused else 0)
+    err = capsys.readouterr().err
+    if refused:
+        assert f"holds {refused} of another split" in err
+        assert {p: p.read_bytes() for p in (tmp_path / "k").rglob("*.jsonl")} == before  # nothing written
+    elif second:  # every document is tested exactly once across the fold folders
+        tests = [d.id for p in (tmp_path / "k").glob("fold-*/test.jsonl") for d in read_jsonl(p)]
+        assert sorted(tests) == sorted(f"d{i}" for i in range(40))
+
+
 def test_convert_to_brat_refuses_a_folder_holding_other_documents(tmp_path: Path, capsys) -> None:
     write_jsonl([Document("a", "قال محمد"), Document("b", "في دمشق")], tmp_path / "v1.jsonl")
     write_jsonl([Document("a", "قال علي")], tmp_path / "v2.jsonl")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -283,6 +284,12 @@ def cmd_split(args: argparse.Namespace) -> int:
         if empty is not None:  # as naba train --folds: a fold without test documents is no fold
             raise ConfigError(f"--folds {args.folds}: fold {empty} gets none of the {len(docs)} document(s) "
                               "(folds are drawn by hashing ids); use fewer folds or another --seed")
+        # a fold-J left by a split into more folds would be read as one of these (its documents twice)
+        stale = sorted(int(m[1]) for p in (args.out.iterdir() if args.out.is_dir() else [])
+                       if (m := re.fullmatch(r"fold-(\d+)", p.name)) and int(m[1]) >= args.folds)
+        if stale:
+            raise ConfigError(f"--out {args.out} holds {', '.join(f'fold-{j}' for j in stale)} of another split "
+                              f"(more folds than {args.folds}); write to a new or empty folder")
         for i, (train, test) in enumerate(folds):
             for name, part in (("train", train), ("test", test)):
                 formats.write(part, args.out / f"fold-{i}" / f"{name}.jsonl", format="jsonl", scheme=scheme)
