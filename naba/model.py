@@ -14,7 +14,7 @@ import shutil
 import socket
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -217,11 +217,16 @@ def arabert_shape_config(space: LabelSpace) -> BertConfig:
     return _labelled(BertConfig(**ARABERT_SHAPE), space)
 
 
-def layered_loss(logits: torch.Tensor, labels: torch.Tensor, space: LabelSpace) -> torch.Tensor:
+def layered_loss(
+    logits: torch.Tensor, labels: torch.Tensor, space: LabelSpace, *, counts: Sequence[int] | None = None
+) -> torch.Tensor:
     """Sum over layers of the mean cross-entropy on that layer's slice of the logits.
 
     ``logits`` is ``[B, T, num_labels]``; ``labels`` is ``[B, T, n_layers]`` of tag indices within
-    each layer (-100 ignored). A layer with no labelled token in the batch adds 0.
+    each layer (-100 ignored). A layer with no labelled token in the batch adds 0. ``counts`` (one
+    per layer) replaces the number of labelled tokens each layer's summed cross-entropy is divided
+    by: under gradient accumulation, the counts of the whole accumulation group, so that the
+    losses of its micro-batches add up to the loss of one batch of their union.
     """
     if logits.shape[-1] != space.num_labels or labels.shape[-1] != len(space.layers):
         raise ValueError(
@@ -232,7 +237,7 @@ def layered_loss(logits: torch.Tensor, labels: torch.Tensor, space: LabelSpace) 
     for k, layer in enumerate(space.layers):
         part = logits[..., space.slices[layer]].reshape(-1, len(space.tags(layer)))
         target = labels[..., k].reshape(-1)
-        count = (target != IGNORE).sum()
+        count = (target != IGNORE).sum() if counts is None else torch.tensor(counts[k], device=logits.device)
         summed = F.cross_entropy(part.float(), target, ignore_index=IGNORE, reduction="sum")
         total = total + summed / count.clamp(min=1)
     return total

@@ -116,6 +116,42 @@ def test_layered_loss_is_sum_of_layer_cross_entropies(ignore: str) -> None:
     assert logits.grad is not None and torch.isfinite(logits.grad).all()
 
 
+@pytest.mark.parametrize(
+    ("micro", "claimless"),
+    [
+        ([[0, 1, 2], [3]], ()),  # ragged: 3 windows and 1, of other lengths
+        ([[0], [1], [2, 3]], ()),
+        ([[0, 1], [2, 3]], (2, 3)),  # the claim layer has no label in the second micro-batch
+        ([[0, 2], [1, 3]], (0, 1, 2, 3)),  # nor anywhere in the group: it adds 0, not NaN
+    ],
+)
+def test_layered_loss_with_the_groups_counts_adds_up_to_the_union(micro: list[list[int]], claimless: tuple) -> None:
+    # windows of 5, 9, 3 and 7 tokens padded per micro-batch (padding labelled -100, as Collator does)
+    g = torch.Generator().manual_seed(1)
+    sizes = [5, 9, 3, 7]
+    logits = [torch.randn(n, SPACE.num_labels, generator=g, requires_grad=True) for n in sizes]
+    labels = [torch.stack([torch.randint(0, 5, (n,), generator=g), torch.randint(0, 3, (n,), generator=g)], -1)
+              for n in sizes]
+    for i in claimless:
+        labels[i][:, 1] = IGNORE
+    for lab in labels:
+        lab[0] = IGNORE  # [CLS]
+
+    def batch(idx: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(sizes[i] for i in idx)
+        x = torch.stack([F.pad(logits[i], (0, 0, 0, width - sizes[i]), value=1e4) for i in idx])
+        y = torch.stack([F.pad(labels[i], (0, 0, 0, width - sizes[i]), value=IGNORE) for i in idx])
+        return x, y
+
+    union = layered_loss(*batch([0, 1, 2, 3]), SPACE)
+    expected = torch.autograd.grad(union, logits)
+    counts = sum((lab != IGNORE).sum(0) for lab in labels).tolist()
+    parts = sum(layered_loss(*batch(idx), SPACE, counts=counts) for idx in micro)
+    assert torch.isfinite(parts) and parts.item() == pytest.approx(union.item(), rel=1e-6)
+    for got, want in zip(torch.autograd.grad(parts, logits), expected, strict=True):
+        torch.testing.assert_close(got, want)
+
+
 def test_layered_loss_checks_shapes() -> None:
     with pytest.raises(ValueError, match="do not fit"):
         layered_loss(torch.zeros(1, 2, 7), torch.zeros(1, 2, 2, dtype=torch.long), SPACE)

@@ -11,7 +11,15 @@ import torch
 from naba.corpus.document import Document, Span
 from naba.corpus.labels import DEFAULT_SCHEME
 from naba.errors import ConfigError
-from naba.train.data import Collator, carve_dev, eval_batches, keep_labels, length_grouped_batches, shard
+from naba.train.data import (
+    Collator,
+    carve_dev,
+    eval_batches,
+    keep_labels,
+    labelled_tokens,
+    length_grouped_batches,
+    shard,
+)
 from naba.train.evaluate import scores, span_counts
 
 _RNG = random.Random(7)
@@ -115,6 +123,20 @@ def test_collator_pads_to_the_batch_max_only() -> None:
     assert batch["labels"][0, 1].tolist() == [1, 0]
     assert bool((batch["labels"][1] == -100).all())
     assert batch["input_ids"].dtype == torch.long
+
+
+@pytest.mark.parametrize(
+    ("labels", "counts"),
+    [
+        ([[-100, -100], [1, 0], [2, -100], [-100, -100]], [2, 1]),  # [CLS]/[SEP] and a claim-less token
+        ([[-100, -100], [0, 0], [-100, -100]], [1, 1]),
+        ([[-100, -100], [-100, -100]], [0, 0]),  # an empty window
+        (None, [0, 0]),  # a window without labels (dev/test)
+    ],
+)
+def test_labelled_tokens_count_each_layers_loss_positions(labels: list | None, counts: list[int]) -> None:
+    window = FakeWindow([5] * (len(labels) if labels else 3), labels)
+    assert labelled_tokens([window, window], 2).tolist() == [counts, counts]
 
 
 @dataclass

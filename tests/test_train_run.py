@@ -486,3 +486,75 @@ def test_a_pretrained_encoder_fine_tunes_and_overwrite_loads_it_first(tmp_path: 
     assert (run / "best" / "model.safetensors").is_file() and not (run / "tokenizer").exists()
     again = train_in_process(path, "run.name=pre", "run.overwrite=true")
     assert again == first
+
+
+class Stepped(Exception):
+    """Raised by the optimizer once the steps a test wants are recorded."""
+
+
+def gradients_of_first_steps(monkeypatch: pytest.MonkeyPatch, path: Path, batches: list[list[int]],
+                             steps: int, *overrides: str) -> list[list]:
+    """The gradients each of the first ``steps`` optimizer steps applies, with every epoch cut into
+    ``batches`` (window indices) and dropout off, so that runs cutting the same windows differently
+    can be compared."""
+    import torch
+
+    import naba.train.loop as loop
+
+    build, make = loop.build_model, loop.make_optimizer
+    seen: list[list] = []
+
+    def build_without_dropout(*args, **kwargs):
+        tokenizer, model = build(*args, **kwargs)
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+        return tokenizer, model
+
+    def record(optimizer, args, kwargs) -> None:
+        seen.append([p.grad.clone() for group in optimizer.param_groups for p in group["params"]])
+        if len(seen) == steps:
+            raise Stepped
+
+    def make_recording(model, cfg):
+        optimizer = make(model, cfg)
+        optimizer.register_step_pre_hook(record)
+        return optimizer
+
+    monkeypatch.setattr(loop, "build_model", build_without_dropout)
+    monkeypatch.setattr(loop, "make_optimizer", make_recording)
+    monkeypatch.setattr(loop, "length_grouped_batches", lambda *a, **k: [list(b) for b in batches])
+    with pytest.raises(Stepped):
+        train_in_process(path, *overrides)
+    monkeypatch.undo()
+    return seen
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("grad_accum", "micro", "union"),
+    [
+        (2, [[0, 1, 2], [3]], [[0, 1, 2, 3]]),  # ragged micro-batches: 3 windows and 1
+        (2, [[0], [1, 2, 3, 4, 5]], [[0, 1, 2, 3, 4, 5]]),
+        (3, [[0, 1], [2], [3, 4, 5]], [[0, 1, 2, 3, 4, 5]]),
+        # the epoch's last group is ragged too (2 micro-batches of 3), and the second step starts
+        # from the weights the first one made
+        (3, [[0], [1, 2, 3, 4], [5, 6], [7, 8], [9]], [[0, 1, 2, 3, 4, 5, 6], [7, 8, 9]]),
+    ],
+)
+def test_accumulated_micro_batches_make_the_update_of_one_batch_of_their_union(
+    tmp_path: Path, corpus: dict[str, Path], monkeypatch: pytest.MonkeyPatch, grad_accum: int,
+    micro: list[list[int]], union: list[list[int]],
+) -> None:
+    import torch
+
+    path = config_file(tmp_path, corpus, data={"dev": [], "dev_ratio": 0.0},
+                       optim={"warmup_ratio": 0.0, "max_grad_norm": 0.0})
+    steps = len(union)
+    split = gradients_of_first_steps(monkeypatch, path, micro, steps, f"optim.grad_accum={grad_accum}",
+                                     "run.name=micro")
+    whole = gradients_of_first_steps(monkeypatch, path, union, steps, "optim.grad_accum=1", "run.name=union")
+    assert len(split) == len(whole) == steps
+    for a, b in zip(split, whole, strict=True):
+        for ga, gb in zip(a, b, strict=True):
+            torch.testing.assert_close(ga, gb, rtol=1e-4, atol=1e-6)

@@ -78,7 +78,7 @@ class OptimConfig:
     max_steps: int = 0  # > 0: stop after this many optimizer steps (overrides epochs)
     batch_size: int = 16  # windows per batch (per device)
     batch_tokens: int = 0  # > 0: batches hold up to this many padded tokens instead of batch_size
-    grad_accum: int = 1
+    grad_accum: int = 1  # micro-batches per optimizer step (the loss is averaged over all their labelled tokens)
     max_grad_norm: float = 1.0  # 0: no clipping
     mixed_precision: str = "auto"  # auto: bf16 (or fp16) on a GPU that has it, fp32 on CPU
 

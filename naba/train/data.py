@@ -11,10 +11,12 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from naba.corpus.document import Document
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
+from naba.encode import IGNORE
 from naba.errors import ConfigError
 from naba.train.config import DataConfig
 
@@ -130,6 +132,16 @@ def _chunk(order: list[int], lengths: Sequence[int], *, batch_size: int, batch_t
             current = []
         current.append(i)
     return batches + ([current] if current else [])
+
+
+def labelled_tokens(windows: Sequence, n_layers: int) -> np.ndarray:
+    """``[len(windows), n_layers]``: each window's labelled (not -100) subwords per layer, the
+    denominators of the loss (summed over an accumulation group's windows)."""
+    out = np.zeros((len(windows), n_layers), dtype=np.int64)
+    for row, w in enumerate(windows):
+        if w.labels:
+            out[row] = (np.asarray(w.labels, dtype=np.int64).reshape(-1, n_layers) != IGNORE).sum(0)
+    return out
 
 
 def shard(batches: list[list[int]], *, rank: int, world: int) -> list[list[int]]:

@@ -42,7 +42,7 @@ from naba.train.checkpoint import (
     save_training_state,
 )
 from naba.train.config import SMALL_MODEL, TrainConfig, save_config
-from naba.train.data import Collator, length_grouped_batches, load_splits, shard
+from naba.train.data import Collator, labelled_tokens, length_grouped_batches, load_splits, shard
 from naba.train.evaluate import evaluate
 from naba.train.files import git_description, remove_temp_dirs, write_json_atomic
 from naba.train.setup import (
@@ -140,13 +140,15 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
     lengths = [len(w.input_ids) for w in train_windows]
     o = cfg.optim
 
-    def epoch_batches(epoch: int) -> list[list[int]]:
+    def epoch_batches(epoch: int) -> list[list[list[int]]]:
+        """Every process's share of the epoch's batches (``[rank]`` is this process's)."""
         batches = length_grouped_batches(
             lengths, batch_size=o.batch_size, batch_tokens=o.batch_tokens, seed=cfg.run.seed, epoch=epoch
         )
-        return shard(batches, rank=rank, world=world)
+        return [shard(batches, rank=r, world=world) for r in range(world)]
 
-    steps_per_epoch = -(-len(epoch_batches(0)) // o.grad_accum)
+    labelled = labelled_tokens(train_windows, len(space.layers))
+    steps_per_epoch = -(-len(epoch_batches(0)[rank]) // o.grad_accum)
     total = o.max_steps or steps_per_epoch * o.epochs
     optimizer = make_optimizer(model, cfg)
     scheduler = get_linear_schedule_with_warmup(optimizer, round(o.warmup_ratio * total), total)
@@ -205,7 +207,8 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
     tick, cpu_tick = time.perf_counter(), time.process_time()
     model.train()
     while progress.step < total and not progress.stopped_early:
-        batches = epoch_batches(progress.epoch)
+        shares = epoch_batches(progress.epoch)
+        batches = shares[rank]
         loader = DataLoader(train_windows, batch_sampler=batches[progress.batch_index:], collate_fn=collate,
                             num_workers=cfg.run.num_workers,
                             # its own generator, so that making a loader does not draw from torch's RNG
@@ -215,11 +218,16 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
             group_start = index - index % o.grad_accum
             group_end = min(group_start + o.grad_accum, len(batches))
             last = index + 1 == group_end
+            if index == group_start:  # (a resumed run starts at a group's start)
+                # each layer's loss is divided by its labelled tokens in the whole group, on every process,
+                # and multiplied by world (DDP averages the processes' gradients): the group then makes
+                # the update of one batch of its union, however ragged its micro-batches are
+                counts = labelled[[i for share in shares for b in share[group_start:group_end] for i in b]].sum(0)
             # gradients are all-reduced only on the last micro-batch of an accumulation group
             with contextlib.nullcontext() if last else accelerator.no_sync(model):
                 logits = model(input_ids=batch["input_ids"].to(device),
                                attention_mask=batch["attention_mask"].to(device)).logits
-                loss = layered_loss(logits.float(), batch["labels"].to(device), space) / (group_end - group_start)
+                loss = layered_loss(logits.float(), batch["labels"].to(device), space, counts=counts.tolist()) * world
                 accelerator.backward(loss)
             step_loss += loss.detach()
             tokens += int(batch["attention_mask"].sum())
