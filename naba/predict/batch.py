@@ -31,6 +31,7 @@ from tqdm import tqdm
 from naba.corpus.fileio import atomic_open
 from naba.errors import ConfigError, DataError, Problem
 from naba.predict.host import rule_claims_json, spans_json
+from naba.predict.inputs import CHUNK_DOCS
 from naba.predict.io import (
     READ_BUFFER,
     Appender,
@@ -104,7 +105,7 @@ def run_job(
     text_field: str = "text",
     rejects: str | Path | None = None,
     batch_tokens: int | None = None,
-    chunk_docs: int = 256,
+    chunk_docs: int = CHUNK_DOCS,
     rules: bool = False,
     with_text: bool = False,
     progress: bool = True,

@@ -16,6 +16,9 @@ from typing import Any, TypeVar
 from naba.errors import DataError, Problem
 
 T = TypeVar("T")
+# documents encoded, tagged and decoded together by default: the unit of streaming (and of the
+# batch job's writes)
+CHUNK_DOCS = 256
 
 
 def text_of(item: Any) -> Any:

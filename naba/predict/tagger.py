@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from naba.predict.host import HostPool, Settings, decode_texts, encode_texts, widen, worker_settings
-from naba.predict.inputs import check_counts, iterable_of_texts, text_of, texts_of
+from naba.predict.inputs import CHUNK_DOCS, check_counts, iterable_of_texts, text_of, texts_of
 from naba.predict.setup import (
     default_batch_tokens,
     default_workers,
@@ -100,7 +100,7 @@ class Tagger:
         device: torch.device,
         dtype: torch.dtype,
         batch_tokens: int | None = None,
-        chunk_docs: int = 256,
+        chunk_docs: int = CHUNK_DOCS,
         fast_path: bool | None = None,
         workers: int = 0,
         source: str | None = None,
@@ -115,7 +115,7 @@ class Tagger:
         self.device = device
         self.dtype = dtype
         self.batch_tokens = batch_tokens or default_batch_tokens(device)
-        self.chunk_docs = 256 if chunk_docs is None else chunk_docs  # None: the default, as elsewhere
+        self.chunk_docs = CHUNK_DOCS if chunk_docs is None else chunk_docs  # None: the default, as elsewhere
         self.workers = workers
         self.max_length = int(info.get("max_length", 512))
         self.stride = int(info.get("stride", 128))
@@ -163,7 +163,7 @@ class Tagger:
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
         batch_tokens: int | None = None,
-        chunk_docs: int = 256,
+        chunk_docs: int = CHUNK_DOCS,
         fast_path: bool | None = None,
         workers: int | str = 0,
     ) -> Tagger:
