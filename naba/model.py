@@ -37,7 +37,7 @@ from naba.corpus.fileio import current_umask
 from naba.corpus.labels import LabelScheme
 from naba.encode import IGNORE, LabelSpace
 from naba.errors import ConfigError, ModelLoadError
-from naba.text import prepare
+from naba.text import PRESETS, prepare
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 # AraBERT v0.2's never_split tokens (tokenizer_config.json); naba.text produces them for URLs etc.
@@ -60,6 +60,7 @@ ARABERT_SHAPE = {
     "initializer_range": 0.02,
 }
 INFO_FILE = "naba.json"
+WEIGHTS_INDEX = "model.safetensors.index.json"
 
 _Loaded = TypeVar("_Loaded")
 
@@ -109,6 +110,50 @@ def _from_pretrained(kind: str, name_or_path: str, load: Callable[..., _Loaded])
         ) from None
 
 
+def _check_weight_files(name_or_path: str) -> None:
+    """Refuse a local folder whose sharded-weights index names anything but safetensors files in it.
+
+    transformers follows ``model.safetensors.index.json`` wherever it points: to a pickle
+    (``pytorch_model.bin``, read with ``torch.load``) or to a file outside the folder.
+    """
+    index = Path(name_or_path) / WEIGHTS_INDEX
+    if not index.is_file():
+        return
+    try:
+        files = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
+    except (OSError, ValueError, LookupError, TypeError, AttributeError) as exc:
+        raise ModelLoadError(f"{index}: cannot read its weight_map: {type(exc).__name__}: {exc}") from None
+    bad = sorted(
+        repr(f) for f in files
+        if not isinstance(f, str) or not f.endswith(".safetensors") or Path(f).name != f or "\\" in f
+    )
+    if bad:
+        raise ModelLoadError(
+            f"{index}: names {', '.join(bad[:3])} as weights; naba reads weights only from safetensors "
+            f"files in the folder itself"
+        )
+
+
+def _check_loaded(name_or_path: str, loading: dict[str, Any], *, new_head: bool) -> None:
+    """Refuse weights that do not fit config.json (transformers only warns, and initialises the
+    missing ones at random). ``new_head``: a base model, whose head is meant to be new and whose
+    weights may hold a pretraining head (left unused)."""
+    missing = sorted(k for k in loading["missing_keys"] if not (new_head and k.startswith("classifier.")))
+    unexpected = [] if new_head else sorted(loading["unexpected_keys"])
+    weights = f"{name_or_path}: model.safetensors"
+    if missing:
+        raise ModelLoadError(
+            f"{weights} lacks {len(missing)} weight(s) that config.json asks for ({', '.join(missing[:3])}"
+            f"{', ...' if len(missing) > 3 else ''}); the weights and config.json do not belong together"
+        )
+    if unexpected:
+        raise ModelLoadError(
+            f"{weights} holds {len(unexpected)} weight(s) that config.json has no place for "
+            f"({', '.join(unexpected[:3])}{', ...' if len(unexpected) > 3 else ''}); the weights and "
+            f"config.json do not belong together"
+        )
+
+
 def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerFast:
     """A fast tokenizer (needed for offsets) from a hub id or a local folder."""
     tok = _from_pretrained(
@@ -124,9 +169,12 @@ def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerFast:
 def load_model(name_or_path: str, space: LabelSpace) -> PreTrainedModel:
     """A token classifier with ``space``'s labels from a hub id or a local folder (safetensors only).
 
-    A base model (such as AraBERT) gets a fresh classification head.
+    A base model (such as AraBERT) gets a fresh classification head; every other weight must be
+    in its safetensors.
     """
-    return _from_pretrained(
+    if Path(name_or_path).is_dir():
+        _check_weight_files(str(name_or_path))
+    model, loading = _from_pretrained(
         "model",
         str(name_or_path),
         lambda **kw: AutoModelForTokenClassification.from_pretrained(
@@ -136,9 +184,12 @@ def load_model(name_or_path: str, space: LabelSpace) -> PreTrainedModel:
             label2id=dict(space.label2id),
             use_safetensors=True,
             trust_remote_code=False,
+            output_loading_info=True,
             **kw,
         ),
     )
+    _check_loaded(str(name_or_path), loading, new_head=True)
+    return model
 
 
 def build_small_tokenizer(
@@ -294,6 +345,27 @@ def save_checkpoint(
     return path
 
 
+def _check_windows(info_path: Path, info: dict[str, Any]) -> int:
+    """Check naba.json's ``max_length``, ``stride`` and ``preset`` (defaults as the Tagger's); the max_length."""
+    counts = {}
+    for key, default in (("max_length", 512), ("stride", 128)):
+        value = info.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ModelLoadError(f"{info_path}: {key} must be a whole number, got {value!r}")
+        counts[key] = value
+    max_length, stride = counts["max_length"], counts["stride"]
+    if max_length < 3:
+        raise ModelLoadError(f"{info_path}: max_length must be at least 3, got {max_length}")
+    if not 0 <= stride < max_length - 2:
+        raise ModelLoadError(
+            f"{info_path}: stride must be in [0, max_length - 2) = [0, {max_length - 2}), got {stride}"
+        )
+    preset = info.get("preset", "arabertv02")
+    if not isinstance(preset, str) or preset not in PRESETS:
+        raise ModelLoadError(f"{info_path}: preset must be one of {list(PRESETS)}, got {preset!r}")
+    return max_length
+
+
 def load_checkpoint(
     path: str | Path, device: str | torch.device | None = None
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerFast, LabelSpace, dict[str, Any]]:
@@ -312,13 +384,19 @@ def load_checkpoint(
         space = LabelSpace.from_scheme(LabelScheme.from_dict(info.get("scheme"), source=str(info_path)))
     except ConfigError as exc:
         raise ModelLoadError(str(exc)) from None
-    model = _from_pretrained(
+    max_length = _check_windows(info_path, info)
+    _check_weight_files(str(path))
+    model, loading = _from_pretrained(
         "model",
         str(path),
         lambda **kw: AutoModelForTokenClassification.from_pretrained(
-            str(path), use_safetensors=True, trust_remote_code=False, **kw
+            str(path), use_safetensors=True, trust_remote_code=False, output_loading_info=True, **kw
         ),
     )
+    _check_loaded(str(path), loading, new_head=False)
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if isinstance(positions, int) and max_length > positions:
+        raise ModelLoadError(f"{info_path}: max_length {max_length} exceeds the model's {positions} positions")
     try:
         stored = LabelSpace.from_id2label(model.config.id2label)
     except ConfigError as exc:

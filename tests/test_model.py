@@ -236,6 +236,124 @@ def test_load_checkpoint_errors(tiny, tok, tmp_path, damage: str) -> None:
         load_checkpoint(path)
 
 
+class _Marker:
+    """A pickle whose unpickling creates ``path``: proof that a file was (or was not) unpickled."""
+
+    def __init__(self, path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (str(self.path), "w"))
+
+
+def _edit_json(path, **changes) -> None:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.update(changes)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        # config.json asks for layers the weights lack: they were randomly initialised, silently
+        ("more-layers", r"model.safetensors lacks 32 weight\(s\) that config.json asks for"),
+        # config.json has fewer layers than the weights: the model lost its last layer, silently
+        ("fewer-layers", r"model.safetensors holds 16 weight\(s\) that config.json has no place for"),
+        ("no-head", r"lacks 2 weight\(s\).*classifier.bias"),
+        ("extra-tensor", r"holds 1 weight\(s\).*naba.extra"),
+    ],
+)
+def test_load_checkpoint_refuses_weights_that_do_not_fit_config(tiny, tok, tmp_path, damage: str, message: str) -> None:
+    from safetensors.torch import load_file, save_file
+
+    path = save_checkpoint(tmp_path / "ck", tiny, tok, SPACE, extra={})
+    weights = load_file(str(path / "model.safetensors"))
+    if damage == "more-layers":
+        _edit_json(path / "config.json", num_hidden_layers=4)
+    elif damage == "fewer-layers":
+        _edit_json(path / "config.json", num_hidden_layers=1)
+    elif damage == "no-head":
+        save_file({k: v for k, v in weights.items() if not k.startswith("classifier.")},
+                  str(path / "model.safetensors"), metadata={"format": "pt"})
+    else:
+        save_file({**weights, "naba.extra": torch.zeros(2)}, str(path / "model.safetensors"), metadata={"format": "pt"})
+    with pytest.raises(ModelLoadError, match=message):
+        load_checkpoint(path)
+
+
+def test_a_base_model_without_encoder_weights_is_refused(tiny, tok, tmp_path) -> None:
+    # the head is new anyway (a base model), but an encoder layer the weights lack would be random
+    path = save_checkpoint(tmp_path / "ck", tiny, tok, SPACE, extra={})
+    _edit_json(path / "config.json", num_hidden_layers=3)
+    with pytest.raises(ModelLoadError, match=r"lacks 16 weight\(s\) that config.json asks for"):
+        load_model(str(path), SPACE)
+
+
+@pytest.mark.parametrize(
+    ("index", "message"),
+    [
+        # a weight map that sends transformers to a pickle: it must not even reach torch.load
+        ({"bert.embeddings.word_embeddings.weight": "pytorch_model.bin"}, "'pytorch_model.bin'"),
+        ({"bert.embeddings.word_embeddings.weight": "../outside.safetensors"}, "'../outside.safetensors'"),
+        ({"bert.embeddings.word_embeddings.weight": "sub/model.safetensors"}, "'sub/model.safetensors'"),
+        ([1, 2], "cannot read its weight_map"),
+        ("{not json", "cannot read its weight_map"),
+    ],
+)
+@pytest.mark.parametrize("how", ["checkpoint", "base model"])
+def test_weights_are_read_only_from_safetensors_in_the_folder(
+    tiny, tok, tmp_path, monkeypatch, index, message: str, how: str
+) -> None:
+    import shutil
+
+    from safetensors.torch import load_file
+
+    path = save_checkpoint(tmp_path / "ck", tiny, tok, SPACE, extra={})
+    marker = tmp_path / "unpickled"
+    (path / "pytorch_model.bin").write_bytes(__import__("pickle").dumps({"x": _Marker(marker)}))
+    shutil.copy(path / "model.safetensors", tmp_path / "outside.safetensors")
+    (path / "sub").mkdir()
+    shutil.copy(path / "model.safetensors", path / "sub" / "model.safetensors")
+    (path / "model.safetensors").unlink()
+    if isinstance(index, dict):  # every tensor in the named file
+        keys = load_file(str(tmp_path / "outside.safetensors"))
+        index = {"metadata": {}, "weight_map": dict.fromkeys(keys, next(iter(index.values())))}
+    text = index if isinstance(index, str) else json.dumps(index)
+    (path / "model.safetensors.index.json").write_text(text, encoding="utf-8")
+
+    def no_torch_load(*args, **kwargs):
+        raise AssertionError("torch.load was called on a checkpoint's weights")
+
+    monkeypatch.setattr(torch, "load", no_torch_load)
+    with pytest.raises(ModelLoadError, match=f"model.safetensors.index.json.*{message}"):
+        load_checkpoint(path) if how == "checkpoint" else load_model(str(path), SPACE)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"max_length": "abc"}, "max_length must be a whole number, got 'abc'"),
+        ({"max_length": None}, "max_length must be a whole number, got None"),
+        ({"max_length": 64.5}, "max_length must be a whole number, got 64.5"),
+        ({"max_length": True}, "max_length must be a whole number, got True"),
+        ({"max_length": 2}, r"max_length must be at least 3, got 2"),
+        # the model has 512 positions: windows beyond them fail inside the model, mid-job
+        ({"max_length": 10**9}, "max_length 1000000000 exceeds the model's 512 positions"),
+        ({"stride": -1}, r"stride must be in \[0, max_length - 2\) = \[0, 510\), got -1"),
+        ({"stride": 510}, r"stride must be in \[0, max_length - 2\) = \[0, 510\), got 510"),
+        ({"stride": "x"}, "stride must be a whole number, got 'x'"),
+        ({"preset": "nosuch"}, r"preset must be one of \['arabertv02', 'none'\], got 'nosuch'"),
+        ({"preset": [1]}, r"preset must be one of \['arabertv02', 'none'\], got \[1\]"),
+    ],
+)
+def test_load_checkpoint_checks_the_window_settings(tiny, tok, tmp_path, changes: dict, message: str) -> None:
+    path = save_checkpoint(tmp_path / "ck", tiny, tok, SPACE, extra={})
+    _edit_json(path / "naba.json", **changes)
+    with pytest.raises(ModelLoadError, match=f"naba.json: {message}"):
+        load_checkpoint(path)
+
+
 def test_load_model_from_a_local_folder(tiny, tok, tmp_path) -> None:
     save_checkpoint(tmp_path / "ck", tiny, tok, SPACE, extra={})
     model = load_model(str(tmp_path / "ck"), SPACE)
