@@ -336,6 +336,50 @@ def test_a_killed_run_resumes_with_other_runtime_only_settings_and_refuses_other
         assert same_weights(run / "best", tmp_path / "runs" / "whole" / "best")
 
 
+@pytest.mark.parametrize(
+    ("damage", "file", "words"),
+    [
+        # a pickle of objects where the optimizer state was: refused unread, the file named
+        ("optimizer-pickle", "optimizer.pt", ["refused by torch.load(weights_only=True)"]),
+        ("rng-tampered", "rng-0.safetensors", ["RNG state"]),
+        ("model-weights-truncated", "model", ["cannot load the model in", "deserializing header"]),
+    ],
+)
+def test_a_damaged_checkpoint_stops_the_resume_with_exit_code_2(
+    tmp_path: Path, corpus: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    damage: str, file: str, words: list[str],
+) -> None:
+    import pickle
+
+    import torch
+    from safetensors.torch import save_file
+
+    class Marker:
+        def __reduce__(self):
+            return (open, (str(tmp_path / "unpickled"), "w"))
+
+    path = config_file(tmp_path, corpus, optim={"max_steps": 8}, run={"eval_every": 4})
+    kill_after_checkpoint(monkeypatch, 4)
+    with pytest.raises(Killed):
+        train_in_process(path, "run.name=cut")
+    monkeypatch.undo()
+    step = tmp_path / "runs" / "cut" / "checkpoints" / "step-4"
+    if damage == "optimizer-pickle":
+        (step / "optimizer.pt").write_bytes(pickle.dumps({"optimizer": Marker()}))
+    elif damage == "rng-tampered":
+        save_file({"cpu": torch.zeros(3, dtype=torch.uint8)}, str(step / "rng-0.safetensors"))
+    else:
+        weights = step / "model" / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:100])
+    capsys.readouterr()
+    assert naba_main(["train", str(path), "run.name=cut", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("naba: ") and str(step / file) in err and "Traceback" not in err
+    for word in words:
+        assert word in err
+    assert not (tmp_path / "unpickled").exists()
+
+
 @pytest.mark.slow
 def test_an_unavailable_hub_id_is_a_clear_error(tmp_path: Path, corpus: dict[str, Path]) -> None:
     path = config_file(tmp_path, corpus, model={"tokenizer": None})

@@ -97,3 +97,158 @@ def test_a_checkpoint_of_another_world_size_is_refused_on_every_rank(tmp_path: P
     for rank in (0, 1):
         with pytest.raises(ConfigError, match="written by 1 process"):
             load_training_state(tmp_path, optimizer=None, scheduler=None, scaler=None, rank=rank, world=2)
+
+
+class _Marker:
+    """A pickle whose unpickling creates ``path``: proof that a file was (or was not) unpickled."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (str(self.path), "w"))
+
+
+def _training_state(path: Path):
+    """A complete one-process training checkpoint's files (no model/) in ``path``, and fresh
+    optimizer and scheduler to restore them into."""
+    import json
+    from dataclasses import asdict
+
+    from safetensors.torch import save_file
+    from transformers import get_linear_schedule_with_warmup
+
+    from naba.train.checkpoint import STATE, Progress
+
+    def fresh():
+        layer = torch.nn.Linear(3, 2)
+        optimizer = torch.optim.AdamW(layer.parameters(), lr=1e-3)
+        return layer, optimizer, get_linear_schedule_with_warmup(optimizer, 1, 10)
+
+    layer, optimizer, scheduler = fresh()
+    layer(torch.ones(1, 3)).sum().backward()
+    optimizer.step()
+    scheduler.step()
+    path.mkdir(parents=True, exist_ok=True)
+    torch.save({"optimizer": optimizer.state_dict()}, path / "optimizer.pt")
+    (path / "scheduler.json").write_text(json.dumps(scheduler.state_dict()), encoding="utf-8")
+    plain, tensors = capture_rng()
+    (path / "rng-0.json").write_text(json.dumps(plain), encoding="utf-8")
+    save_file(tensors, str(path / "rng-0.safetensors"))
+    (path / STATE).write_text(json.dumps(asdict(Progress(step=1))), encoding="utf-8")
+    return fresh()
+
+
+def _edit(path: Path, **changes) -> None:
+    import json
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.update(changes)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def _damage(path: Path, damage: str, marker: Path) -> None:
+    import pickle
+
+    from safetensors.torch import save_file
+
+    rng = path / "rng-0.safetensors"
+    if damage == "optimizer-pickle":  # torch.save of an object: weights_only=True refuses it
+        torch.save({"optimizer": _Marker(marker)}, path / "optimizer.pt")
+    elif damage == "optimizer-raw-pickle":
+        (path / "optimizer.pt").write_bytes(pickle.dumps({"optimizer": _Marker(marker)}))
+    elif damage == "optimizer-truncated":
+        data = (path / "optimizer.pt").read_bytes()
+        (path / "optimizer.pt").write_bytes(data[: len(data) // 2])
+    elif damage == "optimizer-missing":
+        (path / "optimizer.pt").unlink()
+    elif damage == "optimizer-no-key":
+        torch.save({"model": 1}, path / "optimizer.pt")
+    elif damage == "optimizer-other-groups":
+        state = torch.load(path / "optimizer.pt", weights_only=True)
+        state["optimizer"]["param_groups"][0]["params"] = [0]
+        torch.save(state, path / "optimizer.pt")
+    elif damage == "scheduler-not-json":
+        (path / "scheduler.json").write_text("{x", encoding="utf-8")
+    elif damage == "scheduler-list":
+        (path / "scheduler.json").write_text("[1]", encoding="utf-8")
+    elif damage == "state-not-json":
+        (path / "state.json").write_text("{x", encoding="utf-8")
+    elif damage == "state-list":
+        (path / "state.json").write_text("[]", encoding="utf-8")
+    elif damage == "state-unknown-key":
+        _edit(path / "state.json", evil=1)
+    elif damage == "state-step-text":
+        _edit(path / "state.json", step="x")
+    elif damage == "rng-json-missing":
+        (path / "rng-0.json").unlink()
+    elif damage == "rng-json-short":
+        _edit(path / "rng-0.json", python=[1])
+    elif damage == "rng-python-size":
+        _edit(path / "rng-0.json", python=[3, [1, 2, 3], None])
+    elif damage == "rng-numpy-size":
+        _edit(path / "rng-0.json", numpy=["MT19937", [1, 2, 3], 0, 0, 0.0])
+    elif damage == "rng-tensors-missing":
+        rng.unlink()
+    elif damage == "rng-tensors-garbage":
+        rng.write_bytes(b"\0" * 20)
+    elif damage == "rng-tensors-no-cpu":
+        save_file({"x": torch.zeros(3)}, str(rng))
+    elif damage == "rng-tensors-size":
+        save_file({"cpu": torch.zeros(3, dtype=torch.uint8)}, str(rng))
+    elif damage == "rng-tensors-dtype":
+        save_file({"cpu": torch.get_rng_state().float()}, str(rng))
+    else:
+        raise AssertionError(damage)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("optimizer-pickle", r"optimizer.pt: .*holds objects other than tensors.*never unpickled"),
+        ("optimizer-raw-pickle", r"optimizer.pt: .*holds objects other than tensors.*never unpickled"),
+        ("optimizer-truncated", "optimizer.pt: "),
+        ("optimizer-missing", "optimizer.pt: .*No such file"),
+        ("optimizer-no-key", "optimizer.pt: .*no optimizer state"),
+        ("optimizer-other-groups", "optimizer.pt: .*parameter group"),
+        ("scheduler-not-json", "scheduler.json: .*JSON"),
+        ("scheduler-list", "scheduler.json: "),
+        ("state-not-json", "state.json: .*JSON"),
+        ("state-list", "state.json: .*expected a JSON object"),
+        ("state-unknown-key", "state.json: .*unknown key.*'evil'"),
+        ("state-step-text", "state.json: .*step must be a whole number"),
+        ("rng-json-missing", "rng-0.json: .*No such file"),
+        ("rng-json-short", "rng-0.json: "),
+        ("rng-python-size", "rng-0.json: "),
+        ("rng-numpy-size", "rng-0.json: "),
+        ("rng-tensors-missing", "rng-0.safetensors: "),
+        ("rng-tensors-garbage", "rng-0.safetensors: "),
+        ("rng-tensors-no-cpu", "rng-0.safetensors: .*'cpu'"),
+        ("rng-tensors-size", "rng-0.safetensors: "),
+        ("rng-tensors-dtype", "rng-0.safetensors: "),
+    ],
+)
+def test_a_damaged_training_checkpoint_is_a_config_error_naming_its_file(
+    tmp_path: Path, damage: str, message: str
+) -> None:
+    from naba.errors import ConfigError
+    from naba.train.checkpoint import load_training_state
+
+    path = tmp_path / "checkpoints" / "step-1"
+    _, optimizer, scheduler = _training_state(path)
+    marker = tmp_path / "unpickled"
+    _damage(path, damage, marker)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_training_state(path, optimizer=optimizer, scheduler=scheduler, scaler=None, rank=0, world=1)
+    text = str(info.value)
+    assert text.startswith(str(path)) and "cannot resume" in text and "run.overwrite=true" in text
+    assert "weights_only=False" not in text  # torch's own advice would run the pickle
+    assert not marker.exists()
+
+
+def test_an_intact_training_checkpoint_restores(tmp_path: Path) -> None:
+    from naba.train.checkpoint import load_training_state
+
+    _, optimizer, scheduler = _training_state(tmp_path)
+    progress = load_training_state(tmp_path, optimizer=optimizer, scheduler=scheduler, scaler=None, rank=0, world=1)
+    assert progress.step == 1 and scheduler.last_epoch == 1 and optimizer.state_dict()["state"]

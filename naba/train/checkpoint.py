@@ -10,16 +10,17 @@ Layout of one checkpoint (built in a temp folder, then renamed into place)::
     state.json          Progress: step, data position, best metric, evaluation history
 
 No file here is unpickled: torch.load runs with weights_only=True and the rest is JSON or
-safetensors.
+safetensors. A file that is missing, damaged or of another run is a ConfigError that names it.
 """
 
 from __future__ import annotations
 
 import json
+import pickle
 import random
 import re
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -67,10 +68,20 @@ def capture_rng() -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
 
 
 def restore_rng(plain: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+    _restore_plain_rng(plain)
+    _restore_torch_rng(tensors)
+
+
+def _restore_plain_rng(plain: dict[str, Any]) -> None:
     version, internal, gauss = plain["python"]
     random.setstate((version, tuple(internal), gauss))
     name, keys, pos, has_gauss, cached = plain["numpy"]
     np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+
+
+def _restore_torch_rng(tensors: dict[str, torch.Tensor]) -> None:
+    if "cpu" not in tensors:
+        raise ValueError(f"no 'cpu' generator state (it holds {sorted(tensors)})")
     torch.set_rng_state(tensors["cpu"])
     cuda = [tensors[k] for k in sorted(k for k in tensors if k.startswith("cuda"))]
     if cuda and torch.cuda.is_available():
@@ -115,19 +126,74 @@ def load_training_state(path: Path, *, optimizer, scheduler, scaler, rank: int, 
     """Restore optimizer, scheduler, scaler and this process's RNG from ``path``; return the progress.
 
     A checkpoint written by another number of processes is a ConfigError, on every process (each
-    process keeps its own RNG state, so the files of a rank it did not have are not there).
+    process keeps its own RNG state, so the files of a rank it did not have are not there). So is
+    any file of it that cannot be read back (missing, damaged, a pickle of objects, another
+    optimizer's state): the message names the file, and no traceback follows.
     """
-    progress = Progress(**json.loads((path / STATE).read_text(encoding="utf-8")))
+    file = path / STATE
+    try:
+        progress = _progress(file)
+    except Exception as exc:  # JSON, type and file errors alike
+        raise _cannot_resume(path, file, exc) from None
     if progress.world != world:
         raise ConfigError(f"{path} was written by {progress.world} process(es); resume it with as many, not {world}")
-    opt = torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True)
-    optimizer.load_state_dict(opt["optimizer"])
-    if scaler is not None and "scaler" in opt:
-        scaler.load_state_dict(opt["scaler"])
-    scheduler.load_state_dict(json.loads((path / "scheduler.json").read_text(encoding="utf-8")))
-    plain = json.loads((path / f"rng-{rank}.json").read_text(encoding="utf-8"))
-    restore_rng(plain, load_file(str(path / f"rng-{rank}.safetensors")))
+    try:
+        file = path / "optimizer.pt"
+        opt = torch.load(file, map_location="cpu", weights_only=True)
+        if not isinstance(opt, dict) or "optimizer" not in opt:
+            raise ValueError("no optimizer state in it")
+        optimizer.load_state_dict(opt["optimizer"])
+        if scaler is not None and "scaler" in opt:
+            scaler.load_state_dict(opt["scaler"])
+        file = path / "scheduler.json"
+        scheduler.load_state_dict(json.loads(file.read_text(encoding="utf-8")))
+        file = path / f"rng-{rank}.json"
+        _restore_plain_rng(json.loads(file.read_text(encoding="utf-8")))
+        file = path / f"rng-{rank}.safetensors"
+        _restore_torch_rng(load_file(str(file)))
+    except Exception as exc:  # torch, safetensors, JSON and file errors alike
+        raise _cannot_resume(path, file, exc) from None
     return progress
+
+
+# Progress fields that count something: whole numbers, 0 or more
+_COUNTS = ("step", "epoch", "batch_index", "bad_evals", "loss_steps", "world")
+
+
+def _progress(file: Path) -> Progress:
+    data = json.loads(file.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+    unknown = sorted(set(data) - {f.name for f in fields(Progress)})
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown}")
+    for key in _COUNTS:
+        value = data.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{key} must be a whole number (0 or more), got {value!r}")
+    for key in ("best", "loss_sum", "eval_loss_sum", "best_step"):
+        value = data.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ValueError(f"{key} must be a number, got {value!r}")
+    if not isinstance(data.get("evals", []), list) or not isinstance(data.get("stopped_early", False), bool):
+        raise ValueError("evals must be a list and stopped_early true or false")
+    return Progress(**data)
+
+
+def _cannot_resume(path: Path, file: Path, exc: Exception) -> ConfigError:
+    if isinstance(exc, pickle.UnpicklingError):
+        # torch's own message goes on to suggest weights_only=False, which would run the pickle
+        reason = (
+            "it holds objects other than tensors and plain containers: refused by "
+            "torch.load(weights_only=True), never unpickled"
+        )
+    else:
+        lines = str(exc).strip().splitlines()
+        reason = f"{type(exc).__name__}: {lines[0][:300] if lines else ''}"
+    return ConfigError(
+        f"{file}: cannot resume from this checkpoint ({reason}); delete {path} to resume from an earlier "
+        f"checkpoint, or set run.overwrite=true to start afresh"
+    )
 
 
 def checkpoints(run_dir: Path) -> list[Path]:
