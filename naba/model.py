@@ -101,7 +101,12 @@ def _from_pretrained(kind: str, name_or_path: str, load: Callable[..., _Loaded])
         return load(local_files_only=local or offline is not None)
     except Exception as exc:  # transformers raises OSError, ValueError, hub and network errors
         if local:
-            raise ModelLoadError(f"cannot load the {kind} in {name_or_path!r}: {exc}") from None
+            if "trust_remote_code" in str(exc):
+                # transformers' message ends by asking for trust_remote_code=True, which naba never passes
+                reason = "it needs custom code (auto_map), and naba never runs code from a checkpoint"
+            else:
+                reason = " ".join(str(exc).split())  # one line
+            raise ModelLoadError(f"cannot load the {kind} in {name_or_path!r}: {reason}") from None
         how = f"offline ({offline})" if offline else f"from the hub ({exc})"
         raise ModelLoadError(
             f"cannot load {name_or_path!r} {how}; it is not in the local Hugging Face cache. "

@@ -354,6 +354,32 @@ def test_load_checkpoint_checks_the_window_settings(tiny, tok, tmp_path, changes
         load_checkpoint(path)
 
 
+@pytest.mark.parametrize(
+    ("file", "changes", "kind"),
+    [
+        # a model_type transformers does not know, with auto_map pointing at code in the folder
+        ("config.json", {"model_type": "evilbert", "auto_map": {"AutoConfig": "evil.Config"}}, "model"),
+        ("tokenizer_config.json", {"tokenizer_class": "EvilTok", "auto_map": {"AutoTokenizer": ["evil.Tok", None]}},
+         "tokenizer"),
+    ],
+)
+def test_a_checkpoint_that_needs_remote_code_is_one_clear_line(
+    tiny, tok, tmp_path, file: str, changes: dict, kind: str
+) -> None:
+    path = save_checkpoint(tmp_path / "ck", tiny, tok, SPACE, extra={})
+    marker = tmp_path / "ran"
+    (path / "evil.py").write_text(f"open({str(marker)!r}, 'w')\n", encoding="utf-8")
+    _edit_json(path / file, **changes)
+    if kind == "tokenizer":
+        (path / "tokenizer.json").unlink()
+        (path / "vocab.txt").unlink(missing_ok=True)
+    with pytest.raises(ModelLoadError, match=f"cannot load the {kind} in") as info:
+        load_checkpoint(path)
+    message = str(info.value)
+    assert "\n" not in message and "trust_remote_code=True" not in message
+    assert not marker.exists()
+
+
 def test_load_model_from_a_local_folder(tiny, tok, tmp_path) -> None:
     save_checkpoint(tmp_path / "ck", tiny, tok, SPACE, extra={})
     model = load_model(str(tmp_path / "ck"), SPACE)
