@@ -345,6 +345,8 @@ def test_a_killed_run_resumes_with_other_runtime_only_settings_and_refuses_other
         ("model-weights-truncated", "model", ["cannot load the model in", "deserializing header"]),
     ],
 )
+# torch warns about the pickle's protocol before refusing it: that pickle is the point of the case
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_a_damaged_checkpoint_stops_the_resume_with_exit_code_2(
     tmp_path: Path, corpus: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     damage: str, file: str, words: list[str],
