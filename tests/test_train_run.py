@@ -601,6 +601,9 @@ def test_accumulated_micro_batches_make_the_update_of_one_batch_of_their_union(
                                      "run.name=micro")
     whole = gradients_of_first_steps(monkeypatch, path, union, steps, "optim.grad_accum=1", "run.name=union")
     assert len(split) == len(whole) == steps
+    # float sums run in another order over other padded shapes, and Adam's first step moves every
+    # weight by about lr whatever its gradient's size, so a near-zero gradient's rounding shows in the
+    # second step's gradients (1.6e-6 seen in one CI run); the defect this guards against was 0.03
     for a, b in zip(split, whole, strict=True):
         for ga, gb in zip(a, b, strict=True):
-            torch.testing.assert_close(ga, gb, rtol=1e-4, atol=1e-6)
+            torch.testing.assert_close(ga, gb, rtol=1e-4, atol=1e-5)
