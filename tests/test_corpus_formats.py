@@ -505,3 +505,24 @@ def test_meta_that_is_not_json_names_its_document(tmp_path: Path, fmt: str, name
         formats.write(docs, tmp_path / name, format=fmt)
     assert "document 1 (id=b): cannot write as JSON" in str(info.value)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("meta", "reason"),
+    [
+        ([1], "meta must be a dict, got list"),  # written, then refused by the format's own reader
+        (None, "meta must be a dict, got NoneType"),  # the CoNLL writer raised TypeError
+        ({1: "x"}, "meta key 1 is not a string"),  # read back as {"1": "x"}, silently
+        ({"k": [{None: 1}]}, "meta key None is not a string"),  # read back as {"k": [{"null": 1}]}
+    ],
+    ids=["list", "none", "int-key", "nested-none-key"],
+)
+@pytest.mark.parametrize("fmt", formats.FORMATS)
+def test_meta_that_would_not_read_back_is_refused_by_every_writer(
+    tmp_path: Path, fmt: str, meta: object, reason: str
+) -> None:
+    docs = [Document("a", "نص"), Document("b", "نص", meta=meta)]  # type: ignore[arg-type]
+    with pytest.raises(DataError) as info:
+        formats.write(docs, tmp_path / "out", format=fmt)
+    assert f"document 1 (id=b): {reason}" in str(info.value)
+    assert list(tmp_path.iterdir()) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 
@@ -68,7 +69,8 @@ def check_spans(
 
 
 def check_document(doc: Document, scheme: LabelScheme, *, source: str, where: str) -> list[Problem]:
-    """Problems with one document: empty or non-string text, bad id, lone surrogates, :func:`check_spans`."""
+    """Problems with one document: empty or non-string text, bad id, lone surrogates, meta that JSON
+    would not give back (:func:`meta_problem`), :func:`check_spans`."""
     problems: list[Problem] = []
     if not isinstance(doc.id, str) or not doc.id:
         problems.append(Problem(source, where, f"document id must be a non-empty string, got {doc.id!r}"))
@@ -83,8 +85,30 @@ def check_document(doc: Document, scheme: LabelScheme, *, source: str, where: st
         if found:
             reason = f"document {name} holds a lone surrogate at {found.start()}: not a character"
             problems.append(Problem(source, where, reason))
+    reason = meta_problem(doc.meta)
+    if reason is not None:
+        problems.append(Problem(source, where, reason))
     problems.extend(check_spans(doc.text, doc.spans, scheme, source=source, where=where))
     return problems
+
+
+def meta_problem(meta: object) -> str | None:
+    """Why ``meta`` would not read back as itself from a JSON format, or ``None``: not a dict (the
+    readers refuse anything else, and the CoNLL writer looks keys up in it), or a key somewhere that
+    is not a string (JSON writes ``1`` as ``"1"``, silently)."""
+    if not isinstance(meta, dict):
+        return f"meta must be a dict, got {type(meta).__name__}"
+    stack: list[object] = [meta]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            bad = [k for k in item if not isinstance(k, str)]
+            if bad:
+                return f"meta key {bad[0]!r} is not a string: JSON would write it as {json.dumps(bad[0])!r}"
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return None
 
 
 def check_unique_ids(docs: Iterable[tuple[str, Document]], *, source: str) -> list[Problem]:
