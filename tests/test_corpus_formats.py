@@ -526,3 +526,37 @@ def test_meta_that_would_not_read_back_is_refused_by_every_writer(
         formats.write(docs, tmp_path / "out", format=fmt)
     assert f"document 1 (id=b): {reason}" in str(info.value)
     assert list(tmp_path.iterdir()) == []
+
+
+RLM = "\u200f"
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "error"),
+    [
+        # a lone direction mark between words: its line would read as a sentence break, so it is left
+        # out, as the rebuild rule drops it (the writer refused the whole document)
+        (f"قال {RLM} الجيش", None, None),
+        (f"قال الجيش {RLM}\u200e السوري", ("الجيش", "السوري"), None),  # inside a span: the span keeps its tokens
+        (f"قال\n{RLM}\nإن الجيش", ("الجيش", "الجيش"), None),  # a line of marks alone
+        (f"قال {RLM} الجيش", (RLM, "الجيش"), "cannot be written"),  # at a span's edge it would move the span
+        (f"{RLM} \u200e", None, "no token a CoNLL file can hold"),
+    ],
+)
+def test_conll_leaves_out_tokens_of_direction_marks_alone(
+    tmp_path: Path, text: str, span: tuple[str, str] | None, error: str | None
+) -> None:
+    from naba.corpus.conll import rebuilt_text
+
+    spans = [] if span is None else [Span(text.index(span[0]), text.rindex(span[1]) + len(span[1]), "ACTOR")]
+    out = tmp_path / "out.conll"
+    if error is not None:
+        with pytest.raises(DataError, match=error):
+            write_conll([Document("d", text, spans)], out)
+        assert not out.exists()
+        return
+    write_conll([Document("d", text, spans)], out)
+    (back,) = read_conll(out)
+    assert back.text == rebuilt_text(text)
+    assert [back.text[s.start : s.end] for s in back.spans] == [text[s.start : s.end].replace(f" {RLM}\u200e", "")
+                                                                for s in spans]

@@ -19,7 +19,9 @@ Reading rules (other code relies on them exactly):
   ``bio_repair="begin"``: then the stray tag starts a new span, which also reads IOB1 files.
 
 The writer writes IOB2 with naba labels, tokens being the whitespace-split of each sentence (and
-a BOM first when the first token starts with U+FEFF, which the reader would take for one).
+a BOM first when the first token starts with U+FEFF, which the reader would take for one). A token
+of direction marks alone is left out (its line would read as a sentence break; the rebuild rule
+drops it), unless it is a span's first or last token.
 """
 
 from __future__ import annotations
@@ -194,6 +196,7 @@ def _doc_lines(doc: Document, where: str, source: str) -> tuple[list[str], list[
     starts = {t[0]: i for i, t in enumerate(tokens)}
     ends = {t[1]: i for i, t in enumerate(tokens)}
     tags = ["O"] * len(tokens)
+    edges: set[int] = set()  # the first and last token of each span
     for span in doc.spans:
         first, last = starts.get(span.start), ends.get(span.end)
         if first is None or last is None or tokens[first][2] != tokens[last][2]:
@@ -209,15 +212,23 @@ def _doc_lines(doc: Document, where: str, source: str) -> tuple[list[str], list[
             )
             continue
         tags[first : last + 1] = [f"B-{span.label}"] + [f"I-{span.label}"] * (last - first)
+        edges.update((first, last))
     lines, prev = [], None
-    for (s, e, k), tag in zip(tokens, tags, strict=True):
+    for i, ((s, e, k), tag) in enumerate(zip(tokens, tags, strict=True)):
         token = doc.text[s:e]
+        if not strip_marks(token) and i not in edges:
+            # a token of direction marks alone (a lone U+200F, common in news text): its line would read
+            # as a sentence break, so it is left out, as the TEXT REBUILD RULE drops it; at a span's
+            # edge it would move the span, and is refused below
+            continue
         if token == DOCSTART or not strip_marks(token):
             problems.append(Problem(source, where, f"token {token!r} at {s} cannot be written to a CoNLL file"))
         if prev is not None and k != prev:
             lines.append("")
         lines.append(f"{token} {tag}")
         prev = k
+    if not lines and not problems:
+        problems.append(Problem(source, where, "no token a CoNLL file can hold (only direction marks)"))
     return lines, problems
 
 
