@@ -19,6 +19,7 @@ suffix (``sub/X``); the writer uses the id the same way, so ids must be safe rel
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -89,10 +90,19 @@ def has_suffix(path: str | Path, suffix: str) -> bool:
 def beside(path: Path, suffix: str) -> list[Path]:
     """The files next to ``path`` with its stem and ``suffix`` in any case, sorted: several only on a
     disk that tells case apart (``X.txt`` and ``X.TXT``), where brat's pairing is then ambiguous."""
-    try:
-        return sorted(p for p in path.parent.iterdir() if p.stem == path.stem and has_suffix(p, suffix) and p.is_file())
-    except OSError:
-        return []  # no such folder: the caller reports the missing file
+    # each casing of the suffix is asked for by name (8 for ".ann"), not by listing the folder: format
+    # detection runs this for every .txt it is given, and a folder may hold thousands
+    found: dict[tuple[int, int], Path] = {}
+    for letters in itertools.product(*((c.lower(), c.upper()) for c in suffix[1:])):
+        candidate = path.with_name(f"{path.stem}.{''.join(letters)}")
+        try:
+            if candidate.is_file():
+                info = candidate.stat()
+                # a disk that ignores case answers for every casing: one file, under its first name
+                found.setdefault((info.st_dev, info.st_ino), candidate)
+        except OSError:
+            continue  # no such folder: the caller reports the missing file
+    return sorted(found.values())
 
 
 def _names(paths: list[Path]) -> str:
