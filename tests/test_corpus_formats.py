@@ -415,6 +415,23 @@ def test_doccano_both_shapes_and_derived_ids(tmp_path: Path) -> None:
         [(0, 4, "ACTOR"), (8, 12, "LOCATION")], [(0, 14, "ACTOR")], []]
 
 
+@pytest.mark.parametrize(
+    ("record", "spans"),
+    [
+        # doccano 1.0-1.5 exported the triples under "labels"
+        ({"id": 15, "text": "محمد في دمشق", "meta": {}, "annotation_approver": None,
+          "labels": [[0, 4, "PERS"], [8, 12, "LOC"]]}, [(0, 4, "ACTOR"), (8, 12, "LOCATION")]),
+        ({"id": 16, "text": "محمد في دمشق", "meta": {}, "annotation_approver": None, "labels": []}, []),
+    ],
+    ids=["doccano-1.x-labels", "doccano-1.x-no-labels"],
+)
+def test_doccano_real_exports(tmp_path: Path, record: dict, spans: list) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+    (doc,) = read_doccano(path)
+    assert [(s.start, s.end, s.label) for s in doc.spans] == spans
+
+
 # --- registry ---------------------------------------------------------------------------------
 
 

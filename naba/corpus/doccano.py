@@ -1,6 +1,7 @@
-"""doccano sequence-labelling exports (JSON Lines), in both shapes doccano has written.
+"""doccano sequence-labelling exports (JSON Lines), in the shapes doccano has written.
 
-* ``{"id": 1, "text": "...", "label": [[start, end, "LABEL"], ...]}`` (doccano >= 1.x "label")
+* ``{"id": 1, "text": "...", "label": [[start, end, "LABEL"], ...]}`` (doccano >= 1.6 "label";
+  doccano 1.0-1.5 wrote the same triples under ``"labels"``, read the same way)
 * ``{"id": 1, "text": "...", "entities": [{"id": 7, "start_offset": 0, "end_offset": 5,
   "label": "LABEL"}], "relations": [...]}`` (the relation-aware export)
 
@@ -73,9 +74,10 @@ def _document(record: Any, scheme: LabelScheme, bad: Report, *, default_id: str)
 
 def _triples(record: dict, bad: Report) -> list[tuple[str, Any, Any, Any]]:
     """``(name, start, end, label)`` from either export shape, reporting malformed items."""
-    labels, entities = record.get("label"), record.get("entities")
+    key = "label" if "label" in record else "labels"  # doccano 1.0-1.5 wrote "labels"
+    labels, entities = record.get(key), record.get("entities")
     if labels and entities:
-        bad("record has both 'label' and 'entities'; a doccano export has one of them")
+        bad(f"record has both '{key}' and 'entities'; a doccano export has one of them")
         return []
     out = []
     if entities:
@@ -89,13 +91,13 @@ def _triples(record: dict, bad: Report) -> list[tuple[str, Any, Any, Any]]:
             out.append((f"entities[{k}]", item["start_offset"], item["end_offset"], item["label"]))
     elif labels:
         if not isinstance(labels, list):
-            bad(f"'label' must be a list of [start, end, label], got {type(labels).__name__}")
+            bad(f"'{key}' must be a list of [start, end, label], got {type(labels).__name__}")
             return []
         for k, item in enumerate(labels):
             if not isinstance(item, list) or len(item) != 3:
-                bad(f"label[{k}]: expected [start, end, label], got {item!r:.80}")
+                bad(f"{key}[{k}]: expected [start, end, label], got {item!r:.80}")
                 continue
-            out.append((f"label[{k}]", *item))
+            out.append((f"{key}[{k}]", *item))
     return out
 
 
