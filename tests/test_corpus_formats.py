@@ -422,8 +422,11 @@ def test_doccano_both_shapes_and_derived_ids(tmp_path: Path) -> None:
         ({"id": 15, "text": "محمد في دمشق", "meta": {}, "annotation_approver": None,
           "labels": [[0, 4, "PERS"], [8, 12, "LOC"]]}, [(0, 4, "ACTOR"), (8, 12, "LOCATION")]),
         ({"id": 16, "text": "محمد في دمشق", "meta": {}, "annotation_approver": None, "labels": []}, []),
+        # doccano >= 1.6 writes its export with pandas: a key only some records have is null in the others
+        ({"id": 17, "text": "محمد في دمشق", "meta": None, "label": [[0, 4, "PERS"]], "Comments": []},
+         [(0, 4, "ACTOR")]),
     ],
-    ids=["doccano-1.x-labels", "doccano-1.x-no-labels"],
+    ids=["doccano-1.x-labels", "doccano-1.x-no-labels", "doccano-pandas-null-meta"],
 )
 def test_doccano_real_exports(tmp_path: Path, record: dict, spans: list) -> None:
     path = tmp_path / "d.jsonl"

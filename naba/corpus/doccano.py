@@ -6,9 +6,9 @@
   "label": "LABEL"}], "relations": [...]}`` (the relation-aware export)
 
 ``id`` is optional: a record without one gets ``f"{file stem}-{line:05d}"`` (1-based line number),
-stable as long as the line does not move. Offsets are code points. ``meta`` (an object) is kept;
-other keys (``Comments``, ``relations``, ...) are ignored. doccano does not store span text, so
-spans are checked for range, order, label and same-layer overlap only.
+stable as long as the line does not move. Offsets are code points. ``meta`` (an object, or null:
+none) is kept; other keys (``Comments``, ``relations``, ...) are ignored. doccano does not store
+span text, so spans are checked for range, order, label and same-layer overlap only.
 """
 
 from __future__ import annotations
@@ -57,7 +57,9 @@ def _document(record: Any, scheme: LabelScheme, bad: Report, *, default_id: str)
     else:
         bad(f"'id' must be a string or an integer, got {raw_id!r}")
         return None
-    meta = meta_of(record, bad)
+    # doccano (>= 1.6) writes its export with pandas, which fills a key that only some records
+    # have ("meta" among them, when naba's writer left it out of a document without meta) with null
+    meta = meta_of(record, bad) if record.get("meta") is not None else {}
     spans = []
     for name, start, end, label in _triples(record, bad):
         if not is_int(start) or not is_int(end):
