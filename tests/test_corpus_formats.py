@@ -425,14 +425,56 @@ def test_doccano_both_shapes_and_derived_ids(tmp_path: Path) -> None:
         # doccano >= 1.6 writes its export with pandas: a key only some records have is null in the others
         ({"id": 17, "text": "محمد في دمشق", "meta": None, "label": [[0, 4, "PERS"]], "Comments": []},
          [(0, 4, "ACTOR")]),
+        # doccano counts offsets as the browser does, in UTF-16 code units: the emoji is 2 (issue #2290)
+        ({"id": 18, "text": EMOJI_TEXT + " اليوم", "label": [[*ACTOR_UTF16, "PERS"]]}, [(*ACTOR_CP, "ACTOR")]),
+        ({"id": 19, "text": EMOJI_TEXT, "entities": [{"id": 1, "start_offset": ACTOR_UTF16[0],
+                                                       "end_offset": ACTOR_UTF16[1], "label": "PERS"}]},
+         [(*ACTOR_CP, "ACTOR")]),
     ],
-    ids=["doccano-1.x-labels", "doccano-1.x-no-labels", "doccano-pandas-null-meta"],
+    ids=["doccano-1.x-labels", "doccano-1.x-no-labels", "doccano-pandas-null-meta", "doccano-utf16-label",
+         "doccano-utf16-entities"],
 )
 def test_doccano_real_exports(tmp_path: Path, record: dict, spans: list) -> None:
     path = tmp_path / "d.jsonl"
     path.write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
     (doc,) = read_doccano(path)
     assert [(s.start, s.end, s.label) for s in doc.spans] == spans
+
+
+@pytest.mark.parametrize(
+    ("opts", "written"),
+    [
+        ({}, ACTOR_UTF16),
+        ({"shape": "entities"}, ACTOR_UTF16),
+        ({"offsets": "codepoints"}, ACTOR_CP),
+        ({"offsets": "codepoints", "shape": "entities"}, ACTOR_CP),
+    ],
+)
+def test_doccano_offset_units(tmp_path: Path, opts: dict, written: tuple[int, int]) -> None:
+    path = tmp_path / "d.jsonl"
+    formats.write([_emoji_doc()], path, format="doccano", **opts)
+    record = json.loads(path.read_text(encoding="utf-8"))
+    span = record["label"][0][:2] if "label" in record else [record["entities"][0][k] for k in ("start_offset", "end_offset")]
+    assert tuple(span) == written
+    unit = {k: v for k, v in opts.items() if k == "offsets"}
+    assert read_doccano(path, **unit) == [_emoji_doc()]
+
+
+@pytest.mark.parametrize(
+    ("label", "opts", "error", "fragment"),
+    [
+        ([1, 5, "PERS"], {}, DataError, "label[0] [1, 5): splits a character outside the BMP"),
+        ([7, 21, "PERS"], {}, DataError, "label[0] [7, 21): out of range for a text of 19 UTF-16 code units"),
+        ([6, 18, "PERS"], {"offsets": "auto"}, ConfigError, "doccano offsets must be one of"),
+    ],
+    ids=["splits-emoji", "out-of-range", "bad-option"],
+)
+def test_doccano_offset_errors(tmp_path: Path, label: list, opts: dict, error: type, fragment: str) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps({"text": EMOJI_TEXT, "label": [label]}) + "\n", encoding="utf-8")
+    with pytest.raises(error) as info:
+        read_doccano(path, **opts)
+    assert fragment in str(info.value)
 
 
 # --- registry ---------------------------------------------------------------------------------

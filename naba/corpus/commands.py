@@ -47,7 +47,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("output", type=Path, metavar="OUT")
     p.add_argument("--from", dest="from_format", metavar="F", help="input format (default: from the extension)")
     p.add_argument("--to", dest="to_format", metavar="F", help="output format (default: from the extension)")
-    p.add_argument("--offsets", choices=["codepoints", "utf16"], help="Label Studio output offsets")
+    p.add_argument("--offsets", choices=["codepoints", "utf16"],
+                   help="Label Studio output offsets (default codepoints); doccano's (default utf16)")
     p.add_argument("--shape", choices=["label", "entities"], help="doccano output shape")
     _common(p)
     p.set_defaults(func=cmd_convert)
@@ -72,7 +73,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--input-offsets", dest="offsets_in", choices=["auto", "codepoints", "utf16"],
         help="Label Studio: the input's offset unit (default 'auto': the one under which every region's "
-        "value.text is the text at its offsets)",
+        "value.text is the text at its offsets); doccano: codepoints or utf16 (default utf16, doccano's own)",
     )
     p.add_argument(
         "--source", choices=["auto", "annotations", "predictions"],

@@ -5,9 +5,14 @@
 * ``{"id": 1, "text": "...", "entities": [{"id": 7, "start_offset": 0, "end_offset": 5,
   "label": "LABEL"}], "relations": [...]}`` (the relation-aware export)
 
+Offsets are UTF-16 code units, as doccano counts them (its browser side: an emoji is 2; doccano
+issue #2290), converted to code points here, at the edge; ``offsets="codepoints"`` reads (and
+writes) files whose offsets were counted in Python instead. A text without characters outside the
+BMP reads the same either way. doccano projects set to count grapheme clusters as one character
+use a third unit, which no option here reads.
+
 ``id`` is optional: a record without one gets ``f"{file stem}-{line:05d}"`` (1-based line number),
-stable as long as the line does not move. Offsets are code points. ``meta`` (an object, or null:
-none) is kept; other keys (``Comments``, ``relations``, ...) are ignored. doccano does not store
+stable as long as the line does not move. ``meta`` (an object, or null: none) is kept; other keys (``Comments``, ``relations``, ...) are ignored. doccano does not store
 span text, so spans are checked for range, order, label and same-layer overlap only.
 """
 
@@ -28,22 +33,36 @@ from naba.corpus.fileio import (
     map_label,
     meta_of,
     read_jsonl_documents,
+    utf16_to_cp,
 )
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.errors import ConfigError
 
 SHAPES = ("label", "entities")
+OFFSETS = ("utf16", "codepoints")
 
 
-def read_doccano(path: str | Path, *, scheme: LabelScheme = DEFAULT_SCHEME) -> list[Document]:
-    """Read a doccano JSONL export (either shape, even mixed); one DataError lists every problem."""
+def read_doccano(
+    path: str | Path, *, scheme: LabelScheme = DEFAULT_SCHEME, offsets: str = "utf16"
+) -> list[Document]:
+    """Read a doccano JSONL export (either shape, even mixed); one DataError lists every problem.
+
+    ``offsets`` is the file's unit: ``"utf16"`` (doccano's) or ``"codepoints"``.
+    """
+    _check_offsets(offsets)
     stem = Path(path).stem
     return read_jsonl_documents(
-        path, scheme, lambda record, bad, line: _document(record, scheme, bad, default_id=f"{stem}-{line:05d}")
+        path, scheme,
+        lambda record, bad, line: _document(record, scheme, bad, default_id=f"{stem}-{line:05d}", offsets=offsets),
     )
 
 
-def _document(record: Any, scheme: LabelScheme, bad: Report, *, default_id: str) -> Document | None:
+def _check_offsets(offsets: str) -> None:
+    if offsets not in OFFSETS:
+        raise ConfigError(f"doccano offsets must be one of {OFFSETS}, got {offsets!r}")
+
+
+def _document(record: Any, scheme: LabelScheme, bad: Report, *, default_id: str, offsets: str) -> Document | None:
     if not isinstance(record, dict):
         bad(f"expected a JSON object, got {type(record).__name__}")
         return None
@@ -60,6 +79,9 @@ def _document(record: Any, scheme: LabelScheme, bad: Report, *, default_id: str)
     # doccano (>= 1.6) writes its export with pandas, which fills a key that only some records
     # have ("meta" among them, when naba's writer left it out of a document without meta) with null
     meta = meta_of(record, bad) if record.get("meta") is not None else {}
+    length16 = len(text.encode("utf-16-le")) // 2
+    # only a text with characters outside the BMP has UTF-16 offsets that differ from code points
+    to_cp = utf16_to_cp(text) if offsets == "utf16" and length16 != len(text) else None
     spans = []
     for name, start, end, label in _triples(record, bad):
         if not is_int(start) or not is_int(end):
@@ -68,6 +90,14 @@ def _document(record: Any, scheme: LabelScheme, bad: Report, *, default_id: str)
         if not isinstance(label, str):
             bad(f"{name}: label must be a string, got {label!r}")
             continue
+        if to_cp is not None:
+            if start not in to_cp or end not in to_cp:
+                inside = 0 <= start <= length16 and 0 <= end <= length16
+                bad(f"{name} [{start}, {end}): " + ("splits a character outside the BMP" if inside else
+                    f"out of range for a text of {length16} UTF-16 code units") + " (offsets read as UTF-16 "
+                    "code units, doccano's; offsets='codepoints' (--input-offsets codepoints) reads code points)")
+                continue
+            start, end = to_cp[start], to_cp[end]
         mapped = map_label(label, scheme, bad, name)
         if mapped is not None:
             spans.append(Span(start, end, mapped))
@@ -109,18 +139,25 @@ def write_doccano(
     *,
     scheme: LabelScheme = DEFAULT_SCHEME,
     shape: str = "label",
+    offsets: str = "utf16",
 ) -> None:
-    """Write a doccano JSONL file; ``shape`` is ``"label"`` (triples) or ``"entities"`` (objects)."""
+    """Write a doccano JSONL file; ``shape`` is ``"label"`` (triples) or ``"entities"`` (objects),
+    ``offsets`` ``"utf16"`` (what doccano counts) or ``"codepoints"``."""
     if shape not in SHAPES:
         raise ConfigError(f"doccano shape must be one of {SHAPES}, got {shape!r}")
+    _check_offsets(offsets)
     lines = []
     for i, doc in enumerate(check_for_write(docs, scheme)):
         record: dict[str, Any] = {"id": external_id(doc.id), "text": doc.text}
+
+        def unit(offset: int, text: str = doc.text) -> int:
+            return len(text[:offset].encode("utf-16-le")) // 2 if offsets == "utf16" else offset
+
         if shape == "label":
-            record["label"] = [[s.start, s.end, s.label] for s in doc.spans]
+            record["label"] = [[unit(s.start), unit(s.end), s.label] for s in doc.spans]
         else:
             record["entities"] = [
-                {"id": k, "start_offset": s.start, "end_offset": s.end, "label": s.label}
+                {"id": k, "start_offset": unit(s.start), "end_offset": unit(s.end), "label": s.label}
                 for k, s in enumerate(doc.spans)
             ]
             record["relations"] = []

@@ -161,6 +161,15 @@ def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def utf16_to_cp(text: str) -> dict[int, int]:
+    """UTF-16 code-unit offset -> code-point offset, for offsets on character boundaries only."""
+    table, unit = {0: 0}, 0
+    for i, ch in enumerate(text):
+        unit += 2 if ord(ch) > 0xFFFF else 1
+        table[unit] = i + 1
+    return table
+
+
 def external_id(doc_id: str) -> str | int:
     """A document id as tools with integer ids (doccano, Label Studio) expect it, when it is one."""
     if doc_id.isascii() and doc_id.isdigit() and str(int(doc_id)) == doc_id:

@@ -50,6 +50,7 @@ from naba.corpus.fileio import (
     meta_of,
     parse_json,
     read_text,
+    utf16_to_cp,
 )
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.errors import ConfigError, DataError, Problem
@@ -194,21 +195,12 @@ def _regions(result: list, bad: Report) -> list[tuple[str, Any, Any, str | None,
     return out
 
 
-def _utf16_to_cp(text: str) -> dict[int, int]:
-    """UTF-16 code-unit offset -> code-point offset, for offsets on character boundaries only."""
-    table, unit = {0: 0}, 0
-    for i, ch in enumerate(text):
-        unit += 2 if ord(ch) > 0xFFFF else 1
-        table[unit] = i + 1
-    return table
-
-
 def _decode_offsets(text: str, regions: list, bad: Report, *, offsets: str = "auto") -> list[tuple[str, int, int, str]]:
     """Regions in code points: read in the unit ``offsets`` names, or with ``"auto"`` in the one
     unit under which every region's ``value.text`` is the text at its offsets."""
     if not regions:
         return []
-    to_cp = _utf16_to_cp(text)
+    to_cp = utf16_to_cp(text)
 
     def as_cp(start: int, end: int) -> tuple[int, int]:
         return start, end
