@@ -15,9 +15,9 @@ def _j(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _task(value: dict, **task: object) -> str:
+def _task(value: dict, *, kind: str = "labels", **task: object) -> str:
     body = {"id": 1, "data": {"text": "قال محمد"}, "annotations": [{"result": [
-        {"id": "r1", "type": "labels", "from_name": "l", "to_name": "t", "value": value}]}]}
+        {"id": "r1", "type": kind, "from_name": "l", "to_name": "t", "value": value}]}]}
     body.update(task)
     return _j([body])
 
@@ -124,6 +124,15 @@ CASES = [
      ["task 0 (id=1)", "region 'r1' [8, 4) is not a non-empty range"]),
     ("ls-region-past-the-text", {"ls.json": _task({"start": 4, "end": 80, "labels": ["PERS"]})}, "ls.json", None, {},
      ["task 0 (id=1)", "region 'r1' [4, 80) is not a non-empty range"]),
+    # spans of a HyperText or Paragraphs object, which have no offsets into data.text: not silently none
+    ("ls-hypertext-region", {"ls.json": _task({"start": "/p[1]/text()[1]", "end": "/p[1]/text()[1]", "startOffset": 4,
+                                               "endOffset": 8, "text": "محمد", "hypertextlabels": ["PERS"]},
+                                              kind="hypertextlabels", data={"text": "<p>قال محمد</p>"})},
+     "ls.json", None, {}, ["task 0 (id=1)", "region 'r1': a 'hypertextlabels' region", "type 'labels'"]),
+    ("ls-paragraph-region", {"ls.json": _task({"start": "0", "end": "0", "startOffset": 4, "endOffset": 8,
+                                               "text": "محمد", "paragraphlabels": ["PERS"]},
+                                              kind="paragraphlabels", data={"text": "قال محمد"})},
+     "ls.json", None, {}, ["task 0 (id=1)", "region 'r1': a 'paragraphlabels' region"]),
     # brat
     ("brat-no-txt", {"x.ann": "T1\tPERS 0 1\tم\n"}, "x.ann", None, {}, ["x.ann", "no text file x.txt"]),
     ("brat-bad-offsets", {"x.txt": "محمد", "x.ann": "T1\tPERS a b\tمحمد\n"}, "x.ann", None, {},

@@ -24,8 +24,10 @@ predictions are decoded as those of annotations (code points or UTF-16, checked 
 
 ``annotation="first"`` (default) takes the first annotation (or prediction) not marked
 ``was_cancelled``; ``"last"`` the last such one; an integer picks the i-th whatever its state. A
-task with none is a document without spans. Only results of ``type`` ``"labels"`` are spans;
-others (choices, relations, text areas) are ignored; a region's ``score`` is ignored. A region with several labels gives one span each.
+task with none is a document without spans. Only results of ``type`` ``"labels"`` (a Text
+object's) are spans; spans of a HyperText or Paragraphs object (``"hypertextlabels"``,
+``"paragraphlabels"``) are an error, not dropped; other results (choices, relations, text areas)
+are ignored; a region's ``score`` is ignored. A region with several labels gives one span each.
 ``data.meta`` (an object) becomes :attr:`Document.meta`; the id is ``str(task["id"])``, or
 ``f"{file stem}-{i:05d}"`` (0-based task index) for a task without one (an import file).
 """
@@ -56,6 +58,8 @@ from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.errors import ConfigError, DataError, Problem
 
 OFFSETS = ("codepoints", "utf16")
+# span results of the other text-like objects, which naba cannot place in data.text
+_NOT_TEXT = {"hypertextlabels": "HyperText", "paragraphlabels": "Paragraphs"}
 SOURCES = ("auto", "annotations", "predictions")
 
 
@@ -174,9 +178,15 @@ def _regions(result: list, bad: Report) -> list[tuple[str, Any, Any, str | None,
     """``(name, start, end, value.text or None, label)`` for each label of each ``labels`` region."""
     out = []
     for k, item in enumerate(result):
-        if not isinstance(item, dict) or item.get("type") != "labels":
+        if not isinstance(item, dict) or item.get("type") not in ("labels", *_NOT_TEXT):
             continue
         name = f"region {item.get('id', k)!r}" if isinstance(item.get("id", k), str | int) else f"region {k}"
+        if item["type"] in _NOT_TEXT:
+            # labelled spans all the same, but placed by XPath or paragraph, not by offsets into the
+            # text: skipping them would read the task as one without spans
+            bad(f"{name}: a {item['type']!r} region ({_NOT_TEXT[item['type']]} object) is not read; naba reads "
+                "spans of a Text object (type 'labels')")
+            continue
         value = item.get("value")
         if not isinstance(value, dict):
             bad(f"{name}: 'value' must be an object")
