@@ -104,6 +104,10 @@ CASES = [
      "ls.json", None, {}, ["line 3", "\\ud800 is half of a UTF-16 surrogate pair"]),
     ("ls-no-text", {"ls.json": _j([{"id": 1, "data": {"body": "نص"}}])}, "ls.json", None, {},
      ["task 0 (id=1)", "task needs 'data.text'"]),
+    # Label Studio's JSON-MIN export: the text and the regions at the top level of each task
+    ("ls-json-min", {"ls.json": _j([{"id": 1, "text": "قال محمد", "label": [{**GOOD_VALUE}], "annotator": 1,
+                                     "annotation_id": 3}])}, "ls.json", None, {},
+     ["task 0 (id=1)", "task needs 'data.text'", "JSON-MIN", "export as JSON"]),
     ("ls-neither-unit", {"ls.json": _task({**GOOD_VALUE, "text": "احمد"})}, "ls.json", None, {},
      ["task 0 (id=1)", "neither as code points nor as UTF-16", "value.text 'احمد' but the text there is 'محمد'"]),
     ("ls-empty-labels", {"ls.json": _task({**GOOD_VALUE, "labels": []})}, "ls.json", None, {},

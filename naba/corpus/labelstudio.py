@@ -124,7 +124,11 @@ def _document(
         return None
     data = task.get("data")
     if not isinstance(data, dict) or not isinstance(data.get(text_key), str):
-        bad(f"task needs 'data.{text_key}' as a string")
+        if data is None and isinstance(task.get(text_key), str):
+            bad(f"task needs 'data.{text_key}' as a string: this one has '{text_key}' at the top level, as "
+                "Label Studio's JSON-MIN export writes tasks: export as JSON (the full format) instead")
+        else:
+            bad(f"task needs 'data.{text_key}' as a string")
         return None
     text = data[text_key]
     task_id = task.get("id", default_id)
