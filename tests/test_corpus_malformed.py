@@ -104,6 +104,10 @@ CASES = [
      "ls.json", None, {}, ["line 3", "\\ud800 is half of a UTF-16 surrogate pair"]),
     ("ls-no-text", {"ls.json": _j([{"id": 1, "data": {"body": "نص"}}])}, "ls.json", None, {},
      ["task 0 (id=1)", "task needs 'data.text'"]),
+    # no value.text (Label Studio leaves it out for some texts) after an emoji: the unit must be said
+    ("ls-no-value-text-after-emoji", {"ls.json": _task({"start": 6, "end": 10, "labels": ["PERS"]},
+                                                       data={"text": "🙂 قال محمد"})}, "ls.json", None, {},
+     ["task 0 (id=1)", "[6, 10) has no value.text", "say which with offsets='codepoints' or 'utf16' (--input-offsets)"]),
     # Label Studio's JSON-MIN export: the text and the regions at the top level of each task
     ("ls-json-min", {"ls.json": _j([{"id": 1, "text": "قال محمد", "label": [{**GOOD_VALUE}], "annotator": 1,
                                      "annotation_id": 3}])}, "ls.json", None, {},

@@ -261,7 +261,8 @@ def _decode_offsets(text: str, regions: list, bad: Report, *, offsets: str = "au
         if not 0 <= start < end or end > limit:
             wrong.append(f"{name} [{start}, {end}) is not a non-empty range within the text ({size})")
         elif shown is None:
-            wrong.append(f"{name} [{start}, {end}) has no value.text to tell UTF-16 from code-point offsets")
+            wrong.append(f"{name} [{start}, {end}) has no value.text to tell UTF-16 from code-point offsets: say "
+                         "which with offsets='codepoints' or 'utf16' (--input-offsets)")
         elif got is None:
             wrong.append(f"{name} [{start}, {end}) splits a character outside the BMP")
         else:
