@@ -230,3 +230,23 @@ def test_eval_a_brat_folder_of_predictions(tmp_path, ann, txt, folder):
     assert main(["eval", str(pred), "--data", str(gold), "--out", str(out), "--bootstrap", "0"]) == 0
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["scores"]["entity"]["span_exact"]["micro"]["f1"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("args", "header"),
+    [
+        (["--confidence", "0.8"], "F1 80% CI"),
+        (["--confidence", "0.95"], "F1 95% CI"),
+        (["compare", "{pred}", "{gold}", "--confidence", "0.9"], "90% CI"),
+    ],
+)
+def test_printed_interval_header_names_the_confidence(tmp_path, capsys, args, header):
+    gold, pred = _files(tmp_path)
+    argv = ["eval", *[a.format(gold=gold, pred=pred) for a in args], "--data", str(gold), "--bootstrap", "20"]
+    if "compare" not in args:
+        argv += ["--pred", str(pred), "--out", str(tmp_path / "o")]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert header in printed
+    if "95" not in header:
+        assert "95%" not in printed

@@ -222,9 +222,10 @@ def format_table(metrics: dict) -> str:
     """A plain-text table of micro P/R/F1 (with intervals) and macro F1 per layer and mode."""
     lines = []
     ci = "bootstrap" in metrics
+    level = f"F1 {100 * metrics['bootstrap']['confidence']:g}% CI" if ci else ""
     for layer in metrics["layers"]:
         lines.append(f"layer {layer} ({metrics['documents']} documents)")
-        lines.append(f"  {'mode':<16} {'P':>6} {'R':>6} {'F1':>6}  {'F1 95% CI' if ci else '':<15} {'macro F1':>8}")
+        lines.append(f"  {'mode':<16} {'P':>6} {'R':>6} {'F1':>6}  {level:<15} {'macro F1':>8}")
         for family, block in metrics["scores"][layer].items():
             m = block["micro"]
             interval = f"[{100 * m['f1_ci'][0]:5.1f}, {100 * m['f1_ci'][1]:5.1f}]" if ci else ""
@@ -238,7 +239,8 @@ def format_table(metrics: dict) -> str:
 def format_compare(result: dict) -> str:
     """A plain-text table of the micro and macro F1 differences B - A with p-values."""
     lines = [f"B - A over {result['documents']} documents, {result['bootstrap']['method']}"]
-    lines.append(f"  {'metric':<44} {'A':>6} {'B':>6} {'B-A':>7}  {'95% CI':<17} {'p':>6}")
+    level = f"{100 * result['bootstrap']['confidence']:g}% CI"
+    lines.append(f"  {'metric':<44} {'A':>6} {'B':>6} {'B-A':>7}  {level:<17} {'p':>6}")
     for name, r in result["metrics"].items():
         if not name.endswith("/f1") or "/micro/" not in name and "/macro/" not in name:
             continue
