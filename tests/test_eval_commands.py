@@ -250,3 +250,20 @@ def test_printed_interval_header_names_the_confidence(tmp_path, capsys, args, he
     assert header in printed
     if "95" not in header:
         assert "95%" not in printed
+
+
+@pytest.mark.parametrize(
+    ("name", "extra"),
+    [
+        ("pred.ndjson", []),  # naba predict and naba render take .ndjson as JSON Lines too
+        ("pred.NDJSON", ["--bio-repair", "begin"]),
+        ("pred.ndjson", ["--pred-format", "predictions"]),
+    ],
+)
+def test_predictions_in_an_ndjson_file(tmp_path, name, extra):
+    gold, pred = _files(tmp_path)
+    pred = pred.rename(tmp_path / name)
+    out = tmp_path / "o"
+    assert main(["eval", "--data", str(gold), "--pred", str(pred), "--out", str(out), "--bootstrap", "0", *extra]) == 0
+    exact = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["scores"]["entity"]["span_exact"]["micro"]
+    assert (exact["tp"], exact["fp"], exact["fn"]) == (3, 1, 1)

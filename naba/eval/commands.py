@@ -165,8 +165,9 @@ def _read_gold(args: argparse.Namespace, scheme: LabelScheme) -> list[Document]:
 def _reader_options(args: argparse.Namespace, path: str | Path, fmt: str | None) -> dict:
     """``--bio-repair`` for a file whose reader has the option (CoNLL); nothing for other formats."""
     from naba.corpus import formats
+    from naba.eval.sources import is_prediction_jsonl
 
-    if not args.bio_repair or fmt == "predictions":
+    if not args.bio_repair or fmt == "predictions" or (fmt is None and is_prediction_jsonl(path)):
         return {}
     name = formats.canonical(fmt) if fmt else formats.detect(path)
     return {"bio_repair": args.bio_repair} if "bio_repair" in formats.options(name) else {}

@@ -18,6 +18,7 @@ from naba.corpus.fileio import Report, json_line, read_jsonl_documents
 from naba.corpus.jsonl import parse_span
 from naba.corpus.labels import LabelScheme
 from naba.errors import DataError, Problem
+from naba.predict.io import JSONL_SUFFIXES
 
 
 def is_model(path: str | Path) -> bool:
@@ -34,18 +35,23 @@ def read_predictions(
     format: str | None = None,
     options: dict[str, Any] | None = None,
 ) -> list[Document]:
-    """Predicted documents from ``path``: ``naba predict`` JSONL (``.jsonl``) or any corpus format.
+    """Predicted documents from ``path``: ``naba predict`` JSONL (``.jsonl``, ``.ndjson``) or any corpus format.
 
     ``options`` go to the corpus reader (e.g. ``{"bio_repair": "begin"}`` for CoNLL files).
     """
     path = Path(path)
-    if format in (None, "predictions") and path.suffix.lower() == ".jsonl":
+    if format in (None, "predictions") and is_prediction_jsonl(path):
         return _read_prediction_jsonl(path, gold, scheme=scheme)
     if format == "predictions":
-        raise DataError(Problem(str(path), "", "the predictions format is JSON Lines (.jsonl)"))
+        raise DataError(Problem(str(path), "", f"the predictions format is JSON Lines ({', '.join(JSONL_SUFFIXES)})"))
     from naba.corpus.formats import read
 
     return by_position(read(path, format=format, scheme=scheme, **(options or {})), gold)
+
+
+def is_prediction_jsonl(path: str | Path) -> bool:
+    """True for a file name that ``naba predict`` output may have (what naba predict and render read as JSONL)."""
+    return Path(path).suffix.lower() in JSONL_SUFFIXES
 
 
 def by_position(pred: list[Document], gold: Sequence[Document]) -> list[Document]:
