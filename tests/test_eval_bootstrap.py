@@ -157,3 +157,12 @@ def test_compare_scores_each_system_as_evaluate_does() -> None:
     got = compare(gold, gold, b, layers=["entity"], samples=200)["metrics"]["entity/span_exact/macro/f1"]
     assert (got["a"], got["b"]) == pytest.approx((own["a"], own["b"])) == (1.0, 0.5)
     assert got["diff"] == pytest.approx(-0.5)
+
+
+@pytest.mark.parametrize("confidence", [0.0, 1.0, 95, -0.5])
+def test_compare_refuses_a_confidence_outside_0_1_as_evaluate_does(confidence):
+    gold, pred = _corpus(3, 0, noise=0.5)
+    with pytest.raises(ValueError, match="confidence must be between 0 and 1"):
+        evaluate(gold, pred, samples=10, confidence=confidence)
+    with pytest.raises(ValueError, match="confidence must be between 0 and 1"):
+        compare(gold, pred, gold, samples=10, confidence=confidence)

@@ -59,6 +59,11 @@ def metric_arrays(tree: Mapping, *, prefix: str = "") -> dict[str, np.ndarray]:
     return flat
 
 
+def _check_confidence(confidence: float) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
+
+
 def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
     alpha = (1.0 - confidence) / 2.0
     lo, hi = np.percentile(values, [100 * alpha, 100 * (1 - alpha)])
@@ -69,8 +74,7 @@ def intervals(
     table: CountTable, *, samples: int = 1000, seed: int = 0, confidence: float = 0.95
 ) -> dict[str, tuple[float, float]]:
     """Percentile confidence intervals of every precision/recall/F1 in the table's score tree."""
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
+    _check_confidence(confidence)
     # macro averages run over the labels seen in the full data, on every resample alike
     active = active_labels(table)
     stack = resampled_totals(table, samples=samples, seed=seed)
@@ -92,6 +96,7 @@ def paired(
     """
     if table_a.doc_ids != table_b.doc_ids or table_a.names != table_b.names:
         raise ValueError("paired bootstrap needs two count tables over the same documents and labels")
+    _check_confidence(confidence)
     # each system's macro averages run over ITS labels (gold or its own predictions), as in evaluate:
     # a label only B predicts is no 0-F1 label of A's (that would hide B's spurious spans)
     active_a, active_b = active_labels(table_a), active_labels(table_b)
