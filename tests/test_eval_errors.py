@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -80,3 +81,13 @@ def test_counts_and_jsonl(tmp_path):
     assert [json.loads(x) for x in lines] == errors
     assert "الجيش" in lines[0]  # not \u-escaped
     assert [p.name for p in tmp_path.iterdir()] == ["errors.jsonl"]  # no temp file left behind
+
+
+@pytest.mark.parametrize(
+    ("layers", "fragment"),
+    [(["entities"], "unknown layer(s) ['entities']"), ("claim", "a list of layer names")],
+)
+def test_unknown_layers_are_named(layers, fragment):
+    for docs in ([Document("d", TEXT, [Span(4, 16, "ACTOR")])], []):
+        with pytest.raises(ValueError, match=re.escape(fragment)):
+            find_errors(docs, docs, scheme=DEFAULT_SCHEME, layers=layers)

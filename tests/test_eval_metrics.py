@@ -4,6 +4,7 @@ exact spans, SemEval schemes."""
 from __future__ import annotations
 
 import random
+import re
 
 import numpy as np
 import pytest
@@ -311,3 +312,18 @@ def test_bad_spans_in_memory_are_data_errors(span, fragment):
 )
 def test_match_spans_one_side_empty(gold, pred, pairs):
     assert match_spans(gold, pred) == pairs
+
+
+@pytest.mark.parametrize(
+    ("layers", "fragment"),
+    [
+        (["entities"], "unknown layer(s) ['entities']"),
+        (["entity", "CLAIM"], "unknown layer(s) ['CLAIM']"),
+        ("entity", "a list of layer names"),
+    ],
+)
+def test_unknown_layers_are_named(docs, layers, fragment):
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        score(docs, docs, scheme=DEFAULT_SCHEME, layers=layers)
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        score([], [], scheme=DEFAULT_SCHEME, layers=layers)

@@ -19,7 +19,7 @@ from pathlib import Path
 from naba.corpus.document import Document, Span
 from naba.corpus.fileio import atomic_write, json_line
 from naba.corpus.labels import LabelScheme
-from naba.eval.matching import align, match_spans, pair_kind
+from naba.eval.matching import align, layer_names, match_spans, pair_kind
 from naba.eval.sources import span_scores
 
 CATEGORIES = ("false_positive", "false_negative", "boundary", "type", "type_and_boundary")
@@ -43,7 +43,7 @@ def document_errors(
     gold: Document, pred: Document, *, scheme: LabelScheme, layers: Sequence[str] | None = None, context: int = 40
 ) -> list[dict]:
     """The error records of one gold/predicted document pair, in text order per layer."""
-    layers = list(scheme.layers) if layers is None else list(layers)
+    layers = layer_names(scheme, layers)
     scores = span_scores(pred)
     text = gold.text
     records = []
@@ -91,6 +91,7 @@ def find_errors(
     context: int = 40,
 ) -> list[dict]:
     """Error records of all documents (paired by id, in gold order), ``context`` characters each side."""
+    layers = layer_names(scheme, layers)
     out: list[dict] = []
     for g, p in align(gold, pred, scheme=scheme):
         out.extend(document_errors(g, p, scheme=scheme, layers=layers, context=context))

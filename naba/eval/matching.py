@@ -22,7 +22,7 @@ from seqeval.scheme import IOB2, Tokens
 from naba.corpus.document import Document, Span
 from naba.corpus.labels import LabelScheme
 from naba.corpus.validate import check_spans
-from naba.errors import DataError, Problem
+from naba.errors import ConfigError, DataError, Problem
 
 PRF_COUNTS = ("tp", "fp", "fn")
 SEMEVAL_COUNTS = ("correct", "incorrect", "partial", "missed", "spurious")
@@ -32,6 +32,19 @@ _WORD = re.compile(r"\S+")
 
 
 # --- documents -------------------------------------------------------------------------------
+
+
+def layer_names(scheme: LabelScheme, layers: Sequence[str] | None) -> list[str]:
+    """``layers`` as a list (default: all of ``scheme``'s); ConfigError names any the scheme lacks."""
+    if layers is None:
+        return list(scheme.layers)
+    # a string is a sequence of one-letter "layers": say so, not KeyError: 'e'
+    if isinstance(layers, str):
+        raise ConfigError(f"layers must be a list of layer names, got the string {layers!r}")
+    unknown = [x for x in layers if x not in scheme.layers]
+    if unknown:
+        raise ConfigError(f"unknown layer(s) {unknown} (the label scheme has {list(scheme.layers)})")
+    return list(layers)
 
 
 def align(

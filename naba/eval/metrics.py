@@ -30,6 +30,7 @@ from naba.eval.matching import (
     PRF_COUNTS,
     SEMEVAL_COUNTS,
     align,
+    layer_names,
     semeval_counts,
     span_counts,
     tag_counts,
@@ -85,8 +86,7 @@ def count_table(
     Gold and predicted documents are paired by id (:func:`align`); spans whose label is in no
     evaluated layer are ignored.
     """
-    layers = list(scheme.layers) if layers is None else list(layers)
-    labels = {layer: tuple(scheme.layers[layer]) for layer in layers}
+    labels = {layer: tuple(scheme.layers[layer]) for layer in layer_names(scheme, layers)}
     names = _names(labels)
     col = {name: k for k, name in enumerate(names)}
     pairs = align(gold, pred, scheme=scheme)
