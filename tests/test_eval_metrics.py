@@ -3,6 +3,7 @@ exact spans, SemEval schemes."""
 
 from __future__ import annotations
 
+import json
 import random
 import re
 
@@ -327,3 +328,17 @@ def test_unknown_layers_are_named(docs, layers, fragment):
         score(docs, docs, scheme=DEFAULT_SCHEME, layers=layers)
     with pytest.raises(ValueError, match=re.escape(fragment)):
         score([], [], scheme=DEFAULT_SCHEME, layers=layers)
+
+
+@pytest.mark.parametrize(
+    ("true", "pred"),
+    [
+        ([["B-CLAIM", "I-CLAIM"]], [["I-CLAIM", "I-CLAIM"]]),
+        ([["O"]], [["O"]]),
+        ([], []),
+    ],
+)
+def test_tag_scores_are_plain_numbers_like_score(true, pred):
+    got = tag_scores(true, pred, mode="strict")
+    assert json.loads(json.dumps(got)) == got
+    assert type(got["micro"]["f1"]) is float and type(got["micro"]["tp"]) is int

@@ -126,7 +126,7 @@ def tag_scores(true: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], *, 
     for counts in rows:
         for i, label in enumerate(labels):
             totals[3 * i : 3 * i + 3] += counts.get(label, (0, 0, 0))
-    return _prf_block(labels, totals.reshape(len(labels), 3).T, active=labels)
+    return to_python(_prf_block(labels, totals.reshape(len(labels), 3).T, active=labels))
 
 
 # --- scores from counts (vectorised: totals may be one row or a stack of resampled rows) -------
