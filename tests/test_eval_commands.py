@@ -267,3 +267,27 @@ def test_predictions_in_an_ndjson_file(tmp_path, name, extra):
     assert main(["eval", "--data", str(gold), "--pred", str(pred), "--out", str(out), "--bootstrap", "0", *extra]) == 0
     exact = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["scores"]["entity"]["span_exact"]["micro"]
     assert (exact["tp"], exact["fp"], exact["fn"]) == (3, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("pred_text", "fragment"),
+    [
+        # one sentence tokenised or spelt otherwise: name it, not every sentence as unpaired
+        ("قال الجيش\nدخلت حماه\nفي دمشق", "record 2 (id=gold-00001): text differs from the gold document's text"),
+        ("قال الجيش\nدخلت حماة\nفي دمشق", None),
+        # nothing in common: another file, its documents are not paired
+        ("أ ب\nج د\nه و", "no prediction for this gold document"),
+    ],
+)
+def test_conll_predictions_paired_by_position(tmp_path, capsys, pred_text, fragment):
+    gold, pred = tmp_path / "gold.conll", tmp_path / "pred.conll"
+    gold.write_text("قال\tO\nالجيش\tB-ACTOR\n\nدخلت\tO\nحماة\tB-LOCATION\n\nفي\tO\nدمشق\tB-LOCATION\n", encoding="utf-8")
+    pred.write_text("\n\n".join("\n".join(f"{w}\tO" for w in line.split()) for line in pred_text.split("\n")) + "\n",
+                    encoding="utf-8")
+    argv = ["eval", "--data", str(gold), "--pred", str(pred), "--out", str(tmp_path / "o"), "--bootstrap", "0",
+            "--layers", "entity"]
+    assert main(argv) == (0 if fragment is None else 1)
+    err = capsys.readouterr().err
+    if fragment is not None:
+        assert fragment in err
+        assert err.count("\n  ") == 1 or "no prediction" in fragment  # the one sentence, alone

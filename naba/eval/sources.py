@@ -58,12 +58,14 @@ def by_position(pred: list[Document], gold: Sequence[Document]) -> list[Document
     """``pred`` with the gold ids when no id matches but the texts match in the same order.
 
     Token-file formats (CoNLL) name documents after the file (``pred-00003``), so a predictions
-    file of the same sentences has other ids than the gold file; the texts still pair them.
+    file of the same sentences has other ids than the gold file; the texts still pair them. Where
+    some texts match and others do not (a sentence tokenised otherwise), they are paired all the
+    same, so that the check that follows names the sentences whose texts differ.
     """
     gold_ids = {d.id for d in gold}
     if any(d.id in gold_ids for d in pred) or len(pred) != len(gold):
         return pred
-    if any(p.text != g.text for p, g in zip(pred, gold, strict=True)):
+    if all(p.text != g.text for p, g in zip(pred, gold, strict=True)):
         return pred
     return [Document(g.id, p.text, p.spans, p.meta) for p, g in zip(pred, gold, strict=True)]
 
