@@ -11,6 +11,7 @@ from naba.cli import main
 from naba.corpus.document import Document, Span
 from naba.corpus.formats import read, write
 from naba.corpus.labels import DEFAULT_SCHEME
+from naba.errors import DataError
 from naba.eval.sources import read_predictions
 
 T1 = "قال الجيش السوري إن القوات دخلت حماة"
@@ -291,3 +292,19 @@ def test_conll_predictions_paired_by_position(tmp_path, capsys, pred_text, fragm
     if fragment is not None:
         assert fragment in err
         assert err.count("\n  ") == 1 or "no prediction" in fragment  # the one sentence, alone
+
+
+@pytest.mark.parametrize(
+    ("line", "fragment"),
+    [
+        ({"id": "d1", "text": None, "spans": []}, "line 1: 'text' must be a string, got None"),
+        ({"id": "d1", "text": 7, "spans": []}, "line 1: 'text' must be a string, got 7"),
+        ({"id": "d7", "spans": []}, "line 1: no 'text' in the record and no gold document with id 'd7'"),
+    ],
+)
+def test_prediction_line_with_a_bad_text(tmp_path, line, fragment):
+    pred = tmp_path / "pred.jsonl"
+    pred.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        read_predictions(pred, GOLD, scheme=DEFAULT_SCHEME)
+    assert fragment in str(info.value)

@@ -84,6 +84,9 @@ def _prediction(record: Any, texts: dict[str, str], scheme: LabelScheme, bad: Re
         bad(f"'id' must be a non-empty string, got {doc_id!r}")
         return None
     text = record.get("text", texts.get(doc_id))
+    if "text" in record and not isinstance(text, str):
+        bad(f"'text' must be a string, got {text!r}")
+        return None
     if not isinstance(text, str):
         bad(f"no 'text' in the record and no gold document with id {doc_id!r}")
         return None
