@@ -23,6 +23,8 @@ from naba.corpus.validate import check_document, check_unique_ids, has_surrogate
 from naba.errors import DataError, Problem
 
 _BOM = b"\xef\xbb\xbf"
+# the names of JSON Lines files: what naba predict and naba render read, and naba eval scores
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
 
 # A \uD800-\uDFFF escape is the one way a lone surrogate, which is no character and which no
 # writer can encode, gets into a parsed string (read_text decodes strictly). The first pattern

@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from naba.corpus.document import Document, Span
-from naba.corpus.fileio import Report, json_line, read_jsonl_documents
+from naba.corpus.fileio import JSONL_SUFFIXES, Report, json_line, read_jsonl_documents
 from naba.corpus.jsonl import parse_span
 from naba.corpus.labels import LabelScheme
 from naba.errors import DataError, Problem
-from naba.predict.io import JSONL_SUFFIXES
 
 
 def is_model(path: str | Path) -> bool:

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from naba.corpus.fileio import JSONL_SUFFIXES
 from naba.errors import DataError, Problem
 
-JSONL_SUFFIXES = (".jsonl", ".ndjson")
 # bytes read at a time from JSONL files: Python's default is the file system's block size (4 KiB
 # here), about two read calls for each line of a news article, which cost where system calls are
 # dear (on the sandboxed GPU host of BENCHMARKS.md, reading alone took 46-49 us a document with
