@@ -38,25 +38,33 @@ def nest_spans(
     outer = {i: (spans[i][0], -spans[i][1], rank(i) if rank else 0, i) for i in valid}
     cuts = sorted({0, n, *(spans[i][0] for i in valid), *(spans[i][1] for i in valid)})
     starting: dict[int, list[int]] = {}
+    ending: dict[int, list[int]] = {}
     for i in valid:
         starting.setdefault(spans[i][0], []).append(i)
+        ending.setdefault(spans[i][1], []).append(i)
     parts: list[str] = []
+    # the open elements, outermost first, always in ``outer`` order; ``depth`` is each one's index
     stack: list[int] = []
+    depth: dict[int, int] = {}
     opened: set[int] = set()
-    live: set[int] = set()
     for a, b in itertools.pairwise(cuts):
-        # a sweep over the cuts: spans start and end only at cuts
-        live = {i for i in live if spans[i][1] > a}
-        live.update(starting.get(a, ()))
-        active = sorted(live, key=outer.__getitem__)
-        keep = 0
-        while keep < len(stack) and keep < len(active) and stack[keep] == active[keep]:
-            keep += 1
+        # spans start and end only at cuts. Work is kept to what changes at a cut (not a sort of
+        # every open span at every cut, quadratic for thousands of nested claims): the spans that
+        # end here are closed with all inside them, and those still open are opened again; the
+        # spans that start here sort after every open one (a later start), so they go innermost.
+        ended = ending.get(a, ())
+        keep = min((depth[i] for i in ended), default=len(stack))
+        gone = set(ended)
+        reopen = [i for i in stack[keep:] if i not in gone]
+        for i in stack[keep:]:
+            del depth[i]
         parts.append(close_tag * (len(stack) - keep))
-        for i in active[keep:]:
+        del stack[keep:]
+        for i in reopen + sorted(starting.get(a, ()), key=outer.__getitem__):
             parts.append(open_tag(i, i in opened))
             opened.add(i)
-        stack = active
+            depth[i] = len(stack)
+            stack.append(i)
         parts.append(escape(text[a:b]))
     parts.append(close_tag * len(stack))
     return "".join(parts)
