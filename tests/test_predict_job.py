@@ -116,6 +116,44 @@ def test_resume_after_sigkill_has_every_id_once_in_order(tagger: Tagger, checkpo
     assert _ids(out) == ids
 
 
+@pytest.mark.parametrize(
+    "leftovers",
+    [
+        # what a SIGKILL leaves: the rejects file's temporary (open for the whole run), or the
+        # temporary of a sharded run's merge (a whole copy of the output), one more each kill
+        [".out.rejects.jsonl.bd804477.tmp"],
+        [".out.jsonl.0a1b2c3d.tmp", ".out.rejects.jsonl.11111111.tmp", ".out.rejects.jsonl.22222222.tmp"],
+    ],
+)
+def test_a_rerun_removes_the_temporary_files_of_a_killed_run(
+    tagger: Tagger, tmp_path: Path, leftovers: list[str]
+) -> None:
+    src = tmp_path / "in.jsonl"
+    ids = _write_jsonl(src, 3)
+    out = tmp_path / "out.jsonl"
+    out.write_text(json.dumps({"id": ids[0], "spans": []}) + "\n")
+    for name in leftovers:
+        (tmp_path / name).write_text('{"id": "doc-00001", "spans": []}\n{"id": ')
+    (tmp_path / ".out.jsonl.notmine.tmp").write_text("")  # not a name naba makes: left alone
+    result = run_job(tagger, src, out, progress=False)
+    assert (result.written, result.skipped) == (2, 1) and _ids(out) == ids
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".out.jsonl.notmine.tmp", "in.jsonl", "out.jsonl", "out.rejects.jsonl"
+    ]
+
+
+@pytest.mark.parametrize(("fmt", "name"), [("labelstudio", "tasks.json"), ("conll", "tags.conll")])
+def test_a_rerun_removes_the_temporary_file_of_a_killed_export(
+    checkpoint: Path, tmp_path: Path, fmt: str, name: str
+) -> None:
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, 2)
+    (tmp_path / f".{name}.5e5e5e5e.tmp").write_text("[\n")  # killed while the export was written
+    args = ["predict", str(checkpoint), str(src), "-o", str(tmp_path / name), "--format", fmt, "--no-progress"]
+    assert main(args) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["in.jsonl", name, Path(name).stem + ".rejects.jsonl"])
+
+
 @pytest.mark.parametrize("kind", ["txt", "folder", "parquet"])
 def test_input_formats(tagger: Tagger, tmp_path: Path, kind: str) -> None:
     texts = {"b-doc": "قال الجيش السوري", "a-doc": f"دخلوا {WORD}\r\n"}

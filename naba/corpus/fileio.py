@@ -9,6 +9,7 @@ ever left half written. The rest of naba (predictions, training runs) writes thr
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import re
@@ -297,12 +298,29 @@ def _new_temp_file(path: Path) -> tuple[Path, int]:
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
+        # the name remove_temp_files looks for
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
         try:
             return tmp, os.open(tmp, flags, 0o666)
         except FileExistsError:
             continue
     raise FileExistsError(f"no free temporary file name beside {path}")
+
+
+def remove_temp_files(path: str | Path) -> None:
+    """Delete the temporary files that :func:`atomic_open` left beside ``path`` in a process killed
+    before it could (SIGKILL, a lost node), so that reruns of a job do not pile them up.
+
+    Only for a path that no other process is writing now. Files of other names are left alone;
+    one that cannot be deleted is left too (it is never read).
+    """
+    path = Path(path)
+    name = re.compile(re.escape(f".{path.name}.") + r"[0-9a-f]{8}\.tmp")
+    with contextlib.suppress(OSError):
+        for tmp in path.parent.glob(glob.escape(f".{path.name}.") + "*.tmp"):
+            if name.fullmatch(tmp.name):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
 
 
 def document_line(record: Any, *, where: str) -> str:

@@ -2,8 +2,9 @@
 
 Memory stays flat: the input is read lazily, a chunk of documents at a time (the tagger holds
 two chunks at most), and each chunk's lines are appended and made durable (flush + fsync)
-before the next. Run again after a crash, the job truncates a torn last line and skips the ids
-already written; bad records go to a rejects file with their line and reason.
+before the next. Run again after a crash, the job truncates a torn last line, skips the ids
+already written and deletes the temporary files the crash left (the rejects file's, a merge's);
+bad records go to a rejects file with their line and reason.
 
 Under ``torchrun`` or ``accelerate launch`` (WORLD_SIZE > 1) every process reads the whole
 input, so all agree on which records are rejected and which documents are still to do; the
@@ -28,7 +29,7 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
-from naba.corpus.fileio import atomic_open
+from naba.corpus.fileio import atomic_open, remove_temp_files
 from naba.errors import ConfigError, DataError, Problem
 from naba.predict.host import rule_claims_json, spans_json
 from naba.predict.inputs import CHUNK_DOCS
@@ -131,6 +132,10 @@ def run_job(
     items = itertools.chain([first] if (first := next(items, None)) is not None else [], items)
     if shard.rank == 0:
         done = resume_output(output)  # repairs a torn last line before anyone reads it
+        # a run killed while the rejects file (open all run long) or a merge was being written
+        # leaves their temporary files; nothing writes them now, and each kill would add one
+        remove_temp_files(output)
+        remove_temp_files(rejects_path)
     shard.barrier()
     if shard.rank != 0:
         done = resume_output(output, repair=False)

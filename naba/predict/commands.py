@@ -137,6 +137,7 @@ def _tag(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from naba.corpus.fileio import remove_temp_files
     from naba.errors import ConfigError
     from naba.predict.batch import current_shard, default_rejects, job_device, run_job, same_file
     from naba.predict.tagger import Tagger
@@ -181,6 +182,8 @@ def _predict(args: argparse.Namespace) -> int:
     if shard.rank != 0:
         return 0
     if exporting:
+        if args.format != "brat":
+            remove_temp_files(output)  # an export killed part way left its temporary file
         _export(args, tagger, work, output)
         work.unlink()
     rate = result.written / result.seconds if result.seconds else 0.0
