@@ -208,6 +208,33 @@ def test_convert_to_conll_warns_when_the_text_changes(tmp_path: Path, capsys: py
     assert [d.text for d in formats.read(tmp_path / "out.conll")] == [rebuilt_text(t) for t in texts]
 
 
+@pytest.mark.parametrize(
+    ("stray", "old", "to"),
+    [
+        ("c.ann", None, None),  # wrote a folder named c.txt holding brat files, said "(brat)"
+        ("c.ann", "an older c.txt\n", None),  # refused: "c.txt is a file, not a folder"
+        ("c.ANN", None, None),
+        ("c.ann", None, "conll"),
+        (None, None, None),
+    ],
+)
+def test_convert_to_txt_is_conll_whatever_stands_beside(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                        stray: str | None, old: str | None, to: str | None) -> None:
+    docs = [Document("d1", "قال الجيش في حماة", [Span(4, 9, "ACTOR"), Span(13, 17, "LOCATION")])]
+    write_jsonl(docs, tmp_path / "a.jsonl")
+    if stray:
+        (tmp_path / stray).write_text("T1\tACTOR 0 3\tقال\n", encoding="utf-8")
+    out = tmp_path / "c.txt"
+    if old:
+        out.write_text(old, encoding="utf-8")
+    assert main(["data", "convert", str(tmp_path / "a.jsonl"), str(out)] + (["--to", to] if to else [])) == 0
+    err = capsys.readouterr().err
+    assert out.is_file() and f"to {out} (conll)" in err
+    assert [(d.text, d.spans) for d in formats.read(out, format="conll")] == [(d.text, d.spans) for d in docs]
+    # the .ann beside still pairs with c.txt when c.txt is read by its name alone: said, not silent
+    assert (f"{stray} beside it" in err) == bool(stray)
+
+
 def test_split_and_folds(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     docs = [Document(f"d{i}", f"نص {i}") for i in range(40)]
     write_jsonl(docs, tmp_path / "all.jsonl")

@@ -490,6 +490,21 @@ def test_detect(tmp_path: Path, name: str, fmt: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("name", "beside", "fmt"),
+    [
+        # the output's format is its extension's: an .ann of the same name beside a .txt made it
+        # brat, written as a folder named c.txt
+        ("c.txt", "c.ann", "conll"), ("c.TXT", "c.ANN", "conll"), ("c.txt", None, "conll"),
+        ("c.ann", "c.txt", "brat"), ("c.json", "c.ann", "labelstudio"), ("c", None, "brat"),
+    ],
+)
+def test_output_format_is_the_extensions(tmp_path: Path, name: str, beside: str | None, fmt: str) -> None:
+    if beside:
+        (tmp_path / beside).write_text("T1\tLOC 0 4\n", encoding="utf-8")
+    assert formats.output_format(tmp_path / name) == fmt
+
+
+@pytest.mark.parametrize(
     ("call", "error", "fragment"),
     [
         (lambda p: formats.detect(p / "a.csv"), DataError, "cannot tell the format from '.csv'"),

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from naba.corpus import formats
-from naba.corpus.brat import has_suffix
+from naba.corpus.brat import beside, has_suffix
 from naba.corpus.conll import rebuilt_text
 from naba.corpus.document import Document
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
@@ -264,6 +264,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
             print(f"naba data convert: warning: the text of {len(changed)} of {len(docs)} document(s) (first: "
                   f"id={changed[0]}) reads back from CoNLL with its spacing rebuilt (one space between tokens, "
                   "a line per sentence, direction marks dropped)", file=sys.stderr)
+    if to == "conll" and has_suffix(out, ".txt") and (ann := beside(out, ".ann")):
+        # read by its name alone, a .txt with an .ann beside is that brat pair's text, not this file
+        print(f"naba data convert: warning: {ann[0].name} beside it: naba reads {out.name} as the text of "
+              f"that brat pair unless told --format conll (--from conll); move or rename one of them",
+              file=sys.stderr)
     print(f"wrote {len(docs)} document(s) to {out} ({to})", file=sys.stderr)
     return 0
 

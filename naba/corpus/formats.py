@@ -3,7 +3,7 @@
 * ``jsonl`` (alias ``native``): ``.jsonl`` files, :mod:`naba.corpus.jsonl`
 * ``doccano``: also ``.jsonl``, so it must be named, :mod:`naba.corpus.doccano`
 * ``labelstudio`` (``ls``): ``.json``, :mod:`naba.corpus.labelstudio`
-* ``brat``: ``.ann``, a folder, or a ``.txt`` with an ``.ann`` beside it, :mod:`naba.corpus.brat`
+* ``brat``: ``.ann``, a folder, or (when reading) a ``.txt`` with an ``.ann`` beside it, :mod:`naba.corpus.brat`
 * ``conll`` (``bio``, ``iob``): ``.conll``, ``.txt``, ``.bio``, ``.iob``, :mod:`naba.corpus.conll`
 
 Extensions count in any case (``X.ANN``, ``X.TXT``), here and in the readers they pick.
@@ -116,12 +116,18 @@ def write(
 
 
 def output_format(path: str | Path, *, format: str | None = None) -> str:
-    """The format to write ``path`` in: ``format`` if given, else from the extension (none: a brat folder)."""
+    """The format to write ``path`` in: ``format`` if given, else from the extension (none: a brat folder).
+
+    A ``.txt`` is CoNLL even with an ``.ann`` of its name beside it: that pairing is how brat is
+    read, and writing brat to ``X.txt`` would make a folder of that name.
+    """
     path = Path(path)
     if format:
         return canonical(format)
     if path.is_dir() or not path.suffix:
         return "brat"
+    if path.suffix.lower() == ".txt":
+        return SUFFIXES[".txt"]
     return detect(path)
 
 
