@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import re
+import weakref
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -191,6 +192,43 @@ def test_out_of_memory_halves_the_batch_and_gives_the_same_spans(tagger: Tagger)
     assert failing(texts, batch_tokens=4096) == plain
     assert max(r * c for r, c in failing.model.batches[-1:]) <= 40
     assert failing._budget_cap is not None and failing._budget_cap < 4096
+
+
+class Hoarder(Oracle):
+    """The oracle, holding a tensor in its forward (as a model holds its activations): ``alive``
+    counts, at each call, the tensors of earlier calls still held by someone."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.held: list[weakref.ref] = []
+        self.alive: list[int] = []
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> SimpleNamespace:
+        self.alive.append(sum(ref() is not None for ref in self.held))
+        activations = torch.empty(input_ids.shape)
+        self.held.append(weakref.ref(activations))
+        return super().forward(input_ids, attention_mask)
+
+
+@pytest.mark.parametrize(
+    ("counts", "fail_above"),
+    [
+        ((5, 30, 2, 17), 40),  # halved three levels deep
+        ((30,), 64),  # one halving
+    ],
+)
+def test_the_halves_of_a_batch_that_ran_out_of_memory_run_without_its_activations(
+    tagger: Tagger, counts: tuple[int, ...], fail_above: int
+) -> None:
+    # the halves were run inside the except clause, whose error's traceback held the failed
+    # forward's frames and their tensors: on a GPU the retries had that much less memory
+    texts = [" ".join([WORD, "قال"] * n) for n in counts]
+    plain = oracle_tagger(tagger)(texts, batch_tokens=4096)
+    hoarding = oracle_tagger(tagger)
+    hoarding.model = Hoarder(tagger.tokenizer, tagger.space, fail_above=fail_above)
+    assert hoarding(texts, batch_tokens=4096) == plain
+    assert len(hoarding.model.alive) > 2  # it did run out of memory and retry
+    assert hoarding.model.alive == [0] * len(hoarding.model.alive)
 
 
 def test_a_single_window_that_runs_out_of_memory_raises(tagger: Tagger) -> None:

@@ -447,16 +447,20 @@ class Tagger:
         except torch.OutOfMemoryError:
             if len(batch) == 1:
                 raise
-            # halve and retry; later batches get the smaller budget so the OOM does not repeat
-            if cuda:
-                torch.cuda.empty_cache()
-            self._budget_cap = max(1, len(batch) * width // 2)
-            log.warning("out of memory on a batch of %d x %d tokens: retrying in halves", len(batch), width)
-            half = len(batch) // 2
-            self._run(batch[:half], windows, lengths, parts)
-            self._run(batch[half:], windows, lengths, parts)
+        else:
+            parts.append((batch, scores))
             return
-        parts.append((batch, scores))
+        # halve and retry, out of the except clause: until it is left, the error's traceback holds
+        # the failed forward's frames and with them its activations, which no cache emptying frees
+        # (and each level of halving would add its own); later batches get the smaller budget so
+        # the OOM does not repeat
+        if cuda:
+            torch.cuda.empty_cache()
+        self._budget_cap = max(1, len(batch) * width // 2)
+        log.warning("out of memory on a batch of %d x %d tokens: retrying in halves", len(batch), width)
+        half = len(batch) // 2
+        self._run(batch[:half], windows, lengths, parts)
+        self._run(batch[half:], windows, lengths, parts)
 
 
 @dataclass
