@@ -265,6 +265,39 @@ def test_bf16_on_cpu_on_request(checkpoint: Path) -> None:
     check_spans(text, tagger(text), tagger.space)
 
 
+@pytest.mark.parametrize(
+    ("device", "capabilities", "expected"),
+    [
+        ("cuda", [(8, 0)], torch.bfloat16),  # A100
+        ("cuda", [(9, 0)], torch.bfloat16),  # H100
+        ("cuda", [(7, 5)], torch.float16),  # T4: torch says bf16 is supported, by emulation
+        ("cuda", [(7, 0)], torch.float16),  # V100: the same
+        ("cuda:1", [(9, 0), (7, 0)], torch.float16),  # the GPU asked for, not the current one
+        ("cuda:1", [(7, 0), (8, 6)], torch.bfloat16),
+    ],
+)
+def test_the_default_gpu_dtype_is_bf16_where_the_asked_gpu_has_it_in_hardware(
+    device: str, capabilities: list[tuple[int, int]], expected: torch.dtype, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from naba.predict.setup import resolve_dtype
+
+    # torch's own is_bf16_supported runs, on these GPUs, with GPU 0 the current one; a bf16 tensor
+    # can be made on every one of them (emulated below compute capability 8.0)
+    def index(d=None) -> int:
+        if d is None or isinstance(d, int):
+            return d or 0
+        return torch.device(d).index or 0
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d=None: capabilities[index(d)])
+    monkeypatch.setattr(torch.cuda, "get_device_properties",
+                        lambda d=None: SimpleNamespace(major=capabilities[index(d)][0]))
+    monkeypatch.setattr(torch.cuda, "_check_bf16_tensor_supported", lambda d: True, raising=False)
+    assert resolve_dtype(None, torch.device(device)) == expected
+    assert resolve_dtype("fp32", torch.device(device)) == torch.float32  # as asked, whatever the GPU
+
+
 def test_run_folder_uses_best(checkpoint: Path, tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "best").symlink_to(checkpoint, target_is_directory=True)

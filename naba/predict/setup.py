@@ -36,7 +36,11 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
         except KeyError:
             raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPES)}") from None
     if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        # the GPU asked for (torch.cuda.is_bf16_supported asks the current one), and bf16 in its
+        # hardware (compute capability 8.0 on): is_bf16_supported also says yes where bf16 is only
+        # emulated (a T4 or V100, where it is far slower than fp16)
+        major, _ = torch.cuda.get_device_capability(device)
+        return torch.bfloat16 if torch.version.hip or major >= 8 else torch.float16
     return torch.float32
 
 
