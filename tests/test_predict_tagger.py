@@ -194,6 +194,26 @@ def test_out_of_memory_halves_the_batch_and_gives_the_same_spans(tagger: Tagger)
     assert failing._budget_cap is not None and failing._budget_cap < 4096
 
 
+@pytest.mark.parametrize(
+    ("counts", "budget", "fail_above", "errors"),
+    [
+        ((5, 30, 2, 17), 64, 32, 1),  # three batches of 4 x 16 planned: each failed in turn
+        ((5, 30, 2, 17), 96, 40, 2),  # 6 x 16 fails, then its first half (3 x 16); the second is cut
+        ((40,), 160, 60, 2),  # 8 x 16, then 4 x 16; the other 4 x 16 half is cut, not tried
+    ],
+)
+def test_batches_planned_before_an_out_of_memory_error_are_cut_to_the_lowered_budget(
+    tagger: Tagger, counts: tuple[int, ...], budget: int, fail_above: int, errors: int
+) -> None:
+    # the comment said later batches get the smaller budget, but a chunk's batches are planned
+    # at once: every one planned at the old budget ran out of memory again
+    texts = [" ".join([WORD, "قال"] * n) for n in counts]
+    plain = oracle_tagger(tagger)(texts, batch_tokens=budget)
+    failing = oracle_tagger(tagger, fail_above=fail_above)
+    assert failing(texts, batch_tokens=budget) == plain
+    assert sum(rows * width > fail_above for rows, width in failing.model.batches) == errors
+
+
 class Hoarder(Oracle):
     """The oracle, holding a tensor in its forward (as a model holds its activations): ``alive``
     counts, at each call, the tensors of earlier calls still held by someone."""

@@ -402,6 +402,13 @@ class Tagger:
 
     def _run(self, batch: list[int], windows: Sequence[Any], lengths: list[int], parts: list[tuple[list[int], torch.Tensor]]) -> None:
         width = max(lengths[i] for i in batch)
+        cap = self._budget_cap
+        if cap is not None and len(batch) > 1 and len(batch) * width > cap:
+            # planned before an out-of-memory error lowered the budget (the chunk's batches are
+            # planned at once, the halves of one that failed too): cut to fit it, not run to fail again
+            for part in plan_batches([lengths[i] for i in batch], batch_tokens=cap):
+                self._run([batch[k] for k in part], windows, lengths, parts)
+            return
         # on a GPU nothing here waits for it: the inputs go from pinned memory and the scores come
         # back into it, both queued on the stream (a copy from pageable memory would wait for all
         # the work queued before it), so batches and chunks queue up behind each other. The pinned
