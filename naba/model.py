@@ -65,6 +65,16 @@ WEIGHTS_INDEX = "model.safetensors.index.json"
 _Loaded = TypeVar("_Loaded")
 
 
+def gpu_has_bf16(device: torch.device | str | int) -> bool:
+    """True where the GPU ``device`` computes bf16 in hardware (compute capability 8.0 on, or ROCm).
+
+    ``torch.cuda.is_bf16_supported()`` asks the current GPU, not this one, and says yes also where
+    bf16 is only emulated (a T4 or V100), far slower there than fp16.
+    """
+    major, _ = torch.cuda.get_device_capability(device)
+    return bool(torch.version.hip) or major >= 8
+
+
 def _offline() -> str | None:
     """Why the hub cannot be used (``HF_HUB_OFFLINE``, or no route to it), or ``None``.
 

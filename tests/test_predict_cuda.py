@@ -61,7 +61,9 @@ def test_the_oracle_tags_the_same_spans_on_the_gpu(tagger: Tagger, dtype: torch.
 
 def test_a_checkpoint_loads_in_bf16_where_the_gpu_has_it(tagger: Tagger, tmp_path: Path) -> None:
     gpu = Tagger.from_pretrained(tiny_checkpoint(tmp_path), device="cuda")
-    assert gpu.dtype == (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+    # bf16 where the GPU has it in hardware, not where torch emulates it (is_bf16_supported says yes on a T4)
+    major, _ = torch.cuda.get_device_capability(0)
+    assert gpu.dtype == (torch.bfloat16 if major >= 8 or torch.version.hip else torch.float16)
     assert next(gpu.model.parameters()).device.type == "cuda"
     for text, spans in zip(TEXTS, gpu(TEXTS), strict=True):
         assert all(s["text"] == text[s["start"] : s["end"]] for s in spans)

@@ -230,3 +230,33 @@ def test_changed_settings_compare_a_saved_config_key_by_key(edits: dict, changed
 def test_runtime_only_settings_are_real_run_keys() -> None:
     keys = {f"{s}.{k}" for s, values in TrainConfig().to_dict().items() for k in values}
     assert RUNTIME_ONLY <= keys and all(key.startswith("run.") for key in RUNTIME_ONLY)
+
+
+@pytest.mark.parametrize(
+    ("local_rank", "capabilities", "expected"),
+    [
+        (None, [(9, 0)], "bf16"),  # H100
+        (None, [(7, 5)], "fp16"),  # T4: torch.cuda.is_bf16_supported() says yes, by emulation
+        (None, [(7, 0)], "fp16"),  # V100: the same
+        ("1", [(9, 0), (7, 0)], "fp16"),  # this process's GPU (accelerate's: LOCAL_RANK), not GPU 0
+        ("1", [(7, 0), (8, 6)], "bf16"),
+    ],
+)
+def test_auto_mixed_precision_is_bf16_where_the_process_gpu_has_it_in_hardware(
+    local_rank: str | None, capabilities: list[tuple[int, int]], expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from naba.train.setup import resolve_precision
+
+    if local_rank is None:
+        monkeypatch.delenv("LOCAL_RANK", raising=False)
+    else:
+        monkeypatch.setenv("LOCAL_RANK", local_rank)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_device_capability",
+                        lambda d=None: capabilities[d if isinstance(d, int) else torch.device(d or "cuda").index or 0])
+    monkeypatch.setattr(torch.cuda, "_check_bf16_tensor_supported", lambda d: True, raising=False)
+    assert resolve_precision("auto") == expected
+    assert resolve_precision("no") == "no"  # as asked, whatever the GPU

@@ -36,11 +36,9 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
         except KeyError:
             raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPES)}") from None
     if device.type == "cuda":
-        # the GPU asked for (torch.cuda.is_bf16_supported asks the current one), and bf16 in its
-        # hardware (compute capability 8.0 on): is_bf16_supported also says yes where bf16 is only
-        # emulated (a T4 or V100, where it is far slower than fp16)
-        major, _ = torch.cuda.get_device_capability(device)
-        return torch.bfloat16 if torch.version.hip or major >= 8 else torch.float16
+        from naba.model import gpu_has_bf16
+
+        return torch.bfloat16 if gpu_has_bf16(device) else torch.float16
     return torch.float32
 
 

@@ -451,7 +451,7 @@ class Tagger:
                     scores.copy_(result, non_blocking=True)
                 else:
                     scores = result.float().cpu()
-        except torch.OutOfMemoryError:
+        except torch.cuda.OutOfMemoryError:  # torch.OutOfMemoryError from torch 2.5 on: the same class
             if len(batch) == 1:
                 raise
         else:

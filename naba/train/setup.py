@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,10 @@ def resolve_precision(choice: str) -> str:
     if choice != "auto":
         return choice
     if torch.cuda.is_available():
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        from naba.model import gpu_has_bf16
+
+        # the GPU this process trains on: accelerate gives each process the one of its local rank
+        return "bf16" if gpu_has_bf16(int(os.environ.get("LOCAL_RANK", "0"))) else "fp16"
     return "no"
 
 
