@@ -61,6 +61,8 @@ ARABERT_SHAPE = {
 }
 INFO_FILE = "naba.json"
 WEIGHTS_INDEX = "model.safetensors.index.json"
+# names of tensors that are weights (learnt, floating point), not integer buffers such as position_ids
+_WEIGHT_SUFFIXES = (".weight", ".bias", ".gamma", ".beta")
 
 _Loaded = TypeVar("_Loaded")
 
@@ -149,6 +151,50 @@ def _check_weight_files(name_or_path: str) -> None:
         )
 
 
+def _check_weight_dtypes(name_or_path: str) -> None:
+    """Refuse a local folder whose safetensors store a weight (``*.weight``, ``*.bias``) as integers
+    or booleans: transformers casts it to the model's float dtype without a word, so an int copy
+    of a float weight loads as its truncated values. Integer buffers (``position_ids``) are fine.
+
+    A weight file may be a symlink out of the folder (a Hugging Face cache snapshot links to its
+    blobs): what is refused is a format that runs code, never a place; every file is read as
+    safetensors.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    folder = Path(name_or_path)
+    index = folder / WEIGHTS_INDEX
+    if index.is_file():  # its names were checked by _check_weight_files
+        names = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+    else:
+        names = ["model.safetensors"]
+    for name in names:
+        file = folder / name
+        try:
+            with safe_open(str(file), framework="pt") as weights:
+                dtypes = {key: weights.get_slice(key).get_dtype() for key in weights.keys()}  # header only
+        except (OSError, SafetensorError):
+            continue  # missing or damaged: the loader's own error says which
+        bad = sorted(k for k, d in dtypes.items() if k.endswith(_WEIGHT_SUFFIXES) and not d.startswith(("F", "BF")))
+        if bad:
+            raise ModelLoadError(
+                f"{file}: {len(bad)} weight(s) stored as integers or booleans ({', '.join(f'{k} {dtypes[k]}' for k in bad[:3])}"
+                f"{', ...' if len(bad) > 3 else ''}); weights must be floating point (F32, F16 or BF16)"
+            )
+
+
+def _check_finite(name_or_path: str, model: PreTrainedModel) -> None:
+    """Refuse weights that hold NaN or infinity: the model would load and then tag nothing (every
+    logit NaN), silently, on every text."""
+    bad = [k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise ModelLoadError(
+            f"{name_or_path}: model.safetensors: {len(bad)} weight(s) hold NaN or infinite values "
+            f"({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}); the checkpoint is damaged (a "
+            f"diverged training run saves such weights)"
+        )
+
+
 def _check_loaded(name_or_path: str, loading: dict[str, Any], *, new_head: bool) -> None:
     """Refuse weights that do not fit config.json (transformers only warns, and initialises the
     missing ones at random). ``new_head``: a base model, whose head is meant to be new and whose
@@ -189,6 +235,7 @@ def load_model(name_or_path: str, space: LabelSpace) -> PreTrainedModel:
     """
     if Path(name_or_path).is_dir():
         _check_weight_files(str(name_or_path))
+        _check_weight_dtypes(str(name_or_path))
     model, loading = _from_pretrained(
         "model",
         str(name_or_path),
@@ -204,6 +251,7 @@ def load_model(name_or_path: str, space: LabelSpace) -> PreTrainedModel:
         ),
     )
     _check_loaded(str(name_or_path), loading, new_head=True)
+    _check_finite(str(name_or_path), model)
     return model
 
 
@@ -401,6 +449,7 @@ def load_checkpoint(
         raise ModelLoadError(str(exc)) from None
     max_length = _check_windows(info_path, info)
     _check_weight_files(str(path))
+    _check_weight_dtypes(str(path))
     model, loading = _from_pretrained(
         "model",
         str(path),
@@ -409,6 +458,7 @@ def load_checkpoint(
         ),
     )
     _check_loaded(str(path), loading, new_head=False)
+    _check_finite(str(path), model)
     positions = getattr(model.config, "max_position_embeddings", None)
     if isinstance(positions, int) and max_length > positions:
         raise ModelLoadError(f"{info_path}: max_length {max_length} exceeds the model's {positions} positions")

@@ -281,6 +281,45 @@ def test_load_checkpoint_refuses_weights_that_do_not_fit_config(tiny, tok, tmp_p
         load_checkpoint(path)
 
 
+_QUERY = "bert.encoder.layer.0.attention.self.query.weight"
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        # a diverged run's weights: the model loaded and tagged nothing, silently
+        ("nan", rf"ck: model.safetensors: 1 weight\(s\) hold NaN or infinite values \({_QUERY}\)"),
+        ("inf", r"ck: model.safetensors: 1 weight\(s\) hold NaN or infinite values \(classifier.weight\)"),
+        # cast to float32 without a word: the weights became their truncated values
+        ("int32", rf"ck/model.safetensors: 1 weight\(s\) stored as integers or booleans \({_QUERY} I32\)"),
+        ("int64", rf"stored as integers or booleans \({_QUERY} I64\)"),
+        ("bool", rf"stored as integers or booleans \({_QUERY} BOOL\)"),
+        # still fine: half-precision weights, and an integer buffer (older BERT files hold position_ids)
+        ("fp16-and-position-ids", None),
+    ],
+)
+@pytest.mark.parametrize("how", ["checkpoint", "base model"])
+def test_weights_must_be_finite_floating_point(tiny, tok, tmp_path, damage: str, message: str | None, how: str) -> None:
+    from safetensors.torch import load_file, save_file
+
+    path = save_checkpoint(tmp_path / "ck", tiny, tok, SPACE, extra={})
+    weights = load_file(str(path / "model.safetensors"))
+    if damage in ("nan", "inf"):
+        weights[_QUERY if damage == "nan" else "classifier.weight"][0, 0] = float(damage)
+    elif damage == "fp16-and-position-ids":
+        weights = {k: v.half() for k, v in weights.items()}
+        weights["bert.embeddings.position_ids"] = torch.arange(512)[None]
+    else:
+        weights[_QUERY] = (weights[_QUERY] * 100).to({"int32": torch.int32, "int64": torch.int64, "bool": torch.bool}[damage])
+    save_file(weights, str(path / "model.safetensors"), metadata={"format": "pt"})
+    load = (lambda: load_checkpoint(path)[0]) if how == "checkpoint" else (lambda: load_model(str(path), SPACE))
+    if message is None:
+        assert torch.isfinite(load().bert.encoder.layer[0].attention.self.query.weight).all()
+    else:
+        with pytest.raises(ModelLoadError, match=message):
+            load()
+
+
 def test_a_base_model_without_encoder_weights_is_refused(tiny, tok, tmp_path) -> None:
     # the head is new anyway (a base model), but an encoder layer the weights lack would be random
     path = save_checkpoint(tmp_path / "ck", tiny, tok, SPACE, extra={})
