@@ -202,6 +202,16 @@ def _check_loaded(name_or_path: str, loading: dict[str, Any], *, new_head: bool)
     missing = sorted(k for k in loading["missing_keys"] if not (new_head and k.startswith("classifier.")))
     unexpected = [] if new_head else sorted(loading["unexpected_keys"])
     weights = f"{name_or_path}: model.safetensors"
+    # loaded with ignore_mismatched_sizes=True only to learn which: transformers' own error names none
+    mismatched = sorted((str(k), tuple(a), tuple(b)) for k, a, b in loading.get("mismatched_keys") or ())
+    if mismatched:
+        why = ("its classification head was made for another label scheme" if new_head and all(
+            k.startswith("classifier.") for k, _, _ in mismatched) else "the weights and config.json do not belong together")
+        raise ModelLoadError(
+            f"cannot load the model in {name_or_path!r}: model.safetensors holds {len(mismatched)} weight(s) of "
+            f"another shape than the model needs ({', '.join(f'{k} {a} for {b}' for k, a, b in mismatched[:3])}"
+            f"{', ...' if len(mismatched) > 3 else ''}); {why}"
+        )
     if missing:
         raise ModelLoadError(
             f"{weights} lacks {len(missing)} weight(s) that config.json asks for ({', '.join(missing[:3])}"
@@ -247,6 +257,7 @@ def load_model(name_or_path: str, space: LabelSpace) -> PreTrainedModel:
             use_safetensors=True,
             trust_remote_code=False,
             output_loading_info=True,
+            ignore_mismatched_sizes=True,  # refused by _check_loaded, which names them
             **kw,
         ),
     )
@@ -454,7 +465,8 @@ def load_checkpoint(
         "model",
         str(path),
         lambda **kw: AutoModelForTokenClassification.from_pretrained(
-            str(path), use_safetensors=True, trust_remote_code=False, output_loading_info=True, **kw
+            str(path), use_safetensors=True, trust_remote_code=False, output_loading_info=True,
+            ignore_mismatched_sizes=True, **kw,  # refused by _check_loaded, which names them
         ),
     )
     _check_loaded(str(path), loading, new_head=False)

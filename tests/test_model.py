@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 
 import pytest
@@ -318,6 +319,28 @@ def test_weights_must_be_finite_floating_point(tiny, tok, tmp_path, damage: str,
     else:
         with pytest.raises(ModelLoadError, match=message):
             load()
+
+
+@pytest.mark.parametrize(
+    ("tensor", "how", "message"),
+    [
+        # transformers' own error named no tensor: "You set `ignore_mismatched_sizes` to `False` ..."
+        (_QUERY, "checkpoint", rf"{_QUERY} \(16, 32\) for \(32, 32\)\); the weights and config.json do not"),
+        (_QUERY, "base model", rf"{_QUERY} \(16, 32\) for \(32, 32\)\); the weights and config.json do not"),
+        ("classifier.weight", "checkpoint", r"classifier.weight \(5, 32\) for \(8, 32\)\); the weights and config"),
+        ("classifier.weight", "base model", r"classifier.weight \(5, 32\) for \(8, 32\)\); its classification head"),
+    ],
+)
+def test_a_weight_of_another_shape_is_named(tiny, tok, tmp_path, tensor: str, how: str, message: str) -> None:
+    from safetensors.torch import load_file, save_file
+
+    path = save_checkpoint(tmp_path / "ck", tiny, tok, SPACE, extra={})
+    weights = load_file(str(path / "model.safetensors"))
+    weights[tensor] = torch.zeros(16 if tensor == _QUERY else 5, 32)
+    save_file(weights, str(path / "model.safetensors"), metadata={"format": "pt"})
+    with pytest.raises(ModelLoadError, match="cannot load the model in .*ck'?: model.safetensors holds 1 weight") as info:
+        load_checkpoint(path) if how == "checkpoint" else load_model(str(path), SPACE)
+    assert re.search(message, str(info.value)) and "ignore_mismatched_sizes" not in str(info.value)
 
 
 def test_a_base_model_without_encoder_weights_is_refused(tiny, tok, tmp_path) -> None:
