@@ -225,6 +225,17 @@ def _check_loaded(name_or_path: str, loading: dict[str, Any], *, new_head: bool)
         )
 
 
+def check_vocab(source: str, tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel) -> None:
+    """Refuse a tokenizer with more tokens than the model has embeddings: it loads, and the first
+    text with such a token fails inside the model (IndexError; on a GPU a device-side assert)."""
+    rows = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) > rows:
+        raise ModelLoadError(
+            f"{source}: the tokenizer has {len(tokenizer)} tokens but the model's embeddings only {rows} "
+            f"(config.json vocab_size); the tokenizer files and the weights do not belong together"
+        )
+
+
 def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerFast:
     """A fast tokenizer (needed for offsets) from a hub id or a local folder."""
     tok = _from_pretrained(
@@ -484,6 +495,7 @@ def load_checkpoint(
             f"{INFO_FILE} ({list(space.id2label.values())})"
         )
     tokenizer = load_tokenizer(str(path))
+    check_vocab(str(path), tokenizer, model)
     if device is not None:
         model.to(device)
     model.eval()

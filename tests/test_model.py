@@ -343,6 +343,24 @@ def test_a_weight_of_another_shape_is_named(tiny, tok, tmp_path, tensor: str, ho
     assert re.search(message, str(info.value)) and "ignore_mismatched_sizes" not in str(info.value)
 
 
+@pytest.mark.parametrize("how", ["checkpoint", "base model for training"])
+def test_a_tokenizer_with_more_tokens_than_the_embeddings_is_refused(tok, tmp_path, how: str) -> None:
+    # it loaded, and the first text with a token id beyond the embeddings raised IndexError mid-job
+    small = build_small_model(SPACE, vocab_size=20, hidden_size=32, num_layers=2, heads=2, intermediate=64)
+    path = save_checkpoint(tmp_path / "ck", small, tok, SPACE, extra={})
+    message = rf"ck: the tokenizer has {len(tok)} tokens but the model's embeddings only 20"
+    with pytest.raises(ModelLoadError, match=message):
+        if how == "checkpoint":
+            load_checkpoint(path)
+        else:
+            from naba.train.config import TrainConfig
+            from naba.train.setup import build_model
+
+            cfg = TrainConfig()
+            cfg.model.name_or_path, cfg.model.max_length = str(path), 64
+            build_model(cfg, SPACE, [])
+
+
 def test_a_base_model_without_encoder_weights_is_refused(tiny, tok, tmp_path) -> None:
     # the head is new anyway (a base model), but an encoder layer the weights lack would be random
     path = save_checkpoint(tmp_path / "ck", tiny, tok, SPACE, extra={})
