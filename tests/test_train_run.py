@@ -336,6 +336,32 @@ def test_a_killed_run_resumes_with_other_runtime_only_settings_and_refuses_other
         assert same_weights(run / "best", tmp_path / "runs" / "whole" / "best")
 
 
+@pytest.mark.parametrize("how", ["moved", "copied"])
+def test_a_run_folder_moved_elsewhere_resumes_there(
+    tmp_path: Path, corpus: dict[str, Path], monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    # config.yaml holds the absolute run.dir: a moved run was refused as "another configuration
+    # (differs in run.dir)"
+    import shutil
+
+    path = config_file(tmp_path, corpus, optim={"max_steps": 8}, run={"eval_every": 4})
+    kill_after_checkpoint(monkeypatch, 4)
+    with pytest.raises(Killed):
+        train_in_process(path, "run.name=cut")
+    monkeypatch.undo()
+    old, new = tmp_path / "runs" / "cut", tmp_path / "elsewhere" / "cut"
+    new.parent.mkdir()
+    shutil.move(old, new) if how == "moved" else shutil.copytree(old, new)
+    done = train_in_process(path, "run.name=cut", f"run.dir={new.parent}")
+    log = (new / "logs" / "train.log").read_text(encoding="utf-8")
+    assert f"resuming from {new / 'checkpoints' / 'step-4'}" in log
+    assert f"run.dir {old.parent} -> {new.parent}" in log
+    assert done["steps"] == 8 and "final" in done
+    assert yaml.safe_load((new / "config.yaml").read_text(encoding="utf-8"))["run"]["dir"] == str(new.parent)
+    if how == "copied":
+        assert "final" not in json.loads((old / "metrics.json").read_text(encoding="utf-8"))  # left as it was
+
+
 @pytest.mark.parametrize(
     ("damage", "file", "words"),
     [

@@ -130,7 +130,11 @@ SECTIONS = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
 # default of one per core, never pinned the count across machines either). overwrite says what to do
 # with an existing run, not how to train it. Left out on purpose: tracker (a resumed run's curves would
 # be split between two tools), save_every (where checkpoints are), and everything that shapes the model.
-RUNTIME_ONLY = frozenset({"run.threads", "run.num_workers", "run.log_every", "run.keep_checkpoints", "run.overwrite"})
+# dir is where the run folder is: config.yaml records it as an absolute path, and a run moved or copied
+# to another place (or machine) resumes there instead of being refused as another configuration.
+RUNTIME_ONLY = frozenset(
+    {"run.threads", "run.num_workers", "run.log_every", "run.keep_checkpoints", "run.overwrite", "run.dir"}
+)
 
 PATH_KEYS = ("data.train", "data.dev", "data.test", "data.labels", "model.tokenizer")
 
