@@ -2,7 +2,9 @@
 
 A naba checkpoint is a Hugging Face folder (``config.json``, ``model.safetensors``, tokenizer files)
 plus ``naba.json`` (preparation preset, window settings, label scheme, and whatever the trainer
-adds). Weights are only ever read from safetensors and no remote code is ever run.
+adds). Weights are only ever read from safetensors and no remote code is ever run. A file in the
+folder may be a symlink out of it (a Hugging Face cache snapshot links each file to its blob): what
+is refused is a format that runs code or a weights index that names a path, never where a file lies.
 """
 
 from __future__ import annotations
@@ -155,10 +157,6 @@ def _check_weight_dtypes(name_or_path: str) -> None:
     """Refuse a local folder whose safetensors store a weight (``*.weight``, ``*.bias``) as integers
     or booleans: transformers casts it to the model's float dtype without a word, so an int copy
     of a float weight loads as its truncated values. Integer buffers (``position_ids``) are fine.
-
-    A weight file may be a symlink out of the folder (a Hugging Face cache snapshot links to its
-    blobs): what is refused is a format that runs code, never a place; every file is read as
-    safetensors.
     """
     from safetensors import SafetensorError, safe_open
 

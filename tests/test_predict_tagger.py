@@ -324,6 +324,29 @@ def test_run_folder_uses_best(checkpoint: Path, tmp_path: Path) -> None:
     assert Tagger.from_pretrained(tmp_path / "run").space == LabelSpace.from_scheme(DEFAULT_SCHEME)
 
 
+@pytest.mark.parametrize("name", ["hub id", "snapshot folder"])
+def test_a_hugging_face_cache_whose_files_link_out_of_the_folder_loads(
+    checkpoint: Path, tmp_path: Path, monkeypatch, name: str
+) -> None:
+    # the cache's layout: snapshots/REV/FILE -> ../../blobs/HASH; naba.model follows the links
+    import hashlib
+    import shutil
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path))
+    repo, rev = tmp_path / "models--naba-test--cached", "0" * 40
+    snapshot = repo / "snapshots" / rev
+    for folder in (repo / "refs", repo / "blobs", snapshot):
+        folder.mkdir(parents=True)
+    (repo / "refs" / "main").write_text(rev)
+    for file in checkpoint.iterdir():
+        blob = hashlib.sha256(file.read_bytes()).hexdigest()
+        shutil.copy(file, repo / "blobs" / blob)
+        (snapshot / file.name).symlink_to(Path("..", "..", "blobs", blob))
+    tagger = Tagger.from_pretrained("naba-test/cached" if name == "hub id" else snapshot, device="cpu")
+    assert tagger.space == LabelSpace.from_scheme(DEFAULT_SCHEME)
+
+
 @pytest.mark.parametrize(
     ("name", "message"),
     [
