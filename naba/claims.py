@@ -29,9 +29,14 @@ __all__ = ["RuleTagger", "find_claims"]
 
 _DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 _WORD = "[\\w\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]+"
+# Invisible marks (LRM/RLM, ALM, ZWJ/ZWNJ/ZWSP, bidi embeddings/isolates, BOM, soft hyphen), as
+# naba.text drops them: news text puts an RLM after a word or a period ("الضرائب.\u200f وذهب"), and
+# it must neither split a phrase into other tokens nor stand at a span's edge.
+_INVISIBLE = "\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+_INVISIBLE_CHAR = re.compile(f"[{_INVISIBLE}]")
 # A word, or one punctuation character: ANERcorp separates punctuation by spaces, news text
 # usually attaches it ("بيان: “خلال"), and both must give the same tokens.
-_TOKEN = re.compile(f"{_WORD}|[^\\s\\w]")
+_TOKEN = re.compile(f"{_WORD}|[^\\s\\w{_INVISIBLE}]")
 
 
 def _norm(word: str) -> str:
@@ -185,8 +190,12 @@ class _Sentence:
         tok = self.toks[i]
         if tok.raw not in _SENT_END:
             return False
-        # "3.5" and "ق.م" are not sentence ends: a period ends a sentence before space or text end.
-        return tok.end == len(self.text) or self.text[tok.end].isspace()
+        # "3.5" and "ق.م" are not sentence ends: a period ends a sentence before space or text end
+        # (invisible marks after it aside).
+        j = tok.end
+        while j < len(self.text) and _INVISIBLE_CHAR.match(self.text[j]):
+            j += 1
+        return j == len(self.text) or self.text[j].isspace()
 
     def is_trigger(self, i: int) -> bool:
         return _strip_clitic(self.toks[i].key, _TRIGGERS)
@@ -393,8 +402,8 @@ def _unquote(sent: _Sentence, s: int, e: int) -> tuple[int, int]:
 
 
 def _edge(ch: str) -> bool:
-    """Whether a span may not start or end on ``ch``: space or punctuation (spans are tight)."""
-    return ch.isspace() or (unicodedata.category(ch).startswith("P") and ch not in "%٪")
+    """Whether a span may not start or end on ``ch``: space, an invisible mark or punctuation (spans are tight)."""
+    return ch.isspace() or bool(_INVISIBLE_CHAR.match(ch)) or (unicodedata.category(ch).startswith("P") and ch not in "%٪")
 
 
 def _span(sent: _Sentence, s: int, e: int, rule: str) -> dict[str, Any] | None:

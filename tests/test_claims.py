@@ -128,6 +128,17 @@ CASES = [
     ("no-claim-verb-without-complement", "وأعلن الرئيس حالة الطوارئ .", []),
     ("decimal-is-not-sentence-end", "وقال إن النمو بلغ 3.5 في المئة .", ["النمو بلغ 3.5 في المئة"]),
     ("claim-to-line-end", "وقال إن الوضع هادئ\nوذهب الوفد إلى المطار", ["الوضع هادئ"]),
+    # invisible marks (RLM, isolates) are neither a span's edge nor a token between words
+    ("rlm-after-claim-outside", "وقال الوزير إن الحكومة ستخفض الضرائب\u200f .", ["الحكومة ستخفض الضرائب"]),
+    ("rlm-before-claim-outside", "وقال الوزير إن \u200fالحكومة ستخفض الضرائب .", ["الحكومة ستخفض الضرائب"]),
+    ("isolates-outside", "وقال الوزير إن \u2067الحكومة ستخفض الضرائب\u2069 .", ["الحكومة ستخفض الضرائب"]),
+    ("lrm-after-final-period", "وقال الوزير إن الحكومة ستخفض الضرائب.\u200e", ["الحكومة ستخفض الضرائب"]),
+    (
+        "rlm-after-period-ends-sentence",
+        "وقال الوزير إن الحكومة ستخفض الضرائب.\u200f وذهب الوفد إلى المطار.",
+        ["الحكومة ستخفض الضرائب"],
+    ),
+    ("rlm-after-comma-ends-claim", "وقال إن الطريق آمن،\u200f بحسب البيان.", ["الطريق آمن"]),
 ]
 
 
