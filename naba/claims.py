@@ -216,8 +216,6 @@ class _Sentence:
         pending: int | None = None
         stray = self._stray_closers()
         for i, tok in enumerate(self.toks):
-            if i in stray:
-                continue
             if self.line_break_before(i):
                 # A quote left open at a paragraph's end closes there (ANERcorp splits quotes
                 # across sentences).
@@ -225,6 +223,9 @@ class _Sentence:
                     self.close_of[j] = i
                     self.unclosed.add(j)
                 curly, pending = [], None
+            if i in stray:
+                # after the line's reset: a quote left open above must not pair with a mark below
+                continue
             if tok.raw == _OPEN_CURLY:
                 curly.append(i)
             elif tok.raw == _CLOSE_CURLY and curly:

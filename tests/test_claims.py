@@ -139,6 +139,17 @@ CASES = [
         ["الحكومة ستخفض الضرائب"],
     ),
     ("rlm-after-comma-ends-claim", "وقال إن الطريق آمن،\u200f بحسب البيان.", ["الطريق آمن"]),
+    # a line opening with the close of the line above's quote: that quote ends there, and pairs with nothing below
+    (
+        "stray-closer-ends-quote-of-line-above",
+        'وقال الوزير " لن نتراجع عن قرارنا\n" وأضاف " الأمر محسوم تماما ولا رجعة فيه " .',
+        ["لن نتراجع عن قرارنا", "الأمر محسوم تماما ولا رجعة فيه"],
+    ),
+    (
+        "stray-closer-below-open-guillemet",
+        'وقال الوزير « لن نتراجع عن قرارنا\n" وأضاف « الأمر محسوم تماما ولا رجعة فيه » .',
+        ["لن نتراجع عن قرارنا", "الأمر محسوم تماما ولا رجعة فيه"],
+    ),
 ]
 
 
