@@ -205,12 +205,6 @@ class _Sentence:
             return False
         return i == 0 or self.toks[i - 1].key not in _NOT_AFTER
 
-    def _line_end(self, i: int) -> int:
-        j = i + 1
-        while j < len(self.toks) and not self.line_break_before(j):
-            j += 1
-        return j
-
     def _pair_quotes(self) -> None:
         curly: list[int] = []
         pending: int | None = None
@@ -236,8 +230,10 @@ class _Sentence:
                 else:
                     self.close_of[pending] = i
                     pending = None
+        # still open: on the last line, so they close at the text's end (not found by a scan from
+        # each mark, which took minutes for a long paragraph of marks that never close: “…“)
         for j in curly + ([pending] if pending is not None else []):
-            self.close_of[j] = self._line_end(j)
+            self.close_of[j] = len(self.toks)
             self.unclosed.add(j)
 
     def _continued_quotes(self) -> list[tuple[int, int]]:
