@@ -14,6 +14,7 @@ import pytest
 from test_predict_tagger import WORD, tiny_checkpoint
 
 from naba.cli import main
+from naba.corpus.labels import LabelScheme
 from naba.errors import ConfigError, DataError
 from naba.predict import Tagger
 from naba.predict.batch import Shard, job_device, merge_parts, part_path, run_job
@@ -193,6 +194,24 @@ def test_rules_replace_the_claim_layer(tagger: Tagger, tmp_path: Path) -> None:
     claims = [s for s in spans if s["layer"] == "claim"]
     assert claims == find_claims(text) and claims
     assert [s for s in spans if s["layer"] == "entity"] == [s for s in tagger(text) if s["layer"] == "entity"]
+
+
+@pytest.mark.parametrize(
+    ("layers", "other"),
+    [({"entity": ("ACTOR", "LOCATION", "CLAIM")}, "entity"), ({"entity": ("ACTOR",), "claims": ("CLAIM",)}, "claims")],
+)
+def test_cli_rules_refuse_a_model_with_claim_in_another_layer_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture, layers: dict, other: str
+) -> None:
+    # the label scheme's own error named neither the model nor --rules
+    checkpoint = tiny_checkpoint(tmp_path, scheme=LabelScheme(layers))
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, 1)
+    out = tmp_path / "out.jsonl"
+    assert main(["predict", str(checkpoint), str(src), "-o", str(out), "--rules", "--no-progress", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert f"{checkpoint}: --rules writes CLAIM in layer 'claim', but this model has CLAIM in its layer {other!r}" in err
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("name", ["none.jsonl", "bad.parquet"])

@@ -12,6 +12,7 @@ from test_predict_tagger import WORD, oracle_tagger, tiny_checkpoint
 from naba.cli import main
 from naba.corpus.document import Document, Span
 from naba.corpus.jsonl import write_jsonl
+from naba.corpus.labels import LabelScheme
 from naba.predict import Tagger
 
 # an emoji (two UTF-16 units) before the entities, a CRLF line end, the oracle's word three times
@@ -109,6 +110,21 @@ def test_tag_a_corpus_file_as_json(tmp_path: Path, checkpoint: Path, capsys: pyt
     write_jsonl([Document("d1", TEXT), Document("d2", FILE_TEXT)], corpus)
     assert main(["tag", str(checkpoint), str(corpus), "--json", "--device", "cpu"]) == 0
     _check_offsets(_json_lines(capsys), {"d1": TEXT, "d2": FILE_TEXT})
+
+
+@pytest.mark.parametrize(
+    ("layers", "other"),
+    [({"entity": ("ACTOR", "LOCATION", "CLAIM")}, "entity"), ({"entity": ("ACTOR",), "claims": ("CLAIM",)}, "claims")],
+)
+def test_tag_rules_refuse_a_model_with_claim_in_another_layer(
+    tmp_path: Path, capsys: pytest.CaptureFixture, layers: dict, other: str
+) -> None:
+    # as naba predict --rules does; it printed the model's CLAIMs beside the rules' in another layer
+    checkpoint = tiny_checkpoint(tmp_path, scheme=LabelScheme(layers))
+    assert main(["tag", str(checkpoint), "--text", TEXT, "--rules", "--device", "cpu"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"{checkpoint}: --rules writes CLAIM in layer 'claim', but this model has CLAIM in its layer {other!r}" in captured.err
 
 
 def test_tag_without_input_is_a_usage_error(checkpoint: Path, capsys: pytest.CaptureFixture) -> None:

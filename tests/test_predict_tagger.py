@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from naba.corpus.labels import DEFAULT_SCHEME
+from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.encode import LabelSpace
 from naba.errors import ConfigError, DataError, ModelLoadError
 from naba.predict import Tagger
@@ -31,12 +31,12 @@ TRAIN_TEXTS = [
 ] * 20
 
 
-def tiny_checkpoint(root: Path, *, max_length: int = 64, stride: int = 16) -> Path:
-    """A 2-layer, 64-wide random BERT checkpoint with both layers (entity, claim)."""
+def tiny_checkpoint(root: Path, *, max_length: int = 64, stride: int = 16, scheme: LabelScheme = DEFAULT_SCHEME) -> Path:
+    """A 2-layer, 64-wide random BERT checkpoint with both layers (entity, claim) or ``scheme``'s."""
     from naba.model import build_small_model, build_small_tokenizer, save_checkpoint
 
     tok = build_small_tokenizer(TRAIN_TEXTS, vocab_size=400)
-    space = LabelSpace.from_scheme(DEFAULT_SCHEME)
+    space = LabelSpace.from_scheme(scheme)
     model = build_small_model(
         space, vocab_size=len(tok), hidden_size=64, num_layers=2, heads=2, intermediate=128, max_position=128
     )

@@ -120,6 +120,7 @@ def _tag(args: argparse.Namespace) -> int:
     if not docs:
         raise ConfigError("nothing to tag: give one or more FILEs or --text TEXT (see naba tag --help)")
     tagger = Tagger.from_pretrained(args.model, device=args.device)
+    _export_scheme(args, tagger)  # --rules with a model that has CLAIM outside a claim layer: refused
     results = tagger([text for _, text in docs])
     for (doc_id, text), spans in zip(docs, results, strict=True):
         if args.rules:
@@ -212,9 +213,17 @@ def _predict(args: argparse.Namespace) -> int:
 def _export_scheme(args: argparse.Namespace, tagger: Any) -> Any:
     """The label scheme of what the job writes: the model's, with --rules' CLAIM layer."""
     from naba.corpus.labels import LabelScheme
+    from naba.errors import ConfigError
 
     layers = dict(tagger.space.scheme.layers)
     if args.rules:
+        for layer, labels in layers.items():
+            if layer != "claim" and "CLAIM" in labels:
+                # the scheme's own error named neither the model nor --rules
+                raise ConfigError(
+                    f"{args.model}: --rules writes CLAIM in layer 'claim', but this model has CLAIM in its layer "
+                    f"{layer!r}; run it without --rules"
+                )
         layers["claim"] = ("CLAIM",)
     return LabelScheme(layers)
 
