@@ -513,6 +513,8 @@ def find_claims(text: str) -> list[dict[str, Any]]:
                 quoted = s in sent.close_of and s not in sent.unclosed
                 e, more = _find_end(sent, s, split=rule == "that" and not quoted)
                 s2, e2 = _unquote(sent, s, e)
+                if rule == "colon" and s2 == s + 1 and s2 < e2 and sent.is_complementizer(s2):
+                    s2 += 1  # "قال: «إن ...»": the complementizer stays outside, as in "قال « إن ... »"
             span = _span(sent, s2, e2, rule)
             if span:
                 found.append(span)

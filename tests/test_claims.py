@@ -141,6 +141,11 @@ CASES = [
         ["الحكومة ستخفض الضرائب"],
     ),
     ("rlm-after-comma-ends-claim", "وقال إن الطريق آمن،\u200f بحسب البيان.", ["الطريق آمن"]),
+    # after a colon too, a quote's first إن is the complementizer (GUIDELINES §7)
+    ("colon-quote-inna-outside", "أضاف القول: “إن الزيارة كانت مثمرة”.", ["الزيارة كانت مثمرة"]),
+    ("colon-guillemet-inna-outside", "وقالت: «إن الزيارة كانت مثمرة»", ["الزيارة كانت مثمرة"]),
+    ("colon-unclosed-quote-innahu-outside", "وقال الوزير : \" إنه سيعود غدا", ["سيعود غدا"]),
+    ("colon-quote-later-inna-inside", "وقال: «الزيارة مثمرة، وإن النتائج جيدة».", ["الزيارة مثمرة، وإن النتائج جيدة"]),
     # a line opening with the close of the line above's quote: that quote ends there, and pairs with nothing below
     (
         "stray-closer-ends-quote-of-line-above",
