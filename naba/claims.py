@@ -509,9 +509,9 @@ def find_claims(text: str) -> list[dict[str, Any]]:
                 if sent.is_complementizer(s2):  # « إن ... »: the complementizer stays outside
                     s2 += 1
             else:
-                # "قال إن “X، وأن Y." with the mark never closed is two claims, not one quote
-                quoted = s in sent.close_of and s not in sent.unclosed
-                e, more = _find_end(sent, s, split=rule == "that" and not quoted)
+                # a closed quote is read past as a whole, so a وأن inside it splits nothing; one after
+                # it ("أن «X» وأن Y") or after a mark never closed ("قال إن “X، وأن Y.") starts a second claim
+                e, more = _find_end(sent, s, split=rule == "that")
                 s2, e2 = _unquote(sent, s, e)
                 if rule == "colon" and s2 == s + 1 and s2 < e2 and sent.is_complementizer(s2):
                     s2 += 1  # "قال: «إن ...»": the complementizer stays outside, as in "قال « إن ... »"

@@ -146,6 +146,14 @@ CASES = [
     ("colon-guillemet-inna-outside", "وقالت: «إن الزيارة كانت مثمرة»", ["الزيارة كانت مثمرة"]),
     ("colon-unclosed-quote-innahu-outside", "وقال الوزير : \" إنه سيعود غدا", ["سيعود غدا"]),
     ("colon-quote-later-inna-inside", "وقال: «الزيارة مثمرة، وإن النتائج جيدة».", ["الزيارة مثمرة، وإن النتائج جيدة"]),
+    # a quoted first complement does not make the second part of it (GUIDELINES §7: أن X وأن Y)
+    ("coordinated-after-quoted-first", "وأكد أن «الطريق آمن» وأن الحافلات ستعود.", ["الطريق آمن", "الحافلات ستعود"]),
+    (
+        "coordinated-after-quoted-first-curly",
+        "وقال إن “الحرب انتهت” ، وأن الجنود سيعودون قريبا .",
+        ["الحرب انتهت", "الجنود سيعودون قريبا"],
+    ),
+    ("wa-anna-inside-closed-quote-is-one", "وقال إن «الحرب انتهت وأن الجنود عائدون» .", ["الحرب انتهت وأن الجنود عائدون"]),
     # a line opening with the close of the line above's quote: that quote ends there, and pairs with nothing below
     (
         "stray-closer-ends-quote-of-line-above",
