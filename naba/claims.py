@@ -136,7 +136,7 @@ _NOT_AFTER = {
 # So are the passives يُعتقد أن / يُتوقع أن, which without diacritics look like "he believes".
 _IMPERSONAL = {"يذكر", "ويذكر", "يعتقد", "ويعتقد", "يتوقع", "ويتوقع"}
 # Source adverbials: "بحسب المرصد، X", "X، وفق ما أفاد المرصد" (with clitic و as well).
-_ADVERBIALS = {"بحسب", "حسب", "وفق", "وفقا", "نقلا"}
+_ADVERBIALS = {"بحسب", "حسب", "حسبما", "وفق", "وفقا", "نقلا"}
 _FA_INNA = {"ف" + c for c in _COMPLEMENTIZERS if not c.startswith("ب")}  # "وحسب المصادر فإنه ..."
 # Reporter's comments that end the reported content ("، لتصبح بذلك المدينة الثانية ...").
 _COMMENTS = {"لتصبح", "ليصبح", "لتكون", "ليكون", "دون", "بدون"}

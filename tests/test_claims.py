@@ -146,6 +146,9 @@ CASES = [
     ("colon-guillemet-inna-outside", "وقالت: «إن الزيارة كانت مثمرة»", ["الزيارة كانت مثمرة"]),
     ("colon-unclosed-quote-innahu-outside", "وقال الوزير : \" إنه سيعود غدا", ["سيعود غدا"]),
     ("colon-quote-later-inna-inside", "وقال: «الزيارة مثمرة، وإن النتائج جيدة».", ["الزيارة مثمرة، وإن النتائج جيدة"]),
+    # حسبما is one of GUIDELINES §6(d)'s source adverbials: postposed it ends the claim, fronted it attributes one
+    ("postposed-hasabama-ends-claim", "وقال إن الطريق آمن، حسبما أفاد البيان.", ["الطريق آمن"]),
+    ("adverbial-fronted-hasabama", "وحسبما أفاد المرصد، دخلت الفصائل المدينة.", ["دخلت الفصائل المدينة"]),
     # a quoted first complement does not make the second part of it (GUIDELINES §7: أن X وأن Y)
     ("coordinated-after-quoted-first", "وأكد أن «الطريق آمن» وأن الحافلات ستعود.", ["الطريق آمن", "الحافلات ستعود"]),
     (
