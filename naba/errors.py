@@ -25,7 +25,9 @@ class Problem:
 class DataError(ValueError):
     """Input data is invalid. Carries every :class:`Problem` found, not just the first."""
 
-    def __init__(self, problems: list[Problem] | Problem | str) -> None:
+    def __init__(self, problems: list[Problem] | Problem | str, *, about: str = "the input") -> None:
+        """``about`` is what the problems are in, for the message: ``"the output"`` where a file
+        cannot be written."""
         if isinstance(problems, str):
             problems = [Problem("<memory>", "", problems)]
         elif isinstance(problems, Problem):
@@ -33,7 +35,7 @@ class DataError(ValueError):
         self.problems: list[Problem] = list(problems)
         shown = "\n".join(f"  {p}" for p in self.problems[:20])
         more = f"\n  ... and {len(self.problems) - 20} more" if len(self.problems) > 20 else ""
-        super().__init__(f"{len(self.problems)} problem(s) in the input:\n{shown}{more}")
+        super().__init__(f"{len(self.problems)} problem(s) in {about}:\n{shown}{more}")
 
 
 class ConfigError(ValueError):

@@ -561,6 +561,17 @@ def test_an_unwritable_output_is_a_data_error(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "folder"]  # no temporary file left behind
 
 
+def test_a_problem_writing_is_named_a_problem_in_the_output_not_the_input(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        write_jsonl([Document("a", "نص")], blocker / "o.jsonl")
+    assert str(info.value).startswith("1 problem(s) in the output:")
+    with pytest.raises(DataError) as info:
+        read_jsonl(tmp_path / "missing.jsonl")
+    assert str(info.value).startswith("1 problem(s) in the input:")
+
+
 def test_escaped_surrogate_pairs_and_backslashes_are_text(tmp_path: Path) -> None:
     path = tmp_path / "a.jsonl"
     path.write_text('{"id": "a", "text": "\\ud83d\\ude00 \\\\ud800"}\n', encoding="utf-8")

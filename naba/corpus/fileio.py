@@ -272,7 +272,7 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
 
 
 def _write_error(path: Path, exc: OSError) -> DataError:
-    return DataError(Problem(str(path), "", f"cannot write file: {_write_failure(path, exc)}"))
+    return DataError(Problem(str(path), "", f"cannot write file: {_write_failure(path, exc)}"), about="the output")
 
 
 def current_umask() -> int:

@@ -125,7 +125,8 @@ def run_job(
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DataError(Problem(str(output), "", f"cannot make its folder: {exc.strerror or exc}")) from None
+        raise DataError(Problem(str(output), "", f"cannot make its folder: {exc.strerror or exc}"),
+                        about="the output") from None
     # reading the first record before touching any output: a missing input or a Parquet file
     # without the text column fails here, leaving no empty output behind
     items = read_inputs(input_path, id_field=id_field, text_field=text_field)
