@@ -212,6 +212,10 @@ def test_cli_rules_refuse_a_model_with_claim_in_another_layer_naming_it(
     err = capsys.readouterr().err
     assert f"{checkpoint}: --rules writes CLAIM in layer 'claim', but this model has CLAIM in its layer {other!r}" in err
     assert not out.exists()
+    # the Python API refuses it too, before any output is written
+    with pytest.raises(ConfigError, match=f"this model has CLAIM in its layer {other!r}"):
+        run_job(Tagger.from_pretrained(checkpoint, device="cpu"), src, out, rules=True, progress=False)
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("name", ["none.jsonl", "bad.parquet"])

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from naba.corpus.fileio import atomic_open, remove_temp_files
 from naba.errors import ConfigError, DataError, Problem
-from naba.predict.host import rule_claims_json, spans_json
+from naba.predict.host import rule_claims_json, rules_clash, spans_json
 from naba.predict.inputs import CHUNK_DOCS
 from naba.predict.io import (
     READ_BUFFER,
@@ -119,6 +119,8 @@ def run_job(
     limits), or ``None``; it sees every id in input order, and such documents are rejected.
     """
     shard = shard or Shard()
+    if rules and (clash := rules_clash(dict(tagger.space.scheme.layers))):
+        raise ConfigError(clash)
     output = Path(output)
     rejects_path = Path(rejects) if rejects is not None else default_rejects(output)
     _check_paths(Path(input_path), output, rejects_path)

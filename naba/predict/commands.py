@@ -214,16 +214,13 @@ def _export_scheme(args: argparse.Namespace, tagger: Any) -> Any:
     """The label scheme of what the job writes: the model's, with --rules' CLAIM layer."""
     from naba.corpus.labels import LabelScheme
     from naba.errors import ConfigError
+    from naba.predict.host import rules_clash
 
     layers = dict(tagger.space.scheme.layers)
     if args.rules:
-        for layer, labels in layers.items():
-            if layer != "claim" and "CLAIM" in labels:
-                # the scheme's own error named neither the model nor --rules
-                raise ConfigError(
-                    f"{args.model}: --rules writes CLAIM in layer 'claim', but this model has CLAIM in its layer "
-                    f"{layer!r}; run it without --rules"
-                )
+        clash = rules_clash(layers)
+        if clash:  # the scheme's own error named neither the model nor --rules
+            raise ConfigError(f"{args.model}: {clash}")
         layers["claim"] = ("CLAIM",)
     return LabelScheme(layers)
 

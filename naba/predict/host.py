@@ -117,6 +117,15 @@ def with_rule_claims(text: str, spans: list[dict[str, Any]]) -> list[dict[str, A
     return sorted(kept + find_claims(text), key=lambda s: (s["start"], -s["end"], s["layer"]))
 
 
+def rules_clash(layers: dict[str, Any]) -> str | None:
+    """Why a model of these layers cannot take rule claims (its CLAIM sits in another layer than
+    ``claim``, where the rules write theirs: a document would get CLAIM twice), or ``None``."""
+    for layer, labels in layers.items():
+        if layer != "claim" and "CLAIM" in labels:
+            return f"--rules writes CLAIM in layer 'claim', but this model has CLAIM in its layer {layer!r}; run it without --rules"
+    return None
+
+
 def rule_claims_json(text: str, spans: list[dict[str, Any]]) -> str:
     """``spans_json`` of ``with_rule_claims``: what ``naba predict --rules`` writes."""
     return spans_json(text, with_rule_claims(text, spans))
