@@ -322,6 +322,23 @@ def test_labelstudio_bad_predictions(tmp_path: Path) -> None:
         read_labelstudio(path)
 
 
+def test_labelstudio_auto_refuses_a_file_mixing_annotated_and_pre_annotated_tasks(tmp_path: Path) -> None:
+    # an export of all tasks, some corrected by people and some still holding the model's
+    # pre-annotations: read as gold, the model would be scored against (or trained on) itself
+    path = tmp_path / "ls.json"
+    tasks = [
+        {"id": 1, "data": {"text": EMOJI_TEXT}, "annotations": ANNOTATED, "predictions": PREDICTED},
+        {"id": 2, "data": {"text": EMOJI_TEXT}, "annotations": [], "predictions": PREDICTED},
+        {"id": 3, "data": {"text": EMOJI_TEXT}, "annotations": [], "predictions": []},  # nothing at all: fine
+    ]
+    path.write_text(json.dumps(tasks), encoding="utf-8")
+    with pytest.raises(DataError, match=r"1 task\(s\) have no annotation but predictions .*first: task 1 \(id=2\)\), "
+                       r"beside 1 annotated task\(s\): say which to read"):
+        read_labelstudio(path)
+    assert [len(d.spans) for d in read_labelstudio(path, source="annotations")] == [1, 0, 0]
+    assert [len(d.spans) for d in read_labelstudio(path, source="predictions")] == [1, 1, 0]
+
+
 def test_cli_converts_predictions_or_only_annotations(tmp_path: Path) -> None:
     from naba.cli import main
 

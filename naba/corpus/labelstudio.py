@@ -17,8 +17,9 @@ that call them ``completions`` are read the same way); ``source="predictions"`` 
 ``predictions``, the pre-annotations a model made (``[{"model_version", "score", "result"}]``,
 what ``naba predict --format labelstudio`` writes); ``source="auto"`` (default) decides per task:
 its annotations when it has any (even cancelled ones: a person has looked at it), else its
-predictions. In a file where some tasks are annotated and others only pre-annotated, ``"auto"``
-therefore mixes gold and model spans: read gold with ``source="annotations"``. Offsets of
+predictions. A file where some tasks are annotated and others only pre-annotated is an error
+under ``"auto"``, which would mix people's spans with a model's (read as gold, a model would be
+scored against or trained on its own output): say which to read. Offsets of
 predictions are decoded as those of annotations (code points or UTF-16, checked against
 ``value.text``).
 
@@ -92,9 +93,14 @@ def read_labelstudio(
         raise DataError(Problem(file, "", f"expected a JSON list of tasks, got {type(tasks).__name__}"))
     problems: list[Problem] = []
     found: list[tuple[str, Document]] = []
+    sources: dict[str, list[str]] = {"annotations": [], "predictions": []}
     for i, task in enumerate(tasks):
         task_id = task.get("id") if isinstance(task, dict) else None
         where = f"task {i} (id={task_id})" if task_id is not None else f"task {i}"
+        if source == "auto" and isinstance(task, dict):
+            key = _results_key(task, source)
+            if task.get(key):
+                sources["predictions" if key == "predictions" else "annotations"].append(where)
 
         def bad(reason: str, where: str = where) -> None:
             problems.append(Problem(file, where, reason))
@@ -105,6 +111,15 @@ def read_labelstudio(
         )
         if doc is not None:
             found.append((where, doc))
+    if sources["annotations"] and sources["predictions"]:
+        # people's spans in some tasks and a model's in others: read as one corpus (gold to train or
+        # score on), the model would be scored against, or trained on, its own output
+        fallback = sources["predictions"]
+        problems.append(Problem(file, "", (
+            f"{len(fallback)} task(s) have no annotation but predictions (a model's pre-annotations; first: "
+            f"{', '.join(fallback[:3])}), beside {len(sources['annotations'])} annotated task(s): say which to read, "
+            "source='annotations' (--source annotations: the unannotated tasks get no spans) or 'predictions', or "
+            "export the annotated tasks alone")))
     return finish(found, problems, scheme, source=file)
 
 
