@@ -275,6 +275,22 @@ def test_split_folds_refuse_a_folder_holding_other_folds(tmp_path: Path, capsys,
         assert sorted(tests) == sorted(f"d{i}" for i in range(40))
 
 
+@pytest.mark.parametrize(("given", "out", "extra"), [
+    ("c/train.jsonl", "c", []),                           # train.jsonl would be replaced by its own train part
+    ("c/train.jsonl", "c/../c", []),                      # the same folder, spelled otherwise
+    ("c/fold-1/test.jsonl", "c", ["--folds", "2"]),      # a fold file of an earlier split, split again
+])
+def test_split_never_overwrites_its_input(tmp_path: Path, capsys, given: str, out: str, extra: list[str]) -> None:
+    src = tmp_path / given
+    src.parent.mkdir(parents=True)
+    write_jsonl([Document(f"d{i}", f"نص {i}") for i in range(40)], src)
+    before = src.read_bytes()
+    assert main(["data", "split", str(src), "--out", str(tmp_path / out), *extra]) == 2
+    assert "is the input" in capsys.readouterr().err
+    assert src.read_bytes() == before
+    assert sorted(p.name for p in src.parent.iterdir()) == [src.name]  # nothing written beside it
+
+
 def test_convert_to_brat_refuses_a_folder_holding_other_documents(tmp_path: Path, capsys) -> None:
     write_jsonl([Document("a", "قال محمد"), Document("b", "في دمشق")], tmp_path / "v1.jsonl")
     write_jsonl([Document("a", "قال علي")], tmp_path / "v2.jsonl")

@@ -17,7 +17,7 @@ from naba.corpus.brat import beside, has_suffix
 from naba.corpus.conll import rebuilt_text
 from naba.corpus.document import Document
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
-from naba.corpus.split import empty_fold, kfold, split
+from naba.corpus.split import PARTS, empty_fold, kfold, split
 from naba.corpus.stats import corpus_stats
 from naba.errors import ConfigError, DataError, Problem
 
@@ -280,10 +280,22 @@ def _parse_ratios(text: str) -> tuple[float, ...]:
         raise ConfigError(f"--ratios must be three numbers like 0.8,0.1,0.1, got {text!r}") from None
 
 
+def _refuse_input(input: Path, outputs: list[Path]) -> None:
+    """A ConfigError when one of ``outputs`` is the ``input`` file: writing it would replace the corpus."""
+    for out in outputs:
+        if out.resolve() == input.resolve() or (out.exists() and input.exists() and out.samefile(input)):
+            raise ConfigError(f"--out {out.parent}: {out} is the input {input}; write the split to another folder")
+
+
 def cmd_split(args: argparse.Namespace) -> int:
     """Write train/dev/test (or K folds) as native JSONL under ``--out``."""
     scheme = _scheme(args)
     docs = _read(args.input, args.format, args, scheme)
+    if args.folds is not None:
+        _refuse_input(args.input, [args.out / f"fold-{i}" / f"{name}.jsonl"
+                                   for i in range(max(args.folds, 0)) for name in ("train", "test")])
+    else:
+        _refuse_input(args.input, [args.out / f"{name}.jsonl" for name in PARTS])
     if args.folds is not None:
         folds = kfold(docs, args.folds, seed=args.seed)
         empty = empty_fold(folds)
