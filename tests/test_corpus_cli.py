@@ -15,6 +15,8 @@ from naba.corpus import formats
 from naba.corpus.conll import rebuilt_text
 from naba.corpus.document import Document, Span
 from naba.corpus.jsonl import read_jsonl, write_jsonl
+from naba.corpus.split import fold_of
+from naba.corpus.split import part_of as split_part
 
 BAD_LINE = '{"id": "b", "text": "نص", "spans": [{"start": 0, "end": 9, "label": "ACTOR"}]}\n'
 
@@ -289,6 +291,28 @@ def test_split_never_overwrites_its_input(tmp_path: Path, capsys, given: str, ou
     assert "is the input" in capsys.readouterr().err
     assert src.read_bytes() == before
     assert sorted(p.name for p in src.parent.iterdir()) == [src.name]  # nothing written beside it
+
+
+@pytest.mark.parametrize(("extra", "where"), [
+    ([], lambda i: split_part(i)),
+    (["--folds", "3"], lambda i: f"fold-{fold_of(i, 3)}"),
+])
+def test_split_warns_when_one_text_under_two_ids_lands_in_two_parts(tmp_path: Path, capsys, extra: list[str],
+                                                                      where) -> None:
+    # d0's article again under another id (a trailing newline aside) and in another part: the part that
+    # tests it would test text the other trains on; d1's copy in d1's own part is harmless
+    docs = [Document(f"d{i}", f"نص رقم {i}") for i in range(40)]
+    moved = next(f"copy-{i}" for i in range(99) if where(f"copy-{i}") != where("d0"))
+    kept = next(f"same-{i}" for i in range(99) if where(f"same-{i}") == where("d1"))
+    write_jsonl([*docs, Document(moved, docs[0].text + "\n"), Document(kept, docs[1].text)], tmp_path / "all.jsonl")
+    assert main(["data", "split", str(tmp_path / "all.jsonl"), "--out", str(tmp_path / "s"), *extra]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: 1 text(s) under several ids in different parts (first: d0 ({where('d0')}), " \
+           f"{moved} ({where(moved)}))" in err
+    assert kept not in err
+    write_jsonl(docs, tmp_path / "clean.jsonl")
+    assert main(["data", "split", str(tmp_path / "clean.jsonl"), "--out", str(tmp_path / "t"), *extra]) == 0
+    assert "warning" not in capsys.readouterr().err
 
 
 def test_convert_to_brat_refuses_a_folder_holding_other_documents(tmp_path: Path, capsys) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from naba.corpus.document import Document
-from naba.corpus.split import fold_of, kfold, part_of, split
+from naba.corpus.split import fold_of, kfold, part_of, split, split_texts
 from naba.errors import ConfigError
 
 
@@ -76,3 +76,19 @@ def test_kfold_partitions_and_is_stable(k: int) -> None:
 def test_bad_k(k: object) -> None:
     with pytest.raises(ConfigError, match="k must be an integer >= 2"):
         kfold(_docs(3), k)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("parts", "expected"),
+    [
+        ({"train": [("a", "خبر اليوم")], "test": [("b", " خبر\nاليوم\n")]}, [[("a", "train"), ("b", "test")]]),
+        ({"train": [("a", "خبر"), ("b", "خبر")], "test": [("c", "آخر")]}, []),  # copies in one part: no leak
+        ({"train": [("a", "خبر")], "dev": [("b", "خبر")], "test": [("c", "خبر")]},
+         [[("a", "train"), ("b", "dev"), ("c", "test")]]),
+        ({"train": [("a", "خبر")], "test": [("b", "خبرٌ")]}, []),  # another text, however close
+    ],
+    ids=["whitespace-aside", "same-part", "three-parts", "different"],
+)
+def test_split_texts(parts: dict, expected: list) -> None:
+    docs = {name: [Document(i, text) for i, text in pairs] for name, pairs in parts.items()}
+    assert split_texts(docs) == expected

@@ -17,7 +17,7 @@ from naba.corpus.brat import beside, has_suffix
 from naba.corpus.conll import rebuilt_text
 from naba.corpus.document import Document
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
-from naba.corpus.split import PARTS, empty_fold, kfold, split
+from naba.corpus.split import PARTS, empty_fold, kfold, split, split_texts
 from naba.corpus.stats import corpus_stats
 from naba.errors import ConfigError, DataError, Problem
 
@@ -287,6 +287,15 @@ def _refuse_input(input: Path, outputs: list[Path]) -> None:
             raise ConfigError(f"--out {out.parent}: {out} is the input {input}; write the split to another folder")
 
 
+def _warn_split_texts(parts: dict[str, list[Document]]) -> None:
+    # ids decide the parts, so one article under two ids can be trained on and tested: say so
+    leaks = split_texts(parts)
+    if leaks:
+        first = ", ".join(f"{i} ({name})" for i, name in leaks[0])
+        print(f"naba data split: warning: {len(leaks)} text(s) under several ids in different parts (first: {first}); "
+              "a part tests text another trains on unless each text keeps one id", file=sys.stderr)
+
+
 def cmd_split(args: argparse.Namespace) -> int:
     """Write train/dev/test (or K folds) as native JSONL under ``--out``."""
     scheme = _scheme(args)
@@ -308,12 +317,14 @@ def cmd_split(args: argparse.Namespace) -> int:
         if stale:
             raise ConfigError(f"--out {args.out} holds {', '.join(f'fold-{j}' for j in stale)} of another split "
                               f"(more folds than {args.folds}); write to a new or empty folder")
+        _warn_split_texts({f"fold-{i}": test for i, (_, test) in enumerate(folds)})
         for i, (train, test) in enumerate(folds):
             for name, part in (("train", train), ("test", test)):
                 formats.write(part, args.out / f"fold-{i}" / f"{name}.jsonl", format="jsonl", scheme=scheme)
             print(f"fold-{i}: train {len(train)}, test {len(test)}", file=sys.stderr)
         return 0
     parts = split(docs, ratios=_parse_ratios(args.ratios), seed=args.seed)
+    _warn_split_texts(parts)
     for name, part in parts.items():
         formats.write(part, args.out / f"{name}.jsonl", format="jsonl", scheme=scheme)
     print(", ".join(f"{name} {len(part)}" for name, part in parts.items()), file=sys.stderr)

@@ -3,7 +3,8 @@
 Each document goes to a part chosen from a hash of ``seed`` and its id alone, so a document's
 part never depends on the other documents: adding documents never moves existing ones, and the
 order of the input does not matter. A document is never cut between parts. With few documents the
-parts only approximate the ratios (each document is an independent draw).
+parts only approximate the ratios (each document is an independent draw). Documents are told apart
+by id alone: one text under two ids is two draws (:func:`split_texts` finds those that fell apart).
 """
 
 from __future__ import annotations
@@ -73,3 +74,16 @@ def kfold(docs: Iterable[Document], k: int, *, seed: int | str = 13) -> list[tup
 def empty_fold(folds: list[tuple[list[Document], list[Document]]]) -> int | None:
     """The first fold of ``kfold``'s that tests on no document (ids hash unevenly), or ``None``."""
     return next((i for i, (_, test) in enumerate(folds) if not test), None)
+
+
+def split_texts(parts: dict[str, list[Document]]) -> list[list[tuple[str, str]]]:
+    """Texts (equal up to whitespace) held under several ids in different ``parts``: ``(id, part)`` pairs each.
+
+    The same article exported twice under two ids is drawn twice, so a test part may hold text that
+    train also holds; this is how ``naba data split`` finds such leaks to warn about them.
+    """
+    seen: dict[str, list[tuple[str, str]]] = {}
+    for name, docs in parts.items():
+        for doc in docs:
+            seen.setdefault(" ".join(doc.text.split()), []).append((doc.id, name))
+    return [where for where in seen.values() if len({name for _, name in where}) > 1]
