@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # naba, also from a checkout not installed
-from naba.corpus.anercorp import find_shared  # noqa: E402
+from naba.corpus.anercorp import SPLITS, find_shared  # noqa: E402
 from naba.corpus.conll import read_conll  # noqa: E402
 
 # Reporting verbs in common inflections, complementizers, quote marks and the colon: the places a
@@ -37,6 +37,9 @@ CANDIDATE = re.compile(
     r"|حذر|حذّر|اعتبر|صرح|أضاف|اضاف|مضيفا|أضافت|تابع|رأى|يرى|زعم|أكدت|أعلنت|أوضحت|أشارت|أفادت|صرّح|ادعى|اتهم"
     r"|طالب|دعا|شدد|كشف|أبلغ|أعرب|رجح|توقع|أن |إن |«|»|\"|:)"
 )
+
+# ``claim @@N``: the N-th occurrence (the pattern scripts/anercorp_claims.py build resolves)
+OCCURRENCE = re.compile(r"(?P<claim>.*?)\s*@@(?P<n>\d+)")
 
 
 def sentences(split: str) -> list[str]:
@@ -52,21 +55,32 @@ def check(path: Path) -> int:
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
-        parts = line.split("\t")
-        if len(parts) < 2 or not parts[1].isdigit():
+        # read as scripts/anercorp_claims.py build reads it, so that what passes here builds there
+        parts = line.rstrip("\r").split("\t")
+        if len(parts) not in (2, 3) or not parts[1].strip().isdigit():
             print(f"line {n}: need SPLIT<TAB>INDEX<TAB>claims")
             errors += 1
             continue
         split, index = parts[0], int(parts[1])
-        text = cache.setdefault(split, sentences(split))[index]
+        if split not in SPLITS:
+            print(f"line {n}: unknown split {split!r} (known: {', '.join(SPLITS)})")
+            errors += 1
+            continue
+        if split not in cache:  # once per split, not once per line
+            cache[split] = sentences(split)
+        texts = cache[split]
+        if index >= len(texts):
+            print(f"line {n}: sentence index {index} is not in 0..{len(texts) - 1}")
+            errors += 1
+            continue
+        text = texts[index]
         read += 1
         for claim in (c.strip() for c in (parts[2] if len(parts) > 2 else "").split("|||")):
             if not claim:
                 continue
             occurrence = None
-            if "@@" in claim:
-                claim, _, n_text = claim.rpartition("@@")
-                claim, occurrence = claim.strip(), int(n_text)
+            if m := OCCURRENCE.fullmatch(claim):
+                claim, occurrence = m["claim"], int(m["n"])
             count = text.count(claim)
             if count == 0:
                 problem = "claim not found in the sentence"

@@ -44,3 +44,24 @@ def test_check_reports_each_bad_claim(shared: Path, tmp_path: Path, capsys) -> N
     assert "line 5: need SPLIT<TAB>INDEX<TAB>claims" in out
     assert "line 1 " not in out
     assert errors == 4
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("test\t7\tكلمة", "line 1: sentence index 7 is not in 0..1"),           # was an IndexError
+        ("test\t0\tكلمة@@x", "line 1 (test 0): claim not found"),                # was a ValueError; build reads it so
+        ("test\t0\tكلمة\tأخرى", "line 1: need SPLIT<TAB>INDEX<TAB>claims"),      # build refuses 4 fields; check passed it
+        ("dev\t0\tكلمة", "line 1: unknown split 'dev'"),                         # was a raw DataError from the corpus
+        ("test\t1\tكلمة @@2", "0 errors"),
+    ],
+    ids=["index-out-of-range", "bad-occurrence", "four-fields", "unknown-split", "fine"],
+)
+def test_check_reports_bad_lines_without_a_traceback(tmp_path: Path, capsys, monkeypatch, line: str,
+                                                     expected: str) -> None:
+    monkeypatch.setattr(tool, "sentences", lambda split: ["قال إن كلمة", "كلمة ثم كلمة"])  # not ANERcorp's text
+    raw = tmp_path / "raw.tsv"
+    raw.write_text(line + "\n", encoding="utf-8")
+    errors = tool.check(raw)
+    assert expected in capsys.readouterr().out
+    assert errors == (expected != "0 errors")
