@@ -315,6 +315,24 @@ def test_split_warns_when_one_text_under_two_ids_lands_in_two_parts(tmp_path: Pa
     assert "warning" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("n", "ratios", "empty"), [
+    (10, "0.8,0.1,0.1", "test"),   # seed 13 draws no test document of d0..d9
+    (3, "0.8,0.1,0.1", "test"),
+    (10, "0.5,0.5,0.0", None),     # a part of ratio 0 is empty as asked
+    (40, "0.8,0.1,0.1", None),
+])
+def test_split_warns_when_a_part_asked_for_gets_no_document(tmp_path: Path, capsys, n: int, ratios: str,
+                                                             empty: str | None) -> None:
+    write_jsonl([Document(f"d{i}", f"نص {i}") for i in range(n)], tmp_path / "all.jsonl")
+    assert main(["data", "split", str(tmp_path / "all.jsonl"), "--out", str(tmp_path / "s"), "--ratios", ratios]) == 0
+    err = capsys.readouterr().err
+    if empty:
+        assert f"warning: {empty} gets none of the {n} document(s)" in err
+        assert read_jsonl(tmp_path / "s" / f"{empty}.jsonl") == []
+    else:
+        assert "warning" not in err
+
+
 def test_convert_to_brat_refuses_a_folder_holding_other_documents(tmp_path: Path, capsys) -> None:
     write_jsonl([Document("a", "قال محمد"), Document("b", "في دمشق")], tmp_path / "v1.jsonl")
     write_jsonl([Document("a", "قال علي")], tmp_path / "v2.jsonl")

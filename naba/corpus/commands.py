@@ -323,8 +323,13 @@ def cmd_split(args: argparse.Namespace) -> int:
                 formats.write(part, args.out / f"fold-{i}" / f"{name}.jsonl", format="jsonl", scheme=scheme)
             print(f"fold-{i}: train {len(train)}, test {len(test)}", file=sys.stderr)
         return 0
-    parts = split(docs, ratios=_parse_ratios(args.ratios), seed=args.seed)
+    ratios = _parse_ratios(args.ratios)
+    parts = split(docs, ratios=ratios, seed=args.seed)
     _warn_split_texts(parts)
+    for (name, part), ratio in zip(parts.items(), ratios, strict=False):
+        if ratio > 0 and not part:  # each document is its own draw: a small corpus can leave a part empty
+            print(f"naba data split: warning: {name} gets none of the {len(docs)} document(s) (ratio {ratio:g}; "
+                  f"parts are drawn by hashing ids); {name}.jsonl is empty: try another --seed", file=sys.stderr)
     for name, part in parts.items():
         formats.write(part, args.out / f"{name}.jsonl", format="jsonl", scheme=scheme)
     print(", ".join(f"{name} {len(part)}" for name, part in parts.items()), file=sys.stderr)
