@@ -288,7 +288,7 @@ def _speech_quote(sent: _Sentence, o: int) -> bool:
     """Whether the quote opening at ``o`` reads as speech, not a quoted name or title.
 
     Speech is a few words long and ends its clause: after the closing mark comes punctuation, the
-    line's end or another report; '" الحزب من اجل مجتمع ديمقراطي " لوكالة ...' is a name.
+    line's end or another report; '" الجبهة الوطنية للعدالة والتنمية " لوكالة ...' is a name.
     """
     c = sent.close_of[o]
     if c - o - 1 < _MIN_QUOTE:
@@ -342,7 +342,7 @@ def _boundary(sent: _Sentence, k: int) -> bool:
     if n >= len(toks):
         return False
     if n > k and toks[n].key == "من" and n + 1 < len(toks) and toks[n + 1].key in _COMMENTS:
-        return True  # "، من دون إعطاء تفاصيل"
+        return True  # "، من دون ذكر موعد محدد"
     if n > k and (toks[n].key in _COMMENTS or _is_adverbial(sent, n)):
         return True  # "، بحسب البيان", "، لتصبح بذلك ...": the reporter speaks again
     if toks[n].key in _CONTINUERS:
