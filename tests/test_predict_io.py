@@ -100,6 +100,44 @@ def test_folder_is_read_sorted_and_bad_files_are_rejected(tmp_path: Path) -> Non
     assert items[3:] == [Record(4, "d", "د")]
 
 
+def _bytes_name(folder: Path, name: bytes, data: bytes) -> Path:
+    """A file whose name is ``name``'s raw bytes (``os.fsdecode``: not UTF-8 -> lone surrogates)."""
+    try:
+        with open(os.fsencode(folder) + b"/" + name, "wb") as fh:
+            fh.write(data)
+    except OSError:
+        pytest.skip("the file system refuses names that are not UTF-8")
+    return folder / os.fsdecode(name)
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "data", "reasons"),
+    [
+        # a cp1256 name (a zip made on Arabic Windows): no UTF-8 output can hold it as an id
+        ("folder", b"\xe3\xd5\xd1.txt", "خبر".encode(), ["file name is not valid UTF-8"]),
+        ("text", b"\xe3\xd5\xd1.txt", "خبر".encode(), ["file name is not valid UTF-8"]),
+        # an input whose own name is not UTF-8: its rejects still have to be written
+        ("jsonl", b"\xe3\xd5.jsonl", b'{"id": "a", "text": "x"}\n{broken\n', ["invalid JSON"]),
+    ],
+    ids=["folder", "text", "jsonl"],
+)
+def test_names_that_are_not_utf8_make_writable_rejects(
+    tmp_path: Path, kind: str, name: bytes, data: bytes, reasons: list[str]
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "ok.txt").write_text("نص", encoding="utf-8")
+    path = _bytes_name(folder, name, data)
+    items = list(read_inputs(folder if kind == "folder" else path))
+    rejects = [i for i in items if isinstance(i, Reject)]
+    assert [r.reason.split(":")[0] for r in rejects] == reasons
+    for item in items:
+        # what the job writes: output lines (ids) and rejects lines, UTF-8
+        line = json.dumps(item.to_dict() if isinstance(item, Reject) else {"id": item.id}, ensure_ascii=False)
+        line.encode("utf-8")
+    assert "\\x" in rejects[0].to_dict()["source"]  # the name's bytes, shown
+
+
 def test_parquet_is_read_in_row_batches(tmp_path: Path) -> None:
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")

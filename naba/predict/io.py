@@ -49,7 +49,10 @@ class Reject:
     id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "line": self.line, "id": self.id, "reason": self.reason}
+        # a path whose name is not UTF-8 holds lone surrogates (os.fsdecode), which no UTF-8 file
+        # can hold: its bytes are written as \xNN instead
+        source = os.fsencode(self.source).decode("utf-8", "backslashreplace")
+        return {"source": source, "line": self.line, "id": self.id, "reason": self.reason}
 
 
 def input_kind(path: str | Path) -> str:
@@ -125,6 +128,10 @@ def checked_ids(
 
 
 def _read_text_file(path: Path, number: int) -> Record | Reject:
+    if not _utf8(path.stem):
+        # a name in another encoding (a zip made on Arabic Windows: cp1256) cannot be an id in a
+        # UTF-8 output
+        return Reject(str(path), number, "file name is not valid UTF-8: rename the file (e.g. convmv -f cp1256 -t utf-8)")
     try:
         # bytes, then strict decoding: newlines (CRLF included) stay as they are in the file
         text = path.read_bytes().decode("utf-8")
