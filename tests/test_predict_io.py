@@ -100,6 +100,29 @@ def test_folder_is_read_sorted_and_bad_files_are_rejected(tmp_path: Path) -> Non
     assert items[3:] == [Record(4, "d", "د")]
 
 
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        # a Parquet dataset as pandas / Spark write it (a folder articles.parquet/ of part files)
+        (["part-0.parquet", "part-1.parquet"], r"no \.txt files? in it; it holds part-0\.parquet, part-1\.parquet"),
+        (["a.jsonl"], r"it holds a\.jsonl"),
+        (["2023/01.txt"], r"it holds 2023/"),  # subfolders are not read
+        ([], None),  # an empty folder: nothing to do, as an empty JSONL file
+    ],
+)
+def test_a_folder_without_txt_files_is_a_data_error(tmp_path: Path, files: list[str], message: str | None) -> None:
+    folder = tmp_path / "articles.parquet"
+    folder.mkdir()
+    for name in files:
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_text("x", encoding="utf-8")
+    if message is None:
+        assert list(read_inputs(folder)) == []
+    else:
+        with pytest.raises(DataError, match=message):
+            list(read_inputs(folder))
+
+
 def _bytes_name(folder: Path, name: bytes, data: bytes) -> Path:
     """A file whose name is ``name``'s raw bytes (``os.fsdecode``: not UTF-8 -> lone surrogates)."""
     try:
