@@ -174,6 +174,28 @@ def test_parquet_is_read_in_row_batches(tmp_path: Path) -> None:
     assert items[3] == Record(4, "d", "w")
 
 
+@pytest.mark.parametrize("column", ["id", "text"])
+@pytest.mark.parametrize("dictionary", [False, True])
+def test_parquet_strings_that_are_not_utf8_are_rejects(tmp_path: Path, column: str, dictionary: bool) -> None:
+    # Arrow does not check a string column's bytes when it reads (nor do some writers when they
+    # write): a bad value surfaces only when it becomes a Python str
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    data = b"d0" + b"\xe3\xd5" + b"d2"  # cp1256 bytes in the second value
+    offsets = pa.array([0, 2, 4, 6], pa.int32()).buffers()[1]
+    bad = pa.Array.from_buffers(pa.string(), 3, [None, offsets, pa.py_buffer(data)])
+    if dictionary:
+        bad = pa.DictionaryArray.from_arrays(pa.array([0, 1, 2], pa.int32()), bad)
+    good = pa.array(["d0", "d1", "d2"])
+    path = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": bad if column == "id" else good, "text": bad if column == "text" else good}), path)
+    items = list(read_inputs(path))
+    assert items[0] == Record(1, "d0", "d0") and items[2] == Record(3, "d2", "d2")
+    assert isinstance(items[1], Reject) and items[1].line == 2
+    assert items[1].reason == f"{column!r} is not valid UTF-8: invalid continuation byte at byte 0"
+    assert items[1].id == (None if column == "id" else "d1")
+
+
 def test_parquet_without_the_text_column_is_a_data_error(tmp_path: Path) -> None:
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")

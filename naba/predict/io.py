@@ -245,11 +245,37 @@ def _read_parquet(path: Path, *, id_field: str, text_field: str, rows: int) -> I
             raise DataError(Problem(source, f"after row {number}", f"cannot read Parquet data: {exc}")) from None
         if batch is None:
             break
-        ids = batch.column(id_field).to_pylist()
-        texts = batch.column(text_field).to_pylist()
+        ids = _values(batch.column(id_field))
+        texts = _values(batch.column(text_field))
         for doc_id, text in zip(ids, texts, strict=True):
             number += 1
-            yield _record(source, number, {id_field: doc_id, text_field: text}, id_field, text_field)
+            if isinstance(doc_id, UnicodeDecodeError):
+                yield Reject(source, number, f"{id_field!r} {_not_utf8(doc_id)}")
+            elif isinstance(text, UnicodeDecodeError):
+                yield Reject(source, number, f"{text_field!r} {_not_utf8(text)}", _check_id(doc_id))
+            else:
+                yield _record(source, number, {id_field: doc_id, text_field: text}, id_field, text_field)
+
+
+def _values(column: Any) -> list[Any]:
+    """The Python values of an Arrow column; a string that is not UTF-8 (Arrow reads a Parquet
+    file's bytes unchecked, and not every writer checks them) as its UnicodeDecodeError, so that
+    only its row is rejected."""
+    try:
+        return column.to_pylist()
+    except UnicodeDecodeError:
+        pass
+    values: list[Any] = []
+    for i in range(len(column)):
+        try:
+            values.append(column[i].as_py())
+        except UnicodeDecodeError as exc:
+            values.append(exc)
+    return values
+
+
+def _not_utf8(exc: UnicodeDecodeError) -> str:
+    return f"is not valid UTF-8: {exc.reason} at byte {exc.start}"
 
 
 def resume_output(path: str | Path, *, repair: bool = True) -> set[str]:
