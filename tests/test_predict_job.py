@@ -416,6 +416,33 @@ def test_records_that_json_reads_oddly(tagger: Tagger, tmp_path: Path, line: str
         assert rejects[0]["id"] in (None, "a")  # a lone surrogate cannot be written as UTF-8: no id then
 
 
+@pytest.mark.parametrize(
+    ("kind", "name", "data", "written", "reason"),
+    [
+        # cp1256 names, as a zip made on Arabic Windows leaves them: not UTF-8, so no id of a UTF-8 output
+        ("folder", b"\xe3\xd5\xd1.txt", "خبر".encode(), ["ok"], "file name is not valid UTF-8"),
+        ("jsonl", b"\xe3\xd5.jsonl", b'{"id": "a", "text": "x"}\n{broken\n', ["a"], "invalid JSON"),
+    ],
+    ids=["folder", "jsonl"],
+)
+def test_names_that_are_not_utf8_are_rejects_not_a_crash(
+    tagger: Tagger, tmp_path: Path, kind: str, name: bytes, data: bytes, written: list[str], reason: str
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "ok.txt").write_text("قال الجيش", encoding="utf-8")
+    try:
+        with open(os.fsencode(folder) + b"/" + name, "wb") as fh:
+            fh.write(data)
+    except OSError:
+        pytest.skip("the file system refuses names that are not UTF-8")
+    out = tmp_path / "out.jsonl"
+    result = run_job(tagger, folder if kind == "folder" else folder / os.fsdecode(name), out, progress=False)
+    assert _ids(out) == written and result.rejected == 1
+    (reject,) = [json.loads(x) for x in (tmp_path / "out.rejects.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert reject["line"] == 2 and reject["reason"].startswith(reason) and "\\xe3\\xd5" in reject["source"]
+
+
 def test_a_read_error_is_a_clear_error(tagger: Tagger, tmp_path: Path) -> None:
     mem = Path("/proc/self/mem")  # reading it from offset 0 fails with EIO
     if not mem.exists():
