@@ -104,7 +104,10 @@ _PASSES = [
     ),
     (r"https?://[a-zA-Z0-9_\-./~?=%&]+", _URL_TOKEN, "http"),
     (r"www[a-zA-Z0-9_\-?=%&/.~]+", _URL_TOKEN, "www"),
-    (r"[a-zA-Z]+\.com", _URL_TOKEN, ".com"),
+    # AraBERT's "[a-zA-Z]+\.com", tried only where a match can start (a run's start, or just after a
+    # match ending in the run): a match from inside a run ends where the run's does, so the rest
+    # never match, and trying them rescans the run from every letter (quadratic in its length)
+    (r"(?:(?<![a-zA-Z])|(?<=\.com))[a-zA-Z]+\.com", _URL_TOKEN, ".com"),
     (r"(?=http)\S+", _URL_TOKEN, "http"),
     (r"(?=www)\S+", _URL_TOKEN, "www"),
     (r"://", _URL_TOKEN, "://"),

@@ -33,6 +33,8 @@ REMOVED = set(DIACRITICS + TATWEEL + INVISIBLE + "\ufe0f")
         ("الموقع www.sana.sy اليوم", "الموقع [رابط] اليوم"),
         ("راسلوا ali@mail.com", "راسلوا [رابط]"),  # AraBERT's first URL pattern takes e-mails too
         ("راسلوا ali@mail", "راسلوا [بريد]"),
+        ("منصة X.com قالت", "منصة [رابط] قالت"),  # a one-letter ".com" name: AraBERT's "[a-zA-Z]+\.com" pass
+        ("x.comy.com", "[رابط]"),
         ("كتب @ahmed_1 اليوم", "كتب [مستخدم] اليوم"),
         ("ههههههه", "هه"),  # a non-digit repeated more than twice is cut to two
         ("!!!!", "! !"),
@@ -295,3 +297,22 @@ def test_prepare_is_linear_enough() -> None:
     p = prepare(text)
     assert time.perf_counter() - t0 < 10
     assert len(p.offsets) == len(p.text) + 1
+
+
+@pytest.mark.parametrize(
+    "text, prepared_tail",
+    [
+        # a long run of Latin letters in a text that mentions a one-letter ".com" site (X.com): AraBERT's
+        # "[a-zA-Z]+\.com" pass rescanned the run from every letter (100k letters: about 10 s, 1M: hours)
+        ("a" * 100_000 + " منصة X.com", "منصة [رابط]"),
+        ("x.com " + "b" * 100_000, "b" * 2),  # the run is cut to "bb" later, but only after the passes
+    ],
+    ids=["letters-then-x.com", "x.com-then-letters"],
+)
+def test_a_long_latin_run_prepares_in_linear_time(text: str, prepared_tail: str) -> None:
+    import time
+
+    t0 = time.perf_counter()
+    p = prepare(text)
+    assert time.perf_counter() - t0 < 2
+    assert p.text.endswith(prepared_tail)
