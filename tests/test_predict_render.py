@@ -206,3 +206,22 @@ def test_headless_chromium_shows_the_spans(tmp_path: Path) -> None:
             colours = {c for _, c in img.convert("RGB").getcolors(maxcolors=1 << 20)}
         assert len(colours) > 50  # text, anti-aliasing and the label colours, not a blank page
         assert any(abs(r - 0x7B) < 24 and abs(g - 0x2C) < 24 and abs(b - 0xBF) < 24 for r, g, b in colours)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["render", "IN", "-o", "OUT", "--limit", "-1"], "--limit must be 0 or more, got -1"),
+        (["tag", "MODEL", "--text", "نص", "--width", "0"], "--width must be at least 2, got 0"),
+    ],
+)
+def test_cli_numbers_out_of_range_are_errors(tmp_path: Path, capsys: pytest.CaptureFixture, argv: list[str],
+                                             message: str) -> None:
+    # a negative --limit drew an empty page and exited 0; --width 0 cut span texts from their end
+    src = tmp_path / "in.jsonl"
+    write_jsonl([Document("a", "قال الوزير", [Span(4, 10, "ACTOR")])], src)
+    out = tmp_path / "page.html"
+    paths = {"IN": str(src), "OUT": str(out), "MODEL": str(tmp_path / "no-model")}
+    assert main([paths.get(a, a) for a in argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()

@@ -109,6 +109,8 @@ def _tag(args: argparse.Namespace) -> int:
     from naba.predict.host import with_rule_claims
     from naba.predict.tagger import Tagger
 
+    if args.width < 2:  # room for one character and the ellipsis
+        raise ConfigError(f"--width must be at least 2, got {args.width}")
     docs: list[tuple[str, str]] = [(f"text-{i}", t) for i, t in enumerate(args.text)]
     for name in args.files:
         path = Path(name)
@@ -243,8 +245,11 @@ def _export(args: argparse.Namespace, tagger: Any, work: Path, output: Path) -> 
 
 def _render(args: argparse.Namespace) -> int:
     from naba.corpus.fileio import atomic_open
+    from naba.errors import ConfigError
     from naba.predict.render import read_tagged, render_page
 
+    if args.limit is not None and args.limit < 0:  # a negative limit drew an empty page, exit 0
+        raise ConfigError(f"--limit must be 0 or more, got {args.limit}")
     docs = list(read_tagged(args.input, source=args.source, limit=args.limit))
     page = render_page(docs, title=args.title or f"naba: {Path(args.input).name}")
     with atomic_open(args.output) as out:
