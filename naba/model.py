@@ -415,11 +415,14 @@ def save_checkpoint(
         for file in tmp.rglob("*"):
             if file.is_file():
                 os.chmod(file, 0o666 & ~mask)
-        if path.exists():
+        if os.path.lexists(path):  # a dangling link too: a folder cannot be renamed over it
             old = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:8]}")
             os.replace(path, old)
             os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
+            if old.is_symlink():  # the link goes; what it points to need not be ours to delete
+                old.unlink()
+            else:
+                shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
     except BaseException:

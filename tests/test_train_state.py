@@ -47,16 +47,71 @@ def test_publish_dir_replaces_a_folder(tmp_path: Path) -> None:
         # killed after both renames: the old copy goes
         (["best", ".best.old-1a2b3c4d"], ["best"]),
         (["runs", "notes.txt"], ["notes.txt", "runs"]),
+        # the old copy a link (best was one): the link goes, not what it points to
+        (["best", "link:.best.old-1a2b3c4d"], ["best", "target"]),
+        (["best", "link:.best.old"], ["best", "target"]),
+        (["link:.best.old-1a2b3c4d"], ["best", "target"]),
     ],
 )
 def test_remove_temp_dirs(tmp_path: Path, before: list[str], after: list[str]) -> None:
     for name in before:
-        if name.endswith(".txt") or name.endswith(".yaml.q.tmp"):
+        if name.startswith("link:"):
+            (tmp_path / "target").mkdir()
+            (tmp_path / "target" / "weights").write_text("x")
+            (tmp_path / name[5:]).symlink_to(tmp_path / "target", target_is_directory=True)
+        elif name.endswith(".txt") or name.endswith(".yaml.q.tmp"):
             (tmp_path / name).write_text("x")
         else:
             (tmp_path / name).mkdir()
     remove_temp_dirs(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == after
+    if (tmp_path / "target").exists():
+        assert (tmp_path / "target" / "weights").read_text() == "x"
+
+
+class _Weights:
+    """Stands in for a model and a tokenizer in naba.model.save_checkpoint: writes one file."""
+
+    def __init__(self, content: str, file: str = "model.safetensors") -> None:
+        self.content, self.file = content, file
+
+    def save_pretrained(self, folder) -> None:
+        (Path(folder) / self.file).write_text(self.content)
+
+
+def _write_folder(how: str, final: Path, content: str) -> None:
+    if how == "publish_dir":
+        tmp = temp_dir_for(final)
+        (tmp / "model.safetensors").write_text(content)
+        publish_dir(tmp, final)
+    else:
+        from naba.corpus.labels import DEFAULT_SCHEME
+        from naba.encode import LabelSpace
+        from naba.model import save_checkpoint
+
+        save_checkpoint(final, _Weights(content), _Weights("", "tokenizer.json"), LabelSpace.from_scheme(DEFAULT_SCHEME), extra={})
+
+
+@pytest.mark.parametrize("how", ["publish_dir", "save_checkpoint"])
+@pytest.mark.parametrize("link", ["to a folder", "dangling"])
+def test_a_folder_written_over_a_symlink_replaces_the_link_and_leaves_nothing_behind(
+    tmp_path: Path, how: str, link: str
+) -> None:
+    # best -> elsewhere: the old link was renamed to .best.old-* and never removed (rmtree refuses a
+    # link, ignore_errors hid it; remove_temp_dirs did not clear it either), and over a dangling link
+    # the rename raised NotADirectoryError
+    run, target = tmp_path / "run", tmp_path / "elsewhere"
+    run.mkdir()
+    if link == "to a folder":
+        target.mkdir()
+        (target / "model.safetensors").write_text("old")
+    (run / "best").symlink_to(target, target_is_directory=True)
+    _write_folder(how, run / "best", "new")
+    remove_temp_dirs(run)
+    assert sorted(p.name for p in run.iterdir()) == ["best"]
+    assert not (run / "best").is_symlink() and (run / "best" / "model.safetensors").read_text() == "new"
+    if link == "to a folder":  # the link's target is not the run's to delete
+        assert (target / "model.safetensors").read_text() == "old"
 
 
 def test_checkpoints_are_listed_by_step_and_pruned(tmp_path: Path) -> None:

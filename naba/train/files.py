@@ -40,14 +40,22 @@ def publish_dir(tmp: Path, path: Path) -> None:
     """
     os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700
     old = None
-    if path.exists():
+    if os.path.lexists(path):  # a dangling link too: a folder cannot be renamed over it
         old = path.with_name(f".{path.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
+        if os.path.lexists(old):
+            _remove(old)
         os.replace(path, old)
     os.replace(tmp, path)
     if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        _remove(old)
+
+
+def _remove(entry: Path) -> None:
+    """Delete a folder, a file or a link; a link's target is left alone (it need not be the run's)."""
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        entry.unlink(missing_ok=True)
 
 
 def remove_temp_dirs(folder: Path) -> None:
@@ -56,14 +64,11 @@ def remove_temp_dirs(folder: Path) -> None:
         return
     for entry in sorted(folder.iterdir()):
         old = _OLD.match(entry.name)
-        if old and not (folder / old.group(1)).exists():
+        if old and not os.path.lexists(folder / old.group(1)):
             # killed between the two renames of a replace: the old folder is the good one
             os.replace(entry, folder / old.group(1))
         elif old or (entry.name.startswith(".") and entry.name.endswith(".tmp")):
-            if entry.is_dir():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
+            _remove(entry)
 
 
 def git_description(start: Path) -> str:
