@@ -633,3 +633,55 @@ def test_accumulated_micro_batches_make_the_update_of_one_batch_of_their_union(
     for a, b in zip(split, whole, strict=True):
         for ga, gb in zip(a, b, strict=True):
             torch.testing.assert_close(ga, gb, rtol=1e-4, atol=1e-5)
+
+
+def _cells(row: str) -> list[str]:
+    """A Markdown table row's cells (a ``\\|`` is a pipe inside a cell)."""
+    return [c.strip() for c in re.split(r"(?<!\\)\|", row.strip())[1:-1]]
+
+
+@pytest.mark.parametrize(
+    ("layers", "run_name"),
+    [
+        ({"entity": ("ACTOR", "LOCATION")}, "plain"),
+        # a '|' is allowed in label and layer names: it split the card's table rows into extra columns
+        ({"entity": ("ACTOR|PERSON", "LOCATION")}, "plain"),
+        ({"a|b": ("X",)}, "plain"),
+        # the usage snippets put the path in "...": a '"' ended the string, a '\' started an escape
+        # ('\n' in lr\new made a newline: the snippet loaded another folder)
+        ({"entity": ("ACTOR",)}, 'say "hi"'),
+        ({"entity": ("ACTOR",)}, "lr\\new"),
+        ({"entity": ("ACTOR",)}, "نبأ"),
+    ],
+)
+def test_the_model_card_tables_and_code_hold_odd_names(tmp_path: Path, layers: dict, run_name: str) -> None:
+    import ast
+
+    from naba.corpus.labels import LabelScheme
+    from naba.encode import LabelSpace
+    from naba.train.card import model_card
+    from naba.train.config import TrainConfig
+
+    cfg = TrainConfig()
+    cfg.run.name, cfg.data.train = run_name, [str(tmp_path / "train.jsonl")]
+    space = LabelSpace.from_scheme(LabelScheme(layers=layers))
+    row = {"precision": 0.5, "recall": 0.25, "f1": 1 / 3, "gold": 4}
+    scores = {**{layer: row for layer in layers}, "micro": row}
+    run_dir = tmp_path / "runs" / run_name
+    card = model_card(cfg, run_dir=run_dir, space=space, counts={"train": 3, "dev": 1, "test": 1},
+                      metrics={"final": {"dev": scores, "test": scores}, "best": {"step": 6}}, git="abc")
+    lines = card.splitlines()
+    head = lines.index("| layer | labels | tags |")
+    for layer, labels in layers.items():
+        i = [n for n, line in enumerate(lines) if n > head and _cells(line)[:1] == [layer.replace("|", "\\|")]][0]
+        cells = _cells(lines[i])
+        assert len(cells) == 3 and cells[1].replace("\\|", "|") == ", ".join(labels)
+    tables = [n for n, line in enumerate(lines) if line.startswith("| layer | precision")]
+    assert len(tables) == 2
+    for n in tables:
+        assert all(len(_cells(line)) == 5 for line in lines[n:n + 3 + len(layers)])
+    # every Python snippet parses, and names the run's folders exactly
+    code = re.findall(r"```python\n(.*?)```", card, flags=re.S)
+    strings = {node.value for block in code for node in ast.walk(ast.parse(block))
+               if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    assert {str(run_dir), str(run_dir / "best")} <= strings

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from naba.train.config import TrainConfig
 
 
+def _cell(text: str) -> str:
+    # label and layer names may hold '|', which would end a table cell
+    return text.replace("|", "\\|")
+
+
+def _literal(path: Path) -> str:
+    # a Python string literal of the path: a '"' or '\' in it would break the snippet or change it
+    return json.dumps(str(path), ensure_ascii=False)
+
+
 def _table(results: dict[str, dict[str, Any]]) -> list[str]:
     lines = ["| layer | precision | recall | F1 | gold spans |", "| --- | ---: | ---: | ---: | ---: |"]
     for name, row in results.items():
         lines.append(
-            f"| {name} | {row['precision']:.4f} | {row['recall']:.4f} | {row['f1']:.4f} | {row['gold']} |"
+            f"| {_cell(name)} | {row['precision']:.4f} | {row['recall']:.4f} | {row['f1']:.4f} | {row['gold']} |"
         )
     return lines
 
@@ -36,7 +47,7 @@ def model_card(
     ]
     for layer in space.layers:
         labels = space.scheme.layers[layer]
-        lines.append(f"| {layer} | {', '.join(labels)} | {', '.join(space.tags(layer))} |")
+        lines.append(f"| {_cell(layer)} | {_cell(', '.join(labels))} | {_cell(', '.join(space.tags(layer)))} |")
     lines += [
         "",
         "## Model and data",
@@ -74,7 +85,7 @@ def model_card(
         "```python",
         "from naba import Tagger",
         "",
-        f'tagger = Tagger.from_pretrained("{run_dir}")  # or the best/ folder',
+        f"tagger = Tagger.from_pretrained({_literal(run_dir)})  # or the best/ folder",
         'for span in tagger("أعلن الجيش السوري اليوم ..."):  # one dict per span',
         "    print(span)",
         "```",
@@ -86,8 +97,8 @@ def model_card(
         "```python",
         "from transformers import AutoModelForTokenClassification, AutoTokenizer",
         "",
-        f'model = AutoModelForTokenClassification.from_pretrained("{best}")',
-        f'tokenizer = AutoTokenizer.from_pretrained("{best}")',
+        f"model = AutoModelForTokenClassification.from_pretrained({_literal(best)})",
+        f"tokenizer = AutoTokenizer.from_pretrained({_literal(best)})",
         "print(model.config.id2label)",
         "```",
         "",
