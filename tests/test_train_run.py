@@ -685,3 +685,29 @@ def test_the_model_card_tables_and_code_hold_odd_names(tmp_path: Path, layers: d
     strings = {node.value for block in code for node in ast.walk(ast.parse(block))
                if isinstance(node, ast.Constant) and isinstance(node.value, str)}
     assert {str(run_dir), str(run_dir / "best")} <= strings
+
+
+@pytest.mark.parametrize(
+    ("lr", "finite"),
+    [
+        ("3e-3", True),
+        # a diverged run (an lr sweep's high end): metrics.json held "train_loss": NaN, which is not
+        # JSON (jq, JavaScript's JSON.parse and most readers other than Python's refuse the file)
+        ("1e6", False),
+    ],
+)
+def test_metrics_json_is_strict_json_even_when_the_loss_diverges(
+    tmp_path: Path, corpus: dict[str, Path], lr: str, finite: bool
+) -> None:
+    path = config_file(tmp_path, corpus, optim={"max_steps": 2, "max_grad_norm": 0.0, "warmup_ratio": 0.0},
+                       run={"eval_every": 1})
+    returned = train_in_process(path, f"optim.lr={lr}")
+
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not JSON")
+
+    metrics = json.loads((tmp_path / "runs" / "tiny" / "metrics.json").read_text(encoding="utf-8"),
+                         parse_constant=refuse)
+    assert metrics == returned and len(metrics["evals"]) == 2
+    losses = [e["train_loss"] for e in metrics["evals"]]
+    assert all(isinstance(x, float) for x in losses) if finite else losses[-1] is None

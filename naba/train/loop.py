@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import sys
@@ -272,7 +273,9 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
                 loss_mean /= max(1, step - done_since)
                 progress.eval_loss_sum = 0.0
                 f1 = results["micro"]["f1"]
-                progress.evals.append({"step": step, "epoch": progress.epoch, "train_loss": round(loss_mean, 6),
+                # a diverged loss is null: NaN and Infinity are not JSON, and metrics.json must parse anywhere
+                train_loss = round(loss_mean, 6) if math.isfinite(loss_mean) else None
+                progress.evals.append({"step": step, "epoch": progress.epoch, "train_loss": train_loss,
                                        "lr": scheduler.get_last_lr()[0], "dev": results})
                 accelerator.log({f"dev/{k}/f1": v["f1"] for k, v in results.items()}, step=step)
                 if progress.best is None or f1 > progress.best:
