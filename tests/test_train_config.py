@@ -112,6 +112,11 @@ BAD = [
     ("optim:\n  warmup_ratio: 1.0\n", [], ["optim.warmup_ratio"]),
     ("run:\n  name: a/b\n", [], ["run.name", "plain folder name"]),
     ("data:\n  read_options: begin\n", [], ["data.read_options", "mapping"]),
+    # a file where the run folder (or one above it) goes: was a raw NotADirectoryError from mkdir,
+    # after the data was read and the model built
+    ("", ["run.dir=data/a.jsonl"], ["command line", "run.dir", "a.jsonl", "is a file"]),
+    ("", ["run.dir=data/a.jsonl/deeper"], ["command line", "run.dir", "a.jsonl", "is a file"]),
+    ("", ["run.dir=data", "run.name=a.jsonl"], ["command line", "run.name", "a.jsonl", "is a file"]),
     # found before a run folder is touched, not when the data is read (after run.overwrite deleted the old run)
     ("data:\n  format: conl\n", [], ["run.yaml", "data.format", "conl", "conll"]),
     ("model:\n  preset: arabert\n", [], ["run.yaml", "model.preset", "arabertv02"]),

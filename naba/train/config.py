@@ -396,3 +396,10 @@ def _check(cfg: TrainConfig, sources: dict[str, str]) -> None:
         fail("run.seed", f"must be below 2**32 (numpy's limit), got {r.seed}")
     if "/" in r.name or r.name in (".", ".."):
         fail("run.name", f"must be a plain folder name, got {r.name!r}")
+    # a file where the run folder or a folder above it goes would stop the start with a raw mkdir error
+    # once the data is read and the model built
+    there = Path(r.dir) / r.name
+    while not there.exists() and there != there.parent:
+        there = there.parent
+    if not there.is_dir():
+        fail("run.name" if there == Path(r.dir) / r.name else "run.dir", f"{there} is a file, not a folder")
