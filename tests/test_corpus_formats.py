@@ -7,6 +7,7 @@ import os
 import stat
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from naba.corpus import formats
@@ -665,3 +666,25 @@ def test_conll_leaves_out_tokens_of_direction_marks_alone(
     assert back.text == rebuilt_text(text)
     assert [back.text[s.start : s.end] for s in back.spans] == [text[s.start : s.end].replace(f" {RLM}\u200e", "")
                                                                 for s in spans]
+
+
+@pytest.mark.parametrize(
+    ("start", "reason"),
+    [
+        # JSON writes True as true, which every reader refuses as an offset: the file was written, then unreadable
+        (True, "offsets must be integers, got bool"),
+        # pandas and numpy give numpy integers; "[4, 9): offsets must be integers" did not say what was wrong
+        (np.int64(4), "offsets must be integers, got int64 (int(x) makes one)"),
+        ("4", "offsets must be integers, got str"),
+    ],
+    ids=["bool", "numpy", "str"],
+)
+@pytest.mark.parametrize("fmt", formats.FORMATS)
+def test_offsets_that_are_not_python_ints_are_refused_by_every_writer(
+    tmp_path: Path, fmt: str, start: object, reason: str
+) -> None:
+    docs = [Document("a", "قال الجيش السوري", [Span(start, 9, "ACTOR")])]  # type: ignore[arg-type]
+    with pytest.raises(DataError) as info:
+        formats.write(docs, tmp_path / "out", format=fmt)
+    assert f"document 0 (id=a): span [{start}, 9) ACTOR: {reason}" in str(info.value)
+    assert list(tmp_path.iterdir()) == []

@@ -31,8 +31,13 @@ def check_spans(
     good: list[Span] = []
     for span in spans:
         desc = f"span [{span.start}, {span.end}) {span.label}"
-        if not isinstance(span.start, int) or not isinstance(span.end, int):
-            problems.append(Problem(source, where, f"{desc}: offsets must be integers"))
+        # bool is an int to Python, but JSON writes it as true, which no reader takes for an offset
+        wrong = [x for x in (span.start, span.end) if not isinstance(x, int) or isinstance(x, bool)]
+        if wrong:
+            kind = type(wrong[0])
+            # pandas and numpy hand out numpy integers, which print like ints
+            hint = " (int(x) makes one)" if kind.__module__ == "numpy" and "int" in kind.__name__ else ""
+            problems.append(Problem(source, where, f"{desc}: offsets must be integers, got {kind.__name__}{hint}"))
             continue
         if span.start < 0 or span.end > len(text):
             problems.append(
