@@ -88,6 +88,23 @@ def test_b_claim_vs_i_claim_scores(mode, f1):
     assert scores["micro"]["f1"] == f1
 
 
+@pytest.mark.parametrize(
+    ("true", "pred"),
+    [
+        # one sentence's tags, not wrapped in a list: each tag was read as a sentence of characters, so
+        # the default mode scored nothing (support 0, F1 0) and the strict mode raised KeyError: '-'
+        (["B-ACTOR", "I-ACTOR", "O"], ["B-ACTOR", "B-ACTOR", "O"]),
+        ([["B-ACTOR", "I-ACTOR", "O"]], ["B-ACTOR", "B-ACTOR", "O"]),
+        ("B-ACTOR", "B-ACTOR"),
+    ],
+    ids=["both-flat", "pred-flat", "strings"],
+)
+@pytest.mark.parametrize("mode", ["strict", "default"])
+def test_tag_scores_refuses_one_sentence_not_wrapped_in_a_list(true, pred, mode):
+    with pytest.raises(TypeError, match=r"a list of tag sequences .* got a str: wrap one sentence's tags"):
+        tag_scores(true, pred, mode=mode)
+
+
 def _random_tags(rng: random.Random, n: int) -> list[str]:
     tags = ["O", "B-ACTOR", "I-ACTOR", "B-LOCATION", "I-LOCATION", "B-CLAIM", "I-CLAIM"]
     return [rng.choice(tags) for _ in range(n)]

@@ -118,6 +118,13 @@ def tag_scores(true: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], *, 
     labels: list[str] = []
     rows = []
     for t, p in zip(true, pred, strict=True):
+        if isinstance(t, str) or isinstance(p, str):
+            # a str is a sequence of str: one sentence's tags passed flat were scored as sentences
+            # of characters (nothing found, or KeyError: '-')
+            raise TypeError(
+                "tag_scores takes a list of tag sequences (one per sentence), got a str: wrap one sentence's "
+                "tags in a list ([tags])"
+            )
         counts = tag_counts(t, p, mode=mode)
         labels.extend(label for label in counts if label not in labels)
         rows.append(counts)
