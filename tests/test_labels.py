@@ -101,3 +101,17 @@ def test_good_scheme_files(tmp_path: Path, text: str, layers: dict, mapping: dic
     path.write_text(text, encoding="utf-8")
     scheme = LabelScheme.load(path)
     assert (scheme.layers, scheme.mapping) == (layers, mapping)
+
+
+@pytest.mark.parametrize(
+    "layers",
+    [
+        # ("CLAIM") is the string "CLAIM", not a tuple: its letters became the labels C, L, A, I, M
+        {"entity": ("ACTOR", "LOCATION"), "claim": ("CLAIM")},
+        {"e": "X"},
+    ],
+    ids=["missing-comma", "one-letter"],
+)
+def test_a_layer_given_as_a_string_is_an_error(layers: dict) -> None:
+    with pytest.raises(ConfigError, match=r"layer '(claim|e)': labels must be a tuple of names, not the string"):
+        LabelScheme(layers)

@@ -36,6 +36,12 @@ class LabelScheme:
                 raise ConfigError(f"label scheme: layer {layer!r}: the name is taken by the scores over all layers")
             if not labels:
                 raise ConfigError(f"label scheme: layer {layer!r} has no labels")
+            if isinstance(labels, str):
+                # ("CLAIM") is a str, and its letters would be the layer's labels
+                raise ConfigError(
+                    f"label scheme: layer {layer!r}: labels must be a tuple of names, not the string {labels!r} "
+                    f"(one label: ({labels!r},), with the comma)"
+                )
             for label in labels:
                 if label in seen:
                     raise ConfigError(
