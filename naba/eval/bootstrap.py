@@ -17,6 +17,7 @@ itself has ``delta = 0`` on every resample, so ``p = 1``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +90,7 @@ def paired(
     samples: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, Any]]:
     """Per metric: ``a``, ``b``, ``diff`` (B - A), its percentile interval and the p-value.
 
     Both tables must describe the same documents in the same order with the same counters.
@@ -107,7 +108,7 @@ def paired(
     res_b = resampled_totals(table_b, samples=samples, seed=seed)
     arrays_a = metric_arrays(scores_from_totals(table_a, res_a, active=active_a))
     arrays_b = metric_arrays(scores_from_totals(table_b, res_b, active=active_b))
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for name in point_a:
         a, b = float(point_a[name]), float(point_b[name])
         delta = b - a

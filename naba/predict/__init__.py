@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what the lazy __getattr__ hands out, for type checkers (else it is Any)
+    from naba.predict.tagger import Tagger
+
 __all__ = ["Tagger"]
 
 
