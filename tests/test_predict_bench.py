@@ -90,6 +90,8 @@ def test_bench_predict_runs_both_heads(tmp_path: Path) -> None:
         ("bench_predict.py", ["--o-bias", "0,x", "--no-write"], "argument --o-bias: a bad item in '0,x'"),
         ("bench_train.py", ["--repeats", "0"], "argument --repeats: 0 is below 1"),
         ("bench_claims.py", ["--runs", "0"], "argument --runs: 0 is below 1"),
+        # the paired test needs resamples: 0 was a ValueError traceback after all six trainings
+        ("bench_claims.py", ["--bootstrap", "0"], "argument --bootstrap: 0 is below 1"),
     ],
 )
 def test_bench_scripts_refuse_bad_values_with_a_usage_message(tmp_path: Path, script: str, args: list[str],
