@@ -51,6 +51,9 @@ SECTION = "bench:claims"
 # layer existed); the rule baseline is also reported on the rest, which it never saw.
 RULES_SEEN_UNTIL = 330
 SHAPE = {"hidden_size": 128, "num_layers": 2, "heads": 2, "intermediate": 512, "vocab_size": 8000}
+# the options besides --steps that change the figures, and their defaults: the section's command
+# line shows each one set otherwise, so that it reruns what was run
+DEFAULTS = {"bootstrap": 1000, "seed": 0, "runs": 3, "claims_dir": None}
 
 
 def train_model(
@@ -161,12 +164,22 @@ def _f1(node: dict, ci_key: str = "f1_ci95") -> str:
     return f"{node['f1']:.3f} [{low:.3f}, {high:.3f}]"
 
 
+def command_line(result: dict) -> str:
+    """The command that made ``result``: --steps, and every other option that changes the figures
+    where it is not the default."""
+    given = {"bootstrap": result["bootstrap"], "seed": result["seeds"][0], "runs": result["runs"],
+             "claims_dir": result.get("claims_dir")}
+    return f"python scripts/bench_claims.py --steps {result['steps']}" + "".join(
+        f" --{k.replace('_', '-')} {v}" for k, v in given.items() if v != DEFAULTS[k]
+    )
+
+
 def render(result: dict) -> str:
     c, e, d = result["claims"], result["entities"], result["data"]
     lines = [
         "## Claims: joint model vs rule baseline, and what the claim layer does to entities",
         "",
-        f"`python scripts/bench_claims.py --steps {result['steps']}` on {result['machine']}. "
+        f"`{command_line(result)}` on {result['machine']}. "
         f"Training: {d['train_anercorp']} ANERcorp train sentences read for claims "
         f"({d['train_anercorp_with_claims']} with claims) + {d['train_demo']} demo documents, 10% of them "
         f"carved off as dev. Test: the {d['test']} ANERcorp test sentences with the adjudicated claim gold "
@@ -230,9 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=at_least(1), default=600, help="optimizer steps per model")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-claims")
     # at least 1: the paired test of the entity layers needs resamples (0 failed after all the training)
-    parser.add_argument("--bootstrap", type=at_least(1), default=1000)
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first run and of the bootstrap")
-    parser.add_argument("--runs", type=at_least(1), default=3, help="training runs per model (seeds seed, seed+1, ...)")
+    parser.add_argument("--bootstrap", type=at_least(1), default=DEFAULTS["bootstrap"])
+    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="seed of the first run and of the bootstrap")
+    parser.add_argument("--runs", type=at_least(1), default=DEFAULTS["runs"],
+                        help="training runs per model (seeds seed, seed+1, ...)")
     parser.add_argument("--benchmarks", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--claims-dir", type=Path, default=None, help="stand-off folder (default: data/anercorp-claims)")
     parser.add_argument("--render-only", action="store_true", help="rewrite the section from OUT/bench_claims.json")
@@ -275,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": {name: round(sum(v) / len(v), 1) for name, v in seconds.items()},
         "runs": args.runs,
         "seeds": list(range(args.seed, args.seed + args.runs)),
+        "claims_dir": None if args.claims_dir is None else str(args.claims_dir),
         "spread": spread(test, preds),
         "data": {
             "train_anercorp": len(train_anercorp),

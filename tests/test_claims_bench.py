@@ -81,3 +81,36 @@ def test_bench_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsy
     assert result["data"]["test"] == 12 and result["data"]["train_anercorp"] == 12
     assert result["claims"]["rule baseline"]["exact"]["f1"] == 1.0  # the rules get these sentences right
     assert "## Claims" in capsys.readouterr().out
+
+
+def _result(**changed) -> dict:
+    """A bench_claims.json result of the default run, with ``changed`` keys set otherwise."""
+    prf = {"precision": 0.5, "recall": 0.5, "f1": 0.5, "f1_ci95": [0.4, 0.6]}
+    f1 = {"f1": 0.5, "f1_ci": [0.4, 0.6]}
+    labels = ("ACTOR", "LOCATION", "micro")
+    result = {
+        "steps": 600, "bootstrap": 1000, "runs": 3, "seeds": [0, 1, 2], "machine": "CPU",
+        "seconds": {"joint": 1.0, "entity": 1.0},
+        "data": {"train_anercorp": 1, "train_anercorp_with_claims": 1, "train_demo": 1, "test": 1, "test_claims": 1},
+        "claims": {"joint model": {"sentences": 1, "exact": prf, "overlap": prf}},
+        "entities": {"joint": dict.fromkeys(labels, f1), "entity_only": dict.fromkeys(labels, f1),
+                     "paired": {f"entity/span_exact/{x}/f1": {"diff": 0.0, "diff_ci": [0.0, 0.0], "p_value": 1.0}
+                                for x in labels}},
+        "spread": {k: [0.5] for k in ("CLAIM exact", "CLAIM overlap", *(f"{m} {x}" for m in ("joint", "entity") for x in labels))},
+    }
+    return {**result, **changed}
+
+
+@pytest.mark.parametrize(
+    ("changed", "command"),
+    [
+        ({}, "python scripts/bench_claims.py --steps 600"),
+        ({"steps": 50, "runs": 1, "seeds": [0]}, "python scripts/bench_claims.py --steps 50 --runs 1"),
+        ({"bootstrap": 200}, "python scripts/bench_claims.py --steps 600 --bootstrap 200"),
+        ({"seeds": [5, 6, 7]}, "python scripts/bench_claims.py --steps 600 --seed 5"),
+        ({"claims_dir": "/x/claims"}, "python scripts/bench_claims.py --steps 600 --claims-dir /x/claims"),
+    ],
+)
+def test_the_section_shows_the_command_that_made_it(changed: dict, command: str) -> None:
+    # only --steps was shown: a run with --runs 1 --bootstrap 200 read as the default run
+    assert f"`{command}` on CPU." in bench.render(_result(**changed))
