@@ -27,21 +27,28 @@ sys.path.insert(0, str(ROOT))  # naba, also from a checkout not installed
 from naba.corpus.document import Span  # noqa: E402
 from naba.eval.matching import SEMEVAL_COUNTS, SEMEVAL_SCHEMES, semeval_counts  # noqa: E402
 
-try:
-    from nervaluate import Evaluator
-except ImportError:
-    sys.exit("check_nervaluate.py needs nervaluate: pip install nervaluate==1.2.1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/reportlib.py
+from reportlib import at_least, listing  # noqa: E402
 
 NERVALUATE = {"strict": "strict", "exact": "exact", "partial": "partial", "type": "ent_type"}
 DOC_LEN, MAX_SPANS, MAX_LEN = 60, 5, 10
 ZERO = (0,) * len(SEMEVAL_COUNTS)
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-parser.add_argument("--sets", type=int, default=2000, help="random span sets (default 2000)")
+# checked here: --sets -5 printed "totals differ: -5", and --labels , died on random.choice([])
+parser.add_argument("--sets", type=at_least(1), default=2000, help="random span sets (default 2000)")
 parser.add_argument("--seed", type=int, default=0, help="random.Random seed (default 0)")
-parser.add_argument("--labels", default="ACTOR,LOCATION", help="comma-separated labels (default ACTOR,LOCATION)")
+parser.add_argument("--labels", type=listing(str), default="ACTOR,LOCATION",
+                    help="comma-separated labels (default ACTOR,LOCATION)")
 args = parser.parse_args()
-labels = [x for x in args.labels.split(",") if x]
+labels = args.labels
+
+# after the options: --help and a bad option need no nervaluate
+try:
+    from nervaluate import Evaluator
+except ImportError:
+    sys.exit("check_nervaluate.py needs nervaluate: pip install nervaluate==1.2.1")
+
 rng = random.Random(args.seed)
 
 

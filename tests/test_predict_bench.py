@@ -92,6 +92,9 @@ def test_bench_predict_runs_both_heads(tmp_path: Path) -> None:
         ("bench_claims.py", ["--runs", "0"], "argument --runs: 0 is below 1"),
         # the paired test needs resamples: 0 was a ValueError traceback after all six trainings
         ("bench_claims.py", ["--bootstrap", "0"], "argument --bootstrap: 0 is below 1"),
+        # --sets -5 reported "-5 random span sets" and "totals differ: -5"; --labels , an IndexError
+        ("check_nervaluate.py", ["--sets", "-5"], "argument --sets: -5 is below 1"),
+        ("check_nervaluate.py", ["--sets", "3", "--labels", ","], "argument --labels: an empty item in ','"),
     ],
 )
 def test_bench_scripts_refuse_bad_values_with_a_usage_message(tmp_path: Path, script: str, args: list[str],
