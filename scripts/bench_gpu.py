@@ -163,7 +163,9 @@ def read_rates(path: Path, rounds: int = 3) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cuda")
-    ap.add_argument("--dtype", default="bf16")
+    # naba's names (naba.predict.setup): checked here, not after the model is built
+    ap.add_argument("--dtype", default="bf16", type=str.lower,
+                    choices=("bf16", "fp16", "fp32", "bfloat16", "float16", "float32"))
     ap.add_argument("--shape", default="arabert", choices=["arabert", "tiny"])
     ap.add_argument("--docs", type=at_least(1), default=16000,
                     help="documents of 50-1,500 words (default 16000: on an H200, ~15 s a run, the start ~1.5 s of it)")

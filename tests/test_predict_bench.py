@@ -86,6 +86,8 @@ def test_bench_predict_runs_both_heads(tmp_path: Path) -> None:
         ("bench_gpu.py", ["--overlap", "yes", "--no-write"], "argument --overlap: 'yes' is not one of on, off"),
         ("bench_gpu.py", ["--batch-tokens", "16384,", "--no-write"], "argument --batch-tokens: an empty item in '16384,'"),
         ("bench_gpu.py", ["--workers", "-1", "--no-write"], "argument --workers: -1 is below 0"),
+        # was a ValueError traceback from the Tagger, after the AraBERT-sized model was built and saved
+        ("bench_gpu.py", ["--dtype", "fp64", "--no-write"], "argument --dtype: invalid choice: 'fp64'"),
         ("bench_predict.py", ["--dtypes", "fp16", "--no-write"], "argument --dtypes: 'fp16' is not one of fp32, bf16"),
         ("bench_predict.py", ["--o-bias", "0,x", "--no-write"], "argument --o-bias: a bad item in '0,x'"),
         ("bench_train.py", ["--repeats", "0"], "argument --repeats: 0 is below 1"),
