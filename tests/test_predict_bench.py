@@ -165,3 +165,24 @@ def test_bench_gpu_without_a_gpu_says_so(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, str(repo / "scripts" / "bench_gpu.py"), "--docs", "2", "--no-write"],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(repo)})
     assert done.returncode != 0 and "no CUDA device here" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("steadies", "expected"),
+    [
+        # BENCHMARKS.md's H200 run: the best end-to-end rate with compact on, the best steady rate with compact
+        # off; the steady figure followed the first setting's name as if it were that setting's
+        ((1_419_714, 1_450_022), "1,257,854 over all 16,000 documents (naba forward, 65,536 tokens a batch, 256 "
+         "documents a chunk, overlap on, ramp on, compact on), met; steady, the start excluded, as in a job over "
+         "millions of documents: 1,450,022 (naba forward, 65,536 tokens a batch, 256 documents a chunk, overlap on, "
+         "ramp on, compact off), met."),
+        ((float("nan"), float("nan")), "millions of documents: nan, missed."),
+    ],
+)
+def test_bench_gpu_names_the_setting_of_each_target_figure(steadies, expected: str) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import bench_gpu
+
+    figures = {(True, 65536, 256, True, True, True): {"rate": 1_257_854, "steady": steadies[0]},
+               (True, 65536, 256, True, True, False): {"rate": 1_252_414, "steady": steadies[1]}}
+    assert expected in bench_gpu.target_text(figures, 16000)
