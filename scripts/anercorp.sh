@@ -61,7 +61,7 @@ t2=$(date +%s)
 # the cd above made it wrong for a relative $0 from elsewhere (bash naba/scripts/anercorp.sh), which
 # failed on `import reportlib` after the whole training run
 SCRIPTS="$PWD/scripts" TRAIN_FILE="$WORK/train.jsonl" TRAIN_S=$((t1 - t0)) EVAL_S=$((t2 - t1)) RUN="$RUN" BENCH="$BENCH" STEPS="$STEPS" LR="$LR" BATCH="$BATCH" \
-  MAX_LENGTH="$MAX_LENGTH" BOOTSTRAP="$BOOTSTRAP" ARGS="$*" "$PY" - <<'EOF'
+  MAX_LENGTH="$MAX_LENGTH" STRIDE="$STRIDE" BOOTSTRAP="$BOOTSTRAP" ARGS="$*" "$PY" - <<'EOF'
 """Write the bench:anercorp section of BENCHMARKS.md from the two metrics.json files, and print it."""
 import json
 import math
@@ -107,7 +107,7 @@ body = f"""## ANERcorp (ACTOR = PERS + ORG, LOCATION = LOC; MISC dropped)
 Model: `naba-small`, a randomly initialised BERT ({config['num_hidden_layers']} layers, hidden {config['hidden_size']},
 vocabulary {config['vocab_size']}, {params / 1e6:.1f} M parameters), trained from scratch by `bash scripts/anercorp.sh`
 on ANERcorp train (CAMeL Lab split, {sentences} sentences, of which the trainer carves its dev set) for {os.environ['STEPS']} steps (batch {os.environ['BATCH']},
-lr {os.environ['LR']}, windows of {os.environ['MAX_LENGTH']} tokens{'; overrides: ' + os.environ['ARGS'] if os.environ['ARGS'] else ''}).
+lr {os.environ['LR']}, windows of {os.environ['MAX_LENGTH']} tokens sharing {os.environ['STRIDE']}{'; overrides: ' + os.environ['ARGS'] if os.environ['ARGS'] else ''}).
 Training took {int(os.environ['TRAIN_S'])} s and both evaluations {int(os.environ['EVAL_S'])} s on {cpu}
 ({os.cpu_count()} cores visible, shared with other work; torch {torch.__version__}, {torch.get_num_threads()} thread(s)).
 The trainer's best dev score (its own exact-span micro F1) was {100 * best['dev_micro_f1']:.1f} at step {best['step']}.
