@@ -43,8 +43,19 @@ def main(argv: list[str] | None = None) -> int:
 
     Bad input ends with a one-line message on stderr, not a traceback: 1 for a
     :class:`DataError`, 2 for a :class:`ConfigError` or :class:`ModelLoadError` (as for bad usage).
+    Ctrl-C ends with a one-line message and 130, as shells report SIGINT.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        # train and predict keep what they finished (checkpoints, written chunks): say how to go on
+        again = "; run the same command again to resume" if argv[:1] in (["train"], ["predict"]) else ""
+        print(f"naba: interrupted{again}", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str]) -> int:
     # transformers' per-load "Loading weights" bar buries naba's own output; naba shows its own
     # progress where it matters. Set before any stage imports huggingface_hub; a user's setting wins.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

@@ -348,6 +348,24 @@ def test_convert_to_brat_refuses_a_folder_holding_other_documents(tmp_path: Path
     assert "holds brat documents not in the input (c)" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("module", "func", "argv", "message"), [
+    ("naba.corpus.commands", "cmd_stats", ["data", "stats", "x.jsonl"], "naba: interrupted\n"),
+    ("naba.train.commands", "run", ["train", "c.yaml"], "naba: interrupted; run the same command again to resume\n"),
+    ("naba.predict.commands", "_predict", ["predict", "m", "in.jsonl", "-o", "out.jsonl"],
+     "naba: interrupted; run the same command again to resume\n"),
+])
+def test_ctrl_c_is_a_short_message_and_130(monkeypatch, capsys, module: str, func: str, argv: list[str],
+                                            message: str) -> None:
+    """Ctrl-C printed a whole traceback (from deep inside torch) and died by the signal."""
+
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(f"{module}.{func}", interrupted)
+    assert main(argv) == 130
+    assert capsys.readouterr().err == message
+
+
 @pytest.mark.slow
 def test_naba_data_does_not_import_torch(corpus: Path) -> None:
     code = (
