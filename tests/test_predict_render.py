@@ -168,6 +168,22 @@ def test_cli_render_writes_the_page(tmp_path: Path) -> None:
     assert out.read_text(encoding="utf-8") == render_page([doc], title="naba: p.jsonl")
 
 
+@pytest.mark.parametrize(("name", "folder", "reason"), [
+    ("missing.jsonl", False, "cannot read file: No such file or directory"),
+    ("folder.jsonl", True, "cannot read file: Is a directory"),
+])
+def test_cli_render_of_an_unreadable_predictions_file_is_a_data_error(tmp_path: Path, capsys, name: str,
+                                                                      folder: bool, reason: str) -> None:
+    # 'naba render missing.jsonl -o page.html' ended in a FileNotFoundError traceback
+    preds = tmp_path / name
+    if folder:
+        preds.mkdir()
+    out = tmp_path / "page.html"
+    assert main(["render", str(preds), "-o", str(out)]) == 1
+    assert f"{preds}: {reason}" in capsys.readouterr().err
+    assert not out.exists()
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 

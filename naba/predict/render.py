@@ -147,7 +147,11 @@ def _read_predictions(path: Path, *, source: str | Path | None, limit: int | Non
         from naba.predict.io import Record, read_inputs
 
         texts = {r.id: r.text for r in read_inputs(source) if isinstance(r, Record)}
-    with path.open("rb") as fh:
+    try:
+        fh = path.open("rb")
+    except OSError as exc:  # missing, a folder, unreadable: named, not a traceback
+        raise DataError(Problem(str(path), "", f"cannot read file: {exc.strerror or exc}")) from None
+    with fh:
         count = 0
         for number, raw in enumerate(fh, start=1):
             if not raw.strip():
