@@ -6,6 +6,7 @@ Stages are imported lazily, so ``naba data ...`` never pays for importing torch.
 from __future__ import annotations
 
 import argparse
+import codecs
 import importlib
 import os
 import sys
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     Ctrl-C ends with a one-line message and 130, as shells report SIGINT.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    _utf8_stdout()
     try:
         return _main(argv)
     except KeyboardInterrupt:
@@ -53,6 +55,25 @@ def main(argv: list[str] | None = None) -> int:
         again = "; run the same command again to resume" if argv[:1] in (["train"], ["predict"]) else ""
         print(f"naba: interrupted{again}", file=sys.stderr)
         return 130
+
+
+def _utf8_stdout() -> None:
+    """Print UTF-8, as every file naba writes, where stdout's encoding cannot hold Arabic.
+
+    In such a locale (a Latin-1 one, LC_ALL=C with PYTHONUTF8=0, a redirected Windows console)
+    the first Arabic span or problem printed was a UnicodeEncodeError traceback part way through
+    the output. An explicit PYTHONIOENCODING is the user's choice and is kept.
+    """
+    stream = sys.stdout
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is None or os.environ.get("PYTHONIOENCODING"):
+        return
+    try:
+        if codecs.lookup(stream.encoding).name == "utf-8":
+            return
+    except (LookupError, TypeError):
+        pass
+    reconfigure(encoding="utf-8", errors=stream.errors)  # errors kept: surrogateescape round-trips argv bytes
 
 
 def _main(argv: list[str]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import types
@@ -364,6 +365,25 @@ def test_ctrl_c_is_a_short_message_and_130(monkeypatch, capsys, module: str, fun
     monkeypatch.setattr(f"{module}.{func}", interrupted)
     assert main(argv) == 130
     assert capsys.readouterr().err == message
+
+
+@pytest.mark.parametrize("env", [
+    {"LC_ALL": "C", "PYTHONUTF8": "0"},  # ASCII stdout: Python's UTF-8 mode turned off
+    {"LC_ALL": "C.UTF-8", "PYTHONUTF8": "0"},
+])
+def test_arabic_prints_in_any_locale(tmp_path: Path, env: dict[str, str]) -> None:
+    """In an ASCII locale 'naba data validate' died with a UnicodeEncodeError at the first Arabic label."""
+    bad = tmp_path / "ar.jsonl"
+    bad.write_text('{"id": "a", "text": "قال", "spans": [{"start": 0, "end": 3, "label": "شخص"}]}\n',
+                   encoding="utf-8")
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONIOENCODING", "LANG", "LC_ALL")} | env
+    env["PYTHONPATH"] = str(root)
+    result = subprocess.run([sys.executable, "-m", "naba.cli", "data", "validate", str(bad)], capture_output=True,
+                            env=env, cwd=root, timeout=120)
+    assert result.returncode == 1, result.stderr.decode(errors="replace")
+    assert "unknown label 'شخص'" in result.stdout.decode("utf-8")
+    assert b"Traceback" not in result.stderr
 
 
 @pytest.mark.slow
