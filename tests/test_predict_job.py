@@ -375,6 +375,9 @@ def test_cli_predict_no_fast_path_runs_transformers_forward(checkpoint: Path, tm
         (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/o.jsonl", "--rejects", "{tmp}/o.jsonl"], 2,
          "the rejects file is the output"),
         (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/sub"], 2, "is a folder"),
+        # was found only once the whole corpus was tagged into o.jsonl: exit 1, the rejects lost
+        (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/o.jsonl", "--rejects", "{tmp}/sub"], 2,
+         "sub: is a folder; the rejects file is a file"),
         (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/in.jsonl/o.jsonl"], 1, "cannot make its folder"),
         (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/o.conll", "--format", "conll", "--layer", "nope"], 2,
          "no layer 'nope' to export"),

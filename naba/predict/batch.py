@@ -197,6 +197,8 @@ def _check_paths(input_path: Path, output: Path, rejects: Path) -> None:
         raise ConfigError(f"{rejects}: the rejects file is the output; choose another --rejects")
     if output.is_dir():
         raise ConfigError(f"{output}: is a folder; the output is a file")
+    if rejects.is_dir():
+        raise ConfigError(f"{rejects}: is a folder; the rejects file is a file")
 
 
 def _todo(
