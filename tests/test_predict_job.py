@@ -378,6 +378,11 @@ def test_cli_predict_no_fast_path_runs_transformers_forward(checkpoint: Path, tm
         # was found only once the whole corpus was tagged into o.jsonl: exit 1, the rejects lost
         (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/o.jsonl", "--rejects", "{tmp}/sub"], 2,
          "sub: is a folder; the rejects file is a file"),
+        # an export into a folder failed only once the whole corpus was tagged (exit 1)
+        (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/sub", "--format", "labelstudio"], 2,
+         "sub: is a folder; --format labelstudio writes a file"),
+        (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/sub", "--format", "conll"], 2,
+         "sub: is a folder; --format conll writes a file"),
         (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/in.jsonl/o.jsonl"], 1, "cannot make its folder"),
         (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/o.conll", "--format", "conll", "--layer", "nope"], 2,
          "no layer 'nope' to export"),

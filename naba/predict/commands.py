@@ -155,6 +155,9 @@ def _predict(args: argparse.Namespace) -> int:
     work = output.with_name(output.name + ".work.jsonl") if exporting else output
     if exporting and same_file(output, Path(args.input)):
         raise ConfigError(f"{output}: the output is the input; choose another -o")
+    if exporting and args.format != "brat" and output.is_dir():
+        # now, not once the whole corpus is tagged
+        raise ConfigError(f"{output}: is a folder; --format {args.format} writes a file")
     if args.format == "brat":
         from naba.predict.exports import check_brat_folder
 
