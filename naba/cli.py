@@ -11,6 +11,7 @@ import importlib
 import os
 import sys
 
+from naba import __version__
 from naba.errors import ConfigError, DataError, ModelLoadError
 
 # subcommand -> "module:function"; the function adds that one subcommand to the subparsers
@@ -28,6 +29,7 @@ STAGES = {
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     """The ``naba`` parser; only the stage named by ``argv[0]`` is imported and registered in full."""
     parser = argparse.ArgumentParser(prog="naba", description="Arabic news tagger: actors, locations, claims.")
+    parser.add_argument("--version", action="version", version=f"naba {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(STAGES) + "}")
     wanted = argv[0] if argv and argv[0] in STAGES else None
     for name, target in STAGES.items():

@@ -367,6 +367,17 @@ def test_ctrl_c_is_a_short_message_and_130(monkeypatch, capsys, module: str, fun
     assert capsys.readouterr().err == message
 
 
+@pytest.mark.parametrize("argv", [["--version"], ["--version", "data"]])
+def test_version(capsys, argv: list[str]) -> None:
+    # 'naba --version' was "unrecognized arguments", exit 2: a run log could not record which naba ran
+    from naba import __version__
+
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    assert exit.value.code == 0
+    assert capsys.readouterr().out == f"naba {__version__}\n"
+
+
 @pytest.mark.parametrize("env", [
     {"LC_ALL": "C", "PYTHONUTF8": "0"},  # ASCII stdout: Python's UTF-8 mode turned off
     {"LC_ALL": "C.UTF-8", "PYTHONUTF8": "0"},
