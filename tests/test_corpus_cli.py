@@ -178,6 +178,17 @@ def test_convert_writes_nothing_on_invalid_input(tmp_path: Path, capsys: pytest.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl"]
 
 
+@pytest.mark.parametrize("name", ["out.tsv", "out.ndjson"])
+def test_convert_to_an_unknown_extension_names_the_output(tmp_path: Path, corpus: Path, capsys, name: str) -> None:
+    # was '1 problem(s) in the input: out.tsv: ...; name it (...)': the input was fine, and 'it' how?
+    out = tmp_path / name
+    assert main(["data", "convert", str(corpus), str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("naba: 1 problem(s) in the output:")
+    assert f"{out}: cannot tell the format from {out.suffix!r}; name it with --to (jsonl, doccano," in err
+    assert not out.exists()
+
+
 def test_convert_conll_needs_token_aligned_single_layer(tmp_path: Path, corpus: Path,
                                                         capsys: pytest.CaptureFixture) -> None:
     assert main(["data", "convert", str(corpus), str(tmp_path / "o.conll")]) == 1

@@ -243,7 +243,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
     scheme = _scheme(args)
     docs = _read(args.input, args.from_format, args, scheme)
     out = args.output
-    to = formats.output_format(out, format=args.to_format)
+    try:
+        to = formats.output_format(out, format=args.to_format)
+    except DataError:  # detect() speaks of an input: this is the output's name, and --to names its format
+        raise DataError(Problem(str(out), "", f"cannot tell the format from {out.suffix.lower()!r}; name it with --to "
+                                f"({', '.join(formats.FORMATS)})"), about="the output") from None
     given = {"offsets": args.offsets, "shape": args.shape}
     accepted = formats.options(to, writer=True)
     opts = {k: v for k, v in given.items() if v is not None and k in accepted}
