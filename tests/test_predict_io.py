@@ -263,6 +263,15 @@ def test_appender_appends_whole_lines(tmp_path: Path) -> None:
     assert [json.loads(x)["id"] for x in path.read_text().splitlines()] == ["a", "b", "c"]
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux) to fill a disk")
+@pytest.mark.parametrize("lines", [['{"id": "a", "spans": []}'], ['{"id": "قال", "spans": []}'] * 5000])
+def test_appender_on_a_full_disk_is_a_data_error(lines: list[str]) -> None:
+    # a full disk mid-job ended 'naba predict' with a raw OSError traceback (ENOSPC) from io.py
+    with pytest.raises(DataError, match=r"/dev/full: cannot write file: No space left on device"):
+        with Appender("/dev/full") as out:
+            out.write(lines)
+
+
 def test_atomic_open_leaves_nothing_on_failure(tmp_path: Path) -> None:
     path = tmp_path / "page.html"
     path.write_text("old")

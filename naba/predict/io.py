@@ -332,12 +332,21 @@ class Appender:
     def write(self, lines: Iterable[str]) -> None:
         data = "".join(line + "\n" for line in lines).encode("utf-8")
         if data:
-            self._fh.write(data)
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
+            try:
+                self._fh.write(data)
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+            except OSError as exc:  # a full disk: named; the torn last line is cut when the job resumes
+                raise self._error(exc) from None
 
     def close(self) -> None:
-        self._fh.close()
+        try:
+            self._fh.close()  # flushes what a failed write left in the buffer, which fails again
+        except OSError as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: OSError) -> DataError:
+        return DataError(Problem(str(self.path), "", f"cannot write file: {exc.strerror or exc}"), about="the output")
 
     def __enter__(self) -> Appender:
         return self
