@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -138,3 +141,20 @@ def test_tag_a_missing_file_is_a_data_error(tmp_path: Path, checkpoint: Path, ca
     missing = tmp_path / "missing.txt"
     assert main(["tag", str(checkpoint), str(missing)]) == 1
     assert f"{missing}: cannot read file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["قال الجيش السوري", "😀 حماة"])
+def test_tag_text_offsets_in_an_ascii_locale(checkpoint: Path, text: str) -> None:
+    """Under LC_ALL=C with PYTHONUTF8=0 argv arrives as one lone surrogate per UTF-8 byte: --text was
+    tagged as such, 'قال الجيش السوري' counted 30 characters and every offset counted bytes."""
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONIOENCODING", "LANG", "LC_ALL")}
+    env.update(LC_ALL="C", PYTHONUTF8="0", PYTHONPATH=str(root))
+    result = subprocess.run([sys.executable, "-m", "naba.cli", "tag", str(checkpoint), "--text", text, "--json"],
+                            capture_output=True, env=env, cwd=root, timeout=120)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    record = json.loads(result.stdout.decode("utf-8"))
+    _check_offsets([record], {"text-0": text})
+    table = subprocess.run([sys.executable, "-m", "naba.cli", "tag", str(checkpoint), "--text", text],
+                           capture_output=True, env=env, cwd=root, timeout=120)
+    assert table.stdout.decode("utf-8").startswith(f"# text-0: {len(text)} characters,")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,7 @@ def _tag(args: argparse.Namespace) -> int:
 
     if args.width < 2:  # room for one character and the ellipsis
         raise ConfigError(f"--width must be at least 2, got {args.width}")
-    docs: list[tuple[str, str]] = [(f"text-{i}", t) for i, t in enumerate(args.text)]
+    docs: list[tuple[str, str]] = [(f"text-{i}", _argv_text(t)) for i, t in enumerate(args.text)]
     for name in args.files:
         path = Path(name)
         if has_suffix(path, ".txt") and args.format is None and not beside(path, ".ann"):
@@ -137,6 +138,17 @@ def _tag(args: argparse.Namespace) -> int:
                 shown = shown[: args.width - 1] + "…"
             print(f"  {s['layer']:<7} {s['label']:<9} [{s['start']:>5}, {s['end']:>5})  {s['score']:.2f}  {shown}")
     return 0
+
+
+def _argv_text(text: str) -> str:
+    """``--text`` as typed. Where argv is decoded as ASCII (LC_ALL=C with PYTHONUTF8=0) each UTF-8
+    byte of Arabic arrives as a lone surrogate: tagged so, every offset counted bytes."""
+    if not any("\udc80" <= c <= "\udcff" for c in text):
+        return text
+    try:
+        return os.fsencode(text).decode("utf-8")
+    except UnicodeDecodeError:  # not UTF-8 bytes: left as the locale gave them
+        return text
 
 
 def _predict(args: argparse.Namespace) -> int:
