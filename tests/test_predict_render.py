@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -182,6 +184,27 @@ def test_cli_render_of_an_unreadable_predictions_file_is_a_data_error(tmp_path: 
     assert main(["render", str(preds), "-o", str(out)]) == 1
     assert f"{preds}: {reason}" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("name", "title", "shown"), [
+    ("in.jsonl", "تقرير", "تقرير"),
+    ("in.jsonl", "naba 😀", "naba 😀"),
+    ("أخبار.jsonl", None, "naba: أخبار.jsonl"),  # the default title, from the file name
+])
+def test_cli_render_title_in_an_ascii_locale(tmp_path: Path, name: str, title: str | None, shown: str) -> None:
+    # under LC_ALL=C with PYTHONUTF8=0 an Arabic --title (or file name) arrived as lone surrogates:
+    # a UnicodeEncodeError traceback when the page was written
+    src = tmp_path / name
+    write_jsonl([Document("a", "قال الوزير", [Span(4, 10, "ACTOR")])], src)
+    out = tmp_path / "page.html"
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONIOENCODING", "LANG", "LC_ALL")}
+    env.update(LC_ALL="C", PYTHONUTF8="0", PYTHONPATH=str(root))
+    extra = ["--title", title] if title else []
+    result = subprocess.run([sys.executable, "-m", "naba.cli", "render", str(src), "-o", str(out), *extra],
+                            capture_output=True, env=env, cwd=root, timeout=120)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    assert f"<title>{shown}</title>" in out.read_text(encoding="utf-8")
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")

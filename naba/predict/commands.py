@@ -266,7 +266,7 @@ def _render(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 0:  # a negative limit drew an empty page, exit 0
         raise ConfigError(f"--limit must be 0 or more, got {args.limit}")
     docs = list(read_tagged(args.input, source=args.source, limit=args.limit))
-    page = render_page(docs, title=args.title or f"naba: {Path(args.input).name}")
+    page = render_page(docs, title=_argv_text(args.title or f"naba: {Path(args.input).name}"))
     with atomic_open(args.output) as out:
         out.write(page)
     print(f"naba render: {len(docs)} document(s) -> {args.output}", file=sys.stderr)
