@@ -33,6 +33,7 @@ from naba.corpus.fileio import (
     map_label,
     meta_of,
     read_jsonl_documents,
+    utf16_offsets,
     utf16_to_cp,
 )
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
@@ -149,15 +150,13 @@ def write_doccano(
     lines = []
     for i, doc in enumerate(check_for_write(docs, scheme)):
         record: dict[str, Any] = {"id": external_id(doc.id), "text": doc.text}
-
-        def unit(offset: int, text: str = doc.text) -> int:
-            return len(text[:offset].encode("utf-16-le")) // 2 if offsets == "utf16" else offset
-
+        ends = [x for s in doc.spans for x in (s.start, s.end)]
+        unit = utf16_offsets(doc.text, ends) if offsets == "utf16" else {x: x for x in ends}
         if shape == "label":
-            record["label"] = [[unit(s.start), unit(s.end), s.label] for s in doc.spans]
+            record["label"] = [[unit[s.start], unit[s.end], s.label] for s in doc.spans]
         else:
             record["entities"] = [
-                {"id": k, "start_offset": unit(s.start), "end_offset": unit(s.end), "label": s.label}
+                {"id": k, "start_offset": unit[s.start], "end_offset": unit[s.end], "label": s.label}
                 for k, s in enumerate(doc.spans)
             ]
             record["relations"] = []

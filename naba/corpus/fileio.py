@@ -173,6 +173,19 @@ def utf16_to_cp(text: str) -> dict[int, int]:
     return table
 
 
+def utf16_offsets(text: str, offsets: Iterable[int]) -> dict[int, int]:
+    """Code-point offset -> UTF-16 code-unit offset, for the given offsets of ``text``."""
+    wanted = sorted(set(offsets))
+    out: dict[int, int] = {}
+    units, pos = 0, 0
+    for off in wanted:
+        # characters outside the Basic Multilingual Plane take two UTF-16 units
+        units += sum(2 if ord(c) > 0xFFFF else 1 for c in text[pos:off])
+        pos = off
+        out[off] = units
+    return out
+
+
 def external_id(doc_id: str) -> str | int:
     """A document id as tools with integer ids (doccano, Label Studio) expect it, when it is one."""
     if doc_id.isascii() and doc_id.isdigit() and str(int(doc_id)) == doc_id:

@@ -53,6 +53,7 @@ from naba.corpus.fileio import (
     meta_of,
     parse_json,
     read_text,
+    utf16_offsets,
     utf16_to_cp,
 )
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
@@ -307,11 +308,10 @@ def write_labelstudio(
     tasks = []
     for i, doc in enumerate(check_for_write(docs, scheme)):
         result = []
+        ends = [x for s in doc.spans for x in (s.start, s.end)]
+        units = utf16_offsets(doc.text, ends) if offsets == "utf16" else None
         for k, span in enumerate(doc.spans):
-            start, end = span.start, span.end
-            if offsets == "utf16":
-                start = len(doc.text[:start].encode("utf-16-le")) // 2
-                end = len(doc.text[: span.end].encode("utf-16-le")) // 2
+            start, end = (span.start, span.end) if units is None else (units[span.start], units[span.end])
             value = {"start": start, "end": end, "text": doc.span_text(span), "labels": [span.label]}
             result.append(
                 {"id": f"r{k}", "type": "labels", "from_name": from_name, "to_name": to_name, "value": value}

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from naba.corpus.document import Document, Span
-from naba.corpus.fileio import atomic_open, external_id
+from naba.corpus.fileio import atomic_open, external_id, utf16_offsets
 from naba.corpus.labels import LabelScheme
 from naba.errors import ConfigError, DataError, Problem
 
@@ -24,19 +24,6 @@ OFFSETS = ("codepoints", "utf16")
 FORMATS = ("jsonl", "labelstudio", "brat", "conll")
 
 Row = tuple[str, str, list[dict[str, Any]]]
-
-
-def utf16_offsets(text: str, offsets: Iterable[int]) -> dict[int, int]:
-    """Code-point offset -> UTF-16 code-unit offset, for the given offsets of ``text``."""
-    wanted = sorted(set(offsets))
-    out: dict[int, int] = {}
-    units, pos = 0, 0
-    for off in wanted:
-        # characters outside the Basic Multilingual Plane take two UTF-16 units
-        units += sum(2 if ord(c) > 0xFFFF else 1 for c in text[pos:off])
-        pos = off
-        out[off] = units
-    return out
 
 
 def labelstudio_task(
