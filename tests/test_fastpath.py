@@ -15,6 +15,7 @@ from transformers import (
     XLMRobertaConfig,
     XLMRobertaForTokenClassification,
 )
+from transformers.modeling_outputs import TokenClassifierOutput
 
 from naba.predict import fastpath
 from naba.predict.fastpath import FastEncoder, fast_encoder, why_not
@@ -116,6 +117,40 @@ def test_other_architectures_are_left_alone() -> None:
 
     model = DistilBertForTokenClassification(DistilBertConfig(vocab_size=50, dim=32, n_layers=1, n_heads=2, hidden_dim=64))
     assert "distilbert" in why_not(model)
+
+
+class _TanhHead(BertForTokenClassification):
+    """A researcher's own head: a tanh layer before the (linear) classifier."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.hidden = torch.nn.Linear(config.hidden_size, config.hidden_size)
+
+    def forward(self, input_ids=None, attention_mask=None, **kwargs):
+        out = self.bert(input_ids=input_ids, attention_mask=attention_mask)
+        return TokenClassifierOutput(logits=self.classifier(torch.tanh(self.hidden(out.last_hidden_state))))
+
+
+def _sequence_classifier() -> torch.nn.Module:
+    from transformers import BertForSequenceClassification
+
+    return BertForSequenceClassification(BertConfig(**SHAPE, num_attention_heads=4))
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        # its classifier is an nn.Linear too, but on the pooled [CLS]: one row of logits per sequence
+        _sequence_classifier,
+        # a subclass whose forward does more than the linear classifier on each token
+        lambda: _TanhHead(BertConfig(**SHAPE, num_attention_heads=4)),
+    ],
+    ids=["sequence-classifier", "subclass-with-tanh-head"],
+)
+def test_models_that_are_not_transformers_token_classifiers_are_left_alone(build) -> None:
+    model = build().eval()
+    assert "is not transformers' BertForTokenClassification" in (why_not(model) or "")
+    assert fast_encoder(model) is None
 
 
 def test_the_tagger_uses_it_on_cpu_and_agrees(tmp_path) -> None:

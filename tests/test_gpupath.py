@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_fastpath import _batch, _model
+from test_fastpath import SHAPE, _batch, _model, _sequence_classifier, _TanhHead
+from transformers import BertConfig
 
 from naba.predict.gpupath import GpuEncoder, gpu_encoder, why_not
 
@@ -69,6 +70,17 @@ def test_models_it_cannot_take_say_why(overrides, reason) -> None:
     assert gpu_encoder(model) is None
     with pytest.raises(ValueError, match="no GPU encoder"):
         GpuEncoder(model)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [_sequence_classifier, lambda: _TanhHead(BertConfig(**SHAPE, num_attention_heads=4))],
+    ids=["sequence-classifier", "subclass-with-tanh-head"],
+)
+def test_models_that_are_not_transformers_token_classifiers_are_left_alone(build) -> None:
+    model = build().eval()
+    assert "is not transformers' BertForTokenClassification" in (why_not(model) or "")
+    assert gpu_encoder(model) is None
 
 
 def test_the_tagger_with_it_tags_what_the_model_tags(tmp_path) -> None:

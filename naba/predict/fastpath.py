@@ -52,6 +52,10 @@ log = logging.getLogger(__name__)
 # attention.output.{dense,LayerNorm}, intermediate.dense, output.{dense,LayerNorm}; ELECTRA's
 # (AraELECTRA's) embeddings may be narrower than its layers, projected up by embeddings_project
 SUPPORTED_TYPES = frozenset({"bert", "roberta", "xlm-roberta", "electra"})
+# the transformers class whose forward is embeddings, encoder, dropout, classifier and nothing else:
+# a subclass may add to its forward, and a sequence classifier's linear head reads the pooler
+TOKEN_CLASSIFIERS = {"bert": "BertForTokenClassification", "roberta": "RobertaForTokenClassification",
+                     "xlm-roberta": "XLMRobertaForTokenClassification", "electra": "ElectraForTokenClassification"}
 ACTIVATIONS = {"gelu": F.gelu, "relu": F.relu}
 # oneDNN builds and keeps a kernel for every matrix shape it meets (up to its cache capacity, 1024
 # by default, at a few hundred KiB each): with token counts that differ from batch to batch, a long
@@ -90,6 +94,9 @@ def architecture_problem(model: nn.Module) -> str | None:
         return "not a transformers model"
     if config.model_type not in SUPPORTED_TYPES:
         return f"model type {config.model_type!r} is not one of {sorted(SUPPORTED_TYPES)}"
+    cls = type(model)
+    if cls.__name__ != TOKEN_CLASSIFIERS[config.model_type] or not cls.__module__.startswith("transformers."):
+        return f"{cls.__module__}.{cls.__qualname__} is not transformers' {TOKEN_CLASSIFIERS[config.model_type]}"
     if getattr(config, "is_decoder", False) or getattr(config, "add_cross_attention", False):
         return "a decoder or cross-attention model"
     if getattr(config, "position_embedding_type", "absolute") != "absolute":
