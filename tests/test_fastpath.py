@@ -85,6 +85,27 @@ def test_logits_match_the_transformers_model(kind, dtype, heads, act, lengths, t
     assert want.std().item() > 10 * tol
 
 
+@pytest.mark.parametrize(
+    "kind, overrides, lengths",
+    [
+        ("bert", {"layer_norm_eps": 1e-5, "type_vocab_size": 1}, [17, 9]),
+        ("bert", {}, [64, 2, 2]),  # a window of max_position_embeddings; rows of [CLS] [SEP] only
+        ("roberta", {}, [62, 2, 30]),  # positions 2..63: the last position embedding is read
+        ("xlm-roberta", {"layer_norm_eps": 1e-5}, [2]),
+        ("electra", {"embedding_size": 32}, [20, 3]),  # projected up from narrower embeddings
+        ("electra", {"embedding_size": 64}, [20, 3]),  # as wide as the layers: no projection
+    ],
+)
+def test_config_variants_match_the_transformers_model(kind, overrides, lengths) -> None:
+    model = _model(kind, **overrides)
+    ids, mask = _batch(lengths, pad=model.config.pad_token_id or 0)
+    with torch.inference_mode():
+        want = model(input_ids=ids, attention_mask=mask).logits
+    got = FastEncoder(model)(ids, mask)
+    for row, n in enumerate(lengths):
+        assert (got[row, :n] - want[row, :n]).abs().max().item() <= 1e-4
+
+
 def test_padding_never_reaches_real_tokens() -> None:
     model = _model()
     fast = FastEncoder(model)
@@ -117,6 +138,27 @@ def test_other_architectures_are_left_alone() -> None:
 
     model = DistilBertForTokenClassification(DistilBertConfig(vocab_size=50, dim=32, n_layers=1, n_heads=2, hidden_dim=64))
     assert "distilbert" in why_not(model)
+
+
+def _deberta() -> torch.nn.Module:
+    from transformers import DebertaV2Config, DebertaV2ForTokenClassification
+
+    return DebertaV2ForTokenClassification(
+        DebertaV2Config(vocab_size=50, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+    )
+
+
+def _sequential_head() -> torch.nn.Module:
+    model = _model()
+    model.classifier = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.Tanh(), torch.nn.Linear(64, 5))
+    return model
+
+
+@pytest.mark.parametrize(
+    "build, reason", [(_deberta, "deberta-v2"), (_sequential_head, "no linear token-classification head")]
+)
+def test_other_models_and_heads_are_left_alone(build, reason) -> None:
+    assert reason in (why_not(build()) or "")
 
 
 class _TanhHead(BertForTokenClassification):
