@@ -133,6 +133,9 @@ BAD = [
     ("run:\n  name: 2024\n", [], ["run.yaml", "run.name", "2024", "quote it"]),
     ("", ["model.name_or_path=1.5"], ["command line", "model.name_or_path", "quote it"]),
     ("", ["data.read_options={a: 1, a: 2}"], ["command line", "data.read_options", "'a' twice"]),
+    # a folder without a tokenizer (a run folder, not its tokenizer/): transformers' error asked for sentencepiece
+    ("", ["model.name_or_path=naba-small", "model.tokenizer=data"],
+     ["command line", "model.tokenizer", "no tokenizer.json", "tokenizer/"]),
 ]
 
 

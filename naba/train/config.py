@@ -362,6 +362,9 @@ def _check(cfg: TrainConfig, sources: dict[str, str]) -> None:
         fail("model.tokenizer", f"no such tokenizer folder: {m.tokenizer}")
     if m.tokenizer is not None and m.name_or_path != SMALL_MODEL:
         fail("model.tokenizer", f"only for model.name_or_path={SMALL_MODEL} (a pretrained model brings its own)")
+    if m.tokenizer is not None and not any((Path(m.tokenizer) / f).is_file() for f in ("tokenizer.json", "vocab.txt")):
+        # a run folder given for its tokenizer/ reached transformers, whose error asks to install sentencepiece
+        fail("model.tokenizer", f"no tokenizer.json in {m.tokenizer} (a naba run keeps its tokenizer in tokenizer/)")
     if m.max_length < 8:
         fail("model.max_length", f"must be at least 8, got {m.max_length}")
     if not 0 <= m.stride < m.max_length - 2:
