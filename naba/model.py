@@ -236,6 +236,13 @@ def check_vocab(source: str, tokenizer: PreTrainedTokenizerBase, model: PreTrain
 
 def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerFast:
     """A fast tokenizer (needed for offsets) from a hub id or a local folder."""
+    folder = Path(name_or_path)
+    if folder.is_dir() and not any((folder / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json", "vocab.txt")):
+        # transformers' error for such a folder (a run folder, a data folder) asks to install sentencepiece
+        raise ModelLoadError(
+            f"cannot load the tokenizer in {str(name_or_path)!r}: it holds no tokenizer.json, tokenizer_config.json "
+            f"or vocab.txt (a naba run keeps its tokenizer in best/ and tokenizer/)"
+        )
     tok = _from_pretrained(
         "tokenizer",
         str(name_or_path),

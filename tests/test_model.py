@@ -485,6 +485,26 @@ def test_empty_local_folder_is_a_clear_error(tmp_path) -> None:
     assert not os.listdir(tmp_path)
 
 
+@pytest.mark.parametrize(
+    "files",
+    [
+        ["train.jsonl"],  # a data folder
+        ["config.yaml", "best/tokenizer.json", "tokenizer/tokenizer.json"],  # a run folder, not its tokenizer
+        ["cv.json", "folds/fold-0/tokenizer/tokenizer.json"],  # a cross-validation folder
+    ],
+)
+def test_folder_without_a_tokenizer_says_so(tmp_path, files: list[str]) -> None:
+    # transformers' own message asked to install sentencepiece or tiktoken
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("{}", encoding="utf-8")
+    with pytest.raises(ModelLoadError) as info:
+        load_tokenizer(str(tmp_path))
+    message = str(info.value)
+    assert "cannot load the tokenizer in" in message and "no tokenizer.json" in message
+    assert "sentencepiece" not in message
+
+
 @pytest.mark.parametrize("name", ["runs/demo/best", "./tok", "/no/such/folder", "~/model"])
 def test_missing_folder_is_not_taken_for_a_hub_id(name: str) -> None:
     with pytest.raises(ModelLoadError, match="no such folder"):
