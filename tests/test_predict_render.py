@@ -264,3 +264,14 @@ def test_cli_numbers_out_of_range_are_errors(tmp_path: Path, capsys: pytest.Capt
     assert main([paths.get(a, a) for a in argv]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_cli_render_of_a_conll_file_with_stray_i_tags_takes_bio_repair(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # ANERcorp-style CoNLL: a span opened by I-; the reader's error named bio_repair, which render lacked
+    src = tmp_path / "gold.conll"
+    src.write_text("قال O\nالجيش I-ACTOR\nالسوري I-ACTOR\n", encoding="utf-8")
+    out = tmp_path / "page.html"
+    assert main(["render", str(src), "-o", str(out)]) == 1
+    assert "bio_repair" in capsys.readouterr().err and not out.exists()
+    assert main(["render", str(src), "-o", str(out), "--bio-repair", "begin"]) == 0
+    assert 'data-label="ACTOR" data-layer="entity" data-start="4" data-end="16"' in out.read_text(encoding="utf-8")

@@ -77,6 +77,7 @@ def register_render(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--source", default=None, help="the predicted input, for predictions written without text")
     p.add_argument("--limit", type=int, default=None, help="draw only the first N documents")
     p.add_argument("--title", default=None, help="page title (default: the input's name)")
+    p.add_argument("--bio-repair", choices=["begin"], help="CoNLL input: a stray I- tag starts a span instead of an error")
     p.set_defaults(func=_render)
 
 
@@ -265,7 +266,7 @@ def _render(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 0:  # a negative limit drew an empty page, exit 0
         raise ConfigError(f"--limit must be 0 or more, got {args.limit}")
-    docs = list(read_tagged(args.input, source=args.source, limit=args.limit))
+    docs = list(read_tagged(args.input, source=args.source, limit=args.limit, bio_repair=args.bio_repair))
     page = render_page(docs, title=_argv_text(args.title or f"naba: {Path(args.input).name}"))
     with atomic_open(args.output) as out:
         out.write(page)

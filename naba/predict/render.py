@@ -112,20 +112,24 @@ body {{ font-family: "Noto Naskh Arabic", "Amiri", "DejaVu Sans", sans-serif; ma
 """
 
 
-def read_tagged(path: str | Path, *, source: str | Path | None = None, limit: int | None = None) -> Iterator[Tagged]:
+def read_tagged(
+    path: str | Path, *, source: str | Path | None = None, limit: int | None = None, bio_repair: str | None = None
+) -> Iterator[Tagged]:
     """Documents to draw from a predictions JSONL file, or from any corpus file naba reads.
 
     Predictions written without their text (``naba predict`` without ``--with-text``) take it
-    from ``source``, the input the predictions were made from.
+    from ``source``, the input the predictions were made from. ``bio_repair`` goes to a CoNLL
+    file's reader (``"begin"``: a stray ``I-`` tag starts a span, as ANERcorp needs).
     """
     path = Path(path)
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         # naba's corpus JSONL is predictions' shape with the text and without layers and scores
         yield from _read_predictions(path, source=source, limit=limit)
         return
-    from naba.corpus.formats import read
+    from naba.corpus.formats import detect, options, read
 
-    for k, doc in enumerate(read(path)):
+    repair = {"bio_repair": bio_repair} if bio_repair and "bio_repair" in options(detect(path)) else {}
+    for k, doc in enumerate(read(path, **repair)):
         if limit is not None and k >= limit:
             return
         spans = [{"start": s.start, "end": s.end, "label": s.label, "layer": _layer(s.label)} for s in doc.spans]
