@@ -268,3 +268,17 @@ def test_auto_mixed_precision_is_bf16_where_the_process_gpu_has_it_in_hardware(
     monkeypatch.setattr(torch.cuda, "_check_bf16_tensor_supported", lambda d: True, raising=False)
     assert resolve_precision("auto") == expected
     assert resolve_precision("no") == "no"  # as asked, whatever the GPU
+
+
+@pytest.mark.parametrize("argv", [["train", "--help"], ["train", "configs/demo.yaml", "--help"],
+                                  ["train", "configs/demo.yaml", "optim.lr=1e-4", "-h"]])
+def test_help_after_the_config_prints_help(argv: list[str], capsys: pytest.CaptureFixture) -> None:
+    # after the config, argparse's REMAINDER took --help for an override: "'--help': overrides are key=value"
+    from naba.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own --help, before the config
+        code = exc.code
+    assert code == 0
+    assert "usage: naba train" in capsys.readouterr().out

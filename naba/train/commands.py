@@ -27,7 +27,7 @@ def register(subparsers) -> None:
     # REMAINDER, so that options may also come after the overrides (argparse cannot split "*")
     parser.add_argument("overrides", nargs=argparse.REMAINDER, metavar="key=value", help="override one setting")
     _add_flags(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, print_help=parser.print_help)
 
 
 def _add_flags(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +40,10 @@ def _add_flags(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from naba.train.config import load_config
 
+    if any(a in ("-h", "--help") for a in args.overrides):
+        # after the config, REMAINDER took it for an override ("'--help': overrides are key=value")
+        args.print_help()
+        return 0
     late = argparse.ArgumentParser(prog="naba train", add_help=False)
     _add_flags(late)
     flags, overrides = late.parse_known_args(args.overrides)
