@@ -636,3 +636,22 @@ def test_gpu_batch_job_logs_a_sigterm(tmp_path: Path) -> None:
     assert job.wait(timeout=30) == 143
     log = (tmp_path / "o.log").read_text().splitlines()
     assert "SIGTERM: stopped; the same command resumes it" in log[-2] and log[-1].endswith("exit 143")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the lock is POSIX flock")
+def test_a_second_job_on_an_output_being_written_is_refused(tagger: Tagger, tmp_path: Path) -> None:
+    # a scheduler's retry while the first job still runs would read the same ids as done, tag the same
+    # documents and append them again (and cut the other's last line as torn)
+    import fcntl
+
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, 3)
+    out = tmp_path / "out.jsonl"
+    out.write_text('{"id": "doc-00000", "spans": []}\n{"id": "doc-000', encoding="utf-8")  # mid-write
+    with out.open("ab") as other:  # the first job's hold on it
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(ConfigError, match="another naba predict is writing it now"):
+            run_job(tagger, src, out, progress=False)
+        assert out.read_text(encoding="utf-8").endswith('"doc-000')  # its line left alone
+    run_job(tagger, src, out, progress=False)  # once it is gone, the job resumes
+    assert _ids(out) == [f"doc-{i:05d}" for i in range(3)]

@@ -4,6 +4,7 @@ Memory stays flat: the input is read lazily, a chunk of documents at a time (the
 two chunks at most), and each chunk's lines are appended and made durable (flush + fsync)
 before the next. Run again after a crash, the job truncates a torn last line, skips the ids
 already written and deletes the temporary files the crash left (the rejects file's, a merge's);
+a second job on an output that one is writing is refused (a lock, released when a job ends or dies);
 bad records go to a rejects file with their line and reason.
 
 Under ``torchrun`` or ``accelerate launch`` (WORLD_SIZE > 1) every process reads the whole
@@ -133,6 +134,48 @@ def run_job(
     # without the text column fails here, leaving no empty output behind
     items = read_inputs(input_path, id_field=id_field, text_field=text_field)
     items = itertools.chain([first] if (first := next(items, None)) is not None else [], items)
+    # held until the job returns (the process's end releases it, a SIGKILL's too)
+    lock = _lock(output) if shard.rank == 0 else contextlib.nullcontext()
+    with lock:
+        return _run(tagger, input_path, output, items, rejects_path, batch_tokens=batch_tokens, chunk_docs=chunk_docs,
+                    rules=rules, with_text=with_text, progress=progress, shard=shard, check_id=check_id)
+
+
+@contextlib.contextmanager
+def _lock(output: Path) -> Iterator[None]:
+    """An exclusive lock on ``output`` for this job: a second job on the same output (a scheduler's
+    retry while the first still runs, a command started twice) would read the same ids as done,
+    tag the same documents and append them again, and cut the other's lines as torn."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    with output.open("ab") as fh:  # the job appends to it next anyway
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"{output}: another naba predict is writing it now; let that one finish (or stop it) "
+                              "before starting this one") from None
+        yield
+
+
+def _run(
+    tagger: Any,
+    input_path: str | Path,
+    output: Path,
+    items: Iterator[Any],
+    rejects_path: Path,
+    *,
+    batch_tokens: int | None,
+    chunk_docs: int,
+    rules: bool,
+    with_text: bool,
+    progress: bool,
+    shard: Shard,
+    check_id: Callable[[str], str | None] | None,
+) -> JobResult:
+    """:func:`run_job` once its paths are checked, its first record read and its output locked."""
     if shard.rank == 0:
         done = resume_output(output)  # repairs a torn last line before anyone reads it
         # a run killed while the rejects file (open all run long) or a merge was being written
