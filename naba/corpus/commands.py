@@ -16,6 +16,7 @@ from naba.corpus import formats
 from naba.corpus.brat import beside, has_suffix
 from naba.corpus.conll import rebuilt_text
 from naba.corpus.document import Document
+from naba.corpus.fileio import same_file
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.corpus.split import PARTS, empty_fold, kfold, split, split_texts
 from naba.corpus.stats import corpus_stats
@@ -287,7 +288,7 @@ def _parse_ratios(text: str) -> tuple[float, ...]:
 def _refuse_input(input: Path, outputs: list[Path]) -> None:
     """A ConfigError when one of ``outputs`` is the ``input`` file: writing it would replace the corpus."""
     for out in outputs:
-        if out.resolve() == input.resolve() or (out.exists() and input.exists() and out.samefile(input)):
+        if same_file(out, input):
             raise ConfigError(f"--out {out.parent}: {out} is the input {input}; write the split to another folder")
 
 

@@ -186,6 +186,11 @@ def utf16_offsets(text: str, offsets: Iterable[int]) -> dict[int, int]:
     return out
 
 
+def same_file(a: Path, b: Path) -> bool:
+    """Whether paths ``a`` and ``b`` name one file (links and relative paths followed)."""
+    return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+
+
 def external_id(doc_id: str) -> str | int:
     """A document id as tools with integer ids (doccano, Label Studio) expect it, when it is one."""
     if doc_id.isascii() and doc_id.isdigit() and str(int(doc_id)) == doc_id:

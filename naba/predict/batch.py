@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
-from naba.corpus.fileio import atomic_open, remove_temp_files
+from naba.corpus.fileio import atomic_open, remove_temp_files, same_file
 from naba.errors import ConfigError, DataError, Problem
 from naba.predict.host import rule_claims_json, rules_clash, spans_json
 from naba.predict.inputs import CHUNK_DOCS
@@ -222,11 +222,6 @@ def _run(
         output=output,
         rejects=rejects_path if shard.rank == 0 else None,
     )
-
-
-def same_file(a: Path, b: Path) -> bool:
-    """Whether paths ``a`` and ``b`` name one file (links and relative paths followed)."""
-    return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
 
 
 def _check_paths(input_path: Path, output: Path, rejects: Path) -> None:
