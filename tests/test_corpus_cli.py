@@ -327,6 +327,14 @@ def test_split_warns_when_one_text_under_two_ids_lands_in_two_parts(tmp_path: Pa
     assert "warning" not in capsys.readouterr().err
 
 
+def test_split_warning_on_a_text_under_many_ids_names_five(tmp_path: Path, capsys) -> None:
+    # one boilerplate text under 40 ids printed all 40 on one line
+    write_jsonl([Document(f"d{i}", "اقرأ أيضا") for i in range(40)], tmp_path / "all.jsonl")
+    assert main(["data", "split", str(tmp_path / "all.jsonl"), "--out", str(tmp_path / "s")]) == 0
+    warning = next(line for line in capsys.readouterr().err.splitlines() if "under several ids" in line)
+    assert warning.count("(train)") + warning.count("(dev)") + warning.count("(test)") == 5 and ", ...)" in warning
+
+
 @pytest.mark.parametrize(("n", "ratios", "empty"), [
     (10, "0.8,0.1,0.1", "test"),   # seed 13 draws no test document of d0..d9
     (3, "0.8,0.1,0.1", "test"),

@@ -86,8 +86,9 @@ def test_bad_k(k: object) -> None:
         ({"train": [("a", "خبر")], "dev": [("b", "خبر")], "test": [("c", "خبر")]},
          [[("a", "train"), ("b", "dev"), ("c", "test")]]),
         ({"train": [("a", "خبر")], "test": [("b", "خبرٌ")]}, []),  # another text, however close
+        ({"train": [("a", "")], "test": [("b", " \n")]}, []),  # empty documents share no text
     ],
-    ids=["whitespace-aside", "same-part", "three-parts", "different"],
+    ids=["whitespace-aside", "same-part", "three-parts", "different", "empty"],
 )
 def test_split_texts(parts: dict, expected: list) -> None:
     docs = {name: [Document(i, text) for i, text in pairs] for name, pairs in parts.items()}

@@ -296,7 +296,7 @@ def _warn_split_texts(parts: dict[str, list[Document]]) -> None:
     # ids decide the parts, so one article under two ids can be trained on and tested: say so
     leaks = split_texts(parts)
     if leaks:
-        first = ", ".join(f"{i} ({name})" for i, name in leaks[0])
+        first = ", ".join(f"{i} ({name})" for i, name in leaks[0][:5]) + (", ..." if len(leaks[0]) > 5 else "")
         print(f"naba data split: warning: {len(leaks)} text(s) under several ids in different parts (first: {first}); "
               "a part tests text another trains on unless each text keeps one id", file=sys.stderr)
 

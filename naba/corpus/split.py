@@ -85,5 +85,7 @@ def split_texts(parts: dict[str, list[Document]]) -> list[list[tuple[str, str]]]
     seen: dict[str, list[tuple[str, str]]] = {}
     for name, docs in parts.items():
         for doc in docs:
-            seen.setdefault(" ".join(doc.text.split()), []).append((doc.id, name))
+            key = " ".join(doc.text.split())
+            if key:  # documents without text share nothing a model could learn
+                seen.setdefault(key, []).append((doc.id, name))
     return [where for where in seen.values() if len({name for _, name in where}) > 1]
