@@ -36,8 +36,12 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 def load(text: str):
     """``yaml.safe_load(text)``, except that a mapping with a key given twice is a ``yaml.YAMLError``
-    whose message names the key and its line."""
-    return yaml.load(text, Loader=_UniqueKeyLoader)
+    whose message names the key and its line. Nesting deeper than Python's recursion limit (PyYAML
+    composes recursively) is a ``yaml.YAMLError`` too, not a RecursionError traceback."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)
+    except RecursionError:
+        raise yaml.YAMLError("nested too deeply") from None
 
 
 def load_file(path: Path, what: str) -> Any:

@@ -164,6 +164,11 @@ def test_bad_configs_are_config_errors_naming_key_and_source(
         ("optim:\n  lr: 1.0e-3\n  lr: 1.0e-4\n", ["run.yaml", "line 3", "'lr' twice"]),
         ("data:\n  train: [data/a.jsonl\n", ["run.yaml", "cannot read", "line 3"]),
         (b"data:\n  train: data/\xff.jsonl\n", ["run.yaml", "cannot read", "utf-8"]),
+        # PyYAML composes recursively: deep nesting was a raw RecursionError traceback
+        pytest.param(
+            "data:\n  train: " + "[" * 5000 + "]" * 5000 + "\n", ["run.yaml", "cannot read", "nested too deeply"],
+            id="deeply-nested",
+        ),
     ],
 )
 def test_unreadable_or_incomplete_files(repo: Path, text: str | bytes, words: list[str]) -> None:
