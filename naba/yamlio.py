@@ -6,12 +6,25 @@ named twice) would silently replace the first.
 
 from __future__ import annotations
 
+import reprlib
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from naba.errors import ConfigError
+
+# YAML aliases share one object, so a 300-byte file ("billion laughs") loads as a list of 10**9
+# strings in no time; only its repr in an error message would be gigabytes. Errors show values
+# through this: containers cut to six items and two levels, strings kept up to 200 characters.
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 200
+_SHOWN.maxlevel = 2
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` of bounded size, for error messages about values read from YAML."""
+    return _SHOWN.repr(value)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

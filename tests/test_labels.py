@@ -115,3 +115,17 @@ def test_good_scheme_files(tmp_path: Path, text: str, layers: dict, mapping: dic
 def test_a_layer_given_as_a_string_is_an_error(layers: dict) -> None:
     with pytest.raises(ConfigError, match=r"layer '(claim|e)': labels must be a tuple of names, not the string"):
         LabelScheme(layers)
+
+
+@pytest.mark.parametrize("levels", [4, 5])
+def test_an_alias_bomb_as_a_mapping_target_is_a_short_error(tmp_path: Path, levels: int) -> None:
+    # "billion laughs": nine aliases per level; the error printed the whole target (GBs at 9 levels)
+    parts, prev = ["&l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"], "l0"
+    for n in range(1, levels + 1):
+        parts.append(f"&l{n} [{', '.join([f'*{prev}'] * 9)}]")
+        prev = f"l{n}"
+    path = tmp_path / "labels.yaml"
+    path.write_text(f"layers:\n  a: [X]\nmapping:\n  PER: [{', '.join(parts)}]\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        LabelScheme.load(path)
+    assert len(str(info.value)) < 1000 and "no such label" in str(info.value)

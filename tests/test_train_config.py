@@ -287,3 +287,29 @@ def test_help_after_the_config_prints_help(argv: list[str], capsys: pytest.Captu
         code = exc.code
     assert code == 0
     assert "usage: naba train" in capsys.readouterr().out
+
+
+def _alias_bomb(levels: int) -> str:
+    # "billion laughs": each level is a list of nine aliases to the level before (9**(levels+1) strings)
+    parts, prev = ["&l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"], "l0"
+    for n in range(1, levels + 1):
+        parts.append(f"&l{n} [{', '.join([f'*{prev}'] * 9)}]")
+        prev = f"l{n}"
+    return f"[{', '.join(parts)}]"
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        # the error printed the whole value: a 353-byte file with 9 levels made a message of ~28 GB
+        ("optim:\n  lr: {bomb}\n", ["optim.lr", "expected a number", "..."]),
+        ("data:\n  train: {bomb}\n", ["data.train", "a path or a list of paths", "..."]),
+        ("data:\n  train: data/a.jsonl\n  read_options: [{bomb}]\n", ["data.read_options", "a mapping"]),
+    ],
+)
+def test_an_alias_bomb_is_a_short_config_error(repo: Path, body: str, words: list[str]) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(repo, body.replace("{bomb}", _alias_bomb(5))), cwd=repo)
+    assert len(str(err.value)) < 1000
+    for word in words:
+        assert word in str(err.value)

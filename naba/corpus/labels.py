@@ -57,7 +57,7 @@ class LabelScheme:
                 seen[label] = layer
         for tag, target in self.mapping.items():
             if target is not None and (not isinstance(target, str) or target not in seen):
-                raise ConfigError(f"label scheme: mapping {tag!r} -> {target!r}: no such label")
+                raise ConfigError(f"label scheme: mapping {tag!r} -> {yamlio.shown(target)}: no such label")
             if tag in seen and target != tag:
                 raise ConfigError(
                     f"label scheme: mapping {tag!r} -> {target!r}: {tag!r} is a label of layer {seen[tag]!r} "

@@ -249,7 +249,7 @@ def _coerce(value: Any, hint: Any, *, key: str, source: str) -> Any:
         if value is None:
             return None
         hint = next(a for a in args if a is not type(None))
-    bad = ConfigError(f"{source}: {key}: expected {_describe(hint)}, got {value!r}")
+    bad = ConfigError(f"{source}: {key}: expected {_describe(hint)}, got {yamlio.shown(value)}")
     if typing.get_origin(hint) is dict:
         if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
             raise bad
