@@ -390,6 +390,18 @@ def test_brat_folder_ids_and_unsafe_ids(tmp_path: Path, sample_docs: list[Docume
     assert not (tmp_path / "out2").exists()
 
 
+@pytest.mark.parametrize(("link", "doc_id"), [("sub", "sub/x"), ("sub", "sub/deeper/x"), ("a/sub", "a/sub/x")])
+def test_brat_refuses_an_id_whose_folder_links_outside(tmp_path: Path, link: str, doc_id: str) -> None:
+    # out/sub (or out/a/sub) is a link to a folder outside: the files of id sub/x were written there
+    outside, out = tmp_path / "outside", tmp_path / "out"
+    outside.mkdir()
+    (out / link).parent.mkdir(parents=True)
+    (out / link).symlink_to(outside, target_is_directory=True)
+    with pytest.raises(DataError, match=f"id={doc_id}.*links outside the output folder"):
+        formats.write([Document("ok", "نص"), Document(doc_id, "نص")], out, format="brat")
+    assert list(outside.rglob("*")) == [] and not (out / "ok.txt").exists()
+
+
 @pytest.mark.parametrize(
     ("ann", "txt", "written"),  # written: the text file the writer puts beside an .ann of that name
     [("x.ANN", "x.TXT", "x.TXT"), ("x.ann", "x.TXT", "x.txt"), ("x.ANN", "x.txt", "x.TXT"), ("x.Ann", "x.tXt", "x.Txt")],

@@ -230,7 +230,8 @@ def write_brat(docs: Iterable[Document], path: str | Path, *, scheme: LabelSchem
     With a path ending in ``.ann`` (in any case) exactly one document is written there, its text
     beside with the same case (``X.ANN`` and ``X.TXT``), as the reader pairs them.
     Ids that are not safe relative paths, or whose files would overwrite each other's on some disks
-    (see :func:`id_problems`), are a DataError; nothing is written then.
+    (see :func:`id_problems`), or whose sub-folder already there links outside ``path``, are a
+    DataError; nothing is written then.
     """
     docs = check_for_write(docs, scheme)
     path = Path(path)
@@ -240,6 +241,13 @@ def write_brat(docs: Iterable[Document], path: str | Path, *, scheme: LabelSchem
         targets = [(path, docs[0])]
     else:
         bad = id_problems((d.id for d in docs), path)
+        # a sub-folder already there may be a link: its files would land outside the output folder
+        root = path.resolve()
+        bad += [
+            Problem(str(path), f"document {i} (id={d.id})", f"{(path / d.id).parent} links outside the output folder")
+            for i, d in enumerate(docs)
+            if not bad and not (path / d.id).parent.resolve().is_relative_to(root)
+        ]
         if bad:
             raise DataError(bad)
         targets = [(path / f"{d.id}.ann", d) for d in docs]
