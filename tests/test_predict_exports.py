@@ -254,6 +254,10 @@ def test_labelstudio_offsets_in_a_named_unit(tmp_path: Path) -> None:
         (["caf\u00e9", "cafe\u0301"], "document 1"),  # NFC and NFD: one file on macOS
         (["a/b", "a_b", "A_B"], "document 2 (id=A_B)"),
         (["../x"], "not a safe relative file path"),
+        # 130 Arabic letters are 260 bytes: the second document failed with "File name too long"
+        # after the first had been written
+        (["ok", "ب" * 130], "document 1 (id=" + "ب" * 130 + "): a part of the id is longer than 251 bytes"),
+        (["ok", "a/" + "x" * 252], "longer than 251 bytes"),
     ],
 )
 def test_brat_ids_that_would_share_files(tmp_path: Path, ids: list[str], clash: str) -> None:

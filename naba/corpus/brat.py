@@ -203,11 +203,18 @@ def id_problem(doc_id: str, seen: dict[str, str]) -> str | None:
     Windows), where the two would overwrite each other. ``seen`` maps such a file key to its id."""
     if not _safe_id(doc_id):
         return "id is not a safe relative file path for brat"
+    # checked here, before any file is written, not left to the disk's "File name too long" midway
+    if any(len(part.encode("utf-8")) > _MAX_NAME for part in PurePosixPath(doc_id).parts):
+        return f"a part of the id is longer than {_MAX_NAME} bytes: its file name would be too long for the disk"
     key = unicodedata.normalize("NFC", doc_id).casefold()
     if key in seen:
         return f"its files would be those of id {seen[key]!r} on a disk that ignores case or Unicode normalisation"
     seen[key] = doc_id
     return None
+
+
+# the longest file name most disks take (255 bytes), less the ".ann" or ".txt" the writer adds
+_MAX_NAME = 251
 
 
 def _safe_id(doc_id: str) -> bool:
