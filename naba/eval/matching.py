@@ -127,7 +127,17 @@ def word_tags(text: str, spans: Sequence[Span], *, word_offsets: Sequence[tuple[
 
 def _entities(tags: Sequence[str], *, mode: str) -> set[tuple[str, int, int]]:
     if mode == "strict":
-        return {(e.tag, e.start, e.end) for e in Tokens(list(tags), scheme=IOB2, sent_id=0).entities}
+        # seqeval copies the rest of the sequence for every entity it finds (quadratic over a long
+        # document), so each run of tags between O tags goes to it alone: no strict IOB2 entity
+        # crosses an O, and seqeval reads an O before and after a sequence, as around a run
+        found: set[tuple[str, int, int]] = set()
+        start = 0
+        for end in [i for i, tag in enumerate(tags) if tag == "O"] + [len(tags)]:
+            if end > start:
+                run = Tokens(list(tags[start:end]), scheme=IOB2, sent_id=0).entities
+                found.update((e.tag, start + e.start, start + e.end) for e in run)
+            start = end + 1
+        return found
     if mode == "default":
         return set(get_entities(list(tags)))
     raise ValueError(f"unknown seqeval mode {mode!r} (strict or default)")
@@ -195,6 +205,40 @@ def match_spans(gold: Sequence[Span], pred: Sequence[Span]) -> list[tuple[int | 
         pairs.extend((None, j) for j in rest)
         pairs.extend((i, None) for i in left)
         return pairs
+    # spans pair only with spans they overlap, so the assignment splits into groups of spans whose
+    # ranges chain together; solving each on its own keeps the optimum and avoids a matrix (and an
+    # assignment) over every leftover span of a long document, quadratic in memory and worse in time
+    matched: list[tuple[int, int]] = []
+    for rows, cols in _overlap_groups(gold, pred, left, rest):
+        matched.extend(_assign(gold, pred, rows, cols))
+    used: set[int] = set()
+    for i, j in sorted(matched):
+        pairs.append((i, j))
+        free_gold.discard(i)
+        used.add(j)
+    pairs.extend((None, j) for j in rest if j not in used)
+    pairs.extend((i, None) for i in sorted(free_gold))
+    return pairs
+
+
+def _overlap_groups(
+    gold: Sequence[Span], pred: Sequence[Span], left: list[int], rest: list[int]
+) -> list[tuple[list[int], list[int]]]:
+    """``left`` gold and ``rest`` predicted indices in groups that no overlap crosses (one sweep by start)."""
+    items = sorted([(gold[i].start, gold[i].end, 0, i) for i in left] + [(pred[j].start, pred[j].end, 1, j) for j in rest])
+    groups: list[tuple[list[int], list[int]]] = []
+    reach = None
+    for start, end, side, k in items:
+        if reach is None or start >= reach:
+            groups.append(([], []))
+            reach = end
+        reach = max(reach, end)
+        groups[-1][side].append(k)
+    return [(sorted(g), sorted(p)) for g, p in groups if g and p]
+
+
+def _assign(gold: Sequence[Span], pred: Sequence[Span], left: list[int], rest: list[int]) -> list[tuple[int, int]]:
+    """The optimal pairs of one group of overlapping gold (``left``) and predicted (``rest``) spans."""
     g_start, g_end = (np.array([getattr(gold[i], k) for i in left], dtype=float).reshape(-1, 1) for k in ("start", "end"))
     p_start, p_end = (np.array([getattr(pred[j], k) for j in rest], dtype=float).reshape(1, -1) for k in ("start", "end"))
     overlap = np.minimum(g_end, p_end) - np.maximum(g_start, p_start)
@@ -206,16 +250,10 @@ def match_spans(gold: Sequence[Span], pred: Sequence[Span]) -> list[tuple[int | 
     pair_weight = m * label_weight + m + 1.0
     longer = np.maximum(g_end - g_start, p_end - p_start)
     weights = np.where(overlap > 0, pair_weight + label_weight * same_label + overlap / longer, 0.0)
-    if weights.any():
-        rows, cols = linear_sum_assignment(weights, maximize=True)
-        for a, b in zip(rows, cols, strict=True):
-            if weights[a, b] > 0:
-                pairs.append((left[a], rest[b]))
-                free_gold.discard(left[a])
-                rest[b] = -1
-    pairs.extend((None, j) for j in rest if j >= 0)
-    pairs.extend((i, None) for i in sorted(free_gold))
-    return pairs
+    if not weights.any():
+        return []
+    rows, cols = linear_sum_assignment(weights, maximize=True)
+    return [(left[a], rest[b]) for a, b in zip(rows, cols, strict=True) if weights[a, b] > 0]
 
 
 def pair_kind(g: Span | None, p: Span | None) -> str:
