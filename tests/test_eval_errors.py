@@ -91,3 +91,27 @@ def test_unknown_layers_are_named(layers, fragment):
     for docs in ([Document("d", TEXT, [Span(4, 16, "ACTOR")])], []):
         with pytest.raises(ValueError, match=re.escape(fragment)):
             find_errors(docs, docs, scheme=DEFAULT_SCHEME, layers=layers)
+
+
+class _Counted(int):
+    """An offset that counts how often it is compared."""
+
+    seen = 0
+
+    def __lt__(self, other):
+        _Counted.seen += 1
+        return int(self) < int(other)
+
+
+@pytest.mark.parametrize("n", [40, 160])
+def test_overlapping_spans_are_found_without_scanning_every_span(n):
+    # every gold span missed and every prediction spurious: each record scanned all spans of the
+    # other side for overlaps, n * n comparisons (a long article of 5k spans: seconds, then minutes)
+    text = "ب " * (4 * n)
+    gold = Document("d", text, [Span(_Counted(4 * k), 4 * k + 1, "ACTOR") for k in range(n)])
+    pred = Document("d", text, [Span(_Counted(4 * k + 2), 4 * k + 3, "ACTOR") for k in range(n)])
+    _Counted.seen = 0
+    errors = find_errors([gold], [pred], scheme=DEFAULT_SCHEME)
+    assert [e["category"] for e in errors] == ["false_negative", "false_positive"] * n
+    assert all(e["overlapping"] == [] for e in errors)
+    assert _Counted.seen < 60 * n

@@ -12,8 +12,10 @@ Categories come from the same one-to-one alignment the SemEval scores use
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from itertools import accumulate
 from pathlib import Path
 
 from naba.corpus.document import Document, Span
@@ -50,6 +52,7 @@ def document_errors(
     for layer in layers:
         wanted = frozenset(scheme.layers[layer])
         g_spans, p_spans = gold.spans_of(wanted), pred.spans_of(wanted)
+        g_index, p_index = _index(g_spans), _index(p_spans)
         for i, j in match_spans(g_spans, p_spans):
             g = g_spans[i] if i is not None else None
             p = p_spans[j] if j is not None else None
@@ -60,8 +63,8 @@ def document_errors(
             start = min(s.start for s in involved)
             end = max(s.end for s in involved)
             # a spurious or missed span may still overlap a span that was paired elsewhere
-            others = p_spans if p is None else g_spans if g is None else []
-            overlapping = [s for s in others if s.start < end and start < s.end]
+            others = (p_spans, p_index) if p is None else (g_spans, g_index) if g is None else ([], ([], []))
+            overlapping = _overlapping(*others, start, end)
             lo, hi = max(0, start - context), min(len(text), end + context)
             records.append(
                 {
@@ -80,6 +83,19 @@ def document_errors(
             )
     records.sort(key=lambda r: (layers.index(r["layer"]), r["start"], r["end"]))
     return records
+
+
+def _index(spans: list[Span]) -> tuple[list[int], list[int]]:
+    # starts, and the furthest end so far: both never fall, so bisect finds where overlaps can be
+    return [s.start for s in spans], list(accumulate((s.end for s in spans), max))
+
+
+def _overlapping(spans: list[Span], index: tuple[list[int], list[int]], start: int, end: int) -> list[Span]:
+    """The spans of ``spans`` (in document order, by start) that overlap ``[start, end)``, in order."""
+    # scanning every span for every missed or spurious one was quadratic over a long document
+    starts, reach = index
+    lo, hi = bisect_right(reach, start), bisect_left(starts, end)
+    return [s for s in spans[lo:hi] if s.start < end and start < s.end]
 
 
 def find_errors(
