@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import json
+import math
 import os
 import re
 import secrets
@@ -67,17 +68,22 @@ def parse_json(text: str, *, source: str, line: int | None = None) -> Any:
     """``json.loads`` that raises :class:`DataError` naming the line instead of a raw exception.
 
     ``line`` is the line number of ``text`` inside its file (JSON Lines); without it the line is
-    the decoder's own. NaN and infinities are rejected: they are not JSON.
+    the decoder's own. NaN and infinities are rejected: they are not JSON; so is a number too large
+    for a float (``1e400``), which would be read as infinity. A key given twice in one object is an
+    error too: ``json`` keeps the last silently (a second ``"spans"`` would drop the first's spans).
     """
 
     def _no_constants(name: str) -> Any:
         raise ValueError(f"{name} is not valid JSON")
 
     try:
-        value = json.loads(text, parse_constant=_no_constants)
+        value = json.loads(text, parse_constant=_no_constants, parse_float=_finite, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         where = f"line {line if line is not None else exc.lineno}"
         raise DataError(Problem(source, where, f"invalid JSON: {exc.msg} (column {exc.colno})")) from None
+    except _DuplicateKey as exc:
+        # the hook cannot tell where the object is in a whole-file JSON: no line rather than a wrong one
+        raise DataError(Problem(source, f"line {line}" if line is not None else "", f"invalid JSON: {exc}")) from None
     except ValueError as exc:
         raise DataError(Problem(source, f"line {line or 1}", f"invalid JSON: {exc}")) from None
     except RecursionError:
@@ -88,6 +94,28 @@ def parse_json(text: str, *, source: str, line: int | None = None) -> Any:
         shown = lone.group() if lone else "a \\uD800-\\uDFFF escape"
         reason = f"invalid text: {shown} is half of a UTF-16 surrogate pair, not a character"
         raise DataError(Problem(source, f"line {at}", reason))
+    return value
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(f"key {key!r} given twice in one object")
+            seen.add(key)
+    return obj
+
+
+def _finite(literal: str) -> float:
+    value = float(literal)
+    if math.isinf(value):
+        raise ValueError(f"number {literal[:40]} is out of range")
     return value
 
 
