@@ -308,3 +308,21 @@ def test_prediction_line_with_a_bad_text(tmp_path, line, fragment):
     with pytest.raises(DataError) as info:
         read_predictions(pred, GOLD, scheme=DEFAULT_SCHEME)
     assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("score", "fragment"),
+    [
+        ("1" + "0" * 400, "line 1: span 0: 'score' is out of range"),  # an integer no float holds: a traceback
+        ("-1" + "0" * 400, "line 1: span 0: 'score' is out of range"),
+        ("1e400", "line 1: invalid JSON: number 1e400 is out of range"),  # was read as inf, then not writable
+    ],
+    ids=["big-int", "big-negative-int", "1e400"],
+)
+def test_prediction_score_out_of_float_range(tmp_path, score, fragment):
+    pred = tmp_path / "pred.jsonl"
+    pred.write_text('{"id": "d1", "spans": [{"start": 4, "end": 9, "label": "ACTOR", "score": ' + score + "}]}\n",
+                    encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        read_predictions(pred, GOLD, scheme=DEFAULT_SCHEME)
+    assert fragment in str(info.value)

@@ -115,3 +115,11 @@ def test_overlapping_spans_are_found_without_scanning_every_span(n):
     assert [e["category"] for e in errors] == ["false_negative", "false_positive"] * n
     assert all(e["overlapping"] == [] for e in errors)
     assert _Counted.seen < 60 * n
+
+
+@pytest.mark.parametrize("score", [10**400, -(10**400)], ids=["big", "big-negative"])
+def test_scores_past_float_range_in_a_corpus_file_meta_are_ignored(score):
+    # a native JSONL file's meta may hold a 400-digit integer (JSON, but no float): ignored, not a traceback
+    pred = Document("d", TEXT, [Span(4, 9, "ACTOR")], {"scores": [{"start": 4, "end": 9, "label": "ACTOR", "score": score}]})
+    (e,) = find_errors([Document("d", TEXT, [Span(4, 16, "ACTOR")])], [pred], scheme=DEFAULT_SCHEME)
+    assert "score" not in e["pred"][0]

@@ -101,7 +101,10 @@ def _prediction(record: Any, texts: dict[str, str], scheme: LabelScheme, bad: Re
         spans.append(span)
         score = item.get("score")
         if isinstance(score, (int, float)) and not isinstance(score, bool):
-            scores.append({"start": span.start, "end": span.end, "label": span.label, "score": float(score)})
+            try:
+                scores.append({"start": span.start, "end": span.end, "label": span.label, "score": float(score)})
+            except OverflowError:  # an integer of 400 digits is JSON, but no float holds it
+                bad(f"span {k}: 'score' is out of range")
     meta = {"scores": scores} if scores else {}
     return Document(doc_id, text, spans, meta)
 
@@ -134,7 +137,7 @@ def span_scores(doc: Document) -> dict[tuple[int, int, str], float]:
     for item in found if isinstance(found, list) else []:
         try:
             scores[(int(item["start"]), int(item["end"]), str(item["label"]))] = float(item["score"])
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: a 400-digit integer
             continue
     return scores
 
