@@ -30,6 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # naba, also from 
 from naba.corpus.anercorp import SPLITS, find_shared  # noqa: E402
 from naba.corpus.conll import read_conll  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/anercorp_claims.py
+# ``claim @@N`` (the N-th occurrence), as build reads it
+from anercorp_claims import _OCCURRENCE as OCCURRENCE  # noqa: E402
+
 # Reporting verbs in common inflections, complementizers, quote marks and the colon: the places a
 # claim can start. A filter for what to read first, not a claim finder (see naba.claims for that).
 CANDIDATE = re.compile(
@@ -38,8 +42,6 @@ CANDIDATE = re.compile(
     r"|طالب|دعا|شدد|كشف|أبلغ|أعرب|رجح|توقع|أن |إن |«|»|\"|:)"
 )
 
-# ``claim @@N``: the N-th occurrence (the pattern scripts/anercorp_claims.py build resolves)
-OCCURRENCE = re.compile(r"(?P<claim>.*?)\s*@@(?P<n>\d+)")
 
 
 def sentences(split: str) -> list[str]:
