@@ -336,3 +336,22 @@ def test_a_line_from_spans_made_json_elsewhere_is_the_line_json_dumps_writes(doc
     assert prediction_line(doc_id, spans, text=text) == want
     assert json.loads(want) == obj
 
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('{"id": "a", "text": "قال", "text": "ذهب"}', "key 'text' given twice in the record"),  # was tagged as "ذهب"
+        ('{"id": "a", "id": "b", "text": "قال"}', "key 'id' given twice in the record"),
+        ('{"id": "a", "text": "he wrote \\"text\\": twice \\"text\\""}', None),  # the name in the text: fine
+        ('{"id": "a", "text": "قال", "meta": {"text": 1, "text": 2}}', None),  # not the record's own field
+    ],
+)
+def test_a_jsonl_record_with_its_id_or_text_twice_is_a_reject(tmp_path: Path, line: str, expected: str | None) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(line + "\n", encoding="utf-8")
+    (item,) = list(read_inputs(src))
+    if expected is None:
+        assert isinstance(item, Record) and item.id == "a"
+    else:
+        assert isinstance(item, Reject) and item.line == 1 and item.reason == expected

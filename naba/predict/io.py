@@ -196,6 +196,9 @@ def _read_jsonl(path: Path, *, id_field: str, text_field: str) -> Iterator[Recor
 
 
 def _jsonl_records(path: Path, source: str, *, id_field: str, text_field: str) -> Iterator[Record | Reject]:
+    # json keeps the last of a key given twice ({"id": "a", "text": "x", "text": "y"} is tagged as "y");
+    # the field names are looked for twice in the raw line first, so that only such lines pay for a check
+    names = (json.dumps(id_field, ensure_ascii=False), json.dumps(text_field, ensure_ascii=False))
     with path.open("rb", buffering=READ_BUFFER) as fh:
         for number, raw in enumerate(fh, start=1):
             if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
@@ -215,7 +218,24 @@ def _jsonl_records(path: Path, source: str, *, id_field: str, text_field: str) -
             except (ValueError, RecursionError) as exc:  # an integer over 4300 digits, nesting too deep
                 yield Reject(source, number, f"invalid JSON: {str(exc)[:200]}")
                 continue
+            if isinstance(obj, dict) and any(line.count(name) > 1 for name in names):
+                twice = _twice(line, (id_field, text_field))
+                if twice is not None:
+                    yield Reject(source, number, f"key {twice!r} given twice in the record")
+                    continue
             yield _record(source, number, obj, id_field, text_field, escaped="\\" in line)
+
+
+def _twice(line: str, fields: tuple[str, ...]) -> str | None:
+    """The first of ``fields`` that the JSON object in ``line`` holds twice at its top level, or None."""
+    last: list[list[str]] = [[]]
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        last[0] = [k for k, _ in items]  # the top-level object is the last one the hook sees
+        return dict(items)
+
+    json.loads(line, object_pairs_hook=pairs)
+    return next((f for f in fields if last[0].count(f) > 1), None)
 
 
 def _read_parquet(path: Path, *, id_field: str, text_field: str, rows: int) -> Iterator[Record | Reject]:
