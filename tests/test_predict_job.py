@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_predict_tagger import WORD, tiny_checkpoint
@@ -655,3 +656,43 @@ def test_a_second_job_on_an_output_being_written_is_refused(tagger: Tagger, tmp_
         assert out.read_text(encoding="utf-8").endswith('"doc-000')  # its line left alone
     run_job(tagger, src, out, progress=False)  # once it is gone, the job resumes
     assert _ids(out) == [f"doc-{i:05d}" for i in range(3)]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the lock is POSIX flock")
+def test_a_file_system_without_locks_runs_the_job_unlocked(
+    tagger: Tagger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # NFS without a lock daemon, Lustre mounted without flock: flock fails with ENOLCK / ENOSYS, and a job
+    # that ran there before the lock must not now die with a raw OSError
+    import errno
+    import fcntl
+
+    def no_locks(fd: int, op: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    src = tmp_path / "in.jsonl"
+    ids = _write_jsonl(src, 3)
+    with caplog.at_level("WARNING"):
+        run_job(tagger, src, tmp_path / "out.jsonl", progress=False)
+    assert _ids(tmp_path / "out.jsonl") == ids
+    assert "cannot lock it (No locks available)" in caplog.text
+
+
+def test_an_output_that_cannot_be_opened_is_a_data_error(
+    tagger: Tagger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a read-only file or file system (as root the permission bits alone would not stop it: simulated)
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, 1)
+    out = tmp_path / "out.jsonl"
+    opened = Path.open
+
+    def refuse(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if self == out and "a" in mode:
+            raise PermissionError(13, "Permission denied")
+        return opened(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refuse)
+    with pytest.raises(DataError, match="out.jsonl: cannot write file: Permission denied"):
+        run_job(tagger, src, out, progress=False)

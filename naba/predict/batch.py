@@ -20,6 +20,7 @@ import contextlib
 import glob
 import itertools
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -45,6 +46,8 @@ from naba.predict.io import (
     resume_output,
     unique_ids,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -151,12 +154,20 @@ def _lock(output: Path) -> Iterator[None]:
     except ImportError:  # not POSIX: no lock
         yield
         return
-    with output.open("ab") as fh:  # the job appends to it next anyway
+    try:
+        fh = output.open("ab")  # the job appends to it next anyway
+    except OSError as exc:
+        raise DataError(Problem(str(output), "", f"cannot write file: {exc.strerror or exc}"), about="the output") from None
+    with fh:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise ConfigError(f"{output}: another naba predict is writing it now; let that one finish (or stop it) "
                               "before starting this one") from None
+        except OSError as exc:
+            # some network file systems (NFS without a lock daemon, Lustre mounted without flock) have no
+            # locks: the job goes on, as it did before locks, rather than failing where it ran before
+            log.warning("%s: cannot lock it (%s); make sure no other job writes it", output, exc.strerror or exc)
         yield
 
 
