@@ -277,7 +277,7 @@ def atomic_write(path: str | Path, data: str | bytes) -> None:
         try:
             fh.write(payload)
         except OSError as exc:
-            raise _write_error(Path(path), exc) from None
+            raise write_error(Path(path), exc) from None
 
 
 @contextlib.contextmanager
@@ -298,7 +298,7 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp, fd = _new_temp_file(path)
     except OSError as exc:
-        raise _write_error(path, exc) from None
+        raise write_error(path, exc) from None
     try:
         text = {"encoding": "utf-8", "newline": ""} if mode == "w" else {}
         with os.fdopen(fd, mode, **text) as fh:
@@ -307,17 +307,18 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
                 fh.flush()
                 os.fsync(fh.fileno())
             except OSError as exc:
-                raise _write_error(path, exc) from None
+                raise write_error(path, exc) from None
         try:
             os.replace(tmp, path)
         except OSError as exc:
-            raise _write_error(path, exc) from None
+            raise write_error(path, exc) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
-def _write_error(path: Path, exc: OSError) -> DataError:
+def write_error(path: Path, exc: OSError) -> DataError:
+    """The DataError for a file naba cannot write (a problem in the output, naming it and why)."""
     return DataError(Problem(str(path), "", f"cannot write file: {_write_failure(path, exc)}"), about="the output")
 
 

@@ -31,7 +31,7 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
-from naba.corpus.fileio import atomic_open, remove_temp_files, same_file
+from naba.corpus.fileio import atomic_open, remove_temp_files, same_file, write_error
 from naba.errors import ConfigError, DataError, Problem
 from naba.predict.host import rule_claims_json, rules_clash, spans_json
 from naba.predict.inputs import CHUNK_DOCS
@@ -157,7 +157,7 @@ def _lock(output: Path) -> Iterator[None]:
     try:
         fh = output.open("ab")  # the job appends to it next anyway
     except OSError as exc:
-        raise DataError(Problem(str(output), "", f"cannot write file: {exc.strerror or exc}"), about="the output") from None
+        raise write_error(output, exc) from None
     with fh:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from naba.corpus.fileio import JSONL_SUFFIXES
+from naba.corpus.fileio import JSONL_SUFFIXES, write_error
 from naba.errors import DataError, Problem
 
 # bytes read at a time from JSONL files: Python's default is the file system's block size (4 KiB
@@ -366,7 +366,7 @@ class Appender:
             raise self._error(exc) from None
 
     def _error(self, exc: OSError) -> DataError:
-        return DataError(Problem(str(self.path), "", f"cannot write file: {exc.strerror or exc}"), about="the output")
+        return write_error(self.path, exc)
 
     def __enter__(self) -> Appender:
         return self
