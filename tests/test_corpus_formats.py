@@ -340,6 +340,69 @@ def test_labelstudio_auto_refuses_a_file_mixing_annotated_and_pre_annotated_task
     assert [len(d.spans) for d in read_labelstudio(path, source="predictions")] == [1, 1, 0]
 
 
+# a config with two Text objects, <Text name="title" value="$title"/> and <Text name="text" value="$text"/>:
+# each region is placed in its object's text (no value.text: saveTextResult off)
+TWO_TEXTS = {"title": "مصر", "text": "قال محمد في مصر"}
+ON_TITLE = {"id": "t1", "type": "labels", "from_name": "tl", "to_name": "title",
+            "value": {"start": 0, "end": 3, "labels": ["LOC"]}}
+ON_TEXT = {"id": "b1", "type": "labels", "from_name": "bl", "to_name": "text",
+           "value": {"start": 4, "end": 8, "labels": ["PERS"]}}
+# results that are not spans: skipped, whatever object they are on
+NOT_SPANS = [{"id": "rel", "type": "relation", "from_id": "t1", "to_id": "b1", "direction": "right"},
+             {"id": "c1", "type": "choices", "from_name": "topic", "to_name": "title", "value": {"choices": ["x"]}},
+             {"id": "n1", "type": "textarea", "from_name": "note", "to_name": "text", "value": {"text": ["y"]}}]
+
+
+@pytest.mark.parametrize(
+    ("result", "opts", "expected"),
+    [
+        ([ON_TEXT, *NOT_SPANS], {}, [("محمد", "ACTOR")]),
+        ([ON_TITLE, ON_TEXT, *NOT_SPANS], {"to_name": "text"}, [("محمد", "ACTOR")]),
+        ([ON_TITLE, ON_TEXT], {"to_name": "title", "text_key": "title"}, [("مصر", "LOCATION")]),
+        ([ON_TITLE], {"text_key": "title"}, [("مصر", "LOCATION")]),
+    ],
+    ids=["one-object", "to-name-text", "to-name-title", "title-alone"],
+)
+def test_labelstudio_two_text_objects(tmp_path: Path, result: list, opts: dict, expected: list) -> None:
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps([{"id": 7, "data": TWO_TEXTS, "annotations": [{"result": result}]}]), encoding="utf-8")
+    (doc,) = read_labelstudio(path, **opts)
+    assert [(doc.span_text(s), s.label) for s in doc.spans] == expected
+
+
+@pytest.mark.parametrize(
+    ("result", "opts", "fragment"),
+    [
+        # the title's [0, 3) was read in the body, as LOCATION on "قال"
+        ([ON_TITLE, ON_TEXT], {}, "task 0 (id=7): regions on several objects (to_name 'text': region(s) 'b1'; "
+                                  "to_name 'title': region(s) 't1')"),
+        ([ON_TITLE], {}, "regions of object 'title' (to_name; region(s) 't1') would be read in data.text, "
+                         "but data.title is a text of its own: read them with text_key='title'"),
+        ([ON_TITLE, ON_TEXT], {"to_name": "title"}, "would be read in data.text"),
+        ([ON_TITLE, ON_TEXT], {"to_name": "body"}, "no region is on object to_name='body'; the regions are on "
+                                                   "'text', 'title'"),
+    ],
+    ids=["two-objects", "title-read-in-text", "to-name-without-text-key", "misspelt-to-name"],
+)
+def test_labelstudio_regions_of_another_object(tmp_path: Path, result: list, opts: dict, fragment: str) -> None:
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps([{"id": 7, "data": TWO_TEXTS, "annotations": [{"result": result}]}]), encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        read_labelstudio(path, **opts)
+    assert str(path) in str(info.value) and fragment in str(info.value)
+
+
+def test_cli_reads_one_text_object(tmp_path: Path) -> None:
+    from naba.cli import main
+
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps([{"id": 7, "data": TWO_TEXTS, "annotations": [{"result": [ON_TITLE, ON_TEXT]}]}]),
+                    encoding="utf-8")
+    assert main(["data", "convert", str(path), str(tmp_path / "out.jsonl")]) == 1
+    assert main(["data", "convert", str(path), str(tmp_path / "out.jsonl"), "--to-name", "text"]) == 0
+    assert read_jsonl(tmp_path / "out.jsonl")[0].spans == [Span(4, 8, "ACTOR")]
+
+
 def test_cli_converts_predictions_or_only_annotations(tmp_path: Path) -> None:
     from naba.cli import main
 

@@ -72,6 +72,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--annotation", help="Label Studio: 'first' (default), 'last' or an index")
     p.add_argument("--text-key", help="Label Studio: the data field holding the text (default 'text')")
     p.add_argument(
+        "--to-name", help="Label Studio: the Text object (to_name) whose regions are read, those of others skipped "
+        "(default: the one object a task's regions are on; regions on several are an error)",
+    )
+    p.add_argument(
         "--input-offsets", dest="offsets_in", choices=["auto", "codepoints", "utf16"],
         help="Label Studio: the input's offset unit (default 'auto': the one under which every region's "
         "value.text is the text at its offsets); doccano: codepoints or utf16 (default utf16, doccano's own)",
@@ -97,6 +101,7 @@ def _reader_opts(args: argparse.Namespace, fmt: str) -> dict[str, Any]:
         "discontinuous": args.discontinuous,
         "annotation": annotation,
         "text_key": args.text_key,
+        "to_name": args.to_name,
         "source": args.source,
         "offsets": args.offsets_in,
     }

@@ -31,6 +31,14 @@ object's) are spans; spans of a HyperText or Paragraphs object (``"hypertextlabe
 are ignored; a region's ``score`` is ignored. A region with several labels gives one span each.
 ``data.meta`` (an object) becomes :attr:`Document.meta`; the id is ``str(task["id"])``, or
 ``f"{file stem}-{i:05d}"`` (0-based task index) for a task without one (an import file).
+
+One text per task: ``data[text_key]``, shown by one Text object, the ``to_name`` of its regions. A
+labelling config with two (a title and a body) places each region in its object's text, so regions
+are read from one object only: ``to_name`` names it (the others' regions are skipped), else it is
+the one object a task's regions are on; regions on several objects are an error, and so is a file
+where none is on the object named (a misspelt name). Regions on an object whose name is another
+string field of ``data`` (``to_name`` "title" beside ``data.title``, read in ``data.text``) are an
+error too: say ``text_key``. A region without ``to_name`` (a hand-written import) is on the one read.
 """
 
 from __future__ import annotations
@@ -71,12 +79,14 @@ def read_labelstudio(
     scheme: LabelScheme = DEFAULT_SCHEME,
     annotation: str | int = "first",
     text_key: str = "text",
+    to_name: str | None = None,
     source: str = "auto",
     offsets: str = "auto",
 ) -> list[Document]:
     """Read a Label Studio JSON export or import file.
 
-    ``text_key`` names the ``data`` field holding the text; ``source`` (``"auto"``,
+    ``text_key`` names the ``data`` field holding the text, ``to_name`` the Text object whose
+    regions are read (default: the one object a task's regions are on); ``source`` (``"auto"``,
     ``"annotations"`` or ``"predictions"``) and ``annotation`` say which result is read;
     ``offsets`` (``"auto"``, ``"codepoints"`` or ``"utf16"``) their unit (see the module's
     documentation).
@@ -95,6 +105,7 @@ def read_labelstudio(
     problems: list[Problem] = []
     found: list[tuple[str, Document]] = []
     sources: dict[str, list[str]] = {"annotations": [], "predictions": []}
+    objects: set[str] = set()  # the to_name of every span region in the file
     for i, task in enumerate(tasks):
         task_id = task.get("id") if isinstance(task, dict) else None
         where = f"task {i} (id={task_id})" if task_id is not None else f"task {i}"
@@ -108,7 +119,7 @@ def read_labelstudio(
 
         doc = _document(
             task, scheme, bad, annotation=annotation, source=source, text_key=text_key, offsets=offsets,
-            default_id=f"{path.stem}-{i:05d}",
+            default_id=f"{path.stem}-{i:05d}", to_name=to_name, objects=objects,
         )
         if doc is not None:
             found.append((where, doc))
@@ -121,6 +132,10 @@ def read_labelstudio(
             f"{', '.join(fallback[:3])}), beside {len(sources['annotations'])} annotated task(s): say which to read, "
             "source='annotations' (--source annotations: the unannotated tasks get no spans) or 'predictions', or "
             "export the annotated tasks alone")))
+    if to_name is not None and objects and to_name not in objects:
+        # every region skipped as another object's: a misspelt name would read the file as unannotated
+        problems.append(Problem(file, "", f"no region is on object to_name={to_name!r}; the regions are on "
+                                f"{', '.join(map(repr, sorted(objects)))}"))
     return finish(found, problems, scheme, source=file)
 
 
@@ -134,6 +149,8 @@ def _document(
     text_key: str,
     offsets: str,
     default_id: str,
+    to_name: str | None,
+    objects: set[str],
 ) -> Document | None:
     if not isinstance(task, dict):
         bad(f"expected a task object, got {type(task).__name__}")
@@ -152,7 +169,8 @@ def _document(
         bad(f"'id' must be a string or an integer, got {task_id!r}")
         return None
     meta = meta_of(data, bad, name="data.meta")
-    regions = _regions(_chosen(task, _results_key(task, source), annotation, bad), bad)
+    result = _chosen(task, _results_key(task, source), annotation, bad)
+    regions = _regions(_on_one_object(result, bad, data=data, text_key=text_key, to_name=to_name, objects=objects), bad)
     spans = []
     for name, start, end, label in _decode_offsets(text, regions, bad, offsets=offsets):
         mapped = map_label(label, scheme, bad, name)
@@ -191,6 +209,42 @@ def _chosen(task: dict, key: str, annotation: str | int, bad: Report) -> list:
     if not isinstance(result, list):
         bad(f"'result' must be a list, got {type(result).__name__}")
         return []
+    return result
+
+
+def _on_one_object(
+    result: list, bad: Report, *, data: dict, text_key: str, to_name: str | None, objects: set[str]
+) -> list:
+    """``result`` less the span regions of other objects than the one read (its ``to_name``).
+
+    A task's Text objects (a title and a body) each have their own text: a region placed in one
+    and read in another would be a span at the wrong place.
+    """
+    spans = [(k, item) for k, item in enumerate(result)
+             if isinstance(item, dict) and item.get("type") in ("labels", *_NOT_TEXT)]
+    on: dict[str, list[str]] = {}
+    for k, item in spans:
+        if isinstance(item.get("to_name"), str):
+            on.setdefault(item["to_name"], []).append(repr(item.get("id", k)))
+    objects.update(on)
+    if to_name is not None:
+        # a region without to_name (a hand-written import) is taken to be on the object named
+        other = {id(item) for _, item in spans if item.get("to_name", to_name) != to_name}
+        result = [item for item in result if id(item) not in other]
+        kept = [repr(item.get("id", k)) for k, item in spans if id(item) not in other]
+        on = {to_name: kept} if kept else {}
+    elif len(on) > 1:
+        bad("regions on several objects (" + "; ".join(f"to_name {o!r}: region(s) {', '.join(ids[:3])}"
+                                                       for o, ids in sorted(on.items()))
+            + f"): naba reads the spans of one Text object, in data.{text_key}: say which with to_name= "
+            "(--to-name) and, where its text is in another data field, text_key= (--text-key)")
+        return []
+    for obj in on:
+        if obj != text_key and isinstance(data.get(obj), str):
+            bad(f"regions of object {obj!r} (to_name; region(s) {', '.join(on[obj][:3])}) would be read "
+                f"in data.{text_key}, but data.{obj} is a text of its own: read them with text_key={obj!r} "
+                f"(--text-key {obj})")
+            return []
     return result
 
 
