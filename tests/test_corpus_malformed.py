@@ -106,6 +106,13 @@ CASES = [
      "doccano", {}, ["line 2", "key 'label' given twice in one object"]),
     ("doccano-unknown-label", {"d.jsonl": _j({"text": "نص", "label": [[0, 1, "WEAPON"]]})}, "d.jsonl", "doccano", {},
      ["line 1", "unknown label 'WEAPON'"]),
+    # doccano 0.x's export (label ids, not names) was read as a document without spans
+    ("doccano-0.x-label-ids", {"d.jsonl": _j({"id": 15, "text": "قال محمد", "meta": {}, "annotations": [
+        {"label": 7, "start_offset": 4, "end_offset": 8, "user": 1}]})}, "d.jsonl", "doccano", {},
+     ["line 1", "'annotations' (1 span(s), first {'label': 7,", "doccano 0.x's export", "label ids, not names"]),
+    ("doccano-0.x-beside-label", {"d.jsonl": "\n" + _j({"text": "قال محمد", "label": [[0, 3, "PERS"]], "annotations": [
+        {"label": 7, "start_offset": 4, "end_offset": 8, "user": 1}]})}, "d.jsonl", "doccano", {},
+     ["line 2", "doccano 0.x's export"]),
     # Label Studio
     ("ls-not-a-list", {"ls.json": _j({"id": 1, "data": {"text": "نص"}})}, "ls.json", None, {},
      ["ls.json", "expected a JSON list of tasks, got dict"]),

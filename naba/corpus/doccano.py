@@ -5,6 +5,10 @@
 * ``{"id": 1, "text": "...", "entities": [{"id": 7, "start_offset": 0, "end_offset": 5,
   "label": "LABEL"}], "relations": [...]}`` (the relation-aware export)
 
+doccano 0.x's export, ``"annotations": [{"label": 7, "start_offset": 0, "end_offset": 5, "user": 1}]``,
+names each label by the project's id, which the file does not map to a name: a record with
+``annotations`` is an error (saying what to do), not a document without spans.
+
 Offsets are UTF-16 code units, as doccano counts them (its browser side: an emoji is 2; doccano
 issue #2290), converted to code points here, at the edge; ``offsets="codepoints"`` reads (and
 writes) files whose offsets were counted in Python instead. A text without characters outside the
@@ -109,6 +113,14 @@ def _triples(record: dict, bad: Report) -> list[tuple[str, Any, Any, Any]]:
     """``(name, start, end, label)`` from either export shape, reporting malformed items."""
     key = "label" if "label" in record else "labels"  # doccano 1.0-1.5 wrote "labels"
     labels, entities = record.get(key), record.get("entities")
+    old = record.get("annotations")
+    if isinstance(old, list) and old:
+        # doccano 0.x's export: the labels are the project's ids, whose names the file does not hold;
+        # ignored like other keys, its spans would be lost and the document read as unannotated
+        bad(f"'annotations' ({len(old)} span(s), first {old[0]!r:.80}) is doccano 0.x's export, whose labels are "
+            "the project's label ids, not names: naba does not read it; export the project from doccano >= 1.0 "
+            "(JSONL: 'label': [[start, end, name]]), or write the label names in as 'label' triples")
+        return []
     if labels and entities:
         bad(f"record has both '{key}' and 'entities'; a doccano export has one of them")
         return []
