@@ -523,11 +523,13 @@ def test_doccano_both_shapes_and_derived_ids(tmp_path: Path) -> None:
         ({"id": 19, "text": EMOJI_TEXT, "entities": [{"id": 1, "start_offset": ACTOR_UTF16[0],
                                                        "end_offset": ACTOR_UTF16[1], "label": "PERS"}]},
          [(*ACTOR_CP, "ACTOR")]),
+        # some doccano 1.x versions (about 1.4-1.5) exported the text as "data" (doccano issue #1522)
+        ({"id": 21, "data": "محمد في دمشق", "label": [[0, 4, "PERS"]]}, [(0, 4, "ACTOR")]),
         # doccano 0.x's export of a document nobody annotated: nothing lost
         ({"id": 20, "text": "محمد في دمشق", "annotations": [], "meta": {}}, []),
     ],
     ids=["doccano-1.x-labels", "doccano-1.x-no-labels", "doccano-pandas-null-meta", "doccano-utf16-label",
-         "doccano-utf16-entities", "doccano-0.x-no-annotations"],
+         "doccano-utf16-entities", "doccano-1.5-data", "doccano-0.x-no-annotations"],
 )
 def test_doccano_real_exports(tmp_path: Path, record: dict, spans: list) -> None:
     path = tmp_path / "d.jsonl"

@@ -1,7 +1,8 @@
 """doccano sequence-labelling exports (JSON Lines), in the shapes doccano has written.
 
 * ``{"id": 1, "text": "...", "label": [[start, end, "LABEL"], ...]}`` (doccano >= 1.6 "label";
-  doccano 1.0-1.5 wrote the same triples under ``"labels"``, read the same way)
+  doccano 1.0-1.5 wrote the same triples under ``"labels"``, read the same way; 1.4-1.5 also wrote the
+  text as ``"data"``, read as ``"text"`` in a record without one)
 * ``{"id": 1, "text": "...", "entities": [{"id": 7, "start_offset": 0, "end_offset": 5,
   "label": "LABEL"}], "relations": [...]}`` (the relation-aware export)
 
@@ -71,7 +72,8 @@ def _document(record: Any, scheme: LabelScheme, bad: Report, *, default_id: str,
     if not isinstance(record, dict):
         bad(f"expected a JSON object, got {type(record).__name__}")
         return None
-    text = record.get("text")
+    # some doccano 1.x versions (about 1.4-1.5) exported the text as "data" (doccano issue #1522)
+    text = record.get("text") if "text" in record or "data" not in record else record["data"]
     if not isinstance(text, str):
         bad(f"'text' must be a string, got {type(text).__name__}")
         return None
