@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
-from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers, processors, trainers
 from tokenizers.models import WordPiece
 from transformers import (
     AutoModelForTokenClassification,
@@ -234,8 +234,15 @@ def check_vocab(source: str, tokenizer: PreTrainedTokenizerBase, model: PreTrain
         )
 
 
-def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerFast:
-    """A fast tokenizer (needed for offsets) from a hub id or a local folder."""
+def load_tokenizer(name_or_path: str, *, never_split: bool = True) -> PreTrainedTokenizerFast:
+    """A fast tokenizer (needed for offsets) from a hub id or a local folder.
+
+    ``never_split``: the ``never_split`` tokens of its tokenizer_config.json that are in its
+    vocabulary are kept whole, as the slow tokenizer AraBERT was pretrained with kept them
+    (``[رابط]``, which naba.text puts for a URL, is one token of AraBERT's vocabulary); transformers'
+    fast BERT tokenizer ignores the setting and cuts them into ``[``, ``رابط``, ``]``. ``False``
+    loads the tokenizer as its files say (a trained run's, which holds what it was trained with).
+    """
     folder = Path(name_or_path)
     if folder.is_dir() and not any((folder / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json", "vocab.txt")):
         # transformers' error for such a folder (a run folder, a data folder) asks to install sentencepiece
@@ -250,7 +257,23 @@ def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerFast:
     )
     if not getattr(tok, "is_fast", False):
         raise ModelLoadError(f"{name_or_path!r} has no fast tokenizer (tokenizer.json); naba needs offsets")
+    if never_split:
+        keep_whole(tok)
     return tok
+
+
+def keep_whole(tokenizer: PreTrainedTokenizerFast) -> list[str]:
+    """Make ``tokenizer`` match its ``never_split`` tokens whole (those in its vocabulary and not
+    matched whole already); returns them. Their ids stay the vocabulary's: nothing is added to it."""
+    never = tokenizer.init_kwargs.get("never_split") or ()
+    vocab, whole = tokenizer.get_vocab(), set(tokenizer.get_added_vocab())
+    new = [t for t in never if isinstance(t, str) and t in vocab and t not in whole]
+    if new:
+        size = len(tokenizer)
+        tokenizer.add_tokens([AddedToken(t, single_word=False, lstrip=False, rstrip=False, normalized=False) for t in new])
+        if len(tokenizer) != size:  # the fast tokenizer reuses a vocabulary token's id
+            raise ModelLoadError(f"keeping {new} whole grew the tokenizer from {size} to {len(tokenizer)} tokens")
+    return new
 
 
 def load_model(name_or_path: str, space: LabelSpace) -> PreTrainedModel:
@@ -502,7 +525,7 @@ def load_checkpoint(
             f"{path}: config.json labels {list(stored.id2label.values())} do not match the scheme in "
             f"{INFO_FILE} ({list(space.id2label.values())})"
         )
-    tokenizer = load_tokenizer(str(path))
+    tokenizer = load_tokenizer(str(path), never_split=False)  # as the run was trained
     check_vocab(str(path), tokenizer, model)
     if device is not None:
         model.to(device)

@@ -62,6 +62,47 @@ def test_small_tokenizer_has_arabert_settings(tok, tmp_path) -> None:
         assert again(text)["input_ids"] == tok(text)["input_ids"]
 
 
+def arabert_style_folder(folder, vocab: list[str]) -> str:
+    """A tokenizer folder as aubmindlab/bert-base-arabertv02 ships it: vocab.txt, its
+    tokenizer_config.json (never_split) and config.json, no tokenizer.json."""
+    folder.mkdir(exist_ok=True)
+    (folder / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *vocab]) + "\n",
+                                      encoding="utf-8")
+    (folder / "tokenizer_config.json").write_text(json.dumps({
+        "do_lower_case": False, "strip_accents": None, "tokenize_chinese_chars": True,
+        "never_split": list(NEVER_SPLIT), "max_len": 512}, ensure_ascii=False), encoding="utf-8")
+    (folder / "config.json").write_text(json.dumps({"model_type": "bert", "vocab_size": 64000}), encoding="utf-8")
+    return str(folder)
+
+
+@pytest.mark.parametrize(
+    ("vocab", "never_split", "text", "pieces"),
+    [
+        # AraBERT's vocabulary holds [رابط]: kept whole, with the vocabulary's id, as AraBERT saw it
+        (["زوروا", "[رابط]", "[", "]", "رابط", "الان"], True, "زوروا [رابط] الان", ["زوروا", "[رابط]", "الان"]),
+        (["[بريد]", "[مستخدم]", "[", "]", "بريد", "راسلوا"], True, "راسلوا [بريد] [مستخدم]",
+         ["راسلوا", "[بريد]", "[مستخدم]"]),
+        # as the files say (transformers' fast tokenizer ignores never_split)
+        (["زوروا", "[رابط]", "[", "]", "رابط", "الان"], False, "زوروا [رابط] الان",
+         ["زوروا", "[", "رابط", "]", "الان"]),
+        # a vocabulary without it: nothing is added, the brackets are cut off as before
+        (["زوروا", "[", "]", "رابط", "الان"], True, "زوروا [رابط] الان", ["زوروا", "[", "رابط", "]", "الان"]),
+    ],
+)
+def test_never_split_tokens_are_kept_whole(tmp_path, vocab, never_split, text, pieces) -> None:
+    name = arabert_style_folder(tmp_path / "base", vocab)
+    tokenizer = load_tokenizer(name, never_split=never_split)
+    assert len(tokenizer) == len(vocab) + 5
+    got = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    assert tokenizer.convert_ids_to_tokens(got["input_ids"]) == pieces
+    assert all(i < len(vocab) + 5 for i in got["input_ids"])
+    assert [text[a:b] for a, b in got["offset_mapping"]] == pieces
+    # saved with a run and loaded as the run was trained, it tokenizes the same
+    tokenizer.save_pretrained(tmp_path / "run")
+    again = load_tokenizer(str(tmp_path / "run"), never_split=False)
+    assert again(text)["input_ids"] == tokenizer(text)["input_ids"]
+
+
 # --- models -------------------------------------------------------------------------------------
 
 
