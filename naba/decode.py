@@ -283,16 +283,26 @@ def _spans(
     lo, hi = g.first_real[begins], g.last_real[ends - 1]
     keep = lo <= hi  # a span of subwords that all stand for no text has no edges
     out = []
-    for t, start, end, mean in zip(
+    reach = 0  # where the last span of this layer ends
+    for t, start, end, mean, first, stop in zip(
         path[begins[keep]].tolist(), g.char_starts[lo[keep]].tolist(), g.char_ends[hi[keep]].tolist(),
-        means[keep].tolist(), strict=True,
+        means[keep].tolist(), lo[keep].tolist(), ends[keep].tolist(), strict=True,
     ):
+        if start < reach:
+            # subwords that share characters (a tokenizer that cuts [رابط], which stands for a whole URL,
+            # into [ رابط ]) can start a span inside the one before it: spans of a layer never overlap,
+            # so it keeps only its subwords after that one, or nothing
+            later = [k for k in range(first, stop) if g.char_starts[k] >= reach and g.char_ends[k] > g.char_starts[k]]
+            if not later:
+                continue
+            start, mean = int(g.char_starts[later[0]]), float((cum[stop] - cum[later[0]]) / (stop - later[0]))
         if start >= end or text[start].isspace() or text[end - 1].isspace():  # rare: subwords seldom edge on spaces
             trimmed = _trim(text, start, end)
             if trimmed is None:
                 continue
             start, end = trimmed
         out.append(ScoredSpan(start, end, labels[t], layer, mean))
+        reach = end
     return out
 
 

@@ -292,6 +292,31 @@ def test_decode_scores_trims_and_uses_the_owning_window(tok) -> None:
     assert actor.score == pytest.approx(p)
 
 
+@pytest.mark.parametrize(
+    "tags, expected",
+    [
+        # [ رابط ] all stand for the whole URL (a tokenizer without [رابط] as one token, such as a
+        # fast tokenizer made from AraBERT's vocab.txt): spans of one layer must still not overlap
+        (["O", "B-ACTOR", "B-ACTOR", "O", "O"], [(6, 25, "ACTOR")]),
+        (["O", "B-ACTOR", "I-ACTOR", "B-LOCATION", "O"], [(6, 25, "ACTOR")]),
+        (["O", "B-ACTOR", "B-LOCATION", "I-LOCATION", "I-LOCATION"], [(6, 25, "ACTOR"), (26, 30, "LOCATION")]),
+        (["O", "O", "O", "B-ACTOR", "I-ACTOR"], [(6, 30, "ACTOR")]),
+        (["B-ACTOR", "O", "O", "B-LOCATION", "O"], [(0, 5, "ACTOR"), (6, 25, "LOCATION")]),
+    ],
+)
+def test_decoded_spans_of_a_layer_never_overlap(tags: list[str], expected: list[tuple[int, int, str]]) -> None:
+    tokenizer = vocab_tokenizer(["زوروا", "[", "رابط", "]", "الآن"])
+    text = "زوروا https://example.com الآن"
+    (w,) = encode([text], tokenizer, SPACE, with_labels=False)
+    assert w.char_spans[2:5].tolist() == [[6, 25]] * 3
+    logits = np.zeros((len(w.input_ids), SPACE.num_labels))
+    for t, tag in enumerate(tags, start=1):
+        logits[t, E.index(tag)] = 5.0
+    spans = decode(text, [w], [logits], SPACE)
+    assert [(s.start, s.end, s.label) for s in spans if s.layer == "entity"] == expected
+    assert all(0 <= s.score <= 1 for s in spans)
+
+
 def test_decode_rejects_wrong_shapes(tok) -> None:
     windows = encode(["نص قصير"], tok, SPACE)
     with pytest.raises(ValueError, match="logits of shape"):
