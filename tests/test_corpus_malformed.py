@@ -85,6 +85,9 @@ CASES = [
     ("jsonl-lone-low-surrogate-in-meta", {"c.jsonl": '{"id": "a", "text": "ok", "meta": {"k": "\\uDE00"}}'},
      "c.jsonl", None, {}, ["line 1", "\\uDE00 is half of a UTF-16 surrogate pair"]),
     ("missing-file", {}, "nothing.jsonl", None, {}, ["nothing.jsonl", "cannot read file"]),
+    # a mistyped brat folder: not "cannot tell the format from 'no extension'" nor "must be ... a folder"
+    ("missing-folder", {}, "corpus", None, {}, ["corpus", "no such file or folder"]),
+    ("brat-missing-folder", {}, "corpus", "brat", {}, ["corpus", "no such file or folder"]),
     ("unknown-extension", {"c.csv": "a,b\n"}, "c.csv", None, {}, ["c.csv", "cannot tell the format from '.csv'"]),
     # doccano
     ("doccano-bad-triple", {"d.jsonl": _j({"text": "نص", "label": [[0, 1]]})}, "d.jsonl", "doccano", {},

@@ -64,6 +64,8 @@ def read_brat(
         # without one, reading the .ann that is not there reports it
         ann = anns[0] if anns else path.with_suffix(".ann")
         named = [(ann, path.stem, beside(ann, ".txt"))]
+    elif not path.exists():
+        raise DataError(Problem(str(path), "", "no such file or folder"))
     else:
         raise DataError(Problem(str(path), "", "a brat path must be an .ann file, a .txt file or a folder"))
     found: list[tuple[str, Document]] = []

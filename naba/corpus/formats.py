@@ -69,6 +69,9 @@ def detect(path: str | Path) -> str:
     if path.is_dir():
         return "brat"
     suffix = path.suffix.lower()
+    if not suffix and not path.exists():
+        # a mistyped brat folder: its missing extension is not what is wrong
+        raise DataError(Problem(str(path), "", "no such file or folder"))
     if suffix == ".txt" and beside(path, ".ann"):
         return "brat"
     if suffix not in SUFFIXES:
