@@ -453,6 +453,24 @@ def test_brat_folder_ids_and_unsafe_ids(tmp_path: Path, sample_docs: list[Docume
     assert not (tmp_path / "out2").exists()
 
 
+@pytest.mark.parametrize("copy", [".ipynb_checkpoints/a-checkpoint", "._a", "sub/.old/a"])
+def test_brat_folder_skips_hidden_files_and_folders(tmp_path: Path, copy: str) -> None:
+    # Jupyter's checkpoint of an edited .ann (or a macOS ._ file) was read as a second document
+    doc = Document("a", "قال زيد", [Span(4, 7, "ACTOR")])
+    formats.write([doc], tmp_path / "c")
+    for suffix in (".txt", ".ann"):
+        (tmp_path / "c" / copy).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "c" / f"{copy}{suffix}").write_bytes((tmp_path / "c" / f"a{suffix}").read_bytes())
+    assert read_brat(tmp_path / "c") == [doc]
+
+
+@pytest.mark.parametrize("doc_id", [".a", "sub/.a", ".sub/a"])
+def test_brat_refuses_an_id_the_reader_would_skip_as_hidden(tmp_path: Path, doc_id: str) -> None:
+    with pytest.raises(DataError, match=f"id={doc_id}.*starts with '.'"):
+        formats.write([Document("ok", "نص"), Document(doc_id, "نص")], tmp_path / "out", format="brat")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize(("link", "doc_id"), [("sub", "sub/x"), ("sub", "sub/deeper/x"), ("a/sub", "a/sub/x")])
 def test_brat_refuses_an_id_whose_folder_links_outside(tmp_path: Path, link: str, doc_id: str) -> None:
     # out/sub (or out/a/sub) is a link to a folder outside: the files of id sub/x were written there

@@ -10,7 +10,8 @@ the file, line and fragments; ``"merge"`` makes one span from the first start to
 ``"split"`` makes one span per fragment.
 
 A path may be an ``.ann`` file, its ``.txt`` file, or a folder searched recursively for ``.ann``
-files (a ``.txt`` without an ``.ann`` is not a brat document and is skipped). Extensions count in
+files (a ``.txt`` without an ``.ann`` is not a brat document and is skipped; so are hidden files and
+folders, such as ``.ipynb_checkpoints/``). Extensions count in
 any case (``X.ANN`` with ``X.TXT``, as tools on Windows write them); a pair is the same stem,
 exactly. The document id is the file stem, or for a folder the path relative to it without the
 suffix (``sub/X``); the writer uses the id the same way, so ids must be safe relative paths.
@@ -45,7 +46,12 @@ def read_brat(
     path = Path(path)
     problems: list[Problem] = []
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file())  # a folder may be named x.ann
+        # hidden files and folders are skipped, as naba data validate skips them: a copy in
+        # .ipynb_checkpoints/ (Jupyter) or ._x.ann (macOS) would otherwise be read as another document
+        files = sorted(
+            p for p in path.rglob("*")
+            if not any(part.startswith(".") for part in p.relative_to(path).parts) and p.is_file()
+        )  # a folder may be named x.ann
         anns = [p for p in files if has_suffix(p, ".ann")]
         if not anns:
             raise DataError(Problem(str(path), "", "no brat .ann files in this folder"))
@@ -205,6 +211,8 @@ def id_problem(doc_id: str, seen: dict[str, str]) -> str | None:
     Windows), where the two would overwrite each other. ``seen`` maps such a file key to its id."""
     if not _safe_id(doc_id):
         return "id is not a safe relative file path for brat"
+    if any(part.startswith(".") for part in PurePosixPath(doc_id).parts):
+        return "a part of the id starts with '.': its file would be hidden, and the brat reader skips hidden files"
     # checked here, before any file is written, not left to the disk's "File name too long" midway
     if any(len(part.encode("utf-8")) > _MAX_NAME for part in PurePosixPath(doc_id).parts):
         return f"a part of the id is longer than {_MAX_NAME} bytes: its file name would be too long for the disk"
