@@ -245,6 +245,23 @@ def test_conll_line_ends(tmp_path: Path, end: str) -> None:
     assert [(doc.span_text(s), s.label) for s in doc.spans] == [("محمد", "ACTOR"), ("دمشق", "LOCATION")]
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "lines"),
+    [
+        ("c.jsonl", b'{"id": "a", "text": "\xff"}\n{"id": "b", "text": "ok"}\n{"id": "c", "text": "\xd9"}\n', ["line 1", "line 3"]),
+        ("t.conll", b"\xc3\x28 O\nb O\n\nc\xd9\n\xd9 O", ["line 1", "line 4", "line 5"]),
+    ],
+    ids=["jsonl", "conll"],
+)
+def test_every_line_with_invalid_utf8_is_reported(tmp_path: Path, name: str, content: bytes, lines: list[str]) -> None:
+    # only the first such line was named, so each rerun of naba data validate found one more
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(DataError) as info:
+        formats.read(tmp_path / name)
+    assert [p.where for p in info.value.problems] == lines
+    assert all("invalid UTF-8" in p.reason for p in info.value.problems)
+
+
 def test_every_problem_is_reported_not_just_the_first(tmp_path: Path) -> None:
     path = tmp_path / "c.conll"
     path.write_text("a O\nb I-PERS\n\nc B-FOO\nd\n", encoding="utf-8")

@@ -45,7 +45,7 @@ def read_text(path: str | Path, *, keep_bom: bool = False) -> str:
     ends untouched.
 
     Line ends are kept as they are (no ``\\r\\n`` translation) because formats such as brat count
-    offsets over the raw file. Raises :class:`DataError` naming the line of an invalid byte.
+    offsets over the raw file. Raises :class:`DataError` naming each line that holds an invalid byte.
     """
     path = Path(path)
     try:
@@ -56,12 +56,25 @@ def read_text(path: str | Path, *, keep_bom: bool = False) -> str:
         data = data[len(_BOM) :]
     try:
         return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        bad = data[exc.start : exc.start + 1].hex()
-        raise DataError(
-            Problem(str(path), f"line {line}", f"invalid UTF-8 (byte 0x{bad}: {exc.reason})")
-        ) from None
+    except UnicodeDecodeError:
+        raise DataError(_invalid_utf8(path, data)) from None
+
+
+def _invalid_utf8(path: Path, data: bytes) -> list[Problem]:
+    """A problem for every line of ``data`` with an invalid byte, not only the first such line.
+
+    A line is decoded with its ``\n`` (which no character's bytes contain), so a character cut
+    short by the line end reads as the whole file's decoding reads it.
+    """
+    problems = []
+    lines = data.split(b"\n")
+    for n, line in enumerate(lines, 1):
+        try:
+            (line + b"\n" if n < len(lines) else line).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad = line[exc.start : exc.start + 1].hex()
+            problems.append(Problem(str(path), f"line {n}", f"invalid UTF-8 (byte 0x{bad}: {exc.reason})"))
+    return problems
 
 
 def parse_json(text: str, *, source: str, line: int | None = None) -> Any:
