@@ -368,6 +368,18 @@ def test_convert_to_brat_refuses_a_folder_holding_other_documents(tmp_path: Path
     assert "holds brat documents not in the input (c)" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("hidden", [".ipynb_checkpoints/a-checkpoint", "._b"])
+def test_convert_to_brat_takes_a_folder_holding_hidden_brat_files(tmp_path: Path, capsys, hidden: str) -> None:
+    # the brat reader skips hidden files: they are not documents that would read back with the output
+    write_jsonl([Document("a", "قال محمد")], tmp_path / "in.jsonl")
+    out = tmp_path / "out"
+    (out / hidden).parent.mkdir(parents=True, exist_ok=True)
+    (out / f"{hidden}.txt").write_text("نص", encoding="utf-8")
+    (out / f"{hidden}.ann").write_text("", encoding="utf-8")
+    assert main(["data", "convert", str(tmp_path / "in.jsonl"), str(out), "--to", "brat"]) == 0
+    assert formats.read(out, format="brat") == [Document("a", "قال محمد")]
+
+
 @pytest.mark.parametrize(("module", "func", "argv", "message"), [
     ("naba.corpus.commands", "cmd_stats", ["data", "stats", "x.jsonl"], "naba: interrupted\n"),
     ("naba.train.commands", "run", ["train", "c.yaml"], "naba: interrupted; run the same command again to resume\n"),

@@ -261,7 +261,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
         # a brat folder is not replaced like a file: documents already there would stay and read back
         ids = {d.id for d in docs}
         stale = sorted(a.relative_to(out).with_suffix("").as_posix() for a in out.rglob("*")
-                       if has_suffix(a, ".ann") and a.is_file())
+                       if has_suffix(a, ".ann") and a.is_file()
+                       and not any(part.startswith(".") for part in a.relative_to(out).parts))  # never read back
         stale = [i for i in stale if i not in ids]
         if stale:
             raise DataError(Problem(str(out), "", f"holds brat documents not in the input ({', '.join(stale[:5])}"
