@@ -744,6 +744,12 @@ RLM = "\u200f"
         (f"قال\n{RLM}\nإن الجيش", ("الجيش", "الجيش"), None),  # a line of marks alone
         (f"قال {RLM} الجيش", (RLM, "الجيش"), "cannot be written"),  # at a span's edge it would move the span
         (f"{RLM} \u200e", None, "no token a CoNLL file can hold"),
+        # a span leaving out the marks on its tokens' edges, which the reader strips: it was refused as
+        # not on "whitespace token boundaries", though the token reads back as exactly its text
+        (f"قال {RLM}زيد{RLM} في دمشق", ("زيد", "زيد"), None),
+        ("قال \u200eJohn Smith\u200e اليوم", ("John", "Smith"), None),
+        (f"قال {RLM}\u2067زيد علي\u2069 اليوم", ("زيد", "علي"), None),
+        (f"قال {RLM}زيد{RLM} في", ("يد", "يد"), "whitespace token boundaries"),  # still whole tokens only
     ],
 )
 def test_conll_leaves_out_tokens_of_direction_marks_alone(

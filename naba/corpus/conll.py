@@ -21,7 +21,8 @@ Reading rules (other code relies on them exactly):
 The writer writes IOB2 with naba labels, tokens being the whitespace-split of each sentence (and
 a BOM first when the first token starts with U+FEFF, which the reader would take for one). A token
 of direction marks alone is left out (its line would read as a sentence break; the rebuild rule
-drops it), unless it is a span's first or last token.
+drops it), unless it is a span's first or last token. A span may leave out direction marks at the
+edges of its first and last tokens, which the reader strips.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from naba.errors import ConfigError, DataError, Problem
 BIO_REPAIRS = (None, "error", "begin")
 DOCSTART = "-DOCSTART-"
 _MARKS = dict.fromkeys([0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+_MARK_CHARS = "".join(map(chr, _MARKS))
 _TOKEN = re.compile(r"\S+")
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
@@ -195,6 +197,14 @@ def _doc_lines(doc: Document, where: str, source: str) -> tuple[list[str], list[
         tokens.extend((s + m.start(), s + m.end(), k) for m in _TOKEN.finditer(doc.text[s:e]))
     starts = {t[0]: i for i, t in enumerate(tokens)}
     ends = {t[1]: i for i, t in enumerate(tokens)}
+    for i, (s, e, _) in enumerate(tokens):
+        # a span may leave out the direction marks at its token's edges ("\u200fزيد\u200f", common in
+        # news text): the reader strips them, so the token reads back as the span's text
+        word = doc.text[s:e]
+        core = word.strip(_MARK_CHARS)
+        if core:
+            starts.setdefault(s + word.index(core), i)
+            ends.setdefault(s + word.index(core) + len(core), i)
     tags = ["O"] * len(tokens)
     edges: set[int] = set()  # the first and last token of each span
     for span in doc.spans:
@@ -251,7 +261,8 @@ def write_conll(
 
     ``docstart=None`` writes ``-DOCSTART-`` markers when any document has several sentences
     (``meta["sentences"]`` or a line break in its text), so that reading the file back gives the
-    same documents. Spans must cover whole whitespace tokens of one sentence and must not overlap
+    same documents. Spans must cover whole whitespace tokens of one sentence (direction marks at their
+    edges aside) and must not overlap
     (to write one layer, read with ``scheme.restrict([...])``); otherwise a DataError names them.
     """
     docs = check_for_write(docs, scheme)
