@@ -145,6 +145,18 @@ def test_conll_reading_rules(tmp_path: Path, content: str, texts: list[str], spa
     assert [d.meta for d in docs] == [{"sentence": i} for i in range(len(texts))]
 
 
+@pytest.mark.parametrize("marker", ["-DOCSTART- -X- O O", "-DOCSTART-\tO", "\ufeff\ufeff-DOCSTART- O"])
+def test_conll_docstart_after_a_byte_order_mark_mid_file(tmp_path: Path, marker: str) -> None:
+    # cat a.conll b.conll, each saved with a BOM: b's marker was read as a token "\ufeff-DOCSTART-" of
+    # a's document, silently merging the two
+    one = "\ufeff-DOCSTART- -X- O O\n\nزيد B-PERS\nقال O\n\n"
+    (tmp_path / "all.conll").write_text(one + "\ufeff" + marker + "\n\nفي O\nدمشق B-LOC\n", encoding="utf-8")
+    docs = read_conll(tmp_path / "all.conll")
+    assert [(d.text, [d.span_text(s) for s in d.spans]) for d in docs] == [("زيد قال", ["زيد"]), ("في دمشق", ["دمشق"])]
+    with pytest.raises(DataError, match="cannot be written to a CoNLL file"):  # it would read back as a marker
+        write_conll([Document("d", "قال \ufeff-DOCSTART- اليوم")], tmp_path / "out.conll")
+
+
 def test_conll_docstart_documents(tmp_path: Path) -> None:
     docs = _conll(tmp_path, "-DOCSTART- -X- O\n\na O\nbb B-LOC\n\nc B-PERS\n-DOCSTART- O\n\n-DOCSTART-\nd O\n")
     assert [d.id for d in docs] == ["t-doc0000", "t-doc0001"]

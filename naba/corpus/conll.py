@@ -7,7 +7,8 @@ Reading rules (other code relies on them exactly):
 * Direction marks U+200E, U+200F, U+202A-U+202E, U+2066-U+2069 are stripped from tokens and tags;
   a line whose token is empty after that is skipped with its tag. Lines that are empty or hold only
   spaces, tabs or such marks separate sentences.
-* ``-DOCSTART-`` lines start a new document.
+* ``-DOCSTART-`` lines start a new document (also with a U+FEFF before the marker, as ``cat`` of
+  files saved with a byte-order mark leaves it).
 * TEXT REBUILD RULE: a sentence's text is its tokens joined by one space, and every token's
   offsets are exact in it. Without ``-DOCSTART-`` every sentence is a document with id
   ``f"{stem}-{i:05d}"`` (0-based sentence index) and ``meta={"sentence": i}``. With markers, the
@@ -44,6 +45,12 @@ _TOKEN = re.compile(r"\S+")
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
+def is_docstart(token: str) -> bool:
+    """Whether a line's first field is the ``-DOCSTART-`` marker, a U+FEFF before it included: files
+    saved with a byte-order mark and joined with ``cat`` have one at each file's first line."""
+    return token.lstrip("\ufeff") == DOCSTART
+
+
 def strip_marks(token: str) -> str:
     """``token`` without the direction marks the CoNLL reader removes."""
     return token.translate(_MARKS)
@@ -68,7 +75,7 @@ def _parse_lines(text: str, source: str, problems: list[Problem]) -> tuple[list[
         if not fields or not any(strip_marks(f) for f in fields):
             current = None
             continue
-        if fields[0] == DOCSTART:
+        if is_docstart(fields[0]):
             docs.append([])
             marked = True
             current = None
@@ -231,7 +238,7 @@ def _doc_lines(doc: Document, where: str, source: str) -> tuple[list[str], list[
             # as a sentence break, so it is left out, as the TEXT REBUILD RULE drops it; at a span's
             # edge it would move the span, and is refused below
             continue
-        if token == DOCSTART or not strip_marks(token):
+        if is_docstart(token) or not strip_marks(token):
             problems.append(Problem(source, where, f"token {token!r} at {s} cannot be written to a CoNLL file"))
         if prev is not None and k != prev:
             lines.append("")

@@ -181,11 +181,11 @@ def _token_end(text: str, pos: int) -> int:
 def _conll_text(text: str) -> str:
     """``text`` with the tokens a CoNLL file cannot hold (direction marks alone, ``-DOCSTART-``)
     blanked to spaces of the same length, so that every offset stays where it was."""
-    from naba.corpus.conll import DOCSTART, strip_marks
+    from naba.corpus.conll import is_docstart, strip_marks
 
     def blank(m: re.Match) -> str:
         token = m.group()
-        return token if strip_marks(token) and token != DOCSTART else " " * len(token)
+        return token if strip_marks(token) and not is_docstart(token) else " " * len(token)
 
     return _TOKEN.sub(blank, text)
 
