@@ -201,6 +201,28 @@ def test_convert_conll_needs_token_aligned_single_layer(tmp_path: Path, corpus: 
 
 
 @pytest.mark.parametrize(
+    ("out", "spans", "reason"),
+    [
+        ("o.conll", [Span(0, 3, "CLAIM"), Span(0, 3, "ACTOR")], "overlaps another span"),
+        ("o.conll", [Span(0, 2, "ACTOR")], "does not start and end on whitespace token boundaries"),
+        ("o.ann", [], "one .ann file holds one document, got 2"),
+    ],
+    ids=["conll-two-layers", "conll-inside-a-token", "brat-ann"],
+)
+def test_convert_names_the_input_file_of_a_document_the_output_cannot_hold(
+    tmp_path: Path, capsys: pytest.CaptureFixture, out: str, spans: list[Span], reason: str
+) -> None:
+    # the message began "<documents>: document 1 (id=b)", naming no file
+    write_jsonl([Document("a", "نص"), Document("b", "قال محمد", spans)], tmp_path / "in.jsonl")
+    assert main(["data", "convert", str(tmp_path / "in.jsonl"), str(tmp_path / out)]) == 1
+    err = capsys.readouterr().err
+    assert reason in err and "<documents>" not in err
+    if out.endswith(".conll"):
+        assert f"  {tmp_path / 'in.jsonl'}: document 1 (id=b): span" in err
+    assert not (tmp_path / out).exists()
+
+
+@pytest.mark.parametrize(
     ("texts", "warning"),
     [
         (["قال محمد", "في دمشق"], None),

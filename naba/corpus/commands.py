@@ -267,7 +267,14 @@ def cmd_convert(args: argparse.Namespace) -> int:
         if stale:
             raise DataError(Problem(str(out), "", f"holds brat documents not in the input ({', '.join(stale[:5])}"
                                     f"{', ...' if len(stale) > 5 else ''}); write to a new or empty folder"))
-    formats.write(docs, out, format=to, scheme=scheme, **opts)
+    try:
+        formats.write(docs, out, format=to, scheme=scheme, **opts)
+    except DataError as exc:
+        if not any(p.source == "<documents>" for p in exc.problems):
+            raise
+        # the writer knows documents, not where they came from: these are IN's, so name its file
+        raise DataError([Problem(str(args.input), p.where, p.reason) if p.source == "<documents>" else p
+                         for p in exc.problems]) from None
     if to == "conll":
         # CoNLL holds tokens, not the text between them: say so when that loses something
         changed = [d.id for d in docs if rebuilt_text(d.text) != d.text]
