@@ -465,6 +465,31 @@ def test_brat_folder_ids_and_unsafe_ids(tmp_path: Path, sample_docs: list[Docume
     assert not (tmp_path / "out2").exists()
 
 
+@pytest.mark.parametrize("failing", [1, 2], ids=["txt-sync", "ann-sync"])
+@pytest.mark.parametrize("target", ["x.ann", "out"], ids=["ann-file", "folder"])
+def test_brat_rewrite_failing_on_one_file_keeps_the_old_pair(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str, failing: int
+) -> None:
+    # a full disk on the .ann left the new .txt beside the old .ann, whose offsets then fell elsewhere
+    old, new = Document("x", "في دمشق", [Span(3, 7, "LOCATION")]), Document("x", "قال زيد اليوم", [Span(4, 7, "ACTOR")])
+    path = tmp_path / target
+    formats.write([old], path, format="brat")
+    real, calls = os.fsync, []
+
+    def fsync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == failing:
+            raise OSError(28, "No space left on device")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(DataError, match="No space left on device"):
+        formats.write([new], path, format="brat")
+    monkeypatch.undo()
+    assert formats.read(path, format="brat") == [old]
+    assert sorted(p.name for p in path.parent.rglob("*") if p.name.endswith(".tmp")) == []
+
+
 @pytest.mark.parametrize("copy", [".ipynb_checkpoints/a-checkpoint", "._a", "sub/.old/a"])
 def test_brat_folder_skips_hidden_files_and_folders(tmp_path: Path, copy: str) -> None:
     # Jupyter's checkpoint of an edited .ann (or a macOS ._ file) was read as a second document

@@ -21,13 +21,14 @@ suffix (``sub/X``); the writer uses the id the same way, so ids must be safe rel
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from naba.corpus.document import Document, Span
-from naba.corpus.fileio import atomic_write, check_for_write, read_text, unknown_label
+from naba.corpus.fileio import atomic_open, check_for_write, read_text, unknown_label, write_error
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.corpus.validate import check_document, check_unique_ids
 from naba.errors import ConfigError, DataError, Problem
@@ -272,8 +273,20 @@ def write_brat(docs: Iterable[Document], path: str | Path, *, scheme: LabelSchem
         lines = [
             f"T{k}\t{s.label} {s.start} {s.end}\t{_flat(doc.span_text(s))}\n" for k, s in enumerate(doc.spans, 1)
         ]
-        atomic_write(_text_path(ann), doc.text)
-        atomic_write(ann, "".join(lines))
+        # both files are written and synced before either replaces its old version: one failing (a
+        # full disk) left a new .txt beside the old .ann, whose offsets then point into the wrong text
+        txt = _text_path(ann)
+        with atomic_open(txt, "w") as text_file, atomic_open(ann, "w") as ann_file:
+            try:
+                text_file.write(doc.text)
+                text_file.flush()
+                os.fsync(text_file.fileno())
+            except OSError as exc:
+                raise write_error(txt, exc) from None
+            try:
+                ann_file.write("".join(lines))
+            except OSError as exc:
+                raise write_error(ann, exc) from None
 
 
 def _text_path(ann: Path) -> Path:
