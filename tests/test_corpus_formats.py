@@ -133,9 +133,13 @@ def _conll(tmp_path: Path, content: str | bytes, **opts) -> list[Document]:
         ("a S-LOC\nb B-PERS\nc E-PERS\n", ["a b c"], [[(0, 1, "LOCATION"), (2, 5, "ACTOR")]]),
         ("a B-CLAIM\nb I-CLAIM\n", ["a b"], [[(0, 3, "CLAIM")]]),
         ("\n\n\nفي O\nحماة B-LOC\n\n\n", ["في حماة"], [[(3, 7, "LOCATION")]]),
+        # a no-break space inside a token is the token's, not a column break dropping "دولار"
+        ("مليون\u00a0دولار B-LOC\nفقط O\n", ["مليون\u00a0دولار فقط"], [[(0, 11, "LOCATION")]]),
+        ("a\u2009b NN O\nc\u00a0 B-LOC\n\u00a0\u3000\nd O\n", ["a\u2009b c", "d"], [[(4, 5, "LOCATION")], []]),
     ],
     ids=["plain", "bom-crlf", "three-columns", "space-only-separator", "bidi-marks", "mark-only-token",
-         "mark-only-line", "misc-dropped", "adjacent-types", "iobes", "claim", "extra-blank-lines"],
+         "mark-only-line", "misc-dropped", "adjacent-types", "iobes", "claim", "extra-blank-lines",
+         "nbsp-in-token", "unicode-spaces"],
 )
 def test_conll_reading_rules(tmp_path: Path, content: str, texts: list[str], spans: list) -> None:
     docs = _conll(tmp_path, content)

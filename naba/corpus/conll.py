@@ -2,8 +2,10 @@
 
 Reading rules (other code relies on them exactly):
 
-* A line is whitespace-separated fields: the first is the token, the last the tag (middle columns
-  such as POS are ignored). Tab or space separated, UTF-8 with or without BOM, LF or CRLF.
+* A line is fields separated by spaces or tabs: the first is the token, the last the tag (middle
+  columns such as POS are ignored). Other whitespace (a no-break space, as in ``مليون\u00a0دولار``
+  pasted from the web) is part of the token, stripped at its edges, not a column break that would
+  drop the token's second half as a middle column. UTF-8 with or without BOM, LF or CRLF.
 * Direction marks U+200E, U+200F, U+202A-U+202E, U+2066-U+2069 are stripped from tokens and tags;
   a line whose token is empty after that is skipped with its tag. Lines that are empty or hold only
   spaces, tabs or such marks separate sentences.
@@ -42,6 +44,7 @@ DOCSTART = "-DOCSTART-"
 _MARKS = dict.fromkeys([0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 _MARK_CHARS = "".join(map(chr, _MARKS))
 _TOKEN = re.compile(r"\S+")
+_FIELDS = re.compile("[ \t\v\f]+")  # what CoNLL tools put between columns
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
@@ -71,10 +74,10 @@ def _parse_lines(text: str, source: str, problems: list[Problem]) -> tuple[list[
     marked = False
     current: _Sentence | None = None
     for n, raw in enumerate(_LINE_END.split(text), 1):
-        fields = raw.split()
-        if not fields or not any(strip_marks(f) for f in fields):
+        if not any(strip_marks(f) for f in raw.split()):  # blank, whitespace or direction marks only
             current = None
             continue
+        fields = [f for f in _FIELDS.split(raw) if f.strip()]
         if is_docstart(fields[0]):
             docs.append([])
             marked = True
@@ -83,7 +86,7 @@ def _parse_lines(text: str, source: str, problems: list[Problem]) -> tuple[list[
         if len(fields) < 2:
             problems.append(Problem(source, f"line {n}", f"expected 'token TAG', got one field {fields[0]!r}"))
             continue
-        token, tag = strip_marks(fields[0]), strip_marks(fields[-1])
+        token, tag = strip_marks(fields[0]).strip(), strip_marks(fields[-1]).strip()
         if not token:
             continue
         if current is None:
