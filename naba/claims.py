@@ -17,8 +17,10 @@ is neither measured nor calibrated, and is there so that rule output has the sha
 
 from __future__ import annotations
 
+import heapq
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +31,7 @@ __all__ = ["RuleTagger", "find_claims"]
 
 _DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 _WORD = "[\\w\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]+"
+_WORD_RE = re.compile(_WORD)
 # Invisible marks (LRM/RLM, ALM, ZWJ/ZWNJ/ZWSP, bidi embeddings/isolates, BOM, soft hyphen), as
 # naba.text drops them: news text puts an RLM after a word or a period ("الضرائب.\u200f وذهب"), and
 # it must neither split a phrase into other tokens nor stand at a span's edge.
@@ -182,6 +185,13 @@ class _Sentence:
         self.unclosed: set[int] = set()  # opening quotes whose "closing index" is the line end
         self.continued: list[tuple[int, int]] = self._continued_quotes()
         self._pair_quotes()
+        # Facts per token, found once as first needed: a text of thousands of reports in one
+        # sentence (boilerplate, run-on transcripts) must not rescan the sentence per report.
+        self._enclosing: list[int] | None = None
+        self._begins: list[int] | None = None
+        self._kinds: dict[int, str | None] = {}
+        self._next_stop: dict[bool, dict[int, int]] = {False: {}, True: {}}
+        self._content_end: dict[int, int] = {}
 
     def line_break_before(self, i: int) -> bool:
         return i > 0 and "\n" in self.text[self.toks[i - 1].end : self.toks[i].start]
@@ -277,11 +287,81 @@ class _Sentence:
 
     def enclosing_close(self, s: int) -> int:
         """Index of the closing quote of the innermost quote holding token ``s`` (or len)."""
-        best_open, best_close = -1, len(self.toks)
-        for o, c in self.close_of.items():
-            if o < s <= c and o > best_open:
-                best_open, best_close = o, c
-        return best_close
+        if self._enclosing is None:
+            self._enclosing = self._innermost_closes()
+        return self._enclosing[s] if s < len(self._enclosing) else len(self.toks)
+
+    def _innermost_closes(self) -> list[int]:
+        """``enclosing_close`` of every token, in one sweep: the latest quote opened before it and
+        not yet closed (quotes can cross, « “ » ”, so a stack would not do)."""
+        out = [len(self.toks)] * (len(self.toks) + 1)
+        opens = sorted(self.close_of)
+        heap: list[tuple[int, int]] = []  # (-open, close): the latest open on top
+        i = 0
+        for s in range(len(out)):
+            while i < len(opens) and opens[i] < s:
+                heapq.heappush(heap, (-opens[i], self.close_of[opens[i]]))
+                i += 1
+            while heap and heap[0][1] < s:
+                heapq.heappop(heap)  # closed before s, so neither it nor anything below may hold s
+            if heap:
+                out[s] = heap[0][1]
+        return out
+
+    def sentence_begin(self, k: int) -> int:
+        """First token of the sentence (or line) holding token ``k``."""
+        if self._begins is None:
+            self._begins = []
+            for i in range(len(self.toks)):
+                new = i == 0 or self.line_break_before(i) or self.sentence_end(i - 1)
+                self._begins.append(i if new else self._begins[-1])
+        return self._begins[k]
+
+    def content_end(self, end: int) -> int:
+        """``end`` moved back past spaces, invisible marks and punctuation (0 if only those).
+
+        Remembered for every position passed: nested claims share their end, and a run of marks
+        before it was walked back once per claim.
+        """
+        walked = []
+        while end > 0 and end not in self._content_end and _edge(self.text[end - 1]):
+            walked.append(end)
+            end -= 1
+        found = self._content_end.get(end, end)
+        for i in walked:
+            self._content_end[i] = found
+        return found
+
+    def step(self, k: int) -> int:
+        """The token a claim walk reads after ``k``: past a closed quote as a whole."""
+        if k in self.close_of and k not in self.unclosed:
+            return self.close_of[k] + 1
+        return k + 1
+
+    def stop_kind(self, k: int) -> str | None:
+        """Why a claim walk stops at token ``k`` (see _find_end), or None."""
+        if k not in self._kinds:
+            self._kinds[k] = _stop_kind(self, k)
+        return self._kinds[k]
+
+    def next_stop(self, k: int, *, split: bool) -> int:
+        """First token on the walk from ``k`` where a claim may stop (len if none).
+
+        Every token walked through is given the answer, so that the claims of thousands of nested
+        reports in one sentence walk it once, not once each.
+        """
+        memo, walked = self._next_stop[split], []
+        while k < len(self.toks) and k not in memo:
+            kind = self.stop_kind(k)
+            if kind == "end" or (split and kind is not None):
+                memo[k] = k
+                break
+            walked.append(k)
+            k = self.step(k)
+        stop = memo.get(k, k)
+        for i in walked:
+            memo[i] = stop
+        return stop
 
 
 def _speech_quote(sent: _Sentence, o: int) -> bool:
@@ -359,26 +439,39 @@ def _boundary(sent: _Sentence, k: int) -> bool:
     )
 
 
+def _stop_kind(sent: _Sentence, k: int) -> str | None:
+    """Whether a claim reaching token ``k`` ends there ("end"), or, where coordinated complements
+    split, a second claim starts after it ("and": وأن, "wa": و أن)."""
+    toks = sent.toks
+    if sent.line_break_before(k) or sent.sentence_end(k) or _boundary(sent, k):
+        return "end"
+    if toks[k].key in _COORDINATED:
+        return "and"
+    if toks[k].key == "و" and k + 1 < len(toks) and toks[k + 1].key in _COMPLEMENTIZERS:
+        return "wa"
+    return None
+
+
 def _find_end(sent: _Sentence, s: int, *, split: bool) -> tuple[int, list[int]]:
     """End (exclusive token index) of a claim starting at ``s``; starts of coordinated claims.
 
     ``split``: whether "وأن" starts a second claim (after a complementizer; not inside a quote,
-    where "نريد أن X وأن Y" is one continuous quotation).
+    where "نريد أن X وأن Y" is one continuous quotation). A quote inside the claim is read as a
+    whole, and a claim never runs past the close of a quote it started in.
     """
-    toks = sent.toks
     limit = sent.enclosing_close(s)
-    k = s
-    while k < limit:
-        if k > s and (sent.line_break_before(k) or sent.sentence_end(k) or _boundary(sent, k)):
-            return k, []
-        if split and k > s and toks[k].key in _COORDINATED:
-            return k, [k + 1]
-        if split and k > s and toks[k].key == "و" and k + 1 < limit and toks[k + 1].key in _COMPLEMENTIZERS:
-            return k, [k + 2]
-        if k in sent.close_of and k not in sent.unclosed:
-            k = sent.close_of[k]  # a quote inside the claim is read as a whole
-        k += 1
-    return min(k, limit), []
+    if s >= limit:
+        return limit, []
+    k = sent.next_stop(sent.step(s), split=split)
+    if k >= limit:
+        return limit, []
+    kind = sent.stop_kind(k)
+    if kind == "and":
+        return k, [k + 1]
+    if kind == "wa":
+        # "و" as the quote's last token: its أن lies outside, so nothing splits
+        return (k, [k + 2]) if k + 1 < limit else (limit, [])
+    return k, []
 
 
 def _unquote(sent: _Sentence, s: int, e: int) -> tuple[int, int]:
@@ -403,24 +496,25 @@ def _edge(ch: str) -> bool:
     return ch.isspace() or bool(_INVISIBLE_CHAR.match(ch)) or (unicodedata.category(ch).startswith("P") and ch not in "%٪")
 
 
-def _span(sent: _Sentence, s: int, e: int, rule: str) -> dict[str, Any] | None:
+_Cand = tuple[int, int, float]  # a claim found: (start, end, score), start < end
+
+
+def _span(sent: _Sentence, s: int, e: int, rule: str) -> _Cand | None:
+    """(start, end, score) of tokens s..e tightened, or None. No text yet: a candidate nested in
+    another is dropped, and copying each one's text cost memory quadratic in a run-on sentence."""
     if s >= e or s >= len(sent.toks):
         return None
-    start, end = sent.toks[s].start, sent.toks[e - 1].end
-    while end > start and _edge(sent.text[end - 1]):
-        end -= 1
+    start = sent.toks[s].start
+    end = max(start, sent.content_end(sent.toks[e - 1].end))
     while start < end and _edge(sent.text[start]):
         start += 1
-    if start >= end or not re.search(_WORD, sent.text[start:end]):
+    if start >= end or not _WORD_RE.search(sent.text, start, end):
         return None
-    return {
-        "start": start,
-        "end": end,
-        "label": "CLAIM",
-        "layer": "claim",
-        "text": sent.text[start:end],
-        "score": _SCORES[rule],
-    }
+    return start, end, _SCORES[rule]
+
+
+def _claim(text: str, start: int, end: int, score: float) -> dict[str, Any]:
+    return {"start": start, "end": end, "label": "CLAIM", "layer": "claim", "text": text[start:end], "score": score}
 
 
 def _post_quotes(sent: _Sentence) -> list[tuple[int, int]]:
@@ -443,9 +537,7 @@ def _clause_start(sent: _Sentence, k: int) -> int:
 
     "وفي وقت سابق اليوم، دخلت ..." starts at "دخلت": the reporter's connective is outside.
     """
-    b = k
-    while b > 0 and not sent.line_break_before(b) and not sent.sentence_end(b - 1):
-        b -= 1
+    b = sent.sentence_begin(k)
     for j in range(b, min(k, b + _FRONTED + 1)):
         if sent.toks[j].raw in _SEPARATORS:
             return j + 1
@@ -492,7 +584,7 @@ def find_claims(text: str) -> list[dict[str, Any]]:
     if not isinstance(text, str):
         raise TypeError(f"find_claims takes a str, got {type(text).__name__}")
     sent = _Sentence(text)
-    found: list[dict[str, Any]] = []
+    found: list[_Cand] = []
     for t in range(len(sent.toks)):
         if not sent.is_trigger(t):
             continue
@@ -525,16 +617,29 @@ def find_claims(text: str) -> list[dict[str, Any]]:
     # Attributions that come after their content only fill what the verbs left.
     weaker = [_span(sent, s, e, "post") for s, e in _post_quotes(sent)]
     weaker += [_span(sent, s, e, "adverbial") for s, e in _adverbial_claims(sent)]
-    return _without_overlaps([c for c in weaker if c], kept)
+    return [_claim(text, *c) for c in _without_overlaps([c for c in weaker if c], kept)]
 
 
-def _without_overlaps(candidates: list[dict[str, Any]], kept: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``kept`` plus each candidate (earliest, then longest first) that overlaps nothing kept."""
+def _without_overlaps(candidates: list[_Cand], kept: list[_Cand]) -> list[_Cand]:
+    """``kept`` (disjoint, sorted) plus each candidate (earliest, then longest first) that overlaps
+    nothing kept, sorted by start.
+
+    One sweep, not a check against every span kept so far: taken in order of start, a candidate
+    overlaps an earlier one taken iff it starts before the last one's end, and a span of ``kept``
+    iff the last of them starting before its end ends after its start.
+    """
+    starts, ends = [k[0] for k in kept], [k[1] for k in kept]
     out = list(kept)
-    for claim in sorted(candidates, key=lambda c: (c["start"], -c["end"])):
-        if all(claim["end"] <= k["start"] or claim["start"] >= k["end"] for k in out):
-            out.append(claim)
-    return sorted(out, key=lambda c: c["start"])
+    last_end = None
+    for claim in sorted(candidates, key=lambda c: (c[0], -c[1])):
+        if last_end is not None and claim[0] < last_end:
+            continue
+        i = bisect_left(starts, claim[1]) - 1
+        if i >= 0 and ends[i] > claim[0]:
+            continue
+        out.append(claim)
+        last_end = claim[1]
+    return sorted(out, key=lambda c: c[0])
 
 
 class RuleTagger:

@@ -225,6 +225,92 @@ def test_a_long_paragraph_of_unclosed_quotes_takes_no_longer_than_closed_ones() 
     assert seconds("“") < 3 * seconds("”") + 0.1
 
 
+# Inputs of the differential check that made find_claims linear (old and new code agreed on
+# thousands of such texts); (start, end, text, score) pinned so that a faster walk cannot drift.
+PINNED = [
+    ("wa-before-unclosed-quote-end", "وقال “ أكد أن الوضع صعب و\nأن الحل قريب .", [(7, 25, "أكد أن الوضع صعب و", 0.7)]),
+    ("wa-inside-closed-quote", "قال « أكد أن الوضع صعب و » أن الحل قريب .", [(13, 24, "الوضع صعب و", 0.8)]),
+    ("crossing-quotes", "قال « أكد أن “ الوضع » صعب ” .", [(15, 20, "الوضع", 0.8)]),
+    (
+        "coordinated-chain",
+        "أكد أن الوضع صعب وأن الحل قريب و أن الحرب انتهت .",
+        [(7, 16, "الوضع صعب", 0.8), (21, 30, "الحل قريب", 0.8), (36, 47, "الحرب انتهت", 0.8)],
+    ),
+    ("nested-report", "قال إن الوزير أكد أن الوضع صعب .", [(7, 30, "الوزير أكد أن الوضع صعب", 0.8)]),
+    (
+        "diacritics-tatweel-bidi",
+        "وقـــال الوزيرُ إنّ الوضعَ صعبٌ\u200f. وأضاف أنه \u2067متفائل\u2069 .",
+        [(20, 31, "الوضعَ صعبٌ", 0.8), (45, 51, "متفائل", 0.8)],
+    ),
+    (
+        "post-quote",
+        "« الوضع صعب جدا في المدينة » ، قال الوزير . دخلت القوات المدينة ، بحسب المرصد .",
+        [(2, 26, "الوضع صعب جدا في المدينة", 0.6)],
+    ),
+    (
+        "fronted-adverbial",
+        "ذهب الوفد . وفي وقت سابق ، وبحسب المرصد ، دخلت القوات المدينة ، مضيفا أن الوضع هادئ .",
+        [(42, 61, "دخلت القوات المدينة", 0.5), (73, 83, "الوضع هادئ", 0.8)],
+    ),
+    ("trailing-marks", "قال إن قال إن الوضع ، ، - ! ", [(7, 19, "قال إن الوضع", 0.8)]),
+    (
+        "quote-read-whole",
+        "وأكد أن “الحرب لن تنتهي، وأن السلام بعيد” وأن الحل سياسي.",
+        [(9, 40, "الحرب لن تنتهي، وأن السلام بعيد", 0.8), (46, 56, "الحل سياسي", 0.8)],
+    ),
+    (
+        "colon-quote",
+        "وقال في بيان: «إن الوضع صعب»، مشيرا إلى أن القوات انسحبت.",
+        [(18, 27, "الوضع صعب", 0.85), (43, 56, "القوات انسحبت", 0.8)],
+    ),
+    ("interview", "س : هل الوضع صعب ؟ ج : الوضع صعب جدا .", [(23, 36, "الوضع صعب جدا", 0.85)]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in PINNED], ids=[c[0] for c in PINNED])
+def test_pinned_spans(text: str, expected: list[tuple[int, int, str, float]]) -> None:
+    claims = find_claims(text)
+    assert [(c["start"], c["end"], c["text"], c["score"]) for c in claims] == expected
+    assert all(c["label"] == "CLAIM" for c in claims)
+
+
+def _run_on(unit: str, n: int) -> tuple[str, list[int]]:
+    """``unit`` said ``n`` times in one sentence, and where each copy starts."""
+    return " ".join([unit] * n), [i * (len(unit) + 1) for i in range(n)]
+
+
+# Thousands of reports in one sentence (boilerplate, run-on transcripts): each claim's end was
+# searched by a rescan of the sentence, 5,000 copies of the first took 39 s; each case is
+# (unit, where its claim starts in the first copy, in the others (None: nested in the first)).
+RUN_ONS = [
+    ("قال الوزير إن الوضع", "الوضع", None),  # a bare verb is a nested report: one claim to the end
+    ("وقال الوزير إن الوضع", "الوضع", "الوضع"),  # the clitic و starts a new report
+    ("بحسب المرصد ، الوضع صعب", "الوضع", None),
+    ("قال إن الوضع ، لكنه أكد أن", "الوضع", "قال"),  # "، لكنه أكد" ends a claim and starts the next
+]
+
+
+@pytest.mark.parametrize(("unit", "first", "others"), RUN_ONS)
+def test_thousands_of_reports_in_one_sentence(unit: str, first: str, others: str | None) -> None:
+    text, starts = _run_on(unit, 3000)
+    claims = find_claims(text)
+    if others is None:
+        assert [(c["start"], c["end"]) for c in claims] == [(unit.index(first), len(text))]
+        return
+    assert [c["start"] for c in claims] == [starts[0] + unit.index(first)] + [
+        s + unit.index(others) for s in starts[1:]
+    ]
+    assert all(text[c["start"] : c["end"]] == c["text"] for c in claims)
+
+
+@pytest.mark.parametrize("tail", [" ،", " -", "!"])
+def test_nested_reports_ending_in_a_run_of_marks(tail: str) -> None:
+    # every nested claim ends at the same marks, and each one walked back over all of them
+    text, _ = _run_on("قال الوزير إن الوضع", 3000)
+    [claim] = find_claims(text + tail * 3000)
+    assert (claim["start"], claim["end"]) == (text.index("الوضع"), len(text))
+
+
 def test_rejects_non_text() -> None:
     with pytest.raises(TypeError):
         find_claims(None)  # type: ignore[arg-type]
