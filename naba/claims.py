@@ -585,6 +585,9 @@ def find_claims(text: str) -> list[dict[str, Any]]:
         raise TypeError(f"find_claims takes a str, got {type(text).__name__}")
     sent = _Sentence(text)
     found: list[_Cand] = []
+    # "أكد أن X وأن Y وأن Z ...": every report before a coordinated claim reaches it again, with all
+    # that follows it; read once, as the same start and rule give the same claims.
+    done: set[tuple[int, str]] = set()
     for t in range(len(sent.toks)):
         if not sent.is_trigger(t):
             continue
@@ -594,8 +597,9 @@ def find_claims(text: str) -> list[dict[str, Any]]:
         todo = [hit]
         while todo:
             s, rule = todo.pop()
-            if s >= len(sent.toks):
+            if s >= len(sent.toks) or (s, rule) in done:
                 continue
+            done.add((s, rule))
             if rule == "quote" and s not in sent.unclosed:
                 s2, e2, more = s + 1, sent.close_of[s], []
                 if sent.is_complementizer(s2):  # « إن ... »: the complementizer stays outside

@@ -285,6 +285,7 @@ def _run_on(unit: str, n: int) -> tuple[str, list[int]]:
 RUN_ONS = [
     ("قال الوزير إن الوضع", "الوضع", None),  # a bare verb is a nested report: one claim to the end
     ("وقال الوزير إن الوضع", "الوضع", "الوضع"),  # the clitic و starts a new report
+    ("أكد أن الوضع صعب وأن", "الوضع", "أكد"),  # each وأن starts a coordinated claim, to the next وأن
     ("بحسب المرصد ، الوضع صعب", "الوضع", None),
     ("قال إن الوضع ، لكنه أكد أن", "الوضع", "قال"),  # "، لكنه أكد" ends a claim and starts the next
 ]
