@@ -188,7 +188,7 @@ class _Sentence:
         # Facts per token, found once as first needed: a text of thousands of reports in one
         # sentence (boilerplate, run-on transcripts) must not rescan the sentence per report.
         self._enclosing: list[int] | None = None
-        self._begins: list[int] | None = None
+        self._begins: dict[int, int] = {}
         self._kinds: dict[int, str | None] = {}
         self._next_stop: dict[bool, dict[int, int]] = {False: {}, True: {}}
         self._content_end: dict[int, int] = {}
@@ -310,12 +310,14 @@ class _Sentence:
 
     def sentence_begin(self, k: int) -> int:
         """First token of the sentence (or line) holding token ``k``."""
-        if self._begins is None:
-            self._begins = []
-            for i in range(len(self.toks)):
-                new = i == 0 or self.line_break_before(i) or self.sentence_end(i - 1)
-                self._begins.append(i if new else self._begins[-1])
-        return self._begins[k]
+        walked = []
+        while k > 0 and k not in self._begins and not self.line_break_before(k) and not self.sentence_end(k - 1):
+            walked.append(k)
+            k -= 1
+        begin = self._begins.get(k, k)
+        for i in walked:
+            self._begins[i] = begin
+        return begin
 
     def content_end(self, end: int) -> int:
         """``end`` moved back past spaces, invisible marks and punctuation (0 if only those).
