@@ -21,7 +21,7 @@ import heapq
 import re
 import unicodedata
 from bisect import bisect_left
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -310,14 +310,7 @@ class _Sentence:
 
     def sentence_begin(self, k: int) -> int:
         """First token of the sentence (or line) holding token ``k``."""
-        walked = []
-        while k > 0 and k not in self._begins and not self.line_break_before(k) and not self.sentence_end(k - 1):
-            walked.append(k)
-            k -= 1
-        begin = self._begins.get(k, k)
-        for i in walked:
-            self._begins[i] = begin
-        return begin
+        return _walk_back(k, self._begins, lambda i: not self.line_break_before(i) and not self.sentence_end(i - 1))
 
     def content_end(self, end: int) -> int:
         """``end`` moved back past spaces, invisible marks and punctuation (0 if only those).
@@ -325,14 +318,7 @@ class _Sentence:
         Remembered for every position passed: nested claims share their end, and a run of marks
         before it was walked back once per claim.
         """
-        walked = []
-        while end > 0 and end not in self._content_end and _edge(self.text[end - 1]):
-            walked.append(end)
-            end -= 1
-        found = self._content_end.get(end, end)
-        for i in walked:
-            self._content_end[i] = found
-        return found
+        return _walk_back(end, self._content_end, lambda i: _edge(self.text[i - 1]))
 
     def step(self, k: int) -> int:
         """The token a claim walk reads after ``k``: past a closed quote as a whole."""
@@ -364,6 +350,20 @@ class _Sentence:
         for i in walked:
             memo[i] = stop
         return stop
+
+
+def _walk_back(k: int, memo: dict[int, int], passes: Callable[[int], bool]) -> int:
+    """From ``k``, step back while ``passes(k)`` (and ``k > 0``); where it stops. Every position
+    passed is remembered in ``memo``, so that walks over the same stretch (one per trigger or per
+    nested claim) are done once, not once each: a run-on sentence made them quadratic."""
+    walked = []
+    while k > 0 and k not in memo and passes(k):
+        walked.append(k)
+        k -= 1
+    found = memo.get(k, k)
+    for i in walked:
+        memo[i] = found
+    return found
 
 
 def _speech_quote(sent: _Sentence, o: int) -> bool:
