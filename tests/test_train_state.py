@@ -309,3 +309,28 @@ def test_an_intact_training_checkpoint_restores(tmp_path: Path) -> None:
     _, optimizer, scheduler = _training_state(tmp_path)
     progress = load_training_state(tmp_path, optimizer=optimizer, scheduler=scheduler, scaler=None, rank=0, world=1)
     assert progress.step == 1 and scheduler.last_epoch == 1 and optimizer.state_dict()["state"]
+
+
+@pytest.mark.parametrize(
+    ("written", "loss_sum"),
+    [
+        (1.5, 1.5),
+        ('null', "nan"),  # a diverged sum, as naba now writes it
+        ("NaN", "nan"),  # as earlier naba wrote it: those runs still resume
+        ("Infinity", "inf"),
+    ],
+)
+def test_a_diverged_loss_sum_in_state_json_reads_back(tmp_path: Path, written, loss_sum: float | str) -> None:
+    import math
+
+    from naba.train.checkpoint import load_training_state
+
+    _, optimizer, scheduler = _training_state(tmp_path)
+    text = (tmp_path / "state.json").read_text(encoding="utf-8")
+    text = text.replace('"loss_sum": 0.0', f'"loss_sum": {written}').replace('"eval_loss_sum": 0.0',
+                                                                              f'"eval_loss_sum": {written}')
+    (tmp_path / "state.json").write_text(text, encoding="utf-8")
+    progress = load_training_state(tmp_path, optimizer=optimizer, scheduler=scheduler, scaler=None, rank=0, world=1)
+    want = float(loss_sum)
+    for got in (progress.loss_sum, progress.eval_loss_sum):
+        assert isinstance(got, float) and (math.isnan(got) if math.isnan(want) else got == want)

@@ -16,6 +16,7 @@ safetensors. A file that is missing, damaged or of another run is a ConfigError 
 from __future__ import annotations
 
 import json
+import math
 import pickle
 import random
 import re
@@ -115,7 +116,7 @@ def save_training_state(
         for rank, (plain, tensors) in enumerate(rng):
             write_json_atomic(tmp / f"rng-{rank}.json", plain)
             save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp / f"rng-{rank}.safetensors"))
-        write_json_atomic(tmp / STATE, asdict(progress))
+        write_json_atomic(tmp / STATE, _portable(asdict(progress)))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -158,6 +159,14 @@ def load_training_state(path: Path, *, optimizer, scheduler, scaler, rank: int, 
 
 # Progress fields that count something: whole numbers, 0 or more
 _COUNTS = ("step", "epoch", "batch_index", "bad_evals", "loss_steps", "world")
+# loss sums that a diverged run makes NaN or infinite: null in state.json, NaN again when read
+_LOSS_SUMS = ("loss_sum", "eval_loss_sum")
+
+
+def _portable(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with non-finite loss sums as null: json writes NaN and Infinity, which are not JSON
+    (jq and JavaScript refuse the file)."""
+    return {k: None if k in _LOSS_SUMS and not math.isfinite(v) else v for k, v in data.items()}
 
 
 def _progress(file: Path) -> Progress:
@@ -177,6 +186,8 @@ def _progress(file: Path) -> Progress:
             raise ValueError(f"{key} must be a number, got {value!r}")
     if not isinstance(data.get("evals", []), list) or not isinstance(data.get("stopped_early", False), bool):
         raise ValueError("evals must be a list and stopped_early true or false")
+    # null: a diverged sum (see _portable); older runs wrote NaN itself, which json reads too
+    data.update({key: math.nan for key in _LOSS_SUMS if key in data and data[key] is None})
     return Progress(**data)
 
 
