@@ -150,6 +150,36 @@ def test_stats_tokenizer_with_the_real_ml_core(tmp_path: Path, capsys: pytest.Ca
 
 
 @pytest.mark.parametrize(
+    ("where", "given", "preset", "unrepresentable"),
+    [
+        # a run trained with model.preset=none: its text keeps ٣جنود whole, one subword, so the ACTOR
+        # جنود is not representable; prepared AraBERT's way (as it was) the digit split off and it was
+        ("run/best", "run", "none", 1),
+        ("run/best", "run/best", "none", 1),
+        ("run/tokenizer", "run", "none", 1),
+        ("run/tokenizer", "run/tokenizer", "none", 1),
+        ("run/best", "run", "arabertv02", 0),
+        ("run/tokenizer", "run", "arabertv02", 0),
+        ("tok", "tok", None, 0),  # a bare tokenizer: AraBERT's preparation, as before
+    ],
+)
+def test_stats_tokenizer_of_a_run_prepares_text_as_the_run_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture, where: str, given: str, preset: str | None, unrepresentable: int
+) -> None:
+    model = pytest.importorskip("naba.model", reason="the ML core (naba.model) is not importable")
+    text = "قتل ٣جنود اليوم"
+    docs = [Document("a", text, [Span(5, 9, "ACTOR")])]
+    write_jsonl(docs, tmp_path / "d.jsonl")
+    model.build_small_tokenizer([text] * 5, vocab_size=200, preset="none").save_pretrained(tmp_path / where)
+    if where == "run/best":
+        (tmp_path / where / "naba.json").write_text(json.dumps({"preset": preset}), encoding="utf-8")
+    elif preset is not None:
+        (tmp_path / "run" / "config.yaml").write_text(f"model:\n  preset: {preset}\n", encoding="utf-8")
+    assert main(["data", "stats", str(tmp_path / "d.jsonl"), "--json", "--tokenizer", str(tmp_path / given)]) == 0
+    assert json.loads(capsys.readouterr().out)["unrepresentable"] == {"ACTOR": unrepresentable}
+
+
+@pytest.mark.parametrize(
     ("name", "to", "extra"),
     [
         ("out.json", None, []),

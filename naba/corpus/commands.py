@@ -213,7 +213,35 @@ def _unrepresentable(docs: list[Document], tokenizer_name: str) -> dict[str, int
         # a run folder, as naba eval/tag/predict take: the tokenizer of its model (best/), or its own
         inner = next((path / sub for sub in ("best", "tokenizer") if (path / sub / "tokenizer.json").is_file()), None)
         tokenizer_name = str(inner or path)
-    return dict(unrepresentable(docs, load_tokenizer(tokenizer_name)))
+    # the text is prepared as the run that made the tokenizer prepares it (model.preset), not always AraBERT's way
+    preset = _run_preset(Path(tokenizer_name)) if Path(tokenizer_name).is_dir() else None
+    tokenizer = load_tokenizer(tokenizer_name)
+    return dict(unrepresentable(docs, tokenizer) if preset is None else unrepresentable(docs, tokenizer, preset=preset))
+
+
+def _run_preset(folder: Path) -> str | None:
+    """The preparation preset of a naba checkpoint folder (naba.json) or of a run's ``tokenizer/``
+    (the run's config.yaml); None for a tokenizer that is neither."""
+    import yaml
+
+    from naba.text import PRESETS
+
+    info, config = folder / "naba.json", folder.parent / "config.yaml"
+    try:
+        if info.is_file():
+            data = json.loads(info.read_text(encoding="utf-8"))
+            preset = data.get("preset", "arabertv02") if isinstance(data, dict) else None
+        elif folder.name == "tokenizer" and config.is_file():
+            data = yaml.safe_load(config.read_text(encoding="utf-8"))
+            model = data.get("model") if isinstance(data, dict) else None
+            preset = model.get("preset", "arabertv02") if isinstance(model, dict) else None
+        else:
+            return None
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(f"--tokenizer: cannot read the preparation preset from {folder}: {exc}") from None
+    if preset not in PRESETS:
+        raise ConfigError(f"--tokenizer: {folder}: preset must be one of {list(PRESETS)}, got {preset!r}")
+    return preset
 
 
 def format_stats(stats: dict) -> str:
