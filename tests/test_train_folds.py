@@ -153,3 +153,38 @@ def test_overwrite_refuses_a_folder_that_is_not_a_cross_validation(tmp_path: Pat
         cross_validate(load_config(path, ["run.overwrite=true"]), 2)
     assert (tmp_path / "runs" / "cv" / stray).read_text(encoding="utf-8") == "mine\n"
     assert (tmp_path / "runs" / "cv" / "cv.json").is_file()  # nothing was deleted
+
+
+@pytest.mark.parametrize(
+    ("copy_id", "warned"),
+    [
+        # the same article under two ids in different folds: one fold trained on the text another
+        # tested, without a word (naba data split --folds warns of it)
+        ("copy-2", True),
+        ("copy-1", False),  # the copy hashes to the original's fold: tested and trained apart from itself
+    ],
+)
+def test_a_text_under_two_ids_in_different_folds_is_warned_of(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, copy_id: str, warned: bool
+) -> None:
+    import naba.train.loop
+    from naba.corpus.document import Document
+    from naba.corpus.split import fold_of
+
+    class Stop(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        raise Stop
+
+    path = config_file(tmp_path)
+    docs = read(tmp_path / "train.jsonl")
+    copy = Document(copy_id, docs[0].text, list(docs[0].spans))
+    assert (fold_of(copy.id, 2, seed=0) != fold_of(docs[0].id, 2, seed=0)) == warned
+    write_jsonl(tmp_path / "train.jsonl", [*docs, copy])
+    monkeypatch.setattr(naba.train.loop, "train", stop)
+    with pytest.raises(Stop):
+        cross_validate(load_config(path), 2, show_progress=False)
+    err = capsys.readouterr().err
+    assert ("warning: 1 text(s) under several ids in different folds" in err) == warned
+    assert (f"{copy_id} (fold-" in err) == warned

@@ -2,7 +2,8 @@
 
 The training documents (``data.train`` as read) go into K folds by
 :func:`naba.corpus.split.kfold` with seed ``data.dev_seed`` (so ``run.seed`` changes the models,
-never the folds). Fold ``i`` trains on the other K-1 folds and is tested on fold ``i``: its
+never the folds); a text held under several ids in different folds is warned of, as ``naba data split``
+does. Fold ``i`` trains on the other K-1 folds and is tested on fold ``i``: its
 documents are written as native JSONL to ``RUN_DIR/data/fold-i/`` and a copy of the config points
 at them; the run itself is a normal run in ``RUN_DIR/folds/fold-i/`` (dev: ``data.dev`` when
 given, else carved from the fold's training documents as usual; ``data.test`` is not used). A
@@ -24,7 +25,7 @@ from typing import Any
 
 from naba.corpus.jsonl import write_jsonl
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
-from naba.corpus.split import empty_fold, kfold
+from naba.corpus.split import empty_fold, kfold, split_texts
 from naba.errors import ConfigError
 from naba.train.config import TrainConfig
 from naba.train.data import read_file
@@ -51,6 +52,11 @@ def cross_validate(cfg: TrainConfig, k: int, *, show_progress: bool = True) -> d
     if empty is not None:
         raise ConfigError(f"--folds {k}: fold {empty} gets none of the {len(docs)} documents (folds are drawn "
                           "by hashing document ids); use fewer folds or another data.dev_seed")
+    leaks = split_texts({f"fold-{i}": test for i, (_, test) in enumerate(folds)})
+    if leaks:  # ids decide the folds, so one article under two ids is trained on and tested, as naba data split warns
+        first = ", ".join(f"{i} ({name})" for i, name in leaks[0][:5]) + (", ..." if len(leaks[0]) > 5 else "")
+        _say(f"naba train: warning: {len(leaks)} text(s) under several ids in different folds (first: {first}); "
+             "a fold tests text another fold trains on unless each text keeps one id")
     dev_docs = [doc for path in d.dev for doc in read_file(path, fmt=d.format, scheme=scheme, options=d.read_options)]
     if cfg.run.overwrite:  # all input is read: bad input costs nothing
         _check_clearable(run_dir)
