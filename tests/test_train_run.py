@@ -737,3 +737,31 @@ def test_checkpoint_state_is_strict_json_even_when_the_loss_diverges(
     state = tmp_path / "runs" / "tiny" / "checkpoints" / "step-3" / "state.json"
     saved = json.loads(state.read_text(encoding="utf-8"), parse_constant=refuse)
     assert math.isfinite(saved["loss_sum"]) if finite else saved["loss_sum"] is None
+
+
+@pytest.mark.parametrize(
+    ("file", "content"),
+    [
+        # a run's own files damaged by hand (a merge conflict, an editor): json and yaml tracebacks
+        ("config.yaml", "run: [\n"),
+        ("config.yaml", "- a list\n"),
+        ("config.yaml", b"\xff\xfe"),
+        ("metrics.json", '{"final": \n'),
+        ("metrics.json", "[1, 2]\n"),
+        ("metrics.json", '"final"\n'),  # a string: "final" in it was True, and the string returned as metrics
+    ],
+)
+def test_a_run_whose_own_files_are_damaged_is_a_config_error(
+    tmp_path: Path, corpus: dict[str, Path], capsys: pytest.CaptureFixture[str], file: str, content: str | bytes
+) -> None:
+    from naba.train.config import save_config
+
+    path = config_file(tmp_path, corpus)
+    run = tmp_path / "runs" / "tiny"
+    run.mkdir(parents=True)
+    save_config(load_config(path), run / "config.yaml")
+    target = run / file
+    target.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    assert naba_main(["train", str(path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"naba: {target}: cannot read") and "run.overwrite=true" in err and "Traceback" not in err

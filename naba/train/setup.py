@@ -113,7 +113,7 @@ def prior_run(cfg: TrainConfig, run_dir: Path, *, main: bool) -> dict[str, Any] 
         return None
     if not saved.is_file():
         return None
-    old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
+    old = _saved(saved) or {}
     differ = [key for key in changed_settings(old, cfg.to_dict()) if key not in RUNTIME_ONLY]
     if differ:
         raise ConfigError(
@@ -122,10 +122,26 @@ def prior_run(cfg: TrainConfig, run_dir: Path, *, main: bool) -> dict[str, Any] 
         )
     metrics = run_dir / "metrics.json"
     if metrics.is_file():
-        done = json.loads(metrics.read_text(encoding="utf-8"))
-        if "final" in done:
+        done = _saved(metrics)
+        if done and "final" in done:
             return done
     return None
+
+
+def _saved(file: Path) -> dict[str, Any] | None:
+    """A run's own config.yaml or metrics.json (None when empty); a ConfigError naming it when it is
+    damaged (edited by hand, a merge conflict), where json and yaml raised their own tracebacks."""
+    try:
+        text = file.read_text(encoding="utf-8")
+        data = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        reason = " ".join(str(exc).split())[:300]
+        raise ConfigError(f"{file}: cannot read this run's file ({type(exc).__name__}: {reason}); repair it, "
+                          "or set run.overwrite=true to start afresh") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{file}: cannot read this run's file (expected a mapping, got {type(data).__name__}); "
+                          "repair it, or set run.overwrite=true to start afresh")
+    return data
 
 
 def runtime_changes(cfg: TrainConfig, run_dir: Path) -> list[str]:
