@@ -44,7 +44,15 @@ def cross_validate(cfg: TrainConfig, k: int, *, show_progress: bool = True) -> d
         raise ConfigError(f"{run_dir} holds a single training run, not a cross-validation; choose another run.name")
     scheme = LabelScheme.load(d.labels) if d.labels else DEFAULT_SCHEME
     # every label of the scheme is kept in the fold files; each fold run drops what data.layers leaves out
-    docs = [doc for path in d.train for doc in read_file(path, fmt=d.format, scheme=scheme, options=d.read_options)]
+    docs, seen = [], {}
+    for path in d.train:
+        for doc in read_file(path, fmt=d.format, scheme=scheme, options=d.read_options):
+            # each reader refuses a repeated id within its file; the fold files (JSONL) hold several files' documents
+            if doc.id in seen:
+                raise ConfigError(f"--folds: data.train: document id {doc.id!r} is in {seen[doc.id]} and in {path}; "
+                                  "a fold's documents go to one JSONL file, where ids must be unique")
+            seen[doc.id] = path
+            docs.append(doc)
     if k > len(docs):
         raise ConfigError(f"--folds {k}: data.train holds only {len(docs)} document(s); use at most {len(docs)} folds")
     folds = kfold(docs, k, seed=d.dev_seed)
