@@ -191,17 +191,19 @@ def test_a_text_under_two_ids_in_different_folds_is_warned_of(
 
 
 @pytest.mark.parametrize(
-    ("ids_b", "words"),
+    ("key", "ids_b", "words"),
     [
         # ids repeated across two files (two exports that both count from 1): a single run trains on them,
         # and --folds failed after writing the folds with "<documents>: document 8 ...: duplicate id",
         # naming no file
-        (["s0-0", "b-1"], "document id 's0-0' is in"),
-        (["b-0", "b-1"], None),  # distinct ids: accepted
+        ("train", ["s0-0", "b-1"], "data.train: document id 's0-0' is in"),
+        ("train", ["b-0", "b-1"], None),  # distinct ids: accepted
+        ("dev", ["s0-0", "b-1"], "data.dev: document id 's0-0' is in"),  # dev.jsonl holds both dev files
+        ("dev", ["b-0", "b-1"], None),
     ],
 )
 def test_an_id_in_two_training_files_is_a_config_error_naming_both(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ids_b: list[str], words: str | None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str, ids_b: list[str], words: str | None
 ) -> None:
     import naba.train.loop
     from naba.corpus.document import Document
@@ -215,7 +217,7 @@ def test_an_id_in_two_training_files_is_a_config_error_naming_both(
     path = config_file(tmp_path)
     other = [Document(i, d.text + " وقال", list(d.spans)) for i, d in zip(ids_b, synthetic(2, 7), strict=True)]
     b = write_jsonl(tmp_path / "b.jsonl", other)
-    cfg = load_config(path, [f"data.train=[{tmp_path / 'train.jsonl'}, {b}]"])
+    cfg = load_config(path, [f"data.{key}=[{tmp_path / 'train.jsonl'}, {b}]"])
     monkeypatch.setattr(naba.train.loop, "train", stop)
     if words is None:
         with pytest.raises(Stop):

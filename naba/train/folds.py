@@ -44,15 +44,7 @@ def cross_validate(cfg: TrainConfig, k: int, *, show_progress: bool = True) -> d
         raise ConfigError(f"{run_dir} holds a single training run, not a cross-validation; choose another run.name")
     scheme = LabelScheme.load(d.labels) if d.labels else DEFAULT_SCHEME
     # every label of the scheme is kept in the fold files; each fold run drops what data.layers leaves out
-    docs, seen = [], {}
-    for path in d.train:
-        for doc in read_file(path, fmt=d.format, scheme=scheme, options=d.read_options):
-            # each reader refuses a repeated id within its file; the fold files (JSONL) hold several files' documents
-            if doc.id in seen:
-                raise ConfigError(f"--folds: data.train: document id {doc.id!r} is in {seen[doc.id]} and in {path}; "
-                                  "a fold's documents go to one JSONL file, where ids must be unique")
-            seen[doc.id] = path
-            docs.append(doc)
+    docs = _read_unique(cfg, "data.train", scheme)
     if k > len(docs):
         raise ConfigError(f"--folds {k}: data.train holds only {len(docs)} document(s); use at most {len(docs)} folds")
     folds = kfold(docs, k, seed=d.dev_seed)
@@ -65,7 +57,7 @@ def cross_validate(cfg: TrainConfig, k: int, *, show_progress: bool = True) -> d
         first = ", ".join(f"{i} ({name})" for i, name in leaks[0][:5]) + (", ..." if len(leaks[0]) > 5 else "")
         _say(f"naba train: warning: {len(leaks)} text(s) under several ids in different folds (first: {first}); "
              "a fold tests text another fold trains on unless each text keeps one id")
-    dev_docs = [doc for path in d.dev for doc in read_file(path, fmt=d.format, scheme=scheme, options=d.read_options)]
+    dev_docs = _read_unique(cfg, "data.dev", scheme)
     if cfg.run.overwrite:  # all input is read: bad input costs nothing
         _check_clearable(run_dir)
         if _main():
@@ -113,6 +105,22 @@ def table(cv: dict[str, Any], split: str = "test") -> str:
             cells.append(f"{value['mean']:.4f} ± {value['sd']:.4f}")
         lines.append(f"{row:<10}" + "".join(f"{c:>18}" for c in cells))
     return "\n".join(lines)
+
+
+def _read_unique(cfg: TrainConfig, key: str, scheme: LabelScheme) -> list:
+    """The documents of the files at ``key`` (data.train or data.dev); an id in two of them is a ConfigError.
+
+    Each reader refuses a repeated id within its file; the fold files (JSONL) hold several files' documents.
+    """
+    d, docs, seen = cfg.data, [], {}
+    for path in getattr(d, key.split(".")[1]):
+        for doc in read_file(path, fmt=d.format, scheme=scheme, options=d.read_options):
+            if doc.id in seen:
+                raise ConfigError(f"--folds: {key}: document id {doc.id!r} is in {seen[doc.id]} and in {path}; "
+                                  "a fold's documents go to one JSONL file, where ids must be unique")
+            seen[doc.id] = path
+            docs.append(doc)
+    return docs
 
 
 def _write(docs: list, path: Path, scheme: LabelScheme, *, check: bool) -> None:
