@@ -554,18 +554,28 @@ def _adverbial_claims(sent: _Sentence) -> list[tuple[int, int]]:
         if not _is_adverbial(sent, a):
             continue
         b = _clause_start(sent, a)
-        if a > 0 and toks[a - 1].raw in _SEPARATORS and a - 1 > b:
+        postposed = a > 0 and toks[a - 1].raw in _SEPARATORS
+        if postposed and a - 1 > b:
             out.append((b, a - 1))  # "X، وفق ما أفاد المرصد": the clause before it
             continue
         if a - b > 1:
             continue  # fronted adverbials open their clause ("وبحسب المرصد، ...")
+        fronted = False
         for j in range(a + 1, min(len(toks), a + 1 + _WINDOW)):
             if sent.sentence_end(j) or sent.line_break_before(j):
                 break
             if toks[j].raw in _SEPARATORS or toks[j].key in _FA_INNA:
                 if j + 1 < len(toks):
                     out.append((j + 1, _find_end(sent, j + 1, split=False)[0]))
+                    fronted = True
                 break
+        if postposed and not fronted and (toks[a].key in _ADVERBIALS or toks[a].key == "كما"):
+            # No clause after it: the comma before it ends a clause of up to _FRONTED tokens, not a
+            # fronted phrase ("دخلت القوات المدينة، بحسب المرصد."). With و it opens a clause instead;
+            # a clause with a fronted adverbial of its own ("وبحسب المرصد فإن X، وفق ...") has its claim.
+            b = _clause_start(sent, a - 1)
+            if a - 1 > b and not any(_is_adverbial(sent, i) for i in range(b, a - 1)):
+                out.append((b, a - 1))
     return out
 
 

@@ -168,6 +168,19 @@ CASES = [
         'وقال الوزير « لن نتراجع عن قرارنا\n" وأضاف « الأمر محسوم تماما ولا رجعة فيه » .',
         ["لن نتراجع عن قرارنا", "الأمر محسوم تماما ولا رجعة فيه"],
     ),
+    # a postposed adverbial after a clause of up to five tokens: its comma was read as the end of a
+    # fronted phrase ("وفي وقت سابق اليوم، ..."), the clause taken to start after it, and nothing found
+    ("postposed-short-clause-bihasab", "دخلت القوات المدينة ، بحسب المرصد .", ["دخلت القوات المدينة"]),
+    ("postposed-short-clause-wifq-ma-afad", "قتل عشرة مدنيين في القصف ، وفق ما أفاد المرصد .", ["قتل عشرة مدنيين في القصف"]),
+    ("postposed-short-clause-kama-afad", "دخلت القوات المدينة، كما أفاد المرصد.", ["دخلت القوات المدينة"]),
+    ("postposed-short-clause-to-line-end", "قتل عشرة مدنيين، حسبما أفاد المرصد\nوذهب الوفد", ["قتل عشرة مدنيين"]),
+    ("postposed-short-clause-after-fronted-phrase", "وفي وقت سابق اليوم، دخلت القوات، بحسب المرصد.", ["دخلت القوات"]),
+    # a fronted phrase before a fronted adverbial stays outside, with or without a clause after it
+    ("fronted-phrase-then-fronted-adverbial", "وفي وقت سابق ، وبحسب المرصد ، دخلت القوات المدينة .", ["دخلت القوات المدينة"]),
+    ("fronted-phrase-then-bare-adverbial", "وفي وقت سابق ، بحسب المرصد ، دخلت القوات المدينة .", ["دخلت القوات المدينة"]),
+    ("no-claim-fronted-phrase-before-wa-adverbial", "وفي وقت سابق ، وبحسب المرصد .", []),
+    ("fronted-adverbial-keeps-its-claim-before-postposed", "وبحسب المرصد فإن القوات دخلت ، وفق ما أفاد مصدر .", ["القوات دخلت"]),
+    ("postposed-short-quote", "« القوات دخلت المدينة » ، بحسب المرصد .", ["القوات دخلت المدينة"]),
 ]
 
 
