@@ -103,6 +103,20 @@ def test_folds_on_the_command_line_and_a_single_run_dir(tmp_path: Path, capsys) 
         cross_validate(load_config(path), 2)
 
 
+class TrainingStarted(Exception):
+    """Raised in place of training: the checks before it are what a test looks at."""
+
+
+@pytest.fixture
+def no_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    import naba.train.loop
+
+    def start(*args, **kwargs):
+        raise TrainingStarted
+
+    monkeypatch.setattr(naba.train.loop, "train", start)
+
+
 def gold_spans(path: Path) -> int:
     return sum(len(d.spans) for d in read(path))
 
@@ -165,25 +179,17 @@ def test_overwrite_refuses_a_folder_that_is_not_a_cross_validation(tmp_path: Pat
     ],
 )
 def test_a_text_under_two_ids_in_different_folds_is_warned_of(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, copy_id: str, warned: bool
+    tmp_path: Path, no_training, capsys, copy_id: str, warned: bool
 ) -> None:
-    import naba.train.loop
     from naba.corpus.document import Document
     from naba.corpus.split import fold_of
-
-    class Stop(Exception):
-        pass
-
-    def stop(*args, **kwargs):
-        raise Stop
 
     path = config_file(tmp_path)
     docs = read(tmp_path / "train.jsonl")
     copy = Document(copy_id, docs[0].text, list(docs[0].spans))
     assert (fold_of(copy.id, 2, seed=0) != fold_of(docs[0].id, 2, seed=0)) == warned
     write_jsonl(tmp_path / "train.jsonl", [*docs, copy])
-    monkeypatch.setattr(naba.train.loop, "train", stop)
-    with pytest.raises(Stop):
+    with pytest.raises(TrainingStarted):
         cross_validate(load_config(path), 2, show_progress=False)
     err = capsys.readouterr().err
     assert ("warning: 1 text(s) under several ids in different folds" in err) == warned
@@ -203,24 +209,16 @@ def test_a_text_under_two_ids_in_different_folds_is_warned_of(
     ],
 )
 def test_an_id_in_two_training_files_is_a_config_error_naming_both(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str, ids_b: list[str], words: str | None
+    tmp_path: Path, no_training, key: str, ids_b: list[str], words: str | None
 ) -> None:
-    import naba.train.loop
     from naba.corpus.document import Document
-
-    class Stop(Exception):
-        pass
-
-    def stop(*args, **kwargs):
-        raise Stop
 
     path = config_file(tmp_path)
     other = [Document(i, d.text + " وقال", list(d.spans)) for i, d in zip(ids_b, synthetic(2, 7), strict=True)]
     b = write_jsonl(tmp_path / "b.jsonl", other)
     cfg = load_config(path, [f"data.{key}=[{tmp_path / 'train.jsonl'}, {b}]"])
-    monkeypatch.setattr(naba.train.loop, "train", stop)
     if words is None:
-        with pytest.raises(Stop):
+        with pytest.raises(TrainingStarted):
             cross_validate(cfg, 2, show_progress=False)
         return
     with pytest.raises(ConfigError, match=words) as info:
