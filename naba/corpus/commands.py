@@ -215,7 +215,8 @@ def _unrepresentable(docs: list[Document], tokenizer_name: str) -> dict[str, int
         tokenizer_name = str(inner or path)
     # the text is prepared as the run that made the tokenizer prepares it (model.preset), not always AraBERT's way
     preset = _run_preset(Path(tokenizer_name)) if Path(tokenizer_name).is_dir() else None
-    tokenizer = load_tokenizer(tokenizer_name)
+    # a run's tokenizer as it was trained with; another (a base model's) as training would load it
+    tokenizer = load_tokenizer(tokenizer_name) if preset is None else load_tokenizer(tokenizer_name, never_split=False)
     return dict(unrepresentable(docs, tokenizer) if preset is None else unrepresentable(docs, tokenizer, preset=preset))
 
 
