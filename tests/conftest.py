@@ -7,6 +7,9 @@ absent (a fresh clone without the project's shared folder).
 
 from __future__ import annotations
 
+import errno
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -53,3 +56,28 @@ def sample_docs() -> list[Document]:
         Document("d2", t2, [Span(6, 21, "ACTOR"), Span(25, 29, "LOCATION")], {"source": "test"}),
         Document("d3", t3),
     ]
+
+
+@pytest.fixture
+def disk_full(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
+    """``disk_full(n)``: from the ``n``-th ``os.fsync`` on, every one fails with ENOSPC (a disk that
+    fills up part way through writing a set of files)."""
+
+    def fail_from(n: int) -> None:
+        calls = [0]
+        real = os.fsync
+
+        def fsync(fd: int) -> None:
+            calls[0] += 1
+            if calls[0] >= n:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            real(fd)
+
+        monkeypatch.setattr(os, "fsync", fsync)
+
+    return fail_from
+
+
+def listing(folder: Path) -> dict[str, bytes | None]:
+    """Every entry under ``folder``, hidden ones included: its relative path -> its bytes (None: a folder)."""
+    return {p.relative_to(folder).as_posix(): None if p.is_dir() else p.read_bytes() for p in sorted(folder.rglob("*"))}

@@ -10,6 +10,7 @@ import types
 from pathlib import Path
 
 import pytest
+from conftest import listing
 
 from naba.cli import main
 from naba.corpus import formats
@@ -529,3 +530,40 @@ def test_convert_anercorp_train(shared: Path, tmp_path: Path, capsys: pytest.Cap
             counts[span.label] += 1
     assert counts == _expected_anercorp_spans(train)
     assert sum(len(d.text.split()) for d in docs) == 125088
+
+
+@pytest.mark.parametrize(("extra", "old", "failing"), [
+    ([], None, "test.jsonl"),                  # a new folder: none of it, not train and dev
+    ([], "train.jsonl", "test.jsonl"),         # an earlier split's folder: as it was, not new train and dev
+    (["--folds", "2"], None, "fold-1/train.jsonl"),
+    (["--folds", "2"], "fold-0/test.jsonl", "fold-1/train.jsonl"),
+])
+def test_split_that_fails_part_way_leaves_the_out_folder_as_it_was(tmp_path: Path, capsys, disk_full,
+                                                                   extra: list[str], old: str | None,
+                                                                   failing: str) -> None:
+    write_jsonl([Document(f"d{i}", f"نص {i}") for i in range(40)], tmp_path / "all.jsonl")
+    out = tmp_path / "runs" / "s"
+    if old:
+        (out / old).parent.mkdir(parents=True)
+        (out / old).write_text("old\n", encoding="utf-8")
+    before = listing(tmp_path)
+    disk_full(3)  # the third file
+    assert main(["data", "split", str(tmp_path / "all.jsonl"), "--out", str(out), *extra]) == 1
+    assert f"{out / failing}: cannot write file: No space left on device" in capsys.readouterr().err
+    assert listing(tmp_path) == before  # no new file, no temporary file
+
+
+@pytest.mark.parametrize("old", [False, True])
+def test_convert_to_brat_that_fails_part_way_leaves_the_folder_as_it_was(tmp_path: Path, capsys, disk_full,
+                                                                         old: bool) -> None:
+    docs = [Document(f"d{i}", f"قال محمد {i}") for i in range(3)]
+    write_jsonl(docs, tmp_path / "in.jsonl")
+    out = tmp_path / "brat"
+    if old:
+        write_jsonl([Document(d.id, f"نص قديم {d.id}") for d in docs], tmp_path / "old.jsonl")
+        assert main(["data", "convert", str(tmp_path / "old.jsonl"), str(out), "--to", "brat"]) == 0
+    before = listing(tmp_path)
+    disk_full(4)  # a file of d1: d0 was left written, new beside d1 and d2 old (or none)
+    assert main(["data", "convert", str(tmp_path / "in.jsonl"), str(out), "--to", "brat"]) == 1
+    assert "cannot write file: No space left on device" in capsys.readouterr().err
+    assert listing(tmp_path) == before

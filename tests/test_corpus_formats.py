@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
@@ -9,13 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import listing
 
 from naba.corpus import formats
 from naba.corpus.brat import read_brat
 from naba.corpus.conll import read_conll, write_conll
 from naba.corpus.doccano import read_doccano
 from naba.corpus.document import Document, Span
-from naba.corpus.fileio import atomic_write
+from naba.corpus.fileio import atomic_write, staged_files
 from naba.corpus.jsonl import read_jsonl, write_jsonl
 from naba.corpus.labels import DEFAULT_SCHEME
 from naba.corpus.labelstudio import read_labelstudio, write_labelstudio
@@ -832,3 +834,55 @@ def test_offsets_that_are_not_python_ints_are_refused_by_every_writer(
         formats.write(docs, tmp_path / "out", format=fmt)
     assert f"document 0 (id=a): span [{start}, 9) ACTOR: {reason}" in str(info.value)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "put", "raises", "after"),
+    [
+        # a new folder (and the one above it): built aside, renamed into place
+        ({}, {"a/b/x.jsonl": "x", "a/b/s/y.jsonl": "y"}, None, {"a/b/x.jsonl": "x", "a/b/s/y.jsonl": "y"}),
+        # a folder already there: its other files kept, its files replaced, a missing sub-folder added
+        ({"a/b/x.jsonl": "old", "a/b/.keep": "k"}, {"a/b/x.jsonl": "x", "a/b/s/y.jsonl": "y"}, None,
+         {"a/b/x.jsonl": "x", "a/b/.keep": "k", "a/b/s/y.jsonl": "y"}),
+        # an exception in the block: nothing new, nothing staged left
+        ({}, {"a/b/x.jsonl": "x"}, RuntimeError, {}),
+        ({"a/b/x.jsonl": "old"}, {"a/b/x.jsonl": "x", "a/b/y.jsonl": "y"}, RuntimeError, {"a/b/x.jsonl": "old"}),
+        # a folder where a file of the set goes: refused when staged, before x.jsonl is moved in
+        ({"a/b/x.jsonl": "old", "a/b/z.jsonl/w": "w"}, {"a/b/x.jsonl": "x", "a/b/z.jsonl": "z"}, DataError,
+         {"a/b/x.jsonl": "old", "a/b/z.jsonl/w": "w"}),
+    ],
+    ids=["new", "existing", "raises-new", "raises-existing", "folder-in-the-way"],
+)
+def test_staged_files_writes_the_whole_set_or_none(tmp_path: Path, old: dict, put: dict, raises: type | None,
+                                                   after: dict) -> None:
+    for name, text in old.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    folder = tmp_path / "a" / "b"
+    with pytest.raises(raises) if raises else contextlib.nullcontext():
+        with staged_files(folder) as write:
+            for name, text in put.items():
+                write(tmp_path / name, text)
+            if raises is RuntimeError:
+                raise RuntimeError("boom")
+    files = {k: v.decode("utf-8") for k, v in listing(tmp_path).items() if v is not None}
+    assert files == after  # and no temporary file or folder left
+    assert sorted(k for k, v in listing(tmp_path).items() if v is None) == sorted(
+        {p.as_posix() for name in after for p in Path(name).parents if p != Path(".")}
+    )
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_staged_files_get_the_modes_of_new_files_and_folders(tmp_path: Path, umask: int) -> None:
+    old = os.umask(umask)
+    try:
+        (tmp_path / "old").mkdir()
+        for folder in (tmp_path / "new", tmp_path / "old"):
+            with staged_files(folder) as write:
+                write(folder / "sub" / "x.jsonl", "x")
+    finally:
+        os.umask(old)
+    for name, mode in [("new", 0o777), ("new/sub", 0o777), ("new/sub/x.jsonl", 0o666), ("old/sub", 0o777),
+                       ("old/sub/x.jsonl", 0o666)]:
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode & ~umask, name

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import listing
 
 from naba.cli import main
 from naba.corpus.document import Document, Span
@@ -326,3 +327,17 @@ def test_prediction_score_out_of_float_range(tmp_path, score, fragment):
     with pytest.raises(DataError) as info:
         read_predictions(pred, GOLD, scheme=DEFAULT_SCHEME)
     assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize("old", [None, "metrics.json"])
+def test_eval_that_fails_part_way_leaves_the_out_folder_as_it_was(tmp_path, capsys, disk_full, old):
+    gold, pred = _files(tmp_path)
+    out = tmp_path / "runs" / "out"
+    if old:  # an earlier evaluation's: not beside new errors.jsonl and reports
+        out.mkdir(parents=True)
+        (out / old).write_text("{}\n", encoding="utf-8")
+    before = listing(tmp_path)
+    disk_full(5)  # report.html, the last of five
+    assert main(["eval", "--data", str(gold), "--pred", str(pred), "--out", str(out), "--bootstrap", "0"]) == 1
+    assert f"{out / 'report.html'}: cannot write file: No space left on device" in capsys.readouterr().err
+    assert listing(tmp_path) == before

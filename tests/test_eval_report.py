@@ -14,9 +14,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from conftest import listing
 
 from naba.corpus.document import Document, Span
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
+from naba.errors import DataError
 from naba.eval import evaluate, find_errors
 from naba.eval.report import _SCRIPT, nest_spans, render_html, render_markdown, write_report
 from naba.html import escape
@@ -321,3 +323,15 @@ def test_report_in_headless_chromium(tmp_path):
     width, height, pixels = _png_pixels(data)
     assert (width, height) == (1200, 900)
     assert len(pixels) > 20  # text, table lines and span colours, not a blank page
+
+
+@pytest.mark.parametrize("fail", [1, 2])
+def test_write_report_that_fails_writes_neither_page(tmp_path, disk_full, fail):
+    gold, pred, metrics, errors = _report_parts()
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "report.md").write_text("old", encoding="utf-8")
+    before = listing(tmp_path)
+    disk_full(fail)
+    with pytest.raises(DataError, match="No space left on device"):
+        write_report(tmp_path / "r", metrics=metrics, gold=gold, pred=pred, errors=errors, scheme=DEFAULT_SCHEME)
+    assert listing(tmp_path) == before

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import listing
 from test_predict_tagger import tiny_checkpoint
 
 from naba.cli import main
@@ -355,3 +356,15 @@ def test_cli_brat_export_needs_a_folder_name(
         assert out.read_text(encoding="utf-8") == "kept\n"
     with pytest.raises(DataError, match=re.escape(reason)):
         write_brat([("d0", "قال الجيش", [])], out, scheme=DEFAULT_SCHEME)
+
+
+@pytest.mark.parametrize("old", [False, True])
+def test_brat_export_that_fails_part_way_leaves_the_folder_as_it_was(tmp_path: Path, disk_full, old: bool) -> None:
+    folder = tmp_path / "brat"
+    if old:
+        write_brat([("doc-1", "نص قديم", []), ("7", "نص قديم آخر", [])], folder, scheme=DEFAULT_SCHEME)
+    before = listing(tmp_path)
+    disk_full(4)  # a file of the second document
+    with pytest.raises(DataError, match="cannot write file: No space left on device"):
+        write_brat(ROWS, folder, scheme=DEFAULT_SCHEME)
+    assert listing(tmp_path) == before

@@ -21,14 +21,13 @@ suffix (``sub/X``); the writer uses the id the same way, so ids must be safe rel
 from __future__ import annotations
 
 import itertools
-import os
 import re
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from naba.corpus.document import Document, Span
-from naba.corpus.fileio import atomic_open, check_for_write, read_text, unknown_label, write_error
+from naba.corpus.fileio import check_for_write, read_text, staged_files, unknown_label
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.corpus.validate import check_document, check_unique_ids
 from naba.errors import ConfigError, DataError, Problem
@@ -249,8 +248,21 @@ def write_brat(docs: Iterable[Document], path: str | Path, *, scheme: LabelSchem
     beside with the same case (``X.ANN`` and ``X.TXT``), as the reader pairs them.
     Ids that are not safe relative paths, or whose files would overwrite each other's on some disks
     (see :func:`id_problems`), or whose sub-folder already there links outside ``path``, are a
-    DataError; nothing is written then.
+    DataError; nothing is written then. The files are written as one set
+    (:func:`naba.corpus.fileio.staged_files`): a failure part way (a full disk) leaves none of them.
     """
+    path = Path(path)
+    files = brat_files(docs, path, scheme=scheme)
+    with staged_files(path.parent if has_suffix(path, ".ann") else path) as put:
+        for file, text in files:
+            put(file, text)
+
+
+def brat_files(
+    docs: Iterable[Document], path: str | Path, *, scheme: LabelScheme = DEFAULT_SCHEME
+) -> list[tuple[Path, str]]:
+    """The files :func:`write_brat` writes, ``(path, text)`` each (a document's ``.txt``, then its
+    ``.ann``), after the checks it makes; DataError if one fails."""
     docs = check_for_write(docs, scheme)
     path = Path(path)
     if has_suffix(path, ".ann"):
@@ -269,24 +281,13 @@ def write_brat(docs: Iterable[Document], path: str | Path, *, scheme: LabelSchem
         if bad:
             raise DataError(bad)
         targets = [(path / f"{d.id}.ann", d) for d in docs]
+    files = []
     for ann, doc in targets:
         lines = [
             f"T{k}\t{s.label} {s.start} {s.end}\t{_flat(doc.span_text(s))}\n" for k, s in enumerate(doc.spans, 1)
         ]
-        # both files are written and synced before either replaces its old version: one failing (a
-        # full disk) left a new .txt beside the old .ann, whose offsets then point into the wrong text
-        txt = _text_path(ann)
-        with atomic_open(txt, "w") as text_file, atomic_open(ann, "w") as ann_file:
-            try:
-                text_file.write(doc.text)
-                text_file.flush()
-                os.fsync(text_file.fileno())
-            except OSError as exc:
-                raise write_error(txt, exc) from None
-            try:
-                ann_file.write("".join(lines))
-            except OSError as exc:
-                raise write_error(ann, exc) from None
+        files += [(_text_path(ann), doc.text), (ann, "".join(lines))]
+    return files
 
 
 def _text_path(ann: Path) -> Path:

@@ -16,7 +16,8 @@ from naba.corpus import formats
 from naba.corpus.brat import beside, has_suffix
 from naba.corpus.conll import rebuilt_text
 from naba.corpus.document import Document
-from naba.corpus.fileio import same_file
+from naba.corpus.fileio import same_file, staged_files
+from naba.corpus.jsonl import jsonl_text
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.corpus.split import PARTS, empty_fold, kfold, split, split_texts
 from naba.corpus.stats import corpus_stats
@@ -365,9 +366,12 @@ def cmd_split(args: argparse.Namespace) -> int:
             raise ConfigError(f"--out {args.out} holds {', '.join(f'fold-{j}' for j in stale)} of another split "
                               f"(more folds than {args.folds}); write to a new or empty folder")
         _warn_split_texts({f"fold-{i}": test for i, (_, test) in enumerate(folds)})
+        # all the folds or, on a failure part way, none: a fold-0 of this split beside an older fold-1 mixes two
+        with staged_files(args.out) as put:
+            for i, (train, test) in enumerate(folds):
+                for name, part in (("train", train), ("test", test)):
+                    put(args.out / f"fold-{i}" / f"{name}.jsonl", jsonl_text(part, scheme=scheme))
         for i, (train, test) in enumerate(folds):
-            for name, part in (("train", train), ("test", test)):
-                formats.write(part, args.out / f"fold-{i}" / f"{name}.jsonl", format="jsonl", scheme=scheme)
             print(f"fold-{i}: train {len(train)}, test {len(test)}", file=sys.stderr)
         return 0
     ratios = _parse_ratios(args.ratios)
@@ -377,7 +381,9 @@ def cmd_split(args: argparse.Namespace) -> int:
         if ratio > 0 and not part:  # each document is its own draw: a small corpus can leave a part empty
             print(f"naba data split: warning: {name} gets none of the {len(docs)} document(s) (ratio {ratio:g}; "
                   f"parts are drawn by hashing ids); {name}.jsonl is empty: try another --seed", file=sys.stderr)
-    for name, part in parts.items():
-        formats.write(part, args.out / f"{name}.jsonl", format="jsonl", scheme=scheme)
+    # all three parts or none: a new train beside an older test would share documents with it
+    with staged_files(args.out) as put:
+        for name, part in parts.items():
+            put(args.out / f"{name}.jsonl", jsonl_text(part, scheme=scheme))
     print(", ".join(f"{name} {len(part)}" for name, part in parts.items()), file=sys.stderr)
     return 0

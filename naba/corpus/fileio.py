@@ -4,17 +4,21 @@ loop, record helpers, atomic writes, final checks.
 Every reader turns an unreadable file into a :class:`DataError` that names the file and the line,
 and every writer goes through :func:`atomic_write` or :func:`atomic_open`, so no output file is
 ever left half written. The rest of naba (predictions, training runs) writes through them too.
+A command whose result is several files (a split, an evaluation, a brat folder) writes them
+through :func:`staged_files`, so that a failure part way leaves none of them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import json
 import math
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -328,6 +332,91 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def staged_files(folder: str | Path) -> Iterator[Callable[[Path, str | bytes], None]]:
+    """Write a set of files under ``folder`` as one result: all of them, or on any failure none.
+
+    ``put(path, data)`` writes one file of the set (``path`` under ``folder``; text as UTF-8, ``\\n``
+    kept), complete and synced, into a hidden temporary folder. When the ``with`` block ends without
+    an exception the files are moved into place; when it raises (a full disk at the third file, an
+    error rendering the last), the temporary folder is deleted and ``folder`` is left as it was.
+    A ``folder`` not there yet (with any missing folders above it) is built under a temporary name
+    beside it and renamed into place whole. In a folder already there, the temporary folder is
+    made inside it (hidden, so no reader takes it for data, and writable wherever ``folder`` is)
+    and the files are moved one by one, a missing sub-folder whole: only during these moves can
+    old and new files be seen together. Failing to write or move a file is a :class:`DataError`
+    naming it.
+    """
+    folder = Path(folder)
+    top = folder  # the highest missing folder of the path: built whole, then renamed into place
+    while not os.path.lexists(top) and not os.path.lexists(top.parent) and top.parent != top:
+        top = top.parent
+    new = not os.path.lexists(top)
+    staging: Path | None = None
+
+    def put(path: Path, data: str | bytes) -> None:
+        nonlocal staging
+        path = Path(path)
+        rel = path.relative_to(folder)
+        try:
+            if staging is None:
+                staging = _new_temp_dir(top.parent / f".{top.name}" if new else folder / ".naba")
+            if not new:
+                # found now, not when the first files have been moved in
+                if path.is_dir():
+                    raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+                above = next(p for p in path.parents if p.exists())
+                if not above.is_dir():
+                    raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+            where = staging / (folder.relative_to(top) if new else Path()) / rel
+            where.parent.mkdir(parents=True, exist_ok=True)
+            with open(where, "xb") as fh:  # mode 0o666 less the umask, as atomic_open's files
+                fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise write_error(path, exc) from None
+
+    try:
+        yield put
+        if staging is not None:
+            if new:
+                try:
+                    os.replace(staging, top)
+                except OSError as exc:
+                    raise write_error(top, exc) from None
+            else:
+                _move_into(staging, folder)
+    finally:
+        if staging is not None and os.path.lexists(staging):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _new_temp_dir(path: Path) -> Path:
+    """A new, empty hidden folder named after ``path`` (``.name.1a2b3c4d.tmp``) beside it."""
+    for _ in range(100):
+        tmp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            tmp.mkdir(0o777)  # less the umask, as any new folder
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary folder name beside {path}")
+
+
+def _move_into(src: Path, dest: Path) -> None:
+    """Move everything in the folder ``src`` into the folder ``dest``, replacing files of the same name."""
+    for entry in sorted(src.iterdir()):
+        target = dest / entry.name
+        if entry.is_dir() and target.is_dir():
+            _move_into(entry, target)
+            continue
+        try:
+            os.replace(entry, target)
+        except OSError as exc:
+            raise write_error(target, exc) from None
 
 
 def write_error(path: Path, exc: OSError) -> DataError:

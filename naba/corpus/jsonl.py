@@ -89,8 +89,12 @@ def parse_span(item: Any, text: str, scheme: LabelScheme, bad: Report, name: str
 
 def write_jsonl(docs: Iterable[Document], path: str | Path, *, scheme: LabelScheme = DEFAULT_SCHEME) -> None:
     """Write documents as native JSONL (canonical form, atomic); invalid documents raise DataError."""
-    lines = [
+    atomic_write(path, jsonl_text(docs, scheme=scheme))
+
+
+def jsonl_text(docs: Iterable[Document], *, scheme: LabelScheme = DEFAULT_SCHEME) -> str:
+    """The text :func:`write_jsonl` writes for ``docs``; invalid documents raise DataError."""
+    return "".join(
         document_line(doc.to_dict(), where=f"document {i} (id={doc.id})")
         for i, doc in enumerate(check_for_write(docs, scheme))
-    ]
-    atomic_write(path, "".join(lines))
+    )

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from naba.corpus.document import Document
-from naba.corpus.fileio import atomic_write
+from naba.corpus.fileio import atomic_write, staged_files
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.errors import ConfigError, DataError, ModelLoadError, Problem
 
@@ -98,8 +98,10 @@ def run(args: argparse.Namespace) -> int:
         "report.md": render_markdown(metrics, errors, title=title),
         "report.html": render_html(metrics, gold, pred, errors, scheme=scheme, title=title, max_docs=args.max_docs),
     }
-    for name, text in files.items():
-        atomic_write(out / name, text)
+    # all five or none: new metrics beside an older report would disagree
+    with staged_files(out) as put:
+        for name, text in files.items():
+            put(out / name, text)
     print(format_table(metrics))
     print(f"\n{len(errors)} errors; wrote {', '.join(files)} to {out}")
     return 0

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from naba.corpus.document import Document, Span
-from naba.corpus.fileio import atomic_write
+from naba.corpus.fileio import staged_files
 from naba.corpus.labels import LabelScheme
 from naba.eval.errors import CATEGORIES, error_counts
 from naba.eval.matching import SEMEVAL_COUNTS, align
@@ -319,12 +319,14 @@ def write_report(
     title: str = "naba evaluation",
     max_docs: int = 200,
 ) -> dict[str, Path]:
-    """Write ``report.md`` and ``report.html`` into ``out_dir`` (atomically, both rendered first); return their paths."""
+    """Write ``report.md`` and ``report.html`` into ``out_dir`` (both rendered first, both or neither written); return
+    their paths."""
     pages = {
         "md": render_markdown(metrics, errors, title=title),
         "html": render_html(metrics, gold, pred, errors, scheme=scheme, title=title, max_docs=max_docs),
     }
     paths = {key: Path(out_dir) / f"report.{key}" for key in pages}
-    for key, page in pages.items():
-        atomic_write(paths[key], page)
+    with staged_files(out_dir) as put:
+        for key, page in pages.items():
+            put(paths[key], page)
     return paths

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from naba.corpus.document import Document, Span
-from naba.corpus.fileio import atomic_open, external_id, utf16_offsets
+from naba.corpus.fileio import atomic_open, external_id, staged_files, utf16_offsets
 from naba.corpus.labels import LabelScheme
 from naba.errors import ConfigError, DataError, Problem
 
@@ -89,25 +89,27 @@ def to_document(doc_id: str, text: str, spans: list[dict[str, Any]]) -> Document
 def write_brat(rows: Iterable[Row], folder: str | Path, *, scheme: LabelScheme) -> tuple[int, int]:
     """``<id>.txt`` + ``<id>.ann`` per document under ``folder``; returns (written, skipped empty).
 
-    This writes as it reads, so an id found unfit here (naba.corpus.brat.id_problem) stops it with
-    the documents before it written: where the rows can be read twice, :func:`check_brat_ids` first.
+    The files are written as one set (naba.corpus.fileio.staged_files): a failure part way (a full
+    disk, an id found unfit here by naba.corpus.brat.id_problem) leaves none of them. Where the rows
+    can be read twice, :func:`check_brat_ids` finds unfit ids before any document is written.
     """
-    from naba.corpus.brat import id_problem
-    from naba.corpus.brat import write_brat as write_one
+    from naba.corpus.brat import brat_files, id_problem
 
     check_brat_folder(folder)
     written = skipped = 0
     seen: dict[str, str] = {}
-    for number, (doc_id, text, spans) in enumerate(rows):
-        if not text.strip():
-            skipped += 1  # naba.corpus refuses empty documents
-            continue
-        reason = id_problem(doc_id, seen)
-        if reason is not None:
-            raise DataError(Problem(str(folder), f"document {number} (id={doc_id})", reason))
-        # one document at a time: each file is written atomically, memory stays flat
-        write_one([to_document(doc_id, text, spans)], Path(folder), scheme=scheme)
-        written += 1
+    with staged_files(folder) as put:
+        for number, (doc_id, text, spans) in enumerate(rows):
+            if not text.strip():
+                skipped += 1  # naba.corpus refuses empty documents
+                continue
+            reason = id_problem(doc_id, seen)
+            if reason is not None:
+                raise DataError(Problem(str(folder), f"document {number} (id={doc_id})", reason))
+            # one document at a time, its files staged on disk: memory stays flat
+            for path, content in brat_files([to_document(doc_id, text, spans)], Path(folder), scheme=scheme):
+                put(path, content)
+            written += 1
     return written, skipped
 
 
