@@ -268,7 +268,8 @@ def test_convert_to_conll_warns_when_the_text_changes(tmp_path: Path, capsys: py
     write_jsonl([Document(f"d{i}", t) for i, t in enumerate(texts)], tmp_path / "in.jsonl")
     assert main(["data", "convert", str(tmp_path / "in.jsonl"), str(tmp_path / "out.conll")]) == 0
     err = capsys.readouterr().err.splitlines()
-    warnings = [line for line in err if "warning" in line]
+    # the ids d0, d1 read back as out-00000, ...: that warning is test_convert_warns_when_the_output_keeps_no_meta_or_ids's
+    warnings = [line for line in err if "warning" in line and "keeps no document" not in line]
     assert warnings == ([f"naba data convert: warning: {warning} from CoNLL with its spacing rebuilt (one space "
                          "between tokens, a line per sentence, direction marks dropped)"] if warning else [])
     # the warning's rule is the reader's: rebuilt_text gives what the file reads back as
@@ -567,3 +568,31 @@ def test_convert_to_brat_that_fails_part_way_leaves_the_folder_as_it_was(tmp_pat
     assert main(["data", "convert", str(tmp_path / "in.jsonl"), str(out), "--to", "brat"]) == 1
     assert "cannot write file: No space left on device" in capsys.readouterr().err
     assert listing(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("out", "docs", "warning"),
+    [
+        ("out", [("a", "نص", {}), ("b", "نص آخر", {})], None),
+        ("out", [("a", "نص", {}), ("b", "نص آخر", {"source": "x"})],
+         "brat keeps no document meta: 1 of 2 document(s) lose their meta (first: id=b)"),
+        ("out.jsonl", [("a", "نص", {"source": "x"})], None),
+        # CoNLL's own ids and sentence numbers: read back as they are
+        ("out.conll", [("out-00000", "نص", {"sentence": 0}), ("out-00001", "نص آخر", {"sentence": 1})], None),
+        ("out.conll", [("a", "نص", {}), ("out-00001", "نص آخر", {})],
+         "CoNLL keeps no document ids or meta: 1 of 2 document(s) their id (first: id=a, read back as id=out-00000)"),
+        ("out.conll", [("out-doc0000", "نص\nسطر", {"source": "x"}), ("b", "نص آخر", {"sentence": 4})],
+         "CoNLL keeps no document ids or meta: 1 of 2 document(s) lose their meta (first: id=out-doc0000); "
+         "1 of 2 document(s) their id (first: id=b, read back as id=out-doc0001)"),
+    ],
+    ids=["brat-none", "brat-meta", "jsonl", "conll-none", "conll-ids", "conll-docstart-both"],
+)
+def test_convert_warns_when_the_output_keeps_no_meta_or_ids(tmp_path: Path, capsys, out: str,
+                                                            docs: list[tuple], warning: str | None) -> None:
+    write_jsonl([Document(i, t, [], m) for i, t, m in docs], tmp_path / "in.jsonl")
+    assert main(["data", "convert", str(tmp_path / "in.jsonl"), str(tmp_path / out)]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "keeps no" in line]
+    assert warnings == ([f"naba data convert: warning: {warning}"] if warning else [])
+    back = formats.read(tmp_path / out)
+    lost = {i for (i, _, m), d in zip(docs, back, strict=True) if d.id != i or (m and d.meta != m)}
+    assert bool(lost) == bool(warning)  # what the warning says is what reads back

@@ -14,7 +14,7 @@ from typing import Any
 
 from naba.corpus import formats
 from naba.corpus.brat import beside, has_suffix
-from naba.corpus.conll import rebuilt_text
+from naba.corpus.conll import docstart_needed, rebuilt_text
 from naba.corpus.document import Document
 from naba.corpus.fileio import same_file, staged_files
 from naba.corpus.jsonl import jsonl_text
@@ -312,6 +312,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
             print(f"naba data convert: warning: the text of {len(changed)} of {len(docs)} document(s) (first: "
                   f"id={changed[0]}) reads back from CoNLL with its spacing rebuilt (one space between tokens, "
                   "a line per sentence, direction marks dropped)", file=sys.stderr)
+    if to in ("conll", "brat"):
+        _warn_dropped(docs, to, out)
     if to == "conll" and has_suffix(out, ".txt") and (ann := beside(out, ".ann")):
         # read by its name alone, a .txt with an .ann beside is that brat pair's text, not this file
         print(f"naba data convert: warning: {ann[0].name} beside it: naba reads {out.name} as the text of "
@@ -319,6 +321,26 @@ def cmd_convert(args: argparse.Namespace) -> int:
               file=sys.stderr)
     print(f"wrote {len(docs)} document(s) to {out} ({to})", file=sys.stderr)
     return 0
+
+
+def _warn_dropped(docs: list[Document], to: str, out: Path) -> None:
+    # brat keeps no meta, CoNLL neither meta nor ids: a corpus converted there and back loses them silently
+    own = {"sentence", "sentences"} if to == "conll" else set()  # CoNLL's record of its sentences, read back anew
+    lost = []
+    meta = [d.id for d in docs if set(d.meta) - own]
+    if meta:
+        lost.append(f"{len(meta)} of {len(docs)} document(s) lose their meta (first: id={meta[0]})")
+    if to == "conll":
+        # the reader names documents by position: f"{stem}-doc{j:04d}" between markers, else f"{stem}-{j:05d}"
+        form = "{stem}-doc{j:04d}" if docstart_needed(docs) else "{stem}-{j:05d}"
+        ids = [(d.id, new) for j, d in enumerate(docs) if d.id != (new := form.format(stem=out.stem, j=j))]
+        if ids:
+            lost.append(f"{len(ids)} of {len(docs)} document(s) their id (first: id={ids[0][0]}, read back as "
+                        f"id={ids[0][1]})")
+    if lost:
+        kept = "ids or meta" if to == "conll" else "meta"
+        print(f"naba data convert: warning: {'CoNLL' if to == 'conll' else 'brat'} keeps no document {kept}: "
+              f"{'; '.join(lost)}", file=sys.stderr)
 
 
 def _parse_ratios(text: str) -> tuple[float, ...]:

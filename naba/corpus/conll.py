@@ -260,6 +260,11 @@ def rebuilt_text(text: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+def docstart_needed(docs: Iterable[Document]) -> bool:
+    """Whether :func:`write_conll` writes ``-DOCSTART-`` markers unless told: when a document has several sentences."""
+    return any("sentences" in d.meta or "\n" in d.text for d in docs)
+
+
 def write_conll(
     docs: Iterable[Document],
     path: str | Path,
@@ -277,7 +282,7 @@ def write_conll(
     """
     docs = check_for_write(docs, scheme)
     if docstart is None:
-        docstart = any("sentences" in d.meta or "\n" in d.text for d in docs)
+        docstart = docstart_needed(docs)
     out: list[str] = []
     problems: list[Problem] = []
     for i, doc in enumerate(docs):
