@@ -368,3 +368,16 @@ def test_brat_export_that_fails_part_way_leaves_the_folder_as_it_was(tmp_path: P
     with pytest.raises(DataError, match="cannot write file: No space left on device"):
         write_brat(ROWS, folder, scheme=DEFAULT_SCHEME)
     assert listing(tmp_path) == before
+
+
+@pytest.mark.parametrize("left", [".brat.1a2b3c4d.tmp/d0.txt", "brat/.naba.1a2b3c4d.tmp/d0.ann"])
+def test_cli_brat_export_deletes_what_a_killed_export_staged(checkpoint: Path, tmp_path: Path, left: str) -> None:
+    # an export killed while staging (a lost node) left its hidden folder, possibly a whole corpus' worth
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": f"d{k}", "text": "قال الجيش"}) + "\n" for k in range(2)), encoding="utf-8")
+    (tmp_path / left).parent.mkdir(parents=True)
+    (tmp_path / left).write_text("staged", encoding="utf-8")
+    out = tmp_path / "brat"
+    assert main(["predict", str(checkpoint), str(src), "-o", str(out), "--format", "brat", "--no-progress"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["brat", "brat.rejects.jsonl", "in.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == ["d0.ann", "d0.txt", "d1.ann", "d1.txt"]

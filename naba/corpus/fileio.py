@@ -458,7 +458,8 @@ def _new_temp_file(path: Path) -> tuple[Path, int]:
 
 def remove_temp_files(path: str | Path) -> None:
     """Delete the temporary files that :func:`atomic_open` left beside ``path`` in a process killed
-    before it could (SIGKILL, a lost node), so that reruns of a job do not pile them up.
+    before it could (SIGKILL, a lost node), so that reruns of a job do not pile them up; and the
+    temporary folders :func:`staged_files` left beside ``path`` or, for a folder, inside it.
 
     Only for a path that no other process is writing now. Files of other names are left alone;
     one that cannot be deleted is left too (it is never read).
@@ -466,8 +467,13 @@ def remove_temp_files(path: str | Path) -> None:
     path = Path(path)
     name = re.compile(re.escape(f".{path.name}.") + r"[0-9a-f]{8}\.tmp")
     with contextlib.suppress(OSError):
-        for tmp in path.parent.glob(glob.escape(f".{path.name}.") + "*.tmp"):
-            if name.fullmatch(tmp.name):
+        found = [p for p in path.parent.glob(glob.escape(f".{path.name}.") + "*.tmp") if name.fullmatch(p.name)]
+        if path.is_dir():
+            found += [p for p in path.glob(".naba.*.tmp") if re.fullmatch(r"\.naba\.[0-9a-f]{8}\.tmp", p.name)]
+        for tmp in found:
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
                 with contextlib.suppress(OSError):
                     tmp.unlink()
 

@@ -201,8 +201,7 @@ def _predict(args: argparse.Namespace) -> int:
     if shard.rank != 0:
         return 0
     if exporting:
-        if args.format != "brat":
-            remove_temp_files(output)  # an export killed part way left its temporary file
+        remove_temp_files(output)  # an export killed part way left its temporary file (brat: folder)
         _export(args, tagger, work, output)
         work.unlink()
     rate = result.written / result.seconds if result.seconds else 0.0
