@@ -2,7 +2,8 @@
 
 ``shared``: the path of ``../shared`` (ANERcorp, the seed article, AraBERT settings). Tests that
 need it take the fixture or carry ``@pytest.mark.shared``; both skip, saying why, where it is
-absent (a fresh clone without the project's shared folder).
+absent (a fresh clone without the project's shared folder). ``disk_full`` and ``listing``: a disk
+that fills up part way through a set of files, and what a folder holds (to check nothing changed).
 """
 
 from __future__ import annotations
