@@ -141,6 +141,9 @@ _IMPERSONAL = {"يذكر", "ويذكر", "يعتقد", "ويعتقد", "يتوق
 # Source adverbials: "بحسب المرصد، X", "X، وفق ما أفاد المرصد" (with clitic و as well).
 _ADVERBIALS = {"بحسب", "حسب", "حسبما", "وفق", "وفقا", "نقلا"}
 _FA_INNA = {"ف" + c for c in _COMPLEMENTIZERS if not c.startswith("ب")}  # "وحسب المصادر فإنه ..."
+# After "بحسب المرصد ،" a relative pronoun goes on describing the source ("، الذي يتخذ من لندن مقرا"):
+# that comma does not end the adverbial, and no claim starts there.
+_RELATIVES = {"الذي", "التي", "الذين", "اللذان", "اللتان", "اللذين", "اللتين", "اللواتي", "اللاتي", "اللائي"}
 # Reporter's comments that end the reported content ("، لتصبح بذلك المدينة الثانية ...").
 _COMMENTS = {"لتصبح", "ليصبح", "لتكون", "ليكون", "دون", "بدون"}
 _SENT_END = {".", "؟", "?", "!"}
@@ -565,6 +568,8 @@ def _adverbial_claims(sent: _Sentence) -> list[tuple[int, int]]:
             if sent.sentence_end(j) or sent.line_break_before(j):
                 break
             if toks[j].raw in _SEPARATORS or toks[j].key in _FA_INNA:
+                if toks[j].raw in _SEPARATORS and j + 1 < len(toks) and toks[j + 1].key in _RELATIVES:
+                    continue
                 if j + 1 < len(toks):
                     out.append((j + 1, _find_end(sent, j + 1, split=False)[0]))
                     fronted = True

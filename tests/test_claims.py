@@ -181,6 +181,12 @@ CASES = [
     ("no-claim-fronted-phrase-before-wa-adverbial", "وفي وقت سابق ، وبحسب المرصد .", []),
     ("fronted-adverbial-keeps-its-claim-before-postposed", "وبحسب المرصد فإن القوات دخلت ، وفق ما أفاد مصدر .", ["القوات دخلت"]),
     ("postposed-short-quote", "« القوات دخلت المدينة » ، بحسب المرصد .", ["القوات دخلت المدينة"]),
+    # a relative clause after the source's comma describes the source (GUIDELINES §6(d)): no claim starts
+    # there, and a postposed adverbial is not read as a fronted one ("وفي وقت سابق ، بحسب المرصد ، X")
+    ("postposed-adverbial-then-relative", "دخلت القوات المدينة ، بحسب المرصد ، الذي يتخذ من لندن مقرا .", ["دخلت القوات المدينة"]),
+    ("postposed-adverbial-then-relative-allati", "قتل عشرة مدنيين ، حسب الوكالة ، التي نقلت عن شهود .", ["قتل عشرة مدنيين"]),
+    ("claim-then-adverbial-then-relative", "وقال إن الطريق آمن ، بحسب البيان ، الذي صدر اليوم .", ["الطريق آمن"]),
+    ("fronted-adverbial-relative-then-clause", "بحسب المرصد ، الذي يتخذ من لندن مقرا ، دخلت القوات المدينة .", ["دخلت القوات المدينة"]),
 ]
 
 
