@@ -553,13 +553,17 @@ def _adverbial_claims(sent: _Sentence) -> list[tuple[int, int]]:
     """Clauses attributed by بحسب / وفق / نقلا عن / كما أفاد, fronted or postposed."""
     out = []
     toks = sent.toks
+    opened: dict[int, int] = {}  # fronted adverbial -> where its claim starts
     for a in range(len(toks)):
         if not _is_adverbial(sent, a):
             continue
         b = _clause_start(sent, a)
         postposed = a > 0 and toks[a - 1].raw in _SEPARATORS
         if postposed and a - 1 > b:
-            out.append((b, a - 1))  # "X، وفق ما أفاد المرصد": the clause before it
+            # "X، وفق ما أفاد المرصد": the clause before it; one opened by a fronted adverbial of its
+            # own ("وبحسب المرصد فإن X، وفق ...") starts where that one's claim does
+            f = opened.get(b, opened.get(b + 1))
+            out.append((f if f is not None and f < a - 1 else b, a - 1))
             continue
         if a - b > 1:
             continue  # fronted adverbials open their clause ("وبحسب المرصد، ...")
@@ -572,6 +576,7 @@ def _adverbial_claims(sent: _Sentence) -> list[tuple[int, int]]:
                     continue
                 if j + 1 < len(toks):
                     out.append((j + 1, _find_end(sent, j + 1, split=False)[0]))
+                    opened[a] = j + 1
                     fronted = True
                 break
         if postposed and not fronted and (toks[a].key in _ADVERBIALS or toks[a].key == "كما"):

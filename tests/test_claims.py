@@ -181,6 +181,23 @@ CASES = [
     ("no-claim-fronted-phrase-before-wa-adverbial", "وفي وقت سابق ، وبحسب المرصد .", []),
     ("fronted-adverbial-keeps-its-claim-before-postposed", "وبحسب المرصد فإن القوات دخلت ، وفق ما أفاد مصدر .", ["القوات دخلت"]),
     ("postposed-short-quote", "« القوات دخلت المدينة » ، بحسب المرصد .", ["القوات دخلت المدينة"]),
+    # a fronted adverbial stays outside the claim also when a postposed one follows (GUIDELINES §6(d)):
+    # the clause before the postposed one starts where the fronted one's claim does
+    (
+        "fronted-fa-inna-then-postposed",
+        "وبحسب المرصد فإن القوات دخلت المدينة الشمالية صباح اليوم ، وفق ما أفاد مصدر .",
+        ["القوات دخلت المدينة الشمالية صباح اليوم"],
+    ),
+    (
+        "fronted-phrase-fronted-fa-inna-then-postposed",
+        "وفي وقت سابق ، وبحسب المرصد فإن القوات دخلت المدينة الشمالية صباح اليوم ، وفق ما أفاد مصدر .",
+        ["القوات دخلت المدينة الشمالية صباح اليوم"],
+    ),
+    (
+        "fronted-fa-innahu-then-postposed",
+        "وحسب مصادر بوزارة الداخلية فإنه سلم نحو 200 عنصر أسلحتهم في المدينة ، بحسب البيان .",
+        ["سلم نحو 200 عنصر أسلحتهم في المدينة"],
+    ),
     # a relative clause after the source's comma describes the source (GUIDELINES §6(d)): no claim starts
     # there, and a postposed adverbial is not read as a fronted one ("وفي وقت سابق ، بحسب المرصد ، X")
     ("postposed-adverbial-then-relative", "دخلت القوات المدينة ، بحسب المرصد ، الذي يتخذ من لندن مقرا .", ["دخلت القوات المدينة"]),
