@@ -544,7 +544,8 @@ def _clause_start(sent: _Sentence, k: int) -> int:
     """
     b = sent.sentence_begin(k)
     for j in range(b, min(k, b + _FRONTED + 1)):
-        if sent.toks[j].raw in _SEPARATORS:
+        # "، الذي ..." goes on describing what precedes it: no fronted phrase ends there
+        if sent.toks[j].raw in _SEPARATORS and (j + 1 >= len(sent.toks) or sent.toks[j + 1].key not in _RELATIVES):
             return j + 1
     return b
 

@@ -204,6 +204,17 @@ CASES = [
     ("postposed-adverbial-then-relative-allati", "قتل عشرة مدنيين ، حسب الوكالة ، التي نقلت عن شهود .", ["قتل عشرة مدنيين"]),
     ("claim-then-adverbial-then-relative", "وقال إن الطريق آمن ، بحسب البيان ، الذي صدر اليوم .", ["الطريق آمن"]),
     ("fronted-adverbial-relative-then-clause", "بحسب المرصد ، الذي يتخذ من لندن مقرا ، دخلت القوات المدينة .", ["دخلت القوات المدينة"]),
+    # nor does such a comma end a fronted phrase before a postposed adverbial
+    (
+        "fronted-adverbial-relative-then-postposed",
+        "وبحسب المرصد ، الذي يتخذ من لندن مقرا ، دخلت القوات المدينة الشمالية صباح اليوم ، وفق ما أفاد مصدر .",
+        ["دخلت القوات المدينة الشمالية صباح اليوم"],
+    ),
+    (
+        "relative-in-clause-before-postposed",
+        "دخلت القوات ، التي وصلت أمس ، المدينة الشمالية ، بحسب المرصد .",
+        ["دخلت القوات ، التي وصلت أمس ، المدينة الشمالية"],
+    ),
 ]
 
 
