@@ -242,7 +242,7 @@ def build(root: Path = ROOT) -> dict[Path, str]:
     for gold in GOLD:
         files = sorted((root / gold.sources).glob("*.markup"))
         if not files:
-            problems.append(Problem(str(root / gold.sources), "", "no *.txt markup sources"))
+            problems.append(Problem(str(root / gold.sources), "", "no *.markup sources"))
         docs: list[tuple[str, Document]] = []
         for path in files:
             try:

@@ -336,6 +336,19 @@ def test_a_broken_source_writes_nothing(tmp_path):
     assert not list(tmp_path.rglob("*.jsonl"))
 
 
+@pytest.mark.parametrize("empty", [gold.sources for gold in build_gold.GOLD])
+def test_a_folder_without_sources_names_the_pattern_it_looks_for(empty, tmp_path):
+    # the sources are *.markup: naming *.txt sent people looking for files that would be ignored
+    for gold in build_gold.GOLD:
+        (tmp_path / gold.sources).mkdir(parents=True)
+        if gold.sources != empty:
+            header = "=== d-1 split=train" if gold.required else "=== e-1"
+            (tmp_path / gold.sources / "a.markup").write_text(f"{header}\nنص\n", encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        build_gold.build(tmp_path)
+    assert empty in str(err.value) and "*.markup" in str(err.value) and "*.txt" not in str(err.value)
+
+
 def test_naba_data_validate_passes_on_the_bundled_data(capsys):
     """The issue's bar: `naba data validate data/` is clean (gold corpora and stand-off claim layers)."""
     from naba.cli import main
