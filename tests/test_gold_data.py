@@ -117,6 +117,19 @@ def test_demo_has_items_without_claims_and_items_with_several():
     assert claims[0] >= 15 and sum(n for c, n in claims.items() if c >= 2) >= 15
 
 
+def _card_recurring_names() -> list[str]:
+    card = (ROOT / "data" / "README.md").read_text(encoding="utf-8")
+    said = re.search(r"names do recur across splits \((.*?)\)", card, re.S)
+    assert said, "data/README.md no longer says which names recur across splits"
+    return re.findall(r"[\u0600-\u06ff]+(?: [\u0600-\u06ff]+)*", said.group(1))
+
+
+@pytest.mark.parametrize("name", _card_recurring_names())
+def test_names_the_card_says_recur_across_splits_do(name):
+    splits = {doc.meta["split"] for doc in DEMO_DOCS if name in doc.text}
+    assert len(splits) >= 2, f"data/README.md: {name} recurs across splits, but it is only in {splits}"
+
+
 # --- span shape: the guidelines' mechanical rules -----------------------------------------------
 
 
