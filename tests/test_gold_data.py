@@ -117,6 +117,12 @@ def test_demo_has_items_without_claims_and_items_with_several():
     assert claims[0] >= 15 and sum(n for c, n in claims.items() if c >= 2) >= 15
 
 
+@pytest.mark.parametrize("table", [build_gold.stats, build_gold.coverage], ids=["counts", "styles"])
+def test_data_card_tables_are_what_build_gold_stats_prints(table):
+    card = (ROOT / "data" / "README.md").read_text(encoding="utf-8")
+    assert table(build_gold.build(ROOT)) in card, "data/README.md: paste `scripts/build_gold.py --stats`"
+
+
 def _card_recurring_names() -> list[str]:
     card = (ROOT / "data" / "README.md").read_text(encoding="utf-8")
     said = re.search(r"names do recur across splits \((.*?)\)", card, re.S)
