@@ -214,6 +214,15 @@ def test_shipped_configs_only_override_known_keys() -> None:
             assert set(values) <= set(sections[section]), (name, section, set(values) - set(sections[section]))
 
 
+@pytest.mark.parametrize("name", ["demo", "arabert"])
+def test_shipped_configs_do_not_train_on_the_demo_corpus_held_out_splits(name: str) -> None:
+    # data/demo/*.jsonl globs test.jsonl in: a model trained so scores inflated on the demo's test split
+    root = Path(__file__).resolve().parent.parent
+    cfg = load_config(root / "configs" / f"{name}.yaml")
+    held_out = {str(root / "data" / "demo" / f"{split}.jsonl") for split in ("dev", "test")}
+    assert not held_out & {str(Path(p)) for p in cfg.data.train}, cfg.data.train
+
+
 DROP = object()  # a key (or section) an older naba did not write to config.yaml
 
 
