@@ -701,16 +701,23 @@ def test_metrics_json_is_strict_json_even_when_the_loss_diverges(
 ) -> None:
     path = config_file(tmp_path, corpus, optim={"max_steps": 2, "max_grad_norm": 0.0, "warmup_ratio": 0.0},
                        run={"eval_every": 1})
-    returned = train_in_process(path, f"optim.lr={lr}")
+    if finite:
+        returned = train_in_process(path, f"optim.lr={lr}")
+    else:
+        # a run whose loss diverges (fp32/bf16) now stops at that step, here 2, before evaluating it
+        # (test_a_diverged_run_stops_at_once_and_saves_no_nan_weights); under fp16, whose grad scaler skips
+        # such steps, a diverged loss is still null in metrics.json
+        with pytest.raises(ConfigError, match="training diverged at step 2/2"):
+            train_in_process(path, f"optim.lr={lr}")
 
     def refuse(constant: str):
         raise ValueError(f"{constant} is not JSON")
 
     metrics = json.loads((tmp_path / "runs" / "tiny" / "metrics.json").read_text(encoding="utf-8"),
                          parse_constant=refuse)
-    assert metrics == returned and len(metrics["evals"]) == 2
+    assert metrics == returned and len(metrics["evals"]) == 2 if finite else len(metrics["evals"]) == 1
     losses = [e["train_loss"] for e in metrics["evals"]]
-    assert all(isinstance(x, float) for x in losses) if finite else losses[-1] is None
+    assert all(isinstance(x, float) for x in losses)
 
 
 @pytest.mark.parametrize(
@@ -729,14 +736,78 @@ def test_checkpoint_state_is_strict_json_even_when_the_loss_diverges(
 
     path = config_file(tmp_path, corpus, optim={"max_steps": 4, "max_grad_norm": 0.0, "warmup_ratio": 0.0},
                        run={"eval_every": 1, "log_every": 10, "keep_checkpoints": 5})
-    train_in_process(path, f"optim.lr={lr}")
+    if finite:
+        train_in_process(path, f"optim.lr={lr}")
+    else:
+        # a run whose loss diverges (fp32/bf16) now stops at that step, here 2, and saves no checkpoint from
+        # it on: their weights were NaN, which naba's loader refuses (a diverged loss sum under fp16, whose
+        # grad scaler skips such steps, is still null: test_train_state)
+        with pytest.raises(ConfigError, match="training diverged at step 2/4"):
+            train_in_process(path, f"optim.lr={lr}")
 
     def refuse(constant: str):
         raise ValueError(f"{constant} is not JSON")
 
-    state = tmp_path / "runs" / "tiny" / "checkpoints" / "step-3" / "state.json"
+    state = tmp_path / "runs" / "tiny" / "checkpoints" / f"step-{3 if finite else 1}" / "state.json"
     saved = json.loads(state.read_text(encoding="utf-8"), parse_constant=refuse)
-    assert math.isfinite(saved["loss_sum"]) if finite else saved["loss_sum"] is None
+    assert math.isfinite(saved["loss_sum"])
+
+
+def naba_train(path: Path, *overrides: str) -> int:
+    """``naba train PATH OVERRIDES --no-progress`` in process: the exit code."""
+    from accelerate.state import AcceleratorState
+
+    try:
+        return naba_main(["train", str(path), *overrides, "--no-progress"])
+    finally:
+        AcceleratorState._reset_state(reset_partial_state=True)
+
+
+@pytest.mark.parametrize(
+    ("lr", "dev", "eval_every", "step", "what", "kept"),
+    [
+        ("3e-3", True, 1, None, None, ["step-1", "step-2", "step-3", "step-4"]),  # a normal run: as before
+        # the loss of step 2 is NaN: checkpoints step-2.. held NaN weights that naba's loader refuses, so the
+        # run could not resume, and it ran to its end (exit 0) on a model that tags nothing
+        ("1e6", True, 1, 2, "the training loss is nan", ["step-1"]),
+        # the same with the first evaluation after the divergence: best/ was the NaN model of step 3, and the
+        # run failed only at its very end, reloading best/ ("the checkpoint is damaged")
+        ("1e6", True, 3, 2, "the training loss is nan", []),
+        # step 1 overflows the weights with a finite loss (taken before the update): step-1 and best/ held them
+        ("1e39", True, 1, 1, "its update made weights NaN or infinite", []),
+        ("1e39", False, 1, 1, "its update made weights NaN or infinite", []),  # without a dev set alike
+    ],
+)
+def test_a_diverged_run_stops_at_once_and_saves_no_nan_weights(
+    tmp_path: Path, corpus: dict[str, Path], capsys: pytest.CaptureFixture[str],
+    lr: str, dev: bool, eval_every: int, step: int | None, what: str | None, kept: list[str],
+) -> None:
+    from naba.model import load_checkpoint
+
+    path = config_file(tmp_path, corpus, optim={"max_steps": 4, "max_grad_norm": 0.0, "warmup_ratio": 0.0},
+                       run={"eval_every": eval_every, "log_every": 10, "keep_checkpoints": 5},
+                       data={} if dev else {"dev": [], "dev_ratio": 0.0})
+    run = tmp_path / "runs" / "tiny"
+    capsys.readouterr()
+    code = naba_train(path, f"optim.lr={lr}")
+    err = capsys.readouterr().err
+    assert [p.name for p in checkpoints(run)] == kept
+    for saved in [*checkpoints(run), *([run / "best"] if (run / "best").exists() else [])]:
+        load_checkpoint(saved / "model" if saved.parent.name == "checkpoints" else saved)  # none is refused
+    if step is None:
+        assert code == 0 and "training diverged" not in err
+        return
+    assert code == 2 and "Traceback" not in err
+    message = f"naba: {run}: training diverged at step {step}/4: {what}"
+    assert err.count("training diverged") == 1 and err.splitlines()[-1].startswith(message)
+    assert "Lower optim.lr (now 1e+" in err and "optim.max_grad_norm (now 0: off)" in err
+    assert message[6:] in (run / "logs" / "train.log").read_text(encoding="utf-8")
+    assert (run / "best").exists() == bool(kept)  # best/ is never a diverged model
+    if kept:
+        # started again, the run resumes from its last good checkpoint (and diverges again: same settings)
+        assert naba_train(path, f"optim.lr={lr}") == 2
+        assert capsys.readouterr().err.splitlines()[-1].startswith(message)
+        assert f"resuming from {checkpoints(run)[-1]}" in (run / "logs" / "train.log").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(

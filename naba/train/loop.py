@@ -33,6 +33,7 @@ from transformers import get_linear_schedule_with_warmup
 from transformers.utils import logging as transformers_logging
 
 from naba.corpus.fileio import atomic_write
+from naba.errors import ConfigError
 from naba.train.card import model_card
 from naba.train.checkpoint import (
     Progress,
@@ -61,6 +62,11 @@ from naba.train.setup import (
 def _summary(results: dict[str, dict[str, Any]]) -> str:
     layers = ", ".join(f"{k} {v['f1']:.4f}" for k, v in results.items() if k != "micro")
     return f"micro F1 {results['micro']['f1']:.4f} ({layers})"
+
+
+def _finite(model: torch.nn.Module) -> bool:
+    """Whether every weight of ``model`` is finite (one device sync)."""
+    return bool(torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all())
 
 
 def train(cfg: TrainConfig, *, show_progress: bool = True) -> dict[str, Any]:
@@ -172,9 +178,10 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
     accelerator.init_trackers(cfg.run.name, config=flat_config(cfg))
     log_file = run_dir / "logs" / "train.log"
 
-    def log(line: str) -> None:
+    def log(line: str, *, echo: bool = True) -> None:
         if main:
-            tqdm.write(line, file=sys.stderr)
+            if echo:
+                tqdm.write(line, file=sys.stderr)
             log_file.parent.mkdir(parents=True, exist_ok=True)
             with log_file.open("a", encoding="utf-8") as fh:
                 fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
@@ -190,6 +197,20 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
         if main:
             write_json_atomic(run_dir / "metrics.json", metrics)
         return metrics
+
+    def diverged(step: int, what: str) -> ConfigError:
+        """The error that stops a diverged run: the weights are NaN or infinite from ``step`` on, and
+        nothing of them is saved (naba's loader refuses such weights, so neither a resume nor the
+        final reload of best/ could go on)."""
+        last = checkpoints(run_dir)
+        clip = (f"lower optim.max_grad_norm (now {o.max_grad_norm:g})" if o.max_grad_norm
+                else "clip gradients with optim.max_grad_norm (now 0: off)")
+        reason = (f"{run_dir}: training diverged at step {step}/{total}: {what}; its weights were not saved "
+                  f"(last checkpoint: {last[-1].name if last else 'none'}). Lower optim.lr (now {o.lr:g}), "
+                  f"{clip} or raise optim.warmup_ratio, or check the data; a changed setting needs another "
+                  f"run.name or run.overwrite=true")
+        log(reason, echo=False)  # naba prints the error itself
+        return ConfigError(reason)
 
     log(f"{'resuming from ' + str(resume) if resume else 'starting'}: {len(splits.train)} train / "
         f"{len(splits.dev)} dev / {len(splits.test)} test documents, {len(train_windows)} windows, "
@@ -245,6 +266,10 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
             progress.step += 1
             progress.batch_index = index + 1
             value = step_loss.item()
+            # under fp16 the grad scaler skips a step whose loss overflowed (the weights stay finite); without
+            # one, a non-finite loss has made every weight NaN in the step just taken
+            if accelerator.scaler is None and not math.isfinite(value):
+                raise diverged(progress.step, f"the training loss is {value}")
             progress.loss_sum += value
             progress.eval_loss_sum += value
             progress.loss_steps += 1
@@ -266,6 +291,13 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
             due = (step % cfg.run.eval_every == 0) if cfg.run.eval_every else epoch_end
             due = due or step == total
             evaluated = bool(splits.dev) and due
+            # save_every 0: where an evaluation is due, also without a dev set to evaluate on (else a
+            # run without one would save nothing until it finished, and a kill would restart it from 0)
+            saving = (step % cfg.run.save_every == 0) if cfg.run.save_every else due
+            # a step can overflow the weights with a finite loss (the loss is taken before the step): such
+            # a model must not become best/ nor a checkpoint, which naba's loader would then refuse
+            if (due or saving) and not _finite(unwrapped):
+                raise diverged(step, f"its update made weights NaN or infinite (training loss {value:.6g})")
             if evaluated:
                 results = evaluate(unwrapped, splits.dev, dev_windows, space, **eval_kw)
                 done_since = len(progress.evals) and progress.evals[-1]["step"]
@@ -290,9 +322,7 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
                 log(f"step {step}/{total}: dev {_summary(results)}"
                     + (" (best)" if progress.best_step == step else "")
                     + (" -- stopping early" if progress.stopped_early else ""))
-            # save_every 0: where an evaluation is due, also without a dev set to evaluate on (else a
-            # run without one would save nothing until it finished, and a kill would restart it from 0)
-            if (step % cfg.run.save_every == 0) if cfg.run.save_every else due:
+            if saving:
                 rng = gather_object([capture_rng()]) if world > 1 else [capture_rng()]
                 if main:
                     save_training_state(run_dir / "checkpoints" / f"step-{step}", model=unwrapped, tokenizer=tokenizer,
