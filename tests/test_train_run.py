@@ -369,6 +369,9 @@ def test_a_run_folder_moved_elsewhere_resumes_there(
         ("optimizer-pickle", "optimizer.pt", ["refused by torch.load(weights_only=True)"]),
         ("rng-tampered", "rng-0.safetensors", ["RNG state"]),
         ("model-weights-truncated", "model", ["cannot load the model in", "deserializing header"]),
+        # NaN weights (a run diverged under an older naba): "the checkpoint is damaged", and no word on what to do
+        ("model-weights-nan", "model", ["hold NaN or infinite values", "delete {step} to resume from an earlier",
+                                        "run.overwrite=true"]),
     ],
 )
 # torch warns about the pickle's protocol before refusing it: that pickle is the point of the case
@@ -380,7 +383,7 @@ def test_a_damaged_checkpoint_stops_the_resume_with_exit_code_2(
     import pickle
 
     import torch
-    from safetensors.torch import save_file
+    from safetensors.torch import load_file, save_file
 
     class Marker:
         def __reduce__(self):
@@ -396,6 +399,10 @@ def test_a_damaged_checkpoint_stops_the_resume_with_exit_code_2(
         (step / "optimizer.pt").write_bytes(pickle.dumps({"optimizer": Marker()}))
     elif damage == "rng-tampered":
         save_file({"cpu": torch.zeros(3, dtype=torch.uint8)}, str(step / "rng-0.safetensors"))
+    elif damage == "model-weights-nan":
+        weights = load_file(str(step / "model" / "model.safetensors"))
+        weights["classifier.weight"][0, 0] = float("nan")
+        save_file(weights, str(step / "model" / "model.safetensors"))
     else:
         weights = step / "model" / "model.safetensors"
         weights.write_bytes(weights.read_bytes()[:100])
@@ -404,7 +411,7 @@ def test_a_damaged_checkpoint_stops_the_resume_with_exit_code_2(
     err = capsys.readouterr().err
     assert err.startswith("naba: ") and str(step / file) in err and "Traceback" not in err
     for word in words:
-        assert word in err
+        assert word.format(step=step) in err
     assert not (tmp_path / "unpickled").exists()
 
 

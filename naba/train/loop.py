@@ -33,7 +33,7 @@ from transformers import get_linear_schedule_with_warmup
 from transformers.utils import logging as transformers_logging
 
 from naba.corpus.fileio import atomic_write
-from naba.errors import ConfigError
+from naba.errors import ConfigError, ModelLoadError
 from naba.train.card import model_card
 from naba.train.checkpoint import (
     Progress,
@@ -138,7 +138,11 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
     tokenizer, model = built or build_model(cfg, space, texts, tokenizer=run_tokenizer(cfg, run_dir, texts, accelerator))
     if resume is not None:
         # the model is built exactly as in a fresh run, then takes the checkpoint's weights
-        saved_model, _, _, _ = load_checkpoint(resume / "model")
+        try:
+            saved_model, _, _, _ = load_checkpoint(resume / "model")
+        except ModelLoadError as exc:  # as the rest of a checkpoint that cannot be read back: say what to do
+            raise ConfigError(f"{exc}; delete {resume} to resume from an earlier checkpoint, or set "
+                              f"run.overwrite=true to start afresh") from None
         model.load_state_dict(saved_model.state_dict())
         del saved_model
     enc = {"max_length": cfg.model.max_length, "stride": cfg.model.stride, "preset": cfg.model.preset}
