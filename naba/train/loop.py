@@ -6,7 +6,9 @@ It evaluates exact-span F1 per layer on dev every ``run.eval_every`` steps, keep
 ``best/``, stops early after ``run.patience`` evaluations without improvement, and writes
 resumable checkpoints (every ``run.save_every`` steps, or wherever an evaluation is due, dev set or
 not): a run killed at any moment and started again with the same command continues from its last
-checkpoint and ends with the same metrics as an uninterrupted run.
+checkpoint and ends with the same metrics as an uninterrupted run. A run that diverges (a NaN or
+infinite loss, or weights, without fp16's grad scaler to skip the step) stops with a ConfigError
+before anything of it is saved, so its last checkpoint stays loadable.
 
 The same entry point runs on one CPU, one GPU, or many processes under ``accelerate launch`` or
 ``torchrun``; only the main process writes files.
