@@ -189,7 +189,7 @@ def _check_finite(name_or_path: str, model: PreTrainedModel) -> None:
         raise ModelLoadError(
             f"{name_or_path}: model.safetensors: {len(bad)} weight(s) hold NaN or infinite values "
             f"({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}); the checkpoint is damaged (a "
-            f"diverged training run saves such weights)"
+            f"diverged training run, of another trainer or of naba before it stopped such runs, saves them)"
         )
 
 

@@ -159,7 +159,8 @@ def load_training_state(path: Path, *, optimizer, scheduler, scaler, rank: int, 
 
 # Progress fields that count something: whole numbers, 0 or more
 _COUNTS = ("step", "epoch", "batch_index", "bad_evals", "loss_steps", "world")
-# loss sums that a diverged run makes NaN or infinite: null in state.json, NaN again when read
+# loss sums that an fp16 overflow makes NaN or infinite (a diverged fp32/bf16 run stops first): null in
+# state.json, NaN again when read
 _LOSS_SUMS = ("loss_sum", "eval_loss_sum")
 
 
