@@ -141,6 +141,7 @@ _IMPERSONAL = {"يذكر", "ويذكر", "يعتقد", "ويعتقد", "يتوق
 # Source adverbials: "بحسب المرصد، X", "X، وفق ما أفاد المرصد" (with clitic و as well).
 _ADVERBIALS = {"بحسب", "حسب", "حسبما", "وفق", "وفقا", "نقلا"}
 _FA_INNA = {"ف" + c for c in _COMPLEMENTIZERS if not c.startswith("ب")}  # "وحسب المصادر فإنه ..."
+_THAT = _FA_INNA | {c for c in _COMPLEMENTIZERS if not c.startswith("ب")}  # "، فإن X" / "، إن X"
 # After "بحسب المرصد ،" a relative pronoun goes on describing the source ("، الذي يتخذ من لندن مقرا"):
 # that comma does not end the adverbial, and no claim starts there.
 _RELATIVES = {"الذي", "التي", "الذين", "اللذان", "اللتان", "اللذين", "اللتين", "اللواتي", "اللاتي", "اللائي"}
@@ -575,9 +576,11 @@ def _adverbial_claims(sent: _Sentence) -> list[tuple[int, int]]:
             if toks[j].raw in _SEPARATORS or toks[j].key in _FA_INNA:
                 if toks[j].raw in _SEPARATORS and j + 1 < len(toks) and toks[j + 1].key in _RELATIVES:
                     continue
-                if j + 1 < len(toks):
-                    out.append((j + 1, _find_end(sent, j + 1, split=False)[0]))
-                    opened[a] = j + 1
+                # "وبحسب البيان، فإن X": the complementizer after the comma stays outside, as without it
+                k = j + 2 if toks[j].raw in _SEPARATORS and j + 2 < len(toks) and toks[j + 1].key in _THAT else j + 1
+                if k < len(toks):
+                    out.append((k, _find_end(sent, k, split=False)[0]))
+                    opened[a] = k
                     fronted = True
                 break
         if postposed and not fronted and (toks[a].key in _ADVERBIALS or toks[a].key == "كما"):
