@@ -111,6 +111,15 @@ _TRIGGERS |= {"قوله", "قولها", "قولهم", "قولهما", "بالق�
 # Nouns of belief and estimate that take a complement: "أعربت عن اعتقادها بأن", "وسط تقديرات بأن".
 _TRIGGERS |= {n + p for n in ("اعتقاد", "ثقت", "قناعت", "امل") for p in ("ه", "ها", "هم")} | {"تقديرات", "توقعات", "انباء"}
 _TRIGGERS.add("ج")  # interview answers: "س : ... ؟ ج : {claim}"
+# Describing and accusing verbs report a statement only with بأن ("وصف الاتفاق بأنه تاريخي"، "اتهمها
+# بأنها خربت ..."); with a verbal noun they give a label or a charge ("وصفه بالتاريخي"، "اتهمه بالتخريب").
+# With an object pronoun, since the بأن clause's subject is their object.
+_BI_ANNA_VERBS = {
+    f + o
+    for stem, present in (("وصف", "صف"), ("اتهم", "تهم"))
+    for f in (_verb_forms(stem, present, None) - {stem + "ا"}) | {"واصفا", "واصفة", "متهما", "متهمة"}
+    for o in ("", "ه", "ها", "هم", "هما")
+}
 # Words that continue one speaker's report: after a comma they start a new claim.
 _PARTICIPLES = (
     "مضيف", "مشير", "مؤكد", "موضح", "لافت", "معتبر", "محذر", "مشدد", "منبه", "منوه", "نافي", "متابع",
@@ -416,6 +425,25 @@ def _find_start(sent: _Sentence, t: int) -> tuple[int, str] | None:
     return None
 
 
+def _bi_anna_start(sent: _Sentence, t: int) -> tuple[int, str] | None:
+    """Where the claim after a describing or accusing verb ``t`` starts: after بأن, else none."""
+    toks = sent.toks
+    if not _strip_clitic(toks[t].key, _BI_ANNA_VERBS):
+        return None
+    for j in range(t + 1, min(len(toks), t + 1 + _WINDOW)):
+        if sent.line_break_before(j) or sent.sentence_end(j) or sent.is_trigger(j):
+            return None
+        if not sent.is_complementizer(j):
+            continue
+        if not toks[j].key.startswith("ب") or j + 1 >= len(toks):
+            return None
+        # "وصفتها بأنها “أسوأ هجمات” في البلاد": a quote opening the complement is the description,
+        # what follows it the reporter's
+        quoted = j + 1 in sent.close_of and j + 1 not in sent.unclosed
+        return j + 1, "quote" if quoted else "that"
+    return None
+
+
 def _boundary(sent: _Sentence, k: int) -> bool:
     """Whether a new report begins at token ``k``.
 
@@ -615,9 +643,7 @@ def find_claims(text: str) -> list[dict[str, Any]]:
     # that follows it; read once, as the same start and rule give the same claims.
     done: set[tuple[int, str]] = set()
     for t in range(len(sent.toks)):
-        if not sent.is_trigger(t):
-            continue
-        hit = _find_start(sent, t)
+        hit = _find_start(sent, t) if sent.is_trigger(t) else _bi_anna_start(sent, t)
         if hit is None:
             continue
         todo = [hit]

@@ -219,6 +219,21 @@ CASES = [
     ("adverbial-comma-fa-inna", "وبحسب البيان، فإن الطريق آمن.", ["الطريق آمن"]),
     ("adverbial-comma-inna", "وبحسب البيان ، إن الطريق آمن .", ["الطريق آمن"]),
     ("adverbial-comma-fa-innahu", "وحسب المصادر، فإنه سيعود غدا.", ["سيعود غدا"]),
+    # GUIDELINES §6/§9: describing and accusing verbs report a statement with بأن, not with a noun
+    ("describe-bi-anna", "وصف الاتفاق بأنه تاريخي.", ["تاريخي"]),
+    ("describe-bi-anna-quoted", "وصف التقارير بأنها «مفبركة».", ["مفبركة"]),
+    ("describe-passive", "وُصف القرار بأنه متسرع.", ["متسرع"]),
+    ("accuse-object-pronoun", "اتهمها بأنها خربت الاقتصاد.", ["خربت الاقتصاد"]),
+    ("accuse-bi-anna", "واتهم الوزير المعارضة بأنها خربت الاقتصاد .", ["خربت الاقتصاد"]),
+    ("describe-participle", "ونفى الوزير الاتهامات ، واصفا المعارضة بأنها تكذب .", ["تكذب"]),
+    (
+        "describe-quote-then-reporter",
+        "ضربت التفجيرات المدينة فيما وصفت بأنها “أسوأ هجمات إرهابية” في البلاد منذ عقد .",
+        ["أسوأ هجمات إرهابية"],
+    ),
+    ("describe-label-noun", "وصف الاتفاق بالتاريخي.", []),
+    ("accuse-verbal-noun", "اتهم الوزير المعارضة بتخريب الاقتصاد.", []),
+    ("describe-plain-anna-not", "وصف الوزير الرحلة بعد أن انتهت .", []),
 ]
 
 
