@@ -444,6 +444,12 @@ def _bi_anna_start(sent: _Sentence, t: int) -> tuple[int, str] | None:
     return None
 
 
+def _document_says(sent: _Sentence, t: int) -> bool:
+    """Whether token ``t`` is the impersonal جاء في of a document: "جاء في التقرير أن ..." (GUIDELINES §6)."""
+    toks = sent.toks
+    return toks[t].key in ("جاء", "وجاء") and t + 1 < len(toks) and toks[t + 1].key == "في"
+
+
 def _boundary(sent: _Sentence, k: int) -> bool:
     """Whether a new report begins at token ``k``.
 
@@ -643,7 +649,10 @@ def find_claims(text: str) -> list[dict[str, Any]]:
     # that follows it; read once, as the same start and rule give the same claims.
     done: set[tuple[int, str]] = set()
     for t in range(len(sent.toks)):
-        hit = _find_start(sent, t) if sent.is_trigger(t) else _bi_anna_start(sent, t)
+        if sent.is_trigger(t) or _document_says(sent, t):
+            hit = _find_start(sent, t)
+        else:
+            hit = _bi_anna_start(sent, t)
         if hit is None:
             continue
         todo = [hit]
