@@ -147,6 +147,10 @@ _NOT_AFTER = {
 # "يذكر أن ..." with no subject is the reporter's aside ("it is worth noting"), not a report.
 # So are the passives يُعتقد أن / يُتوقع أن, which without diacritics look like "he believes".
 _IMPERSONAL = {"يذكر", "ويذكر", "يعتقد", "ويعتقد", "يتوقع", "ويتوقع"}
+# The words of the reporter's "it is worth noting" formulas (يُذكر أن، يُشار إلى أن، تجدر الإشارة إلى أن، الجدير
+# بالذكر أن): a clause that a source adverbial attributes starts after them ("ويُشار إلى أن X بحسب استطلاع").
+# Not "من المتوقع أن" / "يُعتقد أن": with a source the expectation itself is what the source said.
+_BACKGROUND = {"يذكر", "يشار", "تجدر", "الجدير", "الاشارة", "بالذكر", "الي"}
 # Source adverbials: "بحسب المرصد، X", "X، وفق ما أفاد المرصد" (with clitic و as well).
 _ADVERBIALS = {"بحسب", "حسب", "حسبما", "وفق", "وفقا", "نقلا"}
 _FA_INNA = {"ف" + c for c in _COMPLEMENTIZERS if not c.startswith("ب")}  # "وحسب المصادر فإنه ..."
@@ -585,6 +589,16 @@ def _clause_start(sent: _Sentence, k: int) -> int:
     return b
 
 
+def _after_formula(sent: _Sentence, b: int, a: int) -> int | None:
+    """Where the content starts when the clause from ``b`` (up to ``a``) opens with a background formula."""
+    for j in range(b, min(a, b + 5)):
+        if sent.toks[j].key in _COMPLEMENTIZERS:
+            return j + 1 if j > b and j + 1 < a else None
+        if not _strip_clitic(sent.toks[j].key, _BACKGROUND):
+            return None
+    return None
+
+
 def _adverbial_claims(sent: _Sentence) -> list[tuple[int, int]]:
     """Clauses attributed by بحسب / وفق / نقلا عن / كما أفاد, fronted or postposed."""
     out = []
@@ -599,10 +613,17 @@ def _adverbial_claims(sent: _Sentence) -> list[tuple[int, int]]:
             # "X، وفق ما أفاد المرصد": the clause before it; one opened by a fronted adverbial of its
             # own ("وبحسب المرصد فإن X، وفق ...") starts where that one's claim does
             f = opened.get(b, opened.get(b + 1))
+            if f is None:
+                f = _after_formula(sent, b, a - 1)
             out.append((f if f is not None and f < a - 1 else b, a - 1))
             continue
         if a - b > 1:
-            continue  # fronted adverbials open their clause ("وبحسب المرصد، ...")
+            # fronted adverbials open their clause ("وبحسب المرصد، ..."); after a background formula the
+            # clause before one is its claim, with or without a comma ("ويُشار إلى أن X بحسب استطلاع")
+            f = _after_formula(sent, b, a)
+            if f is not None and not postposed:
+                out.append((f, a))
+            continue
         fronted = False
         for j in range(a + 1, min(len(toks), a + 1 + _WINDOW)):
             if sent.sentence_end(j) or sent.line_break_before(j):
@@ -623,7 +644,8 @@ def _adverbial_claims(sent: _Sentence) -> list[tuple[int, int]]:
             # a clause with a fronted adverbial of its own ("وبحسب المرصد فإن X، وفق ...") has its claim.
             b = _clause_start(sent, a - 1)
             if a - 1 > b and not any(_is_adverbial(sent, i) for i in range(b, a - 1)):
-                out.append((b, a - 1))
+                f = _after_formula(sent, b, a - 1)
+                out.append((b if f is None else f, a - 1))
     return out
 
 

@@ -238,6 +238,12 @@ CASES = [
     ("document-jaa-fi", "جاء في التقرير أن الأسعار ارتفعت.", ["الأسعار ارتفعت"]),
     ("document-jaa-fi-colon", "وجاء في البيان : المعبر سيفتح غدا .", ["المعبر سيفتح غدا"]),
     ("jaa-not-a-document", "جاء الوزير إلى المدينة بعد أن انتهت الحرب .", []),
+    # GUIDELINES §6: a background formula reports no one, but a source adverbial makes (d) apply to what
+    # follows the formula — the formula itself stays outside, with or without a comma
+    ("formula-then-adverbial", "ويُشار إلى أن الأسعار ارتفعت بحسب استطلاع للرأي.", ["الأسعار ارتفعت"]),
+    ("formula-then-comma-adverbial", "ويذكر أن الأسعار ارتفعت ، بحسب استطلاع .", ["الأسعار ارتفعت"]),
+    ("formula-long-then-comma-adverbial", "وتجدر الإشارة إلى أن الأسعار ارتفعت، وفق ما أفاد البنك.", ["الأسعار ارتفعت"]),
+    ("formula-alone", "ويُشار إلى أن الأسعار ارتفعت .", []),
 ]
 
 
