@@ -570,10 +570,32 @@ def _post_quotes(sent: _Sentence) -> list[tuple[int, int]]:
         n = c + 1
         while n < len(sent.toks) and sent.toks[n].raw in _SEPARATORS:
             n += 1
-        if n < len(sent.toks) and sent.is_trigger(n) and _find_start(sent, n) is None:
+        if n < len(sent.toks) and sent.is_trigger(n) and _find_start(sent, n) is None or _pull_quote(sent, o, n):
             # "“إن الزيارة كانت مثمرة”، قالت ...": the first إنّ is the complementizer, outside
             out.append((o + 2 if sent.is_complementizer(o + 1) else o + 1, c))
     return out
+
+
+def _pull_quote(sent: _Sentence, o: int, n: int) -> bool:
+    """Whether the quote opening at ``o`` is a pull-quote: a line of its own but for the speaker's name
+    after a comma, "“لن نتراجع عن القرار”، سامي الخطيب" (GUIDELINES §6); ``n`` is the first token after
+    the comma."""
+    toks = sent.toks
+    if not (o == 0 or sent.line_break_before(o)) or toks[n - 1].raw not in _SEPARATORS:
+        return False
+    words = 0
+    for k in range(n, len(toks)):
+        if k > n and sent.line_break_before(k):
+            break
+        if _WORD_RE.fullmatch(toks[k].raw) and not sent.is_trigger(k):
+            words += 1
+            if words > 4:  # a name, not a clause
+                return False
+        elif sent.sentence_end(k) and (k + 1 == len(toks) or sent.line_break_before(k + 1)):
+            break
+        else:
+            return False
+    return words > 0
 
 
 def _clause_start(sent: _Sentence, k: int) -> int:

@@ -244,6 +244,11 @@ CASES = [
     ("formula-then-comma-adverbial", "ويذكر أن الأسعار ارتفعت ، بحسب استطلاع .", ["الأسعار ارتفعت"]),
     ("formula-long-then-comma-adverbial", "وتجدر الإشارة إلى أن الأسعار ارتفعت، وفق ما أفاد البنك.", ["الأسعار ارتفعت"]),
     ("formula-alone", "ويُشار إلى أن الأسعار ارتفعت .", []),
+    # GUIDELINES §6: a pull-quote set apart with its speaker is a claim; a slogan with no speaker is not
+    ("pull-quote", "“لن نتراجع عن القرار”، سامي الخطيب", ["لن نتراجع عن القرار"]),
+    ("pull-quote-then-text", "«لن نقبل بأي تأجيل» - سامي الخطيب.\nوغادر الوزير القاعة .", ["لن نقبل بأي تأجيل"]),
+    ("quote-then-narration-not-pull-quote", "“لن نتراجع عن القرار”، سامي الخطيب وزير النقل في الحكومة غادر القاعة", []),
+    ("slogan-not-pull-quote", "ساروا تحت شعار “الأرض لنا دائما”، سامي الخطيب", []),
 ]
 
 
