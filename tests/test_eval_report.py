@@ -335,3 +335,12 @@ def test_write_report_that_fails_writes_neither_page(tmp_path, disk_full, fail):
     with pytest.raises(DataError, match="No space left on device"):
         write_report(tmp_path / "r", metrics=metrics, gold=gold, pred=pred, errors=errors, scheme=DEFAULT_SCHEME)
     assert listing(tmp_path) == before
+
+
+@pytest.mark.parametrize("name", ["evaluate", "compare", "aggregate_folds", "find_errors", "write_report"])
+def test_entry_points_named_in_the_package_docstring_import_from_naba_eval(name: str) -> None:
+    # naba.eval's docstring lists them as its entry points: `from naba.eval import write_report` failed
+    import naba.eval
+
+    assert f":func:`{name}`" in naba.eval.__doc__
+    assert name in naba.eval.__all__ and callable(getattr(naba.eval, name))

@@ -9,6 +9,7 @@ from naba.eval.core import MODES, aggregate_folds, compare, evaluate
 from naba.eval.errors import CATEGORIES, find_errors
 from naba.eval.matching import word_tags, words
 from naba.eval.metrics import count_table, flatten, score, tag_scores
+from naba.eval.report import write_report
 
 __all__ = [
     "CATEGORIES",
@@ -23,4 +24,5 @@ __all__ = [
     "tag_scores",
     "word_tags",
     "words",
+    "write_report",
 ]
