@@ -244,3 +244,18 @@ def test_anercorp_script_from_another_folder(shared: Path, tmp_path: Path) -> No
     bench = (tmp_path / "B.md").read_text()
     assert "<!-- bench:other -->\nkept\n<!-- /bench:other -->" in bench and "## ANERcorp" in bench
     assert (tmp_path / "runs" / "anercorp-small" / "eval" / "test" / "metrics.json").is_file()
+
+
+@pytest.mark.parametrize("set_to", ["nope", ""])
+def test_find_shared_takes_a_set_naba_shared_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, set_to: str) -> None:
+    # NABA_SHARED=/wrong/path with ../shared present quietly read ../shared's ANERcorp instead
+    found = tmp_path / "beside" / "shared"
+    (found / "corpora" / "anercorp").mkdir(parents=True)
+    (tmp_path / "beside" / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "beside" / "cwd")  # its ../shared holds corpora/anercorp
+    monkeypatch.setenv("NABA_SHARED", str(tmp_path / set_to) if set_to else "")
+    if set_to:
+        with pytest.raises(DataError, match=f"ANERcorp not found .*{set_to}"):
+            find_shared()
+    else:  # set but empty: as if not set
+        assert find_shared() == Path.cwd().parent / "shared"

@@ -76,9 +76,11 @@ def find_shared(shared: str | Path | None = None) -> Path:
     """
     if shared is not None:
         candidates = [Path(shared)]
+    elif os.environ.get("NABA_SHARED"):
+        # a set one is what was asked for: a mistyped one must not fall back to the copy in ../shared
+        candidates = [Path(os.environ["NABA_SHARED"])]
     else:
-        candidates = [Path(p) for p in [os.environ.get("NABA_SHARED")] if p]
-        candidates += [Path.cwd().parent / "shared", _REPO.parent / "shared"]
+        candidates = [Path.cwd().parent / "shared", _REPO.parent / "shared"]
     for path in candidates:
         if (path / "corpora" / "anercorp").is_dir():
             return path
