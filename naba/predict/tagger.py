@@ -82,7 +82,7 @@ class Tagger:
     Each span is a plain dict (JSON-ready: ints, strs and a float)
     ``{"start", "end", "label", "layer", "text", "score"}`` with code-point offsets into the text
     as given, ``text == original[start:end]``, and ``score`` the mean probability of the span's
-    tags, in [0, 1]. A text's spans come sorted by ``start``, then longer first, then ``layer``
+    tags, in [0, 1], rounded to 4 decimals. A text's spans come sorted by ``start``, then longer first, then ``layer``
     and ``label``; both layers are in one list, so a CLAIM may hold ACTOR and LOCATION spans.
 
     A wrong argument (``None``, ``bytes``, a dict) is a ``TypeError``; a list item that is not a
