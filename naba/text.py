@@ -187,8 +187,10 @@ class Prepared:
     def to_prepared(self, start: int, end: int) -> tuple[int, int]:
         """The prepared range whose characters stand for original characters in ``[start, end)``.
 
-        Original characters that preparation deleted have no counterpart; a range holding only
-        such characters maps to an empty range at the next prepared character.
+        A deleted mark folded into the kept character before it (a diacritic, tatweel, a repeated
+        letter) counts as that character: a range holding only the fatha of ``قالَ`` gives ``ل``. Other
+        deleted characters (whitespace, invisible marks such as RLM or ZWJ) have no counterpart; a
+        range holding only such characters maps to an empty range at the next prepared character.
         """
         starts, ends = self._starts_np, self._ends_np
         first = int(np.searchsorted(ends, start, side="right"))

@@ -185,6 +185,10 @@ def test_an_entity_maps_back_as_a_whole(original: str, expected_words: list[str]
         ("قال الجيش: نعم", (4, 10), "الجيش :"),
         ("قال  \u200f  الجيش", (3, 8), ""),  # only whitespace and marks: nothing
         ("زوروا http://x.com الآن", (12, 17), "[رابط]"),  # part of a URL is the whole token
+        ("قالَ", (3, 4), "ل"),  # a diacritic alone stands with the letter it was folded into
+        ("مـــن", (2, 3), "م"),  # so does tatweel
+        ("\u200fقال", (0, 1), ""),  # an invisible mark is folded into nothing: nothing
+        ("ق\u200dال", (1, 2), ""),  # not even after a letter
     ],
 )
 def test_to_prepared(original: str, span: tuple[int, int], prepared_part: str) -> None:
