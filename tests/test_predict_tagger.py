@@ -497,6 +497,15 @@ def test_counts_that_are_numpy_integers_or_huge_are_fine(tagger: Tagger) -> None
     assert tagger(texts, batch_size=10**9, batch_tokens=10**9) == expected
 
 
+@pytest.mark.parametrize(("dtype", "count"), [("int64", 0), ("int32", 2)])
+def test_from_pretrained_takes_workers_as_a_numpy_integer(checkpoint: Path, dtype: str, count: int) -> None:
+    # workers=np.int64(2) was "ValueError: workers must be a count (0 or more) or 'auto', not np.int64(2)"
+    import numpy as np
+
+    made = Tagger.from_pretrained(checkpoint, device="cpu", workers=np.dtype(dtype).type(count))
+    assert made.workers == count and type(made.workers) is int
+
+
 def test_repr_names_the_model_device_dtype_and_layers(checkpoint: Path, tagger: Tagger) -> None:
     # was <naba.predict.tagger.Tagger object at 0x...>, which says nothing in a notebook
     shown = repr(tagger)

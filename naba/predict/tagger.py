@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import numbers
 import os
 import time
 from collections import deque
@@ -186,8 +187,10 @@ class Tagger:
         compute = resolve_dtype(dtype, device)
         if workers == "auto":
             workers = default_workers(device, processes=int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        # a numpy integer is a count too, as check_counts takes it for the other counts
+        if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 0:
             raise ValueError(f"workers must be a count (0 or more) or 'auto', not {workers!r}")
+        workers = int(workers)
         # before the model is loaded (seconds): chunk_docs=0 tagged nothing and returned []
         check_counts(batch_tokens=batch_tokens, chunk_docs=chunk_docs)
         model, tokenizer, space, info = load_checkpoint(resolve_checkpoint(name_or_path))
