@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
 
     Bad input ends with a one-line message on stderr, not a traceback: 1 for a
     :class:`DataError`, 2 for a :class:`ConfigError` or :class:`ModelLoadError` (as for bad usage).
-    Ctrl-C ends with a one-line message and 130, as shells report SIGINT.
+    Ctrl-C ends with a one-line message and 130, as shells report SIGINT. ``--help``, ``--version``
+    and bad usage raise ``SystemExit`` (0, 0 and 2), as argparse does.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     _utf8_stdout()
