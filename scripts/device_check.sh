@@ -12,7 +12,7 @@
 # The machine's image needs torch, transformers, tokenizers and accelerate (the batch job's own
 # needs; not seqeval or datasets), and pytest for the tests. Exit status: non-zero if either part failed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-$(mktemp -d)}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
