@@ -187,8 +187,9 @@ def _on_space(p: Prepared, om: np.ndarray) -> np.ndarray:
 
 def _assign(
     spans: Sequence[Span], tok: _Tokenized, space: LabelSpace
-) -> tuple[np.ndarray, list[tuple[str, bool]]]:
-    """Per-layer tag indices of every subword, and (label, exact?) for each span of the space."""
+) -> tuple[np.ndarray, list[tuple[str, str | None]]]:
+    """Per-layer tag indices of every subword, and (label, why it is not exact or None) for each
+    span of the space: ``"subword"`` (learnt on a larger subword range) or ``"removed"`` (no subword)."""
     tags = np.zeros((len(tok.ids), len(space.layers)), dtype=np.int64)
     report = []
     for span in spans:
@@ -203,14 +204,17 @@ def _assign(
             first += 1
         while last >= first and tok.ends[last] <= tok.starts[last]:
             last -= 1
-        if first > last or tags[first : last + 1, k].any():
-            report.append((span.label, False))  # no subword, or it already carries another span
+        if first > last:
+            report.append((span.label, "removed"))  # its text is deleted by the preparation
+            continue
+        if tags[first : last + 1, k].any():
+            report.append((span.label, "subword"))  # its subword already carries another span
             continue
         tag_names = space.tags(layer)
         tags[first, k] = tag_names.index(f"B-{span.label}")
         tags[first + 1 : last + 1, k] = tag_names.index(f"I-{span.label}")
         exact = tok.starts[first] == span.start and tok.ends[last] == span.end
-        report.append((span.label, bool(exact)))
+        report.append((span.label, None if exact else "subword"))
     return tags, report
 
 
@@ -336,11 +340,26 @@ def unrepresentable(
     """
     labels = sorted({s.label for d in docs for s in d.spans})
     counts: Counter[str] = Counter({label: 0 for label in labels})
-    # one layer per label: boundaries are a matter of each span alone
-    space = LabelSpace(LabelScheme({label: (label,) for label in labels})) if labels else None
-    for doc, tok in zip(docs, _tokenize([d.text for d in docs], tokenizer, preset), strict=True):
-        if space is None:
-            continue
-        for label, exact in _assign(doc.spans, tok, space)[1]:
-            counts[label] += not exact
+    for label, why in _reports(docs, tokenizer, preset):
+        counts[label] += why is not None
     return dict(counts)
+
+
+def unrepresentable_reasons(
+    docs: Sequence[Document], tokenizer: PreTrainedTokenizerFast, *, preset: str = "arabertv02"
+) -> tuple[int, dict[str, int]]:
+    """All spans of ``docs``, and how many :func:`unrepresentable` counts for each reason:
+    ``"subword"`` (a boundary inside a subword) and ``"removed"`` (on text the preparation removes)."""
+    reports = list(_reports(docs, tokenizer, preset))
+    counts = Counter(why for _, why in reports if why is not None)
+    return len(reports), {"subword": counts["subword"], "removed": counts["removed"]}
+
+
+def _reports(docs: Sequence[Document], tokenizer: PreTrainedTokenizerFast, preset: str) -> Iterator[tuple[str, str | None]]:
+    labels = sorted({s.label for d in docs for s in d.spans})
+    if not labels:
+        return
+    # one layer per label: boundaries are a matter of each span alone
+    space = LabelSpace(LabelScheme({label: (label,) for label in labels}))
+    for doc, tok in zip(docs, _tokenize([d.text for d in docs], tokenizer, preset), strict=True):
+        yield from _assign(doc.spans, tok, space)[1]

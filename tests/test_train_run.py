@@ -843,3 +843,36 @@ def test_a_run_whose_own_files_are_damaged_is_a_config_error(
     assert naba_main(["train", str(path), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"naba: {target}: cannot read") and "run.overwrite=true" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("text", "spans", "line"),
+    [
+        # "والرئيس" is one subword: the ACTOR on "الرئيس" starts inside it and is learnt on all of it
+        ("قال والرئيس في حماة .", [(5, 11, "ACTOR"), (15, 19, "LOCATION")],
+         "1 of 2 training spans cannot be reproduced exactly by this tokenizer "
+         "(boundary inside a subword: 1; on text the preparation removes: 0); see naba data stats --tokenizer"),
+        # a span on a right-to-left mark alone: the preparation deletes it, no subword stands for it
+        ("قال الرئيس\u200f في حماة .", [(4, 10, "ACTOR"), (10, 11, "ACTOR"), (15, 19, "LOCATION")],
+         "1 of 3 training spans cannot be reproduced exactly by this tokenizer "
+         "(boundary inside a subword: 0; on text the preparation removes: 1)"),
+        ("قال الرئيس في حماة .", [(4, 10, "ACTOR"), (14, 18, "LOCATION")], None),
+    ],
+)
+def test_a_run_says_how_many_training_spans_its_tokenizer_cannot_reproduce(
+    tmp_path: Path, capsys, text: str, spans: list[tuple[int, int, str]], line: str | None
+) -> None:
+    from test_encode import vocab_tokenizer
+
+    vocab_tokenizer(["قال", "والرئيس", "الرئيس", "في", "حماة", "."]).save_pretrained(tmp_path / "tokenizer")
+    train = write_jsonl(tmp_path / "train.jsonl", [Document("d", text, [Span(*s) for s in spans])])
+    corpus = {"train": train, "dev": train, "tokenizer": tmp_path / "tokenizer"}
+    train_in_process(config_file(tmp_path, corpus), "optim.max_steps=1", "data.layers=[entity]")
+    err, log = capsys.readouterr().err, (tmp_path / "runs" / "tiny" / "logs" / "train.log").read_text(encoding="utf-8")
+    if line is None:
+        assert "cannot be reproduced" not in err + log
+        return
+    assert line in err and line in log
+    # the same count as `naba data stats --tokenizer RUN` on the same data
+    assert naba_main(["data", "stats", str(train), "--tokenizer", str(tmp_path / "runs" / "tiny"), "--json"]) == 0
+    assert sum(json.loads(capsys.readouterr().out)["unrepresentable"].values()) == int(line.split()[0])

@@ -223,6 +223,15 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
         f"{total} steps, {world} process(es), precision {accelerator.mixed_precision}, device {device}")
     if changes:
         log(f"runtime-only settings changed since the last start: {', '.join(changes)}")
+    if main:
+        # gold spans the subword labels cannot give back exactly, as `naba data stats --tokenizer` counts them
+        from naba.encode import unrepresentable_reasons
+
+        n_spans, why = unrepresentable_reasons(splits.train, tokenizer, preset=cfg.model.preset)
+        if sum(why.values()):
+            log(f"{sum(why.values())} of {n_spans} training spans cannot be reproduced exactly by this tokenizer "
+                f"(boundary inside a subword: {why['subword']}; on text the preparation removes: {why['removed']}); "
+                f"see naba data stats --tokenizer")
 
     eval_kw = {"accelerator": accelerator, "pad_id": tokenizer.pad_token_id,
                "batch_size": o.batch_size, "batch_tokens": o.batch_tokens}
