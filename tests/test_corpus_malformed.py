@@ -236,6 +236,34 @@ def test_every_span_inside_a_longer_one_is_reported(tmp_path: Path) -> None:
     assert len(overlaps) == 3
 
 
+@pytest.mark.parametrize(
+    ("text", "ann", "opts", "wheres"),
+    [
+        # an overlap was placed nowhere (a blank where): it names both spans' lines and T ids
+        ("محمد علي", "T1\tPERS 0 4\tمحمد\nT2\tLOC 2 8\tمد علي\n", {}, ["line 1 (T1) and line 2 (T2)"]),
+        ("محمد علي", "T1\tPERS 0 8\tمحمد علي\n#1\tAnnotatorNotes T1\tx\nT3\tPERS 5 8\tعلي\n", {},
+         ["line 1 (T1) and line 3 (T3)"]),
+        # both fragments of a split T2 lie inside T1 (each pair in the order the reason gives its spans)
+        ("محمد بن علي", "T1\tPERS 0 11\tمحمد بن علي\nT2\tPERS 0 4;8 11\tمحمد علي\n", {"discontinuous": "split"},
+         ["line 2 (T2) and line 1 (T1)", "line 1 (T1) and line 2 (T2)"]),
+        # a split T1 whose own fragments overlap: one line
+        ("محمد بن علي", "T1\tPERS 0 6;4 11\tمحمد ب  بن علي\n", {"discontinuous": "split"}, ["line 1 (T1)"]),
+        # an empty document was placed nowhere: it names the empty text file
+        ("", "", {}, ["text file x.txt"]),
+        (" \n", "", {}, ["text file x.txt"]),
+    ],
+)
+def test_brat_overlaps_and_empty_documents_name_where_they_are(
+    tmp_path: Path, text: str, ann: str, opts: dict, wheres: list[str]
+) -> None:
+    (tmp_path / "x.txt").write_text(text, encoding="utf-8")
+    (tmp_path / "x.ann").write_text(ann, encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        formats.read(tmp_path / "x.ann", **opts)
+    assert [p.where for p in info.value.problems] == wheres
+    assert all(p.source == str(tmp_path / "x.ann") for p in info.value.problems)
+
+
 @pytest.mark.parametrize("end", ["\r", "\r\n", "\n"])
 def test_conll_line_ends(tmp_path: Path, end: str) -> None:
     path = tmp_path / "c.conll"

@@ -77,13 +77,14 @@ def read_brat(
     found: list[tuple[str, Document]] = []
     for ann, doc_id, txts in named:
         try:
-            doc = _read_one(ann, txts, doc_id, scheme, discontinuous, problems)
+            read = _read_one(ann, txts, doc_id, scheme, discontinuous, problems)
         except DataError as exc:
             problems.extend(exc.problems)
             continue
-        if doc is not None:
+        if read is not None:
+            doc, where, span_where = read
             found.append((str(ann), doc))
-            problems.extend(check_document(doc, scheme, source=str(ann), where=""))
+            problems.extend(check_document(doc, scheme, source=str(ann), where=where, span_where=span_where))
     problems.extend(check_unique_ids(found, source=str(path)))
     if problems:
         raise DataError(problems)
@@ -123,8 +124,9 @@ def _flat(text: str) -> str:
 
 def _read_one(
     ann: Path, txts: list[Path], doc_id: str, scheme: LabelScheme, discontinuous: str, problems: list[Problem]
-) -> Document | None:
-    """The document of ``ann`` with its text file, the one of ``txts`` (the text files beside it)."""
+) -> tuple[Document, str, list[str]] | None:
+    """The document of ``ann`` with its text file, the one of ``txts`` (the text files beside it), the
+    locator of the document (its text file) and that of each span (``line 3 (T3)``)."""
     source = str(ann)
     if not txts:
         problems.append(Problem(source, "", f"no text file {ann.stem}.txt next to it"))
@@ -137,6 +139,7 @@ def _read_one(
     # text's U+FEFF, so dropping it here would move every span of such a document by one
     text = read_text(txt, keep_bom=True)
     spans: list[Span] = []
+    span_where: list[str] = []
     seen: dict[str, int] = {}
     for n, raw in enumerate(read_text(ann).split("\n"), 1):
         line = raw.rstrip("\r")
@@ -190,7 +193,8 @@ def _read_one(
         if discontinuous == "merge":
             pairs = [(min(s for s, _ in pairs), max(e for _, e in pairs))]
         spans.extend(Span(s, e, mapped) for s, e in pairs)
-    return Document(doc_id, text, spans, {})
+        span_where.extend([where] * len(pairs))
+    return Document(doc_id, text, spans, {}), f"text file {txt.name}", span_where
 
 
 def id_problems(ids: Iterable[str], folder: str | Path) -> list[Problem]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from naba.corpus.document import Document, Span
 from naba.corpus.labels import LabelScheme
@@ -25,11 +25,15 @@ def check_spans(
     *,
     source: str,
     where: str,
+    span_where: Sequence[str] | None = None,
 ) -> list[Problem]:
-    """Problems with ``spans`` over ``text``: range, order, unknown label, same-layer overlap."""
+    """Problems with ``spans`` over ``text``: range, order, unknown label, same-layer overlap.
+
+    ``span_where``: a locator per span (a brat file's ``line 3 (T3)``); an overlap is then placed
+    at the two spans' locators instead of at ``where``."""
     problems: list[Problem] = []
-    good: list[Span] = []
-    for span in spans:
+    good: list[tuple[Span, str]] = []
+    for i, span in enumerate(spans):
         desc = f"span [{span.start}, {span.end}) {span.label}"
         # bool is an int to Python, but JSON writes it as true, which no reader takes for an offset
         wrong = [x for x in (span.start, span.end) if not isinstance(x, int) or isinstance(x, bool)]
@@ -52,20 +56,22 @@ def check_spans(
                 Problem(source, where, f"{desc}: unknown label {span.label!r} (known: {list(scheme.labels)})")
             )
             continue
-        good.append(span)
-    by_layer: dict[str, list[Span]] = {}
-    for span in good:
-        by_layer.setdefault(scheme.layer_of(span.label), []).append(span)
+        good.append((span, where if span_where is None else span_where[i]))
+    by_layer: dict[str, list[tuple[Span, str]]] = {}
+    for span, at in good:
+        by_layer.setdefault(scheme.layer_of(span.label), []).append((span, at))
     for layer, layer_spans in by_layer.items():
-        layer_spans.sort()
-        reach: Span | None = None  # the span reaching furthest so far: every later span inside it overlaps
-        for b in layer_spans:
-            a, reach = reach, b if reach is None or b.end > reach.end else reach
-            if a is not None and b.start < a.end:
+        layer_spans.sort(key=lambda pair: pair[0])
+        # the span reaching furthest so far: every later span inside it overlaps
+        reach: tuple[Span, str] | None = None
+        for b, at_b in layer_spans:
+            prior, reach = reach, (b, at_b) if reach is None or b.end > reach[0].end else reach
+            if prior is not None and b.start < prior[0].end:
+                a, at_a = prior
                 problems.append(
                     Problem(
                         source,
-                        where,
+                        at_a if at_a == at_b else f"{at_a} and {at_b}",
                         f"spans overlap in layer {layer!r}: [{a.start}, {a.end}) {a.label} "
                         f"{text[a.start:a.end]!r} and [{b.start}, {b.end}) {b.label} {text[b.start:b.end]!r}",
                     )
@@ -73,9 +79,11 @@ def check_spans(
     return problems
 
 
-def check_document(doc: Document, scheme: LabelScheme, *, source: str, where: str) -> list[Problem]:
+def check_document(
+    doc: Document, scheme: LabelScheme, *, source: str, where: str, span_where: Sequence[str] | None = None
+) -> list[Problem]:
     """Problems with one document: empty or non-string text, bad id, lone surrogates, meta that JSON
-    would not give back (:func:`meta_problem`), :func:`check_spans`."""
+    would not give back (:func:`meta_problem`), :func:`check_spans` (``span_where`` as there)."""
     problems: list[Problem] = []
     if not isinstance(doc.id, str) or not doc.id:
         problems.append(Problem(source, where, f"document id must be a non-empty string, got {doc.id!r}"))
@@ -93,7 +101,7 @@ def check_document(doc: Document, scheme: LabelScheme, *, source: str, where: st
     reason = meta_problem(doc.meta)
     if reason is not None:
         problems.append(Problem(source, where, reason))
-    problems.extend(check_spans(doc.text, doc.spans, scheme, source=source, where=where))
+    problems.extend(check_spans(doc.text, doc.spans, scheme, source=source, where=where, span_where=span_where))
     return problems
 
 
