@@ -35,6 +35,7 @@ from transformers import get_linear_schedule_with_warmup
 from transformers.utils import logging as transformers_logging
 
 from naba.corpus.fileio import atomic_write
+from naba.encode import unrepresentable_reasons
 from naba.errors import ConfigError, ModelLoadError
 from naba.train.card import model_card
 from naba.train.checkpoint import (
@@ -225,8 +226,6 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
         log(f"runtime-only settings changed since the last start: {', '.join(changes)}")
     if main:
         # gold spans the subword labels cannot give back exactly, as `naba data stats --tokenizer` counts them
-        from naba.encode import unrepresentable_reasons
-
         n_spans, why = unrepresentable_reasons(splits.train, tokenizer, preset=cfg.model.preset)
         if sum(why.values()):
             log(f"{sum(why.values())} of {n_spans} training spans cannot be reproduced exactly by this tokenizer "
