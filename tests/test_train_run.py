@@ -362,6 +362,37 @@ def test_a_run_folder_moved_elsewhere_resumes_there(
         assert "final" not in json.loads((old / "metrics.json").read_text(encoding="utf-8"))  # left as it was
 
 
+def test_a_resumed_run_goes_on_with_its_checkpoints_tokenizer(
+    tmp_path: Path, corpus: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a base tokenizer that a newer naba loads differently (AraBERT's never_split tokens kept whole) must
+    # not change a run's tokenization part way: the resumed run encodes with what its checkpoint saved
+    import naba.encode
+    import naba.train.loop as loop
+
+    path = config_file(tmp_path, corpus, optim={"max_steps": 8}, run={"eval_every": 4})
+    kill_after_checkpoint(monkeypatch, 4)
+    with pytest.raises(Killed):
+        train_in_process(path, "run.name=cut")
+    monkeypatch.undo()
+    built, used = [], []
+    real_tokenizer, real_encode = loop.run_tokenizer, naba.encode.encode
+
+    def run_tokenizer(*args, **kwargs):
+        built.append(real_tokenizer(*args, **kwargs))
+        return built[-1]
+
+    def encode(docs, tokenizer, *args, **kwargs):
+        used.append(tokenizer)
+        return real_encode(docs, tokenizer, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "run_tokenizer", run_tokenizer)
+    monkeypatch.setattr(naba.encode, "encode", encode)
+    done = train_in_process(path, "run.name=cut")
+    assert done["steps"] == 8 and "final" in done
+    assert built and used and all(t is not built[0] for t in used)
+
+
 @pytest.mark.parametrize(
     ("damage", "file", "words"),
     [

@@ -140,9 +140,11 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
     texts = [d.text for d in splits.train]
     tokenizer, model = built or build_model(cfg, space, texts, tokenizer=run_tokenizer(cfg, run_dir, texts, accelerator))
     if resume is not None:
-        # the model is built exactly as in a fresh run, then takes the checkpoint's weights
+        # the model is built exactly as in a fresh run, then takes the checkpoint's weights; the run
+        # goes on with the checkpoint's tokenizer, as it was trained (a newer naba may load the base's
+        # differently: since AraBERT's never_split tokens are kept whole, [رابط] is one token, not three)
         try:
-            saved_model, _, _, _ = load_checkpoint(resume / "model")
+            saved_model, tokenizer, _, _ = load_checkpoint(resume / "model")
         except ModelLoadError as exc:  # as the rest of a checkpoint that cannot be read back: say what to do
             raise ConfigError(f"{exc}; delete {resume} to resume from an earlier checkpoint, or set "
                               f"run.overwrite=true to start afresh") from None
