@@ -248,6 +248,12 @@ def test_every_span_inside_a_longer_one_is_reported(tmp_path: Path) -> None:
          ["line 2 (T2) and line 1 (T1)", "line 1 (T1) and line 2 (T2)"]),
         # a split T1 whose own fragments overlap: one line
         ("محمد بن علي", "T1\tPERS 0 6;4 11\tمحمد ب  بن علي\n", {"discontinuous": "split"}, ["line 1 (T1)"]),
+        # T lines out of offset order: the overlap names its own two lines, not those of the spans
+        # first in the file (Document sorts its spans; the locators must follow them)
+        ("محمد في دمشق", "T1\tLOC 8 12\tدمشق\nT2\tPERS 0 4\tمحمد\nT3\tPERS 2 6\tمد ف\n", {},
+         ["line 2 (T2) and line 3 (T3)"]),
+        ("محمد في دمشق", "T1\tPERS 2 6\tمد ف\nT2\tLOC 8 12\tدمشق\nT3\tPERS 0 4\tمحمد\n", {},
+         ["line 3 (T3) and line 1 (T1)"]),
         # an empty document was placed nowhere: it names the empty text file
         ("", "", {}, ["text file x.txt"]),
         (" \n", "", {}, ["text file x.txt"]),

@@ -194,7 +194,10 @@ def _read_one(
             pairs = [(min(s for s, _ in pairs), max(e for _, e in pairs))]
         spans.extend(Span(s, e, mapped) for s, e in pairs)
         span_where.extend([where] * len(pairs))
-    return Document(doc_id, text, spans, {}), f"text file {txt.name}", span_where
+    doc = Document(doc_id, text, spans, {})
+    # Document sorts its spans by offset: their locators follow them, not the .ann's line order
+    at = {id(span): w for span, w in zip(spans, span_where, strict=True)}
+    return doc, f"text file {txt.name}", [at[id(span)] for span in doc.spans]
 
 
 def id_problems(ids: Iterable[str], folder: str | Path) -> list[Problem]:
