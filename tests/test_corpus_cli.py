@@ -584,8 +584,12 @@ def test_convert_to_brat_that_fails_part_way_leaves_the_folder_as_it_was(tmp_pat
         ("out.conll", [("out-doc0000", "نص\nسطر", {"source": "x"}), ("b", "نص آخر", {"sentence": 4})],
          "CoNLL keeps no document ids or meta: 1 of 2 document(s) lose their meta (first: id=out-doc0000); "
          "1 of 2 document(s) their id (first: id=b, read back as id=out-doc0001)"),
+        # one .ann file: its document reads back under the file's stem
+        ("out.ann", [("a", "نص", {})],
+         "brat keeps no document ids or meta: 1 of 1 document(s) its id (first: id=a, read back as id=out)"),
+        ("out.ann", [("out", "نص", {})], None),
     ],
-    ids=["brat-none", "brat-meta", "jsonl", "conll-none", "conll-ids", "conll-docstart-both"],
+    ids=["brat-none", "brat-meta", "jsonl", "conll-none", "conll-ids", "conll-docstart-both", "ann-id", "ann-none"],
 )
 def test_convert_warns_when_the_output_keeps_no_meta_or_ids(tmp_path: Path, capsys, out: str,
                                                             docs: list[tuple], warning: str | None) -> None:

@@ -337,8 +337,11 @@ def _warn_dropped(docs: list[Document], to: str, out: Path) -> None:
         if ids:
             lost.append(f"{len(ids)} of {len(docs)} document(s) their id (first: id={ids[0][0]}, read back as "
                         f"id={ids[0][1]})")
+    single = to == "brat" and has_suffix(out, ".ann")  # one document, read back under the file's stem
+    if single and docs and docs[0].id != out.stem:
+        lost.append(f"1 of 1 document(s) its id (first: id={docs[0].id}, read back as id={out.stem})")
     if lost:
-        kept = "ids or meta" if to == "conll" else "meta"
+        kept = "ids or meta" if to == "conll" or single else "meta"
         print(f"naba data convert: warning: {'CoNLL' if to == 'conll' else 'brat'} keeps no document {kept}: "
               f"{'; '.join(lost)}", file=sys.stderr)
 
