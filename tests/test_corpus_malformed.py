@@ -101,6 +101,9 @@ CASES = [
      ["line 1", "'id' must be a string or an integer"]),
     ("doccano-text-not-string", {"d.jsonl": "\n" + _j({"text": ["نص"]})}, "d.jsonl", "doccano", {},
      ["line 2", "'text' must be a string"]),
+    # the text read from doccano 1.4-1.5's 'data': the message names that key (a Label Studio task said 'text')
+    ("doccano-data-not-string", {"d.jsonl": _j({"id": 1, "data": {"text": "نص"}})}, "d.jsonl", "doccano", {},
+     ["line 1", "'data' must be a string, got dict"]),
     ("doccano-string-offsets", {"d.jsonl": _j({"text": "نص", "label": [["0", "1", "PERS"]]})}, "d.jsonl", "doccano",
      {}, ["line 1", "label[0]: offsets must be integers"]),
     ("doccano-label-not-list", {"d.jsonl": _j({"text": "نص", "label": "PERS"})}, "d.jsonl", "doccano", {},

@@ -73,9 +73,10 @@ def _document(record: Any, scheme: LabelScheme, bad: Report, *, default_id: str,
         bad(f"expected a JSON object, got {type(record).__name__}")
         return None
     # some doccano 1.x versions (about 1.4-1.5) exported the text as "data" (doccano issue #1522)
-    text = record.get("text") if "text" in record or "data" not in record else record["data"]
+    key = "text" if "text" in record or "data" not in record else "data"
+    text = record.get(key)
     if not isinstance(text, str):
-        bad(f"'text' must be a string, got {type(text).__name__}")
+        bad(f"'{key}' must be a string, got {type(text).__name__}")
         return None
     raw_id = record.get("id", default_id)
     if isinstance(raw_id, str) or is_int(raw_id):
