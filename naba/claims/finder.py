@@ -137,12 +137,12 @@ def _boundary(sent: Sentence, k: int) -> bool:
     if n > k and toks[n].key in BUTS and n + 1 < len(toks):
         return sent.is_trigger(n + 1) and _find_start(sent, n + 1) is not None
     key = toks[n].key
-    return (
-        key.startswith(("و", "ف"))
-        and key not in TRIGGERS
-        and sent.is_trigger(n)
-        and _find_start(sent, n) is not None
-    )
+    if not key.startswith(("و", "ف")):
+        return False
+    if (key == "وجاء" and _document_says(sent, n)) or (key not in BI_ANNA_VERBS and strip_clitic(key, BI_ANNA_VERBS)):
+        # "، ووصف الاتفاق بأنه ..." and "، وجاء في التقرير أن ..." report anew, as "، وأكد أن ..."
+        return (_find_start(sent, n) if key == "وجاء" else _bi_anna_start(sent, n)) is not None
+    return key not in TRIGGERS and sent.is_trigger(n) and _find_start(sent, n) is not None
 
 
 def _stop_kind(sent: Sentence, k: int) -> str | None:
