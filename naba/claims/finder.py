@@ -310,6 +310,8 @@ def _adverbial_claims(sent: Sentence) -> list[tuple[int, int]]:
             if toks[j].raw in SEPARATORS or toks[j].key in FA_INNA:
                 if toks[j].raw in SEPARATORS and j + 1 < len(toks) and toks[j + 1].key in RELATIVES:
                     continue
+                if postposed and toks[j].raw in SEPARATORS and _boundary(sent, j):
+                    break  # "X، بحسب المرصد، وأكد الوزير أن ...": a new report follows, not the adverbial's clause
                 # "وبحسب البيان، فإن X": the complementizer after the comma stays outside, as without it
                 k = j + 2 if toks[j].raw in SEPARATORS and j + 2 < len(toks) and toks[j + 1].key in THAT else j + 1
                 if k < len(toks):
