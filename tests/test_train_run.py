@@ -127,6 +127,15 @@ def kill_after_checkpoint(monkeypatch: pytest.MonkeyPatch, step: int) -> None:
     monkeypatch.setattr(loop, "save_training_state", save_then_die)
 
 
+def killed_after_checkpoint(monkeypatch: pytest.MonkeyPatch, step: int, path: Path, *overrides: str) -> None:
+    """Run the config at ``path`` in process until just after it writes ``checkpoints/step-STEP``
+    (a Killed standing in for SIGKILL), then undo ``monkeypatch``'s patches for the resume."""
+    kill_after_checkpoint(monkeypatch, step)
+    with pytest.raises(Killed):
+        train_in_process(path, *overrides)
+    monkeypatch.undo()
+
+
 def same_weights(a: Path, b: Path) -> bool:
     from safetensors.torch import load_file
 
@@ -345,10 +354,7 @@ def test_a_run_folder_moved_elsewhere_resumes_there(
     import shutil
 
     path = config_file(tmp_path, corpus, optim={"max_steps": 8}, run={"eval_every": 4})
-    kill_after_checkpoint(monkeypatch, 4)
-    with pytest.raises(Killed):
-        train_in_process(path, "run.name=cut")
-    monkeypatch.undo()
+    killed_after_checkpoint(monkeypatch, 4, path, "run.name=cut")
     old, new = tmp_path / "runs" / "cut", tmp_path / "elsewhere" / "cut"
     new.parent.mkdir()
     shutil.move(old, new) if how == "moved" else shutil.copytree(old, new)
@@ -371,10 +377,7 @@ def test_a_resumed_run_goes_on_with_its_checkpoints_tokenizer(
     import naba.train.loop as loop
 
     path = config_file(tmp_path, corpus, optim={"max_steps": 8}, run={"eval_every": 4})
-    kill_after_checkpoint(monkeypatch, 4)
-    with pytest.raises(Killed):
-        train_in_process(path, "run.name=cut")
-    monkeypatch.undo()
+    killed_after_checkpoint(monkeypatch, 4, path, "run.name=cut")
     built, used = [], []
     real_tokenizer, real_encode = loop.run_tokenizer, naba.encode.encode
 
@@ -421,10 +424,7 @@ def test_a_damaged_checkpoint_stops_the_resume_with_exit_code_2(
             return (open, (str(tmp_path / "unpickled"), "w"))
 
     path = config_file(tmp_path, corpus, optim={"max_steps": 8}, run={"eval_every": 4})
-    kill_after_checkpoint(monkeypatch, 4)
-    with pytest.raises(Killed):
-        train_in_process(path, "run.name=cut")
-    monkeypatch.undo()
+    killed_after_checkpoint(monkeypatch, 4, path, "run.name=cut")
     step = tmp_path / "runs" / "cut" / "checkpoints" / "step-4"
     if damage == "optimizer-pickle":
         (step / "optimizer.pt").write_bytes(pickle.dumps({"optimizer": Marker()}))
