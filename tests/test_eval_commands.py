@@ -197,6 +197,35 @@ def test_bio_repair_for_conll_gold(tmp_path, capsys, extra, code):
         assert metrics["scores"]["entity"]["span_exact"]["micro"]["f1"] == 1.0
 
 
+@pytest.mark.parametrize(
+    ("extra", "span", "code"),
+    [
+        # Label Studio gold with a title and a body: naba eval said to pass --to-name, which it did not take
+        ([], (4, 8, "ACTOR"), 1),
+        (["--to-name", "text"], (4, 8, "ACTOR"), 0),  # the body's region only, the title's skipped
+        (["--to-name", "title", "--text-key", "title"], (0, 3, "LOCATION"), 0),  # the title, read as the text
+    ],
+)
+def test_eval_reads_label_studio_gold_of_one_text_object(tmp_path, capsys, extra, span, code):
+    gold = tmp_path / "gold.json"
+    region = {"type": "labels", "from_name": "label"}
+    task = {"id": 1, "data": {"title": "مصر", "text": "قال محمد في مصر"}, "annotations": [{"result": [
+        {**region, "id": "t1", "to_name": "title", "value": {"start": 0, "end": 3, "text": "مصر", "labels": ["LOC"]}},
+        {**region, "id": "b1", "to_name": "text", "value": {"start": 4, "end": 8, "text": "محمد", "labels": ["PER"]}},
+    ]}]}
+    gold.write_text(json.dumps([task], ensure_ascii=False), encoding="utf-8")
+    pred = tmp_path / "pred.jsonl"
+    start, end, label = span
+    pred.write_text(json.dumps({"id": "1", "spans": [{"start": start, "end": end, "label": label}]}) + "\n", encoding="utf-8")
+    argv = ["eval", "--data", str(gold), "--pred", str(pred), "--out", str(tmp_path / "o"), "--bootstrap", "0", *extra]
+    assert main(argv) == code
+    if code:
+        assert "to_name=" in capsys.readouterr().err
+    else:
+        metrics = json.loads((tmp_path / "o" / "metrics.json").read_text(encoding="utf-8"))
+        assert metrics["scores"]["entity"]["span_exact"]["micro"]["f1"] == 1.0
+
+
 def test_bio_repair_applies_to_conll_predictions_beside_jsonl_gold(tmp_path, capsys):
     gold = tmp_path / "gold.jsonl"
     gold.write_text('{"id": "a", "text": "قال الجيش"}\n', encoding="utf-8")

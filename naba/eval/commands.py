@@ -46,6 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--bio-repair", choices=["begin"], help="CoNLL files: read a stray I- as B- instead of failing (ANERcorp needs it)"
     )
+    p.add_argument("--text-key", help="Label Studio files: the data field holding the text (default 'text')")
+    p.add_argument("--to-name", help="Label Studio files: the Text object whose regions are read (see naba data)")
     p.add_argument("--layers", help="comma-separated layers to score (default: the model's, else all)")
     p.add_argument("--out", help="output folder")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (0: none)")
@@ -165,14 +167,17 @@ def _read_gold(args: argparse.Namespace, scheme: LabelScheme) -> list[Document]:
 
 
 def _reader_options(args: argparse.Namespace, path: str | Path, fmt: str | None) -> dict:
-    """``--bio-repair`` for a file whose reader has the option (CoNLL); nothing for other formats."""
+    """``--bio-repair`` (CoNLL), ``--text-key`` and ``--to-name`` (Label Studio) for a file whose
+    reader has the option; nothing for other formats."""
     from naba.corpus import formats
     from naba.eval.sources import is_prediction_jsonl
 
-    if not args.bio_repair or fmt == "predictions" or (fmt is None and is_prediction_jsonl(path)):
+    given = {"bio_repair": args.bio_repair, "text_key": args.text_key, "to_name": args.to_name}
+    given = {k: v for k, v in given.items() if v}
+    if not given or fmt == "predictions" or (fmt is None and is_prediction_jsonl(path)):
         return {}
     name = formats.canonical(fmt) if fmt else formats.detect(path)
-    return {"bio_repair": args.bio_repair} if "bio_repair" in formats.options(name) else {}
+    return {k: v for k, v in given.items() if k in formats.options(name)}
 
 
 def _predictions(
@@ -196,8 +201,11 @@ def _predictions(
         return predict(system, gold, batch_size=args.batch_size)
     if not path.exists():
         raise DataError(Problem(system, "", "no such predictions file"))
-    # the brat reader's own test: .ann files in any case, in subfolders too (ids are relative paths)
-    if not file_only and path.is_dir() and not any(has_suffix(p, ".ann") for p in path.rglob("*")):
+    # as the brat reader looks: .ann files in any case, in subfolders too (ids are relative paths), hidden ones skipped
+    if not file_only and path.is_dir() and not any(
+        has_suffix(p, ".ann") and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        for p in path.rglob("*")
+    ):
         raise ModelLoadError(
             f"{path}: neither a model (no naba.json here or in best/) nor a brat folder of predictions (no .ann files)"
         )
