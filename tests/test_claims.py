@@ -238,6 +238,7 @@ CASES = [
     ("document-jaa-fi", "جاء في التقرير أن الأسعار ارتفعت.", ["الأسعار ارتفعت"]),
     ("document-jaa-fi-colon", "وجاء في البيان : المعبر سيفتح غدا .", ["المعبر سيفتح غدا"]),
     ("jaa-not-a-document", "جاء الوزير إلى المدينة بعد أن انتهت الحرب .", []),
+    ("document-fa-jaa-fi", "فجاء في التقرير أن الأسعار ارتفعت.", ["الأسعار ارتفعت"]),  # with ف, as the verbs
     # GUIDELINES §6: a background formula reports no one, but a source adverbial makes (d) apply to what
     # follows the formula — the formula itself stays outside, with or without a comma
     ("formula-then-adverbial", "ويُشار إلى أن الأسعار ارتفعت بحسب استطلاع للرأي.", ["الأسعار ارتفعت"]),
@@ -261,6 +262,11 @@ CASES = [
     (
         "claim-then-document",
         "قال الوزير إن الأسعار ارتفعت ، وجاء في التقرير أن البطالة تراجعت .",
+        ["الأسعار ارتفعت", "البطالة تراجعت"],
+    ),
+    (
+        "claim-then-document-fa",
+        "قال الوزير إن الأسعار ارتفعت ، فجاء في التقرير أن البطالة تراجعت .",
         ["الأسعار ارتفعت", "البطالة تراجعت"],
     ),
     # a short clause before a postposed adverbial followed by a new report: the report is no fronted clause

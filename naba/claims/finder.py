@@ -113,7 +113,7 @@ def _bi_anna_start(sent: Sentence, t: int) -> tuple[int, str] | None:
 def _document_says(sent: Sentence, t: int) -> bool:
     """Whether token ``t`` is the impersonal جاء في of a document: "جاء في التقرير أن ..." (GUIDELINES §6)."""
     toks = sent.toks
-    return toks[t].key in ("جاء", "وجاء") and t + 1 < len(toks) and toks[t + 1].key == "في"
+    return strip_clitic(toks[t].key, {"جاء"}) and t + 1 < len(toks) and toks[t + 1].key == "في"  # و/فجاء too
 
 
 def _boundary(sent: Sentence, k: int) -> bool:
@@ -139,9 +139,10 @@ def _boundary(sent: Sentence, k: int) -> bool:
     key = toks[n].key
     if not key.startswith(("و", "ف")):
         return False
-    if (key == "وجاء" and _document_says(sent, n)) or (key not in BI_ANNA_VERBS and strip_clitic(key, BI_ANNA_VERBS)):
+    said = key in ("وجاء", "فجاء") and _document_says(sent, n)
+    if said or (key not in BI_ANNA_VERBS and strip_clitic(key, BI_ANNA_VERBS)):
         # "، ووصف الاتفاق بأنه ..." and "، وجاء في التقرير أن ..." report anew, as "، وأكد أن ..."
-        return (_find_start(sent, n) if key == "وجاء" else _bi_anna_start(sent, n)) is not None
+        return (_find_start(sent, n) if said else _bi_anna_start(sent, n)) is not None
     return key not in TRIGGERS and sent.is_trigger(n) and _find_start(sent, n) is not None
 
 
