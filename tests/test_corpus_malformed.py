@@ -119,6 +119,11 @@ CASES = [
     ("doccano-0.x-beside-label", {"d.jsonl": "\n" + _j({"text": "قال محمد", "label": [[0, 3, "PERS"]], "annotations": [
         {"label": 7, "start_offset": 4, "end_offset": 8, "user": 1}]})}, "d.jsonl", "doccano", {},
      ["line 2", "doccano 0.x's export"]),
+    # naba's native JSONL read as doccano (`--format doccano` on the wrong file): its "spans" were ignored
+    # like any other key, and every document read (and validated) as one without spans
+    ("doccano-native-spans", {"d.jsonl": "\n" + _j({"id": "a", "text": "قال محمد", "spans": [
+        {"start": 4, "end": 8, "label": "ACTOR"}]})}, "d.jsonl", "doccano", {},
+     ["line 2", "'spans' (1 span(s)", "naba's native JSONL", "without --format doccano"]),
     # Label Studio
     ("ls-not-a-list", {"ls.json": _j({"id": 1, "data": {"text": "نص"}})}, "ls.json", None, {},
      ["ls.json", "expected a JSON list of tasks, got dict"]),

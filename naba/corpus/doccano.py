@@ -8,7 +8,8 @@
 
 doccano 0.x's export, ``"annotations": [{"label": 7, "start_offset": 0, "end_offset": 5, "user": 1}]``,
 names each label by the project's id, which the file does not map to a name: a record with
-``annotations`` is an error (saying what to do), not a document without spans.
+``annotations`` is an error (saying what to do), not a document without spans; so is naba's native
+``spans`` (a native JSONL file read as doccano by mistake).
 
 Offsets are UTF-16 code units, as doccano counts them (its browser side: an emoji is 2; doccano
 issue #2290), converted to code points here, at the edge; ``offsets="codepoints"`` reads (and
@@ -123,6 +124,13 @@ def _triples(record: dict, bad: Report) -> list[tuple[str, Any, Any, Any]]:
         bad(f"'annotations' ({len(old)} span(s), first {old[0]!r:.80}) is doccano 0.x's export, whose labels are "
             "the project's label ids, not names: naba does not read it; export the project from doccano >= 1.0 "
             "(JSONL: 'label': [[start, end, name]]), or write the label names in as 'label' triples")
+        return []
+    native = record.get("spans")
+    if isinstance(native, list) and native and not labels and not entities:
+        # naba's own JSONL named as doccano: ignored like other keys, its spans would be lost and
+        # every document read (and validated) as unannotated
+        bad(f"'spans' ({len(native)} span(s)) is naba's native JSONL, not a doccano export: read the file "
+            "without --format doccano (format='jsonl')")
         return []
     if labels and entities:
         bad(f"record has both '{key}' and 'entities'; a doccano export has one of them")
