@@ -378,8 +378,12 @@ NOT_SPANS = [{"id": "rel", "type": "relation", "from_id": "t1", "to_id": "b1", "
         ([ON_TITLE, ON_TEXT, *NOT_SPANS], {"to_name": "text"}, [("محمد", "ACTOR")]),
         ([ON_TITLE, ON_TEXT], {"to_name": "title", "text_key": "title"}, [("مصر", "LOCATION")]),
         ([ON_TITLE], {"text_key": "title"}, [("مصر", "LOCATION")]),
+        # a region with "to_name": null is on the object read, as one without the key (it was skipped
+        # under to_name= and read without it)
+        ([{**ON_TEXT, "to_name": None}], {"to_name": "text"}, [("محمد", "ACTOR")]),
+        ([{**ON_TEXT, "to_name": None}], {}, [("محمد", "ACTOR")]),
     ],
-    ids=["one-object", "to-name-text", "to-name-title", "title-alone"],
+    ids=["one-object", "to-name-text", "to-name-title", "title-alone", "null-to-name-named", "null-to-name"],
 )
 def test_labelstudio_two_text_objects(tmp_path: Path, result: list, opts: dict, expected: list) -> None:
     path = tmp_path / "ls.json"

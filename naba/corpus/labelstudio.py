@@ -38,7 +38,7 @@ are read from one object only: ``to_name`` names it (the others' regions are ski
 the one object a task's regions are on; regions on several objects are an error, and so is a file
 where none is on the object named (a misspelt name). Regions on an object whose name is another
 string field of ``data`` (``to_name`` "title" beside ``data.title``, read in ``data.text``) are an
-error too: say ``text_key``. A region without ``to_name`` (a hand-written import) is on the one read.
+error too: say ``text_key``. A region without ``to_name``, or with a null one (a hand-written import), is on the one read.
 """
 
 from __future__ import annotations
@@ -228,8 +228,8 @@ def _on_one_object(
             on.setdefault(item["to_name"], []).append(repr(item.get("id", k)))
     objects.update(on)
     if to_name is not None:
-        # a region without to_name (a hand-written import) is taken to be on the object named
-        other = {id(item) for _, item in spans if item.get("to_name", to_name) != to_name}
+        # a region without to_name (a hand-written import; or null) is taken to be on the object named
+        other = {id(item) for _, item in spans if item.get("to_name") is not None and item["to_name"] != to_name}
         result = [item for item in result if id(item) not in other]
         kept = [repr(item.get("id", k)) for k, item in spans if id(item) not in other]
         on = {to_name: kept} if kept else {}
