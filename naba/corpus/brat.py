@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from naba.corpus.document import Document, Span
-from naba.corpus.fileio import check_for_write, read_text, staged_files, unknown_label
+from naba.corpus.fileio import check_for_write, read_text, staged_files, unknown_label, visible_files
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.corpus.validate import check_document, check_unique_ids
 from naba.errors import ConfigError, DataError, Problem
@@ -46,12 +46,7 @@ def read_brat(
     path = Path(path)
     problems: list[Problem] = []
     if path.is_dir():
-        # hidden files and folders are skipped, as naba data validate skips them: a copy in
-        # .ipynb_checkpoints/ (Jupyter) or ._x.ann (macOS) would otherwise be read as another document
-        files = sorted(
-            p for p in path.rglob("*")
-            if not any(part.startswith(".") for part in p.relative_to(path).parts) and p.is_file()
-        )  # a folder may be named x.ann
+        files = visible_files(path)  # as naba data validate lists them; a folder may be named x.ann
         anns = [p for p in files if has_suffix(p, ".ann")]
         if not anns:
             raise DataError(Problem(str(path), "", "no brat .ann files in this folder"))

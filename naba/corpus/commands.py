@@ -16,7 +16,7 @@ from naba.corpus import formats
 from naba.corpus.brat import beside, has_suffix
 from naba.corpus.conll import docstart_needed, rebuilt_text
 from naba.corpus.document import Document
-from naba.corpus.fileio import same_file, staged_files
+from naba.corpus.fileio import same_file, staged_files, visible_files
 from naba.corpus.jsonl import jsonl_text
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.corpus.split import PARTS, empty_fold, kfold, split, split_texts
@@ -290,9 +290,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if to == "brat" and out.is_dir():
         # a brat folder is not replaced like a file: documents already there would stay and read back
         ids = {d.id for d in docs}
-        stale = sorted(a.relative_to(out).with_suffix("").as_posix() for a in out.rglob("*")
-                       if has_suffix(a, ".ann") and a.is_file()
-                       and not any(part.startswith(".") for part in a.relative_to(out).parts))  # never read back
+        stale = sorted(a.relative_to(out).with_suffix("").as_posix()
+                       for a in visible_files(out) if has_suffix(a, ".ann"))  # hidden ones are never read back
         stale = [i for i in stale if i not in ids]
         if stale:
             raise DataError(Problem(str(out), "", f"holds brat documents not in the input ({', '.join(stale[:5])}"

@@ -456,6 +456,14 @@ def _new_temp_file(path: Path) -> tuple[Path, int]:
     raise FileExistsError(f"no free temporary file name beside {path}")
 
 
+def visible_files(folder: str | Path) -> list[Path]:
+    """The files under ``folder`` (recursively, sorted), hidden files and folders below it skipped: a
+    copy in ``.ipynb_checkpoints/`` (Jupyter), ``._x.ann`` (macOS) or a staging folder is no document."""
+    root = Path(folder)
+    return sorted(p for p in root.rglob("*")
+                  if not any(part.startswith(".") for part in p.relative_to(root).parts) and p.is_file())
+
+
 def remove_temp_files(path: str | Path) -> None:
     """Delete the temporary files that :func:`atomic_open` left beside ``path`` in a process killed
     before it could (SIGKILL, a lost node), so that reruns of a job do not pile them up; and the

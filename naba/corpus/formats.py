@@ -23,6 +23,7 @@ from naba.corpus.brat import beside, has_suffix, read_brat, write_brat
 from naba.corpus.conll import read_conll, write_conll
 from naba.corpus.doccano import read_doccano, write_doccano
 from naba.corpus.document import Document
+from naba.corpus.fileio import visible_files
 from naba.corpus.jsonl import read_jsonl, write_jsonl
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.corpus.labelstudio import read_labelstudio, write_labelstudio
@@ -149,10 +150,7 @@ def discover(folder: str | Path, *, format: str | None = None) -> list[tuple[Pat
     fmt = canonical(format) if format else None
     wanted = suffixes(fmt) if fmt else tuple(SUFFIXES)
     root = Path(folder)
-    files = [
-        p for p in sorted(root.rglob("*"))
-        if not any(part.startswith(".") for part in p.relative_to(root).parts) and p.is_file()
-    ]
+    files = visible_files(root)
     paired = {(p.parent, p.stem) for p in files if has_suffix(p, ".ann")}  # an .ann's text is no CoNLL file
     found = []
     for path in files:

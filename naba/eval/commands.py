@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from naba.corpus.document import Document
-from naba.corpus.fileio import atomic_write, staged_files
+from naba.corpus.fileio import atomic_write, staged_files, visible_files
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.errors import ConfigError, DataError, ModelLoadError, Problem
 
@@ -202,10 +202,7 @@ def _predictions(
     if not path.exists():
         raise DataError(Problem(system, "", "no such predictions file"))
     # as the brat reader looks: .ann files in any case, in subfolders too (ids are relative paths), hidden ones skipped
-    if not file_only and path.is_dir() and not any(
-        has_suffix(p, ".ann") and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        for p in path.rglob("*")
-    ):
+    if not file_only and path.is_dir() and not any(has_suffix(p, ".ann") for p in visible_files(path)):
         raise ModelLoadError(
             f"{path}: neither a model (no naba.json here or in best/) nor a brat folder of predictions (no .ann files)"
         )
