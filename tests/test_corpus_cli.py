@@ -600,3 +600,23 @@ def test_convert_warns_when_the_output_keeps_no_meta_or_ids(tmp_path: Path, caps
     back = formats.read(tmp_path / out)
     lost = {i for (i, _, m), d in zip(docs, back, strict=True) if d.id != i or (m and d.meta != m)}
     assert bool(lost) == bool(warning)  # what the warning says is what reads back
+
+
+@pytest.mark.parametrize(("command", "left"), [
+    # a split killed while staging (SIGKILL, a lost node) left its hidden folder: in --out, or beside a new one
+    (["split", "--out", "{out}"], "s/.naba.1a2b3c4d.tmp/train.jsonl"),
+    (["split", "--out", "{out}"], ".s.1a2b3c4d.tmp/train.jsonl"),
+    (["split", "--out", "{out}", "--folds", "2"], "s/.naba.1a2b3c4d.tmp/fold-0/test.jsonl"),
+    # a conversion's temporary file beside its output, or its staging folder in a brat folder
+    (["convert", "{out}.jsonl"], ".s.jsonl.1a2b3c4d.tmp"),
+    (["convert", "{out}", "--to", "brat"], "s/.naba.1a2b3c4d.tmp/d0.ann"),
+])
+def test_a_rerun_deletes_what_a_killed_split_or_conversion_staged(tmp_path: Path, command: list[str],
+                                                                 left: str) -> None:
+    write_jsonl([Document(f"d{i}", f"نص {i}") for i in range(10)], tmp_path / "all.jsonl")
+    (tmp_path / left).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / left).write_text("staged\n", encoding="utf-8")
+    args = [a.format(out=tmp_path / "s") for a in command]
+    assert main(["data", args[0], str(tmp_path / "all.jsonl"), *args[1:]]) == 0
+    assert not (tmp_path / left).exists()
+    assert not [p for p in tmp_path.rglob("*.tmp")]

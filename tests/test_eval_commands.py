@@ -370,3 +370,16 @@ def test_eval_that_fails_part_way_leaves_the_out_folder_as_it_was(tmp_path, caps
     assert main(["eval", "--data", str(gold), "--pred", str(pred), "--out", str(out), "--bootstrap", "0"]) == 1
     assert f"{out / 'report.html'}: cannot write file: No space left on device" in capsys.readouterr().err
     assert listing(tmp_path) == before
+
+
+@pytest.mark.parametrize("left", ["out/.naba.1a2b3c4d.tmp/metrics.json", ".out.1a2b3c4d.tmp/metrics.json"])
+def test_a_rerun_deletes_what_a_killed_evaluation_staged(tmp_path, left):
+    # an evaluation killed while staging (SIGKILL) left its hidden folder: in --out, or beside a new one
+    gold, pred = _files(tmp_path)
+    (tmp_path / left).parent.mkdir(parents=True)
+    (tmp_path / left).write_text("{}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["eval", "--data", str(gold), "--pred", str(pred), "--out", str(out), "--bootstrap", "0"]) == 0
+    assert not (tmp_path / left).exists() and not list(tmp_path.rglob("*.tmp"))
+    assert sorted(p.name for p in out.iterdir()) == ["errors.jsonl", "metrics.json", "predictions.jsonl",
+                                                     "report.html", "report.md"]

@@ -16,7 +16,7 @@ from naba.corpus import formats
 from naba.corpus.brat import beside, has_suffix
 from naba.corpus.conll import docstart_needed, rebuilt_text
 from naba.corpus.document import Document
-from naba.corpus.fileio import same_file, staged_files, visible_files
+from naba.corpus.fileio import remove_temp_files, same_file, staged_files, visible_files
 from naba.corpus.jsonl import jsonl_text
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.corpus.split import PARTS, empty_fold, kfold, split, split_texts
@@ -287,6 +287,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     given = {"offsets": args.offsets, "shape": args.shape}
     accepted = formats.options(to, writer=True)
     opts = {k: v for k, v in given.items() if v is not None and k in accepted}
+    remove_temp_files(out)  # what a conversion killed part way (SIGKILL) left: its temporary file or folders
     if to == "brat" and out.is_dir():
         # a brat folder is not replaced like a file: documents already there would stay and read back
         ids = {d.id for d in docs}
@@ -372,6 +373,7 @@ def cmd_split(args: argparse.Namespace) -> int:
     """Write train/dev/test (or K folds) as native JSONL under ``--out``."""
     scheme = _scheme(args)
     docs = _read(args.input, args.format, args, scheme)
+    remove_temp_files(args.out)  # the staging folder a split killed part way (SIGKILL) left
     if args.folds is not None:
         _refuse_input(args.input, [args.out / f"fold-{i}" / f"{name}.jsonl"
                                    for i in range(max(args.folds, 0)) for name in ("train", "test")])

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from naba.corpus.document import Document
-from naba.corpus.fileio import atomic_write, staged_files, visible_files
+from naba.corpus.fileio import atomic_write, remove_temp_files, staged_files, visible_files
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.errors import ConfigError, DataError, ModelLoadError, Problem
 
@@ -101,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         "report.html": render_html(metrics, gold, pred, errors, scheme=scheme, title=title, max_docs=args.max_docs),
     }
     # all five or none: new metrics beside an older report would disagree
+    remove_temp_files(out)  # the staging folder an evaluation killed part way (SIGKILL) left
     with staged_files(out) as put:
         for name, text in files.items():
             put(out / name, text)
