@@ -365,6 +365,8 @@ ON_TITLE = {"id": "t1", "type": "labels", "from_name": "tl", "to_name": "title",
             "value": {"start": 0, "end": 3, "labels": ["LOC"]}}
 ON_TEXT = {"id": "b1", "type": "labels", "from_name": "bl", "to_name": "text",
            "value": {"start": 4, "end": 8, "labels": ["PERS"]}}
+ON_BODY = {"id": "y1", "type": "labels", "from_name": "bl", "to_name": "text",
+           "value": {"start": 4, "end": 8, "labels": ["PERS"]}}
 # results that are not spans: skipped, whatever object they are on
 NOT_SPANS = [{"id": "rel", "type": "relation", "from_id": "t1", "to_id": "b1", "direction": "right"},
              {"id": "c1", "type": "choices", "from_name": "topic", "to_name": "title", "value": {"choices": ["x"]}},
@@ -382,12 +384,17 @@ NOT_SPANS = [{"id": "rel", "type": "relation", "from_id": "t1", "to_id": "b1", "
         # under to_name= and read without it)
         ([{**ON_TEXT, "to_name": None}], {"to_name": "text"}, [("محمد", "ACTOR")]),
         ([{**ON_TEXT, "to_name": None}], {}, [("محمد", "ACTOR")]),
+        # <Text name="text" value="$body"/> beside a data.text of its own (a summary, say): the object
+        # "text" shows data.body; with both named it is read (it could not be read at all)
+        ([ON_BODY], {"to_name": "text", "text_key": "body"}, [("أحمد", "ACTOR")]),
     ],
-    ids=["one-object", "to-name-text", "to-name-title", "title-alone", "null-to-name-named", "null-to-name"],
+    ids=["one-object", "to-name-text", "to-name-title", "title-alone", "null-to-name-named", "null-to-name",
+         "object-text-shows-body"],
 )
 def test_labelstudio_two_text_objects(tmp_path: Path, result: list, opts: dict, expected: list) -> None:
     path = tmp_path / "ls.json"
-    path.write_text(json.dumps([{"id": 7, "data": TWO_TEXTS, "annotations": [{"result": result}]}]), encoding="utf-8")
+    data = {**TWO_TEXTS, "body": "صرح أحمد أمس"}
+    path.write_text(json.dumps([{"id": 7, "data": data, "annotations": [{"result": result}]}]), encoding="utf-8")
     (doc,) = read_labelstudio(path, **opts)
     assert [(doc.span_text(s), s.label) for s in doc.spans] == expected
 
@@ -401,14 +408,20 @@ def test_labelstudio_two_text_objects(tmp_path: Path, result: list, opts: dict, 
         ([ON_TITLE], {}, "regions of object 'title' (to_name; region(s) 't1') would be read in data.text, "
                          "but data.title is a text of its own: read them with text_key='title'"),
         ([ON_TITLE, ON_TEXT], {"to_name": "title"}, "would be read in data.text"),
+        # only the field named: the object could be the one showing data.text
+        ([ON_BODY], {"text_key": "body"}, "regions of object 'text' (to_name; region(s) 'y1') would be read in "
+                                          "data.body, but data.text is a text of its own: read them with "
+                                          "text_key='text' (--text-key text), or, where object 'text' shows "
+                                          "data.body, say both to_name='text' and text_key='body'"),
         ([ON_TITLE, ON_TEXT], {"to_name": "body"}, "no region is on object to_name='body'; the regions are on "
                                                    "'text', 'title'"),
     ],
-    ids=["two-objects", "title-read-in-text", "to-name-without-text-key", "misspelt-to-name"],
+    ids=["two-objects", "title-read-in-text", "to-name-without-text-key", "body-without-to-name", "misspelt-to-name"],
 )
 def test_labelstudio_regions_of_another_object(tmp_path: Path, result: list, opts: dict, fragment: str) -> None:
     path = tmp_path / "ls.json"
-    path.write_text(json.dumps([{"id": 7, "data": TWO_TEXTS, "annotations": [{"result": result}]}]), encoding="utf-8")
+    data = {**TWO_TEXTS, "body": "صرح أحمد أمس"}
+    path.write_text(json.dumps([{"id": 7, "data": data, "annotations": [{"result": result}]}]), encoding="utf-8")
     with pytest.raises(DataError) as info:
         read_labelstudio(path, **opts)
     assert str(path) in str(info.value) and fragment in str(info.value)

@@ -38,7 +38,8 @@ are read from one object only: ``to_name`` names it (the others' regions are ski
 the one object a task's regions are on; regions on several objects are an error, and so is a file
 where none is on the object named (a misspelt name). Regions on an object whose name is another
 string field of ``data`` (``to_name`` "title" beside ``data.title``, read in ``data.text``) are an
-error too: say ``text_key``. A region without ``to_name``, or with a null one (a hand-written import), is on the one read.
+error too: say ``text_key``; or, where that object does show ``data[text_key]`` (``<Text name="text"
+value="$body"/>`` beside a ``data.text`` of its own), name both ``to_name`` and ``text_key``. A region without ``to_name``, or with a null one (a hand-written import), is on the one read.
 """
 
 from __future__ import annotations
@@ -78,15 +79,15 @@ def read_labelstudio(
     *,
     scheme: LabelScheme = DEFAULT_SCHEME,
     annotation: str | int = "first",
-    text_key: str = "text",
+    text_key: str | None = None,
     to_name: str | None = None,
     source: str = "auto",
     offsets: str = "auto",
 ) -> list[Document]:
     """Read a Label Studio JSON export or import file.
 
-    ``text_key`` names the ``data`` field holding the text, ``to_name`` the Text object whose
-    regions are read (default: the one object a task's regions are on); ``source`` (``"auto"``,
+    ``text_key`` names the ``data`` field holding the text (default ``"text"``), ``to_name`` the
+    Text object whose regions are read (default: the one object a task's regions are on); ``source`` (``"auto"``,
     ``"annotations"`` or ``"predictions"``) and ``annotation`` say which result is read;
     ``offsets`` (``"auto"``, ``"codepoints"`` or ``"utf16"``) their unit (see the module's
     documentation).
@@ -97,6 +98,8 @@ def read_labelstudio(
         raise ConfigError(f"source must be one of {SOURCES}, got {source!r}")
     if offsets not in ("auto", *OFFSETS):
         raise ConfigError(f"offsets must be one of {('auto', *OFFSETS)}, got {offsets!r}")
+    said = text_key is not None and to_name is not None  # both named: the object shows data[text_key]
+    text_key = "text" if text_key is None else text_key
     path = Path(path)
     file = str(path)
     tasks = parse_json(read_text(path), source=file)
@@ -119,7 +122,7 @@ def read_labelstudio(
 
         doc = _document(
             task, scheme, bad, annotation=annotation, source=source, text_key=text_key, offsets=offsets,
-            default_id=f"{path.stem}-{i:05d}", to_name=to_name, objects=objects,
+            default_id=f"{path.stem}-{i:05d}", to_name=to_name, objects=objects, said=said,
         )
         if doc is not None:
             found.append((where, doc))
@@ -151,6 +154,7 @@ def _document(
     default_id: str,
     to_name: str | None,
     objects: set[str],
+    said: bool,
 ) -> Document | None:
     if not isinstance(task, dict):
         bad(f"expected a task object, got {type(task).__name__}")
@@ -170,7 +174,8 @@ def _document(
         return None
     meta = meta_of(data, bad, name="data.meta")
     result = _chosen(task, _results_key(task, source), annotation, bad)
-    regions = _regions(_on_one_object(result, bad, data=data, text_key=text_key, to_name=to_name, objects=objects), bad)
+    regions = _regions(_on_one_object(result, bad, data=data, text_key=text_key, to_name=to_name, objects=objects,
+                                      said=said), bad)
     spans = []
     for name, start, end, label in _decode_offsets(text, regions, bad, offsets=offsets):
         mapped = map_label(label, scheme, bad, name)
@@ -213,12 +218,13 @@ def _chosen(task: dict, key: str, annotation: str | int, bad: Report) -> list:
 
 
 def _on_one_object(
-    result: list, bad: Report, *, data: dict, text_key: str, to_name: str | None, objects: set[str]
+    result: list, bad: Report, *, data: dict, text_key: str, to_name: str | None, objects: set[str], said: bool
 ) -> list:
     """``result`` less the span regions of other objects than the one read (its ``to_name``).
 
     A task's Text objects (a title and a body) each have their own text: a region placed in one
-    and read in another would be a span at the wrong place.
+    and read in another would be a span at the wrong place. ``said``: the caller named both the
+    object and the field (``<Text name="text" value="$body"/>`` beside a ``data.text`` of its own).
     """
     spans = [(k, item) for k, item in enumerate(result)
              if isinstance(item, dict) and item.get("type") in ("labels", *_NOT_TEXT)]
@@ -240,10 +246,11 @@ def _on_one_object(
             "(--to-name) and, where its text is in another data field, text_key= (--text-key)")
         return []
     for obj in on:
-        if obj != text_key and isinstance(data.get(obj), str):
+        if not said and obj != text_key and isinstance(data.get(obj), str):
             bad(f"regions of object {obj!r} (to_name; region(s) {', '.join(on[obj][:3])}) would be read "
                 f"in data.{text_key}, but data.{obj} is a text of its own: read them with text_key={obj!r} "
-                f"(--text-key {obj})")
+                f"(--text-key {obj}), or, where object {obj!r} shows data.{text_key}, say both "
+                f"to_name={obj!r} and text_key={text_key!r} (--to-name {obj} --text-key {text_key})")
             return []
     return result
 
