@@ -18,7 +18,7 @@ from naba.corpus.document import Document, Span
 from naba.corpus.jsonl import write_jsonl
 from naba.errors import DataError
 from naba.html import nest_spans
-from naba.predict.render import Tagged, read_tagged, render_page
+from naba.predict.render import Tagged, colours, read_tagged, render_page
 
 
 def _tags(text: str, spans: list[tuple[int, int]], ranks: list[int] | None = None) -> str:
@@ -71,6 +71,23 @@ def test_render_of_thousands_of_overlapping_spans_is_fast(shape: str, count: int
     page = render_page([Tagged("d", text, spans)])
     assert time.perf_counter() - started < 1.0
     assert page.count('data-label="CLAIM" data-layer="claim" data-start="0"') == 1
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        # OntoNotes-style labels: past the 8 spare colours, ORG, PER, PERCENT and TIME were all #888888
+        ["PER", "ORG", "GPE", "LOC", "DATE", "TIME", "MONEY", "PERCENT", "NORP", "FAC", "EVENT", "LAW"],
+        ["ACTOR", "CLAIM", "LOCATION", *(f"L{k}" for k in range(40))],
+    ],
+)
+def test_every_label_has_a_colour_of_its_own(labels: list[str]) -> None:
+    palette = colours(labels)
+    assert len(set(palette.values())) == len(labels)
+    assert all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in palette.values())  # the CSS appends an alpha
+    assert palette == colours(reversed(labels))  # stable
+    known = {"ACTOR": "#f4a261", "CLAIM": "#7b2cbf", "LOCATION": "#2a9d8f"}
+    assert {k: palette[k] for k in known if k in palette} == {k: v for k, v in known.items() if k in palette}
 
 
 HOSTILE = 'قال <script>document.title="pwned"</script> الجيش السوري إن مقاتلين دخلوا مدينة حماة.'

@@ -8,6 +8,7 @@ text, id and label is escaped: a page of untrusted text runs no script.
 
 from __future__ import annotations
 
+import colorsys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,11 +33,20 @@ class Tagged:
 
 
 def colours(labels: Iterable[str]) -> dict[str, str]:
-    """A stable colour for each label: the project's own for its labels, then a palette in order."""
+    """A stable colour for each label: the project's own for its labels, then a palette in order,
+    then hues a golden angle apart (a corpus with many labels: each still has a colour of its own)."""
     out: dict[str, str] = {}
     spare = iter(c for c in _PALETTE if c not in _KNOWN.values())
+    used = set(_KNOWN.values())
+    extra = 0
     for label in sorted(set(labels)):
-        out[label] = _KNOWN.get(label) or next(spare, "#888888")
+        colour = _KNOWN.get(label) or next(spare, None)
+        while colour is None or (colour in used and label not in _KNOWN):
+            r, g, b = colorsys.hls_to_rgb((0.05 + extra * 0.381966) % 1.0, 0.45 + 0.1 * (extra % 3), 0.6)
+            colour = f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
+            extra += 1
+        out[label] = colour
+        used.add(colour)
     return out
 
 
