@@ -129,6 +129,26 @@ def test_predictions_without_text_take_it_from_the_source(tmp_path: Path) -> Non
     assert doc.text == "في حماة" and doc.spans == [span]
 
 
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        # predicted with --id-field doc_id --text-field body: render reads the source's id and text
+        ({"doc_id": "a", "body": "في حماة"}, r"no text for id 'a' in .*in.jsonl \(1 of its record\(s\) could not be "
+         r"read; the first, line 1: no 'id' field\)"),
+        ({"id": "a", "text": "\ud800 حماة"}, r"no text for id 'a' .*the first, line 1: .*surrogate"),
+        ({"id": "b", "text": "في حماة"}, r"no text for id 'a' in [^(]*$"),  # nothing refused: nothing more to say
+    ],
+)
+def test_a_source_whose_records_were_refused_says_why(tmp_path: Path, source: dict, message: str) -> None:
+    # before: "no text for id 'a' in in.jsonl", though the record was there and refused
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps(source) + "\n", encoding="utf-8")  # a lone surrogate as its \\ud800 escape
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text(json.dumps({"id": "a", "spans": []}) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=message):
+        list(read_tagged(preds, source=src))
+
+
 def test_a_corpus_file_renders_with_layers_from_the_scheme(tmp_path: Path) -> None:
     path = tmp_path / "gold.jsonl"
     text = "قال الجيش إن القوات دخلت حماة"

@@ -157,10 +157,17 @@ def _layer(label: str) -> str:
 
 def _read_predictions(path: Path, *, source: str | Path | None, limit: int | None) -> Iterator[Tagged]:
     texts: dict[str, str] | None = None
+    # the source's records it could not use (how many, the first), for the error when an id is missing
+    refused, first_refused = 0, None
     if source is not None:
         from naba.predict.io import Record, read_inputs
 
-        texts = {r.id: r.text for r in read_inputs(source) if isinstance(r, Record)}
+        texts = {}
+        for r in read_inputs(source):
+            if isinstance(r, Record):
+                texts[r.id] = r.text
+            else:
+                refused, first_refused = refused + 1, first_refused or r
     try:
         fh = path.open("rb")
     except OSError as exc:  # missing, a folder, unreadable: named, not a traceback
@@ -193,6 +200,11 @@ def _read_predictions(path: Path, *, source: str | Path | None, limit: int | Non
                     f"no text for id {doc_id!r} in {source}" if texts is not None
                     else "no 'text': write predictions with --with-text, or pass --source INPUT"
                 )
+                if refused:
+                    # a source read with other field names than the job's (--id-field doc_id) is all
+                    # refused: say why, not only that the id is missing
+                    reason += (f" ({refused} of its record(s) could not be read; the first, line "
+                               f"{first_refused.line}: {first_refused.reason})")
                 raise DataError(Problem(str(path), where, reason))
             yield Tagged(doc_id, text, [_checked(s, text, path, where) for s in obj["spans"]])
             count += 1
