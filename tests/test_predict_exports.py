@@ -71,6 +71,30 @@ def test_labelstudio_task_shape(unit: str) -> None:
     assert claim["start"] == SPANS[1]["start"] + shift and claim["end"] == SPANS[1]["end"] + 3 * shift
 
 
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        # the README gave no labelling config: an import into a project with other names shows nothing
+        (r'<Labels name="([^"]+)" toName="[^"]+">', lambda task, region: region["from_name"]),
+        (r'<Labels name="[^"]+" toName="([^"]+)">', lambda task, region: region["to_name"]),
+        (r'<Text name="([^"]+)" value="\$[^"]+"/>', lambda task, region: region["to_name"]),
+        (r'<Text name="[^"]+" value="\$([^"]+)"/>', lambda task, region: next(iter(task["data"]))),
+    ],
+)
+def test_the_readme_labelling_config_fits_the_export(pattern: str, expected) -> None:
+    readme = README.read_text(encoding="utf-8")
+    config = re.search(r"<View><Labels .*?</View>", readme)
+    assert config, "the README shows no Label Studio labelling config for --format labelstudio"
+    task = labelstudio_task("doc-1", TEXT, SPANS)
+    region = task["predictions"][0]["result"][0]
+    assert re.findall(pattern, config.group(0)) == [expected(task, region)]
+    labels = set(re.findall(r'<Label value="([^"]+)"/>', config.group(0)))
+    assert labels == {label for layer in DEFAULT_SCHEME.layers.values() for label in layer}
+
+
 @pytest.mark.parametrize("unit", ["codepoints", "utf16"])
 def test_labelstudio_round_trip_through_the_corpus_reader(tmp_path: Path, unit: str) -> None:
     path = tmp_path / "tasks.json"
