@@ -137,6 +137,31 @@ def test_brat_export_reads_back_and_skips_empty_documents(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize(
+    ("before", "ids", "stale"),
+    [
+        (["old-1", "sub/old-2"], ["doc-1", "7"], "old-1, sub/old-2"),  # read back beside the new ones before
+        (["doc-1", "old"], ["doc-1", "7"], "old"),
+        (["doc-1", "7"], ["doc-1", "7"], None),  # the same documents again: written over
+        ([], ["doc-1", "7"], None),
+    ],
+)
+def test_brat_export_into_a_folder_holding_other_documents(tmp_path: Path, before: list[str], ids: list[str],
+                                                           stale: str | None) -> None:
+    folder = tmp_path / "brat"
+    folder.mkdir()
+    write_brat([(i, "نص قديم", []) for i in before], folder, scheme=DEFAULT_SCHEME)
+    rows = [(i, text, spans) for i, (_, text, spans) in zip(ids, ROWS, strict=True)]
+    if stale is None:
+        write_brat(rows, folder, scheme=DEFAULT_SCHEME)
+        assert sorted(d.id for d in read_brat(folder)) == sorted(ids)
+        return
+    listed = listing(tmp_path)
+    with pytest.raises(DataError, match=f"holds brat documents not in the predictions \\({stale}\\)"):
+        write_brat(rows, folder, scheme=DEFAULT_SCHEME)
+    assert listing(tmp_path) == listed  # nothing moved in
+
+
+@pytest.mark.parametrize(
     ("text", "parts", "expected"),
     [
         ("في حماة اليوم", ["حماة"], ["حماة"]),
