@@ -149,6 +149,23 @@ def test_a_source_whose_records_were_refused_says_why(tmp_path: Path, source: di
         list(read_tagged(preds, source=src))
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        {"id": "a", "text": "في حماة", "spans": [{"start": 3, "end": 7, "label": "LOCATION"}]},  # corpus JSONL
+        {"id": "a", "text": "في حماة", "spans": [{"start": 3, "end": 7, "label": "LOCATION", "layer": "entity",
+                                                 "score": 0.9}]},  # predictions --with-text
+    ],
+)
+def test_a_jsonl_file_saved_with_a_byte_order_mark_renders(tmp_path: Path, line: dict) -> None:
+    # Notepad's UTF-8 BOM: naba's JSONL reader drops it; render refused line 1 as invalid JSON
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8"))
+    (doc,) = read_tagged(path)
+    assert (doc.id, doc.text) == ("a", "في حماة")
+    assert [(s["start"], s["end"], s["label"], s["layer"]) for s in doc.spans] == [(3, 7, "LOCATION", "entity")]
+
+
 def test_a_corpus_file_renders_with_layers_from_the_scheme(tmp_path: Path) -> None:
     path = tmp_path / "gold.jsonl"
     text = "قال الجيش إن القوات دخلت حماة"

@@ -183,7 +183,9 @@ def _read_predictions(path: Path, *, source: str | Path | None, limit: int | Non
             # the readers' parser: a lone surrogate (a \uD800 escape), which no page can be written
             # with, and NaN are errors naming the line, not a traceback when the page is written
             try:
-                obj = parse_json(raw.decode("utf-8"), source=str(path), line=number)
+                line = raw.decode("utf-8")
+                # a BOM before the first line (a file saved by Notepad), which naba's JSONL reader drops too
+                obj = parse_json(line.removeprefix("\ufeff") if number == 1 else line, source=str(path), line=number)
             except UnicodeDecodeError as exc:
                 raise DataError(Problem(str(path), where, f"not a prediction line: {exc}")) from None
             except DataError as exc:
