@@ -358,6 +358,43 @@ def test_labelstudio_auto_refuses_a_file_mixing_annotated_and_pre_annotated_task
     assert [len(d.spans) for d in read_labelstudio(path, source="predictions")] == [1, 1, 0]
 
 
+
+# what Label Studio (or a hand) does to naba's tasks before they are read back; k counts tasks from 1
+LS_EDITS = {
+    "renumbered": lambda t, k: t.update(id=k),  # Label Studio's own ids on import
+    "no-task-id": lambda t, k: t.pop("id"),
+    "null-data-id": lambda t, k: (t.update(id=k), t["data"].update(id=None)),
+    "no-data-id": lambda t, k: (t.update(id=k), t["data"].pop("id")),  # a hand-written import
+}
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        ("renumbered", ["doc-7", "42"]),  # the documents' own ids come back from data.id
+        ("no-task-id", ["doc-7", "42"]),
+        ("null-data-id", ["1", "2"]),     # else the task's id, as before
+        ("no-data-id", ["1", "2"]),
+    ],
+)
+def test_labelstudio_ids_survive_label_studio_renumbering(tmp_path: Path, edit: str, expected: list[str]) -> None:
+    path = tmp_path / "ls.json"
+    write_labelstudio([Document(i, "قال محمد في مصر", [Span(4, 8, "ACTOR")]) for i in ("doc-7", "42")], path)
+    tasks = json.loads(path.read_text(encoding="utf-8"))
+    assert [t["data"]["id"] for t in tasks] == ["doc-7", 42]  # an integer id written as Label Studio's are
+    for k, task in enumerate(tasks, start=1):
+        LS_EDITS[edit](task, k)
+    path.write_text(json.dumps(tasks), encoding="utf-8")
+    assert [d.id for d in read_labelstudio(path)] == expected
+
+
+def test_labelstudio_data_id_of_another_type_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps([{"id": 1, "data": {"text": "نص", "id": [3]}}]), encoding="utf-8")
+    with pytest.raises(DataError, match=r"task 0 \(id=1\): 'data.id' must be a string or an integer, got \[3\]"):
+        read_labelstudio(path)
+
+
 # a config with two Text objects, <Text name="title" value="$title"/> and <Text name="text" value="$text"/>:
 # each region is placed in its object's text (no value.text: saveTextResult off)
 TWO_TEXTS = {"title": "مصر", "text": "قال محمد في مصر"}

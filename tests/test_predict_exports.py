@@ -59,7 +59,7 @@ def test_utf16_offsets(text: str, offsets: list[int], expected: dict[int, int]) 
 @pytest.mark.parametrize("unit", ["codepoints", "utf16"])
 def test_labelstudio_task_shape(unit: str) -> None:
     task = labelstudio_task("doc-1", TEXT, SPANS, offsets=unit, model_version="m1")
-    assert task["data"] == {"text": TEXT}
+    assert task["data"] == {"text": TEXT, "id": "doc-1"}  # the id again: Label Studio replaces the task's
     (pred,) = task["predictions"]
     assert pred["model_version"] == "m1" and pred["score"] == pytest.approx((0.9 + 0.5 + 0.7) / 3, abs=1e-4)
     first = pred["result"][0]
@@ -70,6 +70,18 @@ def test_labelstudio_task_shape(unit: str) -> None:
     claim = pred["result"][1]["value"]
     assert claim["start"] == SPANS[1]["start"] + shift and claim["end"] == SPANS[1]["end"] + 3 * shift
 
+
+
+def test_labelstudio_export_keeps_the_document_ids_through_label_studio(tmp_path: Path) -> None:
+    # Label Studio gives imported tasks ids of its own (1, 2, ...): an export of the corrected tasks
+    # read back with those would match no prediction or source document by id
+    path = tmp_path / "pre.json"
+    write_labelstudio([("doc-1", TEXT, SPANS), ("17", "نص آخر", [])], path)
+    tasks = json.loads(path.read_text(encoding="utf-8"))
+    for k, task in enumerate(tasks, start=1):
+        task["id"] = k
+    path.write_text(json.dumps(tasks), encoding="utf-8")
+    assert [d.id for d in read_labelstudio(path, source="predictions")] == ["doc-1", "17"]
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

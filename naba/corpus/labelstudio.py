@@ -29,8 +29,10 @@ task with none is a document without spans. Only results of ``type`` ``"labels"`
 object's) are spans; spans of a HyperText or Paragraphs object (``"hypertextlabels"``,
 ``"paragraphlabels"``) are an error, not dropped; other results (choices, relations, text areas)
 are ignored; a region's ``score`` is ignored. A region with several labels gives one span each.
-``data.meta`` (an object) becomes :attr:`Document.meta`; the id is ``str(task["id"])``, or
-``f"{file stem}-{i:05d}"`` (0-based task index) for a task without one (an import file).
+``data.meta`` (an object) becomes :attr:`Document.meta`. The id is ``str(data["id"])``, else
+``str(task["id"])``, else ``f"{file stem}-{i:05d}"`` (0-based task index) for a task without one
+(an import file): Label Studio replaces a task's own ``id`` with one of its own on import, so
+naba's writers put the document's id in ``data.id`` too, where it survives a round trip.
 
 One text per task: ``data[text_key]``, shown by one Text object, the ``to_name`` of its regions. A
 labelling config with two (a title and a body) places each region in its object's text, so regions
@@ -168,9 +170,11 @@ def _document(
             bad(f"task needs 'data.{text_key}' as a string")
         return None
     text = data[text_key]
-    task_id = task.get("id", default_id)
+    # Label Studio gives imported tasks ids of its own: the document's id travels in data.id
+    field = "data.id" if data.get("id") is not None else "id"
+    task_id = data["id"] if field == "data.id" else task.get("id", default_id)
     if not (isinstance(task_id, str) or is_int(task_id)):
-        bad(f"'id' must be a string or an integer, got {task_id!r}")
+        bad(f"'{field}' must be a string or an integer, got {task_id!r}")
         return None
     meta = meta_of(data, bad, name="data.meta")
     result = _chosen(task, _results_key(task, source), annotation, bad)
@@ -377,7 +381,7 @@ def write_labelstudio(
             result.append(
                 {"id": f"r{k}", "type": "labels", "from_name": from_name, "to_name": to_name, "value": value}
             )
-        data: dict[str, Any] = {"text": doc.text}
+        data: dict[str, Any] = {"text": doc.text, "id": external_id(doc.id)}  # kept by Label Studio, unlike the task's id
         if doc.meta:
             # meta is the one part that may not be JSON; checked here to name its document
             document_line(doc.meta, where=f"document {i} (id={doc.id})")

@@ -60,7 +60,7 @@ def labelstudio_task(
     score = round(sum(scores) / len(scores), 4) if scores else 0.0
     return {
         "id": external_id(doc_id),
-        "data": {"text": text},
+        "data": {"text": text, "id": external_id(doc_id)},  # Label Studio replaces the task's id on import
         "predictions": [{"model_version": model_version, "score": score, "result": result}],
     }
 
