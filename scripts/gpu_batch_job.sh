@@ -20,6 +20,13 @@
 # default open mode truncates it, losing the first attempt's lines)
 #SBATCH --open-mode=append
 set -euo pipefail
+# Settings come from the environment only: arguments (sbatch gpu_batch_job.sh MODEL INPUT ...) were
+# ignored, and the job ran on the defaults instead
+if [ $# -gt 0 ]; then
+  echo "gpu_batch_job.sh: takes no arguments, not '$*'; set them in the environment:" \
+    "MODEL=... INPUT=... OUTPUT=... sbatch scripts/gpu_batch_job.sh" >&2
+  exit 2
+fi
 
 # Paths in MODEL, INPUT, OUTPUT, REJECTS and LOG that are relative mean the folder the job was started
 # in (sbatch's submit folder), although it moves into the checkout below, where the defaults lie.

@@ -501,7 +501,7 @@ def test_gpu_batch_job_script_runs_and_logs(checkpoint: Path, tmp_path: Path) ->
 
 
 def _stub_job(tmp_path: Path, *, gpus: str = "", cwd: Path | None = None, script: Path | None = None,
-              **env: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+              args: tuple[str, ...] = (), **env: str) -> tuple[subprocess.CompletedProcess, list[str]]:
     """scripts/gpu_batch_job.sh with stand-ins on PATH: ``accelerate`` writes its folder and its
     arguments, a line each, to tmp/launch.txt; ``python3 -c ...device_count()`` answers ``gpus``
     ("fail": exits 1). The launcher's lines come back ([] where it did not run)."""
@@ -519,7 +519,7 @@ def _stub_job(tmp_path: Path, *, gpus: str = "", cwd: Path | None = None, script
         stub.chmod(0o755)
     base = {k: v for k, v in _env().items() if not k.startswith("SLURM_") and k not in ("NPROC", "CUDA_VISIBLE_DEVICES")}
     full = {**base, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", **env}
-    done = subprocess.run(["bash", str(script or REPO / "scripts" / "gpu_batch_job.sh")], env=full, cwd=cwd or tmp_path,
+    done = subprocess.run(["bash", str(script or REPO / "scripts" / "gpu_batch_job.sh"), *args], env=full, cwd=cwd or tmp_path,
                           capture_output=True, text=True, timeout=120)
     return done, record.read_text().splitlines() if record.exists() else []
 
@@ -554,6 +554,20 @@ def test_gpu_batch_job_refuses_bad_settings(tmp_path: Path, env: dict[str, str],
     done, launch = _stub_job(tmp_path, MODEL="/m", INPUT="/in.jsonl", OUTPUT=str(tmp_path / "o.jsonl"), **env)
     assert done.returncode == 2 and message in done.stderr and launch == []
     assert not (tmp_path / "o.log").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("runs/x/best", "corpus.jsonl", "out.jsonl"),  # the way naba predict takes them
+        ("--help",),
+    ],
+)
+def test_gpu_batch_job_refuses_arguments(tmp_path: Path, args: tuple[str, ...]) -> None:
+    # arguments were ignored: the job ran on MODEL, INPUT and OUTPUT's defaults, tagging another corpus
+    done, launch = _stub_job(tmp_path, args=args, NPROC="2", OUTPUT=str(tmp_path / "o.jsonl"))
+    assert done.returncode == 2 and launch == [] and not (tmp_path / "o.log").exists()
+    assert f"takes no arguments, not '{' '.join(args)}'" in done.stderr and "MODEL=... INPUT=..." in done.stderr
 
 
 def test_gpu_batch_job_paths_are_the_callers(tmp_path: Path) -> None:
