@@ -111,4 +111,7 @@ trap 'echo "== $(date -Is) SIGTERM: stopped; the same command resumes it" >>"$LO
   --id-field "$ID_FIELD" --text-field "$TEXT_FIELD" --dtype "$DTYPE" \
   --batch-tokens "$BATCH_TOKENS" --chunk-docs "$CHUNK_DOCS" --workers "$WORKERS" $EXTRA_ARGS >>"$LOG" 2>&1 || status=$?
 echo "== $(date -Is) exit $status" >>"$LOG"
+# everything the job prints goes to the log: a failure said nothing on the terminal (or in SLURM's
+# .out file), only its exit status
+if [ "$status" -ne 0 ]; then echo "gpu_batch_job.sh: naba predict failed (exit $status); see $LOG" >&2; fi
 exit $status

@@ -570,6 +570,21 @@ def test_gpu_batch_job_refuses_arguments(tmp_path: Path, args: tuple[str, ...]) 
     assert f"takes no arguments, not '{' '.join(args)}'" in done.stderr and "MODEL=... INPUT=..." in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("env", "status", "said"),
+    [
+        ({"PYTHON": "false"}, 1, "naba predict failed (exit 1); see "),  # one process, the job fails
+        ({"NPROC": "2"}, 0, ""),  # the stand-in launcher succeeds: nothing to say
+    ],
+)
+def test_gpu_batch_job_failure_names_its_log(tmp_path: Path, env: dict[str, str], status: int, said: str) -> None:
+    # all the job's output goes to the log: a failed job printed nothing where it was started (the
+    # terminal, SLURM's .out file), only its exit status
+    done, _ = _stub_job(tmp_path, MODEL="/m", INPUT="/in.jsonl", OUTPUT=str(tmp_path / "o.jsonl"), **env)
+    assert done.returncode == status
+    assert done.stderr == (f"gpu_batch_job.sh: {said}{tmp_path / 'o.log'}\n" if said else "")
+
+
 def test_gpu_batch_job_paths_are_the_callers(tmp_path: Path) -> None:
     # relative paths were taken inside the checkout (the script moves there): the model and input
     # were not found, and the output and its log went into the checkout; a dotted folder lost its
