@@ -12,8 +12,10 @@
 # The machine's image needs torch, transformers, tokenizers and accelerate (the batch job's own
 # needs; not seqeval or datasets), and pytest for the tests. Exit status: non-zero if either part failed.
 set -uo pipefail
-cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-$(mktemp -d)}
+# a relative OUT means the folder it was started in, not the checkout it moves into
+case $OUT in /*) ;; *) OUT=$PWD/$OUT ;; esac
+cd "$(dirname "$0")/.." || exit 1
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 PY=${PYTHON:-python3}

@@ -155,6 +155,22 @@ def test_the_device_check_runs_on_cpu_with_a_tiny_model(tmp_path: Path) -> None:
     assert "run_job under cProfile" in profile and "tottime" in profile and "cumulative" in profile
 
 
+@pytest.mark.parametrize("out", ["results", "نتائج/run 1"])
+def test_the_device_check_writes_a_relative_out_where_it_was_started(tmp_path: Path, out: str) -> None:
+    # OUT=results from another folder: the files went into the checkout (the script moves there)
+    import os
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "OUT": out, "PYTHON": "true"}  # a stand-in interpreter: every step a no-op
+    done = subprocess.run(["bash", str(repo / "scripts" / "device_check.sh")], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / out).iterdir()) == ["BENCHMARKS.md", "bench_gpu.log", "device.txt",
+                                                                  "tests.log"]
+    assert not (repo / out.split("/")[0]).exists()
+
+
 def test_bench_gpu_without_a_gpu_says_so(tmp_path: Path) -> None:
     import os
     import subprocess
