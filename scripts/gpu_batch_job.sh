@@ -76,7 +76,8 @@ case $NPROC in
 esac
 
 # Under sbatch, $0 is slurmd's copy of this script in its spool folder, not scripts/gpu_batch_job.sh:
-# the checkout is then the folder sbatch was started from (as the usage above has it).
+# the checkout is then the folder sbatch was started from (as the usage above has it). NABA_ROOT, where
+# set, names the checkout instead (a job submitted from another folder).
 root=$(dirname "$0")/..
 if [ -n "${SLURM_JOB_ID:-}" ] && [ ! -d "$root/naba" ]; then root=${SLURM_SUBMIT_DIR:-$root}; fi
 cd "${NABA_ROOT:-$root}"
