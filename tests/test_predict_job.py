@@ -402,6 +402,22 @@ def test_cli_predict_errors_are_clear(
 
 
 @pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("missing.jsonl", "missing.jsonl: no such file or folder"),
+        ("in.csv", "unknown input format '.csv'"),
+    ],
+)
+def test_cli_predict_names_a_bad_input_before_loading_the_model(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                 name: str, message: str) -> None:
+    # no model at that path either: the input's problem comes first, before any process loads a model
+    (tmp_path / "in.csv").write_text("id,text\na,x\n", encoding="utf-8")
+    assert main(["predict", str(tmp_path / "no-model"), str(tmp_path / name), "-o", str(tmp_path / "o.jsonl")]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "no-model" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+@pytest.mark.parametrize(
     ("line", "reason"),
     [
         ('\ufeff{"id": "a", "text": "قال"}', None),  # a UTF-8 BOM before the first record

@@ -156,6 +156,7 @@ def _predict(args: argparse.Namespace) -> int:
     from naba.corpus.fileio import remove_temp_files
     from naba.errors import ConfigError
     from naba.predict.batch import current_shard, default_rejects, job_device, run_job, same_file
+    from naba.predict.io import input_kind
     from naba.predict.tagger import Tagger
 
     if args.batch_tokens is not None and args.batch_tokens < 1:
@@ -175,6 +176,9 @@ def _predict(args: argparse.Namespace) -> int:
         from naba.predict.exports import check_brat_folder
 
         check_brat_folder(output)  # now, not once the whole corpus is tagged
+    # a mistyped or unknown input, now, not once every process has loaded the model (a GPU job's log
+    # held the error once per process, then the launcher's traceback)
+    input_kind(args.input)
     shard = current_shard()
     tagger = Tagger.from_pretrained(
         args.model, device=job_device(args.device, shard), dtype=args.dtype,
