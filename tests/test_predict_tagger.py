@@ -417,6 +417,16 @@ def test_a_wrong_argument_is_a_type_error_saying_what_to_pass(tagger: Tagger, te
         tagger(texts)
 
 
+# Iterated, a DataFrame gives its column names: tagger(df) tagged the word "text" and returned
+# [spans of "text"] for a frame of any length, without a word of warning.
+@pytest.mark.parametrize("columns", [{"text": [WORD, "قال الجيش"]}, {"id": ["a"], "text": [WORD]}], ids=["one", "two"])
+@pytest.mark.parametrize("call", [lambda t, df: t(df), lambda t, df: t.tag_documents(df)], ids=["call", "stream"])
+def test_a_dataframe_is_a_type_error_saying_to_pass_a_column(tagger: Tagger, columns: dict, call) -> None:
+    df = pytest.importorskip("pandas").DataFrame(columns)
+    with pytest.raises(TypeError, match=r"got DataFrame: pass one column, df\['text'\]"):
+        call(tagger, df)
+
+
 @pytest.mark.parametrize(
     ("items", "message"),
     [

@@ -1,9 +1,9 @@
 """What callers hand the Tagger, checked before anything is tagged.
 
-A notebook passes anything: ``None``, bytes, a dict, a pandas Series with a NaN, ``batch_size=0``.
+A notebook passes anything: ``None``, bytes, a dict, a DataFrame, a pandas Series with a NaN, ``batch_size=0``.
 Each is an error that says what was given and what to pass, naming list items by their index in
-the input, instead of a traceback from deep inside (or, for bytes and dicts, a quiet wrong answer:
-iterated, bytes are ints and a dict is its keys).
+the input, instead of a traceback from deep inside (or, for bytes, dicts and DataFrames, a quiet
+wrong answer: iterated, bytes are ints and a dict or a DataFrame is its keys).
 """
 
 from __future__ import annotations
@@ -65,6 +65,9 @@ def iterable_of_texts(texts: Any, name: str) -> Iterable[Any]:
             f"{name} must be a str or an iterable of str, got {kind}: pass list(d.values()), or "
             "tag_documents(d.items()) for (key, text) pairs"
         )
+    if kind == "DataFrame" and type(texts).__module__.startswith("pandas"):
+        # iterated, a pandas DataFrame gives its column names: tagger(df) tagged the word "text"
+        raise TypeError(f"{name} must be a str or an iterable of str, got DataFrame: pass one column, df['text']")
     if not isinstance(texts, Iterable):
         raise TypeError(f"{name} must be a str or an iterable of str, got {kind}")
     return texts
