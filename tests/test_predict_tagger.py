@@ -383,6 +383,27 @@ def test_unusable_devices_are_config_errors(
         Tagger.from_pretrained(checkpoint, device=device)
 
 
+# torch knows these names, but a build without them (mps off a Mac, xpu) raised torch's
+# RuntimeError or AssertionError from model.to(), and meta made a Tagger that failed on every text
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [
+        ("mps", "device 'mps' is not available to torch"),
+        (torch.device("mps"), "device 'mps' is not available to torch"),
+        ("xpu", "device 'xpu' is not available to torch"),
+        ("meta", "device 'meta' is not available to torch"),
+    ],
+)
+def test_devices_this_torch_cannot_run_on_are_config_errors(
+    checkpoint: Path, device, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    if hasattr(torch, "xpu"):
+        monkeypatch.setattr(torch.xpu, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match=message):
+        Tagger.from_pretrained(checkpoint, device=device)
+
+
 @pytest.mark.parametrize(
     ("device", "expected"),
     [("cpu", torch.device("cpu")), (torch.device("cpu"), torch.device("cpu")), (None, torch.device("cpu"))],

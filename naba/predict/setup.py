@@ -103,9 +103,10 @@ def default_device() -> torch.device:
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``device`` as a torch.device (``None``: :func:`default_device`). A name torch does not know, or
-    a CUDA device where torch has no CUDA or no such GPU, is a :class:`ConfigError` that says so, not
-    a traceback from deep inside the model's ``to()``."""
+    """``device`` as a torch.device (``None``: :func:`default_device`). A name torch does not know, a
+    CUDA device where torch has no CUDA or no such GPU, or another device this torch cannot run on
+    (mps off a Mac, meta), is a :class:`ConfigError` that says so, not a traceback from deep inside
+    the model's ``to()``."""
     if device is None:
         return default_device()
     try:
@@ -120,6 +121,15 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
             )
         if resolved.index is not None and resolved.index >= torch.cuda.device_count():
             raise ConfigError(f"device {str(device)!r}: there are {torch.cuda.device_count()} CUDA GPU(s)")
+    elif resolved.type != "cpu":
+        # torch knows more names than this build can run on: mps off a Mac and xpu without its
+        # build raised from model.to(), and meta (tensors without data) only once a text was tagged
+        backend = getattr(torch.backends, resolved.type, None) or getattr(torch, resolved.type, None)
+        is_available = getattr(backend, "is_available", None)
+        if resolved.type == "meta" or is_available is None or not is_available():
+            raise ConfigError(
+                f"device {str(device)!r} is not available to torch {torch.__version__} here; use cpu or cuda"
+            )
     return resolved
 
 
