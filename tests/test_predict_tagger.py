@@ -286,6 +286,22 @@ def test_bf16_on_cpu_on_request(checkpoint: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("dtype", "message"),
+    [
+        ("float64", "unknown dtype 'float64'"),
+        (16, "unknown dtype 16"),
+        (torch.int8, "dtype torch.int8 is not a floating-point type"),
+        (torch.bool, "dtype torch.bool is not a floating-point type"),
+    ],
+)
+def test_an_unusable_dtype_is_a_value_error_before_the_model_loads(tmp_path: Path, dtype, message: str) -> None:
+    # before, 16 was an AttributeError ('int' object has no attribute 'lower') and torch.int8 a
+    # TypeError from model.to(), once the model was loaded; the folder here holds no model at all
+    with pytest.raises(ValueError, match=message):
+        Tagger.from_pretrained(tmp_path, device="cpu", dtype=dtype)
+
+
+@pytest.mark.parametrize(
     ("device", "capabilities", "expected"),
     [
         ("cuda", [(8, 0)], torch.bfloat16),  # A100

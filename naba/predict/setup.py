@@ -29,8 +29,12 @@ _DTYPES = {
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
     """The compute dtype: as asked, else bf16 on a GPU that has it, fp16 on other GPUs, fp32 on CPU."""
     if isinstance(dtype, torch.dtype):
+        if not dtype.is_floating_point:  # torch.int8 failed in model.to(), after the model was loaded
+            raise ValueError(f"dtype {dtype} is not a floating-point type; use one of {sorted(_DTYPES)}")
         return dtype
     if dtype is not None:
+        if not isinstance(dtype, str):  # dtype=16 was "'int' object has no attribute 'lower'"
+            raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPES)}")
         try:
             return _DTYPES[dtype.lower()]
         except KeyError:
