@@ -544,6 +544,17 @@ def test_counts_that_are_numpy_integers_or_huge_are_fine(tagger: Tagger) -> None
     assert tagger(texts, batch_size=10**9, batch_tokens=10**9) == expected
 
 
+# None is "the default" for every count the Tagger checks; workers=None passed the check and then
+# failed every call with "'>' not supported between instances of 'NoneType' and 'int'"
+@pytest.mark.parametrize("options", [{"workers": None}, {"chunk_docs": None}, {"batch_tokens": None}])
+def test_counts_left_as_none_are_the_defaults(tagger: Tagger, options: dict) -> None:
+    made = Tagger(tagger.model, tagger.tokenizer, tagger.space, tagger.info, device=tagger.device, dtype=tagger.dtype,
+                  **options)
+    texts = [ADVERSARIAL["diacritics"], ADVERSARIAL["emoji"]]
+    assert made(texts) == tagger(texts)
+    assert (made.workers, made.chunk_docs, made.batch_tokens) == (0, tagger.chunk_docs, tagger.batch_tokens)
+
+
 @pytest.mark.parametrize(("dtype", "count"), [("int64", 0), ("int32", 2)])
 def test_from_pretrained_takes_workers_as_a_numpy_integer(checkpoint: Path, dtype: str, count: int) -> None:
     # workers=np.int64(2) was "ValueError: workers must be a count (0 or more) or 'auto', not np.int64(2)"

@@ -103,7 +103,7 @@ class Tagger:
         batch_tokens: int | None = None,
         chunk_docs: int = CHUNK_DOCS,
         fast_path: bool | None = None,
-        workers: int = 0,
+        workers: int | None = 0,
         source: str | None = None,
     ):
         check_counts(batch_tokens=batch_tokens, chunk_docs=chunk_docs, workers=workers)
@@ -117,7 +117,7 @@ class Tagger:
         self.dtype = dtype
         self.batch_tokens = batch_tokens or default_batch_tokens(device)
         self.chunk_docs = CHUNK_DOCS if chunk_docs is None else chunk_docs  # None: the default, as elsewhere
-        self.workers = workers
+        self.workers = 0 if workers is None else workers  # None: the default, as check_counts takes it
         self.max_length = int(info.get("max_length", 512))
         self.stride = int(info.get("stride", 128))
         self.preset = str(info.get("preset", "arabertv02"))
