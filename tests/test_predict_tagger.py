@@ -271,6 +271,22 @@ def test_plan_batches(lengths: list[int], budget: int, size: int | None, expecte
     assert plan_batches(lengths, batch_tokens=budget, batch_size=size) == expected
 
 
+# A named tuple with a text field is read by its name: as an (id, text) pair, a row of a frame
+# with columns (text, id) from DataFrame.itertuples(index=False) tagged the id "doc-7"
+@pytest.mark.parametrize(
+    "fields", [("text", "id"), ("id", "text"), ("text", "source", "id"), ("Index", "text")], ids=lambda f: ",".join(f)
+)
+def test_tag_documents_reads_a_named_tuple_by_its_text_field(tagger: Tagger, fields: tuple[str, ...]) -> None:
+    from collections import namedtuple
+
+    text = f"دخلوا {WORD}"
+    row = namedtuple("Row", fields)(*(text if f == "text" else "doc-7" for f in fields))
+    oracle = oracle_tagger(tagger)
+    [(item, spans)] = list(oracle.tag_documents([row]))
+    assert item is row
+    assert [s["text"] for s in spans] == [WORD]
+
+
 def test_tag_documents_streams_items_with_their_spans(tagger: Tagger) -> None:
     items = ((f"id{i}", f"{WORD} {i}") for i in range(7))
     out = list(oracle_tagger(tagger).tag_documents(items, chunk_docs=3))

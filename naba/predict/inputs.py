@@ -22,10 +22,13 @@ CHUNK_DOCS = 256
 
 
 def text_of(item: Any) -> Any:
-    """The text of a tagger input: a str, an object with ``.text`` (Document, Record) or ``(id, text)``."""
+    """The text of a tagger input: a str, an object or named tuple with ``.text`` (Document, Record, a
+    DataFrame.itertuples() row) or an ``(id, text)`` pair."""
     if isinstance(item, str):
         return item
-    if isinstance(item, tuple) and len(item) == 2:
+    # a named tuple with a text field (DataFrame.itertuples()) is read by name: as a pair, one of
+    # (text, id) tagged its id
+    if isinstance(item, tuple) and len(item) == 2 and "text" not in getattr(item, "_fields", ()):
         return item[1]
     return getattr(item, "text", item)
 
