@@ -127,10 +127,11 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
             raise ConfigError(f"device {str(device)!r}: there are {torch.cuda.device_count()} CUDA GPU(s)")
     elif resolved.type != "cpu":
         # torch knows more names than this build can run on: mps off a Mac and xpu without its
-        # build raised from model.to(), and meta (tensors without data) only once a text was tagged
+        # build raised from model.to(), and meta (tensors without data) only once a text was tagged.
+        # A backend with no is_available (xla, from its own package) is left to model.to()
         backend = getattr(torch.backends, resolved.type, None) or getattr(torch, resolved.type, None)
         is_available = getattr(backend, "is_available", None)
-        if resolved.type == "meta" or is_available is None or not is_available():
+        if resolved.type == "meta" or (is_available is not None and not is_available()):
             raise ConfigError(
                 f"device {str(device)!r} is not available to torch {torch.__version__} here; use cpu or cuda"
             )
