@@ -26,9 +26,33 @@ STAGES = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose subcommands take options between their positionals.
+
+    argparse fills a ``nargs="*"``/``"+"`` positional at its first run of values, so ``naba tag MODEL
+    --json FILE`` or ``naba data validate a.jsonl --format jsonl b.jsonl`` left the last files
+    "unrecognized". A subcommand without subcommands of its own is parsed intermixed (argparse's
+    ``parse_known_intermixed_args``), as a user writes them; one that argparse cannot parse so (a
+    REMAINDER positional: ``naba train``'s overrides) is parsed as before.
+    """
+
+    _intermixing = False
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        if self._intermixing or self._subparsers is not None:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True  # parse_known_intermixed_args calls back into this method
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        except TypeError:  # not a shape argparse parses intermixed
+            return super().parse_known_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     """The ``naba`` parser; only the stage named by ``argv[0]`` is imported and registered in full."""
-    parser = argparse.ArgumentParser(prog="naba", description="Arabic news tagger: actors, locations, claims.")
+    parser = Parser(prog="naba", description="Arabic news tagger: actors, locations, claims.")
     parser.add_argument("--version", action="version", version=f"naba {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(STAGES) + "}")
     wanted = argv[0] if argv and argv[0] in STAGES else None

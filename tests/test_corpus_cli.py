@@ -72,6 +72,19 @@ def test_validate_checks_a_stand_off_layer_with_its_own_reader(tmp_path: Path, c
     assert f"{folder / 'test.jsonl'}: line 2:" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("argv", [
+    ["data", "validate", "{a}", "{b}", "--format", "jsonl"],
+    ["data", "validate", "{a}", "--format", "jsonl", "{b}"],  # b was an "unrecognized argument"
+    ["data", "validate", "--format", "jsonl", "{a}", "{b}"],
+])
+def test_options_may_come_between_paths(tmp_path: Path, capsys: pytest.CaptureFixture, argv: list[str]) -> None:
+    write_jsonl([Document("d1", "نص")], tmp_path / "a.jsonl")
+    write_jsonl([Document("d2", "نص آخر")], tmp_path / "b.jsonl")
+    assert main([x.format(a=tmp_path / "a.jsonl", b=tmp_path / "b.jsonl") for x in argv]) == 0
+    out = capsys.readouterr().out
+    assert "checked 2 file(s), 2 document(s)" in out
+
+
 def test_validate_with_format_and_labels(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "d.jsonl").write_text('{"text": "محمد", "label": [[0, 4, "WEAPON"]]}\n', encoding="utf-8")
     assert main(["data", "validate", str(tmp_path), "--format", "doccano"]) == 1

@@ -59,6 +59,18 @@ def test_tag_texts_as_json(checkpoint: Path, capsys: pytest.CaptureFixture) -> N
     assert {s["layer"] for r in records for s in r["spans"]} <= {"entity", "claim"}
 
 
+@pytest.mark.parametrize("order", [
+    ["{ckpt}", "{corpus}", "--json", "--device", "cpu"],
+    ["{ckpt}", "--json", "{corpus}", "--device", "cpu"],  # an option between the model and the files:
+    ["{ckpt}", "--json", "--device", "cpu", "{corpus}"],  # "unrecognized arguments: corpus.jsonl"
+])
+def test_tag_takes_options_between_model_and_files(tmp_path: Path, checkpoint: Path, capsys, order: list[str]) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    write_jsonl([Document("d1", TEXT)], corpus)
+    assert main(["tag", *(a.format(ckpt=checkpoint, corpus=corpus) for a in order)]) == 0
+    _check_offsets(_json_lines(capsys), {"d1": TEXT})
+
+
 @pytest.mark.parametrize("name", ["article.txt", "article.TXT"])  # .TXT was read as CoNLL
 def test_tag_a_txt_file_keeps_its_line_ends(
     tmp_path: Path, oracle: None, capsys: pytest.CaptureFixture, name: str
