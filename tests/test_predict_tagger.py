@@ -385,10 +385,15 @@ def test_a_hugging_face_cache_whose_files_link_out_of_the_folder_loads(
         ("folder", "not a naba checkpoint"),
         ("file.txt", "not a file"),
         ("no-such-org/no-such-naba-model", "cannot load 'no-such-org/no-such-naba-model'"),
+        # None was pathlib's TypeError; "" (an unset $MODEL) searched the current folder
+        (None, "a model is a run folder, a checkpoint folder or a hub id, got None"),
+        ("", "got ''"),
+        ("  ", "got '  '"),
     ],
 )
-def test_unloadable_models_are_model_load_errors(tmp_path: Path, name: str, message: str, monkeypatch) -> None:
+def test_unloadable_models_are_model_load_errors(tmp_path: Path, name: str | None, message: str, monkeypatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "folder").mkdir()
     (tmp_path / "file.txt").write_text("x")
     target = tmp_path / name if name in ("folder", "file.txt") else name

@@ -65,6 +65,9 @@ def default_batch_tokens(device: torch.device) -> int:
 
 def resolve_checkpoint(name: str | Path) -> str:
     """A checkpoint folder for a run folder (its ``best/``), a checkpoint folder or a hub id."""
+    if not isinstance(name, str | os.PathLike) or not str(name).strip():
+        # None was pathlib's TypeError naming no argument, and "" (an unset variable) the current folder
+        raise ModelLoadError(f"a model is a run folder, a checkpoint folder or a hub id, got {name!r}")
     path = Path(name)
     if path.is_dir():
         if (path / "naba.json").is_file():
