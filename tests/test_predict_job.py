@@ -375,6 +375,11 @@ def test_cli_predict_no_fast_path_runs_transformers_forward(checkpoint: Path, tm
          "the rejects file is the input"),
         (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/o.jsonl", "--rejects", "{tmp}/o.jsonl"], 2,
          "the rejects file is the output"),
+        # an export replaced the rejects file with itself once the whole corpus was tagged (exit 0)
+        (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/o.json", "--format", "labelstudio", "--rejects",
+          "{tmp}/o.json"], 2, "o.json: the rejects file is the output"),
+        (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/o.conll", "--format", "conll", "--rejects",
+          "{tmp}/./o.conll"], 2, "o.conll: the rejects file is the output"),
         (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/sub"], 2, "is a folder"),
         # was found only once the whole corpus was tagged into o.jsonl: exit 1, the rejects lost
         (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/o.jsonl", "--rejects", "{tmp}/sub"], 2,

@@ -169,6 +169,9 @@ def _predict(args: argparse.Namespace) -> int:
     work = output.with_name(output.name + ".work.jsonl") if exporting else output
     if exporting and same_file(output, Path(args.input)):
         raise ConfigError(f"{output}: the output is the input; choose another -o")
+    if exporting and args.rejects is not None and same_file(Path(args.rejects), output):
+        # the job checks the rejects against its work file; the export would replace them
+        raise ConfigError(f"{args.rejects}: the rejects file is the output; choose another --rejects")
     if exporting and args.format != "brat" and output.is_dir():
         # now, not once the whole corpus is tagged
         raise ConfigError(f"{output}: is a folder; --format {args.format} writes a file")
