@@ -249,6 +249,27 @@ def test_resume_output_refuses_a_file_damaged_in_the_middle(tmp_path: Path) -> N
         resume_output(path)
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        # -o naming an annotated corpus: its ids were taken as done and predictions appended to it
+        '{"id": "a", "text": "قال الجيش", "spans": [{"start": 4, "end": 9, "label": "ACTOR"}]}',  # naba's JSONL
+        '{"id": "a", "text": "قال الجيش"}',  # naba's JSONL, no spans
+        '{"id": 1, "text": "قال الجيش", "label": [[4, 9, "ACTOR"]]}',  # a doccano export
+        '{"id": "a", "text": "x", "spans": [], "meta": {"source": "s"}}',
+        '{"id": null, "spans": []}',
+    ],
+)
+def test_resume_output_refuses_lines_that_are_not_predictions(tmp_path: Path, line: str) -> None:
+    path = tmp_path / "out.jsonl"
+    ours = '{"id": "b", "spans": [{"start": 0, "end": 1, "label": "ACTOR", "layer": "entity", "text": "x", "score": 0.5}]}'
+    content = (ours + "\n" + line + "\n").encode()
+    path.write_bytes(content)
+    with pytest.raises(DataError, match="line 2: not a naba prediction line"):
+        resume_output(path)
+    assert path.read_bytes() == content
+
+
 def test_resume_of_a_missing_output_is_empty(tmp_path: Path) -> None:
     assert resume_output(tmp_path / "none.jsonl") == set()
 

@@ -320,13 +320,27 @@ def resume_output(path: str | Path, *, repair: bool = True) -> set[str]:
     with path.open("rb", buffering=READ_BUFFER) as fh:
         for number, raw in enumerate(fh, start=1):
             try:
-                doc_id = json.loads(raw.decode("utf-8"))["id"]
-            except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+                obj = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                obj = None
+            if not _prediction(obj):
                 raise DataError(
                     Problem(str(path), f"line {number}", "not a naba prediction line; will not append to it")
                 ) from None
-            done.add(str(doc_id))
+            done.add(obj["id"])
     return done
+
+
+def _prediction(obj: Any) -> bool:
+    """Whether ``obj`` is a line :func:`prediction_line` writes. An annotated corpus (naba's JSONL,
+    doccano's) has ids too: taken for an output, its ids were skipped and predictions appended to it."""
+    return (
+        isinstance(obj, dict)
+        and isinstance(obj.get("id"), str)
+        and isinstance(obj.get("spans"), list)
+        and obj.keys() <= {"id", "text", "spans"}
+        and all(isinstance(s, dict) and "layer" in s and "score" in s for s in obj["spans"])
+    )
 
 
 def _last_newline_end(fh: IO[bytes], size: int, block: int = 1 << 16) -> int:
