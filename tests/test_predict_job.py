@@ -94,6 +94,40 @@ def test_rerun_skips_written_ids_and_repairs_a_torn_line(tagger: Tagger, tmp_pat
     assert out.read_bytes() == full
 
 
+@pytest.mark.parametrize(
+    ("second", "id_field", "foreign", "out_of_order"),
+    [
+        (["a", "b", "c", "d"], "id", 0, 0),  # the same input: resumed
+        (["a", "b", "c", "d", "e"], "id", 0, 0),  # documents added at the end
+        (["a", "b", "c", "d"], "url", 2, 0),  # another --id-field: every document again, under other ids
+        (["d", "c", "b", "a"], "id", 0, 2),  # reordered: a and b now come after c and d
+        (["b", "c", "d"], "id", 1, 0),  # a removed
+    ],
+)
+def test_a_rerun_on_an_output_of_another_input_says_so(
+    tagger: Tagger, tmp_path: Path, capsys: pytest.CaptureFixture, checkpoint: Path,
+    second: list[str], id_field: str, foreign: int, out_of_order: int,
+) -> None:
+    # it went on silently: the output held documents twice, or ones of no input, or lost input order
+    def write(ids: list[str]) -> None:
+        src.write_text("".join(json.dumps({"id": i, "url": f"u-{i}", "text": f"قال {i}"}) + "\n" for i in ids))
+
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write(["a", "b"])
+    run_job(tagger, src, out, progress=False)
+    write(second)
+    result = run_job(tagger, src, out, id_field=id_field, progress=False)
+    assert (result.foreign, result.out_of_order) == (foreign, out_of_order)
+    write(["a", "b"])
+    out.unlink()
+    run_job(tagger, src, out, progress=False)
+    write(second)
+    assert main(["predict", str(checkpoint), str(src), "-o", str(out), "--id-field", id_field, "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert (f"warning: {foreign} document(s) already in {out} are not in {src}" in err) == bool(foreign)
+    assert (f"warning: {out_of_order} document(s) already in {out} come after new ones" in err) == bool(out_of_order)
+
+
 @pytest.mark.slow
 def test_resume_after_sigkill_has_every_id_once_in_order(tagger: Tagger, checkpoint: Path, tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"

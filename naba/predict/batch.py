@@ -93,6 +93,11 @@ class JobResult:
     seconds: float
     output: Path
     rejects: Path | None
+    # documents the output held before the run that the input does not have (another input, another
+    # id field), and ones the input has after a document to tag (the input changed): either way the
+    # output is no longer this input's documents in its order
+    foreign: int = 0
+    out_of_order: int = 0
 
 
 def default_rejects(output: str | Path) -> Path:
@@ -204,7 +209,7 @@ def _run(
     else:
         target, mine = output, set()
 
-    counts = {"rejected": 0, "skipped": 0}
+    counts = {"rejected": 0, "skipped": 0, "found": 0, "out_of_order": 0}
     started, tokens0 = time.perf_counter(), tagger.tokens_done
     # only process 0 writes rejects: every process sees the same ones
     with atomic_open(rejects_path) if shard.rank == 0 else contextlib.nullcontext() as sink:
@@ -232,6 +237,8 @@ def _run(
         seconds=time.perf_counter() - started,
         output=output,
         rejects=rejects_path if shard.rank == 0 else None,
+        foreign=len(done) - counts["found"],
+        out_of_order=counts["out_of_order"],
     )
 
 
@@ -269,6 +276,9 @@ def _todo(
             continue
         if item.id in done:
             counts["skipped"] += 1
+            counts["found"] += 1
+            # an unchanged input has the output's documents first: new lines follow them
+            counts["out_of_order"] += j > 0
             continue
         owner, j = j % shard.world, j + 1
         if owner != shard.rank:

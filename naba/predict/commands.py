@@ -220,6 +220,13 @@ def _predict(args: argparse.Namespace) -> int:
         f" {rate:,.1f} docs/s, {tok_rate:,.0f} tokens/s",
         file=sys.stderr,
     )
+    if result.foreign:
+        print(f"naba predict: warning: {result.foreign} document(s) already in {output} are not in {args.input} "
+              "(written from another input, or with another --id-field?); new lines were added after them",
+              file=sys.stderr)
+    if result.out_of_order:
+        print(f"naba predict: warning: {result.out_of_order} document(s) already in {output} come after new ones "
+              f"in {args.input} (it changed?); {output} is not in its order", file=sys.stderr)
     if result.rejected and not result.written and not result.skipped and result.rejects is not None:
         # a wrong --id-field or --text-field rejects every record: say so, not just the count
         with result.rejects.open(encoding="utf-8") as fh:
