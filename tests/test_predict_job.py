@@ -128,6 +128,21 @@ def test_a_rerun_on_an_output_of_another_input_says_so(
     assert (f"warning: {out_of_order} document(s) already in {out} come after new ones" in err) == bool(out_of_order)
 
 
+@pytest.mark.parametrize(("first", "second"), [(False, True), (True, False)])
+def test_a_rerun_with_other_with_text_is_refused(tagger: Tagger, tmp_path: Path, first: bool, second: bool) -> None:
+    # lines with their text and lines without went into one output
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_jsonl(src, 2)
+    run_job(tagger, src, out, with_text=first, progress=False)
+    before = out.read_bytes()
+    _write_jsonl(src, 3)
+    with pytest.raises(ConfigError, match=f"written {'with' if first else 'without'} --with-text"):
+        run_job(tagger, src, out, with_text=second, progress=False)
+    assert out.read_bytes() == before
+    run_job(tagger, src, out, with_text=first, progress=False)
+    assert _ids(out) == [f"doc-{i:05d}" for i in range(3)]
+
+
 @pytest.mark.slow
 def test_resume_after_sigkill_has_every_id_once_in_order(tagger: Tagger, checkpoint: Path, tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"

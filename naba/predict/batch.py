@@ -201,6 +201,7 @@ def _run(
     shard.barrier()
     if shard.rank != 0:
         done = resume_output(output, repair=False)
+    _check_with_text(output, with_text)
     # also a run of one process: parts of a sharded run hold documents the output does not
     _check_parts(output, shard.world)
     if shard.world > 1:
@@ -324,6 +325,19 @@ def _tag_into(
 def part_path(output: Path, rank: int, world: int) -> Path:
     """Where process ``rank`` of ``world`` appends its share of ``output``."""
     return output.with_name(f"{output.name}.part-{rank:03d}-of-{world:03d}")
+
+
+def _check_with_text(output: Path, with_text: bool) -> None:
+    # lines with their text and lines without in one output: its readers take it for one or the other
+    try:
+        with output.open("rb") as fh:
+            first = fh.readline()
+    except FileNotFoundError:
+        return
+    if first and ("text" in json.loads(first)) != with_text:
+        was, now = ("with", "without") if not with_text else ("without", "with")
+        raise ConfigError(f"{output}: its lines were written {was} --with-text; rerun {was} it, "
+                          f"or {now} it into another output")
 
 
 def _check_parts(output: Path, world: int) -> None:
