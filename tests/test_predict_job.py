@@ -143,6 +143,18 @@ def test_a_rerun_with_other_with_text_is_refused(tagger: Tagger, tmp_path: Path,
     assert _ids(out) == [f"doc-{i:05d}" for i in range(3)]
 
 
+@pytest.mark.parametrize(("rank", "part"), [(0, 0), (0, 1), (1, 0), (1, 1)])  # every process, whichever part
+def test_a_sharded_rerun_with_other_with_text_is_refused(tagger: Tagger, tmp_path: Path, rank: int, part: int) -> None:
+    # until the merge a sharded run's lines are all in its parts, which the output's first line did not check
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_jsonl(src, 4)
+    part_path(out, part, 2).write_text('{"id": "doc-00001", "text": "x", "spans": []}\n')
+    with pytest.raises(ConfigError, match="written with --with-text"):
+        run_job(tagger, src, out, progress=False, shard=Shard(rank=rank, world=2))
+    assert part_path(out, part, 2).read_text() == '{"id": "doc-00001", "text": "x", "spans": []}\n'
+    assert not part_path(out, 1 - part, 2).exists()
+
+
 @pytest.mark.slow
 def test_resume_after_sigkill_has_every_id_once_in_order(tagger: Tagger, checkpoint: Path, tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"

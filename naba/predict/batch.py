@@ -201,7 +201,9 @@ def _run(
     shard.barrier()
     if shard.rank != 0:
         done = resume_output(output, repair=False)
-    _check_with_text(output, with_text)
+    # the parts too: a sharded run's lines are all in them until its merge
+    for path in [output, *(part_path(output, r, shard.world) for r in range(shard.world) if shard.world > 1)]:
+        _check_with_text(path, with_text)
     # also a run of one process: parts of a sharded run hold documents the output does not
     _check_parts(output, shard.world)
     if shard.world > 1:
@@ -334,7 +336,8 @@ def _check_with_text(output: Path, with_text: bool) -> None:
             first = fh.readline()
     except FileNotFoundError:
         return
-    if first and ("text" in json.loads(first)) != with_text:
+    # (a torn first line, not repaired yet in another process's part, says nothing)
+    if first.endswith(b"\n") and ("text" in json.loads(first)) != with_text:
         was, now = ("with", "without") if not with_text else ("without", "with")
         raise ConfigError(f"{output}: its lines were written {was} --with-text; rerun {was} it, "
                           f"or {now} it into another output")
