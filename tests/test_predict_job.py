@@ -350,6 +350,32 @@ def test_one_shard_of_two_takes_every_other_document(tagger: Tagger, tmp_path: P
     assert _ids(part_path(out, 1, 2)) == ids[1::2]
 
 
+@pytest.mark.parametrize(
+    "second",
+    [
+        ["x", "a", "b", "c", "d"],  # a document put first: a and b now belong to the other process
+        ["x", "y", "a", "b", "c", "d"],  # two: a and b come after new documents of their own processes
+        ["b", "a", "c", "d"],
+    ],
+)
+def test_a_sharded_resume_on_a_changed_input_is_refused(tagger: Tagger, tmp_path: Path, second: list[str]) -> None:
+    # the parts of a killed run hold the documents the old input gave each process: a resume on another
+    # order tagged a and b again in the other process's part, and the merge wrote each of them twice
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    part_path(out, 0, 2).write_text('{"id": "a", "spans": []}\n')
+    part_path(out, 1, 2).write_text('{"id": "b", "spans": []}\n')
+    src.write_text("".join(json.dumps({"id": i, "text": f"قال {i}"}) + "\n" for i in second))
+    refused = 0
+    for rank in (1, 0):  # process 0 merges, once the barrier (none here) is passed
+        try:
+            run_job(tagger, src, out, progress=False, shard=Shard(rank=rank, world=2))
+        except ConfigError as exc:
+            assert "the input changed since that run was killed" in str(exc)
+            refused += 1
+    assert refused == 2
+    assert not out.exists() or _ids(out) == []
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", ["0", "1"])  # 1: each process with a host worker, as on a GPU node
 def test_torchrun_two_processes_match_one(tagger: Tagger, checkpoint: Path, tmp_path: Path, workers: str) -> None:

@@ -221,7 +221,7 @@ def _run(
             checked = checked_ids(checked, check_id, source=str(input_path))
         records = _todo(
             checked,
-            done=done, mine=mine, shard=shard, rejects=sink, counts=counts,
+            done=done, mine=mine, shard=shard, rejects=sink, counts=counts, part=target, source=str(input_path),
         )
         written = _tag_into(
             tagger, records, target, batch_tokens=batch_tokens, chunk_docs=chunk_docs,
@@ -268,9 +268,11 @@ def _todo(
     shard: Shard,
     rejects: IO[str] | None,
     counts: dict[str, int],
+    part: Path,
+    source: str,
 ) -> Iterator[Record]:
     """This process's documents still to tag; rejects written on the way (by process 0)."""
-    j = 0
+    j = k = 0  # documents still to do, and this process's share of them
     for item in items:
         if isinstance(item, Reject):
             counts["rejected"] += 1
@@ -284,9 +286,20 @@ def _todo(
             counts["out_of_order"] += j > 0
             continue
         owner, j = j % shard.world, j + 1
+        # a part holds this process's first documents as the input gave them out when it was written:
+        # on another order they would be tagged again (by another process, or out of place) and
+        # merged twice or out of order
+        ours = item.id in mine
+        if ours if owner != shard.rank else ours != (k < len(mine)):
+            raise ConfigError(
+                f"{source}: line {item.line} (id {item.id!r}) is not where it was when {part} was written: "
+                "the input changed since that run was killed; rerun on the input it had, or delete its "
+                f"part files ({shard.world}) to tag their documents again"
+            )
         if owner != shard.rank:
             continue
-        if item.id in mine:
+        k += 1
+        if ours:
             counts["skipped"] += 1
             continue
         yield item
