@@ -270,6 +270,27 @@ def test_resume_output_refuses_lines_that_are_not_predictions(tmp_path: Path, li
     assert path.read_bytes() == content
 
 
+@pytest.mark.parametrize(
+    ("content", "where"),
+    [
+        # -o naming a file of someone else's without a last newline: its last line was cut as torn
+        # before it was found not to be naba's output; a one-line corpus was emptied and written over
+        (b'{"id": "a", "text": "x", "spans": [{"start": 0, "end": 1, "label": "ACTOR"}]}', "line 1"),
+        (b'{"id": "a", "spans": []}\n{"id": 1, "text": "x", "label": []}', "line 2"),
+        (b'{\n  "id": "a"\n}', "line 1"),  # a JSON document
+        (b'{"id": "a", "spans": []}\nid,text', "line 2"),  # a CSV file's torn line is no line of ours
+    ],
+)
+def test_resume_output_cuts_nothing_of_a_file_that_is_not_predictions(
+    tmp_path: Path, content: bytes, where: str
+) -> None:
+    path = tmp_path / "out.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=f"{where}: not a naba prediction line"):
+        resume_output(path)
+    assert path.read_bytes() == content
+
+
 def test_resume_of_a_missing_output_is_empty(tmp_path: Path) -> None:
     assert resume_output(tmp_path / "none.jsonl") == set()
 

@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from naba.corpus.fileio import JSONL_SUFFIXES, write_error
 from naba.errors import DataError, Problem
@@ -307,28 +307,35 @@ def resume_output(path: str | Path, *, repair: bool = True) -> set[str]:
     path = Path(path)
     if not path.exists():
         return set()
-    with path.open("r+b" if repair else "rb") as fh:
-        data_end = fh.seek(0, os.SEEK_END)
-        if data_end and repair:
-            # a crash mid-write leaves bytes after the last newline: cut them off
-            keep = _last_newline_end(fh, data_end)
-            if keep != data_end:
-                fh.truncate(keep)
-                fh.flush()
-                os.fsync(fh.fileno())
     done: set[str] = set()
+    keep = 0
+    # every line is checked before anything is cut: the last line of a file that is not naba's output
+    # (a corpus written without a last newline) is no torn line of ours
     with path.open("rb", buffering=READ_BUFFER) as fh:
         for number, raw in enumerate(fh, start=1):
+            torn = not raw.endswith(b"\n")  # a crash mid-write leaves bytes after the last newline
             try:
                 obj = json.loads(raw.decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError):
                 obj = None
-            if not _prediction(obj):
+            if torn and (_prediction(obj) or (obj is None and _LINE_HEAD.startswith(raw[: len(_LINE_HEAD)]))):
+                break
+            if torn or not _prediction(obj):
                 raise DataError(
                     Problem(str(path), f"line {number}", "not a naba prediction line; will not append to it")
                 ) from None
             done.add(obj["id"])
+            keep += len(raw)
+    if repair and keep != path.stat().st_size:
+        with path.open("r+b") as fh:
+            fh.truncate(keep)
+            fh.flush()
+            os.fsync(fh.fileno())
     return done
+
+
+# how every line prediction_line writes begins (the id is always a string)
+_LINE_HEAD = b'{"id": "'
 
 
 def _prediction(obj: Any) -> bool:
@@ -341,19 +348,6 @@ def _prediction(obj: Any) -> bool:
         and obj.keys() <= {"id", "text", "spans"}
         and all(isinstance(s, dict) and "layer" in s and "score" in s for s in obj["spans"])
     )
-
-
-def _last_newline_end(fh: IO[bytes], size: int, block: int = 1 << 16) -> int:
-    pos = size
-    while pos > 0:
-        start = max(0, pos - block)
-        fh.seek(start)
-        chunk = fh.read(pos - start)
-        idx = chunk.rfind(b"\n")
-        if idx >= 0:
-            return start + idx + 1
-        pos = start
-    return 0
 
 
 class Appender:
