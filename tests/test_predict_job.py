@@ -370,7 +370,7 @@ def test_a_sharded_resume_on_a_changed_input_is_refused(tagger: Tagger, tmp_path
         try:
             run_job(tagger, src, out, progress=False, shard=Shard(rank=rank, world=2))
         except ConfigError as exc:
-            assert "the input changed since that run was killed" in str(exc)
+            assert "the input changed since a killed run wrote" in str(exc)
             refused += 1
     assert refused == 2
     assert not out.exists() or _ids(out) == []

@@ -292,9 +292,9 @@ def _todo(
         ours = item.id in mine
         if ours if owner != shard.rank else ours != (k < len(mine)):
             raise ConfigError(
-                f"{source}: line {item.line} (id {item.id!r}) is not where it was when {part} was written: "
-                "the input changed since that run was killed; rerun on the input it had, or delete its "
-                f"part files ({shard.world}) to tag their documents again"
+                f"{source}: line {item.line} (id {item.id!r}): the input changed since a killed run wrote {part} "
+                "(its documents are no longer the first this process gets); rerun on the input it had, or delete "
+                f"the {shard.world} part files to tag their documents again"
             )
         if owner != shard.rank:
             continue
