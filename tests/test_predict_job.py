@@ -316,6 +316,19 @@ def test_a_merge_interrupted_between_the_part_deletions_is_finished(tmp_path: Pa
     assert _ids(out) == ["1", "2", "3"] and not part_path(out, 1, 2).exists()
 
 
+def test_a_merge_interrupted_before_the_parts_were_deleted_resumes_on_a_grown_input(
+    tagger: Tagger, tmp_path: Path
+) -> None:
+    # the part's lines, merged already, were taken for the first documents this process still had to do
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    out.write_text('{"id": "a", "spans": []}\n{"id": "b", "spans": []}\n')  # merged, then the crash
+    part_path(out, 0, 2).write_text('{"id": "a", "spans": []}\n')
+    src.write_text("".join(json.dumps({"id": i, "text": f"قال {i}"}) + "\n" for i in "abcd"))  # c, d added
+    for rank in (1, 0):
+        run_job(tagger, src, out, progress=False, shard=Shard(rank=rank, world=2))
+    assert _ids(out) == ["a", "b", "c", "d"]
+
+
 def test_merge_parts_refuses_uneven_shares(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     part_path(out, 0, 2).write_text('{"id": "1"}\n')

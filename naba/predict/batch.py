@@ -208,7 +208,8 @@ def _run(
     _check_parts(output, shard.world)
     if shard.world > 1:
         target = part_path(output, shard.rank, shard.world)
-        mine = resume_output(target)
+        # less what a merge killed before it deleted the parts has put in the output already
+        mine = resume_output(target) - done
     else:
         target, mine = output, set()
 
