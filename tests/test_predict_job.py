@@ -155,6 +155,17 @@ def test_a_sharded_rerun_with_other_with_text_is_refused(tagger: Tagger, tmp_pat
     assert not part_path(out, 1 - part, 2).exists()
 
 
+@pytest.mark.parametrize("first", [b"garbage\n", b"[1, 2]\n", b'{"id": "a", "label": []}\n'])
+def test_a_part_that_is_not_predictions_is_a_data_error(tagger: Tagger, tmp_path: Path, first: bytes) -> None:
+    # the --with-text check of the parts read them before their process had checked them: a raw JSON error
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_jsonl(src, 2)
+    part_path(out, 0, 2).write_bytes(first)
+    with pytest.raises(DataError, match="line 1: not a naba prediction line"):
+        run_job(tagger, src, out, progress=False, shard=Shard(rank=0, world=2))
+    assert part_path(out, 0, 2).read_bytes() == first
+
+
 @pytest.mark.slow
 def test_resume_after_sigkill_has_every_id_once_in_order(tagger: Tagger, checkpoint: Path, tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"

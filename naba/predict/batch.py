@@ -350,8 +350,11 @@ def _check_with_text(output: Path, with_text: bool) -> None:
             first = fh.readline()
     except FileNotFoundError:
         return
-    # (a torn first line, not repaired yet in another process's part, says nothing)
-    if first.endswith(b"\n") and ("text" in json.loads(first)) != with_text:
+    try:
+        obj = json.loads(first)
+    except ValueError:  # a torn line, not cut yet in another process's part, or damage its process reports
+        return
+    if isinstance(obj, dict) and ("text" in obj) != with_text:
         was, now = ("with", "without") if not with_text else ("without", "with")
         raise ConfigError(f"{output}: its lines were written {was} --with-text; rerun {was} it, "
                           f"or {now} it into another output")
