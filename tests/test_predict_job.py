@@ -491,6 +491,13 @@ def test_cli_predict_no_fast_path_runs_transformers_forward(checkpoint: Path, tm
           "{tmp}/o.json"], 2, "o.json: the rejects file is the output"),
         (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/o.conll", "--format", "conll", "--rejects",
           "{tmp}/./o.conll"], 2, "o.conll: the rejects file is the output"),
+        # a .txt file in the input folder: a rerun read the output as one more document
+        (["predict", "{ckpt}", "{tmp}/sub", "-o", "{tmp}/sub/tags.txt"], 2,
+         "tags.txt: the output is a .txt file in the input folder"),
+        (["predict", "{ckpt}", "{tmp}/sub", "-o", "{tmp}/o.jsonl", "--rejects", "{tmp}/sub/../sub/bad.TXT"], 2,
+         "bad.TXT: the rejects file is a .txt file in the input folder"),
+        (["predict", "{ckpt}", "{tmp}/sub/", "-o", "{tmp}/sub/tags.txt", "--format", "conll"], 2,
+         "tags.txt: the output is a .txt file in the input folder"),
         (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/sub"], 2, "is a folder"),
         # was found only once the whole corpus was tagged into o.jsonl: exit 1, the rejects lost
         (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/o.jsonl", "--rejects", "{tmp}/sub"], 2,

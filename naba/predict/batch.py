@@ -255,10 +255,19 @@ def _check_paths(input_path: Path, output: Path, rejects: Path) -> None:
         raise ConfigError(f"{rejects}: the rejects file is the input; choose another --rejects")
     if same_file(rejects, output):
         raise ConfigError(f"{rejects}: the rejects file is the output; choose another --rejects")
+    for path, what in ((output, "the output"), (rejects, "the rejects file")):
+        if in_text_folder(path, input_path):
+            raise ConfigError(f"{path}: {what} is a .txt file in the input folder, whose .txt files are its "
+                              "documents (a rerun would tag it); choose another name or folder")
     if output.is_dir():
         raise ConfigError(f"{output}: is a folder; the output is a file")
     if rejects.is_dir():
         raise ConfigError(f"{rejects}: is a folder; the rejects file is a file")
+
+
+def in_text_folder(path: Path, input_path: Path) -> bool:
+    """Whether ``path`` is one of the files a folder input ``input_path`` reads as documents."""
+    return input_path.is_dir() and path.suffix.lower() == ".txt" and same_file(path.parent, input_path)
 
 
 def _todo(

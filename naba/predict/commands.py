@@ -155,7 +155,14 @@ def _argv_text(text: str) -> str:
 def _predict(args: argparse.Namespace) -> int:
     from naba.corpus.fileio import remove_temp_files
     from naba.errors import ConfigError
-    from naba.predict.batch import current_shard, default_rejects, job_device, run_job, same_file
+    from naba.predict.batch import (
+        current_shard,
+        default_rejects,
+        in_text_folder,
+        job_device,
+        run_job,
+        same_file,
+    )
     from naba.predict.io import input_kind
     from naba.predict.tagger import Tagger
 
@@ -169,6 +176,9 @@ def _predict(args: argparse.Namespace) -> int:
     work = output.with_name(output.name + ".work.jsonl") if exporting else output
     if exporting and same_file(output, Path(args.input)):
         raise ConfigError(f"{output}: the output is the input; choose another -o")
+    if exporting and in_text_folder(output, Path(args.input)):
+        raise ConfigError(f"{output}: the output is a .txt file in the input folder, whose .txt files are its "
+                          "documents (a rerun would tag it); choose another name or folder")
     if exporting and args.rejects is not None and same_file(Path(args.rejects), output):
         # the job checks the rejects against its work file; the export would replace them
         raise ConfigError(f"{args.rejects}: the rejects file is the output; choose another --rejects")
