@@ -674,7 +674,8 @@ def test_gpu_batch_job_starts_a_process_per_gpu_torch_sees(tmp_path: Path, gpus:
 
 def test_gpu_batch_job_without_an_answer_about_gpus_runs_one_process(tmp_path: Path) -> None:
     # a driver that did not answer nvidia-smi stopped the script at once, with no word and no log
-    done, launch = _stub_job(tmp_path, gpus="fail", MODEL=str(tmp_path / "none"), INPUT="/in.jsonl",
+    (tmp_path / "in.jsonl").write_text('{"id": "a", "text": "نص"}\n', encoding="utf-8")  # checked before the model
+    done, launch = _stub_job(tmp_path, gpus="fail", MODEL=str(tmp_path / "none"), INPUT=str(tmp_path / "in.jsonl"),
                              OUTPUT=str(tmp_path / "o.jsonl"))
     log = (tmp_path / "o.log").read_text()
     assert launch == [] and "1 process(es)" in log and "cannot load" in log
