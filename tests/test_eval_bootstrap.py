@@ -166,3 +166,21 @@ def test_compare_refuses_a_confidence_outside_0_1_as_evaluate_does(confidence):
         evaluate(gold, pred, samples=10, confidence=confidence)
     with pytest.raises(ValueError, match="confidence must be between 0 and 1"):
         compare(gold, pred, gold, samples=10, confidence=confidence)
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        pytest.param(lambda docs: docs[::-1], id="reversed (a brat folder reads back sorted by file name)"),
+        pytest.param(lambda docs: docs[1::2] + docs[::2], id="interleaved"),
+    ],
+)
+@pytest.mark.parametrize("run", ["evaluate", "compare"])
+def test_intervals_do_not_depend_on_the_order_of_the_gold_documents(order, run):
+    # the same gold read from JSONL and from a brat folder (sorted by file name) gave other intervals
+    gold, pred = _corpus(12, 4, noise=0.5)
+    other = [Document(g.id, g.text, g.spans[k % 3:]) for k, g in enumerate(gold)]
+    if run == "evaluate":
+        assert evaluate(order(gold), pred, samples=50, seed=3) == evaluate(gold, pred, samples=50, seed=3)
+    else:
+        assert compare(order(gold), pred, other, samples=50, seed=3) == compare(gold, pred, other, samples=50, seed=3)

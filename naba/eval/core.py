@@ -42,7 +42,9 @@ def evaluate(
     ``scores[layer][family][label | "micro" | "macro"]`` holds precision, recall, f1, the counts
     behind them and, when ``samples > 0``, ``precision_ci``/``recall_ci``/``f1_ci`` = [low, high].
     """
-    table = count_table(gold, pred, scheme=scheme, layers=layers)
+    # resampled in id order: the same gold read from JSONL or from a brat folder (sorted by file
+    # name) must give the same intervals for the same seed
+    table = count_table(_by_id(gold), pred, scheme=scheme, layers=layers)
     scores = to_python(scores_from_totals(table, table.matrix.sum(0)))
     out = {
         "documents": len(table.doc_ids),
@@ -80,14 +82,18 @@ def compare(
     """
     if samples <= 0:
         raise ValueError("compare needs at least one bootstrap sample")
-    table_a = count_table(gold, pred_a, scheme=scheme, layers=layers)
-    table_b = count_table(gold, pred_b, scheme=scheme, layers=layers)
+    table_a = count_table(_by_id(gold), pred_a, scheme=scheme, layers=layers)
+    table_b = count_table(_by_id(gold), pred_b, scheme=scheme, layers=layers)
     return {
         "documents": len(table_a.doc_ids),
         "layers": list(table_a.labels),
         "bootstrap": {"samples": samples, "seed": seed, "confidence": confidence, "method": PAIRED_METHOD},
         "metrics": bootstrap.paired(table_a, table_b, samples=samples, seed=seed, confidence=confidence),
     }
+
+
+def _by_id(docs: Sequence[Document]) -> list[Document]:
+    return sorted(docs, key=lambda d: d.id)
 
 
 def aggregate_folds(folds: Sequence[Mapping]) -> dict:
