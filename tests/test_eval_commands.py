@@ -226,6 +226,54 @@ def test_eval_reads_label_studio_gold_of_one_text_object(tmp_path, capsys, extra
         assert metrics["scores"]["entity"]["span_exact"]["micro"]["f1"] == 1.0
 
 
+def _ls_half_annotated(folder: Path) -> Path:
+    # d1 annotated in Label Studio, d2 still holding only naba predict's pre-annotations
+    region = {"id": "r", "type": "labels", "from_name": "label", "to_name": "text",
+              "value": {"start": 4, "end": 16, "text": T1[4:16], "labels": ["ACTOR"]}}
+    tasks = [{"id": 7, "data": {"text": T1, "id": "d1"}, "annotations": [{"result": [region]}]},
+             {"id": 8, "data": {"text": T2, "id": "d2"}, "predictions": [{"result": []}]}]
+    (folder / "gold.json").write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    return folder / "gold.json"
+
+
+def _doccano_in_codepoints(folder: Path) -> Path:
+    # offsets counted in Python: read as doccano's UTF-16 the span's start splits the first emoji
+    line = {"id": "d1", "text": "😀😀 " + T1, "label": [[1, 2, "ACTOR"]]}
+    (folder / "gold.jsonl").write_text(json.dumps(line, ensure_ascii=False) + "\n", encoding="utf-8")
+    return folder / "gold.jsonl"
+
+
+def _brat_discontinuous(folder: Path) -> Path:
+    (folder / "gold").mkdir()
+    (folder / "gold" / "d1.txt").write_text(T1, encoding="utf-8")
+    (folder / "gold" / "d1.ann").write_text(f"T1\tACTOR 4 9;10 16\t{T1[4:9]} {T1[10:16]}\n", encoding="utf-8")
+    return folder / "gold"
+
+
+@pytest.mark.parametrize(
+    ("make", "fmt", "span", "option", "hint"),
+    [
+        # each reader error names a naba data option that naba eval refused as 'unrecognized arguments'
+        (_ls_half_annotated, [], (4, 16), ["--source", "annotations"], "--source annotations"),
+        (_doccano_in_codepoints, ["--format", "doccano"], (1, 2), ["--input-offsets", "codepoints"], "--input-offsets codepoints"),
+        (_brat_discontinuous, [], (4, 16), ["--discontinuous", "merge"], "discontinuous='merge'"),
+    ],
+)
+def test_eval_takes_the_reader_options_its_gold_errors_name(tmp_path, capsys, make, fmt, span, option, hint):
+    gold = make(tmp_path)
+    pred = tmp_path / "pred.jsonl"
+    lines = [{"id": "d1", "spans": [{"start": span[0], "end": span[1], "label": "ACTOR"}]}]
+    if gold.suffix == ".json":
+        lines.append({"id": "d2", "spans": []})
+    pred.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    argv = ["eval", "--data", str(gold), *fmt, "--pred", str(pred), "--out", str(tmp_path / "o"), "--bootstrap", "0"]
+    assert main(argv) == 1
+    assert hint in capsys.readouterr().err
+    assert main([*argv, *option]) == 0
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["scores"]["entity"]["span_exact"]["micro"]["f1"] == 1.0
+
+
 def test_bio_repair_applies_to_conll_predictions_beside_jsonl_gold(tmp_path, capsys):
     gold = tmp_path / "gold.jsonl"
     gold.write_text('{"id": "a", "text": "قال الجيش"}\n', encoding="utf-8")

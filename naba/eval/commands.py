@@ -48,6 +48,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--text-key", help="Label Studio files: the data field holding the text (default 'text')")
     p.add_argument("--to-name", help="Label Studio files: the Text object whose regions are read (see naba data)")
+    # the gold's alone: the readers' errors name them, and a predictions file is read as naba wrote it
+    p.add_argument(
+        "--source", choices=["auto", "annotations", "predictions"],
+        help="Label Studio --data: read its annotations or its predictions (default 'auto', see naba data)",
+    )
+    p.add_argument(
+        "--input-offsets", dest="offsets_in", choices=["auto", "codepoints", "utf16"],
+        help="Label Studio or doccano --data: its offset unit (see naba data)",
+    )
+    p.add_argument("--discontinuous", choices=["error", "merge", "split"], help="brat --data: discontinuous spans")
     p.add_argument("--layers", help="comma-separated layers to score (default: the model's, else all)")
     p.add_argument("--out", help="output folder")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (0: none)")
@@ -162,9 +172,14 @@ def _scheme(args: argparse.Namespace) -> LabelScheme:
 
 
 def _read_gold(args: argparse.Namespace, scheme: LabelScheme) -> list[Document]:
+    from naba.corpus import formats
     from naba.corpus.formats import read
 
-    return read(args.data, format=args.format, scheme=scheme, **_reader_options(args, args.data, args.format))
+    options = _reader_options(args, args.data, args.format)
+    name = formats.canonical(args.format) if args.format else formats.detect(args.data)
+    gold_only = {"source": args.source, "offsets": args.offsets_in, "discontinuous": args.discontinuous}
+    options.update({k: v for k, v in gold_only.items() if v and k in formats.options(name)})
+    return read(args.data, format=args.format, scheme=scheme, **options)
 
 
 def _reader_options(args: argparse.Namespace, path: str | Path, fmt: str | None) -> dict:
