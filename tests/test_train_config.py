@@ -322,3 +322,14 @@ def test_an_alias_bomb_is_a_short_config_error(repo: Path, body: str, words: lis
     assert len(str(err.value)) < 1000
     for word in words:
         assert word in str(err.value)
+
+
+@pytest.mark.parametrize("key", ["data.train", "data.dev", "data.test"])
+@pytest.mark.parametrize("folder", ["brat", "brat/"])
+def test_a_brat_folder_is_data(repo: Path, key: str, folder: str) -> None:
+    # a brat folder, which every naba reader takes, was refused as 'no such data file: .../brat'
+    (repo / "data" / "brat").mkdir()
+    (repo / "data" / "brat" / "d1.txt").write_text("قال محمد", encoding="utf-8")
+    (repo / "data" / "brat" / "d1.ann").write_text("T1\tPER 4 8\tمحمد\n", encoding="utf-8")
+    cfg = load_config(write(repo, "data:\n  train: data/a.jsonl\n"), [f"{key}=data/{folder}"], cwd=repo)
+    assert [Path(p) for p in getattr(cfg.data, key.split(".")[1])] == [repo / "data" / "brat"]

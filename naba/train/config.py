@@ -344,7 +344,8 @@ def _check(cfg: TrainConfig, sources: dict[str, str]) -> None:
         files: list[str] = []
         for pattern in patterns:
             matched = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
-            missing = [f for f in matched if not Path(f).is_file()]
+            # a folder is a brat corpus, as for every naba reader
+            missing = [f for f in matched if not (Path(f).is_file() or Path(f).is_dir())]
             if not matched or missing:
                 fail(key, f"no such data file: {missing[0] if missing else pattern}")
             files.extend(matched)
