@@ -89,6 +89,11 @@ CASES = [
     ("missing-folder", {}, "corpus", None, {}, ["corpus", "no such file or folder"]),
     ("brat-missing-folder", {}, "corpus", "brat", {}, ["corpus", "no such file or folder"]),
     ("unknown-extension", {"c.csv": "a,b\n"}, "c.csv", None, {}, ["c.csv", "cannot tell the format from '.csv'"]),
+    # a doccano export (also .jsonl) read as native JSONL did not say doccano
+    ("jsonl-doccano-label", {"c.jsonl": _j({"id": "a", "text": "قال محمد", "label": [[4, 8, "PER"]]})}, "c.jsonl", None, {},
+     ["line 1", "unknown key(s) ['label']", "a doccano export? read it as doccano (--format doccano"]),
+    ("jsonl-doccano-entities", {"c.jsonl": _j({"id": 3, "text": "قال محمد", "entities": []})}, "c.jsonl", None, {},
+     ["line 1", "unknown key(s) ['entities']", "a doccano export?"]),
     # doccano
     ("doccano-bad-triple", {"d.jsonl": _j({"text": "نص", "label": [[0, 1]]})}, "d.jsonl", "doccano", {},
      ["line 1", "label[0]: expected [start, end, label]"]),

@@ -43,7 +43,11 @@ def _document(record: Any, scheme: LabelScheme, bad: Report) -> Document | None:
         return None
     unknown = sorted(set(record) - _KEYS)
     if unknown:
-        bad(f"unknown key(s) {unknown}; a native record has {sorted(_KEYS)}")
+        hint = ""
+        if {"label", "labels", "entities"} & set(unknown) and "spans" not in record:
+            # doccano's export has .jsonl too, so a file named by its extension lands here
+            hint = ": a doccano export? read it as doccano (--format doccano, format='doccano')"
+        bad(f"unknown key(s) {unknown}; a native record has {sorted(_KEYS)}{hint}")
     doc_id, text = record.get("id"), record.get("text")
     if not isinstance(doc_id, str) or not doc_id:
         bad(f"'id' must be a non-empty string, got {doc_id!r}")
