@@ -848,6 +848,55 @@ def test_a_diverged_run_stops_at_once_and_saves_no_nan_weights(
         assert f"resuming from {checkpoints(run)[-1]}" in (run / "logs" / "train.log").read_text(encoding="utf-8")
 
 
+# runs naba train with layered_loss made NaN on rank NAN_RANK at its NAN_CALL-th call (one process's bad batch)
+NAN_ON_ONE_RANK = """
+import os, sys
+import naba.model as m
+real, calls = m.layered_loss, [0]
+def layered_loss(*args, **kwargs):
+    calls[0] += 1
+    nan = os.environ["RANK"] == os.environ["NAN_RANK"] and calls[0] == int(os.environ["NAN_CALL"])
+    return real(*args, **kwargs) * (float("nan") if nan else 1.0)
+m.layered_loss = layered_loss
+from naba.cli import main
+sys.exit(main(["train", *sys.argv[1:]]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "nan_rank",
+    [
+        # the loss of step 2 is NaN on one process only: that process stopped with the ConfigError, the other
+        # went on into step 3's collectives and died in a gloo "Connection closed by peer" traceback (NCCL:
+        # waits until its timeout); rank 1 alone seeing it, train.log (rank 0's) did not say why the run ended
+        "1",
+        "0",
+    ],
+)
+def test_a_loss_diverging_on_one_of_two_processes_stops_both_at_that_step(
+    tmp_path: Path, corpus: dict[str, Path], nan_rank: str
+) -> None:
+    (tmp_path / "nan_on_one_rank.py").write_text(NAN_ON_ONE_RANK, encoding="utf-8")
+    path = config_file(tmp_path, corpus, optim={"max_steps": 3, "max_grad_norm": 0.0, "warmup_ratio": 0.0},
+                       run={"eval_every": 3, "save_every": 1, "log_every": 10})
+    env = dict(subprocess_env(), NAN_RANK=nan_rank, NAN_CALL="2")
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+         "--master_port", str(free_port()), str(tmp_path / "nan_on_one_rank.py"), str(path), "--no-progress"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    out = result.stdout + result.stderr
+    run = tmp_path / "runs" / "tiny"
+    message = (f"{run}: training diverged at step 2/3: the training loss is NaN or infinite on 1 of 2 processes; "
+               "its weights were not saved (last checkpoint: step-1)")
+    assert result.returncode != 0 and "exitcode  : 2" in out
+    assert "]: Traceback" not in out and "Connection closed" not in out, out[-3000:]
+    assert re.findall(r"^naba: (.*)$", out, flags=re.M)[0].startswith(message)
+    assert (run / "logs" / "train.log").read_text(encoding="utf-8").count(message) == 1
+    assert [p.name for p in checkpoints(run)] == ["step-1"]
+
+
 @pytest.mark.parametrize(
     ("file", "content"),
     [

@@ -284,7 +284,14 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
             value = step_loss.item()
             # under fp16 the grad scaler skips a step whose loss overflowed (the weights stay finite); without
             # one, a non-finite loss has made every weight NaN in the step just taken
-            if accelerator.scaler is None and not math.isfinite(value):
+            if accelerator.scaler is None and world > 1:
+                # all processes stop at this step, as one: a process whose own loss is finite would go on
+                # into the next step's collectives, and hang (NCCL) or fail with a gloo traceback there
+                # (one scalar all-reduce per step)
+                bad = int(accelerator.reduce(torch.tensor(float(not math.isfinite(value)), device=device), "sum"))
+                if bad:
+                    raise diverged(progress.step, f"the training loss is NaN or infinite on {bad} of {world} processes")
+            elif accelerator.scaler is None and not math.isfinite(value):
                 raise diverged(progress.step, f"the training loss is {value}")
             progress.loss_sum += value
             progress.eval_loss_sum += value
