@@ -897,6 +897,44 @@ def test_a_loss_diverging_on_one_of_two_processes_stops_both_at_that_step(
     assert [p.name for p in checkpoints(run)] == ["step-1"]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        # rank 1's own RNG file is missing (a checkpoint copied in part): rank 1 stopped with the ConfigError,
+        # rank 0 logged "resuming from" and went on into training, to die in a gloo traceback ("Connection
+        # closed by peer"; NCCL: a wait until its timeout)
+        ("rng-1.json", "FileNotFoundError"),
+        ("rng-1.safetensors", "FileNotFoundError"),
+    ],
+)
+def test_a_checkpoint_one_process_cannot_read_stops_every_process(
+    tmp_path: Path, corpus: dict[str, Path], monkeypatch: pytest.MonkeyPatch, edit: str, reason: str
+) -> None:
+    path = config_file(tmp_path, corpus, optim={"max_steps": 3}, run={"save_every": 1})
+    kill_after_checkpoint(monkeypatch, 1)
+    with pytest.raises(Killed):
+        train_in_process(path)
+    step = tmp_path / "runs" / "tiny" / "checkpoints" / "step-1"
+    # as if written by 2 processes, but with one file of rank 1 missing
+    state = json.loads((step / "state.json").read_text(encoding="utf-8"))
+    (step / "state.json").write_text(json.dumps({**state, "world": 2}), encoding="utf-8")
+    for suffix in (".json", ".safetensors"):
+        if f"rng-1{suffix}" != edit:
+            (step / f"rng-1{suffix}").write_bytes((step / f"rng-0{suffix}").read_bytes())
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+         "--master_port", str(free_port()), "-m", "naba.train", str(path), "--no-progress"],
+        env=subprocess_env(), capture_output=True, text=True, timeout=300,
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode != 0 and "exitcode  : 2" in out
+    assert "]: Traceback" not in out and "Connection closed" not in out, out[-3000:]
+    message = f"naba: {step / edit}: cannot resume from this checkpoint ({reason}"
+    assert re.findall(r"^naba: .*$", out, flags=re.M)[0].startswith(message)
+    assert "resuming from" not in (tmp_path / "runs" / "tiny" / "logs" / "train.log").read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize(
     ("file", "content"),
     [

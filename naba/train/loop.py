@@ -174,8 +174,19 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
     info = {"preset": cfg.model.preset, "max_length": cfg.model.max_length, "stride": cfg.model.stride}
 
     if resume is not None:
-        progress = load_training_state(resume, optimizer=optimizer, scheduler=scheduler,
-                                       scaler=accelerator.scaler, rank=rank, world=world)
+        error = None
+        try:
+            progress = load_training_state(resume, optimizer=optimizer, scheduler=scheduler,
+                                           scaler=accelerator.scaler, rank=rank, world=world)
+        except ConfigError as exc:
+            error = exc
+        if world > 1:
+            # a file of one process (its rng-R) that cannot be read stops every process, with the same
+            # error: the others would go on into training's collectives and fail there with a gloo traceback
+            first = next((e for e in gather_object([error and str(error)]) if e), None)
+            error = ConfigError(first) if first else None
+        if error is not None:
+            raise error
     else:
         progress = Progress(world=world)
     changes = runtime_changes(cfg, run_dir) if main else []  # before config.yaml is rewritten
