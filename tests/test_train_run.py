@@ -899,6 +899,33 @@ def test_a_loss_diverging_on_one_of_two_processes_stops_both_at_that_step(
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
+    ("lr", "what"),
+    [
+        # step 1 overflows the weights (the same on both processes): each process named its own share of the
+        # loss ("training loss 2.93413" from one, "2.71259" from the other); now both the mean, as logged
+        ("1e39", "its update made weights NaN or infinite (training loss "),
+    ],
+)
+def test_two_processes_stopping_at_diverged_weights_say_the_same(
+    tmp_path: Path, corpus: dict[str, Path], lr: str, what: str
+) -> None:
+    path = config_file(tmp_path, corpus, optim={"max_steps": 2, "max_grad_norm": 0.0, "warmup_ratio": 0.0, "lr": lr},
+                       run={"eval_every": 1, "log_every": 10})
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+         "--master_port", str(free_port()), "-m", "naba.train", str(path), "--no-progress"],
+        env=subprocess_env(), capture_output=True, text=True, timeout=300,
+    )
+    out = result.stdout + result.stderr
+    run = tmp_path / "runs" / "tiny"
+    said = set(re.findall(r"^naba: (.*)$", out, flags=re.M))
+    assert result.returncode != 0 and "]: Traceback" not in out and len(said) == 1, out[-3000:]
+    assert said.pop().startswith(f"{run}: training diverged at step 1/2: {what}")
+    assert checkpoints(run) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
     ("edit", "reason"),
     [
         # rank 1's own RNG file is missing (a checkpoint copied in part): rank 1 stopped with the ConfigError,

@@ -331,7 +331,9 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
             # a step can overflow the weights with a finite loss (the loss is taken before the step): such
             # a model must not become best/ nor a checkpoint, which naba's loader would then refuse
             if (due or saving) and not _finite(unwrapped):
-                raise diverged(step, f"its update made weights NaN or infinite (training loss {value:.6g})")
+                # every process is here (the weights are the same everywhere): the loss of them all, as logged
+                shown = accelerator.reduce(torch.tensor(value, device=device), "mean").item() if world > 1 else value
+                raise diverged(step, f"its update made weights NaN or infinite (training loss {shown:.6g})")
             if evaluated:
                 results = evaluate(unwrapped, splits.dev, dev_windows, space, **eval_kw)
                 done_since = len(progress.evals) and progress.evals[-1]["step"]
