@@ -300,7 +300,7 @@ def _todo(
         # on another order they would be tagged again (by another process, or out of place) and
         # merged twice or out of order
         ours = item.id in mine
-        if ours if owner != shard.rank else ours != (k < len(mine)):
+        if ours != (owner == shard.rank and k < len(mine)):
             raise ConfigError(
                 f"{source}: line {item.line} (id {item.id!r}): the input changed since a killed run wrote {part} "
                 "(its documents are no longer the first this process gets); rerun on the input it had, or delete "
