@@ -865,3 +865,25 @@ def test_an_output_that_cannot_be_opened_is_a_data_error(
     monkeypatch.setattr(Path, "open", refuse)
     with pytest.raises(DataError, match="out.jsonl: cannot write file: Permission denied"):
         run_job(tagger, src, out, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("part", "content", "world", "error"),
+    [
+        ((0, 3), "", 2, "another number of processes"),
+        ((0, 3), "", 1, "another number of processes"),
+        ((1, 2), '{"id": "x", "text": "t", "spans": []}\n', 2, "written with --with-text"),
+        ((0, 2), "not a prediction\n", 2, "not a naba prediction line"),
+    ],
+)
+def test_a_refused_run_leaves_no_new_output(
+    tagger: Tagger, tmp_path: Path, part: tuple[int, int], content: str, world: int, error: str
+) -> None:
+    # the lock made an empty output before the checks refused the run
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_jsonl(src, 2)
+    part_path(out, *part).write_text(content, encoding="utf-8")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises((ConfigError, DataError), match=error):
+        run_job(tagger, src, out, progress=False, shard=Shard(rank=0, world=world))
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -159,6 +159,7 @@ def _lock(output: Path) -> Iterator[None]:
     except ImportError:  # not POSIX: no lock
         yield
         return
+    made = not output.exists()
     try:
         fh = output.open("ab")  # the job appends to it next anyway
     except OSError as exc:
@@ -173,7 +174,16 @@ def _lock(output: Path) -> Iterator[None]:
             # some network file systems (NFS without a lock daemon, Lustre mounted without flock) have no
             # locks: the job goes on, as it did before locks, rather than failing where it ran before
             log.warning("%s: cannot lock it (%s); make sure no other job writes it", output, exc.strerror or exc)
-        yield
+        try:
+            yield
+        except BaseException:
+            # a run refused by a check (parts of another number of processes) leaves no output of its own
+            # making; removed while still locked, so that no other job holds it
+            if made:
+                with contextlib.suppress(OSError):
+                    if output.stat().st_size == 0:
+                        output.unlink()
+            raise
 
 
 def _run(
