@@ -868,6 +868,43 @@ def test_an_output_that_cannot_be_opened_is_a_data_error(
 
 
 @pytest.mark.parametrize(
+    ("output", "parts", "written", "skipped"),
+    [
+        ([], ([], []), 9, 0),  # a first run
+        ([0, 1], ([], []), 7, 2),  # a resume of a merged run
+        ([0, 1], ([2, 4], [3]), 4, 5),  # a resume of a run killed before its merge
+        ([], ([0, 2, 4, 6, 8], [1, 3, 5, 7]), 0, 9),  # killed just before its merge
+    ],
+)
+def test_a_sharded_run_reports_the_whole_jobs_counts(
+    tagger: Tagger, tmp_path: Path, output: list[int], parts: tuple[list[int], list[int]], written: int, skipped: int
+) -> None:
+    # process 0's report counted the output and its own part only: a resume of 3,000 documents said
+    # "536 tagged (964 already there)" where 2,100 were there
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    ids = _write_jsonl(src, 9)
+
+    def lines(numbers: list[int]) -> str:
+        return "".join(json.dumps({"id": ids[n], "spans": []}) + "\n" for n in numbers)
+
+    if output:
+        out.write_text(lines(output), encoding="utf-8")
+    for rank, numbers in enumerate(parts):
+        if numbers:
+            part_path(out, rank, 2).write_text(lines(numbers), encoding="utf-8")
+    barriers = []
+
+    def barrier() -> None:  # process 1 runs its share while process 0 waits at its first barrier
+        barriers.append(1)
+        if len(barriers) == 1:
+            run_job(tagger, src, out, progress=False, shard=Shard(rank=1, world=2))
+
+    result = run_job(tagger, src, out, progress=False, shard=Shard(rank=0, world=2, barrier=barrier))
+    assert _ids(out) == ids
+    assert (result.written, result.skipped, result.rejected) == (written, skipped, 0)
+
+
+@pytest.mark.parametrize(
     ("part", "content", "world", "error"),
     [
         ((0, 3), "", 2, "another number of processes"),

@@ -84,7 +84,8 @@ def job_device(asked: str | None, shard: Shard) -> Any:
 
 @dataclass(frozen=True)
 class JobResult:
-    """What a run of the job did (for this process; process 0 also counts rejects)."""
+    """What a run of the job did: process 0 counts the whole job's documents (all processes'), the
+    others their own share (every process counts the rejects)."""
 
     written: int
     skipped: int
@@ -208,6 +209,9 @@ def _run(
         # leaves their temporary files; nothing writes them now, and each kill would add one
         remove_temp_files(output)
         remove_temp_files(rejects_path)
+        # the other processes' parts as they were before this run (those processes wait at the barrier):
+        # what they skip, counted for the whole job's report
+        theirs = sum(_part_count(part_path(output, r, shard.world), done) for r in range(1, shard.world))
     shard.barrier()
     if shard.rank != 0:
         done = resume_output(output, repair=False)
@@ -241,7 +245,10 @@ def _run(
     if shard.world > 1:
         shard.barrier()
         if shard.rank == 0:
-            merge_parts(output, shard.world, done=done)
+            merged = merge_parts(output, shard.world, done=done)
+            # the whole job's counts: every part line merged was tagged now or found from an earlier run
+            counts["skipped"] += theirs
+            written = merged - len(mine) - theirs
         shard.barrier()
     return JobResult(
         written=written,
@@ -395,8 +402,9 @@ def _new_lines(fh: IO[bytes] | None, done: Collection[str]) -> Iterator[bytes]:
             yield line
 
 
-def merge_parts(output: Path, world: int, *, done: Collection[str] = ()) -> None:
-    """Output lines so far, then the parts round robin (input order), moved into ``output``.
+def merge_parts(output: Path, world: int, *, done: Collection[str] = ()) -> int:
+    """Output lines so far, then the parts round robin (input order), moved into ``output``; returns
+    how many part lines it added.
 
     Part lines whose id is in ``done`` (the output's ids before the run) are left out, so that a
     merge interrupted after the move but before the parts were deleted is not repeated.
@@ -412,11 +420,13 @@ def merge_parts(output: Path, world: int, *, done: Collection[str] = ()) -> None
             # lines already merged (a merge killed after the move) are dropped before the round
             # robin, so that they take no turn: parts unlinked in part, or uneven, still line up
             lines = [_new_lines(fh, done) for fh in handles]
+            added = 0
             for j in itertools.count():
                 line = next(lines[j % world], b"")
                 if not line:
                     break
                 merged.write(line)
+                added += 1
             left = [str(p) for p, it in zip(parts, lines, strict=True) if next(it, b"")]
             if left:
                 raise DataError(Problem(left[0], "", "part file has more lines than its share: not merged"))
@@ -426,3 +436,12 @@ def merge_parts(output: Path, world: int, *, done: Collection[str] = ()) -> None
                 fh.close()
     for p in parts:
         p.unlink(missing_ok=True)
+    return added
+
+
+def _part_count(part: Path, done: set[str]) -> int:
+    """Whole lines of ``part`` whose ids are not in ``done``; 0 for one its process will report damaged."""
+    try:
+        return len(resume_output(part, repair=False) - done)
+    except DataError:
+        return 0

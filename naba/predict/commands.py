@@ -223,11 +223,12 @@ def _predict(args: argparse.Namespace) -> int:
         work.unlink()
     rate = result.written / result.seconds if result.seconds else 0.0
     tok_rate = result.tokens / result.seconds if result.seconds else 0.0
-    share = f" (process 0 of {shard.world}: its share; all parts merged)" if shard.world > 1 else ""
+    # the documents are the whole job's; the tokens process 0's own
+    share, on = (f" by {shard.world} processes", " on process 0") if shard.world > 1 else ("", "")
     print(
         f"naba predict: {result.written} document(s) tagged into {output}{share}"
         f" ({result.skipped} already there), {result.rejected} rejected -> {result.rejects};"
-        f" {rate:,.1f} docs/s, {tok_rate:,.0f} tokens/s",
+        f" {rate:,.1f} docs/s, {tok_rate:,.0f} tokens/s{on}",
         file=sys.stderr,
     )
     if result.foreign:
