@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import listing
@@ -442,3 +443,32 @@ def test_cli_brat_export_deletes_what_a_killed_export_staged(checkpoint: Path, t
     assert main(["predict", str(checkpoint), str(src), "-o", str(out), "--format", "brat", "--no-progress"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["brat", "brat.rejects.jsonl", "in.jsonl"]
     assert sorted(p.name for p in out.iterdir()) == ["d0.ann", "d0.txt", "d1.ann", "d1.txt"]
+
+
+@pytest.mark.parametrize("fmt", ["labelstudio", "conll"])
+def test_cli_a_second_job_during_the_export_is_refused(
+    checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, fmt: str
+) -> None:
+    # the lock was released before the export: a rerun started then deleted the export's temporary
+    # file as a killed run's, and the first job failed to move it into place
+    from naba.predict import exports
+
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": "d", "text": "قال الجيش السوري"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    out = tmp_path / {"labelstudio": "tasks.json", "conll": "out.conll"}[fmt]
+    args = ["predict", str(checkpoint), str(src), "-o", str(out), "--format", fmt, "--no-progress"]
+    second = []
+    name = "labelstudio_task" if fmt == "labelstudio" else "token_aligned"
+    real = getattr(exports, name)
+
+    def during(*a: Any, **k: Any) -> Any:
+        if not second:
+            second.append(None)
+            second[0] = main(args)
+        return real(*a, **k)
+
+    monkeypatch.setattr(exports, name, during)
+    assert main(args) == 0
+    assert second == [2]
+    assert "another naba predict is writing it now" in capsys.readouterr().err
+    assert out.exists() and not (tmp_path / f"{out.name}.work.jsonl").exists()

@@ -924,3 +924,24 @@ def test_a_refused_run_leaves_no_new_output(
     with pytest.raises((ConfigError, DataError), match=error):
         run_job(tagger, src, out, progress=False, shard=Shard(rank=0, world=world))
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the lock is POSIX flock")
+@pytest.mark.parametrize("world", [1, 2])  # 2: the merge moved a new file into place
+def test_the_output_stays_locked_while_the_job_finishes(tagger: Tagger, tmp_path: Path, world: int) -> None:
+    # naba predict --format X exports after the job: a second job started then ran alongside the export
+    import fcntl
+
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_jsonl(src, 1)
+    held = []
+
+    def finish(result: Any) -> None:
+        with out.open("ab") as other:
+            try:
+                fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                held.append(result.written)
+
+    run_job(tagger, src, out, progress=False, shard=Shard(rank=0, world=world), finish=finish)
+    assert held == [1]

@@ -122,11 +122,14 @@ def run_job(
     progress: bool = True,
     shard: Shard | None = None,
     check_id: Callable[[str], str | None] | None = None,
+    finish: Callable[[JobResult], None] | None = None,
 ) -> JobResult:
     """Tag every document of ``input_path`` into ``output`` (JSONL, input order), resumably.
 
     ``check_id(id)``, if given, returns why a document's id cannot be used (an output format's
     limits), or ``None``; it sees every id in input order, and such documents are rejected.
+    ``finish(result)``, if given, runs on process 0 once the output is complete, with the output
+    still locked (naba predict's export of it: a second job would read it, export it and delete it).
     """
     shard = shard or Shard()
     if rules and (clash := rules_clash(dict(tagger.space.scheme.layers))):
@@ -146,8 +149,13 @@ def run_job(
     # held until the job returns (the process's end releases it, a SIGKILL's too)
     lock = _lock(output) if shard.rank == 0 else contextlib.nullcontext()
     with lock:
-        return _run(tagger, input_path, output, items, rejects_path, batch_tokens=batch_tokens, chunk_docs=chunk_docs,
-                    rules=rules, with_text=with_text, progress=progress, shard=shard, check_id=check_id)
+        result = _run(tagger, input_path, output, items, rejects_path, batch_tokens=batch_tokens, chunk_docs=chunk_docs,
+                      rules=rules, with_text=with_text, progress=progress, shard=shard, check_id=check_id)
+        if finish is not None and shard.rank == 0:
+            # the merge moved a new file into place, which the lock above does not hold
+            with _lock(output) if shard.world > 1 else contextlib.nullcontext():
+                finish(result)
+        return result
 
 
 @contextlib.contextmanager

@@ -209,18 +209,22 @@ def _predict(args: argparse.Namespace) -> int:
         # failed export once the whole corpus is tagged
         files: dict[str, str] = {}
         check_id = functools.partial(id_problem, seen=files)
+
+    def export(_: Any) -> None:
+        # under the job's lock: a second naba predict started now would delete this export's temporary
+        # file as a killed one's, export too, and delete the work file under this one
+        remove_temp_files(output)  # an export killed part way left its temporary file (brat: folder)
+        _export(args, tagger, work, output)
+        work.unlink()
+
     result = run_job(
         tagger, args.input, work, id_field=args.id_field, text_field=args.text_field,
         rejects=args.rejects or default_rejects(output), batch_tokens=args.batch_tokens,
         chunk_docs=args.chunk_docs, rules=args.rules, with_text=args.with_text or exporting,
-        progress=not args.no_progress, shard=shard, check_id=check_id,
+        progress=not args.no_progress, shard=shard, check_id=check_id, finish=export if exporting else None,
     )
     if shard.rank != 0:
         return 0
-    if exporting:
-        remove_temp_files(output)  # an export killed part way left its temporary file (brat: folder)
-        _export(args, tagger, work, output)
-        work.unlink()
     rate = result.written / result.seconds if result.seconds else 0.0
     tok_rate = result.tokens / result.seconds if result.seconds else 0.0
     # the documents are the whole job's; the tokens process 0's own
