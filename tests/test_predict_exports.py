@@ -445,6 +445,26 @@ def test_cli_brat_export_deletes_what_a_killed_export_staged(checkpoint: Path, t
     assert sorted(p.name for p in out.iterdir()) == ["d0.ann", "d0.txt", "d1.ann", "d1.txt"]
 
 
+@pytest.mark.parametrize(
+    ("docs", "exported", "rejected"),
+    [
+        ([("a", ""), ("A", "قال الجيش")], ["A"], []),
+        ([("a", " \n"), ("A", "قال الجيش")], ["A"], []),
+        ([("a", "قال"), ("A", "قال الجيش")], ["a"], ["A"]),  # both exported: still refused
+    ],
+)
+def test_cli_brat_export_an_empty_document_takes_no_file_name(
+    checkpoint: Path, tmp_path: Path, docs: list[tuple[str, str]], exported: list[str], rejected: list[str]
+) -> None:
+    # an empty document "a", never exported, made "A" a reject for sharing its files
+    src, out = tmp_path / "in.jsonl", tmp_path / "brat"
+    src.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in docs), encoding="utf-8")
+    assert main(["predict", str(checkpoint), str(src), "-o", str(out), "--format", "brat", "--no-progress"]) == 0
+    assert sorted(d.id for d in read_brat(out)) == exported
+    rejects = (tmp_path / "brat.rejects.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(x)["id"] for x in rejects] == rejected
+
+
 @pytest.mark.parametrize("fmt", ["labelstudio", "conll"])
 def test_cli_a_second_job_during_the_export_is_refused(
     checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, fmt: str

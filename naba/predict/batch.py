@@ -127,7 +127,8 @@ def run_job(
     """Tag every document of ``input_path`` into ``output`` (JSONL, input order), resumably.
 
     ``check_id(id)``, if given, returns why a document's id cannot be used (an output format's
-    limits), or ``None``; it sees every id in input order, and such documents are rejected.
+    limits), or ``None``; it sees every id of a document with text (empty ones are never exported) in
+    input order, and such documents are rejected.
     ``finish(result)``, if given, runs on process 0 once the output is complete, with the output
     still locked (naba predict's export of it: a second job would read it, export it and delete it).
     """

@@ -129,9 +129,10 @@ def checked_ids(
     items: Iterable[Record | Reject], check: Callable[[str], str | None], *, source: str
 ) -> Iterator[Record | Reject]:
     """Pass items through, turning records whose id ``check`` finds a reason against into rejects
-    (an output format's limits: brat makes a file of each id)."""
+    (an output format's limits: brat makes a file of each id). Empty documents (blank text) are not
+    checked: no export writes them, so their ids take no file name from a later document's."""
     for item in items:
-        if isinstance(item, Record) and (reason := check(item.id)) is not None:
+        if isinstance(item, Record) and item.text.strip() and (reason := check(item.id)) is not None:
             item = Reject(source, item.line, reason, item.id)
         yield item
 
