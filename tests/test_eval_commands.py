@@ -431,3 +431,34 @@ def test_a_rerun_deletes_what_a_killed_evaluation_staged(tmp_path, left):
     assert not (tmp_path / left).exists() and not list(tmp_path.rglob("*.tmp"))
     assert sorted(p.name for p in out.iterdir()) == ["errors.jsonl", "metrics.json", "predictions.jsonl",
                                                      "report.html", "report.md"]
+
+
+def _ls_annotated_and_predicted(folder: Path) -> Path:
+    # a person's ACTOR and a model's LOCATION on the one task of a Label Studio export
+    def region(start: int, end: int, label: str) -> dict:
+        return {"id": "r", "type": "labels", "from_name": "label", "to_name": "text",
+                "value": {"start": start, "end": end, "text": T1[start:end], "labels": [label]}}
+    tasks = [{"id": 7, "data": {"text": T1, "id": "d1"}, "annotations": [{"result": [region(4, 16, "ACTOR")]}],
+              "predictions": [{"result": [region(0, 3, "LOCATION")]}]}]
+    (folder / "export.json").write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    return folder / "export.json"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        # the export on both sides read its annotations on both: a silent 100% F1 for the model's spans
+        ["eval", "--pred", "{f}", "--data", "{f}", "--out", "{o}", "--bootstrap", "0"],
+        ["eval", "compare", "{f}", "{f}", "--data", "{f}", "--bootstrap", "10", "--out", "{o}"],
+    ],
+)
+def test_a_label_studio_export_on_both_sides_scores_its_predictions(tmp_path, capsys, argv):
+    f, o = _ls_annotated_and_predicted(tmp_path), tmp_path / "o"
+    assert main([a.format(f=f, o=o) for a in argv]) == 0
+    if argv[1] == "compare":
+        result = json.loads((o / "compare.json").read_text(encoding="utf-8"))
+        assert result["metrics"]["entity/span_exact/micro/f1"]["a"] == 0.0
+    else:
+        metrics = json.loads((o / "metrics.json").read_text(encoding="utf-8"))
+        assert metrics["scores"]["entity"]["span_exact"]["micro"]["fp"] == 1
+        assert metrics["scores"]["entity"]["span_exact"]["micro"]["f1"] == 0.0

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from naba.corpus.document import Document
-from naba.corpus.fileio import atomic_write, remove_temp_files, staged_files, visible_files
+from naba.corpus.fileio import atomic_write, remove_temp_files, same_file, staged_files, visible_files
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.errors import ConfigError, DataError, ModelLoadError, Problem
 
@@ -222,10 +222,26 @@ def _predictions(
         raise ModelLoadError(
             f"{path}: neither a model (no naba.json here or in best/) nor a brat folder of predictions (no .ann files)"
         )
-    pred = read_predictions(path, gold, scheme=scheme, format=fmt, options=_reader_options(args, path, fmt))
+    options = _reader_options(args, path, fmt)
+    if _is_labelstudio(path, fmt) and same_file(path, Path(args.data)):
+        # the gold is this export's annotations: the system is its predictions (read from the
+        # annotations as well, as source 'auto' does, it scored them against themselves: 100%)
+        options["source"] = "predictions"
+    pred = read_predictions(path, gold, scheme=scheme, format=fmt, options=options)
     # checked here, where the file names are known, so that problems name the files
     align(gold, pred, scheme=scheme, gold_source=str(args.data), pred_source=str(path))
     return pred, None
+
+
+def _is_labelstudio(path: Path, fmt: str | None) -> bool:
+    from naba.corpus import formats
+
+    if fmt == "predictions" or not path.is_file():
+        return False
+    try:
+        return (formats.canonical(fmt) if fmt else formats.detect(path)) == "labelstudio"
+    except (ConfigError, DataError):  # an unknown format: read_predictions says so
+        return False
 
 
 def _layers(args: argparse.Namespace, scheme: LabelScheme, model_layers: Sequence[str] | None) -> list[str]:
