@@ -329,3 +329,43 @@ def test_cli_render_of_a_conll_file_with_stray_i_tags_takes_bio_repair(tmp_path:
     assert "bio_repair" in capsys.readouterr().err and not out.exists()
     assert main(["render", str(src), "-o", str(out), "--bio-repair", "begin"]) == 0
     assert 'data-label="ACTOR" data-layer="entity" data-start="4" data-end="16"' in out.read_text(encoding="utf-8")
+
+
+def _ls_mixed(path: Path) -> Path:
+    # one task annotated in Label Studio, one holding only a model's pre-annotations
+    text = "قال محمد في مصر"
+    region = {"id": "r", "type": "labels", "from_name": "label", "to_name": "text",
+              "value": {"start": 4, "end": 8, "text": "محمد", "labels": ["ACTOR"]}}
+    tasks = [{"id": 1, "data": {"text": text, "id": "d1"}, "annotations": [{"result": [region]}]},
+             {"id": 2, "data": {"text": text, "id": "d2"}, "predictions": [{"result": [region]}]}]
+    path.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def _ls_no_value_text(path: Path) -> Path:
+    # a region without value.text after an emoji: code points and UTF-16 disagree, nothing settles it
+    region = {"id": "r", "type": "labels", "from_name": "label", "to_name": "text",
+              "value": {"start": 6, "end": 10, "labels": ["ACTOR"]}}
+    tasks = [{"id": 1, "data": {"text": "😀 قال محمد", "id": "d1"}, "annotations": [{"result": [region]}]}]
+    path.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "option", "advice"),
+    [
+        # the reader said '--source annotations', which render took for its predicted-input file and ignored
+        (_ls_mixed, ["--source", "annotations"], "--source annotations"),
+        (_ls_no_value_text, ["--input-offsets", "codepoints"], "--input-offsets"),  # render has no --input-offsets
+    ],
+)
+def test_cli_render_reader_advice_is_what_render_can_do(tmp_path: Path, capsys: pytest.CaptureFixture, make,
+                                                        option: list[str], advice: str) -> None:
+    src, out, page = make(tmp_path / "export.json"), tmp_path / "out.jsonl", tmp_path / "page.html"
+    assert main(["render", str(src), "-o", str(page)]) == 1
+    err = capsys.readouterr().err
+    assert f"naba data convert FILE OUT.jsonl {advice}, and give OUT.jsonl" in err
+    assert f"({advice}" not in err
+    assert main(["data", "convert", str(src), str(out), *option]) == 0
+    assert main(["render", str(out), "-o", str(page)]) == 0
+    assert 'data-label="ACTOR"' in page.read_text(encoding="utf-8")

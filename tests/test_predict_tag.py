@@ -170,3 +170,24 @@ def test_tag_text_offsets_in_an_ascii_locale(checkpoint: Path, text: str) -> Non
     table = subprocess.run([sys.executable, "-m", "naba.cli", "tag", str(checkpoint), "--text", text],
                            capture_output=True, env=env, cwd=root, timeout=120)
     assert table.stdout.decode("utf-8").startswith(f"# text-0: {len(text)} characters,")
+
+
+@pytest.mark.parametrize(
+    ("tasks", "advice"),
+    [
+        # tag has no --source: the reader's '--source annotations' was refused as unrecognized
+        ([{"id": 1, "data": {"text": "قال محمد"}, "annotations": [{"result": []}]},
+          {"id": 2, "data": {"text": "قال محمد"}, "predictions": [{"result": []}]}],
+         "naba data convert FILE OUT.jsonl --source annotations, and give OUT.jsonl"),
+        ([{"id": 1, "data": {"text": "😀 قال محمد"}, "annotations": [{"result": [
+            {"type": "labels", "to_name": "text", "value": {"start": 6, "end": 10, "labels": ["ACTOR"]}}]}]}],
+         "naba data convert FILE OUT.jsonl --input-offsets, and give OUT.jsonl"),
+    ],
+)
+def test_tag_a_corpus_file_reader_advice_is_what_tag_can_do(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                           tasks: list, advice: str) -> None:
+    src = tmp_path / "export.json"
+    src.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    assert main(["tag", str(tmp_path / "no-model"), str(src)]) == 1  # the file is read before the model loads
+    err = capsys.readouterr().err
+    assert advice in err and "(--source" not in err and "(--input-offsets)" not in err

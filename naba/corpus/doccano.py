@@ -35,6 +35,7 @@ from naba.corpus.fileio import (
     check_for_write,
     document_line,
     external_id,
+    flags,
     is_int,
     map_label,
     meta_of,
@@ -104,7 +105,8 @@ def _document(record: Any, scheme: LabelScheme, bad: Report, *, default_id: str,
                 inside = 0 <= start <= length16 and 0 <= end <= length16
                 bad(f"{name} [{start}, {end}): " + ("splits a character outside the BMP" if inside else
                     f"out of range for a text of {length16} UTF-16 code units") + " (offsets read as UTF-16 "
-                    "code units, doccano's; offsets='codepoints' (--input-offsets codepoints) reads code points)")
+                    "code units, doccano's; offsets='codepoints' ("
+                    + flags(("offsets", "codepoints")) + ") reads code points)")
                 continue
             start, end = to_cp[start], to_cp[end]
         mapped = map_label(label, scheme, bad, name)
@@ -130,7 +132,7 @@ def _triples(record: dict, bad: Report) -> list[tuple[str, Any, Any, Any]]:
         # naba's own JSONL named as doccano: ignored like other keys, its spans would be lost and
         # every document read (and validated) as unannotated
         bad(f"'spans' ({len(native)} span(s)) is naba's native JSONL, not a doccano export: read the file "
-            "without --format doccano (format='jsonl')")
+            f"without {flags(('format', 'doccano'))} (format='jsonl')")
         return []
     if labels and entities:
         bad(f"record has both '{key}' and 'entities'; a doccano export has one of them")

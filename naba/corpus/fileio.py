@@ -20,6 +20,7 @@ import re
 import secrets
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,6 +30,36 @@ from naba.corpus.validate import check_document, check_unique_ids, has_surrogate
 from naba.errors import DataError, Problem
 
 _BOM = b"\xef\xbb\xbf"
+
+# How the running command is told a reader option, for the advice in the readers' errors: naba
+# data's flags (beside the keywords the messages name for the Python API) unless the command takes
+# them otherwise (naba data convert's --from, naba train's config keys) or not at all (naba render
+# and naba tag: convert the file first), which it says with spelled(). Keyed by option ("*": any).
+DATA_FLAGS = {"format": "--format", "source": "--source", "offsets": "--input-offsets", "text_key": "--text-key",
+              "to_name": "--to-name"}
+CONVERT_FIRST = "here: convert it first, naba data convert FILE OUT.jsonl {flags}, and give OUT.jsonl"
+_SPELLING: ContextVar[dict[str, str] | None] = ContextVar("naba_option_spelling", default=None)
+
+
+def flags(*given: tuple[str, Any]) -> str:
+    """How the running command is told the reader options ``(keyword, value)`` (value None: any)."""
+    said = " ".join(DATA_FLAGS[k] + ("" if v is None else f" {v}") for k, v in given)
+    keywords = ", ".join(f"{k}: {'...' if v is None else v}" for k, v in given)
+    spelling = _SPELLING.get() or {}
+    how = spelling.get(given[0][0], spelling.get("*", "{flags}"))
+    return how.format(flags=said, keywords=keywords, value=given[0][1])
+
+
+@contextlib.contextmanager
+def spelled(spelling: dict[str, str]) -> Iterator[None]:
+    """Readers' advice within says options as ``spelling`` gives them (templates of
+    ``{flags}``, naba data's, ``{keywords}`` and ``{value}``)."""
+    token = _SPELLING.set(spelling)
+    try:
+        yield
+    finally:
+        _SPELLING.reset(token)
+
 # the names of JSON Lines files: what naba predict and naba render read, and naba eval scores
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 

@@ -22,6 +22,7 @@ from naba.corpus.fileio import (
     atomic_write,
     check_for_write,
     document_line,
+    flags,
     is_int,
     map_label,
     meta_of,
@@ -46,7 +47,7 @@ def _document(record: Any, scheme: LabelScheme, bad: Report) -> Document | None:
         hint = ""
         if {"label", "labels", "entities"} & set(unknown) and "spans" not in record:
             # doccano's export has .jsonl too, so a file named by its extension lands here
-            hint = ": a doccano export? read it as doccano (--format doccano, format='doccano')"
+            hint = f": a doccano export? read it as doccano ({flags(('format', 'doccano'))}, format='doccano')"
         bad(f"unknown key(s) {unknown}; a native record has {sorted(_KEYS)}{hint}")
     doc_id, text = record.get("id"), record.get("text")
     if not isinstance(doc_id, str) or not doc_id:

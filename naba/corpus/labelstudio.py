@@ -59,6 +59,7 @@ from naba.corpus.fileio import (
     document_line,
     external_id,
     finish,
+    flags,
     is_int,
     map_label,
     meta_of,
@@ -135,7 +136,8 @@ def read_labelstudio(
         problems.append(Problem(file, "", (
             f"{len(fallback)} task(s) have no annotation but predictions (a model's pre-annotations; first: "
             f"{', '.join(fallback[:3])}), beside {len(sources['annotations'])} annotated task(s): say which to read, "
-            "source='annotations' (--source annotations: the unannotated tasks get no spans) or 'predictions', or "
+            f"source='annotations' ({flags(('source', 'annotations'))}: the unannotated tasks get no spans) or "
+            "'predictions', or "
             "export the annotated tasks alone")))
     if to_name is not None and objects and to_name not in objects:
         # every region skipped as another object's: a misspelt name would read the file as unannotated
@@ -247,14 +249,15 @@ def _on_one_object(
         bad("regions on several objects (" + "; ".join(f"to_name {o!r}: region(s) {', '.join(ids[:3])}"
                                                        for o, ids in sorted(on.items()))
             + f"): naba reads the spans of one Text object, in data.{text_key}: say which with to_name= "
-            "(--to-name) and, where its text is in another data field, text_key= (--text-key)")
+            f"({flags(('to_name', None))}) and, where its text is in another data field, text_key= "
+            f"({flags(('text_key', None))})")
         return []
     for obj in on:
         if not said and obj != text_key and isinstance(data.get(obj), str):
             bad(f"regions of object {obj!r} (to_name; region(s) {', '.join(on[obj][:3])}) would be read "
                 f"in data.{text_key}, but data.{obj} is a text of its own: read them with text_key={obj!r} "
-                f"(--text-key {obj}), or, where object {obj!r} shows data.{text_key}, say both "
-                f"to_name={obj!r} and text_key={text_key!r} (--to-name {obj} --text-key {text_key})")
+                f"({flags(('text_key', obj))}), or, where object {obj!r} shows data.{text_key}, say both "
+                f"to_name={obj!r} and text_key={text_key!r} ({flags(('to_name', obj), ('text_key', text_key))})")
             return []
     return result
 
@@ -326,7 +329,8 @@ def _decode_offsets(text: str, regions: list, bad: Report, *, offsets: str = "au
         # every value.text is found both ways, at different places (repeated text after characters
         # outside the BMP): either choice would be a guess
         bad("offsets fit the text both as code points and as UTF-16 code units, at different places ("
-            + "; ".join(moved[:5]) + "): say which with offsets='codepoints' or 'utf16' (--input-offsets)")
+            + "; ".join(moved[:5]) + "): say which with offsets='codepoints' or 'utf16' "
+            f"({flags(('offsets', None))})")
         return []
     if fitting:
         reading = readings[fitting[0]]
@@ -343,7 +347,7 @@ def _decode_offsets(text: str, regions: list, bad: Report, *, offsets: str = "au
             wrong.append(f"{name} [{start}, {end}) is not a non-empty range within the text ({size})")
         elif shown is None:
             wrong.append(f"{name} [{start}, {end}) has no value.text to tell UTF-16 from code-point offsets: say "
-                         "which with offsets='codepoints' or 'utf16' (--input-offsets)")
+                         f"which with offsets='codepoints' or 'utf16' ({flags(('offsets', None))})")
         elif got is None:
             wrong.append(f"{name} [{start}, {end}) splits a character outside the BMP")
         else:

@@ -105,7 +105,7 @@ def register_tag(subparsers: argparse._SubParsersAction) -> None:
 
 def _tag(args: argparse.Namespace) -> int:
     from naba.corpus.brat import beside, has_suffix
-    from naba.corpus.fileio import read_text
+    from naba.corpus.fileio import CONVERT_FIRST, read_text, spelled
     from naba.corpus.formats import read
     from naba.errors import ConfigError
     from naba.predict.host import with_rule_claims
@@ -114,13 +114,15 @@ def _tag(args: argparse.Namespace) -> int:
     if args.width < 2:  # room for one character and the ellipsis
         raise ConfigError(f"--width must be at least 2, got {args.width}")
     docs: list[tuple[str, str]] = [(f"text-{i}", _argv_text(t)) for i, t in enumerate(args.text)]
-    for name in args.files:
-        path = Path(name)
-        if has_suffix(path, ".txt") and args.format is None and not beside(path, ".ann"):
-            # line ends kept as in the file (no CRLF translation), so offsets count the file's characters
-            docs.append((path.stem, read_text(path, keep_bom=True)))
-        else:
-            docs.extend((d.id, d.text) for d in read(path, format=args.format))
+    # naba tag takes no reader option but --format: the readers' advice says to convert the file first
+    with spelled({"*": CONVERT_FIRST, "format": "{flags}"}):
+        for name in args.files:
+            path = Path(name)
+            if has_suffix(path, ".txt") and args.format is None and not beside(path, ".ann"):
+                # line ends kept as in the file (no CRLF translation), so offsets count the file's characters
+                docs.append((path.stem, read_text(path, keep_bom=True)))
+            else:
+                docs.extend((d.id, d.text) for d in read(path, format=args.format))
     if not docs:
         raise ConfigError("nothing to tag: give one or more FILEs or --text TEXT (see naba tag --help)")
     tagger = Tagger.from_pretrained(args.model, device=args.device)
@@ -288,13 +290,16 @@ def _export(args: argparse.Namespace, tagger: Any, work: Path, output: Path) -> 
 
 
 def _render(args: argparse.Namespace) -> int:
-    from naba.corpus.fileio import atomic_open
+    from naba.corpus.fileio import CONVERT_FIRST, atomic_open, spelled
     from naba.errors import ConfigError
     from naba.predict.render import read_tagged, render_page
 
     if args.limit is not None and args.limit < 0:  # a negative limit drew an empty page, exit 0
         raise ConfigError(f"--limit must be 0 or more, got {args.limit}")
-    docs = list(read_tagged(args.input, source=args.source, limit=args.limit, bio_repair=args.bio_repair))
+    # render's --source is the predicted input, and it takes no other reader option: the readers'
+    # advice (--source annotations, --input-offsets ...) says to convert the file first
+    with spelled({"*": CONVERT_FIRST}):
+        docs = list(read_tagged(args.input, source=args.source, limit=args.limit, bio_repair=args.bio_repair))
     page = render_page(docs, title=_argv_text(args.title or f"naba: {Path(args.input).name}"))
     with atomic_open(args.output) as out:
         out.write(page)
