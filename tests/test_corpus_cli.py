@@ -633,3 +633,23 @@ def test_a_rerun_deletes_what_a_killed_split_or_conversion_staged(tmp_path: Path
     assert main(["data", args[0], str(tmp_path / "all.jsonl"), *args[1:]]) == 0
     assert not (tmp_path / left).exists()
     assert not [p for p in tmp_path.rglob("*.tmp")]
+
+
+@pytest.mark.parametrize(
+    ("line", "wrong", "advice", "fix"),
+    [
+        # naba data convert names the input's format with --from: the reader's '--format doccano' was refused
+        ({"id": 1, "text": "قال محمد", "label": [[4, 8, "ACTOR"]]}, [], "(--from doccano, format='doccano')",
+         ["--from", "doccano"]),
+        ({"id": "d1", "text": "قال محمد", "spans": [{"start": 4, "end": 8, "label": "ACTOR"}]}, ["--from", "doccano"],
+         "without --from doccano (format='jsonl')", []),
+    ],
+)
+def test_convert_reader_advice_names_convert_flags(tmp_path: Path, capsys: pytest.CaptureFixture, line: dict,
+                                                    wrong: list[str], advice: str, fix: list[str]) -> None:
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.json"
+    src.write_text(json.dumps(line, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert main(["data", "convert", str(src), str(out), *wrong]) == 1
+    assert advice in capsys.readouterr().err
+    assert main(["data", "convert", str(src), str(out), *fix]) == 0
+    assert "ACTOR" in out.read_text(encoding="utf-8")

@@ -16,7 +16,7 @@ from naba.corpus import formats
 from naba.corpus.brat import beside, has_suffix
 from naba.corpus.conll import docstart_needed, rebuilt_text
 from naba.corpus.document import Document
-from naba.corpus.fileio import remove_temp_files, same_file, staged_files, visible_files
+from naba.corpus.fileio import remove_temp_files, same_file, spelled, staged_files, visible_files
 from naba.corpus.jsonl import jsonl_text
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.corpus.split import PARTS, empty_fold, kfold, split, split_texts
@@ -277,7 +277,8 @@ def format_stats(stats: dict) -> str:
 def cmd_convert(args: argparse.Namespace) -> int:
     """Read IN completely (any problem: nothing written), then write OUT atomically."""
     scheme = _scheme(args)
-    docs = _read(args.input, args.from_format, args, scheme)
+    with spelled({"format": "--from {value}"}):  # convert names the input's format with --from, not --format
+        docs = _read(args.input, args.from_format, args, scheme)
     out = args.output
     try:
         to = formats.output_format(out, format=args.to_format)
