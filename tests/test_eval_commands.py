@@ -462,3 +462,40 @@ def test_a_label_studio_export_on_both_sides_scores_its_predictions(tmp_path, ca
         metrics = json.loads((o / "metrics.json").read_text(encoding="utf-8"))
         assert metrics["scores"]["entity"]["span_exact"]["micro"]["fp"] == 1
         assert metrics["scores"]["entity"]["span_exact"]["micro"]["f1"] == 0.0
+
+
+def _doccano_export(folder: Path) -> Path:
+    lines = [{"id": "d1", "text": T1, "label": [[4, 16, "ACTOR"]]}, {"id": "d2", "text": T2, "label": []}]
+    (folder / "pred.jsonl").write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines),
+                                       encoding="utf-8")
+    return folder / "pred.jsonl"
+
+
+@pytest.mark.parametrize(
+    ("make", "given", "advice", "fix"),
+    [
+        # a predictions file's reader advised the gold's --source (or --format), which its side does not take
+        (_ls_half_annotated, [], "naba data convert FILE OUT.jsonl --source annotations, and give OUT.jsonl",
+         ["convert", "--source", "annotations"]),
+        (_doccano_export, ["--pred-format", "jsonl"], "(--pred-format doccano, format='doccano')",
+         ["--pred-format", "doccano"]),
+    ],
+)
+def test_eval_predictions_reader_advice_names_what_works_for_pred(tmp_path, capsys, make, given, advice, fix):
+    gold = tmp_path / "gold.jsonl"
+    actor = [{"start": 4, "end": 16, "label": "ACTOR"}]
+    gold.write_text("".join(json.dumps({"id": i, "text": t, "spans": sp}, ensure_ascii=False) + "\n"
+                            for i, t, sp in (("d1", T1, actor), ("d2", T2, []))), encoding="utf-8")
+    pred = make(tmp_path)
+    argv = ["eval", "--data", str(gold), "--out", str(tmp_path / "o"), "--bootstrap", "0"]
+    assert main([*argv, "--pred", str(pred), *given]) == 1
+    err = capsys.readouterr().err
+    assert advice in err and "(--source" not in err and "(--format" not in err
+    if fix[0] == "convert":
+        converted = tmp_path / "converted.jsonl"
+        assert main(["data", "convert", str(pred), str(converted), *fix[1:]]) == 0
+        assert main([*argv, "--pred", str(converted)]) == 0
+    else:
+        assert main([*argv, "--pred", str(pred), *fix]) == 0
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["scores"]["entity"]["span_exact"]["micro"]["tp"] == 1

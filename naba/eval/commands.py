@@ -18,7 +18,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from naba.corpus.document import Document
-from naba.corpus.fileio import atomic_write, remove_temp_files, same_file, staged_files, visible_files
+from naba.corpus.fileio import (
+    CONVERT_FIRST,
+    atomic_write,
+    remove_temp_files,
+    same_file,
+    spelled,
+    staged_files,
+    visible_files,
+)
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.errors import ConfigError, DataError, ModelLoadError, Problem
 
@@ -227,7 +235,9 @@ def _predictions(
         # the gold is this export's annotations: the system is its predictions (read from the
         # annotations as well, as source 'auto' does, it scored them against themselves: 100%)
         options["source"] = "predictions"
-    pred = read_predictions(path, gold, scheme=scheme, format=fmt, options=options)
+    # the gold's own options (--format, --source, --input-offsets) are not the predictions'
+    with spelled({"format": "--pred-format {value}", "source": CONVERT_FIRST, "offsets": CONVERT_FIRST}):
+        pred = read_predictions(path, gold, scheme=scheme, format=fmt, options=options)
     # checked here, where the file names are known, so that problems name the files
     align(gold, pred, scheme=scheme, gold_source=str(args.data), pred_source=str(path))
     return pred, None
