@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 
@@ -172,3 +173,29 @@ def test_exact_span_scores_per_layer(predicted: list[Pred], entity: tuple, claim
         assert (got["precision"], got["recall"], got["f1"]) == pytest.approx(want, abs=1e-6)
     tp = sum(result[k]["tp"] for k in ("entity", "claim"))
     assert result["micro"]["tp"] == tp and result["micro"]["gold"] == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "advice", "fix"),
+    [
+        # naba train takes no --source or --format: its config keys are what the reader's advice must name
+        ("export.json", [{"id": 1, "data": {"text": "قال محمد"}, "annotations": [{"result": []}]},
+                         {"id": 2, "data": {"text": "قال محمد"}, "predictions": [{"result": []}]}],
+         "(data.read_options={source: annotations}: ", "data.read_options={source: annotations}"),
+        ("train.jsonl", {"id": 1, "text": "قال محمد", "label": [[4, 8, "ACTOR"]]},
+         "(data.format=doccano, format='doccano')", "data.format=doccano"),
+    ],
+)
+def test_read_file_advice_names_train_config_keys(tmp_path, name: str, content, advice: str, fix: str) -> None:
+    from naba.errors import DataError
+    from naba.train.config import load_config
+    from naba.train.data import read_file
+
+    path = tmp_path / name
+    path.write_text(json.dumps(content, ensure_ascii=False) + ("\n" if name.endswith(".jsonl") else ""),
+                    encoding="utf-8")
+    with pytest.raises(DataError) as caught:
+        read_file(str(path), fmt=None, scheme=DEFAULT_SCHEME)
+    assert advice in str(caught.value) and "(--" not in str(caught.value)
+    data = load_config(None, [fix, f"data.train={path}"], cwd=tmp_path).data
+    assert len(read_file(str(path), fmt=data.format, scheme=DEFAULT_SCHEME, options=data.read_options)) >= 1

@@ -68,10 +68,13 @@ def load_splits(data: DataConfig) -> Splits:
 
 def read_file(path: str, *, fmt: str | None, scheme: LabelScheme, options: dict | None = None) -> list[Document]:
     """One corpus file through naba's readers (DataError on bad input)."""
+    from naba.corpus.fileio import spelled
     from naba.corpus.formats import read
 
     try:
-        return list(read(path, format=fmt, scheme=scheme, **(options or {})))
+        # the readers' advice names naba data's flags, which naba train does not take: its config keys
+        with spelled({"format": "data.format={value}", "*": "data.read_options={{{keywords}}}"}):
+            return list(read(path, format=fmt, scheme=scheme, **(options or {})))
     except ConfigError as exc:
         raise ConfigError(f"data.format / data.read_options: {path}: {exc}") from None
 
