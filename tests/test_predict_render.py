@@ -369,3 +369,36 @@ def test_cli_render_reader_advice_is_what_render_can_do(tmp_path: Path, capsys: 
     assert main(["data", "convert", str(src), str(out), *option]) == 0
     assert main(["render", str(out), "-o", str(page)]) == 0
     assert 'data-label="ACTOR"' in page.read_text(encoding="utf-8")
+
+
+def _conll_stray_i(path: Path) -> Path:
+    (path / "gold.conll").write_text("قال O\nالجيش I-ACTOR\n", encoding="utf-8")
+    return path / "gold.conll"
+
+
+def _brat_discontinuous(path: Path) -> Path:
+    (path / "gold").mkdir()
+    (path / "gold" / "d1.txt").write_text("قال الجيش السوري", encoding="utf-8")
+    (path / "gold" / "d1.ann").write_text("T1\tACTOR 4 9;10 16\tالجيش السوري\n", encoding="utf-8")
+    return path / "gold"
+
+
+@pytest.mark.parametrize(
+    ("make", "advice", "fix"),
+    [
+        # render has --bio-repair: its advice stays that
+        (_conll_stray_i, "(bio_repair='begin' (--bio-repair begin) treats it as B-)", ["--bio-repair", "begin"]),
+        # render has no --discontinuous: the reader's keyword alone left no way to draw the folder
+        (_brat_discontinuous, "naba data convert FILE OUT.jsonl --discontinuous merge, and give OUT.jsonl", []),
+    ],
+)
+def test_cli_render_keyword_advice_says_how_in_render(tmp_path: Path, capsys: pytest.CaptureFixture, make,
+                                                      advice: str, fix: list[str]) -> None:
+    src, page = make(tmp_path), tmp_path / "page.html"
+    assert main(["render", str(src), "-o", str(page)]) == 1
+    assert advice in capsys.readouterr().err
+    if not fix:  # as advised: converted first
+        assert main(["data", "convert", str(src), str(tmp_path / "out.jsonl"), "--discontinuous", "merge"]) == 0
+        src = tmp_path / "out.jsonl"
+    assert main(["render", str(src), "-o", str(page), *fix]) == 0
+    assert 'data-label="ACTOR"' in page.read_text(encoding="utf-8")

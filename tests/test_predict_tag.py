@@ -191,3 +191,18 @@ def test_tag_a_corpus_file_reader_advice_is_what_tag_can_do(tmp_path: Path, caps
     assert main(["tag", str(tmp_path / "no-model"), str(src)]) == 1  # the file is read before the model loads
     err = capsys.readouterr().err
     assert advice in err and "(--source" not in err and "(--input-offsets)" not in err
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "advice"),
+    [
+        # tag has no --bio-repair: the reader's keyword alone left no way to tag the file
+        ("gold.conll", "قال O\nالجيش I-ACTOR\n", "naba data convert FILE OUT.jsonl --bio-repair begin, and give OUT.jsonl"),
+    ],
+)
+def test_tag_keyword_advice_says_how_in_tag(tmp_path: Path, capsys: pytest.CaptureFixture, name: str, content: str,
+                                            advice: str) -> None:
+    src = tmp_path / name
+    src.write_text(content, encoding="utf-8")
+    assert main(["tag", str(tmp_path / "no-model"), str(src)]) == 1
+    assert advice in capsys.readouterr().err

@@ -184,6 +184,8 @@ def test_exact_span_scores_per_layer(predicted: list[Pred], entity: tuple, claim
          "(data.read_options={source: annotations}: ", "data.read_options={source: annotations}"),
         ("train.jsonl", {"id": 1, "text": "قال محمد", "label": [[4, 8, "ACTOR"]]},
          "(data.format=doccano, format='doccano')", "data.format=doccano"),
+        ("train.conll", "قال O\nالجيش I-ACTOR\n", "(data.read_options={bio_repair: begin})",
+         "data.read_options={bio_repair: begin}"),
     ],
 )
 def test_read_file_advice_names_train_config_keys(tmp_path, name: str, content, advice: str, fix: str) -> None:
@@ -192,8 +194,8 @@ def test_read_file_advice_names_train_config_keys(tmp_path, name: str, content, 
     from naba.train.data import read_file
 
     path = tmp_path / name
-    path.write_text(json.dumps(content, ensure_ascii=False) + ("\n" if name.endswith(".jsonl") else ""),
-                    encoding="utf-8")
+    raw = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False) + "\n"
+    path.write_text(raw, encoding="utf-8")
     with pytest.raises(DataError) as caught:
         read_file(str(path), fmt=None, scheme=DEFAULT_SCHEME)
     assert advice in str(caught.value) and "(--" not in str(caught.value)

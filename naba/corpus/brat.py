@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from naba.corpus.document import Document, Span
-from naba.corpus.fileio import check_for_write, read_text, staged_files, unknown_label, visible_files
+from naba.corpus.fileio import aside, check_for_write, read_text, staged_files, unknown_label, visible_files
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.corpus.validate import check_document, check_unique_ids
 from naba.errors import ConfigError, DataError, Problem
@@ -166,7 +166,8 @@ def _read_one(
         pairs = [(int(m.group(1)), int(m.group(2))) for m in frags if m]
         if len(pairs) > 1 and discontinuous == "error":
             shown = ";".join(f"{s} {e}" for s, e in pairs)
-            bad(f"discontinuous span {label} with fragments {shown}: use discontinuous='merge' or 'split'", where)
+            bad(f"discontinuous span {label} with fragments {shown}: use discontinuous='merge' or 'split'"
+                f"{aside('discontinuous', 'merge')}", where)
             continue
         try:
             mapped = scheme.normalize(label)

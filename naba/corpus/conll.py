@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from naba.corpus.document import Document, Span
-from naba.corpus.fileio import atomic_write, check_for_write, finish, read_text, unknown_label
+from naba.corpus.fileio import aside, atomic_write, check_for_write, finish, read_text, unknown_label
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.errors import ConfigError, DataError, Problem
 
@@ -139,7 +139,8 @@ def _decode(
             if not repair:
                 after = f"after {prev_tag!r} on line {sent.lines[k - 1]}" if k else "at the start of a sentence"
                 problems.append(
-                    Problem(source, f"line {line}", f"broken BIO sequence: {tag!r} {after} (bio_repair='begin' treats it as B-)")
+                    Problem(source, f"line {line}", f"broken BIO sequence: {tag!r} {after} "
+                            f"(bio_repair='begin'{aside('bio_repair', 'begin')} treats it as B-)")
                 )
             continues = False
         if not continues:

@@ -36,7 +36,7 @@ _BOM = b"\xef\xbb\xbf"
 # them otherwise (naba data convert's --from, naba train's config keys) or not at all (naba render
 # and naba tag: convert the file first), which it says with spelled(). Keyed by option ("*": any).
 DATA_FLAGS = {"format": "--format", "source": "--source", "offsets": "--input-offsets", "text_key": "--text-key",
-              "to_name": "--to-name"}
+              "to_name": "--to-name", "bio_repair": "--bio-repair", "discontinuous": "--discontinuous"}
 CONVERT_FIRST = "here: convert it first, naba data convert FILE OUT.jsonl {flags}, and give OUT.jsonl"
 _SPELLING: ContextVar[dict[str, str] | None] = ContextVar("naba_option_spelling", default=None)
 
@@ -48,6 +48,13 @@ def flags(*given: tuple[str, Any]) -> str:
     spelling = _SPELLING.get() or {}
     how = spelling.get(given[0][0], spelling.get("*", "{flags}"))
     return how.format(flags=said, keywords=keywords, value=given[0][1])
+
+
+def aside(option: str, value: Any = None) -> str:
+    """`` (how)`` where the running command takes ``option`` otherwise than naba data, else "" (for
+    messages that name the keyword alone, which naba data's flag follows)."""
+    spelling = _SPELLING.get() or {}
+    return f" ({flags((option, value))})" if option in spelling or "*" in spelling else ""
 
 
 @contextlib.contextmanager

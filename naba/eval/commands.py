@@ -236,7 +236,8 @@ def _predictions(
         # annotations as well, as source 'auto' does, it scored them against themselves: 100%)
         options["source"] = "predictions"
     # the gold's own options (--format, --source, --input-offsets) are not the predictions'
-    with spelled({"format": "--pred-format {value}", "source": CONVERT_FIRST, "offsets": CONVERT_FIRST}):
+    gold_only = dict.fromkeys(("source", "offsets", "discontinuous"), CONVERT_FIRST)
+    with spelled({"format": "--pred-format {value}", **gold_only}):
         pred = read_predictions(path, gold, scheme=scheme, format=fmt, options=options)
     # checked here, where the file names are known, so that problems name the files
     align(gold, pred, scheme=scheme, gold_source=str(args.data), pred_source=str(path))

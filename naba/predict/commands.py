@@ -298,7 +298,7 @@ def _render(args: argparse.Namespace) -> int:
         raise ConfigError(f"--limit must be 0 or more, got {args.limit}")
     # render's --source is the predicted input, and it takes no other reader option: the readers'
     # advice (--source annotations, --input-offsets ...) says to convert the file first
-    with spelled({"*": CONVERT_FIRST}):
+    with spelled({"*": CONVERT_FIRST, "bio_repair": "{flags}"}):
         docs = list(read_tagged(args.input, source=args.source, limit=args.limit, bio_repair=args.bio_repair))
     page = render_page(docs, title=_argv_text(args.title or f"naba: {Path(args.input).name}"))
     with atomic_open(args.output) as out:
