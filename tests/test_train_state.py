@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import random
 from pathlib import Path
@@ -10,6 +12,8 @@ import numpy as np
 import pytest
 import torch
 
+from naba.corpus.fileio import atomic_write
+from naba.errors import DataError
 from naba.train.checkpoint import capture_rng, checkpoints, prune, restore_rng
 from naba.train.files import publish_dir, remove_temp_dirs, temp_dir_for, write_json_atomic
 
@@ -334,3 +338,29 @@ def test_a_diverged_loss_sum_in_state_json_reads_back(tmp_path: Path, written, l
     want = float(loss_sum)
     for got in (progress.loss_sum, progress.eval_loss_sum):
         assert isinstance(got, float) and (math.isnan(got) if math.isnan(want) else got == want)
+
+
+class _FullDisk(io.FileIO):
+    """A file on a disk with no space left: every write fails, as the kernel's does (not only fsync)."""
+
+    def write(self, data) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.parametrize("write", [write_json_atomic, atomic_write])
+@pytest.mark.parametrize("size", [10, 100_000])  # failing when flushed at the end / while written (> the buffer)
+def test_a_file_written_to_a_full_disk_is_a_data_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write, size: int
+) -> None:
+    # on a real full disk (writes fail, not fsync) config.yaml, metrics.json, state.json ... stopped naba train
+    # with a raw 'OSError: [Errno 28]': closing the file flushed its buffer again, and that error replaced
+    # the DataError on its way out
+    def fdopen(fd: int, mode: str = "r", **text) -> io.IOBase:
+        binary = io.BufferedWriter(_FullDisk(fd, "w"))
+        return binary if "b" in mode else io.TextIOWrapper(binary, **text)
+
+    monkeypatch.setattr(os, "fdopen", fdopen)
+    path = tmp_path / "metrics.json"
+    with pytest.raises(DataError, match=f"{path}: cannot write file: No space left on device"):
+        write(path, "x" * size)
+    assert list(tmp_path.iterdir()) == []

@@ -356,13 +356,20 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
         raise write_error(path, exc) from None
     try:
         text = {"encoding": "utf-8", "newline": ""} if mode == "w" else {}
-        with os.fdopen(fd, mode, **text) as fh:
+        fh = os.fdopen(fd, mode, **text)
+        try:
             yield fh
             try:
                 fh.flush()
                 os.fsync(fh.fileno())
+                fh.close()
             except OSError as exc:
                 raise write_error(path, exc) from None
+        finally:
+            # after a failure: closing flushes what is still buffered, which on a full disk fails again,
+            # and that OSError would replace the error on its way out (the file is deleted anyway)
+            with contextlib.suppress(OSError):
+                fh.close()
         try:
             os.replace(tmp, path)
         except OSError as exc:
