@@ -364,3 +364,88 @@ def test_a_file_written_to_a_full_disk_is_a_data_error_naming_it(
     with pytest.raises(DataError, match=f"{path}: cannot write file: No space left on device"):
         write(path, "x" * size)
     assert list(tmp_path.iterdir()) == []
+
+
+class _Failing(_Weights):
+    """A model or tokenizer whose save fails as a library does on a full disk or a read-only folder."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        super().__init__("x")
+        self.error = error
+
+    def save_pretrained(self, folder) -> None:
+        super().save_pretrained(folder)
+        if self.error is not None:
+            raise self.error
+
+
+def _save_step(run: Path, model: _Weights, tokenizer: _Weights) -> Path:
+    from naba.corpus.labels import DEFAULT_SCHEME
+    from naba.encode import LabelSpace
+    from naba.train.checkpoint import Progress, save_training_state
+
+    weights = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.AdamW(weights.parameters())
+    path = run / "checkpoints" / "step-2"
+    save_training_state(path, model=model, tokenizer=tokenizer, space=LabelSpace.from_scheme(DEFAULT_SCHEME),
+                        optimizer=optimizer, scheduler=torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0),
+                        scaler=None, progress=Progress(), rng=[capture_rng()], info={})
+    return path
+
+
+ENOSPC = "No space left on device"
+
+
+@pytest.mark.parametrize(
+    ("fail", "reason"),
+    [
+        # safetensors (the weights) and tokenizers (tokenizer.json) say the OS error only in their message:
+        # a raw SafetensorError / Exception traceback
+        ("model", ENOSPC),
+        ("tokenizer", "Read-only file system"),
+        ("config.json", ENOSPC),  # transformers' own open(): a raw OSError
+        # the files written through atomic_write: named by their temporary folder, gone by then
+        # (".step-2.x1y2z3.tmp/scheduler.json"); optimizer.pt went through torch.save, whose error on a full
+        # disk is a RuntimeError saying only "unexpected pos 90048 vs 89940"
+        ("fsync 1", ENOSPC),  # optimizer.pt
+        ("fsync 2", ENOSPC),  # scheduler.json
+        ("fsync 4", ENOSPC),  # rng-0.safetensors
+        ("fsync 5", ENOSPC),  # state.json
+        ("rename", ENOSPC),  # the finished folder into place: a raw OSError, its temporary folder left
+    ],
+)
+def test_a_checkpoint_that_cannot_be_written_is_one_data_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, disk_full, fail: str, reason: str
+) -> None:
+    from safetensors import SafetensorError
+
+    model, tokenizer = _Failing(), _Failing()
+    if fail == "model":
+        model.error = SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+    elif fail == "tokenizer":
+        tokenizer.error = Exception("Read-only file system (os error 30)")
+    elif fail == "config.json":
+        model.error = OSError(errno.ENOSPC, ENOSPC)
+    elif fail.startswith("fsync"):
+        disk_full(int(fail.split()[1]))
+    else:
+        real = os.replace
+
+        def replace(src, dst) -> None:
+            if Path(dst).name == "step-2":
+                raise OSError(errno.ENOSPC, ENOSPC)
+            real(src, dst)
+
+        monkeypatch.setattr(os, "replace", replace)
+    run = tmp_path / "run"
+    with pytest.raises(DataError) as caught:
+        _save_step(run, model, tokenizer)
+    assert str(caught.value).splitlines()[1:] == [f"  {run / 'checkpoints' / 'step-2'}: cannot write file: {reason}"]
+    assert list((run / "checkpoints").iterdir()) == []  # nothing of it is left
+
+
+def test_a_checkpoint_save_failing_otherwise_is_not_called_a_write_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="^boom$"):
+        _save_step(tmp_path / "run", _Failing(ValueError("boom")), _Failing())
+    assert list((tmp_path / "run" / "checkpoints").iterdir()) == []
+

@@ -15,6 +15,7 @@ safetensors. A file that is missing, damaged or of another run is a ConfigError 
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import pickle
@@ -27,10 +28,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
-from naba.errors import ConfigError
-from naba.train.files import publish_dir, temp_dir_for, write_json_atomic
+from naba.corpus.fileio import atomic_write, write_error
+from naba.errors import ConfigError, DataError, Problem
+from naba.train.files import publish_dir, save_error, temp_dir_for, write_json_atomic
 
 STATE = "state.json"
 _STEP_DIR = re.compile(r"^step-(\d+)$")
@@ -102,25 +104,41 @@ def save_training_state(
     rng: list[tuple[dict[str, Any], dict[str, torch.Tensor]]],
     info: dict[str, Any],
 ) -> None:
-    """Write one complete checkpoint to ``path`` atomically; ``rng`` holds every process's state."""
+    """Write one complete checkpoint to ``path`` atomically; ``rng`` holds every process's state.
+
+    A file that cannot be written (a full disk, a read-only folder) is a DataError naming ``path``
+    and the OS reason; nothing of the checkpoint is left.
+    """
     from naba.model import save_checkpoint
 
-    tmp = temp_dir_for(path)
+    try:
+        tmp = temp_dir_for(path)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     try:
         save_checkpoint(tmp / "model", model, tokenizer, space, extra=info)
         opt = {"optimizer": optimizer.state_dict()}
         if scaler is not None:
             opt["scaler"] = scaler.state_dict()
-        torch.save(opt, tmp / "optimizer.pt")
+        # serialised in memory: writing to a full disk, torch.save fails with a RuntimeError that does not
+        # say why ("unexpected pos 90048 vs 89940"); atomic_write names the OS error
+        buffer = io.BytesIO()
+        torch.save(opt, buffer)
+        atomic_write(tmp / "optimizer.pt", buffer.getbuffer())
         write_json_atomic(tmp / "scheduler.json", scheduler.state_dict())
         for rank, (plain, tensors) in enumerate(rng):
             write_json_atomic(tmp / f"rng-{rank}.json", plain)
-            save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp / f"rng-{rank}.safetensors"))
+            atomic_write(tmp / f"rng-{rank}.safetensors", save({k: v.contiguous() for k, v in tensors.items()}))
         write_json_atomic(tmp / STATE, _portable(asdict(progress)))
-    except BaseException:
+        publish_dir(tmp, path)
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, DataError):  # its file was in the temporary folder, gone now: name the checkpoint
+            raise DataError([Problem(str(path), "", p.reason) for p in exc.problems], about="the output") from None
+        error = save_error(path, exc)  # the model's weights or tokenizer, or the rename
+        if error is not None:
+            raise error from None
         raise
-    publish_dir(tmp, path)
 
 
 def load_training_state(path: Path, *, optimizer, scheduler, scaler, rank: int, world: int) -> Progress:

@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from naba.corpus.fileio import atomic_write, current_umask
+from naba.corpus.fileio import atomic_write, current_umask, write_error
+from naba.errors import DataError
 
 # ".best.old" (publish_dir) or ".best.old-1a2b3c4d" (naba.model.save_checkpoint)
 _OLD = re.compile(r"^\.(.+)\.old(?:-[0-9a-f]+)?$")
@@ -24,6 +25,18 @@ _OLD = re.compile(r"^\.(.+)\.old(?:-[0-9a-f]+)?$")
 def write_json_atomic(path: Path, data: Any) -> None:
     """``data`` as indented JSON, written through :func:`naba.corpus.fileio.atomic_write`."""
     atomic_write(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def save_error(path: Path, exc: BaseException) -> DataError | None:
+    """The DataError naming ``path`` (:func:`naba.corpus.fileio.write_error`) when ``exc`` is a failed
+    write, or None. safetensors and tokenizers (Rust) raise their own types for a full disk or a
+    read-only folder, naming the OS error only in the message: "... (os error 28)"."""
+    if not isinstance(exc, OSError):
+        found = re.search(r"\(os error (\d+)\)", str(exc)) if isinstance(exc, Exception) else None
+        if found is None:
+            return None
+        exc = OSError(int(found.group(1)), os.strerror(int(found.group(1))))
+    return write_error(path, exc)
 
 
 def temp_dir_for(path: Path) -> Path:
