@@ -1021,3 +1021,74 @@ def test_a_run_says_how_many_training_spans_its_tokenizer_cannot_reproduce(
     # the same count as `naba data stats --tokenizer RUN` on the same data
     assert naba_main(["data", "stats", str(train), "--tokenizer", str(tmp_path / "runs" / "tiny"), "--json"]) == 0
     assert sum(json.loads(capsys.readouterr().out)["unrepresentable"].values()) == int(line.split()[0])
+
+
+WRITE_RUN = ("optim.max_steps=4", "run.eval_every=2", "run.log_every=10")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory, corpus: dict[str, Path]) -> dict:
+    return train_in_process(config_file(tmp_path_factory.mktemp("whole"), corpus), *WRITE_RUN)
+
+
+def _fail_saving(monkeypatch: pytest.MonkeyPatch, module, name: str, folder: str, error: Exception) -> None:
+    """Make ``module.name`` (a save function taking the folder, or a tokenizer's save_pretrained) raise
+    ``error`` where it writes a folder whose name starts with ``folder``."""
+    real = getattr(module, name)
+
+    def save(*args, **kwargs):
+        target = next(a for a in args if isinstance(a, str | Path))
+        if Path(target).name.startswith(folder):
+            raise error
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, save)
+
+
+@pytest.mark.parametrize(
+    ("fail", "file", "reason"),
+    [
+        # a real full disk writing the weights: a raw SafetensorError traceback
+        ("best", "best", "No space left on device"),
+        ("fsync 8", "checkpoints/step-2", "No space left on device"),  # state.json: named by its temporary folder
+        ("fsync 16", "README.md", "No space left on device"),
+        ("train.log", "logs/train.log", "Is a directory"),  # a raw IsADirectoryError traceback
+        # naba-small's tokenizer, saved first: tokenizers' bare 'Exception: ... (os error 28)' traceback
+        ("tokenizer", "tokenizer", "No space left on device"),
+    ],
+)
+def test_a_run_failing_to_write_says_which_file_in_one_line_and_resumes(
+    tmp_path: Path, corpus: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    disk_full, uninterrupted: dict, fail: str, file: str, reason: str,
+) -> None:
+    from safetensors import SafetensorError
+    from transformers import PreTrainedTokenizerBase
+
+    import naba.model
+
+    path = config_file(tmp_path, corpus)
+    run = tmp_path / "runs" / "tiny"
+    overrides = [*WRITE_RUN, *(["model.tokenizer=null"] if fail == "tokenizer" else [])]
+    if fail == "best":
+        error = SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+        _fail_saving(monkeypatch, naba.model, "save_checkpoint", "best", error)
+    elif fail == "tokenizer":
+        error = Exception("No space left on device (os error 28)")
+        _fail_saving(monkeypatch, PreTrainedTokenizerBase, "save_pretrained", ".tokenizer.", error)
+    elif fail == "train.log":
+        (run / "logs" / "train.log").mkdir(parents=True)
+    else:
+        disk_full(int(fail.split()[1]))
+    capsys.readouterr()
+    assert naba_train(path, *overrides) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.splitlines()[-1] == f"  {run / file}: cannot write file: {reason}"
+    monkeypatch.undo()
+    if fail == "train.log":
+        (run / "logs" / "train.log").rmdir()
+    # the same command, with space again, goes on from the last good checkpoint to the same end
+    assert naba_train(path, *overrides) == 0
+    metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+    if fail != "tokenizer":  # (WordPiece training is not deterministic: another run's vocabulary)
+        assert metrics["final"] == uninterrupted["final"] and metrics["evals"] == uninterrupted["evals"]
+    assert not [p for p in run.rglob(".*")]  # nothing half-written left beside the run's files

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 from transformers.utils import logging as transformers_logging
 
-from naba.corpus.fileio import atomic_write
+from naba.corpus.fileio import atomic_write, write_error
 from naba.encode import unrepresentable_reasons
 from naba.errors import ConfigError, ModelLoadError
 from naba.train.card import model_card
@@ -49,7 +49,7 @@ from naba.train.checkpoint import (
 from naba.train.config import SMALL_MODEL, TrainConfig, save_config
 from naba.train.data import Collator, labelled_tokens, length_grouped_batches, load_splits, shard
 from naba.train.evaluate import evaluate
-from naba.train.files import git_description, remove_temp_dirs, write_json_atomic
+from naba.train.files import git_description, remove_temp_dirs, save_error, write_json_atomic
 from naba.train.setup import (
     build_model,
     flat_config,
@@ -202,9 +202,12 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
         if main:
             if echo:
                 tqdm.write(line, file=sys.stderr)
-            log_file.parent.mkdir(parents=True, exist_ok=True)
-            with log_file.open("a", encoding="utf-8") as fh:
-                fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+            try:
+                log_file.parent.mkdir(parents=True, exist_ok=True)
+                with log_file.open("a", encoding="utf-8") as fh:
+                    fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+            except OSError as exc:
+                raise write_error(log_file, exc) from None
 
     def metrics_of(extra: dict[str, Any] | None = None) -> dict[str, Any]:
         metrics = {"evals": progress.evals, "best": {"step": progress.best_step, "dev_micro_f1": progress.best},
@@ -217,6 +220,15 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
         if main:
             write_json_atomic(run_dir / "metrics.json", metrics)
         return metrics
+
+    def save_best(extra: dict[str, Any]) -> None:
+        try:
+            save_checkpoint(run_dir / "best", unwrapped, tokenizer, space, extra=extra)
+        except Exception as exc:  # a full disk: one line naming best/, not safetensors' traceback
+            error = save_error(run_dir / "best", exc)
+            if error is None:
+                raise
+            raise error from None
 
     def diverged(step: int, what: str) -> ConfigError:
         """The error that stops a diverged run: the weights are NaN or infinite from ``step`` on, and
@@ -349,8 +361,7 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
                 if progress.best is None or f1 > progress.best:
                     progress.best, progress.best_step, progress.bad_evals = f1, step, 0
                     if main:
-                        save_checkpoint(run_dir / "best", unwrapped, tokenizer, space,
-                                        extra={**info, "step": step, "dev": results})
+                        save_best({**info, "step": step, "dev": results})
                 else:
                     progress.bad_evals += 1
                     progress.stopped_early = 0 < cfg.run.patience <= progress.bad_evals
@@ -385,7 +396,7 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
 
     # final: the best model (the last one without a dev set) on dev and test
     if main and not splits.dev:
-        save_checkpoint(run_dir / "best", unwrapped, tokenizer, space, extra={**info, "step": progress.step})
+        save_best({**info, "step": progress.step})
         progress.best_step = progress.step
     accelerator.wait_for_everyone()
     best_model, _, _, _ = load_checkpoint(run_dir / "best")

@@ -14,7 +14,7 @@ import yaml
 
 from naba.errors import ConfigError
 from naba.train.config import RUNTIME_ONLY, SMALL_MODEL, TrainConfig, changed_settings
-from naba.train.files import publish_dir, temp_dir_for
+from naba.train.files import publish_dir, save_error, temp_dir_for
 
 _TRACKER_MODULES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
 
@@ -78,9 +78,15 @@ def run_tokenizer(cfg: TrainConfig, run_dir: Path, texts: list[str], accelerator
     folder = run_dir / "tokenizer"
     if not folder.is_dir() and accelerator.is_main_process:
         tokenizer = build_small_tokenizer(texts, vocab_size=cfg.model.vocab_size, preset=cfg.model.preset)
-        tmp = temp_dir_for(folder)
-        tokenizer.save_pretrained(tmp)
-        publish_dir(tmp, folder)
+        try:
+            tmp = temp_dir_for(folder)
+            tokenizer.save_pretrained(tmp)
+            publish_dir(tmp, folder)
+        except Exception as exc:  # a full disk: a DataError naming the folder (the next start clears tmp)
+            error = save_error(folder, exc)
+            if error is None:
+                raise
+            raise error from None
     accelerator.wait_for_everyone()
     return load_tokenizer(str(folder))
 
