@@ -225,3 +225,37 @@ def test_an_id_in_two_training_files_is_a_config_error_naming_both(
         cross_validate(cfg, 2, show_progress=False)
     assert str(tmp_path / "train.jsonl") in str(info.value) and str(b) in str(info.value)
     assert not (tmp_path / "runs").exists()  # nothing was written
+
+
+@pytest.mark.parametrize(
+    ("fail", "file"),
+    [
+        # named by the temporary file atomic_write was given, which is not there: ".train.jsonl.4242.new"
+        ("fsync 1", "data/fold-0/train.jsonl"),
+        ("fsync 4", "data/fold-1/test.jsonl"),
+        ("rename", "data/fold-1/train.jsonl"),  # a raw OSError traceback, the .new file left for good
+    ],
+)
+def test_a_fold_file_that_cannot_be_written_is_one_line_naming_it(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch, disk_full, no_training, fail: str, file: str
+) -> None:
+    import errno
+    import os
+
+    path = config_file(tmp_path)
+    if fail == "rename":
+        real = os.replace
+
+        def replace(src, dst) -> None:
+            if Path(dst) == tmp_path / "runs" / "cv" / file:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            real(src, dst)
+
+        monkeypatch.setattr(os, "replace", replace)
+    else:
+        disk_full(int(fail.split()[1]))
+    capsys.readouterr()
+    assert naba_train(str(path), "--folds", "2", "--no-progress") == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == f"  {tmp_path / 'runs' / 'cv' / file}: cannot write file: No space left on device"
+    assert not list((tmp_path / "runs").rglob(".*"))

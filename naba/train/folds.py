@@ -23,10 +23,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from naba.corpus.fileio import write_error
 from naba.corpus.jsonl import write_jsonl
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.corpus.split import empty_fold, kfold, split_texts
-from naba.errors import ConfigError
+from naba.errors import ConfigError, DataError, Problem
 from naba.train.config import TrainConfig
 from naba.train.data import read_file
 from naba.train.files import write_json_atomic
@@ -125,14 +126,26 @@ def _read_unique(cfg: TrainConfig, key: str, scheme: LabelScheme) -> list:
 
 def _write(docs: list, path: Path, scheme: LabelScheme, *, check: bool) -> None:
     """Write a fold file; with ``check``, refuse to change one an earlier start wrote differently."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     new = path.with_name(f".{path.name}.{os.getpid()}.new")  # one per process: all processes write the same
-    write_jsonl(docs, new, scheme=scheme)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_jsonl(docs, new, scheme=scheme)
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    except DataError as exc:
+        if any(p.source != str(new) for p in exc.problems):
+            raise
+        # a full disk: name the fold file, not the temporary one (atomic_write left nothing of it)
+        raise DataError([Problem(str(path), p.where, p.reason) for p in exc.problems], about="the output") from None
     if check and path.is_file() and not filecmp.cmp(new, path, shallow=False):
         new.unlink()
         raise ConfigError(f"{path} holds other documents than this cross-validation gives it (the data, --folds "
                           "or data.dev_seed changed); choose another run.name, or set run.overwrite=true")
-    os.replace(new, path)
+    try:
+        os.replace(new, path)
+    except OSError as exc:
+        new.unlink(missing_ok=True)
+        raise write_error(path, exc) from None
 
 
 def _check_clearable(run_dir: Path) -> None:
