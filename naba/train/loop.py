@@ -23,6 +23,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from transformers.utils import logging as transformers_logging
 
 from naba.corpus.fileio import atomic_write, write_error
 from naba.encode import unrepresentable_reasons
-from naba.errors import ConfigError, ModelLoadError
+from naba.errors import ConfigError, DataError, ModelLoadError
 from naba.train.card import model_card
 from naba.train.checkpoint import (
     Progress,
@@ -190,11 +191,31 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
     else:
         progress = Progress(world=world)
     changes = runtime_changes(cfg, run_dir) if main else []  # before config.yaml is rewritten
-    if main:
+
+    def on_main(write: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Run ``write(*args, **kwargs)`` (files) on the main process; a file it cannot write (DataError)
+        stops every process with the same message: the others would go on into the next collective, and
+        fail there with a gloo traceback (NCCL: wait until its timeout). One collective per call under
+        several processes."""
+        error = None
+        if main:
+            try:
+                write(*args, **kwargs)
+            except DataError as exc:
+                error = exc
+        if world > 1:
+            problems = next((p for p in gather_object([error.problems if error else None]) if p), None)
+            error = DataError(problems, about="the output") if problems else None
+        if error is not None:
+            raise error
+
+    def start_files() -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.yaml")
         if not (run_dir / "git.txt").exists():
             atomic_write(run_dir / "git.txt", git_description(Path(__file__).parent) + "\n")
+
+    on_main(start_files)
     accelerator.init_trackers(cfg.run.name, config=flat_config(cfg))
     log_file = run_dir / "logs" / "train.log"
 
@@ -360,22 +381,20 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
                 accelerator.log({f"dev/{k}/f1": v["f1"] for k, v in results.items()}, step=step)
                 if progress.best is None or f1 > progress.best:
                     progress.best, progress.best_step, progress.bad_evals = f1, step, 0
-                    if main:
-                        save_best({**info, "step": step, "dev": results})
+                    on_main(save_best, {**info, "step": step, "dev": results})
                 else:
                     progress.bad_evals += 1
                     progress.stopped_early = 0 < cfg.run.patience <= progress.bad_evals
-                write_metrics()
+                on_main(write_metrics)
                 log(f"step {step}/{total}: dev {_summary(results)}"
                     + (" (best)" if progress.best_step == step else "")
                     + (" -- stopping early" if progress.stopped_early else ""))
             if saving:
                 rng = gather_object([capture_rng()]) if world > 1 else [capture_rng()]
+                on_main(save_training_state, run_dir / "checkpoints" / f"step-{step}", model=unwrapped,
+                        tokenizer=tokenizer, space=space, optimizer=optimizer, scheduler=scheduler,
+                        scaler=accelerator.scaler, progress=progress, rng=rng, info={**info, "step": step})
                 if main:
-                    save_training_state(run_dir / "checkpoints" / f"step-{step}", model=unwrapped, tokenizer=tokenizer,
-                                        space=space, optimizer=optimizer, scheduler=scheduler,
-                                        scaler=accelerator.scaler, progress=progress, rng=rng,
-                                        info={**info, "step": step})
                     prune(run_dir, keep=cfg.run.keep_checkpoints)
             if step >= total or progress.stopped_early:
                 break
@@ -389,15 +408,15 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
             speed[key] = int(accelerator.reduce(torch.tensor(speed[key], device=device), "sum"))
         speed["tokens_per_s"] = speed["tokens"] / speed["seconds"]
         speed["seconds_per_step"] = speed["seconds"] / speed["steps"]
-        if main:
-            write_json_atomic(run_dir / "logs" / "speed.json", {**speed, "processes": world})
+        on_main(write_json_atomic, run_dir / "logs" / "speed.json", {**speed, "processes": world})
         log(f"throughput: {speed['tokens_per_s']:.0f} non-pad tokens/s, {speed['seconds_per_step']:.3f} s/step, "
             f"{speed['tokens'] / max(1, speed['padded_tokens']):.1%} of batch positions are tokens")
 
     # final: the best model (the last one without a dev set) on dev and test
-    if main and not splits.dev:
-        save_best({**info, "step": progress.step})
-        progress.best_step = progress.step
+    if not splits.dev:
+        on_main(save_best, {**info, "step": progress.step})
+        if main:
+            progress.best_step = progress.step
     accelerator.wait_for_everyone()
     best_model, _, _, _ = load_checkpoint(run_dir / "best")
     unwrapped.load_state_dict(best_model.state_dict())
