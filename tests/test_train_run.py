@@ -1055,12 +1055,16 @@ def _fail_saving(monkeypatch: pytest.MonkeyPatch, module, name: str, folder: str
         ("train.log", "logs/train.log", "Is a directory"),  # a raw IsADirectoryError traceback
         # naba-small's tokenizer, saved first: tokenizers' bare 'Exception: ... (os error 28)' traceback
         ("tokenizer", "tokenizer", "No space left on device"),
+        # run.dir on a read-only disk: a raw 'OSError: [Errno 30] Read-only file system' from mkdir
+        ("read-only", "", "Read-only file system"),
     ],
 )
 def test_a_run_failing_to_write_says_which_file_in_one_line_and_resumes(
     tmp_path: Path, corpus: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
     disk_full, uninterrupted: dict, fail: str, file: str, reason: str,
 ) -> None:
+    import errno
+
     from safetensors import SafetensorError
     from transformers import PreTrainedTokenizerBase
 
@@ -1077,6 +1081,15 @@ def test_a_run_failing_to_write_says_which_file_in_one_line_and_resumes(
         _fail_saving(monkeypatch, PreTrainedTokenizerBase, "save_pretrained", ".tokenizer.", error)
     elif fail == "train.log":
         (run / "logs" / "train.log").mkdir(parents=True)
+    elif fail == "read-only":
+        mkdir = Path.mkdir
+
+        def read_only(self: Path, *args, **kwargs) -> None:
+            if self == run:
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+            mkdir(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "mkdir", read_only)
     else:
         disk_full(int(fail.split()[1]))
     capsys.readouterr()

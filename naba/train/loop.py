@@ -210,7 +210,10 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
             raise error
 
     def start_files() -> None:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a read-only run.dir, or a file in the way
+            raise write_error(run_dir, exc) from None
         save_config(cfg, run_dir / "config.yaml")
         if not (run_dir / "git.txt").exists():
             atomic_write(run_dir / "git.txt", git_description(Path(__file__).parent) + "\n")
