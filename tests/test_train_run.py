@@ -1107,25 +1107,39 @@ def test_a_run_failing_to_write_says_which_file_in_one_line_and_resumes(
     assert not [p for p in run.rglob(".*")]  # nothing half-written left beside the run's files
 
 
-# runs naba train with the rename of checkpoints/FAIL_AT into place failing (a full disk), on the main process
+# runs naba train with the rename of checkpoints/FAIL_AT into place failing (a full disk), on the main process,
+# or with FAIL_AT=tokenizer the save of naba-small's tokenizer (as tokenizers fails: a bare Exception)
 FAIL_ON_MAIN = """
 import errno, os, sys
+from pathlib import Path
+from transformers import PreTrainedTokenizerBase
 import naba.train.checkpoint as ck
-real = ck.publish_dir
+real, real_save = ck.publish_dir, PreTrainedTokenizerBase.save_pretrained
 def publish_dir(tmp, path):
     if path.name == os.environ["FAIL_AT"]:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     real(tmp, path)
-ck.publish_dir = publish_dir
+def save_pretrained(self, folder, *args, **kwargs):
+    if os.environ["FAIL_AT"] == "tokenizer" and Path(folder).name.startswith(".tokenizer."):
+        raise Exception("No space left on device (os error 28)")
+    return real_save(self, folder, *args, **kwargs)
+ck.publish_dir, PreTrainedTokenizerBase.save_pretrained = publish_dir, save_pretrained
 from naba.cli import main
 sys.exit(main(["train", *sys.argv[1:]]))
 """
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fail_at", ["step-2"])
+@pytest.mark.parametrize(
+    ("fail_at", "file"),
+    [
+        ("step-2", "checkpoints/step-2"),
+        # the other process waited for the tokenizer (a barrier), to die there in the same gloo traceback
+        ("tokenizer", "tokenizer"),
+    ],
+)
 def test_a_write_failing_on_the_main_process_stops_every_process_with_its_error(
-    tmp_path: Path, corpus: dict[str, Path], fail_at: str
+    tmp_path: Path, corpus: dict[str, Path], fail_at: str, file: str
 ) -> None:
     # only the main process writes: it stopped with the DataError, and the other went on into the next step's
     # collectives, to die in a gloo 'Connection closed by peer' traceback (NCCL: a wait until its timeout)
@@ -1133,7 +1147,8 @@ def test_a_write_failing_on_the_main_process_stops_every_process_with_its_error(
     path = config_file(tmp_path, corpus, optim={"max_steps": 4}, run={"eval_every": 2})
     result = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-         "--master_port", str(free_port()), str(tmp_path / "fail_on_main.py"), str(path), "--no-progress"],
+         "--master_port", str(free_port()), str(tmp_path / "fail_on_main.py"), str(path), "--no-progress",
+         *(["model.tokenizer=null"] if fail_at == "tokenizer" else [])],
         env=dict(subprocess_env(), FAIL_AT=fail_at), capture_output=True, text=True, timeout=300,
     )
     out = result.stdout + result.stderr
@@ -1142,5 +1157,5 @@ def test_a_write_failing_on_the_main_process_stops_every_process_with_its_error(
     assert "]: Traceback" not in out and "Connection closed" not in out, out[-3000:]
     # the same from each process (torchrun may end the second before it prints)
     said = {line for line in out.splitlines() if line.startswith(f"  {tmp_path}")}
-    assert said == {f"  {run / 'checkpoints' / fail_at}: cannot write file: No space left on device"}
+    assert said == {f"  {run / file}: cannot write file: No space left on device"}
     assert checkpoints(run) == []

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 import yaml
 
-from naba.errors import ConfigError
+from naba.errors import ConfigError, DataError
 from naba.train.config import RUNTIME_ONLY, SMALL_MODEL, TrainConfig, changed_settings
 from naba.train.files import publish_dir, save_error, temp_dir_for
 
@@ -69,13 +69,15 @@ def run_tokenizer(cfg: TrainConfig, run_dir: Path, texts: list[str], accelerator
     broken in hash-map order), so every process and every resumed start must load the one the
     main process made, not train its own. ``model.tokenizer`` names a ready one instead.
     """
+    from accelerate.utils import gather_object
+
     from naba.model import build_small_tokenizer, load_tokenizer
 
     if cfg.model.name_or_path != SMALL_MODEL:
         return None
     if cfg.model.tokenizer is not None:
         return load_tokenizer(cfg.model.tokenizer)
-    folder = run_dir / "tokenizer"
+    folder, error = run_dir / "tokenizer", None
     if not folder.is_dir() and accelerator.is_main_process:
         tokenizer = build_small_tokenizer(texts, vocab_size=cfg.model.vocab_size, preset=cfg.model.preset)
         try:
@@ -86,8 +88,13 @@ def run_tokenizer(cfg: TrainConfig, run_dir: Path, texts: list[str], accelerator
             error = save_error(folder, exc)
             if error is None:
                 raise
-            raise error from None
-    accelerator.wait_for_everyone()
+    if accelerator.num_processes > 1:
+        # (also the wait for the main process) every process stops with its error: the others would go on
+        # to load a tokenizer that is not there
+        problems = next((p for p in gather_object([error.problems if error else None]) if p), None)
+        error = DataError(problems, about="the output") if problems else None
+    if error is not None:
+        raise error from None
     return load_tokenizer(str(folder))
 
 
