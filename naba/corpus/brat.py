@@ -91,6 +91,17 @@ def has_suffix(path: str | Path, suffix: str) -> bool:
     return Path(path).suffix.lower() == suffix
 
 
+def other_documents(folder: str | Path, ids: set[str]) -> list[str]:
+    """The ids (sorted) of the brat documents under ``folder`` that are not among ``ids``, hidden files
+    aside as the reader skips them: a folder written into keeps them, and they would read back beside
+    the new ones."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = (a.relative_to(folder).with_suffix("").as_posix() for a in visible_files(folder) if has_suffix(a, ".ann"))
+    return sorted(i for i in found if i not in ids)
+
+
 def beside(path: Path, suffix: str) -> list[Path]:
     """The files next to ``path`` with its stem and ``suffix`` in any case, sorted: several only on a
     disk that tells case apart (``X.txt`` and ``X.TXT``), where brat's pairing is then ambiguous."""

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from naba.corpus import formats
-from naba.corpus.brat import beside, has_suffix
+from naba.corpus.brat import beside, has_suffix, other_documents
 from naba.corpus.conll import docstart_needed, rebuilt_text
 from naba.corpus.document import Document
-from naba.corpus.fileio import remove_temp_files, same_file, spelled, staged_files, visible_files
+from naba.corpus.fileio import remove_temp_files, same_file, spelled, staged_files
 from naba.corpus.jsonl import jsonl_text
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.corpus.split import PARTS, empty_fold, kfold, split, split_texts
@@ -291,10 +291,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     remove_temp_files(out)  # what a conversion killed part way (SIGKILL) left: its temporary file or folders
     if to == "brat" and out.is_dir():
         # a brat folder is not replaced like a file: documents already there would stay and read back
-        ids = {d.id for d in docs}
-        stale = sorted(a.relative_to(out).with_suffix("").as_posix()
-                       for a in visible_files(out) if has_suffix(a, ".ann"))  # hidden ones are never read back
-        stale = [i for i in stale if i not in ids]
+        stale = other_documents(out, {d.id for d in docs})
         if stale:
             raise DataError(Problem(str(out), "", f"holds brat documents not in the input ({', '.join(stale[:5])}"
                                     f"{', ...' if len(stale) > 5 else ''}); write to a new or empty folder"))

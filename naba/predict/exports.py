@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from naba.corpus.document import Document, Span
-from naba.corpus.fileio import atomic_open, external_id, staged_files, utf16_offsets, visible_files
+from naba.corpus.fileio import atomic_open, external_id, staged_files, utf16_offsets
 from naba.corpus.labels import LabelScheme
 from naba.errors import ConfigError, DataError, Problem
 
@@ -94,7 +94,7 @@ def write_brat(rows: Iterable[Row], folder: str | Path, *, scheme: LabelScheme) 
     can be read twice, :func:`check_brat_ids` finds unfit ids before any document is written. A
     folder holding brat documents of other ids (an earlier export) is a DataError, nothing written.
     """
-    from naba.corpus.brat import brat_files, id_problem
+    from naba.corpus.brat import brat_files, id_problem, other_documents
 
     check_brat_folder(folder)
     written = skipped = 0
@@ -113,24 +113,12 @@ def write_brat(rows: Iterable[Row], folder: str | Path, *, scheme: LabelScheme) 
             written += 1
         # a brat folder is not replaced like a file: an earlier export's documents would stay and read
         # back beside these (naba data convert refuses such a folder too); raised here, nothing is moved in
-        stale = _stale_documents(folder, set(seen.values()))
+        stale = other_documents(folder, set(seen.values()))
         if stale:
             more = ", ..." if len(stale) > 5 else ""
             reason = f"holds brat documents not in the predictions ({', '.join(stale[:5])}{more}); write to a new or empty folder"
             raise DataError(Problem(str(folder), "", reason), about="the output")
     return written, skipped
-
-
-def _stale_documents(folder: str | Path, ids: set[str]) -> list[str]:
-    """The ids of the brat documents under ``folder`` that are not among ``ids`` (hidden files aside,
-    as the reader skips them)."""
-    from naba.corpus.brat import has_suffix
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    found = (a.relative_to(folder).with_suffix("").as_posix() for a in visible_files(folder) if has_suffix(a, ".ann"))
-    return sorted(i for i in found if i not in ids)
 
 
 def check_brat_folder(folder: str | Path) -> None:
