@@ -22,13 +22,20 @@ Deliberate differences from AraBERT (each keeps more of the text, none changes o
   skin-tone modifiers and the keycap mark are deleted after an emoji and are spaces elsewhere;
 - Persian digits become 0-9, Persian yeh/kaf (U+06CC, U+06A9) become Arabic yeh/kaf and alef
   wasla (U+0671) becomes alef; AraBERT turns the first two into spaces and isolates the third;
+- Arabic presentation forms (U+FB50-FDFF, U+FE70-FEFE: the contextual letter shapes and
+  ligatures that PDF extraction and old web pages leave in text, ``ﺍﻟﻘﺎﻫﺮﺓ``, ``ﻻ``, ``ﷲ``) become
+  the letters they stand for (Unicode's compatibility decomposition, NFKC; an isolated diacritic's
+  form becomes the diacritic, without NFKC's leading space); AraBERT turns them into spaces, which
+  deletes such a word or splits ``اﻹنجليزية`` into ``ا نجليزية``. Every letter of a ligature maps
+  back to the ligature. The two ligatures of several words (U+FDFA, U+FDFB) stay spaces;
 - HTML tags must look like tags (``<b>``, ``</p>``, ``<br />``): AraBERT's ``</?[^>]+>`` would also
   delete everything between a "less than" and a later "greater than";
 - AraBERT's second URL pattern (a PHP-style literal ending in ``$@iS``) is left out: it never
   matches and can backtrack catastrophically.
 
 Outside these, the output equals ArabertPreprocessor's: on all 3,963 ANERcorp train sentences and
-the seed article, and on random mixes of Arabic, diacritics, digits of both systems, Latin,
+the seed article (but for the four words of ANERcorp train spelled with a lam-alef ligature),
+and on random mixes of Arabic, diacritics, digits of both systems, Latin,
 punctuation, URLs, e-mails, mentions and entities (tests/test_text.py records such outputs and
 re-checks live where ``arabert`` is installed).
 
@@ -42,6 +49,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,6 +96,27 @@ _CLASS = _class_table()
 _MAP = np.arange(0x10000, dtype=np.uint32)
 _MAP[0x0660:0x066A] = _MAP[0x06F0:0x06FA] = np.arange(ord("0"), ord("9") + 1)
 _MAP[[0x06CC, 0x06A9, 0x0671]] = [0x064A, 0x0643, 0x0627]
+
+# Arabic presentation forms and what they stand for (NFKC), for those NFKC changes; an isolated
+# diacritic's form decomposes to a space and the diacritic, whose space would split its word. The
+# two phrase ligatures (U+FDFA, U+FDFB: honorifics of several words) are left out: the spaces between
+# their words would stand inside one original character, which the offset map cannot hold
+_PRESENTATION = re.compile("[\ufb50-\ufdff\ufe70-\ufefe]")
+
+
+def _presentation_table() -> dict[str, str]:
+    table = {}
+    for cp in [*range(0xFB50, 0xFE00), *range(0xFE70, 0xFEFF)]:
+        c = chr(cp)
+        new = unicodedata.normalize("NFKC", c)
+        if new != c:
+            new = new[1:] if new[0] == " " and new[1:] and _CLASS[ord(new[1])] == _MARK else new
+            if " " not in new:
+                table[c] = new
+    return table
+
+
+_FORMS = _presentation_table()
 
 # html.unescape's own pattern (html/__init__.py), so each entity is replaced exactly as it would be.
 _ENTITY = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)")
@@ -286,6 +315,9 @@ def prepare(text: str, *, preset: str = "arabertv02") -> Prepared:
 
     if "&" in work:
         work, starts, ends = _substitute(work, starts, ends, _ENTITY, _unescape)
+
+    if _PRESENTATION.search(work):
+        work, starts, ends = _substitute(work, starts, ends, _PRESENTATION, lambda m: _FORMS.get(m.group()))
 
     # strip tashkeel, tatweel and invisible marks (AraBERT strips tashkeel before finding URLs)
     cps = _codepoints(work)

@@ -98,6 +98,7 @@ ADVERSARIAL = {
     "repeats": "قاااااال الجيش!!!!! إن مقاتلين؟؟؟ دخلوا",
     "one_char": "ق",
     "punct_only": "«،؟!»",
+    "presentation_forms": "ﻗﺎﻝ ﺍﻟﺠﻴﺶ ﺇﻥ ﻣﻘﺎﺗﻠﻴﻦ ﺩﺧﻠﻮﺍ ﺣﻤﺎﺓ ﻻ ﷲ ﷺ",
     "empty": "",
     "spaces": " \t\r\n\u00a0 ",
 }
@@ -144,6 +145,7 @@ def test_a_batch_of_texts_gives_the_same_spans_as_one_at_a_time(tagger: Tagger) 
         (f"قال\u00a0{WORD}\u00a0و{WORD}", [WORD]),
         (f"\u200fقال {WORD}\r\n\t{WORD}\r\n", [WORD, WORD]),
         ("١٢ حماة ٣٤", [WORD]),
+        ("دخلوا ﺣﻤﺎﺓ اليوم", ["ﺣﻤﺎﺓ"]),  # in presentation forms (PDF text): found, mapped back
         ("The army entered Hama", []),
         ("", []),
         (" \r\n ", []),

@@ -49,6 +49,14 @@ REMOVED = set(DIACRITICS + TATWEEL + INVISIBLE + "\ufe0f")
         ("<p>نص</p><br />آخر", "نص آخر"),  # HTML tags become spaces
         ("3 < 5 > 2", "3 < 5 > 2"),  # but comparisons are not tags (deliberate)
         ("café ©", "caf"),  # characters outside AraBERT's alphabet become spaces
+        # presentation forms become the letters they stand for (deliberate: AraBERT makes them spaces)
+        ("ﺍﻟﻘﺎﻫﺮﺓ", "القاهرة"),
+        ("اﻹنجليزية اﻷولى", "الإنجليزية الأولى"),  # as in ANERcorp train
+        ("ﻻ ﻼﺑﺪ", "لا لابد"),
+        ("قال ﷲ", "قال الله"),
+        ("النبي ﷺ قال", "النبي قال"),  # a ligature of several words stays a space
+        ("كتاب\ufe70 جديد", "كتاب جديد"),  # an isolated fathatan is a diacritic: no space, then deleted
+        ("﴾نص﴿", "نص"),  # ornate parentheses are no letters: still spaces
         ("", ""),
         ("  \u064e ", ""),
     ],
@@ -149,6 +157,9 @@ def _words(p: Prepared) -> list[tuple[int, int]]:
         ("جدااااا!", ["جدااااا", "!"]),
         ("12كم", ["12", "كم"]),
         ("&quot;نص&quot;", ["&quot;", "نص", "&quot;"]),
+        ("ﺍﻟﻘﺎﻫﺮﺓ اﻹنجليزية", ["ﺍﻟﻘﺎﻫﺮﺓ", "اﻹنجليزية"]),
+        ("ﷲ ﻻ", ["ﷲ", "ﻻ"]),  # a ligature's letters map back to all of it
+        ("كتاب\ufe70 جديد", ["كتاب\ufe70", "جديد"]),  # the diacritic's form goes with its word
     ],
 )
 def test_prepared_words_map_to_original_words(original: str, expected_words: list[str]) -> None:
@@ -189,6 +200,9 @@ def test_an_entity_maps_back_as_a_whole(original: str, expected_words: list[str]
         ("مـــن", (2, 3), "م"),  # so does tatweel
         ("\u200fقال", (0, 1), ""),  # an invisible mark is folded into nothing: nothing
         ("ق\u200dال", (1, 2), ""),  # not even after a letter
+        ("قال ﷲ", (4, 5), "الله"),  # a ligature is all of its letters
+        ("اﻹنجليزية", (1, 2), "لإ"),
+        ("ﺍﻟﻘﺎﻫﺮﺓ", (1, 3), "لق"),
     ],
 )
 def test_to_prepared(original: str, span: tuple[int, int], prepared_part: str) -> None:
@@ -283,6 +297,20 @@ def test_property_word_spans_round_trip(text: str) -> None:
         assert s <= os_ <= oe <= e
         assert {i for i in kept if s <= i < e} == {i for i in kept if os_ <= i < oe}
         assert text[os_:oe] == text[os_:oe].strip()
+
+
+# presentation forms (letters, lam-alef, Allah, an isolated diacritic, an unmapped ornate parenthesis)
+FORMS = ["ﺍ", "ﻟ", "ﻘ", "ﺓ", "ﻻ", "ﻹ", "ﷲ", "ﷺ", "\ufe70", "\ufe71", "﴾"]
+with_forms = st.lists(st.one_of(st.sampled_from(ATOMS), st.sampled_from(FORMS)), max_size=40).map("".join)
+
+
+@PROPERTY
+@given(with_forms)
+def test_property_offset_map_with_presentation_forms(text: str) -> None:
+    p = prepare(text)
+    _check_map(p)
+    assert not set(FORMS[:-1]) & set(p.text)
+    assert prepare(p.text).text == p.text
 
 
 @PROPERTY
