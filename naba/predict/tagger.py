@@ -105,11 +105,14 @@ class Tagger:
         fast_path: bool | None = None,
         workers: int | None = 0,
         source: str | None = None,
+        checkpoint: str | None = None,
     ):
         check_counts(batch_tokens=batch_tokens, chunk_docs=chunk_docs, workers=workers)
         self.model = model.eval()
         # what it was loaded from (from_pretrained), for repr
         self.source = source
+        # the checkpoint folder it was loaded from (from_pretrained): the batch job's record hashes its files
+        self.checkpoint = checkpoint
         self.tokenizer = tokenizer
         self.space = space
         self.info = info
@@ -193,13 +196,14 @@ class Tagger:
         workers = int(workers)
         # before the model is loaded (seconds): chunk_docs=0 tagged nothing and returned []
         check_counts(batch_tokens=batch_tokens, chunk_docs=chunk_docs)
-        model, tokenizer, space, info = load_checkpoint(resolve_checkpoint(name_or_path))
+        folder = resolve_checkpoint(name_or_path)
+        model, tokenizer, space, info = load_checkpoint(folder)
         use_sdpa(model)
         model.to(device=device, dtype=compute)  # one move: cast on the way, not after
         return cls(
             model, tokenizer, space, info, device=device, dtype=compute,
             batch_tokens=batch_tokens, chunk_docs=chunk_docs, fast_path=fast_path, workers=workers,
-            source=str(name_or_path),
+            source=str(name_or_path), checkpoint=folder,
         )
 
     def __call__(
