@@ -19,6 +19,7 @@ from naba.corpus.labels import LabelScheme
 from naba.errors import ConfigError, DataError
 from naba.predict import Tagger
 from naba.predict.batch import Shard, job_device, merge_parts, part_path, run_job
+from naba.predict.jobrecord import record_path
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -113,15 +114,23 @@ def test_a_rerun_on_an_output_of_another_input_says_so(
         src.write_text("".join(json.dumps({"id": i, "url": f"u-{i}", "text": f"قال {i}"}) + "\n" for i in ids))
 
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    def unrecorded() -> None:
+        # another --id-field is refused by the job record (test_a_rerun_unlike_the_job_record): an output
+        # of an older naba, without one, is still counted
+        if id_field != "id":
+            record_path(out).unlink()
+
     write(["a", "b"])
     run_job(tagger, src, out, progress=False)
     write(second)
+    unrecorded()
     result = run_job(tagger, src, out, id_field=id_field, progress=False)
     assert (result.foreign, result.out_of_order) == (foreign, out_of_order)
     write(["a", "b"])
     out.unlink()
     run_job(tagger, src, out, progress=False)
     write(second)
+    unrecorded()
     assert main(["predict", str(checkpoint), str(src), "-o", str(out), "--id-field", id_field, "--no-progress"]) == 0
     err = capsys.readouterr().err
     assert (f"warning: {foreign} document(s) already in {out} are not in {src}" in err) == bool(foreign)
@@ -153,6 +162,175 @@ def test_a_sharded_rerun_with_other_with_text_is_refused(tagger: Tagger, tmp_pat
         run_job(tagger, src, out, progress=False, shard=Shard(rank=rank, world=2))
     assert part_path(out, part, 2).read_text() == '{"id": "doc-00001", "text": "x", "spans": []}\n'
     assert not part_path(out, 1 - part, 2).exists()
+
+
+@pytest.fixture(scope="module")
+def other_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second tiny checkpoint: the first's shape and tokenizer, other weights (a retrained model)."""
+    from safetensors.torch import load_file, save_file
+
+    folder = tmp_path_factory.mktemp("retrained")
+    ckpt = tiny_checkpoint(folder)
+    weights = load_file(ckpt / "model.safetensors")
+    name = next(k for k in sorted(weights) if k.endswith("classifier.weight"))
+    weights[name] = weights[name] + 0.5
+    save_file(weights, ckpt / "model.safetensors", metadata={"format": "pt"})
+    return ckpt
+
+
+def _rerun_tagger(change: str, checkpoint: Path, other: Path) -> Tagger:
+    """A tagger for the rerun: ``change`` says what differs from the first run's."""
+    if change == "model":
+        return Tagger.from_pretrained(other, device="cpu")
+    tagger = Tagger.from_pretrained(checkpoint, device="cpu", dtype="bf16" if change == "dtype" else None)
+    if change == "max_length":
+        tagger.max_length = 32
+    if change == "stride":
+        tagger.stride = 8
+    return tagger
+
+
+@pytest.mark.parametrize(
+    ("change", "options", "refused", "warned"),
+    [
+        # a rerun with a retrained model resumed the output: old lines the old model's, new ones the new one's
+        ("model", {}, "model: {ckpt} (sha256 ", None),
+        ("rules", {"rules": True}, "--rules: off -> on", None),
+        ("max_length", {}, "max_length: 64 -> 32", None),
+        ("stride", {}, "stride: 16 -> 8", None),
+        ("id_field", {"id_field": "url"}, '--id-field: "id" -> "url"', None),
+        ("text_field", {"text_field": "body"}, '--text-field: "text" -> "body"', None),
+        # bf16 on one GPU, fp32 on another: the same job, resumed, with a warning
+        ("dtype", {}, None, "resuming with another dtype: float32 -> bfloat16"),
+        ("nothing", {}, None, None),  # the same job resumes as before
+    ],
+)
+def test_a_rerun_unlike_the_job_record(
+    checkpoint: Path, other_checkpoint: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    change: str, options: dict[str, Any], refused: str | None, warned: str | None,
+) -> None:
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+
+    def write(n: int) -> None:
+        src.write_text("".join(json.dumps({"id": f"d{i}", "url": f"d{i}", "text": f"قال {i}", "body": f"قال {i}"},
+                                          ensure_ascii=False) + "\n" for i in range(n)), encoding="utf-8")
+
+    write(2)
+    run_job(Tagger.from_pretrained(checkpoint, device="cpu"), src, out, progress=False)
+    record = json.loads(record_path(out).read_text())
+    assert (record["rules"], record["max_length"], record["stride"], record["dtype"]) == (False, 64, 16, "float32")
+    assert len(record["model"]) == 64 and record["model_path"] == str(checkpoint)
+    before = out.read_bytes()
+    write(3)
+    tagger = _rerun_tagger(change, checkpoint, other_checkpoint)
+    with caplog.at_level("WARNING"):
+        if refused is not None:
+            with pytest.raises(ConfigError) as caught:
+                run_job(tagger, src, out, progress=False, **options)
+            message = str(caught.value)
+            assert message.startswith(f"{out}: its lines were written by another job (out.jsonl.job.json)")
+            assert refused.format(ckpt=checkpoint) in message and "write to another -o" in message
+            assert out.read_bytes() == before and json.loads(record_path(out).read_text()) == record
+            return
+        result = run_job(tagger, src, out, progress=False, **options)
+    assert (result.written, result.skipped) == (1, 2) and _ids(out) == ["d0", "d1", "d2"]
+    assert (warned in caplog.text) if warned else "another" not in caplog.text
+    assert json.loads(record_path(out).read_text()) == record  # the first run's, kept
+
+
+def test_a_rerun_with_another_model_is_refused_by_the_cli(
+    checkpoint: Path, other_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_jsonl(src, 2)
+    assert main(["predict", str(checkpoint), str(src), "-o", str(out), "--no-progress"]) == 0
+    before = out.read_bytes()
+    _write_jsonl(src, 3)
+    assert main(["predict", str(other_checkpoint), str(src), "-o", str(out), "--no-progress", "--rules"]) == 2
+    err = capsys.readouterr().err
+    assert f"model: {checkpoint} (sha256 " in err and f"-> {other_checkpoint} (sha256 " in err
+    assert "--rules: off -> on" in err and "Rerun with the same model and options" in err
+    assert out.read_bytes() == before
+    assert main(["predict", str(checkpoint), str(src), "-o", str(out), "--no-progress"]) == 0
+    assert _ids(out) == [f"doc-{i:05d}" for i in range(3)]
+
+
+def test_an_output_without_a_record_is_resumed_with_a_warning_and_gets_one(
+    tagger: Tagger, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # an output of an older naba (or another tool): nothing to check it against, said once
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    ids = _write_jsonl(src, 3)
+    out.write_text(json.dumps({"id": ids[0], "spans": []}) + "\n")
+    with caplog.at_level("WARNING"):
+        result = run_job(tagger, src, out, progress=False)
+    assert (result.written, result.skipped) == (2, 1) and _ids(out) == ids
+    assert caplog.text.count("has lines but no job record out.jsonl.job.json") == 1
+    assert json.loads(record_path(out).read_text())["model_path"] == tagger.checkpoint
+    caplog.clear()
+    with caplog.at_level("WARNING"), pytest.raises(ConfigError, match="--rules: off -> on"):
+        run_job(tagger, src, out, rules=True, progress=False)  # checked from now on
+    assert "no job record" not in caplog.text
+
+
+def test_a_new_output_gets_a_fresh_record_and_a_damaged_one_is_refused(tagger: Tagger, tmp_path: Path) -> None:
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_jsonl(src, 2)
+    record_path(out).write_text('{"rules": true}\n')  # a record left by a deleted output: replaced
+    run_job(tagger, src, out, progress=False)
+    assert json.loads(record_path(out).read_text())["rules"] is False
+    record_path(out).write_text("{not json")
+    _write_jsonl(src, 3)
+    with pytest.raises(ConfigError, match="out.jsonl.job.json: cannot read it: .*Delete it to resume unchecked"):
+        run_job(tagger, src, out, progress=False)
+
+
+def test_a_first_run_that_fails_before_a_line_leaves_no_record(
+    tagger: Tagger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the record describes the output's lines: one of a run that wrote none would outlive its output
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_jsonl(src, 2)
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise DataError("the device failed")
+
+    monkeypatch.setattr(tagger, "tag_documents", fail)
+    with pytest.raises(DataError):
+        run_job(tagger, src, out, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_every_process_stops_with_process_0s_refusal(tagger: Tagger, tmp_path: Path, rank: int) -> None:
+    # only process 0 reads the record: the others, sharing in its gather, stop with its message
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_jsonl(src, 4)
+    run_job(tagger, src, out, progress=False)
+    message = "refused by process 0"
+    shard = Shard(rank=rank, world=2, gather=lambda mine: [message if rank else mine[0], None if rank else mine[0]])
+    with pytest.raises(ConfigError, match="--rules: off -> on" if rank == 0 else message):
+        run_job(tagger, src, out, progress=False, shard=shard, rules=True)
+    assert not part_path(out, rank, 2).exists()
+
+
+@pytest.mark.slow
+def test_torchrun_rerun_with_other_rules_stops_every_process(tagger: Tagger, checkpoint: Path, tmp_path: Path) -> None:
+    # process 1, which does not read the record, went on tagging into its part while process 0 stopped
+    from test_train_run import naba_exit
+
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_jsonl(src, 3)
+    run_job(tagger, src, out, progress=False)
+    _write_jsonl(src, 6)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "naba.cli", "predict", str(checkpoint), str(src), "-o", str(out), "--no-progress", "--rules"]
+    done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+    said = done.stdout + done.stderr
+    assert done.returncode != 0 and naba_exit(said, 2), said[-3000:]
+    assert said.count("--rules: off -> on") == 2, said[-3000:]  # once from each process
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
 @pytest.mark.parametrize("first", [b"garbage\n", b"[1, 2]\n", b'{"id": "a", "label": []}\n'])
@@ -197,6 +375,7 @@ def test_resume_after_sigkill_has_every_id_once_in_order(tagger: Tagger, checkpo
         # temporary of a sharded run's merge (a whole copy of the output), one more each kill
         [".out.rejects.jsonl.bd804477.tmp"],
         [".out.jsonl.0a1b2c3d.tmp", ".out.rejects.jsonl.11111111.tmp", ".out.rejects.jsonl.22222222.tmp"],
+        [".out.jsonl.job.json.abcdef01.tmp"],  # the job record's, killed while it was written
     ],
 )
 def test_a_rerun_removes_the_temporary_files_of_a_killed_run(
@@ -212,7 +391,7 @@ def test_a_rerun_removes_the_temporary_files_of_a_killed_run(
     result = run_job(tagger, src, out, progress=False)
     assert (result.written, result.skipped) == (2, 1) and _ids(out) == ids
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        ".out.jsonl.notmine.tmp", "in.jsonl", "out.jsonl", "out.rejects.jsonl"
+        ".out.jsonl.notmine.tmp", "in.jsonl", "out.jsonl", "out.jsonl.job.json", "out.rejects.jsonl"
     ]
 
 
@@ -426,8 +605,11 @@ def test_torchrun_two_processes_match_one(tagger: Tagger, checkpoint: Path, tmp_
     rejects = (tmp_path / "out.rejects.jsonl").read_text().splitlines()
     assert len(rejects) == 1 and "duplicate id" in rejects[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "in.jsonl", "out.jsonl", "out.rejects.jsonl", "single.jsonl", "single.rejects.jsonl"
+        "in.jsonl", "out.jsonl", "out.jsonl.job.json", "out.rejects.jsonl",
+        "single.jsonl", "single.jsonl.job.json", "single.rejects.jsonl",
     ]
+    # process 0's record is the one job's, as one process's is
+    assert json.loads(record_path(out).read_text()) == json.loads(record_path(single).read_text())
 
 
 def test_cli_predict_reports_counts(checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -46,6 +46,14 @@ from naba.predict.io import (
     resume_output,
     unique_ids,
 )
+from naba.predict.jobrecord import (
+    compare,
+    job_settings,
+    model_fingerprint,
+    read_record,
+    record_path,
+    write_record,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +66,17 @@ class Shard:
     world: int = 1
     device: Any = None
     barrier: Callable[[], None] = lambda: None
+    # every process's list joined, in rank order (accelerate's gather_object): a collective, so a barrier too
+    gather: Callable[[list[Any]], list[Any]] | None = None
+
+    def agree(self, value: Any) -> Any:
+        """Wait for every process, as :attr:`barrier` does, and return the first value that is not
+        ``None`` among every process's ``value`` (process 0's first): a refusal that only process 0
+        can see (it alone reads the job record) stops them all with its message."""
+        if self.gather is None:
+            self.barrier()
+            return value
+        return next((v for v in self.gather([value]) if v is not None), None)
 
 
 def current_shard() -> Shard:
@@ -66,11 +85,12 @@ def current_shard() -> Shard:
         return Shard()
     import torch
     from accelerate import PartialState
+    from accelerate.utils import gather_object
 
     # processes finish their shares at different times: the merge barrier must wait that long;
     # without a GPU accelerate needs cpu=True to start gloo
     state = PartialState(cpu=not torch.cuda.is_available(), timeout=timedelta(hours=12))
-    return Shard(state.process_index, state.num_processes, state.device, state.wait_for_everyone)
+    return Shard(state.process_index, state.num_processes, state.device, state.wait_for_everyone, gather_object)
 
 
 def job_device(asked: str | None, shard: Shard) -> Any:
@@ -131,6 +151,16 @@ def run_job(
     input order, and such documents are rejected.
     ``finish(result)``, if given, runs on process 0 once the output is complete, with the output
     still locked (naba predict's export of it: a second job would read it, export it and delete it).
+
+    The job record ``OUT.job.json`` (naba.predict.jobrecord) beside the output holds what its lines
+    depend on: a sha256 of the tagger's checkpoint files (weights, config.json, naba.json, tokenizer),
+    ``rules``, ``with_text``, ``id_field``, ``text_field``, the tagger's ``max_length``, ``stride`` and
+    dtype, and the naba version. A run into an output without lines writes it; a rerun into one with
+    lines (resuming it) whose model, ``rules``, fields or windows differ from the record's is a
+    ConfigError naming each difference (old lines would be the old job's, new ones this one's), one
+    whose dtype differs warns; an output with lines but no record (an older naba's) warns that it
+    cannot be checked and gets this run's record. Only process 0 reads and writes it (and hashes the
+    model); the others stop with its refusal.
     """
     shard = shard or Shard()
     if rules and (clash := rules_clash(dict(tagger.space.scheme.layers))):
@@ -151,7 +181,8 @@ def run_job(
     lock = _lock(output) if shard.rank == 0 else contextlib.nullcontext()
     with lock:
         result = _run(tagger, input_path, output, items, rejects_path, batch_tokens=batch_tokens, chunk_docs=chunk_docs,
-                      rules=rules, with_text=with_text, progress=progress, shard=shard, check_id=check_id)
+                      rules=rules, with_text=with_text, progress=progress, shard=shard, check_id=check_id,
+                      fields=(id_field, text_field))
         if finish is not None and shard.rank == 0:
             # the merge moved a new file into place, which the lock above does not hold
             with _lock(output) if shard.world > 1 else contextlib.nullcontext():
@@ -169,7 +200,8 @@ def _lock(output: Path) -> Iterator[None]:
     except ImportError:  # not POSIX: no lock
         yield
         return
-    made = not output.exists()
+    made, record = not output.exists(), record_path(output)
+    had_record = record.exists()
     try:
         fh = output.open("ab")  # the job appends to it next anyway
     except OSError as exc:
@@ -193,6 +225,8 @@ def _lock(output: Path) -> Iterator[None]:
                 with contextlib.suppress(OSError):
                     if output.stat().st_size == 0:
                         output.unlink()
+                        if not had_record:  # the record this run wrote for it: it describes no lines
+                            record.unlink(missing_ok=True)
             raise
 
 
@@ -210,8 +244,10 @@ def _run(
     progress: bool,
     shard: Shard,
     check_id: Callable[[str], str | None] | None,
+    fields: tuple[str, str],
 ) -> JobResult:
     """:func:`run_job` once its paths are checked, its first record read and its output locked."""
+    refusal = record = None
     if shard.rank == 0:
         done = resume_output(output)  # repairs a torn last line before anyone reads it
         # a run killed while the rejects file (open all run long) or a merge was being written
@@ -221,7 +257,12 @@ def _run(
         # the other processes' parts as they were before this run (those processes wait at the barrier):
         # what they skip, counted for the whole job's report
         theirs = sum(_part_count(part_path(output, r, shard.world), done) for r in range(1, shard.world))
-    shard.barrier()
+        lines = bool(done) or _parts_have_lines(output, shard.world)
+        refusal, record = _check_record(tagger, output, lines=lines, rules=rules, with_text=with_text, fields=fields)
+    # the barrier: every process stops with a refusal only process 0 could see
+    refusal = shard.agree(refusal)
+    if refusal is not None:
+        raise ConfigError(refusal)
     if shard.rank != 0:
         done = resume_output(output, repair=False)
     # the parts too: a sharded run's lines are all in them until its merge
@@ -235,6 +276,9 @@ def _run(
         mine = resume_output(target) - done
     else:
         target, mine = output, set()
+    if record is not None:
+        # once the checks before tagging have passed: a refused run leaves no record of lines it never wrote
+        write_record(record_path(output), record)
 
     counts = {"rejected": 0, "skipped": 0, "found": 0, "out_of_order": 0}
     started, tokens0 = time.perf_counter(), tagger.tokens_done
@@ -270,6 +314,46 @@ def _run(
         foreign=len(done) - counts["found"],
         out_of_order=counts["out_of_order"],
     )
+
+
+def _check_record(
+    tagger: Any, output: Path, *, lines: bool, rules: bool, with_text: bool, fields: tuple[str, str]
+) -> tuple[str | None, dict[str, Any] | None]:
+    """``(refusal, record to write)`` for a run into ``output``: refused if the output has ``lines``
+    and its record names another model, rules, fields or windows; a record to write if it has no lines
+    (a new job) or no record (an older naba's output: warned about); dtype differences warned about."""
+    path = record_path(output)
+    remove_temp_files(path)  # a record write killed part way
+    started = time.perf_counter()
+    fingerprint = model_fingerprint(getattr(tagger, "checkpoint", None))
+    log.debug("hashed the model's files in %.2f s", time.perf_counter() - started)
+    now = job_settings(tagger, rules=rules, with_text=with_text, id_field=fields[0], text_field=fields[1],
+                       fingerprint=fingerprint)
+    if not lines:
+        return None, now
+    old = read_record(path)
+    if old is None:
+        log.warning("%s: has lines but no job record %s (written by an older naba or another tool): cannot check "
+                    "that they come from this model and options; writing this run's record for the next",
+                    output, path.name)
+        return None, now
+    if isinstance(old, str):
+        return (f"{path}: {old}; it records how {output} was written. Delete it to resume unchecked, "
+                "or write to another -o"), None
+    refused, warned = compare(old, now)
+    for difference in warned:
+        log.warning("%s: resuming with another %s (rounding only; the lines are the same job's)", output, difference)
+    if refused:
+        return (f"{output}: its lines were written by another job ({path.name}); this run differs in "
+                + "; ".join(refused) + ". Rerun with the same model and options to resume it, or write to "
+                "another -o (or delete it and its .job.json to start over)"), None
+    return None, None
+
+
+def _parts_have_lines(output: Path, world: int) -> bool:
+    """Whether a sharded run's parts hold anything: until the merge its lines are all there."""
+    parts = (part_path(output, r, world) for r in range(world)) if world > 1 else ()
+    return any(p.exists() and p.stat().st_size > 0 for p in parts)
 
 
 def _check_paths(input_path: Path, output: Path, rejects: Path) -> None:

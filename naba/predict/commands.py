@@ -166,6 +166,7 @@ def _predict(args: argparse.Namespace) -> int:
         same_file,
     )
     from naba.predict.io import input_kind
+    from naba.predict.jobrecord import record_path
     from naba.predict.tagger import Tagger
 
     if args.batch_tokens is not None and args.batch_tokens < 1:
@@ -218,6 +219,8 @@ def _predict(args: argparse.Namespace) -> int:
         remove_temp_files(output)  # an export killed part way left its temporary file (brat: folder)
         _export(args, tagger, work, output)
         work.unlink()
+        # the work file's record: it describes lines that are gone (a rerun starts the work file afresh)
+        record_path(work).unlink(missing_ok=True)
 
     result = run_job(
         tagger, args.input, work, id_field=args.id_field, text_field=args.text_field,
