@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import json
+import lzma
 import os
+import random
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -207,13 +212,15 @@ def test_parquet_without_the_text_column_is_a_data_error(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("name", "kind"),
     [("x.jsonl", "jsonl"), ("x.JSONL", "jsonl"), ("x.txt", "text"), ("x.parquet", "parquet"), ("x.csv", None),
-     ("x.json", None)],
+     ("x.json", None), ("x.jsonl.gz", "jsonl"), ("x.ndjson.BZ2", "jsonl"), ("x.JSONL.xz", "jsonl"), ("x.gz", None),
+     ("x.csv.gz", None), ("x.jsonl.zip", None), ("x.parquet.gz", None)],
 )
 def test_input_kind(tmp_path: Path, name: str, kind: str | None) -> None:
     path = tmp_path / name
     path.write_bytes(b"")
     if kind is None:
-        with pytest.raises(DataError, match="unknown input format"):
+        # the message lists what is read, the compressed JSONL names too
+        with pytest.raises(DataError, match=r"unknown input format .*\.jsonl\.gz, \.jsonl\.bz2, \.jsonl\.xz, \.jsonl\.zst"):
             input_kind(path)
     else:
         assert input_kind(path) == kind
@@ -397,3 +404,91 @@ def test_a_jsonl_record_with_its_id_or_text_twice_is_a_reject(tmp_path: Path, li
         assert isinstance(item, Record) and item.id == "a"
     else:
         assert isinstance(item, Reject) and item.line == 1 and item.reason == expected
+
+
+def _compress(codec: str, data: bytes) -> bytes:
+    """``data`` as the codec's command-line tool writes it (zstd: with its checksum, as zstd does)."""
+    if codec == "zst":
+        zstandard = pytest.importorskip("zstandard")
+        # two frames, as pzstd or cat of two files make
+        half = len(data) // 2
+        make = zstandard.ZstdCompressor(write_checksum=True)
+        return make.compress(data[:half]) + make.compress(data[half:])
+    return {"gz": gzip.compress, "bz2": bz2.compress, "xz": lambda b: lzma.compress(b, preset=1)}[codec](data)
+
+
+CODECS = ["gz", "bz2", "xz", "zst"]
+# a BOM, a blank line, bad records of each kind, a long line, integer ids, lines under a custom field name
+_MIXED = (
+    b"\xef\xbb\xbf" + "\n".join([
+        json.dumps({"doc": i, "body": "قال الوزير " * (i % 7 * 30) + f"{i}"}, ensure_ascii=False) for i in range(300)
+    ]).encode()
+    + b'\n\n{"doc": "x", "body": \n\xff\xfe\n{"doc": "y"}\n{"doc": 5, "body": "again"}\n{"doc": "z", "body": "last"}\n'
+)
+
+
+@pytest.mark.parametrize("buffer", [7, 1 << 20])
+@pytest.mark.parametrize("codec", CODECS)
+def test_compressed_jsonl_reads_as_the_plain_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, codec: str, buffer: int
+) -> None:
+    # the same records, rejects and 1-based line numbers as the decompressed file, lines crossing
+    # the read buffer's edges included
+    import naba.predict.io as io_module
+
+    monkeypatch.setattr(io_module, "READ_BUFFER", buffer)
+    plain = tmp_path / "in.jsonl"
+    plain.write_bytes(_MIXED)
+    packed = tmp_path / f"in.jsonl.{codec}"
+    packed.write_bytes(_compress(codec, _MIXED))
+    want = list(unique_ids(read_inputs(plain, id_field="doc", text_field="body"), source=str(plain)))
+    got = list(unique_ids(read_inputs(packed, id_field="doc", text_field="body"), source=str(packed)))
+    assert [r for r in got if isinstance(r, Record)] == [r for r in want if isinstance(r, Record)]
+    assert [(r.source, r.line, r.reason) for r in got if isinstance(r, Reject)] == [
+        (str(packed), r.line, r.reason) for r in want if isinstance(r, Reject)
+    ]
+    assert [r.line for r in got if isinstance(r, Reject)] == [302, 303, 304, 305]
+    assert got[0] == Record(1, "0", "0")  # the BOM dropped
+
+
+@pytest.mark.parametrize("codec", CODECS)
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+def test_a_damaged_compressed_jsonl_is_a_data_error_after_the_lines_before_it(
+    tmp_path: Path, codec: str, damage: str
+) -> None:
+    # 2.6 MB: three bz2 blocks (each decoded whole), so that one comes before the damage
+    n = 20000
+    rng = random.Random(0)
+    data = "".join(json.dumps({"id": f"d{i}", "text": rng.randbytes(56).hex()}) + "\n" for i in range(n)).encode()
+    packed = bytearray(_compress(codec, data))
+    if damage == "truncated":  # an interrupted download
+        del packed[len(packed) * 2 // 3 :]
+    else:  # bytes garbled in the middle
+        middle = len(packed) // 2
+        packed[middle : middle + 64] = bytes(64)
+    src = tmp_path / f"in.jsonl.{codec}"
+    src.write_bytes(bytes(packed))
+    got = []
+    with pytest.raises(DataError) as caught:
+        for item in read_inputs(src):
+            got.append(item)
+    (problem,) = caught.value.problems
+    reason = "compressed stream ends early: the file is truncated" if damage == "truncated" else "compressed stream is corrupt"
+    assert problem.source == str(src) and problem.reason.startswith(reason)
+    # every line before the one it reached was read, as in the plain file; garbled deflate data may
+    # decode to garbage lines (rejects, blank lines) before gzip's CRC check finds it
+    whole = next((k for k, r in enumerate(got) if isinstance(r, Reject)), len(got))
+    assert [r.id for r in got[:whole]] == [f"d{i}" for i in range(whole)] and 0 < whole < n
+    line = int(problem.where.removeprefix("line "))
+    assert line == whole + 1 if damage == "truncated" else line > whole
+    assert f"{src}: line {line}: {reason}" in str(caught.value)
+
+
+def test_zst_without_zstandard_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "in.jsonl.zst"
+    src.write_bytes(b"\x28\xb5\x2f\xfd")  # whatever it holds: zstandard is asked for first
+    monkeypatch.setitem(sys.modules, "zstandard", None)  # import zstandard raises ImportError
+    for read in (input_kind, lambda p: list(read_inputs(p))):
+        with pytest.raises(DataError, match=r"in\.jsonl\.zst: reading \.zst needs the zstandard package: pip install "
+                           r"zstandard, or decompress it first"):
+            read(src)

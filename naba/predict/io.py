@@ -4,6 +4,10 @@ Readers yield one item per input record, lazily (the corpus is never held in mem
 :class:`Record` for a usable document, a :class:`Reject` for a bad one. The job goes on past
 rejects and writes them, with their line number and reason, to a rejects file.
 
+A JSONL input may be compressed (``.jsonl.gz``, ``.bz2``, ``.xz``, ``.zst``): it is decompressed as it is
+read, never to disk or into memory as a whole. A stream that breaks off (a truncated download, a
+corrupt block) is a DataError naming the line it reached, raised once the lines before it are read.
+
 The prediction output is appended to in chunks (flush + fsync each), so a crashed job can be run
 again: :func:`resume_output` truncates a torn last line and returns the ids already written.
 Everything else is written through :func:`naba.corpus.fileio.atomic_open` (a temporary file in the
@@ -12,12 +16,18 @@ same folder, moved into place).
 
 from __future__ import annotations
 
+import bz2
+import contextlib
+import gzip
+import io
 import json
+import lzma
 import os
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from naba.corpus.fileio import JSONL_SUFFIXES, write_error
 from naba.errors import DataError, Problem
@@ -28,6 +38,9 @@ from naba.errors import DataError, Problem
 # this buffer, 51-56 with the default: scripts/bench_gpu.py)
 READ_BUFFER = 1 << 20
 PARQUET_SUFFIXES = (".parquet", ".pq")
+# compressed JSONL (articles.jsonl.gz): news dumps come so, and tens of GB need not be decompressed first
+CODECS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
+FORMATS = ".jsonl (or .jsonl.gz, .jsonl.bz2, .jsonl.xz, .jsonl.zst), .txt, a folder of .txt, or .parquet"
 
 
 @dataclass(frozen=True)
@@ -56,7 +69,8 @@ class Reject:
 
 
 def input_kind(path: str | Path) -> str:
-    """``"folder"``, ``"text"``, ``"jsonl"`` or ``"parquet"`` for an input path; DataError otherwise."""
+    """``"folder"``, ``"text"``, ``"jsonl"`` (compressed too) or ``"parquet"`` for an input path;
+    DataError otherwise, and for a ``.jsonl.zst`` file where zstandard is not installed."""
     path = Path(path)
     if path.is_dir():
         return "folder"
@@ -69,17 +83,30 @@ def input_kind(path: str | Path) -> str:
         return "jsonl"
     if suffix in PARQUET_SUFFIXES:
         return "parquet"
-    raise DataError(
-        Problem(str(path), "", f"unknown input format {suffix!r}: use .jsonl, .txt, a folder of .txt, or .parquet")
-    )
+    codec = jsonl_codec(path)
+    if codec is not None:
+        if codec == "zstd":
+            _zstandard(path)  # now: naba predict says so before loading the model
+        return "jsonl"
+    raise DataError(Problem(str(path), "", f"unknown input format {suffix!r}: use {FORMATS}"))
+
+
+def jsonl_codec(path: str | Path) -> str | None:
+    """The codec of a compressed JSONL file by its name (``"gzip"`` for ``x.jsonl.gz``), else None."""
+    suffixes = [s.lower() for s in Path(path).suffixes[-2:]]
+    if len(suffixes) == 2 and suffixes[0] in JSONL_SUFFIXES:
+        return CODECS.get(suffixes[1])
+    return None
 
 
 def read_inputs(
     path: str | Path, *, id_field: str = "id", text_field: str = "text", rows_per_batch: int = 1024
 ) -> Iterator[Record | Reject]:
-    """Stream the documents of a JSONL file, a .txt file, a folder of .txt files or a Parquet file.
+    """Stream the documents of a JSONL file (compressed too), a .txt file, a folder of .txt files or
+    a Parquet file.
 
-    Ids are not checked for repeats here (see :func:`unique_ids`).
+    A DataError raised part way (a damaged compressed stream or Parquet row group) comes after
+    every item before the damage. Ids are not checked for repeats here (see :func:`unique_ids`).
     """
     kind = input_kind(path)
     if kind == "folder":
@@ -200,31 +227,165 @@ def _jsonl_records(path: Path, source: str, *, id_field: str, text_field: str) -
     # json keeps the last of a key given twice ({"id": "a", "text": "x", "text": "y"} is tagged as "y");
     # the field names are looked for twice in the raw line first, so that only such lines pay for a check
     names = (json.dumps(id_field, ensure_ascii=False), json.dumps(text_field, ensure_ascii=False))
-    with path.open("rb", buffering=READ_BUFFER) as fh:
-        for number, raw in enumerate(fh, start=1):
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]  # a UTF-8 BOM, as naba.corpus.fileio.read_text drops it
+    codec = jsonl_codec(path)
+    number = 0
+    with _open_jsonl(path, codec) as fh:
+        try:
+            for number, raw in enumerate(fh, start=1):
+                item = _jsonl_line(raw, number, source, names, id_field, text_field)
+                if item is not None:
+                    yield item
+        except _DAMAGE as exc:
+            if codec is None or (isinstance(exc, OSError) and exc.errno is not None):
+                raise  # a plain file's read error, or the disk's: "cannot read file"
+            raise _damaged(source, number + 1, exc) from None
+
+
+
+class _ZstdCorrupt(Exception):
+    """A zstandard frame the decoder refused (zstandard.ZstdError, whose module may not be there)."""
+
+
+# what a damaged compressed stream raises as it is read: EOFError when it ends early (gzip, bz2,
+# lzma, _ZstdStream), BadGzipFile and bz2's "Invalid data stream" (OSErrors without an errno),
+# zlib.error, LZMAError or a refused zstandard frame for corrupt data
+_DAMAGE = (EOFError, OSError, zlib.error, lzma.LZMAError, _ZstdCorrupt)
+
+
+def _damaged(source: str, line: int, exc: BaseException) -> DataError:
+    """The error for a compressed stream that broke off while line ``line`` was being read."""
+    if isinstance(exc, EOFError):
+        why = "compressed stream ends early: the file is truncated (an interrupted download?)"
+    else:
+        kind = "ZstdError" if isinstance(exc, _ZstdCorrupt) else type(exc).__name__
+        why = f"compressed stream is corrupt ({kind}: {exc})"
+    return DataError(Problem(source, f"line {line}", f"{why}; the lines before it were read, and a rerun on "
+                             "the repaired file resumes after them"))
+
+
+@contextlib.contextmanager
+def _open_jsonl(path: Path, codec: str | None) -> Iterator[IO[bytes]]:
+    """``path``'s bytes, decompressed as they are read for a ``codec``; READ_BUFFER bytes at a time
+    either way (the decompressed stream's too: gzip's own buffer is 8 KiB in Python 3.11)."""
+    with contextlib.ExitStack() as stack:
+        raw = stack.enter_context(path.open("rb", buffering=READ_BUFFER))
+        if codec is None:
+            yield raw
+            return
+        if codec == "gzip":
+            stream: Any = _Partial(gzip.GzipFile(fileobj=raw, mode="rb"))
+        elif codec == "bz2":
+            stream = _Partial(bz2.BZ2File(raw))
+        elif codec == "xz":
+            stream = _Partial(lzma.LZMAFile(raw))
+        else:
+            stream = _ZstdStream(raw, _zstandard(path))
+        yield stack.enter_context(io.BufferedReader(stream, READ_BUFFER))
+
+
+class _Partial(io.RawIOBase):
+    """A GzipFile, BZ2File or LZMAFile read as a raw stream: each read hands on what one block of
+    the file decompressed to. Read whole (``readinto``), a 1 MiB buffer would be filled past the
+    damage, and the lines before it that it held lost with it."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Decompressed bytes into ``buffer``: those at hand, or one block's."""
+        return self._stream.readinto1(buffer)
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
+
+
+def _zstandard(path: Path) -> Any:
+    """The zstandard module; a DataError saying what to do where it is not installed (naba does not
+    depend on it: gzip, bz2 and xz need nothing beyond Python)."""
+    try:
+        import zstandard
+    except ImportError:
+        raise DataError(Problem(str(path), "", "reading .zst needs the zstandard package: pip install zstandard, "
+                                "or decompress it first (zstd -d)")) from None
+    return zstandard
+
+
+_ZSTD_SLICE = 1 << 16
+
+
+class _ZstdStream(io.RawIOBase):
+    """A zstandard file's frames, decompressed as read. zstandard's own ``stream_reader`` ends a
+    truncated or corrupt file silently, as if it were whole: here a frame cut off raises EOFError,
+    as gzip, bz2 and lzma do, and a frame the decoder refuses, _ZstdCorrupt."""
+
+    def __init__(self, raw: IO[bytes], zstandard: Any):
+        self._raw, self._zstd = raw, zstandard
+        self._frame = zstandard.ZstdDecompressor().decompressobj()
+        self._in_frame = False  # bytes of a frame fed, its end not yet seen
+        self._out = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Decompressed bytes into ``buffer``; 0 at the end of the last whole frame."""
+        while not self._out:
+            # fed in slices (the file is read READ_BUFFER at a time below): the decoder refuses a
+            # corrupt slice whole, and the lines before the damage in it are lost with it
+            data = self._raw.read(_ZSTD_SLICE)
+            if not data:
+                if self._in_frame:
+                    raise EOFError("the last zstandard frame is cut off")
+                return 0
+            self._out = memoryview(self._feed(data))
+        n = min(len(buffer), len(self._out))
+        buffer[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+    def _feed(self, data: bytes) -> bytes:
+        """The bytes ``data`` decompresses to, frame after frame (pzstd and ``cat`` make several)."""
+        parts = []
+        while data:
             try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield Reject(source, number, f"not valid UTF-8: {exc.reason} at byte {exc.start}")
-                continue
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield Reject(source, number, f"invalid JSON: {exc.msg} at column {exc.colno}")
-                continue
-            except (ValueError, RecursionError) as exc:  # an integer over 4300 digits, nesting too deep
-                yield Reject(source, number, f"invalid JSON: {str(exc)[:200]}")
-                continue
-            if isinstance(obj, dict) and any(line.count(name) > 1 for name in names):
-                twice = _twice(line, (id_field, text_field))
-                if twice is not None:
-                    yield Reject(source, number, f"key {twice!r} given twice in the record")
-                    continue
-            yield _record(source, number, obj, id_field, text_field, escaped="\\" in line)
+                parts.append(self._frame.decompress(data))
+            except self._zstd.ZstdError as exc:
+                raise _ZstdCorrupt(str(exc)) from None
+            self._in_frame = not self._frame.eof
+            if self._in_frame:
+                break
+            data = self._frame.unused_data
+            self._frame = self._zstd.ZstdDecompressor().decompressobj()
+        return b"".join(parts)
+
+
+def _jsonl_line(
+    raw: bytes, number: int, source: str, names: tuple[str, str], id_field: str, text_field: str
+) -> Record | Reject | None:
+    """The record or reject of one JSONL line; None for a blank one."""
+    if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]  # a UTF-8 BOM, as naba.corpus.fileio.read_text drops it
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Reject(source, number, f"not valid UTF-8: {exc.reason} at byte {exc.start}")
+    if not line.strip():
+        return None
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return Reject(source, number, f"invalid JSON: {exc.msg} at column {exc.colno}")
+    except (ValueError, RecursionError) as exc:  # an integer over 4300 digits, nesting too deep
+        return Reject(source, number, f"invalid JSON: {str(exc)[:200]}")
+    if isinstance(obj, dict) and any(line.count(name) > 1 for name in names):
+        twice = _twice(line, (id_field, text_field))
+        if twice is not None:
+            return Reject(source, number, f"key {twice!r} given twice in the record")
+    return _record(source, number, obj, id_field, text_field, escaped="\\" in line)
 
 
 def _twice(line: str, fields: tuple[str, ...]) -> str | None:
