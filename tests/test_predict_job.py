@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -804,6 +807,72 @@ def test_a_damaged_parquet_file_is_a_clear_error(tagger: Tagger, tmp_path: Path)
     assert got == [f"d{i}" for i in range(20)]  # the job has written these by then; a rerun resumes
     with pytest.raises(DataError, match="after row 0: cannot read Parquet data"):
         run_job(tagger, src, tmp_path / "out.jsonl", progress=False)
+
+
+
+@pytest.mark.parametrize("workers", [0, 1])  # 1: chunks read ahead for a host worker
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+def test_a_damaged_gz_input_is_tagged_up_to_the_damage_then_an_error(
+    checkpoint: Path, tmp_path: Path, damage: str, workers: int
+) -> None:
+    plain = tmp_path / "whole.jsonl"
+    ids = _write_jsonl(plain, 30)
+    lines = plain.read_bytes().splitlines(keepends=True)
+    lines.insert(3, b'{"id": "no-text"}\n')  # a reject before the damage
+    whole = gzip.compress(b"".join(lines))
+    src = tmp_path / "in.jsonl.gz"
+    if damage == "truncated":
+        _truncated_gz(src, lines, 22)
+        stop, reason = 22, "compressed stream ends early: the file is truncated"
+    else:  # every line read, then the CRC at the end is wrong
+        src.write_bytes(whole[:-8] + bytes([whole[-8] ^ 0xFF]) + whole[-7:])
+        stop, reason = 32, "compressed stream is corrupt (BadGzipFile: CRC check failed"
+    out = tmp_path / "out.jsonl"
+    tagger = Tagger.from_pretrained(checkpoint, device="cpu", workers=workers)
+    # chunks of 8: the documents read after the last whole chunk are tagged too
+    with pytest.raises(DataError, match=f"in.jsonl.gz: line {stop}: " + re.escape(reason)):
+        run_job(tagger, src, out, chunk_docs=8, progress=False)
+    assert out.read_bytes().endswith(b"\n")
+    assert _ids(out) == ids[: stop - 2]  # every line before the damage, but the reject
+    (reject,) = [json.loads(x) for x in (tmp_path / "out.rejects.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert (reject["source"], reject["line"], reject["reason"]) == (str(src), 4, "no 'text' field")
+    # the file repaired, the same job resumes after what it wrote
+    src.write_bytes(whole)
+    result = run_job(tagger, src, out, chunk_docs=8, progress=False)
+    assert _ids(out) == ids and (result.skipped, result.written, result.rejected) == (stop - 2, 32 - stop, 1)
+
+
+def _truncated_gz(path: Path, lines: list[bytes], cut: int) -> None:
+    """The gzip stream of ``lines`` up to half of line ``cut`` (1-based), as an interrupted download
+    leaves it: the lines before come whole, in blocks of their own, then the stream ends."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip framing
+    head = b"".join(lines[: cut - 1]) + lines[cut - 1][: len(lines[cut - 1]) // 2]
+    path.write_bytes(packer.compress(head) + packer.flush(zlib.Z_FULL_FLUSH))
+
+
+@pytest.mark.slow
+def test_torchrun_on_a_truncated_gz_merges_what_was_read_then_stops(checkpoint: Path, tmp_path: Path) -> None:
+    # every process reads the same bytes and meets the damage at the same line: each tags its share of
+    # what came before, process 0 merges it, and each stops with the error (none left waiting)
+    plain = tmp_path / "whole.jsonl"
+    ids = _write_jsonl(plain, 23)
+    lines = plain.read_bytes().splitlines(keepends=True)
+    lines.insert(1, b"[1]\n")
+    src = tmp_path / "in.jsonl.gz"
+    _truncated_gz(src, lines, 18)
+    out = tmp_path / "out.jsonl"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "naba.cli", "predict", str(checkpoint), str(src), "-o", str(out), "--chunk-docs", "3", "--no-progress"]
+    done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert f"{src}: line 18: compressed stream ends early: the file is truncated" in done.stderr
+    assert _ids(out) == ids[:16]
+    assert [json.loads(x)["line"] for x in (tmp_path / "out.rejects.jsonl").read_text().splitlines()] == [2]
+    assert not list(tmp_path.glob("out.jsonl.part-*"))
+    src.write_bytes(gzip.compress(b"".join(lines)))
+    done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _ids(out) == ids and "7 document(s) tagged" in done.stderr and "(16 already there)" in done.stderr
 
 
 @pytest.mark.slow

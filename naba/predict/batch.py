@@ -40,6 +40,7 @@ from naba.predict.io import (
     Appender,
     Record,
     Reject,
+    UntilUnreadable,
     checked_ids,
     prediction_line_json,
     read_inputs,
@@ -177,12 +178,17 @@ def run_job(
     # without the text column fails here, leaving no empty output behind
     items = read_inputs(input_path, id_field=id_field, text_field=text_field)
     items = itertools.chain([first] if (first := next(items, None)) is not None else [], items)
+    # an input that breaks off further on (a truncated .jsonl.gz) ends the stream there: what was read
+    # is tagged, written (merged, under a launcher) and its rejects kept before the error is raised
+    cut = UntilUnreadable()
+    items = cut.items(items)
     # held until the job returns (the process's end releases it, a SIGKILL's too)
     lock = _lock(output) if shard.rank == 0 else contextlib.nullcontext()
     with lock:
         result = _run(tagger, input_path, output, items, rejects_path, batch_tokens=batch_tokens, chunk_docs=chunk_docs,
                       rules=rules, with_text=with_text, progress=progress, shard=shard, check_id=check_id,
                       fields=(id_field, text_field))
+        cut.raise_error()  # before finish: no export of a job cut short
         if finish is not None and shard.rank == 0:
             # the merge moved a new file into place, which the lock above does not hold
             with _lock(output) if shard.world > 1 else contextlib.nullcontext():

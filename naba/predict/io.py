@@ -363,6 +363,28 @@ class _ZstdStream(io.RawIOBase):
         return b"".join(parts)
 
 
+class UntilUnreadable:
+    """Ends a stream of input items where a DataError broke it off (a damaged compressed stream or
+    Parquet row group), keeping the error: the batch job tags and writes every document read
+    before it, with its rejects, and raises it then (:meth:`raise_error`), so that no work is
+    lost and a rerun on the repaired input resumes after them."""
+
+    def __init__(self) -> None:
+        self.error: DataError | None = None
+
+    def items(self, items: Iterable[Record | Reject]) -> Iterator[Record | Reject]:
+        """``items``, ending quietly at a DataError, which is kept."""
+        try:
+            yield from items
+        except DataError as exc:
+            self.error = exc
+
+    def raise_error(self) -> None:
+        """Raise the DataError that ended the stream, if one did."""
+        if self.error is not None:
+            raise self.error
+
+
 def _jsonl_line(
     raw: bytes, number: int, source: str, names: tuple[str, str], id_field: str, text_field: str
 ) -> Record | Reject | None:
