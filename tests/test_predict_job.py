@@ -633,6 +633,29 @@ def test_cli_predict_reports_counts(checkpoint: Path, tmp_path: Path, capsys: py
     assert "every record was rejected; the first, line 1: no 'body' field" in capsys.readouterr().err
 
 
+
+def test_cli_predict_reads_a_jsonl_gz(checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    plain = tmp_path / "plain.jsonl"
+    ids = _write_jsonl(plain, 5)
+    src = tmp_path / "articles.jsonl.gz"
+    src.write_bytes(gzip.compress(b"\xef\xbb\xbf" + plain.read_bytes() + b'{"id": 1}\n'))
+    out = tmp_path / "out.jsonl"
+    assert main(["predict", str(checkpoint), str(src), "-o", str(out), "--no-progress", "--device", "cpu"]) == 0
+    assert "5 document(s) tagged" in capsys.readouterr().err
+    assert main(["predict", str(checkpoint), str(plain), "-o", str(tmp_path / "plain-out.jsonl"), "--no-progress",
+                 "--device", "cpu"]) == 0
+    assert _ids(out) == ids and out.read_text() == (tmp_path / "plain-out.jsonl").read_text()
+    (reject,) = [json.loads(x) for x in (tmp_path / "out.rejects.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert (reject["source"], reject["line"], reject["reason"]) == (str(src), 6, "no 'text' field")
+    # cut short, the same command tags what it read and exits 1 naming the line, with no traceback
+    out.unlink()
+    src.write_bytes(gzip.compress(plain.read_bytes())[:-8])
+    assert main(["predict", str(checkpoint), str(src), "-o", str(out), "--no-progress", "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert f"{src}: line 6: compressed stream ends early: the file is truncated" in err and "Traceback" not in err
+    assert _ids(out) == ids
+
+
 def test_cli_predict_no_fast_path_runs_transformers_forward(checkpoint: Path, tmp_path: Path, monkeypatch) -> None:
     made = []
     real = Tagger.from_pretrained
@@ -707,6 +730,19 @@ def test_cli_predict_errors_are_clear(
     assert message in capsys.readouterr().err
     assert (tmp_path / "in.jsonl").read_text() == '{"id": "a", "text": "x"}\n{"id": "b", "text": "y"}'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "sub"]  # nothing written
+
+
+
+def test_cli_predict_names_a_zst_input_without_zstandard_before_loading_the_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "zstandard", None)  # not installed: import zstandard raises ImportError
+    src = tmp_path / "in.jsonl.zst"
+    src.write_bytes(b"\x28\xb5\x2f\xfd")
+    assert main(["predict", str(tmp_path / "no-model"), str(src), "-o", str(tmp_path / "o.jsonl")]) == 1
+    err = capsys.readouterr().err
+    assert "in.jsonl.zst: reading .zst needs the zstandard package: pip install zstandard" in err
+    assert "no-model" not in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize(

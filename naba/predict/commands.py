@@ -21,13 +21,17 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
         help="tag documents with a trained model (streaming, resumable)",
         description=(
             "Tag every document of INPUT (JSONL, a .txt file, a folder of .txt files, or Parquet) and write "
-            "one JSONL line per document, {id, spans}, in input order. Run it again after a crash: it "
-            "skips the ids already written. Bad records go to a rejects file. Under torchrun or "
-            "accelerate launch the input is shared out among the processes."
+            "one JSONL line per document, {id, spans}, in input order. JSONL may be compressed (.jsonl.gz, "
+            ".jsonl.bz2, .jsonl.xz; .jsonl.zst with the zstandard package): it is decompressed as it is "
+            "read. Run it again after a crash, or after repairing a truncated or corrupt compressed file "
+            "(the job tags what came before the damage, then stops naming the line): it skips the ids "
+            "already written. Bad records go to a rejects file. Under torchrun or accelerate launch the "
+            "input is shared out among the processes."
         ),
     )
     p.add_argument("model", help="a run folder (uses best/), a checkpoint folder, or a hub id in the local cache")
-    p.add_argument("input", help="JSONL file, .txt file, folder of .txt files, or .parquet file")
+    p.add_argument("input", help="JSONL file (.jsonl, or compressed: .jsonl.gz, .jsonl.bz2, .jsonl.xz, .jsonl.zst), "
+                   ".txt file, folder of .txt files, or .parquet file")
     p.add_argument("-o", "--output", required=True, help="output file (a folder for --format brat)")
     p.add_argument("--id-field", default="id", help="id field of JSONL/Parquet records (default: id)")
     p.add_argument("--text-field", default="text", help="text field of JSONL/Parquet records (default: text)")
