@@ -39,7 +39,7 @@ if [ -n "${MODEL:-}" ] && [ "${MODEL#/}" = "$MODEL" ] && [ -e "$caller/$MODEL" ]
 
 # Everything can be overridden from the environment.
 MODEL=${MODEL:-runs/arabert/best}          # run folder, checkpoint folder or cached hub id
-INPUT=${INPUT:-data/corpus.jsonl}          # .jsonl, .parquet, .txt or a folder of .txt
+INPUT=${INPUT:-data/corpus.jsonl}          # .jsonl (.jsonl.gz, .bz2, .xz, .zst too), .parquet, .txt or a folder of .txt
 OUTPUT=${OUTPUT:-out/predictions.jsonl}    # JSONL, one line per document, in input order
 # OUTPUT less the extension of its file name (runs/v1.2/tags: runs/v1.2/tags, not runs/v1), for the
 # rejects and the log next to it

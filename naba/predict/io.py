@@ -265,8 +265,9 @@ def _damaged(source: str, line: int, exc: BaseException) -> DataError:
 
 @contextlib.contextmanager
 def _open_jsonl(path: Path, codec: str | None) -> Iterator[IO[bytes]]:
-    """``path``'s bytes, decompressed as they are read for a ``codec``; READ_BUFFER bytes at a time
-    either way (the decompressed stream's too: gzip's own buffer is 8 KiB in Python 3.11)."""
+    """``path``'s bytes, decompressed as they are read for a ``codec``. READ_BUFFER bytes at a time
+    either way: the file is read so, and a compressed one's lines are cut from a buffer of that size
+    too (each fill one block's worth, see _Partial), not from the codec's own 8 KiB one."""
     with contextlib.ExitStack() as stack:
         raw = stack.enter_context(path.open("rb", buffering=READ_BUFFER))
         if codec is None:
