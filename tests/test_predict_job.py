@@ -531,6 +531,17 @@ def test_merge_parts_refuses_uneven_shares(tmp_path: Path) -> None:
     assert not out.exists()
 
 
+@pytest.mark.parametrize(("output", "rejects"), [("out.jsonl.gz", None), ("out.jsonl", "bad.jsonl.bz2")])
+def test_run_job_refuses_a_compressed_name_for_what_it_writes_plain(
+    tagger: Tagger, tmp_path: Path, output: str, rejects: str | None
+) -> None:
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, 2)
+    with pytest.raises(ConfigError, match="is written as plain text .* compress it once the job is done"):
+        run_job(tagger, src, tmp_path / output, rejects=rejects and tmp_path / rejects, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
 def test_parts_of_another_world_size_are_refused(tagger: Tagger, tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     _write_jsonl(src, 2)
@@ -718,6 +729,14 @@ def test_cli_predict_no_fast_path_runs_transformers_forward(checkpoint: Path, tm
         (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/in.jsonl/o.jsonl"], 1, "cannot make its folder"),
         (["predict", "{ckpt}", "{tmp}/in.jsonl", "-o", "{tmp}/o.conll", "--format", "conll", "--layer", "nope"], 2,
          "no layer 'nope' to export"),
+        # written as plain JSONL whatever the name: a reader going by it failed to decompress the job's output
+        # (the model folder is no checkpoint: refused before it is loaded)
+        (["predict", "{tmp}", "{tmp}/in.jsonl", "-o", "{tmp}/o.jsonl.gz"], 2,
+         "o.jsonl.gz: the output is written as plain text"),
+        (["predict", "{tmp}", "{tmp}/in.jsonl", "-o", "{tmp}/o.json.ZST", "--format", "labelstudio"], 2,
+         "o.json.ZST: the output is written as plain text"),
+        (["predict", "{tmp}", "{tmp}/in.jsonl", "-o", "{tmp}/o.jsonl", "--rejects", "{tmp}/bad.jsonl.xz"], 2,
+         "bad.jsonl.xz: the rejects file is written as plain text"),
     ],
 )
 def test_cli_predict_errors_are_clear(

@@ -36,6 +36,7 @@ from naba.errors import ConfigError, DataError, Problem
 from naba.predict.host import rule_claims_json, rules_clash, spans_json
 from naba.predict.inputs import CHUNK_DOCS
 from naba.predict.io import (
+    CODECS,
     READ_BUFFER,
     Appender,
     Record,
@@ -372,6 +373,7 @@ def _check_paths(input_path: Path, output: Path, rejects: Path) -> None:
     if same_file(rejects, output):
         raise ConfigError(f"{rejects}: the rejects file is the output; choose another --rejects")
     for path, what in ((output, "the output"), (rejects, "the rejects file")):
+        check_plain_name(path, what)
         if in_text_folder(path, input_path):
             raise ConfigError(f"{path}: {what} is a .txt file in the input folder, whose .txt files are its "
                               "documents (a rerun would tag it); choose another name or folder")
@@ -379,6 +381,15 @@ def _check_paths(input_path: Path, output: Path, rejects: Path) -> None:
         raise ConfigError(f"{output}: is a folder; the output is a file")
     if rejects.is_dir():
         raise ConfigError(f"{rejects}: is a folder; the rejects file is a file")
+
+
+def check_plain_name(path: Path, what: str) -> None:
+    """A ConfigError for an output named as compressed (``tags.jsonl.gz``): it is written as plain
+    text (appended to, and cut back to its last whole line on a rerun), which a reader going by its
+    name would fail to decompress."""
+    if path.suffix.lower() in CODECS:
+        raise ConfigError(f"{path}: {what} is written as plain text (a job appends to it and resumes it), not "
+                          f"{path.suffix}; name it without {path.suffix} and compress it once the job is done")
 
 
 def in_text_folder(path: Path, input_path: Path) -> bool:

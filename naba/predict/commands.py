@@ -162,6 +162,7 @@ def _predict(args: argparse.Namespace) -> int:
     from naba.corpus.fileio import remove_temp_files
     from naba.errors import ConfigError
     from naba.predict.batch import (
+        check_plain_name,
         current_shard,
         default_rejects,
         in_text_folder,
@@ -181,6 +182,10 @@ def _predict(args: argparse.Namespace) -> int:
     # the job itself always writes resumable JSONL; other formats are made from it at the end
     exporting = args.format != "jsonl"
     work = output.with_name(output.name + ".work.jsonl") if exporting else output
+    # now, not once the model is loaded: the job's own check comes after it
+    check_plain_name(output, "the output")
+    if args.rejects is not None:
+        check_plain_name(Path(args.rejects), "the rejects file")
     if exporting and same_file(output, Path(args.input)):
         raise ConfigError(f"{output}: the output is the input; choose another -o")
     if exporting and in_text_folder(output, Path(args.input)):
