@@ -304,6 +304,43 @@ def test_a_first_run_that_fails_before_a_line_leaves_no_record(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
 
 
+@pytest.mark.parametrize(
+    ("options", "refused"),
+    [
+        ({"rules": True}, "--rules: off -> on"),
+        ({"id_field": "url"}, '--id-field: "id" -> "url"'),
+    ],
+)
+def test_a_failed_sharded_first_run_keeps_the_record_of_its_parts(
+    tagger: Tagger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any], refused: str
+) -> None:
+    # process 0 failed (out of memory, Ctrl-C) after process 1 had tagged into its part: the lock's cleanup
+    # removed the empty output and the record with it, so a rerun with other options took the part's
+    # lines for an older naba's, warned, and resumed them into a mixed output
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_jsonl(src, 4)
+    tag, calls = tagger.tag_documents, []
+
+    def fail_on_process_0(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:  # process 1 (run at process 0's first barrier) tagged first
+            raise DataError("the device failed")
+        return tag(*args, **kwargs)
+
+    monkeypatch.setattr(tagger, "tag_documents", fail_on_process_0)
+
+    def barrier() -> None:  # process 1 runs its share while process 0 waits at its first barrier
+        if not calls:
+            run_job(tagger, src, out, progress=False, shard=Shard(rank=1, world=2))
+
+    with pytest.raises(DataError, match="the device failed"):
+        run_job(tagger, src, out, progress=False, shard=Shard(rank=0, world=2, barrier=barrier))
+    assert _ids(part_path(out, 1, 2)) == ["doc-00001", "doc-00003"]
+    monkeypatch.undo()
+    with pytest.raises(ConfigError, match=re.escape(refused)):
+        run_job(tagger, src, out, progress=False, shard=Shard(rank=0, world=2), **options)
+
+
 @pytest.mark.parametrize("rank", [0, 1])
 def test_every_process_stops_with_process_0s_refusal(tagger: Tagger, tmp_path: Path, rank: int) -> None:
     # only process 0 reads the record: the others, sharing in its gather, stop with its message

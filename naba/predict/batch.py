@@ -232,7 +232,10 @@ def _lock(output: Path) -> Iterator[None]:
                 with contextlib.suppress(OSError):
                     if output.stat().st_size == 0:
                         output.unlink()
-                        if not had_record:  # the record this run wrote for it: it describes no lines
+                        # the record this run wrote for it describes no lines, unless a sharded run's
+                        # parts hold some (they are merged only at its end)
+                        parts = output.parent.glob(f"{glob.escape(output.name)}.part-*-of-*")
+                        if not had_record and not any(p.stat().st_size for p in parts):
                             record.unlink(missing_ok=True)
             raise
 
