@@ -10,6 +10,7 @@ import os
 import random
 import stat
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -482,6 +483,38 @@ def test_a_damaged_compressed_jsonl_is_a_data_error_after_the_lines_before_it(
     line = int(problem.where.removeprefix("line "))
     assert line == whole + 1 if damage == "truncated" else line > whole
     assert f"{src}: line {line}: {reason}" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("damage", "advice", "first_text"),
+    [
+        # the text before the cut is whole: resuming after it is right
+        ("truncated", "a rerun on the repaired file resumes after them", "قال 0"),
+        # a garbled byte reads as other text and only the CRC at the end finds it: "resumes after them"
+        # left the first document tagged on its damaged text for good
+        ("garbled", "may be damaged too: tag the repaired file into a new output", "قال 9"),
+    ],
+)
+def test_the_advice_after_a_damaged_gz_fits_the_damage(
+    tmp_path: Path, damage: str, advice: str, first_text: str
+) -> None:
+    lines = [json.dumps({"id": f"d{i}", "text": f"قال {i}"}, ensure_ascii=False).encode() + b"\n" for i in range(3)]
+    packer = zlib.compressobj(0, zlib.DEFLATED, 31)  # stored blocks: the text lies in the file as it is
+    packed = bytearray(packer.compress(b"".join(lines)) + packer.flush())
+    if damage == "truncated":
+        del packed[-12:]
+    else:
+        packed[packed.index("قال 0".encode()) + len("قال ".encode())] = ord("9")
+    src = tmp_path / "in.jsonl.gz"
+    src.write_bytes(bytes(packed))
+    got = []
+    with pytest.raises(DataError) as caught:
+        for item in read_inputs(src):
+            got.append(item)
+    assert got[0].text == first_text
+    assert advice in caught.value.problems[0].reason
+    if damage == "garbled":
+        assert "resumes after them" not in caught.value.problems[0].reason
 
 
 def test_zst_without_zstandard_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,10 +23,11 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
             "Tag every document of INPUT (JSONL, a .txt file, a folder of .txt files, or Parquet) and write "
             "one JSONL line per document, {id, spans}, in input order. JSONL may be compressed (.jsonl.gz, "
             ".jsonl.bz2, .jsonl.xz; .jsonl.zst with the zstandard package): it is decompressed as it is "
-            "read. Run it again after a crash, or after repairing a truncated or corrupt compressed file "
-            "(the job tags what came before the damage, then stops naming the line): it skips the ids "
-            "already written. Bad records go to a rejects file. Under torchrun or accelerate launch the "
-            "input is shared out among the processes."
+            "read. Run it again after a crash, or after repairing a truncated compressed file (the job "
+            "tags what came before the damage, then stops naming the line): it skips the ids already "
+            "written (a corrupt one's may have been read damaged: tag the repaired file into a new "
+            "output). Bad records go to a rejects file. Under torchrun or accelerate launch the input is "
+            "shared out among the processes."
         ),
     )
     p.add_argument("model", help="a run folder (uses best/), a checkpoint folder, or a hub id in the local cache")

@@ -256,11 +256,14 @@ def _damaged(source: str, line: int, exc: BaseException) -> DataError:
     """The error for a compressed stream that broke off while line ``line`` was being read."""
     if isinstance(exc, EOFError):
         why = "compressed stream ends early: the file is truncated (an interrupted download?)"
-    else:
-        kind = "ZstdError" if isinstance(exc, _ZstdCorrupt) else type(exc).__name__
-        why = f"compressed stream is corrupt ({kind}: {exc})"
-    return DataError(Problem(source, f"line {line}", f"{why}; the lines before it were read, and a rerun on "
-                             "the repaired file resumes after them"))
+        return DataError(Problem(source, f"line {line}", f"{why}; the lines before it were read, and a rerun on "
+                                 "the repaired file resumes after them"))
+    kind = "ZstdError" if isinstance(exc, _ZstdCorrupt) else type(exc).__name__
+    # garbled data decodes to wrong text until a check (gzip's CRC: at the end of the file) finds it:
+    # documents resumed past would keep the tags of their damaged text
+    return DataError(Problem(source, f"line {line}", f"compressed stream is corrupt ({kind}: {exc}); the lines "
+                             "before it were read but may be damaged too: tag the repaired file into a new "
+                             "output rather than resuming this one"))
 
 
 @contextlib.contextmanager
