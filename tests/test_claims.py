@@ -282,6 +282,11 @@ CASES = [
     ),
     ("fronted-adverbial-then-report", "وبحسب المرصد ، وأكد الوزير أن البطالة تراجعت .", ["البطالة تراجعت"]),
     ("claim-then-describe-label-noun", "قال الوزير إن الأسعار ارتفعت ووصف الاتفاق بالتاريخي .", ["الأسعار ارتفعت ووصف الاتفاق بالتاريخي"]),
+    # Arabic presentation forms (PDF-extracted text; 'ﻻ' a lam-alef ligature): read as their letters, as
+    # naba.text gives them to the model; the rules found no cue in them
+    ("presentation-forms", "ﻭﺃﻙﺩ ﺍﻝﻭﺯﻱﺭ ﺃﻥ ﺍﻻﺕﻑﺍﻕ ﺝﺍﻩﺯ .", ["ﺍﻻﺕﻑﺍﻕ ﺝﺍﻩﺯ"]),
+    ("presentation-form-verb", "ﻭﻕﺍﻝ الوزير إن الاقتصاد بخير .", ["الاقتصاد بخير"]),
+    ("presentation-form-complementizer", "وقال الوزير ﺇﻥ الاقتصاد بخير .", ["الاقتصاد بخير"]),
 ]
 
 

@@ -2,13 +2,15 @@
 complementizers, source adverbials, punctuation classes, and the rules' distances and scores.
 
 Words are compared in a normal form (:func:`norm`: no diacritics or tatweel, one alef, final ى as
-ي), so each list holds one spelling per word.
+ي, presentation forms as their letters), so each list holds one spelling per word.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+
+from naba.text import _FORMS
 
 DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 WORD = "[\\w\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]+"
@@ -23,8 +25,16 @@ INVISIBLE_CHAR = re.compile(f"[{INVISIBLE}]")
 TOKEN = re.compile(f"{WORD}|[^\\s\\w{INVISIBLE}]")
 
 
+# Arabic presentation forms (the letter shapes and ligatures of PDF-extracted text, 'ﻗﺎﻝ', 'ﻻ') as the
+# letters they stand for, as naba.text gives them to the model: keyed as written, no cue word matched
+_LETTERS = str.maketrans(_FORMS)
+
+
 def norm(word: str) -> str:
-    """Matching key: no diacritics or tatweel, one alef, final ى as ي (ANERcorp mixes spellings)."""
+    """Matching key: no diacritics or tatweel, one alef, final ى as ي (ANERcorp mixes spellings),
+    presentation forms as their letters."""
+    if max(word, default="") >= "\ufb50":  # a rare character: most words skip the table
+        word = word.translate(_LETTERS)
     word = DIACRITICS.sub("", word)
     return word.translate(str.maketrans("أإآٱى", "ااااي"))
 
