@@ -8,6 +8,7 @@ import json
 import lzma
 import os
 import random
+import re
 import stat
 import sys
 import zlib
@@ -515,6 +516,20 @@ def test_the_advice_after_a_damaged_gz_fits_the_damage(
     assert advice in caught.value.problems[0].reason
     if damage == "garbled":
         assert "resumes after them" not in caught.value.problems[0].reason
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_an_empty_compressed_jsonl_is_a_truncated_one(tmp_path: Path, codec: str) -> None:
+    # 0 bytes, which no compressor writes (a download that never began): .gz and .zst were read as no
+    # lines, so the job tagged nothing and succeeded, where .bz2 and .xz said the file is truncated
+    if codec == "zst":
+        pytest.importorskip("zstandard")
+    src = tmp_path / f"in.jsonl.{codec}"
+    src.write_bytes(b"")
+    with pytest.raises(DataError, match=re.escape(f"{src}: line 1: compressed stream ends early: the file is truncated")):
+        list(read_inputs(src))
+    src.write_bytes(_compress(codec, b""))  # an empty file compressed: no lines, no error
+    assert list(read_inputs(src)) == []
 
 
 def test_zst_without_zstandard_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -229,6 +229,10 @@ def _jsonl_records(path: Path, source: str, *, id_field: str, text_field: str) -
     names = (json.dumps(id_field, ensure_ascii=False), json.dumps(text_field, ensure_ascii=False))
     codec = jsonl_codec(path)
     number = 0
+    if codec is not None and path.stat().st_size == 0:
+        # no compressor writes an empty file (gzip of nothing is 20 bytes): a download that never began.
+        # gzip and zstandard read it as no lines, which tagged nothing and succeeded; bz2 and xz refuse it
+        raise _damaged(source, 1, EOFError())
     with _open_jsonl(path, codec) as fh:
         try:
             for number, raw in enumerate(fh, start=1):
