@@ -532,6 +532,19 @@ def test_an_empty_compressed_jsonl_is_a_truncated_one(tmp_path: Path, codec: str
     assert list(read_inputs(src)) == []
 
 
+@pytest.mark.parametrize("codec", CODECS)
+@pytest.mark.parametrize("head", [b"", b"\xef\xbb\xbf", b"\n"])
+def test_plain_jsonl_under_a_compressed_name_says_so(tmp_path: Path, codec: str, head: bytes) -> None:
+    # curl on a server that sends Content-Encoding: gzip saves the JSONL decompressed under its .gz name:
+    # it was "compressed stream is corrupt (BadGzipFile: Not a gzipped file (b'{\"'))", a file to repair
+    if codec == "zst":
+        pytest.importorskip("zstandard")
+    src = tmp_path / f"in.jsonl.{codec}"
+    src.write_bytes(head + b'{"id": "a", "text": "t"}\n')
+    with pytest.raises(DataError, match=re.escape(f"{src}: line 1: is plain JSONL, not ")):
+        list(read_inputs(src))
+
+
 def test_zst_without_zstandard_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src = tmp_path / "in.jsonl.zst"
     src.write_bytes(b"\x28\xb5\x2f\xfd")  # whatever it holds: zstandard is asked for first

@@ -242,7 +242,18 @@ def _jsonl_records(path: Path, source: str, *, id_field: str, text_field: str) -
         except _DAMAGE as exc:
             if codec is None or (isinstance(exc, OSError) and exc.errno is not None):
                 raise  # a plain file's read error, or the disk's: "cannot read file"
+            if number == 0 and _plain_jsonl(path):
+                # a download tool that decompressed it already (curl and a server's Content-Encoding: gzip)
+                # leaves plain JSONL under the .gz name: no damage to repair
+                raise DataError(Problem(source, "line 1", f"is plain JSONL, not {codec} data: name it without "
+                                        f"{path.suffix} (was it decompressed already?)")) from None
             raise _damaged(source, number + 1, exc) from None
+
+
+def _plain_jsonl(path: Path) -> bool:
+    """Whether ``path`` begins as a JSONL file does (a BOM or blank lines, then ``{``)."""
+    with path.open("rb") as fh:
+        return fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
 
 
 
