@@ -720,6 +720,9 @@ def test_output_format_is_the_extensions(tmp_path: Path, name: str, beside: str 
     ("call", "error", "fragment"),
     [
         (lambda p: formats.detect(p / "a.csv"), DataError, "cannot tell the format from '.csv'"),
+        # not "name it (jsonl, ...)": --format jsonl then read the gzip bytes, "invalid UTF-8 (byte 0x8b)"
+        (lambda p: formats.detect(p / "a.jsonl.gz"), DataError, "a.jsonl.gz: a compressed file (.gz): corpus files "
+         "are read as they are; decompress it first"),
         (lambda p: formats.read(p / "a.jsonl", format="xml"), ConfigError, "unknown format 'xml'"),
         (lambda p: formats.read(p / "a.jsonl", bio_repair="begin"), ConfigError, "has no option(s) ['bio_repair']"),
         (lambda p: formats.read(p / "a.conll", bio_repair="later"), ConfigError, "bio_repair must be one of"),

@@ -75,11 +75,18 @@ def detect(path: str | Path) -> str:
         raise DataError(Problem(str(path), "", "no such file or folder"))
     if suffix == ".txt" and beside(path, ".ann"):
         return "brat"
+    if suffix in _COMPRESSED:
+        # "name it (jsonl, ...)" led to --format jsonl, which read the compressed bytes: "invalid UTF-8 (byte 0x8b)"
+        raise DataError(Problem(str(path), "", f"a compressed file ({suffix}): corpus files are read as they are; "
+                                "decompress it first (naba predict alone reads compressed JSONL input)"))
     if suffix not in SUFFIXES:
         raise DataError(
             Problem(str(path), "", f"cannot tell the format from {suffix or 'no extension'!r}; name it ({', '.join(FORMATS)})")
         )
     return SUFFIXES[suffix]
+
+
+_COMPRESSED = (".gz", ".bz2", ".xz", ".zst")
 
 
 def options(fmt: str, *, writer: bool = False) -> set[str]:
