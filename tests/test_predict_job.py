@@ -241,6 +241,25 @@ def test_a_rerun_unlike_the_job_record(
     assert json.loads(record_path(out).read_text()) == record  # the first run's, kept
 
 
+@pytest.mark.parametrize("extra", ["metrics.json", "notes.txt", "README.md"])
+def test_a_copy_of_the_model_with_other_files_beside_it_resumes(
+    checkpoint: Path, tmp_path: Path, extra: str
+) -> None:
+    # the same weights and tokenizer copied to a deploy folder with the run's metrics.json (an eval
+    # report, which jobrecord says is not hashed) were "model: ... -> ..." and refused
+    import shutil
+
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    ids = _write_jsonl(src, 2)
+    run_job(Tagger.from_pretrained(checkpoint, device="cpu"), src, out, progress=False)
+    copy = tmp_path / "deploy"
+    shutil.copytree(checkpoint, copy)
+    (copy / extra).write_text('{"micro_f1": 0.5}\n', encoding="utf-8")
+    ids = _write_jsonl(src, 3)
+    result = run_job(Tagger.from_pretrained(copy, device="cpu"), src, out, progress=False)
+    assert (result.written, result.skipped) == (1, 2) and _ids(out) == ids
+
+
 def test_a_rerun_with_another_model_is_refused_by_the_cli(
     checkpoint: Path, other_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

@@ -19,9 +19,14 @@ from typing import Any
 from naba.corpus.fileio import atomic_write
 
 # what the model folder's files hash over: the weights (one file, or shards with their index), its
-# config (with the label map), naba.json (scheme, windows, preset) and the tokenizer's files; not
-# other files a copy may gain (a README, an eval report), which change no prediction
-_MODEL_FILES = ("*.safetensors", "*.json", "*.txt", "*.model")
+# config (with the label map), naba.json (scheme, windows, preset) and the tokenizer's files, by name;
+# not other files a copy may gain (a README, an eval report's metrics.json, notes.txt), which change
+# no prediction
+_MODEL_FILES = (
+    "*.safetensors", "model.safetensors.index.json", "config.json", "naba.json",
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+    "vocab.txt", "vocab.json", "merges.txt", "*.model",
+)
 # fields that change the output's lines: a difference refuses the run; --with-text is kept too,
 # but its lines say it and naba.predict.batch refuses it from them (with its own message)
 _REFUSED = {
