@@ -116,7 +116,8 @@ def _presentation_table() -> dict[str, str]:
     return table
 
 
-_FORMS = _presentation_table()
+# each presentation form NFKC changes (but the two phrase ligatures) -> the letters it stands for
+PRESENTATION_FORMS: dict[str, str] = _presentation_table()
 
 # html.unescape's own pattern (html/__init__.py), so each entity is replaced exactly as it would be.
 _ENTITY = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)")
@@ -317,7 +318,7 @@ def prepare(text: str, *, preset: str = "arabertv02") -> Prepared:
         work, starts, ends = _substitute(work, starts, ends, _ENTITY, _unescape)
 
     if _PRESENTATION.search(work):
-        work, starts, ends = _substitute(work, starts, ends, _PRESENTATION, lambda m: _FORMS.get(m.group()))
+        work, starts, ends = _substitute(work, starts, ends, _PRESENTATION, lambda m: PRESENTATION_FORMS.get(m[0]))
 
     # strip tashkeel, tatweel and invisible marks (AraBERT strips tashkeel before finding URLs)
     cps = _codepoints(work)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import pytest
@@ -335,11 +336,15 @@ def test_rule_tagger_refuses_what_iterates_into_other_things(texts: object) -> N
 def test_a_long_paragraph_of_unclosed_quotes_takes_no_longer_than_closed_ones() -> None:
     # written “…“, every mark opens a quote that never closes; each one scanned on to the line's end:
     # 1,000 such sentences on one line took 1.8 s, with closing marks 0.15 s
+    # the best of three runs each: on a loaded machine one run of the 0.08 s side took 0.11 s and more
     def seconds(closer: str) -> float:
         text = " ".join([f"وقال الوزير : “ الوضع صعب جدا في المدينة {closer} ."] * 1000)
-        started = time.perf_counter()
-        assert len(find_claims(text)) == 1000
-        return time.perf_counter() - started
+        best = math.inf
+        for _ in range(3):
+            started = time.perf_counter()
+            assert len(find_claims(text)) == 1000
+            best = min(best, time.perf_counter() - started)
+        return best
 
     assert seconds("“") < 3 * seconds("”") + 0.1
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from naba.text import _FORMS
+from naba.text import PRESENTATION_FORMS
 
 DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 WORD = "[\\w\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]+"
@@ -27,7 +27,7 @@ TOKEN = re.compile(f"{WORD}|[^\\s\\w{INVISIBLE}]")
 
 # Arabic presentation forms (the letter shapes and ligatures of PDF-extracted text, 'ﻗﺎﻝ', 'ﻻ') as the
 # letters they stand for, as naba.text gives them to the model: keyed as written, no cue word matched
-_LETTERS = str.maketrans(_FORMS)
+_LETTERS = str.maketrans(PRESENTATION_FORMS)
 
 
 def norm(word: str) -> str:

@@ -256,7 +256,6 @@ def _plain_jsonl(path: Path) -> bool:
         return fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
 
 
-
 class _ZstdCorrupt(Exception):
     """A zstandard frame the decoder refused (zstandard.ZstdError, whose module may not be there)."""
 
