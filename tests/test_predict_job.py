@@ -19,7 +19,7 @@ from test_predict_tagger import WORD, tiny_checkpoint
 
 from naba.cli import main
 from naba.corpus.labels import LabelScheme
-from naba.errors import ConfigError, DataError
+from naba.errors import ConfigError, DataError, Problem
 from naba.predict import Tagger
 from naba.predict.batch import Shard, job_device, merge_parts, part_path, run_job
 from naba.predict.jobrecord import record_path
@@ -371,6 +371,42 @@ def test_every_process_stops_with_process_0s_refusal(tagger: Tagger, tmp_path: P
     with pytest.raises(ConfigError, match="--rules: off -> on" if rank == 0 else message):
         run_job(tagger, src, out, progress=False, shard=shard, rules=True)
     assert not part_path(out, rank, 2).exists()
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_every_process_stops_when_process_0_finds_the_output_damaged(tagger: Tagger, tmp_path: Path, rank: int) -> None:
+    # process 0 raised before the collective the others wait in: they died in a gloo traceback
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_jsonl(src, 4)
+    out.write_bytes(b"garbage\n")
+    shared: list[Any] = []
+    damaged = [Problem(str(out), "line 1", "not a naba prediction line; will not append to it")]
+
+    def gather(mine: list[Any]) -> list[Any]:
+        shared.append(mine[0])
+        return [mine[0], None] if rank == 0 else [damaged, mine[0]]
+
+    with pytest.raises(DataError, match="out.jsonl: line 1: not a naba prediction line"):
+        run_job(tagger, src, out, progress=False, shard=Shard(rank=rank, world=2, gather=gather))
+    assert shared == [damaged if rank == 0 else None]
+    assert out.read_bytes() == b"garbage\n" and not part_path(out, rank, 2).exists()
+
+
+@pytest.mark.slow
+def test_torchrun_on_a_damaged_output_stops_every_process_with_its_message(checkpoint: Path, tmp_path: Path) -> None:
+    from test_train_run import naba_exit
+
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_jsonl(src, 4)
+    out.write_bytes(b'{"id": "a", "label": []}\n')  # an annotated corpus given as -o
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "naba.cli", "predict", str(checkpoint), str(src), "-o", str(out), "--no-progress"]
+    done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+    said = done.stdout + done.stderr
+    assert done.returncode != 0 and naba_exit(said, 1), said[-3000:]
+    assert said.count("line 1: not a naba prediction line") == 2, said[-3000:]  # once from each process
+    assert "Connection closed" not in said, said[-3000:]  # process 1's gloo traceback, before
+    assert out.read_bytes() == b'{"id": "a", "label": []}\n'
 
 
 @pytest.mark.slow

@@ -257,20 +257,33 @@ def _run(
     fields: tuple[str, str],
 ) -> JobResult:
     """:func:`run_job` once its paths are checked, its first record read and its output locked."""
-    refusal = record = None
+    refusal: str | list[Problem] | None = None
+    record, failed = None, None
     if shard.rank == 0:
-        done = resume_output(output)  # repairs a torn last line before anyone reads it
-        # a run killed while the rejects file (open all run long) or a merge was being written
-        # leaves their temporary files; nothing writes them now, and each kill would add one
-        remove_temp_files(output)
-        remove_temp_files(rejects_path)
-        # the other processes' parts as they were before this run (those processes wait at the barrier):
-        # what they skip, counted for the whole job's report
-        theirs = sum(_part_count(part_path(output, r, shard.world), done) for r in range(1, shard.world))
-        lines = bool(done) or _parts_have_lines(output, shard.world)
-        refusal, record = _check_record(tagger, output, lines=lines, rules=rules, with_text=with_text, fields=fields)
-    # the barrier: every process stops with a refusal only process 0 could see
+        try:
+            done = resume_output(output)  # repairs a torn last line before anyone reads it
+            # a run killed while the rejects file (open all run long) or a merge was being written
+            # leaves their temporary files; nothing writes them now, and each kill would add one
+            remove_temp_files(output)
+            remove_temp_files(rejects_path)
+            # the other processes' parts as they were before this run (those processes wait at the barrier):
+            # what they skip, counted for the whole job's report
+            theirs = sum(_part_count(part_path(output, r, shard.world), done) for r in range(1, shard.world))
+            lines = bool(done) or _parts_have_lines(output, shard.world)
+            refusal, record = _check_record(tagger, output, lines=lines, rules=rules, with_text=with_text,
+                                            fields=fields)
+        except (DataError, ConfigError) as exc:
+            if shard.world == 1:
+                raise
+            # an output that is not naba's, a part it cannot read: the others, waiting in the collective
+            # below, died in a gloo traceback when this process ended (NCCL: until torchrun's agent ended them)
+            failed, refusal = exc, exc.problems if isinstance(exc, DataError) else str(exc)
+    # the barrier: every process stops with what stopped process 0 (a refusal only it could see)
     refusal = shard.agree(refusal)
+    if failed is not None:
+        raise failed
+    if isinstance(refusal, list):
+        raise DataError(refusal)
     if refusal is not None:
         raise ConfigError(refusal)
     if shard.rank != 0:
