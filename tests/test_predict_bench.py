@@ -91,6 +91,7 @@ def test_bench_predict_runs_both_heads(tmp_path: Path) -> None:
         ("bench_predict.py", ["--dtypes", "fp16", "--no-write"], "argument --dtypes: 'fp16' is not one of fp32, bf16"),
         ("bench_predict.py", ["--o-bias", "0,x", "--no-write"], "argument --o-bias: a bad item in '0,x'"),
         ("bench_train.py", ["--repeats", "0"], "argument --repeats: 0 is below 1"),
+        ("bench_inputs.py", ["--mb", "0", "--no-write"], "argument --mb: 0 is below 1"),
         ("bench_claims.py", ["--runs", "0"], "argument --runs: 0 is below 1"),
         # the paired test needs resamples: 0 was a ValueError traceback after all six trainings
         ("bench_claims.py", ["--bootstrap", "0"], "argument --bootstrap: 0 is below 1"),
@@ -124,6 +125,20 @@ def test_bench_host_runs_and_reports_every_worker_count(tmp_path: Path) -> None:
     rows = [line for line in done.stdout.splitlines() if line.startswith("| 0 |") or line.startswith("| 1 |")]
     assert len(rows) == 2
     assert "Spans found:" in done.stdout and "main process CPU" in done.stdout
+
+
+def test_bench_inputs_reads_every_codec_to_the_same_count(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, str(repo / "scripts" / "bench_inputs.py"), "--mb", "1", "--repeat", "1", "--no-write"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(repo)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [line.split(" |")[0] for line in done.stdout.splitlines() if line.startswith("| `.")]
+    # the script stops if a file reads to another count than the plain one
+    assert rows[:4] == ["| `.jsonl`", "| `.gz`", "| `.bz2`", "| `.xz`"]
 
 
 def test_the_device_check_runs_on_cpu_with_a_tiny_model(tmp_path: Path) -> None:
