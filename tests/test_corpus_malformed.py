@@ -169,6 +169,15 @@ CASES = [
      ["task 0 (id=1)", "region 'r1' [8, 4) is not a non-empty range"]),
     ("ls-region-past-the-text", {"ls.json": _task({"start": 4, "end": 80, "labels": ["PERS"]})}, "ls.json", None, {},
      ["task 0 (id=1)", "region 'r1' [4, 80) is not a non-empty range"]),
+    # <Text valueType="url">: the task holds a link, the regions are in the text behind it (was: offsets
+    # "not a non-empty range within the text (26 characters)", with no word of why)
+    ("ls-text-is-a-link", {"ls.json": _task({**GOOD_VALUE, "start": 30, "end": 34},
+                                            data={"text": "https://example.org/a1.txt"})}, "ls.json", None, {},
+     ["task 0 (id=1)", "[30, 34) is not a non-empty range", "the task's text is a link ('https://example.org/a1.txt')",
+      'valueType="url"', "put the text itself in the task"]),
+    ("ls-text-is-an-upload", {"ls.json": _task({**GOOD_VALUE, "start": 30, "end": 34},
+                                               data={"text": "/data/upload/3/f1e2-article.txt"})}, "ls.json", None, {},
+     ["task 0 (id=1)", "the task's text is a link ('/data/upload/3/f1e2-article.txt')"]),
     # spans of a HyperText or Paragraphs object, which have no offsets into data.text: not silently none
     ("ls-hypertext-region", {"ls.json": _task({"start": "/p[1]/text()[1]", "end": "/p[1]/text()[1]", "startOffset": 4,
                                                "endOffset": 8, "text": "محمد", "hypertextlabels": ["PERS"]},

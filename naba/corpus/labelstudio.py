@@ -47,6 +47,7 @@ value="$body"/>`` beside a ``data.text`` of its own), name both ``to_name`` and 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -354,8 +355,17 @@ def _decode_offsets(text: str, regions: list, bad: Report, *, offsets: str = "au
             wrong.append(f"{name} [{start}, {end}) value.text {shown!r} but the text there is {text[got[0] : got[1]]!r}")
     unit = "match the text neither as code points nor as UTF-16 code units" if offsets == "auto" else (
         f"do not match the text as {units[offsets]}")
-    bad(f"offsets {unit}: " + "; ".join(wrong[:5]))
+    hint = ""
+    if _LINK.fullmatch(text):
+        # <Text valueType="url">: Label Studio showed (and the annotator marked) the text behind the link
+        hint = (f"; the task's text is a link ({text[:80]!r}): a Text object with valueType=\"url\" loads its "
+                "text from there, which naba does not fetch: put the text itself in the task")
+    bad(f"offsets {unit}: " + "; ".join(wrong[:5]) + hint)
     return []
+
+
+# a task's "text" that is a link to the text (Label Studio's valueType="url" and its uploaded files)
+_LINK = re.compile(r"(?:https?|s3|gs|azure-blob)://\S+|/data/(?:upload|local-files)/\S+")
 
 
 def write_labelstudio(
