@@ -69,6 +69,9 @@ def spelled(spelling: dict[str, str]) -> Iterator[None]:
 
 # the names of JSON Lines files: what naba predict and naba render read, and naba eval scores
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
+# compressed files (articles.jsonl.gz): naba predict reads such JSONL as it decompresses; the corpus
+# readers refuse them by name
+COMPRESSED_SUFFIXES = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
 
 # A \uD800-\uDFFF escape is the one way a lone surrogate, which is no character and which no
 # writer can encode, gets into a parsed string (read_text decodes strictly). The first pattern

@@ -23,7 +23,7 @@ from naba.corpus.brat import beside, has_suffix, read_brat, write_brat
 from naba.corpus.conll import read_conll, write_conll
 from naba.corpus.doccano import read_doccano, write_doccano
 from naba.corpus.document import Document
-from naba.corpus.fileio import visible_files
+from naba.corpus.fileio import COMPRESSED_SUFFIXES, visible_files
 from naba.corpus.jsonl import read_jsonl, write_jsonl
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.corpus.labelstudio import read_labelstudio, write_labelstudio
@@ -75,7 +75,7 @@ def detect(path: str | Path) -> str:
         raise DataError(Problem(str(path), "", "no such file or folder"))
     if suffix == ".txt" and beside(path, ".ann"):
         return "brat"
-    if suffix in _COMPRESSED:
+    if suffix in COMPRESSED_SUFFIXES:
         # "name it (jsonl, ...)" led to --format jsonl, which read the compressed bytes: "invalid UTF-8 (byte 0x8b)"
         raise DataError(Problem(str(path), "", f"a compressed file ({suffix}): corpus files are read as they are; "
                                 "decompress it first (naba predict alone reads compressed JSONL input)"))
@@ -84,9 +84,6 @@ def detect(path: str | Path) -> str:
             Problem(str(path), "", f"cannot tell the format from {suffix or 'no extension'!r}; name it ({', '.join(FORMATS)})")
         )
     return SUFFIXES[suffix]
-
-
-_COMPRESSED = (".gz", ".bz2", ".xz", ".zst")
 
 
 def options(fmt: str, *, writer: bool = False) -> set[str]:

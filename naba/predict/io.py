@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from naba.corpus.fileio import JSONL_SUFFIXES, write_error
+from naba.corpus.fileio import COMPRESSED_SUFFIXES, JSONL_SUFFIXES, write_error
 from naba.errors import DataError, Problem
 
 # bytes read at a time from JSONL files: Python's default is the file system's block size (4 KiB
@@ -39,7 +39,7 @@ from naba.errors import DataError, Problem
 READ_BUFFER = 1 << 20
 PARQUET_SUFFIXES = (".parquet", ".pq")
 # compressed JSONL (articles.jsonl.gz): news dumps come so, and tens of GB need not be decompressed first
-CODECS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
+CODECS = COMPRESSED_SUFFIXES
 FORMATS = ".jsonl (or .jsonl.gz, .jsonl.bz2, .jsonl.xz, .jsonl.zst), .txt, a folder of .txt, or .parquet"
 
 
