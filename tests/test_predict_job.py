@@ -360,6 +360,23 @@ def test_a_failed_sharded_first_run_keeps_the_record_of_its_parts(
         run_job(tagger, src, out, progress=False, shard=Shard(rank=0, world=2), **options)
 
 
+def test_a_tagger_hashes_its_model_once_for_every_job(checkpoint: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # each run_job read the whole checkpoint again (a 500 MB model: a third of a second a job)
+    from naba.predict import jobrecord
+
+    calls = []
+    real = jobrecord.model_fingerprint
+    monkeypatch.setattr(jobrecord, "model_fingerprint", lambda folder: calls.append(folder) or real(folder))
+    tagger = Tagger.from_pretrained(checkpoint, device="cpu")
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, 2)
+    for name in ("a.jsonl", "b.jsonl", "a.jsonl"):
+        run_job(tagger, src, tmp_path / name, progress=False)
+    assert len(calls) == 1
+    assert json.loads(record_path(tmp_path / "b.jsonl").read_text())["model"] == real(tagger.checkpoint)
+
+
 @pytest.mark.parametrize("rank", [0, 1])
 def test_every_process_stops_with_process_0s_refusal(tagger: Tagger, tmp_path: Path, rank: int) -> None:
     # only process 0 reads the record: the others, sharing in its gather, stop with its message

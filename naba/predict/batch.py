@@ -348,7 +348,11 @@ def _check_record(
     path = record_path(output)
     remove_temp_files(path)  # a record write killed part way
     started = time.perf_counter()
-    fingerprint = model_fingerprint(getattr(tagger, "checkpoint", None))
+    # the Tagger keeps its own (a loop of jobs hashes its model once); a stand-in without one is hashed here
+    if hasattr(tagger, "fingerprint"):
+        fingerprint = tagger.fingerprint
+    else:
+        fingerprint = model_fingerprint(getattr(tagger, "checkpoint", None))
     log.debug("hashed the model's files in %.2f s", time.perf_counter() - started)
     now = job_settings(tagger, rules=rules, with_text=with_text, id_field=fields[0], text_field=fields[1],
                        fingerprint=fingerprint)

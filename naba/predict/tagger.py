@@ -11,6 +11,7 @@ keeps up with a GPU.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import numbers
@@ -140,6 +141,15 @@ class Tagger:
         # with host workers, a GPU's scores go to them in the model's dtype, widened there
         self._compact = True
         self.fast = fused_encoder(model, device=device, dtype=dtype, wanted=fast_path)
+
+    @functools.cached_property
+    def fingerprint(self) -> str | None:
+        """sha256 of the checkpoint files this Tagger was loaded from (naba.predict.jobrecord), hashed
+        when first asked for and kept: a job record of every batch job run with it holds it, and a
+        loop of jobs would read a 500 MB model again for each. ``None`` for a model made in memory."""
+        from naba.predict.jobrecord import model_fingerprint
+
+        return model_fingerprint(self.checkpoint)
 
     def __repr__(self) -> str:
         # what a notebook shows for the object: which model, where, in what precision, which labels
