@@ -301,6 +301,24 @@ def test_find_claims(text: str, expected: list[str]) -> None:
         assert 0.0 < claim["score"] <= 1.0
 
 
+# Scraped text breaks its lines with a lone CR, a form feed, NEL, U+2028 or U+2029 as well as "\n": a
+# claim, and a quote left open, stop at each as at "\n" (they ran on into the next paragraph)
+@pytest.mark.parametrize(
+    "brk", ["\n", "\r\n", "\r", "\x0b", "\x0c", "\x85", "\u2028", "\u2029"],
+    ids=["lf", "crlf", "cr", "vt", "ff", "nel", "ls", "ps"],
+)
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("وقال إن الوضع هادئ{brk}وذهب الوفد إلى المطار", ["الوضع هادئ"]),
+        ("وقال الوزير: « لن نتراجع{brk}وذهب الوفد إلى المطار", ["لن نتراجع"]),
+    ],
+    ids=["complement", "open-quote"],
+)
+def test_a_claim_stops_at_any_line_break(brk: str, template: str, expected: list[str]) -> None:
+    assert [c["text"] for c in find_claims(template.format(brk=brk))] == expected
+
+
 @pytest.mark.parametrize(
     ("prefix", "sentence"),
     [

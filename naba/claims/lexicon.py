@@ -23,6 +23,9 @@ INVISIBLE_CHAR = re.compile(f"[{INVISIBLE}]")
 # A word, or one punctuation character: ANERcorp separates punctuation by spaces, news text
 # usually attaches it ("بيان: “خلال"), and both must give the same tokens.
 TOKEN = re.compile(f"{WORD}|[^\\s\\w{INVISIBLE}]")
+# Line and paragraph breaks (Unicode's mandatory breaks): scraped text ends its lines with a lone CR,
+# or a form feed, NEL, U+2028 or U+2029 where others put "\n"; a claim or quote must stop at any of them.
+LINE_BREAK = re.compile("[\n\r\x0b\x0c\x85\u2028\u2029]")
 
 
 # Arabic presentation forms (the letter shapes and ligatures of PDF-extracted text, 'ﻗﺎﻝ', 'ﻻ') as the

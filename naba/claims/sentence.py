@@ -13,6 +13,7 @@ from naba.claims.lexicon import (
     CLOSE_CURLY,
     COMPLEMENTIZERS,
     INVISIBLE_CHAR,
+    LINE_BREAK,
     NOT_AFTER,
     OPEN_CURLY,
     SENT_END,
@@ -65,7 +66,7 @@ class Sentence:
         self._content_end: dict[int, int] = {}
 
     def line_break_before(self, i: int) -> bool:
-        return i > 0 and "\n" in self.text[self.toks[i - 1].end : self.toks[i].start]
+        return i > 0 and LINE_BREAK.search(self.text, self.toks[i - 1].end, self.toks[i].start) is not None
 
     def sentence_end(self, i: int) -> bool:
         tok = self.toks[i]
