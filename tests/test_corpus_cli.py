@@ -72,6 +72,23 @@ def test_validate_checks_a_stand_off_layer_with_its_own_reader(tmp_path: Path, c
     assert f"{folder / 'test.jsonl'}: line 2:" in capsys.readouterr().out
 
 
+# a layer saved with a BOM (Notepad, Excel): read as a native corpus, it was 2 problems a record
+# ("unknown key(s) ['claims', 'pass', 'sentence', 'sha1']"), and stats refused it
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["plain", "bom"])
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [("validate", "1 stand-off record(s) in valid files: no problems\n"), ("stats", "documents          0")],
+    ids=["validate", "stats"],
+)
+def test_a_stand_off_layer_is_one_with_a_bom_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture, bom: bytes, command: str, expected: str
+) -> None:
+    record = {"sentence": 3, "sha1": "0" * 40, "claims": [[0, 4]], "pass": "A"}
+    (tmp_path / "test.jsonl").write_bytes(bom + (json.dumps(record) + "\n").encode())
+    assert main(["data", command, str(tmp_path / "test.jsonl")]) == 0
+    assert expected in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("argv", [
     ["data", "validate", "{a}", "{b}", "--format", "jsonl"],
     ["data", "validate", "{a}", "--format", "jsonl", "{b}"],  # b was an "unrecognized argument"

@@ -170,7 +170,8 @@ def _is_standoff(path: Path) -> bool:
     if path.suffix.lower() != ".jsonl" or not path.is_file():
         return False
     try:
-        with path.open(encoding="utf-8") as f:
+        # utf-8-sig: a layer saved with a BOM (Notepad, Excel) is still one, as its reader drops the BOM
+        with path.open(encoding="utf-8-sig") as f:
             first = next((line for line in f if line.strip()), "")
         record = json.loads(first) if first else None
     except (OSError, UnicodeDecodeError, ValueError):
