@@ -120,6 +120,32 @@ def test_tag_a_corpus_file_and_a_text_as_a_table(tmp_path: Path, oracle: None, c
     assert headers[1] == f"# d1: {len(FILE_TEXT)} characters, 2 span(s)"
 
 
+# scraped text with terminal escapes (ESC, BEL, C1 CSI) or NUL: printed raw, a claim's text cleared or
+# retitled the terminal; the table shows each control character as \xNN
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("\x1b[2J", "\\x1b[2J"),
+        ("\x1b]0;pwned\x07", "\\x1b]0;pwned\\x07"),
+        ("\x9b31m", "\\x9b31m"),
+        ("\x00", "\\x00"),
+        ("\x7f", "\\x7f"),
+    ],
+    ids=["csi", "osc", "c1-csi", "nul", "del"],
+)
+def test_the_table_shows_control_characters_escaped(
+    checkpoint: Path, capsys: pytest.CaptureFixture, raw: str, shown: str
+) -> None:
+    text = f"وقال الوزير إن الوضع {raw}هادئ ."
+    assert main(["tag", str(checkpoint), "--text", text, "--rules", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert not re.search("[\x00-\x08\x0e-\x1f\x7f-\x9f]", out)
+    claims = [m.groups() for m in map(ROW.match, out.splitlines()) if m and m.group(1) == "claim"]
+    assert [(int(c[2]), int(c[3]), c[5]) for c in claims] == [
+        (text.index("الوضع"), text.index(" ."), f"الوضع {shown}هادئ")
+    ]
+
+
 def test_tag_a_corpus_file_as_json(tmp_path: Path, checkpoint: Path, capsys: pytest.CaptureFixture) -> None:
     corpus = tmp_path / "corpus.jsonl"
     write_jsonl([Document("d1", TEXT), Document("d2", FILE_TEXT)], corpus)

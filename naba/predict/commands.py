@@ -6,6 +6,7 @@ import argparse
 import functools
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -139,13 +140,23 @@ def _tag(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"id": doc_id, "spans": spans}, ensure_ascii=False))
             continue
-        print(f"# {doc_id}: {len(text)} characters, {len(spans)} span(s)")
+        print(f"# {_visible(doc_id)}: {len(text)} characters, {len(spans)} span(s)")
         for s in sorted(spans, key=lambda s: (s["start"], -s["end"], s["layer"])):
-            shown = " ".join(s["text"].split())
+            shown = _visible(" ".join(s["text"].split()))
             if len(shown) > args.width:
                 shown = shown[: args.width - 1] + "…"
             print(f"  {s['layer']:<7} {s['label']:<9} [{s['start']:>5}, {s['end']:>5})  {s['score']:.2f}  {shown}")
     return 0
+
+
+# C0 and C1 control characters: scraped text can hold terminal escapes ("\x1b[2J", "\x1b]0;title\x07"),
+# which printed raw would clear or retitle the terminal, and NUL or mis-decoded C1 bytes, shown as nothing
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _visible(text: str) -> str:
+    """``text`` for a terminal: each control character as its ``\\xNN`` escape."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _argv_text(text: str) -> str:
