@@ -75,6 +75,25 @@ def test_native_write_is_byte_exact(tmp_path: Path, sample_docs: list[Document])
     assert (tmp_path / "s1.jsonl").read_bytes() == (tmp_path / "s2.jsonl").read_bytes()
 
 
+# files saved with a BOM (Notepad) and joined with cat: a BOM starts each one's first line. The later
+# ones were "invalid JSON: Unexpected UTF-8 BOM (decode using utf-8-sig)"; the CoNLL reader takes them
+@pytest.mark.parametrize(
+    ("fmt", "line"),
+    [
+        ("jsonl", '{"id": "%s", "text": "في دمشق", "spans": [{"start": 3, "end": 7, "label": "LOCATION"}]}'),
+        ("doccano", '{"id": "%s", "text": "في دمشق", "label": [[3, 7, "LOC"]]}'),
+    ],
+    ids=["jsonl", "doccano"],
+)
+def test_jsonl_files_joined_with_cat_keep_each_ones_bom(tmp_path: Path, fmt: str, line: str) -> None:
+    path = tmp_path / "joined.jsonl"
+    path.write_bytes(b"".join(b"\xef\xbb\xbf" + (line % i + "\n").encode() for i in ("a", "b", "c")))
+    docs = formats.read(path, format=fmt)
+    assert [(d.id, d.text, [(s.start, s.end, s.label) for s in d.spans]) for d in docs] == [
+        (i, "في دمشق", [(3, 7, "LOCATION")]) for i in ("a", "b", "c")
+    ]
+
+
 CONLL_SENTENCES = "محمد B-PERS\nفي O\nدمشق B-LOC\n\nوزارة B-ORG\nالخارجية I-ORG\nقالت O\n"
 CONLL_DOCS = "-DOCSTART- O\n\n" + CONLL_SENTENCES + "\n-DOCSTART- O\n\nحماة B-LOC\n"
 

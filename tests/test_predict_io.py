@@ -77,6 +77,14 @@ def test_lines_longer_than_the_read_buffer_come_whole(tmp_path: Path, monkeypatc
     assert resume_output(out) == {str(i) for i in range(30)}
 
 
+# files saved with a BOM joined with cat: each one's first record was a reject ("Unexpected UTF-8 BOM")
+@pytest.mark.parametrize("joined", [1, 3])
+def test_a_bom_before_any_line_is_dropped(tmp_path: Path, joined: int) -> None:
+    one = b'\xef\xbb\xbf{"id": "%d", "text": "\xd9\x82\xd8\xa7\xd9\x84"}\n'
+    path = _jsonl(tmp_path / "in.jsonl", [(one % i).rstrip(b"\n") for i in range(joined)])
+    assert list(read_inputs(path)) == [Record(i + 1, str(i), "قال") for i in range(joined)]
+
+
 def test_jsonl_fields_are_configurable_and_int_ids_become_strings(tmp_path: Path) -> None:
     path = _jsonl(tmp_path / "in.jsonl", [b'{"doc": 7, "body": "\xd9\x86\xd8\xa8\xd8\xa3"}', b"", b'{"doc": "b", "body": ""}'])
     assert list(read_inputs(path, id_field="doc", text_field="body")) == [Record(1, "7", "نبأ"), Record(3, "b", "")]

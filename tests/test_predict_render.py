@@ -166,6 +166,18 @@ def test_a_jsonl_file_saved_with_a_byte_order_mark_renders(tmp_path: Path, line:
     assert [(s["start"], s["end"], s["label"], s["layer"]) for s in doc.spans] == [(3, 7, "LOCATION", "entity")]
 
 
+@pytest.mark.parametrize("joined", [2, 3])
+def test_jsonl_files_with_a_byte_order_mark_joined_with_cat_render(tmp_path: Path, joined: int) -> None:
+    # a BOM starts each joined file's first line: render refused the second as invalid JSON
+    path = tmp_path / "joined.jsonl"
+    line = '{"id": "%d", "text": "في حماة", "spans": [{"start": 3, "end": 7, "label": "LOCATION"}]}\n'
+    path.write_bytes(b"".join(b"\xef\xbb\xbf" + (line % i).encode("utf-8") for i in range(joined)))
+    docs = list(read_tagged(path))
+    assert [(d.id, d.text, [(s["start"], s["end"]) for s in d.spans]) for d in docs] == [
+        (str(i), "في حماة", [(3, 7)]) for i in range(joined)
+    ]
+
+
 def test_a_corpus_file_renders_with_layers_from_the_scheme(tmp_path: Path) -> None:
     path = tmp_path / "gold.jsonl"
     text = "قال الجيش إن القوات دخلت حماة"

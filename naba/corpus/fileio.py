@@ -235,6 +235,9 @@ def jsonl_records(path: str | Path, problems: list[Problem]) -> Iterator[tuple[i
     """
     source = str(path)
     for n, line in enumerate(read_text(path).split("\n"), 1):
+        # a BOM at a later line's start: files saved with one (Notepad) joined with cat, as the CoNLL
+        # reader takes them; no JSON value starts with it
+        line = line.removeprefix("\ufeff")
         if not line.strip():
             continue
         try:

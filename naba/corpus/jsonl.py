@@ -3,7 +3,8 @@
 ``{"id": str, "text": str, "spans": [{"start": int, "end": int, "label": str}], "meta": {...}}``;
 ``spans`` and ``meta`` may be left out. A span may carry ``"text"`` (checked against the document
 text) and other keys such as a score (ignored). Unknown top-level keys are an error, so a typo such
-as ``"span"`` cannot silently drop annotations. Blank lines are skipped.
+as ``"span"`` cannot silently drop annotations. Blank lines are skipped; a BOM at the start of a line
+(files saved with one and joined with ``cat``) is dropped.
 
 The writer is canonical: spans sorted, ``meta`` only when not empty, ``json.dumps`` with
 ``ensure_ascii=False``, ``\\n`` line ends; reading a file it wrote and writing again gives the

@@ -407,8 +407,10 @@ def _jsonl_line(
     raw: bytes, number: int, source: str, names: tuple[str, str], id_field: str, text_field: str
 ) -> Record | Reject | None:
     """The record or reject of one JSONL line; None for a blank one."""
-    if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]  # a UTF-8 BOM, as naba.corpus.fileio.read_text drops it
+    if raw.startswith(b"\xef\xbb\xbf"):
+        # a UTF-8 BOM, as naba.corpus.fileio.jsonl_records drops it: before the first line, or before a
+        # later one where files saved with one were joined with cat
+        raw = raw[3:]
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

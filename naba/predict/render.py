@@ -184,8 +184,9 @@ def _read_predictions(path: Path, *, source: str | Path | None, limit: int | Non
             # with, and NaN are errors naming the line, not a traceback when the page is written
             try:
                 line = raw.decode("utf-8")
-                # a BOM before the first line (a file saved by Notepad), which naba's JSONL reader drops too
-                obj = parse_json(line.removeprefix("\ufeff") if number == 1 else line, source=str(path), line=number)
+                # a BOM before a line (a file saved by Notepad; several such joined with cat), which naba's
+                # JSONL reader drops too
+                obj = parse_json(line.removeprefix("\ufeff"), source=str(path), line=number)
             except UnicodeDecodeError as exc:
                 raise DataError(Problem(str(path), where, f"not a prediction line: {exc}")) from None
             except DataError as exc:
