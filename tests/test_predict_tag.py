@@ -168,6 +168,27 @@ def test_tag_rules_refuse_a_model_with_claim_in_another_layer(
     assert f"{checkpoint}: --rules writes CLAIM in layer 'claim', but this model has CLAIM in its layer {other!r}" in captured.err
 
 
+@pytest.mark.parametrize(
+    ("layers", "span"),
+    [
+        ({"entity": ("ACTOR", "LOCATION", "ORG", "EVENT")}, Span(4, 16, "EVENT")),
+        ({"entity": ("ACTOR",), "claim": ("CLAIM", "DENIAL")}, Span(20, 36, "DENIAL")),
+    ],
+)
+def test_tag_a_corpus_file_labelled_in_the_models_own_scheme(
+    tmp_path: Path, capsys: pytest.CaptureFixture, layers: dict, span: Span
+) -> None:
+    # the file was read under naba's built-in scheme: "unknown label 'ORG'", exit 1, for the very
+    # labels the model was trained on
+    checkpoint = tiny_checkpoint(tmp_path, scheme=LabelScheme(layers))
+    corpus = tmp_path / "gold.jsonl"
+    text = "قال الجيش السوري إن القوات دخلت حماة"
+    corpus.write_text(json.dumps({"id": "d1", "text": text, "spans": [span.to_dict()]}, ensure_ascii=False) + "\n",
+                      encoding="utf-8")
+    assert main(["tag", str(checkpoint), str(corpus), "--json", "--device", "cpu"]) == 0
+    _check_offsets(_json_lines(capsys), {"d1": text})
+
+
 def test_tag_without_input_is_a_usage_error(checkpoint: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["tag", str(checkpoint)]) == 2
     captured = capsys.readouterr()

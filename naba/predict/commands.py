@@ -113,13 +113,18 @@ def _tag(args: argparse.Namespace) -> int:
     from naba.corpus.brat import beside, has_suffix
     from naba.corpus.fileio import CONVERT_FIRST, read_text, spelled
     from naba.corpus.formats import read
+    from naba.corpus.labels import DEFAULT_SCHEME
     from naba.errors import ConfigError
     from naba.predict.host import with_rule_claims
+    from naba.predict.setup import local_scheme
     from naba.predict.tagger import Tagger
 
     if args.width < 2:  # room for one character and the ellipsis
         raise ConfigError(f"--width must be at least 2, got {args.width}")
     docs: list[tuple[str, str]] = [(f"text-{i}", _argv_text(t)) for i, t in enumerate(args.text)]
+    # a corpus annotated with the model's own labels (ORG, EVENT, ...) was refused under naba's
+    # built-in scheme, though tag reads only its texts
+    scheme = local_scheme(args.model) or DEFAULT_SCHEME
     # naba tag takes no reader option but --format: the readers' advice says to convert the file first
     with spelled({"*": CONVERT_FIRST, "format": "{flags}"}):
         for name in args.files:
@@ -128,7 +133,7 @@ def _tag(args: argparse.Namespace) -> int:
                 # line ends kept as in the file (no CRLF translation), so offsets count the file's characters
                 docs.append((path.stem, read_text(path, keep_bom=True)))
             else:
-                docs.extend((d.id, d.text) for d in read(path, format=args.format))
+                docs.extend((d.id, d.text) for d in read(path, format=args.format, scheme=scheme))
     if not docs:
         raise ConfigError("nothing to tag: give one or more FILEs or --text TEXT (see naba tag --help)")
     tagger = Tagger.from_pretrained(args.model, device=args.device)

@@ -5,6 +5,7 @@ fused encoder its model runs with. Pure choices, each with the measurement behin
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import torch
 
+from naba.corpus.labels import LabelScheme
 from naba.errors import ConfigError, ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,20 @@ def resolve_checkpoint(name: str | Path) -> str:
     if path.exists():
         raise ModelLoadError(f"{path}: a model must be a checkpoint folder or a run folder, not a file")
     return _from_hub(str(name))
+
+
+def local_scheme(name: str | Path) -> LabelScheme | None:
+    """The label scheme in a local checkpoint's (or run folder's ``best/``) ``naba.json``, read
+    without loading the model, so that files annotated in it can be read first; ``None`` for a hub
+    id or a ``naba.json`` that does not hold one (loading the model then says what is wrong)."""
+    path = Path(name)
+    for info in (path / "naba.json", path / "best" / "naba.json"):
+        if info.is_file():
+            try:
+                return LabelScheme.from_dict(json.loads(info.read_text(encoding="utf-8")).get("scheme"), source=str(info))
+            except (OSError, ValueError, AttributeError, ConfigError):
+                return None
+    return None
 
 
 def _from_hub(repo_id: str) -> str:
