@@ -181,6 +181,36 @@ def test_eval_a_model_scores_only_its_layers(tmp_path, capsys):
     assert again["scores"] == metrics["scores"]
 
 
+@pytest.mark.parametrize(
+    ("layers", "gold_spans", "label"),
+    [
+        # the model's entity layer has labels naba's built-in scheme lacks
+        ({"entity": ("ACTOR", "LOCATION", "EVENT")}, [Span(4, 16, "EVENT"), Span(32, 36, "LOCATION")], "EVENT"),
+        # a claim layer of two labels, and no entity layer
+        ({"claim": ("CLAIM", "DENIAL")}, [Span(20, 36, "DENIAL")], "DENIAL"),
+    ],
+)
+def test_eval_a_model_of_its_own_scheme_without_labels(tmp_path, capsys, layers, gold_spans, label):
+    # the gold was read under naba's built-in scheme: "unknown label 'EVENT'", exit 1, though the
+    # model's naba.json holds the scheme it was trained on
+    from naba.corpus.labels import LabelScheme
+    from naba.encode import LabelSpace
+    from naba.model import build_small_model, build_small_tokenizer, save_checkpoint
+
+    tok = build_small_tokenizer([T1, T2] * 10, vocab_size=300)
+    space = LabelSpace.from_scheme(LabelScheme(layers))
+    model = build_small_model(space, vocab_size=len(tok), hidden_size=64, num_layers=2, heads=2, intermediate=128,
+                              max_position=128)
+    ckpt = save_checkpoint(tmp_path / "model", model, tok, space, extra={"max_length": 64, "stride": 16})
+    gold = tmp_path / "gold.jsonl"
+    write([Document("d1", T1, gold_spans)], gold, scheme=LabelScheme(layers))
+    assert main(["eval", str(ckpt), "--data", str(gold), "--bootstrap", "0", "--out", str(tmp_path / "out")]) == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["layers"] == list(layers)
+    (layer,) = [name for name, labels in layers.items() if label in labels]
+    assert metrics["scores"][layer]["span_exact"][label]["support"] == 1
+
+
 @pytest.mark.parametrize(("extra", "code"), [([], 1), (["--bio-repair", "begin"], 0)])
 def test_bio_repair_for_conll_gold(tmp_path, capsys, extra, code):
     # a stray I- (as ANERcorp has a few): an error unless asked to repair it

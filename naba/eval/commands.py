@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", help="format of --data (default: from the extension)")
     p.add_argument("--pred", help="a predictions file to score instead of running a model")
     p.add_argument("--pred-format", help="format of the predictions files (default: from the extension)")
-    p.add_argument("--labels", help="label scheme YAML (default: naba's built-in scheme)")
+    p.add_argument("--labels", help="label scheme YAML (default: the model's, else naba's built-in scheme)")
     p.add_argument(
         "--bio-repair", choices=["begin"], help="CoNLL files: read a stray I- as B- instead of failing (ANERcorp needs it)"
     )
@@ -176,7 +176,20 @@ def _check_numbers(args: argparse.Namespace) -> None:
 
 
 def _scheme(args: argparse.Namespace) -> LabelScheme:
-    return LabelScheme.load(args.labels) if args.labels else DEFAULT_SCHEME
+    if args.labels:
+        return LabelScheme.load(args.labels)
+    from naba.eval.sources import is_model
+
+    # a model trained on its own scheme (ORG, EVENT; a claim layer of CLAIM and DENIAL) was scored
+    # under naba's built-in one: its gold refused, or its own predictions ("unknown label 'ORG'")
+    models = [t for t in args.targets if t != "compare" and is_model(t)]
+    if models:
+        from naba.predict.setup import local_scheme
+
+        schemes = [local_scheme(m) for m in models]
+        if schemes[0] is not None and all(x == schemes[0] for x in schemes):
+            return schemes[0]
+    return DEFAULT_SCHEME
 
 
 def _read_gold(args: argparse.Namespace, scheme: LabelScheme) -> list[Document]:
