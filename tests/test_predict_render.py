@@ -186,6 +186,40 @@ def test_a_corpus_file_renders_with_layers_from_the_scheme(tmp_path: Path) -> No
     assert [(s["label"], s["layer"]) for s in doc.spans] == [("ACTOR", "entity"), ("CLAIM", "claim")]
 
 
+_SCHEME = "layers:\n  entity: [ACTOR, LOCATION, ORG, EVENT]\n  claim: [CLAIM, DENIAL]\n"
+_TEXT = "نفت السفارة في دمشق أن الوضع مستقر"
+
+
+def _brat_own_labels(path: Path) -> Path:
+    (path / "gold").mkdir()
+    (path / "gold" / "d1.txt").write_text(_TEXT, encoding="utf-8")
+    (path / "gold" / "d1.ann").write_text("T1\tORG 4 11\tالسفارة\nT2\tEVENT 15 19\tدمشق\n", encoding="utf-8")
+    return path / "gold"
+
+
+def _jsonl_own_labels(path: Path) -> Path:
+    spans = [Span(4, 11, "ORG").to_dict(), Span(23, 34, "DENIAL").to_dict()]
+    (path / "gold.jsonl").write_text(json.dumps({"id": "d1", "text": _TEXT, "spans": spans}) + "\n", encoding="utf-8")
+    return path / "gold.jsonl"
+
+
+@pytest.mark.parametrize(
+    ("make", "drawn"),
+    [
+        # EVENT was refused and ORG drawn as ACTOR: the brat folder was read under naba's built-in scheme
+        (_brat_own_labels, [("ORG", "entity"), ("EVENT", "entity")]),
+        # DENIAL, a claim, was drawn shaded as an entity (its layer taken from the built-in scheme)
+        (_jsonl_own_labels, [("ORG", "entity"), ("DENIAL", "claim")]),
+    ],
+)
+def test_cli_render_of_a_corpus_in_its_own_scheme_takes_labels(tmp_path: Path, make, drawn: list) -> None:
+    scheme, page = tmp_path / "scheme.yaml", tmp_path / "page.html"
+    scheme.write_text(_SCHEME, encoding="utf-8")
+    assert main(["render", str(make(tmp_path)), "-o", str(page), "--labels", str(scheme)]) == 0
+    html = page.read_text(encoding="utf-8")
+    assert re.findall(r'class="span [^"]*" data-label="(\w+)" data-layer="(\w+)"', html) == drawn
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [

@@ -84,6 +84,7 @@ def register_render(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=None, help="draw only the first N documents")
     p.add_argument("--title", default=None, help="page title (default: the input's name)")
     p.add_argument("--bio-repair", choices=["begin"], help="CoNLL input: a stray I- tag starts a span instead of an error")
+    p.add_argument("--labels", default=None, help="label scheme YAML of a corpus file (default: naba's built-in scheme)")
     p.set_defaults(func=_render)
 
 
@@ -320,15 +321,20 @@ def _export(args: argparse.Namespace, tagger: Any, work: Path, output: Path) -> 
 
 def _render(args: argparse.Namespace) -> int:
     from naba.corpus.fileio import CONVERT_FIRST, atomic_open, spelled
+    from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
     from naba.errors import ConfigError
     from naba.predict.render import read_tagged, render_page
 
     if args.limit is not None and args.limit < 0:  # a negative limit drew an empty page, exit 0
         raise ConfigError(f"--limit must be 0 or more, got {args.limit}")
+    # a corpus in a scheme of its own was refused (EVENT) or relabelled (ORG drawn as ACTOR), and a
+    # claim layer's other labels (DENIAL) drawn as entities
+    scheme = LabelScheme.load(args.labels) if args.labels else DEFAULT_SCHEME
     # render's --source is the predicted input, and it takes no other reader option: the readers'
     # advice (--source annotations, --input-offsets ...) says to convert the file first
     with spelled({"*": CONVERT_FIRST, "bio_repair": "{flags}"}):
-        docs = list(read_tagged(args.input, source=args.source, limit=args.limit, bio_repair=args.bio_repair))
+        docs = list(read_tagged(args.input, source=args.source, limit=args.limit, bio_repair=args.bio_repair,
+                                scheme=scheme))
     page = render_page(docs, title=_argv_text(args.title or f"naba: {Path(args.input).name}"))
     with atomic_open(args.output) as out:
         out.write(page)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from naba.corpus.fileio import parse_json
+from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.errors import DataError, Problem
 from naba.html import escape, nest_spans
 
@@ -123,39 +124,41 @@ body {{ font-family: "Noto Naskh Arabic", "Amiri", "DejaVu Sans", sans-serif; ma
 
 
 def read_tagged(
-    path: str | Path, *, source: str | Path | None = None, limit: int | None = None, bio_repair: str | None = None
+    path: str | Path, *, source: str | Path | None = None, limit: int | None = None, bio_repair: str | None = None,
+    scheme: LabelScheme = DEFAULT_SCHEME,
 ) -> Iterator[Tagged]:
     """Documents to draw from a predictions JSONL file, or from any corpus file naba reads.
 
     Predictions written without their text (``naba predict`` without ``--with-text``) take it
     from ``source``, the input the predictions were made from. ``bio_repair`` goes to a CoNLL
-    file's reader (``"begin"``: a stray ``I-`` tag starts a span, as ANERcorp needs).
+    file's reader (``"begin"``: a stray ``I-`` tag starts a span, as ANERcorp needs). ``scheme``
+    reads a corpus file's labels and gives the layer of a span that names none.
     """
     path = Path(path)
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         # naba's corpus JSONL is predictions' shape with the text and without layers and scores
-        yield from _read_predictions(path, source=source, limit=limit)
+        yield from _read_predictions(path, source=source, limit=limit, scheme=scheme)
         return
     from naba.corpus.formats import detect, options, read
 
     repair = {"bio_repair": bio_repair} if bio_repair and "bio_repair" in options(detect(path)) else {}
-    for k, doc in enumerate(read(path, **repair)):
+    for k, doc in enumerate(read(path, scheme=scheme, **repair)):
         if limit is not None and k >= limit:
             return
-        spans = [{"start": s.start, "end": s.end, "label": s.label, "layer": _layer(s.label)} for s in doc.spans]
+        spans = [{"start": s.start, "end": s.end, "label": s.label, "layer": _layer(s.label, scheme)} for s in doc.spans]
         yield Tagged(doc.id, doc.text, spans)
 
 
-def _layer(label: str) -> str:
-    from naba.corpus.labels import DEFAULT_SCHEME
-
+def _layer(label: str, scheme: LabelScheme) -> str:
     try:
-        return DEFAULT_SCHEME.layer_of(label)
+        return scheme.layer_of(label)
     except KeyError:
         return "entity"
 
 
-def _read_predictions(path: Path, *, source: str | Path | None, limit: int | None) -> Iterator[Tagged]:
+def _read_predictions(
+    path: Path, *, source: str | Path | None, limit: int | None, scheme: LabelScheme
+) -> Iterator[Tagged]:
     texts: dict[str, str] | None = None
     # the source's records it could not use (how many, the first), for the error when an id is missing
     refused, first_refused = 0, None
@@ -209,11 +212,11 @@ def _read_predictions(path: Path, *, source: str | Path | None, limit: int | Non
                     reason += (f" ({refused} of its record(s) could not be read; the first, line "
                                f"{first_refused.line}: {first_refused.reason})")
                 raise DataError(Problem(str(path), where, reason))
-            yield Tagged(doc_id, text, [_checked(s, text, path, where) for s in obj["spans"]])
+            yield Tagged(doc_id, text, [_checked(s, text, path, where, scheme) for s in obj["spans"]])
             count += 1
 
 
-def _checked(span: Any, text: str, path: Path, where: str) -> dict[str, Any]:
+def _checked(span: Any, text: str, path: Path, where: str, scheme: LabelScheme) -> dict[str, Any]:
     ok = (
         isinstance(span, dict)
         and all(isinstance(span.get(k), int) and not isinstance(span.get(k), bool) for k in ("start", "end"))
@@ -226,4 +229,4 @@ def _checked(span: Any, text: str, path: Path, where: str) -> dict[str, Any]:
     score = span.get("score")
     if not isinstance(span.get("layer", ""), str) or (isinstance(score, int) and not -1e300 < score < 1e300):
         raise DataError(Problem(str(path), where, f"bad span {span!r:.120}: layer not a string or score out of range"))
-    return span if "layer" in span else {**span, "layer": _layer(span["label"])}
+    return span if "layer" in span else {**span, "layer": _layer(span["label"], scheme)}
