@@ -211,6 +211,35 @@ def test_eval_a_model_of_its_own_scheme_without_labels(tmp_path, capsys, layers,
     assert metrics["scores"][layer]["span_exact"][label]["support"] == 1
 
 
+@pytest.mark.parametrize(
+    ("layers", "scheme", "missing"),
+    [
+        ({"entity": ("ACTOR", "LOCATION", "EVENT")}, "layers:\n  entity: [ACTOR, LOCATION]\n", "['EVENT']"),
+        ({"claim": ("CLAIM", "DENIAL")}, "layers:\n  claim: [CLAIM]\nmapping:\n  DENIAL: null\n", "['DENIAL']"),
+    ],
+)
+def test_eval_a_model_under_a_scheme_that_lacks_its_labels(tmp_path, capsys, layers, scheme, missing):
+    # the model's labels outside --labels were an error only once the gold was tagged, and only where
+    # the model predicted one: "predictions: record 3 (id=a3): unknown label", naming neither file
+    from naba.corpus.labels import LabelScheme
+    from naba.encode import LabelSpace
+    from naba.model import build_small_model, build_small_tokenizer, save_checkpoint
+
+    tok = build_small_tokenizer([T1, T2] * 10, vocab_size=300)
+    space = LabelSpace.from_scheme(LabelScheme(layers))
+    model = build_small_model(space, vocab_size=len(tok), hidden_size=64, num_layers=2, heads=2, intermediate=128,
+                              max_position=128)
+    ckpt = save_checkpoint(tmp_path / "model", model, tok, space, extra={"max_length": 64, "stride": 16})
+    labels = tmp_path / "labels.yaml"
+    labels.write_text(scheme, encoding="utf-8")
+    gold = tmp_path / "gold.jsonl"
+    write([Document("d1", T1)], gold)
+    argv = ["--data", str(gold), "--labels", str(labels), "--bootstrap", "0", "--out", str(tmp_path / "out")]
+    assert main(["eval", str(ckpt), *argv]) == 2
+    assert f"{labels}: the model {ckpt} has label(s) {missing} that this label scheme lacks" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize(("extra", "code"), [([], 1), (["--bio-repair", "begin"], 0)])
 def test_bio_repair_for_conll_gold(tmp_path, capsys, extra, code):
     # a stray I- (as ANERcorp has a few): an error unless asked to repair it

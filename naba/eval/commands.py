@@ -234,6 +234,18 @@ def _predictions(
 
     path = Path(system)
     if not file_only and (is_model(path) or (not path.exists() and path.suffix.lower() not in SUFFIXES)):
+        if args.labels and is_model(path):
+            # known now, not once every gold text is tagged, and named: the error was "predictions:
+            # record 3 (id=a3): unknown label 'EVENT'", naming neither the model nor the scheme file
+            from naba.predict.setup import local_scheme
+
+            own = local_scheme(system)
+            missing = [x for x in own.labels if x not in scheme.labels] if own is not None else []
+            if missing:
+                raise ConfigError(
+                    f"{args.labels}: the model {system} has label(s) {missing} that this label scheme lacks "
+                    f"(it has {list(scheme.labels)}); leave out --labels to score it under its own"
+                )
         # a model folder, or a hub id, which the Tagger loads from the local cache or refuses clearly
         return predict(system, gold, batch_size=args.batch_size)
     if not path.exists():
