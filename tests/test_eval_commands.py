@@ -211,6 +211,26 @@ def test_eval_a_model_of_its_own_scheme_without_labels(tmp_path, capsys, layers,
     assert metrics["scores"][layer]["span_exact"][label]["support"] == 1
 
 
+@pytest.mark.parametrize("layers", [{"entity": ("ACTOR", "LOCATION")}, {"entity": ("ACTOR",), "claim": ("CLAIM",)}])
+def test_eval_a_model_of_builtin_labels_keeps_the_builtin_mapping(tmp_path, layers):
+    # a model trained under a scheme file of naba's labels without its mapping still reads gold in
+    # other tag sets (PERS, LOC) through the built-in scheme, as before models brought their own
+    from naba.corpus.labels import LabelScheme
+    from naba.encode import LabelSpace
+    from naba.model import build_small_model, build_small_tokenizer, save_checkpoint
+
+    tok = build_small_tokenizer([T1, T2] * 10, vocab_size=300)
+    space = LabelSpace.from_scheme(LabelScheme(layers))
+    model = build_small_model(space, vocab_size=len(tok), hidden_size=64, num_layers=2, heads=2, intermediate=128,
+                              max_position=128)
+    ckpt = save_checkpoint(tmp_path / "model", model, tok, space, extra={"max_length": 64, "stride": 16})
+    gold = tmp_path / "gold.conll"
+    gold.write_text("قال O\nالجيش B-PERS\nفي O\nحماة B-LOC\n", encoding="utf-8")
+    assert main(["eval", str(ckpt), "--data", str(gold), "--bootstrap", "0", "--out", str(tmp_path / "out")]) == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["scores"]["entity"]["span_exact"]["micro"]["support"] == 2
+
+
 @pytest.mark.parametrize(
     ("layers", "scheme", "missing"),
     [

@@ -50,7 +50,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", help="format of --data (default: from the extension)")
     p.add_argument("--pred", help="a predictions file to score instead of running a model")
     p.add_argument("--pred-format", help="format of the predictions files (default: from the extension)")
-    p.add_argument("--labels", help="label scheme YAML (default: the model's, else naba's built-in scheme)")
+    p.add_argument(
+        "--labels",
+        help="label scheme YAML (default: naba's built-in scheme, or a local model's own where it has other labels)",
+    )
     p.add_argument(
         "--bio-repair", choices=["begin"], help="CoNLL files: read a stray I- as B- instead of failing (ANERcorp needs it)"
     )
@@ -187,8 +190,14 @@ def _scheme(args: argparse.Namespace) -> LabelScheme:
         from naba.predict.setup import local_scheme
 
         schemes = [local_scheme(m) for m in models]
-        if schemes[0] is not None and all(x == schemes[0] for x in schemes):
-            return schemes[0]
+        own = schemes[0]
+        # only where the built-in scheme cannot hold the model's labels: a model of its labels keeps the
+        # built-in mapping (PERS, LOC, ... of gold in other tag sets), which its own file may not have
+        fits = own is not None and all(
+            set(labels) <= set(DEFAULT_SCHEME.layers.get(layer, ())) for layer, labels in own.layers.items()
+        )
+        if own is not None and not fits and all(x == own for x in schemes):
+            return own
     return DEFAULT_SCHEME
 
 

@@ -84,7 +84,9 @@ def register_render(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=None, help="draw only the first N documents")
     p.add_argument("--title", default=None, help="page title (default: the input's name)")
     p.add_argument("--bio-repair", choices=["begin"], help="CoNLL input: a stray I- tag starts a span instead of an error")
-    p.add_argument("--labels", default=None, help="label scheme YAML of a corpus file (default: naba's built-in scheme)")
+    p.add_argument(
+        "--labels", default=None, help="label scheme YAML of a corpus file (default: naba's built-in scheme)"
+    )
     p.set_defaults(func=_render)
 
 

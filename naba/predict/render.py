@@ -124,7 +124,11 @@ body {{ font-family: "Noto Naskh Arabic", "Amiri", "DejaVu Sans", sans-serif; ma
 
 
 def read_tagged(
-    path: str | Path, *, source: str | Path | None = None, limit: int | None = None, bio_repair: str | None = None,
+    path: str | Path,
+    *,
+    source: str | Path | None = None,
+    limit: int | None = None,
+    bio_repair: str | None = None,
     scheme: LabelScheme = DEFAULT_SCHEME,
 ) -> Iterator[Tagged]:
     """Documents to draw from a predictions JSONL file, or from any corpus file naba reads.
@@ -145,7 +149,9 @@ def read_tagged(
     for k, doc in enumerate(read(path, scheme=scheme, **repair)):
         if limit is not None and k >= limit:
             return
-        spans = [{"start": s.start, "end": s.end, "label": s.label, "layer": _layer(s.label, scheme)} for s in doc.spans]
+        spans = [
+            {"start": s.start, "end": s.end, "label": s.label, "layer": _layer(s.label, scheme)} for s in doc.spans
+        ]
         yield Tagged(doc.id, doc.text, spans)
 
 

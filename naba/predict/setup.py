@@ -92,7 +92,8 @@ def local_scheme(name: str | Path) -> LabelScheme | None:
     for info in (path / "naba.json", path / "best" / "naba.json"):
         if info.is_file():
             try:
-                return LabelScheme.from_dict(json.loads(info.read_text(encoding="utf-8")).get("scheme"), source=str(info))
+                data = json.loads(info.read_text(encoding="utf-8"))
+                return LabelScheme.from_dict(data.get("scheme"), source=str(info))
             except (OSError, ValueError, AttributeError, ConfigError):
                 return None
     return None
