@@ -189,6 +189,19 @@ def test_tag_a_corpus_file_labelled_in_the_models_own_scheme(
     _check_offsets(_json_lines(capsys), {"d1": text})
 
 
+@pytest.mark.parametrize("layers", [{"entity": ("ACTOR", "LOCATION")}, {"claim": ("CLAIM",)}])
+def test_tag_a_corpus_file_in_other_tags_under_a_model_of_builtin_labels(
+    tmp_path: Path, capsys: pytest.CaptureFixture, layers: dict
+) -> None:
+    # a model trained under a scheme file of naba's labels without its mapping: PERS and LOC still
+    # read through the built-in scheme, not refused under the model's own
+    checkpoint = tiny_checkpoint(tmp_path, scheme=LabelScheme(layers))
+    corpus = tmp_path / "gold.conll"
+    corpus.write_text("قال O\nالجيش B-PERS\nفي O\nحماة B-LOC\n", encoding="utf-8")
+    assert main(["tag", str(checkpoint), str(corpus), "--json", "--device", "cpu"]) == 0
+    _check_offsets(_json_lines(capsys), {"gold-00000": "قال الجيش في حماة"})
+
+
 def test_tag_without_input_is_a_usage_error(checkpoint: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["tag", str(checkpoint)]) == 2
     captured = capsys.readouterr()

@@ -186,19 +186,11 @@ def _scheme(args: argparse.Namespace) -> LabelScheme:
     # a model trained on its own scheme (ORG, EVENT; a claim layer of CLAIM and DENIAL) was scored
     # under naba's built-in one: its gold refused, or its own predictions ("unknown label 'ORG'")
     models = [t for t in args.targets if t != "compare" and is_model(t)]
-    if models:
-        from naba.predict.setup import local_scheme
+    if not models:
+        return DEFAULT_SCHEME
+    from naba.predict.setup import files_scheme
 
-        schemes = [local_scheme(m) for m in models]
-        own = schemes[0]
-        # only where the built-in scheme cannot hold the model's labels: a model of its labels keeps the
-        # built-in mapping (PERS, LOC, ... of gold in other tag sets), which its own file may not have
-        fits = own is not None and all(
-            set(labels) <= set(DEFAULT_SCHEME.layers.get(layer, ())) for layer, labels in own.layers.items()
-        )
-        if own is not None and not fits and all(x == own for x in schemes):
-            return own
-    return DEFAULT_SCHEME
+    return files_scheme(models)
 
 
 def _read_gold(args: argparse.Namespace, scheme: LabelScheme) -> list[Document]:

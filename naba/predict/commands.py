@@ -116,18 +116,17 @@ def _tag(args: argparse.Namespace) -> int:
     from naba.corpus.brat import beside, has_suffix
     from naba.corpus.fileio import CONVERT_FIRST, read_text, spelled
     from naba.corpus.formats import read
-    from naba.corpus.labels import DEFAULT_SCHEME
     from naba.errors import ConfigError
     from naba.predict.host import with_rule_claims
-    from naba.predict.setup import local_scheme
+    from naba.predict.setup import files_scheme
     from naba.predict.tagger import Tagger
 
     if args.width < 2:  # room for one character and the ellipsis
         raise ConfigError(f"--width must be at least 2, got {args.width}")
     docs: list[tuple[str, str]] = [(f"text-{i}", _argv_text(t)) for i, t in enumerate(args.text)]
-    # a corpus annotated with the model's own labels (ORG, EVENT, ...) was refused under naba's
+    # a corpus annotated with the model's own labels (EVENT, DENIAL, ...) was refused under naba's
     # built-in scheme, though tag reads only its texts
-    scheme = local_scheme(args.model) or DEFAULT_SCHEME
+    scheme = files_scheme([args.model])
     # naba tag takes no reader option but --format: the readers' advice says to convert the file first
     with spelled({"*": CONVERT_FIRST, "format": "{flags}"}):
         for name in args.files:

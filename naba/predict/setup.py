@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from naba.corpus.labels import LabelScheme
+from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.errors import ConfigError, ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,22 @@ def local_scheme(name: str | Path) -> LabelScheme | None:
             except (OSError, ValueError, AttributeError, ConfigError):
                 return None
     return None
+
+
+def files_scheme(models: Sequence[str | Path]) -> LabelScheme:
+    """The scheme to read corpus files for ``models`` with: naba's built-in one, unless it lacks
+    labels or layers of theirs, then the one in their ``naba.json`` where all have the same.
+
+    A model of naba's labels keeps the built-in mapping (PERS, LOC, ... of gold in other tag sets),
+    which the scheme file it was trained under may not have.
+    """
+    schemes = [local_scheme(m) for m in models]
+    own = schemes[0] if schemes else None
+    if own is None or any(x != own for x in schemes):
+        return DEFAULT_SCHEME
+    builtin = DEFAULT_SCHEME.layers
+    fits = all(set(labels) <= set(builtin.get(layer, ())) for layer, labels in own.layers.items())
+    return DEFAULT_SCHEME if fits else own
 
 
 def _from_hub(repo_id: str) -> str:
