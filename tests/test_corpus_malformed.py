@@ -220,6 +220,11 @@ CASES = [
     ("conll-I-after-other", {"t.conll": "محمد B-PERS\nعلي I-ORG\n"}, "t.conll", None, {},
      ["t.conll", "line 2", "'I-ORG' after 'B-PERS' on line 1"]),
     ("conll-bad-utf8", {"t.conll": b"a O\nb O\n\xc3\x28 O\n"}, "t.conll", None, {}, ["t.conll", "line 3", "invalid UTF-8"]),
+    # PowerShell 5's > writes UTF-16: every line was "invalid UTF-8 (byte 0xff ...)", with no word of why
+    ("jsonl-utf16", {"c.jsonl": '{"id": "a", "text": "قال"}\n'.encode("utf-16")}, "c.jsonl", None, {},
+     ["c.jsonl", "is UTF-16, not UTF-8", "save it as UTF-8"]),
+    ("conll-utf16-be", {"t.conll": "قال O\n".encode("utf-16-be").join([b"\xfe\xff", b""])}, "t.conll", None, {},
+     ["t.conll", "is UTF-16, not UTF-8"]),
     ("conll-empty-type", {"t.iob": "محمد B-\n"}, "t.iob", None, {}, ["t.iob", "line 1", "bad tag 'B-'"]),
     ("conll-lowercase-o", {"t.bio": "محمد o\n"}, "t.bio", None, {}, ["t.bio", "line 1", "bad tag 'o'"]),
 ]

@@ -59,6 +59,26 @@ def test_bad_jsonl_records_become_rejects(tmp_path: Path, raw: bytes, reason: st
     assert items[1].line == 2 and reason in items[1].reason
 
 
+@pytest.mark.parametrize("name", ["in.jsonl", "in.jsonl.gz"])
+def test_a_utf16_jsonl_is_one_clear_error_not_a_reject_per_line(tmp_path: Path, name: str) -> None:
+    # PowerShell 5's > writes UTF-16: line 1 was "not valid UTF-8", every later one "invalid JSON"
+    import gzip
+
+    data = "".join(json.dumps({"id": str(i), "text": "قال"}, ensure_ascii=False) + "\n" for i in range(3)).encode("utf-16")
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    with pytest.raises(DataError, match=f"{name}: is UTF-16, not UTF-8 .* save it as UTF-8"):
+        list(read_inputs(path))
+
+
+def test_a_utf16_text_file_is_a_reject_saying_so(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_bytes("قال الوزير".encode("utf-16"))
+    (tmp_path / "b.txt").write_bytes("قال الوزير".encode())
+    items = list(read_inputs(tmp_path))
+    assert isinstance(items[0], Reject) and items[0].reason.startswith("is UTF-16, not UTF-8")
+    assert items[1] == Record(2, "b", "قال الوزير")
+
+
 @pytest.mark.parametrize("buffer", [7, 64, 1 << 20])
 def test_lines_longer_than_the_read_buffer_come_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, buffer: int) -> None:
     # the reader takes READ_BUFFER bytes at a time: lines cross its edges, and a bad one among them

@@ -31,6 +31,15 @@ from naba.errors import DataError, Problem
 
 _BOM = b"\xef\xbb\xbf"
 
+
+def utf16_problem(data: bytes) -> str | None:
+    """Why ``data`` (a file's first bytes) is no UTF-8 text if it begins as UTF-16 does, else ``None``:
+    read as UTF-8, such a file failed on every line ("invalid UTF-8 (byte 0xff)"), saying nothing of why."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return ("is UTF-16, not UTF-8 (it starts with a UTF-16 byte order mark, as PowerShell 5's > and Out-File "
+                "and Notepad's 'Unicode' write files): save it as UTF-8")
+    return None
+
 # How the running command is told a reader option, for the advice in the readers' errors: naba
 # data's flags (beside the keywords the messages name for the Python API) unless the command takes
 # them otherwise (naba data convert's --from, naba train's config keys) or not at all (naba render
@@ -97,6 +106,8 @@ def read_text(path: str | Path, *, keep_bom: bool = False) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise DataError(Problem(str(path), "", f"cannot read file: {exc.strerror or exc}")) from None
+    if (utf16 := utf16_problem(data)) is not None:
+        raise DataError(Problem(str(path), "", utf16))
     if data.startswith(_BOM) and not keep_bom:
         data = data[len(_BOM) :]
     try:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from naba.corpus.fileio import COMPRESSED_SUFFIXES, JSONL_SUFFIXES, write_error
+from naba.corpus.fileio import COMPRESSED_SUFFIXES, JSONL_SUFFIXES, utf16_problem, write_error
 from naba.errors import DataError, Problem
 
 # bytes read at a time from JSONL files: Python's default is the file system's block size (4 KiB
@@ -171,9 +171,11 @@ def _read_text_file(path: Path, number: int) -> Record | Reject:
         return Reject(str(path), number, "file name is not valid UTF-8: rename the file (e.g. convmv -f cp1256 -t utf-8)")
     try:
         # bytes, then strict decoding: newlines (CRLF included) stay as they are in the file
-        text = path.read_bytes().decode("utf-8")
+        data = path.read_bytes()
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return Reject(str(path), number, f"not valid UTF-8: {exc.reason} at byte {exc.start}", path.stem)
+        reason = utf16_problem(data) or f"not valid UTF-8: {exc.reason} at byte {exc.start}"
+        return Reject(str(path), number, reason, path.stem)
     except OSError as exc:
         return Reject(str(path), number, f"cannot read: {exc.strerror}", path.stem)
     return Record(number, path.stem, text)
@@ -236,6 +238,9 @@ def _jsonl_records(path: Path, source: str, *, id_field: str, text_field: str) -
     with _open_jsonl(path, codec) as fh:
         try:
             for number, raw in enumerate(fh, start=1):
+                if number == 1 and (utf16 := utf16_problem(raw)) is not None:
+                    # every line would be a reject, each for another reason
+                    raise DataError(Problem(source, "", utf16))
                 item = _jsonl_line(raw, number, source, names, id_field, text_field)
                 if item is not None:
                     yield item

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from naba.corpus.fileio import parse_json
+from naba.corpus.fileio import parse_json, utf16_problem
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.errors import DataError, Problem
 from naba.html import escape, nest_spans
@@ -191,6 +191,8 @@ def _read_predictions(
             where = f"line {number}"
             # the readers' parser: a lone surrogate (a \uD800 escape), which no page can be written
             # with, and NaN are errors naming the line, not a traceback when the page is written
+            if number == 1 and (utf16 := utf16_problem(raw)) is not None:
+                raise DataError(Problem(str(path), "", utf16))
             try:
                 line = raw.decode("utf-8")
                 # a BOM before a line (a file saved by Notepad; several such joined with cat), which naba's
