@@ -220,6 +220,9 @@ CASES = [
     ("conll-I-after-other", {"t.conll": "محمد B-PERS\nعلي I-ORG\n"}, "t.conll", None, {},
      ["t.conll", "line 2", "'I-ORG' after 'B-PERS' on line 1"]),
     ("conll-bad-utf8", {"t.conll": b"a O\nb O\n\xc3\x28 O\n"}, "t.conll", None, {}, ["t.conll", "line 3", "invalid UTF-8"]),
+    # records ending in a lone CR (classic Mac line ends): one line, "Extra data", with no word of why
+    ("jsonl-lone-cr", {"c.jsonl": '{"id": "a", "text": "x"}\r{"id": "b", "text": "y"}\r'}, "c.jsonl", None, {},
+     ["c.jsonl", "line 1", "Extra data", "end in a lone CR", "convert the line ends"]),
     # PowerShell 5's > writes UTF-16: every line was "invalid UTF-8 (byte 0xff ...)", with no word of why
     ("jsonl-utf16", {"c.jsonl": '{"id": "a", "text": "قال"}\n'.encode("utf-16")}, "c.jsonl", None, {},
      ["c.jsonl", "is UTF-16, not UTF-8", "save it as UTF-8"]),

@@ -49,6 +49,8 @@ def _jsonl(path: Path, lines: list[bytes]) -> Path:
         (b'{"id": "", "text": "x"}', "'id' must be a non-empty string"),
         (b'{"id": true, "text": "x"}', "'id' must be a non-empty string"),
         (b'["a", "x"]', "must be a JSON object"),
+        (b'{"id": "a", "text": "x"}\r{"id": "b", "text": "y"}\r', "end in a lone CR (\\r) rather than a newline"),
+        (b'{"id": "a", "text": "x"} {"id": "b", "text": "y"}', "invalid JSON: Extra data at column 26"),
     ],
 )
 def test_bad_jsonl_records_become_rejects(tmp_path: Path, raw: bytes, reason: str) -> None:

@@ -149,7 +149,8 @@ def parse_json(text: str, *, source: str, line: int | None = None) -> Any:
         value = json.loads(text, parse_constant=_no_constants, parse_float=_finite, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         where = f"line {line if line is not None else exc.lineno}"
-        raise DataError(Problem(source, where, f"invalid JSON: {exc.msg} (column {exc.colno})")) from None
+        reason = f"invalid JSON: {exc.msg} (column {exc.colno})"
+        raise DataError(Problem(source, where, reason + lone_cr_hint(text, exc))) from None
     except _DuplicateKey as exc:
         # the hook cannot tell where the object is in a whole-file JSON: no line rather than a wrong one
         raise DataError(Problem(source, f"line {line}" if line is not None else "", f"invalid JSON: {exc}")) from None
@@ -164,6 +165,15 @@ def parse_json(text: str, *, source: str, line: int | None = None) -> Any:
         reason = f"invalid text: {shown} is half of a UTF-16 surrogate pair, not a character"
         raise DataError(Problem(source, f"line {at}", reason))
     return value
+
+
+def lone_cr_hint(text: str, exc: json.JSONDecodeError) -> str:
+    """Advice for JSON Lines whose records end in a lone CR (classic Mac line ends, some exports): read
+    as one line, the whole file was "Extra data" at the second record."""
+    if exc.msg == "Extra data" and text[: exc.pos].rstrip(" \t").endswith("\r"):
+        return ("; its records seem to end in a lone CR (\\r) rather than a newline, which JSON Lines needs: "
+                "convert the line ends (e.g. tr '\\r' '\\n')")
+    return ""
 
 
 class _DuplicateKey(ValueError):

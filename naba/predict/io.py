@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from naba.corpus.fileio import COMPRESSED_SUFFIXES, JSONL_SUFFIXES, utf16_problem, write_error
+from naba.corpus.fileio import COMPRESSED_SUFFIXES, JSONL_SUFFIXES, lone_cr_hint, utf16_problem, write_error
 from naba.errors import DataError, Problem
 
 # bytes read at a time from JSONL files: Python's default is the file system's block size (4 KiB
@@ -425,7 +425,7 @@ def _jsonl_line(
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
-        return Reject(source, number, f"invalid JSON: {exc.msg} at column {exc.colno}")
+        return Reject(source, number, f"invalid JSON: {exc.msg} at column {exc.colno}{lone_cr_hint(line, exc)}")
     except (ValueError, RecursionError) as exc:  # an integer over 4300 digits, nesting too deep
         return Reject(source, number, f"invalid JSON: {str(exc)[:200]}")
     if isinstance(obj, dict) and any(line.count(name) > 1 for name in names):
