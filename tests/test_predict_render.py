@@ -149,6 +149,9 @@ def test_a_source_whose_records_were_refused_says_why(tmp_path: Path, source: di
         list(read_tagged(preds, source=src))
 
 
+_LINE = '{"id": "a", "text": "في حماة", "spans": [{"start": 3, "end": 7, "label": "LOCATION"}]}\n'.encode()
+
+
 @pytest.mark.parametrize(
     "line",
     [
@@ -176,6 +179,26 @@ def test_jsonl_files_with_a_byte_order_mark_joined_with_cat_render(tmp_path: Pat
     assert [(d.id, d.text, [(s["start"], s["end"]) for s in d.spans]) for d in docs] == [
         (str(i), "في حماة", [(3, 7)]) for i in range(joined)
     ]
+
+
+# a line that is only a BOM (a blank first line saved by Notepad; an empty Notepad file joined with cat):
+# naba data and naba predict skip it as blank, render stopped: "not a prediction line: invalid JSON"
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xef\xbb\xbf\n" + _LINE,
+        b"\xef\xbb\xbf\r\n" + _LINE,
+        _LINE + b"\xef\xbb\xbf",
+        _LINE + b"\xef\xbb\xbf\n" + _LINE.replace(b'"a"', b'"b"'),
+    ],
+    ids=["first", "first-crlf", "last", "between"],
+)
+def test_a_line_of_only_a_byte_order_mark_is_blank(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(data)
+    docs = list(read_tagged(path))
+    assert [(d.text, [(s["start"], s["end"]) for s in d.spans]) for d in docs] == [("في حماة", [(3, 7)])] * len(docs)
+    assert [d.id for d in docs] == ["a", "b"][: data.count(b'"id"')]
 
 
 def test_a_corpus_file_renders_with_layers_from_the_scheme(tmp_path: Path) -> None:

@@ -184,7 +184,8 @@ def _read_predictions(
     with fh:
         count = 0
         for number, raw in enumerate(fh, start=1):
-            if not raw.strip():
+            # a line of only a BOM (a blank first line saved by Notepad) is blank, as naba's JSONL readers skip it
+            if not raw.removeprefix(b"\xef\xbb\xbf").strip():
                 continue
             if limit is not None and count >= limit:
                 return
