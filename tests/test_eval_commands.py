@@ -11,7 +11,7 @@ from conftest import listing
 from naba.cli import main
 from naba.corpus.document import Document, Span
 from naba.corpus.formats import read, write
-from naba.corpus.labels import DEFAULT_SCHEME
+from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.errors import DataError
 from naba.eval.sources import read_predictions
 
@@ -258,6 +258,48 @@ def test_eval_a_model_under_a_scheme_that_lacks_its_labels(tmp_path, capsys, lay
     assert main(["eval", str(ckpt), *argv]) == 2
     assert f"{labels}: the model {ckpt} has label(s) {missing} that this label scheme lacks" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def _model_of(root: Path, layers: dict) -> Path:
+    from naba.encode import LabelSpace
+    from naba.model import build_small_model, build_small_tokenizer, save_checkpoint
+
+    tok = build_small_tokenizer([T1, T2] * 10, vocab_size=300)
+    space = LabelSpace.from_scheme(LabelScheme(layers))
+    model = build_small_model(space, vocab_size=len(tok), hidden_size=64, num_layers=2, heads=2, intermediate=128,
+                              max_position=128)
+    return save_checkpoint(root, model, tok, space, extra={"max_length": 64, "stride": 16})
+
+
+_OWN = {"entity": ("ACTOR", "LOCATION", "EVENT")}
+
+
+@pytest.mark.parametrize(
+    ("b_layers", "code", "said"),
+    [
+        # fell back to the built-in scheme: both models run, then "predictions: ... unknown label 'EVENT'", exit 1
+        ({"entity": ("ACTOR", "LOCATION")}, 0, None),
+        (_OWN, 0, None),
+        # neither scheme holds the other's labels: refused before either model runs, naming both
+        ({"claim": ("CLAIM", "DENIAL")}, 2, "give --labels FILE"),
+        ({"entity": ("ACTOR", "LOCATION"), "claim": ("CLAIM",)}, 2, "give --labels FILE"),
+    ],
+    ids=["builtin", "same", "other-own", "builtin-with-claim"],
+)
+def test_compare_a_model_of_its_own_scheme_with_another_model(tmp_path, capsys, b_layers, code, said):
+    a, b = _model_of(tmp_path / "a", _OWN), _model_of(tmp_path / "b", b_layers)
+    gold = tmp_path / "gold.jsonl"
+    write([Document("d1", T1, [Span(4, 16, "EVENT"), Span(32, 36, "LOCATION")]), Document("d2", T2)], gold,
+          scheme=LabelScheme(_OWN))
+    argv = ["eval", "compare", str(a), str(b), "--data", str(gold), "--bootstrap", "5", "--out", str(tmp_path / "o")]
+    assert main(argv) == code
+    if said is None:
+        result = json.loads((tmp_path / "o" / "compare.json").read_text(encoding="utf-8"))
+        assert "entity/span_exact/EVENT/f1" in result["metrics"]
+    else:
+        err = capsys.readouterr().err
+        assert said in err and f"{a}: " in err and f"{b}: " in err
+        assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize(("extra", "code"), [([], 1), (["--bio-repair", "begin"], 0)])

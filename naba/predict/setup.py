@@ -102,18 +102,29 @@ def local_scheme(name: str | Path) -> LabelScheme | None:
 
 def files_scheme(models: Sequence[str | Path]) -> LabelScheme:
     """The scheme to read corpus files for ``models`` with: naba's built-in one, unless it lacks
-    labels or layers of theirs, then the one in their ``naba.json`` where all have the same.
+    labels or layers of theirs, then the one in a ``naba.json`` of theirs that holds every model's
+    labels in their layers; a ConfigError naming the models where none does.
 
     A model of naba's labels keeps the built-in mapping (PERS, LOC, ... of gold in other tag sets),
     which the scheme file it was trained under may not have.
     """
-    schemes = [local_scheme(m) for m in models]
-    own = schemes[0] if schemes else None
-    if own is None or any(x != own for x in schemes):
+    found = [(m, s) for m in models if (s := local_scheme(m)) is not None]
+    own = [s for _, s in found if not _holds(DEFAULT_SCHEME, s)]
+    if not own:
         return DEFAULT_SCHEME
-    builtin = DEFAULT_SCHEME.layers
-    fits = all(set(labels) <= set(builtin.get(layer, ())) for layer, labels in own.layers.items())
-    return DEFAULT_SCHEME if fits else own
+    # naba eval compare of a model of its own scheme and one of naba's (or another of its own) fell back
+    # to the built-in scheme: refused only once both were run, "predictions: ... unknown label 'EVENT'"
+    for scheme in own:
+        if all(_holds(scheme, s) for _, s in found):
+            return scheme
+    shown = "; ".join(f"{m}: {s.to_dict()['layers']}" for m, s in found)
+    raise ConfigError(f"the models were trained on label schemes none of which holds the others' labels ({shown}); "
+                      "give --labels FILE, a scheme with every model's labels in their layers")
+
+
+def _holds(scheme: LabelScheme, other: LabelScheme) -> bool:
+    """Whether ``scheme`` has every label of ``other``, each in the same layer."""
+    return all(set(labels) <= set(scheme.layers.get(layer, ())) for layer, labels in other.layers.items())
 
 
 def _from_hub(repo_id: str) -> str:
