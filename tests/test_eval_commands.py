@@ -302,6 +302,28 @@ def test_compare_a_model_of_its_own_scheme_with_another_model(tmp_path, capsys, 
         assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize(
+    ("layers", "scheme"),
+    [
+        # refused only once the gold was tagged: "the model has layer(s) ['ner'] that the label scheme lacks"
+        ({"ner": ("ACTOR", "LOCATION")}, "layers:\n  entity: [ACTOR, LOCATION]\n"),
+        # scored: the model's LOCATION predictions went to the scheme's layer 'place', which was not scored
+        ({"entity": ("ACTOR", "LOCATION")}, "layers:\n  entity: [ACTOR]\n  place: [LOCATION]\n"),
+    ],
+    ids=["layer-renamed", "label-moved"],
+)
+def test_eval_a_model_under_a_scheme_of_other_layers(tmp_path, capsys, layers, scheme):
+    ckpt = _model_of(tmp_path / "model", layers)
+    labels = tmp_path / "labels.yaml"
+    labels.write_text(scheme, encoding="utf-8")
+    gold = tmp_path / "gold.jsonl"
+    write([Document("d1", T1)], gold)
+    argv = ["--data", str(gold), "--labels", str(labels), "--bootstrap", "0", "--out", str(tmp_path / "out")]
+    assert main(["eval", str(ckpt), *argv]) == 2
+    assert f"{labels}: the model {ckpt}'s layer(s) {list(layers)} are not this label scheme's" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize(("extra", "code"), [([], 1), (["--bio-repair", "begin"], 0)])
 def test_bio_repair_for_conll_gold(tmp_path, capsys, extra, code):
     # a stray I- (as ANERcorp has a few): an error unless asked to repair it

@@ -247,6 +247,16 @@ def _predictions(
                     f"{args.labels}: the model {system} has label(s) {missing} that this label scheme lacks "
                     f"(it has {list(scheme.labels)}); leave out --labels to score it under its own"
                 )
+            # a layer named otherwise was refused once the gold was tagged, and a label in another layer
+            # (LOCATION in 'place') scored nowhere, quietly
+            if own is not None and (
+                moved := [x for x, labels in own.layers.items() if not set(labels) <= set(scheme.layers.get(x, ()))]
+            ):
+                raise ConfigError(
+                    f"{args.labels}: the model {system}'s layer(s) {moved} are not this label scheme's (the model "
+                    f"has {own.to_dict()['layers']}, the scheme {scheme.to_dict()['layers']}); leave out --labels "
+                    "to score it under its own"
+                )
         # a model folder, or a hub id, which the Tagger loads from the local cache or refuses clearly
         return predict(system, gold, batch_size=args.batch_size)
     if not path.exists():
