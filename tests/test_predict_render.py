@@ -243,6 +243,35 @@ def test_cli_render_of_a_corpus_in_its_own_scheme_takes_labels(tmp_path: Path, m
     assert re.findall(r'class="span [^"]*" data-label="(\w+)" data-layer="(\w+)"', html) == drawn
 
 
+_TAGS = "layers:\n  entity: [ACTOR, LOCATION, EVENT]\nmapping:\n  ORG: ACTOR\n  FAC: LOCATION\n  MISC: null\n"
+
+
+@pytest.mark.parametrize(
+    ("scheme", "labels", "drawn"),
+    [
+        # a JSONL corpus' tags were drawn as they were (ORG, PERS, MISC), where brat and CoNLL files are read by
+        # the scheme (ACTOR, MISC dropped)
+        (None, ["ORG", "LOC", "MISC"], [("ACTOR", "entity"), ("LOCATION", "entity")]),
+        (_TAGS, ["ORG", "FAC", "MISC", "EVENT"], [("ACTOR", "entity"), ("LOCATION", "entity"), ("EVENT", "entity")]),
+        # a tag the scheme does not know is still drawn, as before
+        (None, ["PERS", "XYZ"], [("ACTOR", "entity"), ("XYZ", "entity")]),
+    ],
+    ids=["builtin", "labels", "unknown"],
+)
+def test_cli_render_reads_a_jsonl_corpus_labels_by_the_scheme(tmp_path: Path, scheme, labels, drawn) -> None:
+    text = "قال الجيش إن القوات دخلت حماة اليوم"
+    spans = [{"start": 4 * k, "end": 4 * k + 3, "label": label} for k, label in enumerate(labels)]
+    gold, page = tmp_path / "gold.jsonl", tmp_path / "page.html"
+    gold.write_text(json.dumps({"id": "d1", "text": text, "spans": spans}) + "\n", encoding="utf-8")
+    argv = ["render", str(gold), "-o", str(page)]
+    if scheme is not None:
+        (tmp_path / "scheme.yaml").write_text(scheme, encoding="utf-8")
+        argv += ["--labels", str(tmp_path / "scheme.yaml")]
+    assert main(argv) == 0
+    html = page.read_text(encoding="utf-8")
+    assert re.findall(r'class="span [^"]*" data-label="(\w+)" data-layer="(\w+)"', html) == drawn
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [

@@ -221,11 +221,12 @@ def _read_predictions(
                     reason += (f" ({refused} of its record(s) could not be read; the first, line "
                                f"{first_refused.line}: {first_refused.reason})")
                 raise DataError(Problem(str(path), where, reason))
-            yield Tagged(doc_id, text, [_checked(s, text, path, where, scheme) for s in obj["spans"]])
+            spans = [_checked(s, text, path, where, scheme) for s in obj["spans"]]
+            yield Tagged(doc_id, text, [s for s in spans if s is not None])  # None: a tag the scheme drops (MISC)
             count += 1
 
 
-def _checked(span: Any, text: str, path: Path, where: str, scheme: LabelScheme) -> dict[str, Any]:
+def _checked(span: Any, text: str, path: Path, where: str, scheme: LabelScheme) -> dict[str, Any] | None:
     ok = (
         isinstance(span, dict)
         and all(isinstance(span.get(k), int) and not isinstance(span.get(k), bool) for k in ("start", "end"))
@@ -238,4 +239,12 @@ def _checked(span: Any, text: str, path: Path, where: str, scheme: LabelScheme) 
     score = span.get("score")
     if not isinstance(span.get("layer", ""), str) or (isinstance(score, int) and not -1e300 < score < 1e300):
         raise DataError(Problem(str(path), where, f"bad span {span!r:.120}: layer not a string or score out of range"))
-    return span if "layer" in span else {**span, "layer": _layer(span["label"], scheme)}
+    if "layer" in span:
+        return span
+    # a corpus span: its label read by the scheme, as the other formats' readers read theirs (ORG was
+    # drawn as ORG from JSONL, as ACTOR from brat); one the scheme does not know is drawn as it is
+    try:
+        label = scheme.normalize(span["label"])
+    except KeyError:
+        label = span["label"]
+    return None if label is None else {**span, "label": label, "layer": _layer(label, scheme)}
