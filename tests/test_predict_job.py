@@ -409,6 +409,47 @@ def test_every_process_stops_when_process_0_finds_the_output_damaged(tagger: Tag
     assert out.read_bytes() == b"garbage\n" and not part_path(out, rank, 2).exists()
 
 
+def _held(out: Path) -> Any:
+    import fcntl
+
+    fh = out.open("ab")
+    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fh
+
+
+def _dangling(out: Path) -> Any:
+    out.symlink_to(out.parent / "gone" / "out.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "said"),
+    [
+        # a second job on the output (a scheduler's retry): process 0 raised before the collective the
+        # others wait in, and they died in a gloo traceback
+        (_held, ConfigError, "another naba predict is writing it now"),
+        (_dangling, DataError, "cannot write file"),
+    ],
+    ids=["locked", "unopenable"],
+)
+def test_process_0_shares_why_it_cannot_take_the_output(tagger: Tagger, tmp_path: Path, make, error, said) -> None:
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_jsonl(src, 4)
+    held = make(out)
+    shared: list[Any] = []
+
+    def gather(mine: list[Any]) -> list[Any]:
+        shared.append(mine[0])
+        return [mine[0], None]
+
+    try:
+        with pytest.raises(error, match=said):
+            run_job(tagger, src, out, progress=False, shard=Shard(rank=0, world=2, gather=gather))
+    finally:
+        if held is not None:
+            held.close()
+    assert len(shared) == 1 and said in str(shared[0])
+
+
 @pytest.mark.slow
 def test_torchrun_on_a_damaged_output_stops_every_process_with_its_message(checkpoint: Path, tmp_path: Path) -> None:
     from test_train_run import naba_exit

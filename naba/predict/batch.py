@@ -184,8 +184,16 @@ def run_job(
     cut = UntilUnreadable()
     items = cut.items(items)
     # held until the job returns (the process's end releases it, a SIGKILL's too)
-    lock = _lock(output) if shard.rank == 0 else contextlib.nullcontext()
-    with lock:
+    with contextlib.ExitStack() as lock:
+        if shard.rank == 0:
+            try:
+                lock.enter_context(_lock(output))
+            except (DataError, ConfigError) as exc:
+                # another job writing the output, an output it cannot open: the others, already waiting in
+                # _run's first collective, died in a gloo traceback; they stop with this message
+                if shard.world > 1:
+                    shard.agree(exc.problems if isinstance(exc, DataError) else str(exc))
+                raise
         result = _run(tagger, input_path, output, items, rejects_path, batch_tokens=batch_tokens, chunk_docs=chunk_docs,
                       rules=rules, with_text=with_text, progress=progress, shard=shard, check_id=check_id,
                       fields=(id_field, text_field))
