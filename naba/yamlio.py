@@ -62,7 +62,13 @@ def load_file(path: Path, what: str) -> Any:
     the file cannot be read, is not UTF-8, or is not YAML (a key given twice included)."""
     try:
         return load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        # a file PowerShell 5's > or Notepad's 'Unicode' wrote: "can't decode byte 0xff" said nothing of why
+        from naba.corpus.fileio import utf16_problem  # here: naba.corpus imports this module
+
+        why = utf16_problem(bytes(exc.object[:2])) if exc.start == 0 else None
+        raise ConfigError(f"{path}: cannot read {what}: {why or exc}") from None
+    except OSError as exc:
         raise ConfigError(f"{path}: cannot read {what}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: cannot read {what}: {describe(exc)}") from None

@@ -86,6 +86,17 @@ def test_a_scheme_file_that_is_not_utf8(tmp_path: Path) -> None:
         LabelScheme.load(path)
 
 
+# PowerShell 5's `echo ... > labels.yaml` writes UTF-16: the error was "'utf-8' codec can't decode byte 0xff
+# in position 0: invalid start byte", saying nothing of why
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_scheme_file_is_refused_as_such(tmp_path: Path, codec: str) -> None:
+    path = tmp_path / "labels.yaml"
+    bom = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}.get(codec, b"")
+    path.write_bytes(bom + "layers:\n  entity: [ACTOR]\n".encode(codec))
+    with pytest.raises(ConfigError, match="labels.yaml: cannot read label scheme: is UTF-16, not UTF-8 .*save it as UTF-8"):
+        LabelScheme.load(path)
+
+
 @pytest.mark.parametrize(
     ("text", "layers", "mapping"),
     [
