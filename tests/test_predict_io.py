@@ -51,6 +51,10 @@ def _jsonl(path: Path, lines: list[bytes]) -> Path:
         (b'["a", "x"]', "must be a JSON object"),
         (b'{"id": "a", "text": "x"}\r{"id": "b", "text": "y"}\r', "end in a lone CR (\\r) rather than a newline"),
         (b'{"id": "a", "text": "x"} {"id": "b", "text": "y"}', "invalid JSON: Extra data at column 26"),
+        # a record cut off at its line's end: the column is where it ends, not 1 (json counts the newline)
+        (b'{"id": "a", "text": "x"', "invalid JSON: Expecting ',' delimiter at column 24"),
+        (b'{"id": "a", "text": ', "invalid JSON: Expecting value at column 21"),
+        (b'{"id": "a", "text": "x"\r', "invalid JSON: Expecting ',' delimiter at column 25"),
     ],
 )
 def test_bad_jsonl_records_become_rejects(tmp_path: Path, raw: bytes, reason: str) -> None:

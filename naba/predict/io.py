@@ -423,7 +423,9 @@ def _jsonl_line(
     if not line.strip():
         return None
     try:
-        obj = json.loads(line)
+        # without its newline, which json would count as a line of its own: a record cut off at the end
+        # was "column 1" (of that next line) rather than the column where it ends, as naba data says
+        obj = json.loads(line.removesuffix("\n"))
     except json.JSONDecodeError as exc:
         return Reject(source, number, f"invalid JSON: {exc.msg} at column {exc.colno}{lone_cr_hint(line, exc)}")
     except (ValueError, RecursionError) as exc:  # an integer over 4300 digits, nesting too deep
