@@ -377,6 +377,24 @@ def test_a_tagger_hashes_its_model_once_for_every_job(checkpoint: Path, tmp_path
     assert json.loads(record_path(tmp_path / "b.jsonl").read_text())["model"] == real(tagger.checkpoint)
 
 
+def test_a_tagger_whose_checkpoint_was_saved_again_refuses_to_record_it(checkpoint: Path, tmp_path: Path) -> None:
+    # hashed at the first job, the record named the new files while the weights loaded before them tagged:
+    # a later run with the new weights then resumed those lines as its own
+    import shutil
+
+    folder = shutil.copytree(checkpoint, tmp_path / "ckpt")
+    tagger = Tagger.from_pretrained(folder, device="cpu")
+    weights = folder / "model.safetensors"
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # a run saved into it again
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, 2)
+    with pytest.raises(ConfigError, match="its files changed since this Tagger loaded them"):
+        run_job(tagger, src, tmp_path / "out.jsonl", progress=False)
+    assert not (tmp_path / "out.jsonl").exists()
+    run_job(Tagger.from_pretrained(folder, device="cpu"), src, tmp_path / "out.jsonl", progress=False)  # loaded again
+
+
 @pytest.mark.parametrize("rank", [0, 1])
 def test_every_process_stops_with_process_0s_refusal(tagger: Tagger, tmp_path: Path, rank: int) -> None:
     # only process 0 reads the record: the others, sharing in its gather, stop with its message

@@ -63,6 +63,14 @@ def model_fingerprint(folder: str | Path | None) -> str | None:
     return digest.hexdigest()
 
 
+def model_files_state(folder: str | Path | None) -> tuple[tuple[str, int, int], ...] | None:
+    """Name, size and modification time of each file :func:`model_fingerprint` reads: cheap, taken
+    when a Tagger loads, so that a hash taken later can tell the files are still the ones loaded."""
+    if folder is None:
+        return None
+    return tuple((p.name, st.st_size, st.st_mtime_ns) for p in _model_files(Path(folder)) for st in [p.stat()])
+
+
 def _model_files(folder: Path) -> Iterator[Path]:
     names = {p for pattern in _MODEL_FILES for p in folder.glob(pattern) if p.is_file()}
     yield from sorted(names, key=lambda p: p.name)

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
+from naba.errors import ConfigError
 from naba.predict.host import HostPool, Settings, decode_texts, encode_texts, widen, worker_settings
 from naba.predict.inputs import CHUNK_DOCS, check_counts, iterable_of_texts, text_of, texts_of
 from naba.predict.setup import (
@@ -114,6 +115,8 @@ class Tagger:
         self.source = source
         # the checkpoint folder it was loaded from (from_pretrained): the batch job's record hashes its files
         self.checkpoint = checkpoint
+        # its files' names, sizes and times when from_pretrained read them (Tagger.fingerprint checks them)
+        self._files_state: tuple[tuple[str, int, int], ...] | None = None
         self.tokenizer = tokenizer
         self.space = space
         self.info = info
@@ -147,8 +150,12 @@ class Tagger:
         """sha256 of the checkpoint files this Tagger was loaded from (naba.predict.jobrecord), hashed
         when first asked for and kept: a job record of every batch job run with it holds it, and a
         loop of jobs would read a 500 MB model again for each. ``None`` for a model made in memory."""
-        from naba.predict.jobrecord import model_fingerprint
+        from naba.predict.jobrecord import model_files_state, model_fingerprint
 
+        if self._files_state is not None and model_files_state(self.checkpoint) != self._files_state:
+            # a run saved into the folder since: the record would name weights other than those tagging
+            raise ConfigError(f"{self.checkpoint}: its files changed since this Tagger loaded them (a run saved "
+                              "into it again?); load it again (Tagger.from_pretrained) to tag with them")
         return model_fingerprint(self.checkpoint)
 
     def __repr__(self) -> str:
@@ -207,14 +214,19 @@ class Tagger:
         # before the model is loaded (seconds): chunk_docs=0 tagged nothing and returned []
         check_counts(batch_tokens=batch_tokens, chunk_docs=chunk_docs)
         folder = resolve_checkpoint(name_or_path)
+        from naba.predict.jobrecord import model_files_state
+
+        files_state = model_files_state(folder)  # before loading: the files as they were read
         model, tokenizer, space, info = load_checkpoint(folder)
         use_sdpa(model)
         model.to(device=device, dtype=compute)  # one move: cast on the way, not after
-        return cls(
+        tagger = cls(
             model, tokenizer, space, info, device=device, dtype=compute,
             batch_tokens=batch_tokens, chunk_docs=chunk_docs, fast_path=fast_path, workers=workers,
             source=str(name_or_path), checkpoint=folder,
         )
+        tagger._files_state = files_state
+        return tagger
 
     def __call__(
         self, texts: str | Iterable[str], *, batch_size: int | None = None, batch_tokens: int | None = None
