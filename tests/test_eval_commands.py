@@ -271,6 +271,32 @@ def _model_of(root: Path, layers: dict) -> Path:
     return save_checkpoint(root, model, tok, space, extra={"max_length": 64, "stride": 16})
 
 
+@pytest.mark.parametrize(
+    ("mapping", "conll", "support"),
+    [
+        # refused under the built-in scheme: "unknown label 'FAC'"
+        ({"FAC": "LOCATION"}, "قال O\nالجيش B-ACTOR\nفي O\nحماة B-FAC\n", 2),
+        # scored with its ORG span as a gold ACTOR, which the model was trained to leave out
+        ({"ORG": None}, "قال O\nالجيش B-ORG\nفي O\nحماة B-LOCATION\n", 1),
+    ],
+    ids=["fac-mapped", "org-dropped"],
+)
+def test_eval_a_model_of_builtin_labels_with_a_mapping_of_its_own(tmp_path, mapping, conll, support):
+    from naba.encode import LabelSpace
+    from naba.model import build_small_model, build_small_tokenizer, save_checkpoint
+
+    tok = build_small_tokenizer([T1, T2] * 10, vocab_size=300)
+    space = LabelSpace.from_scheme(LabelScheme({"entity": ("ACTOR", "LOCATION")}, mapping))
+    model = build_small_model(space, vocab_size=len(tok), hidden_size=64, num_layers=2, heads=2, intermediate=128,
+                              max_position=128)
+    ckpt = save_checkpoint(tmp_path / "model", model, tok, space, extra={"max_length": 64, "stride": 16})
+    gold = tmp_path / "gold.conll"
+    gold.write_text(conll, encoding="utf-8")
+    assert main(["eval", str(ckpt), "--data", str(gold), "--bootstrap", "0", "--out", str(tmp_path / "out")]) == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["scores"]["entity"]["span_exact"]["micro"]["support"] == support
+
+
 _OWN = {"entity": ("ACTOR", "LOCATION", "EVENT")}
 
 

@@ -102,14 +102,16 @@ def local_scheme(name: str | Path) -> LabelScheme | None:
 
 def files_scheme(models: Sequence[str | Path]) -> LabelScheme:
     """The scheme to read corpus files for ``models`` with: naba's built-in one, unless it lacks
-    labels or layers of theirs, then the one in a ``naba.json`` of theirs that holds every model's
-    labels in their layers; a ConfigError naming the models where none does.
+    labels or layers of theirs or they map a tag otherwise, then the one in a ``naba.json`` of theirs
+    that holds every model's labels in their layers; a ConfigError naming the models where none does.
 
     A model of naba's labels keeps the built-in mapping (PERS, LOC, ... of gold in other tag sets),
     which the scheme file it was trained under may not have.
     """
     found = [(m, s) for m in models if (s := local_scheme(m)) is not None]
-    own = [s for _, s in found if not _holds(DEFAULT_SCHEME, s)]
+    # a mapping of its own counts too: a model trained with FAC: LOCATION (or ORG: null) had gold of FAC
+    # refused under the built-in scheme ("unknown label 'FAC'"), or its ORG spans scored as ACTOR
+    own = [s for _, s in found if not _holds(DEFAULT_SCHEME, s) or not _maps_alike(s)]
     if not own:
         return DEFAULT_SCHEME
     # naba eval compare of a model of its own scheme and one of naba's (or another of its own) fell back
@@ -120,6 +122,15 @@ def files_scheme(models: Sequence[str | Path]) -> LabelScheme:
     shown = "; ".join(f"{m}: {s.to_dict()['layers']}" for m, s in found)
     raise ConfigError(f"the models were trained on label schemes none of which holds the others' labels ({shown}); "
                       "give --labels FILE, a scheme with every model's labels in their layers")
+
+
+def _maps_alike(scheme: LabelScheme) -> bool:
+    """Whether ``scheme`` reads every tag it maps as the built-in scheme does; a built-in label mapped
+    to nothing is a layer left out of training (LabelScheme.restrict), not another reading."""
+    return all(
+        tag in DEFAULT_SCHEME.labels or DEFAULT_SCHEME.mapping.get(tag, "") == target
+        for tag, target in scheme.mapping.items()
+    )
 
 
 def _holds(scheme: LabelScheme, other: LabelScheme) -> bool:
