@@ -279,6 +279,8 @@ def test_cli_render_reads_a_jsonl_corpus_labels_by_the_scheme(tmp_path: Path, sc
         ('{"id": "a", "text": "abc", "spans": [{"start": 0, "end": 1}]}', "bad span"),
         ('{"id": "a", "text": "abc"}', "needs 'id' and 'spans'"),
         ("{oops", "not a prediction line"),
+        # a record cut off at its line's end: the column where it ends, not "column 1" of the next line
+        ('{"id": "a", "text": "abc"', r"line 1: .*column 26\)"),
     ],
 )
 def test_bad_prediction_lines_are_data_errors(tmp_path: Path, line: str, message: str) -> None:

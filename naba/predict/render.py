@@ -198,7 +198,8 @@ def _read_predictions(
                 line = raw.decode("utf-8")
                 # a BOM before a line (a file saved by Notepad; several such joined with cat), which naba's
                 # JSONL reader drops too
-                obj = parse_json(line.removeprefix("\ufeff"), source=str(path), line=number)
+                # without its newline, which json counts as a line: a record cut off at its end was "column 1"
+                obj = parse_json(line.removeprefix("\ufeff").removesuffix("\n"), source=str(path), line=number)
             except UnicodeDecodeError as exc:
                 raise DataError(Problem(str(path), where, f"not a prediction line: {exc}")) from None
             except DataError as exc:
