@@ -468,6 +468,25 @@ def test_process_0_shares_why_it_cannot_take_the_output(tagger: Tagger, tmp_path
     assert len(shared) == 1 and said in str(shared[0])
 
 
+@pytest.mark.parametrize("rank", [0, 1])
+def test_process_0_shares_a_damaged_part(tagger: Tagger, tmp_path: Path, rank: int) -> None:
+    # a part's own process found the damage after the collective and stopped alone: the others tagged
+    # their shares and died in a gloo traceback ("Connection closed by peer") at the merge's barrier
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_jsonl(src, 4)
+    part_path(out, rank, 2).write_bytes(b'garbage\n{"id": "d1", "spans": []}\n')
+    shared: list[Any] = []
+
+    def gather(mine: list[Any]) -> list[Any]:
+        shared.append(mine[0])
+        return [mine[0], None]
+
+    with pytest.raises(DataError, match="line 1: not a naba prediction line"):
+        run_job(tagger, src, out, progress=False, shard=Shard(rank=0, world=2, gather=gather))
+    assert len(shared) == 1 and [(x.source, x.where) for x in shared[0]] == [(str(part_path(out, rank, 2)), "line 1")]
+    assert not part_path(out, 1 - rank, 2).exists()  # nothing tagged
+
+
 @pytest.mark.slow
 def test_torchrun_on_a_damaged_output_stops_every_process_with_its_message(checkpoint: Path, tmp_path: Path) -> None:
     from test_train_run import naba_exit

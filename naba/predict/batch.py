@@ -276,7 +276,11 @@ def _run(
             remove_temp_files(rejects_path)
             # the other processes' parts as they were before this run (those processes wait at the barrier):
             # what they skip, counted for the whole job's report
-            theirs = sum(_part_count(part_path(output, r, shard.world), done) for r in range(1, shard.world))
+            # a damaged part (its own included) stops every process here: found by its process after this
+            # collective, it ended that one alone, and the others died in a gloo traceback at the merge
+            ranks = range(shard.world) if shard.world > 1 else ()
+            parts = [resume_output(part_path(output, r, shard.world), repair=False) for r in ranks]
+            theirs = sum(len(ids - done) for ids in parts[1:])
             lines = bool(done) or _parts_have_lines(output, shard.world)
             refusal, record = _check_record(tagger, output, lines=lines, rules=rules, with_text=with_text,
                                             fields=fields)
@@ -575,11 +579,3 @@ def merge_parts(output: Path, world: int, *, done: Collection[str] = ()) -> int:
     for p in parts:
         p.unlink(missing_ok=True)
     return added
-
-
-def _part_count(part: Path, done: set[str]) -> int:
-    """Whole lines of ``part`` whose ids are not in ``done``; 0 for one its process will report damaged."""
-    try:
-        return len(resume_output(part, repair=False) - done)
-    except DataError:
-        return 0
