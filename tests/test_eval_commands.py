@@ -329,6 +329,32 @@ def test_compare_a_model_of_its_own_scheme_with_another_model(tmp_path, capsys, 
 
 
 @pytest.mark.parametrize(
+    ("b_layers", "said"),
+    [
+        (_OWN, "has label(s) ['EVENT'] that this label scheme lacks"),
+        ({"ner": ("ACTOR", "LOCATION")}, "layer(s) ['ner'] are not this label scheme's"),
+    ],
+    ids=["label", "layer"],
+)
+def test_compare_under_labels_refuses_either_model_before_running_any(tmp_path, capsys, monkeypatch, b_layers, said):
+    # B was refused only once A had tagged the whole gold
+    import naba.eval.sources
+
+    a, b = _model_of(tmp_path / "a", {"entity": ("ACTOR", "LOCATION")}), _model_of(tmp_path / "b", b_layers)
+    labels = tmp_path / "labels.yaml"
+    labels.write_text("layers:\n  entity: [ACTOR, LOCATION]\n", encoding="utf-8")
+    gold = tmp_path / "gold.jsonl"
+    write([Document("d1", T1)], gold)
+    ran = []
+    monkeypatch.setattr(naba.eval.sources, "predict", lambda system, *a, **k: ran.append(system) or ([], None))
+    argv = ["eval", "compare", str(a), str(b), "--data", str(gold), "--labels", str(labels), "--bootstrap", "5"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{labels}: the model {b}" in err and said in err
+    assert ran == []
+
+
+@pytest.mark.parametrize(
     ("layers", "scheme"),
     [
         # refused only once the gold was tagged: "the model has layer(s) ['ner'] that the label scheme lacks"

@@ -145,6 +145,9 @@ def run_compare(args: argparse.Namespace) -> int:
     gold = _read_gold(args, scheme)
     if not gold:
         raise DataError(Problem(str(args.data), "", "no documents: a paired bootstrap needs at least one"))
+    for system in args.targets[1:]:
+        # both before either runs: B's refusal came once A had tagged the whole gold
+        _check_labels(args, system, scheme)
     pred_a, layers_a = _predictions(args.targets[1], gold, scheme=scheme, fmt=args.pred_format, args=args)
     pred_b, layers_b = _predictions(args.targets[2], gold, scheme=scheme, fmt=args.pred_format, args=args)
     shared = None
@@ -235,28 +238,7 @@ def _predictions(
 
     path = Path(system)
     if not file_only and (is_model(path) or (not path.exists() and path.suffix.lower() not in SUFFIXES)):
-        if args.labels and is_model(path):
-            # known now, not once every gold text is tagged, and named: the error was "predictions:
-            # record 3 (id=a3): unknown label 'EVENT'", naming neither the model nor the scheme file
-            from naba.predict.setup import local_scheme
-
-            own = local_scheme(system)
-            missing = [x for x in own.labels if x not in scheme.labels] if own is not None else []
-            if missing:
-                raise ConfigError(
-                    f"{args.labels}: the model {system} has label(s) {missing} that this label scheme lacks "
-                    f"(it has {list(scheme.labels)}); leave out --labels to score it under its own"
-                )
-            # a layer named otherwise was refused once the gold was tagged, and a label in another layer
-            # (LOCATION in 'place') scored nowhere, quietly
-            if own is not None and (
-                moved := [x for x, labels in own.layers.items() if not set(labels) <= set(scheme.layers.get(x, ()))]
-            ):
-                raise ConfigError(
-                    f"{args.labels}: the model {system}'s layer(s) {moved} are not this label scheme's (the model "
-                    f"has {own.to_dict()['layers']}, the scheme {scheme.to_dict()['layers']}); leave out --labels "
-                    "to score it under its own"
-                )
+        _check_labels(args, system, scheme)
         # a model folder, or a hub id, which the Tagger loads from the local cache or refuses clearly
         return predict(system, gold, batch_size=args.batch_size)
     if not path.exists():
@@ -278,6 +260,34 @@ def _predictions(
     # checked here, where the file names are known, so that problems name the files
     align(gold, pred, scheme=scheme, gold_source=str(args.data), pred_source=str(path))
     return pred, None
+
+
+def _check_labels(args: argparse.Namespace, system: str, scheme: LabelScheme) -> None:
+    """A ConfigError where ``--labels`` lacks the labels or layers of the local model ``system``."""
+    from naba.eval.sources import is_model
+
+    if args.labels and is_model(system):
+        # known now, not once every gold text is tagged, and named: the error was "predictions:
+        # record 3 (id=a3): unknown label 'EVENT'", naming neither the model nor the scheme file
+        from naba.predict.setup import local_scheme
+
+        own = local_scheme(system)
+        missing = [x for x in own.labels if x not in scheme.labels] if own is not None else []
+        if missing:
+            raise ConfigError(
+                f"{args.labels}: the model {system} has label(s) {missing} that this label scheme lacks "
+                f"(it has {list(scheme.labels)}); leave out --labels to score it under its own"
+            )
+        # a layer named otherwise was refused once the gold was tagged, and a label in another layer
+        # (LOCATION in 'place') scored nowhere, quietly
+        if own is not None and (
+            moved := [x for x, labels in own.layers.items() if not set(labels) <= set(scheme.layers.get(x, ()))]
+        ):
+            raise ConfigError(
+                f"{args.labels}: the model {system}'s layer(s) {moved} are not this label scheme's (the model "
+                f"has {own.to_dict()['layers']}, the scheme {scheme.to_dict()['layers']}); leave out --labels "
+                "to score it under its own"
+            )
 
 
 def _is_labelstudio(path: Path, fmt: str | None) -> bool:
