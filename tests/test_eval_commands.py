@@ -157,6 +157,18 @@ def test_broken_json_line_names_file_and_line(tmp_path, capsys):
 # --- with a model -------------------------------------------------------------------------------------
 
 
+def _model_of(root: Path, scheme: dict | LabelScheme) -> Path:
+    """A tiny random checkpoint at ``root`` trained on nothing, of ``scheme`` (or these layers)."""
+    from naba.encode import LabelSpace
+    from naba.model import build_small_model, build_small_tokenizer, save_checkpoint
+
+    tok = build_small_tokenizer([T1, T2] * 10, vocab_size=300)
+    space = LabelSpace.from_scheme(scheme if isinstance(scheme, LabelScheme) else LabelScheme(scheme))
+    model = build_small_model(space, vocab_size=len(tok), hidden_size=64, num_layers=2, heads=2, intermediate=128,
+                              max_position=128)
+    return save_checkpoint(root, model, tok, space, extra={"max_length": 64, "stride": 16})
+
+
 @pytest.mark.slow
 def test_eval_a_model_scores_only_its_layers(tmp_path, capsys):
     from naba.encode import LabelSpace
@@ -193,15 +205,7 @@ def test_eval_a_model_scores_only_its_layers(tmp_path, capsys):
 def test_eval_a_model_of_its_own_scheme_without_labels(tmp_path, capsys, layers, gold_spans, label):
     # the gold was read under naba's built-in scheme: "unknown label 'EVENT'", exit 1, though the
     # model's naba.json holds the scheme it was trained on
-    from naba.corpus.labels import LabelScheme
-    from naba.encode import LabelSpace
-    from naba.model import build_small_model, build_small_tokenizer, save_checkpoint
-
-    tok = build_small_tokenizer([T1, T2] * 10, vocab_size=300)
-    space = LabelSpace.from_scheme(LabelScheme(layers))
-    model = build_small_model(space, vocab_size=len(tok), hidden_size=64, num_layers=2, heads=2, intermediate=128,
-                              max_position=128)
-    ckpt = save_checkpoint(tmp_path / "model", model, tok, space, extra={"max_length": 64, "stride": 16})
+    ckpt = _model_of(tmp_path / "model", layers)
     gold = tmp_path / "gold.jsonl"
     write([Document("d1", T1, gold_spans)], gold, scheme=LabelScheme(layers))
     assert main(["eval", str(ckpt), "--data", str(gold), "--bootstrap", "0", "--out", str(tmp_path / "out")]) == 0
@@ -215,15 +219,7 @@ def test_eval_a_model_of_its_own_scheme_without_labels(tmp_path, capsys, layers,
 def test_eval_a_model_of_builtin_labels_keeps_the_builtin_mapping(tmp_path, layers):
     # a model trained under a scheme file of naba's labels without its mapping still reads gold in
     # other tag sets (PERS, LOC) through the built-in scheme, as before models brought their own
-    from naba.corpus.labels import LabelScheme
-    from naba.encode import LabelSpace
-    from naba.model import build_small_model, build_small_tokenizer, save_checkpoint
-
-    tok = build_small_tokenizer([T1, T2] * 10, vocab_size=300)
-    space = LabelSpace.from_scheme(LabelScheme(layers))
-    model = build_small_model(space, vocab_size=len(tok), hidden_size=64, num_layers=2, heads=2, intermediate=128,
-                              max_position=128)
-    ckpt = save_checkpoint(tmp_path / "model", model, tok, space, extra={"max_length": 64, "stride": 16})
+    ckpt = _model_of(tmp_path / "model", layers)
     gold = tmp_path / "gold.conll"
     gold.write_text("قال O\nالجيش B-PERS\nفي O\nحماة B-LOC\n", encoding="utf-8")
     assert main(["eval", str(ckpt), "--data", str(gold), "--bootstrap", "0", "--out", str(tmp_path / "out")]) == 0
@@ -241,15 +237,7 @@ def test_eval_a_model_of_builtin_labels_keeps_the_builtin_mapping(tmp_path, laye
 def test_eval_a_model_under_a_scheme_that_lacks_its_labels(tmp_path, capsys, layers, scheme, missing):
     # the model's labels outside --labels were an error only once the gold was tagged, and only where
     # the model predicted one: "predictions: record 3 (id=a3): unknown label", naming neither file
-    from naba.corpus.labels import LabelScheme
-    from naba.encode import LabelSpace
-    from naba.model import build_small_model, build_small_tokenizer, save_checkpoint
-
-    tok = build_small_tokenizer([T1, T2] * 10, vocab_size=300)
-    space = LabelSpace.from_scheme(LabelScheme(layers))
-    model = build_small_model(space, vocab_size=len(tok), hidden_size=64, num_layers=2, heads=2, intermediate=128,
-                              max_position=128)
-    ckpt = save_checkpoint(tmp_path / "model", model, tok, space, extra={"max_length": 64, "stride": 16})
+    ckpt = _model_of(tmp_path / "model", layers)
     labels = tmp_path / "labels.yaml"
     labels.write_text(scheme, encoding="utf-8")
     gold = tmp_path / "gold.jsonl"
@@ -258,17 +246,6 @@ def test_eval_a_model_under_a_scheme_that_lacks_its_labels(tmp_path, capsys, lay
     assert main(["eval", str(ckpt), *argv]) == 2
     assert f"{labels}: the model {ckpt} has label(s) {missing} that this label scheme lacks" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
-
-
-def _model_of(root: Path, layers: dict) -> Path:
-    from naba.encode import LabelSpace
-    from naba.model import build_small_model, build_small_tokenizer, save_checkpoint
-
-    tok = build_small_tokenizer([T1, T2] * 10, vocab_size=300)
-    space = LabelSpace.from_scheme(LabelScheme(layers))
-    model = build_small_model(space, vocab_size=len(tok), hidden_size=64, num_layers=2, heads=2, intermediate=128,
-                              max_position=128)
-    return save_checkpoint(root, model, tok, space, extra={"max_length": 64, "stride": 16})
 
 
 @pytest.mark.parametrize(
@@ -282,14 +259,7 @@ def _model_of(root: Path, layers: dict) -> Path:
     ids=["fac-mapped", "org-dropped"],
 )
 def test_eval_a_model_of_builtin_labels_with_a_mapping_of_its_own(tmp_path, mapping, conll, support):
-    from naba.encode import LabelSpace
-    from naba.model import build_small_model, build_small_tokenizer, save_checkpoint
-
-    tok = build_small_tokenizer([T1, T2] * 10, vocab_size=300)
-    space = LabelSpace.from_scheme(LabelScheme({"entity": ("ACTOR", "LOCATION")}, mapping))
-    model = build_small_model(space, vocab_size=len(tok), hidden_size=64, num_layers=2, heads=2, intermediate=128,
-                              max_position=128)
-    ckpt = save_checkpoint(tmp_path / "model", model, tok, space, extra={"max_length": 64, "stride": 16})
+    ckpt = _model_of(tmp_path / "model", LabelScheme({"entity": ("ACTOR", "LOCATION")}, mapping))
     gold = tmp_path / "gold.conll"
     gold.write_text(conll, encoding="utf-8")
     assert main(["eval", str(ckpt), "--data", str(gold), "--bootstrap", "0", "--out", str(tmp_path / "out")]) == 0
