@@ -267,6 +267,38 @@ def test_eval_a_model_of_builtin_labels_with_a_mapping_of_its_own(tmp_path, mapp
     assert metrics["scores"]["entity"]["span_exact"]["micro"]["support"] == support
 
 
+@pytest.mark.parametrize(
+    ("scheme", "conll", "support"),
+    [
+        # a label its kept layer drops: read under the built-in scheme, the gold LOCATION was scored (support 2)
+        (LabelScheme({"entity": ("ACTOR",)}, {"LOCATION": None}), "الجيش B-ACTOR\nفي O\nحماة B-LOCATION\n", 1),
+        (LabelScheme({"entity": ("ACTOR",)}, {"PERS": "ACTOR", "LOC": None}), "الجيش B-PERS\nفي O\nحماة B-LOC\n", 1),
+        # data.layers: [entity] maps CLAIM to nothing: the built-in scheme still reads PERS and LOC
+        (DEFAULT_SCHEME.restrict(["entity"]), "الجيش B-PERS\nفي O\nحماة B-LOC\n", 2),
+    ],
+    ids=["label-dropped", "tag-dropped", "layer-left-out"],
+)
+def test_eval_a_model_that_drops_a_label_of_a_layer_it_keeps(tmp_path, scheme, conll, support):
+    ckpt = _model_of(tmp_path / "model", scheme)
+    gold = tmp_path / "gold.conll"
+    gold.write_text(conll, encoding="utf-8")
+    assert main(["eval", str(ckpt), "--data", str(gold), "--bootstrap", "0", "--out", str(tmp_path / "out")]) == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["scores"]["entity"]["span_exact"]["micro"]["support"] == support
+
+
+@pytest.mark.parametrize("b", [DEFAULT_SCHEME, DEFAULT_SCHEME.restrict(["claim"])], ids=["both-layers", "claim"])
+def test_compare_a_model_of_one_builtin_layer(tmp_path, capsys, b):
+    # data.layers: [claim] maps PERS, ORG, LOC, ... to nothing, which counted as a mapping of its own: compared
+    # with a model of both layers, refused (exit 2) "none of which holds the others' labels ... give --labels FILE"
+    a, b = _model_of(tmp_path / "a", DEFAULT_SCHEME.restrict(["claim"])), _model_of(tmp_path / "b", b)
+    gold, _ = _files(tmp_path)
+    argv = ["eval", "compare", str(a), str(b), "--data", str(gold), "--bootstrap", "5", "--out", str(tmp_path / "o")]
+    assert main(argv) == 0, capsys.readouterr().err
+    result = json.loads((tmp_path / "o" / "compare.json").read_text(encoding="utf-8"))
+    assert "claim/span_exact/CLAIM/f1" in result["metrics"]
+
+
 _OWN = {"entity": ("ACTOR", "LOCATION", "EVENT")}
 
 

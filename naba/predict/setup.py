@@ -125,12 +125,19 @@ def files_scheme(models: Sequence[str | Path]) -> LabelScheme:
 
 
 def _maps_alike(scheme: LabelScheme) -> bool:
-    """Whether ``scheme`` reads every tag it maps as the built-in scheme does; a built-in label mapped
-    to nothing is a layer left out of training (LabelScheme.restrict), not another reading."""
-    return all(
-        tag in DEFAULT_SCHEME.labels or DEFAULT_SCHEME.mapping.get(tag, "") == target
-        for tag, target in scheme.mapping.items()
-    )
+    """Whether ``scheme`` reads every tag it maps as the built-in scheme does; a tag of a built-in
+    layer it lacks mapped to nothing is a layer left out of training (LabelScheme.restrict), not
+    another reading."""
+    for tag, target in scheme.mapping.items():
+        builtin = tag if tag in DEFAULT_SCHEME.labels else DEFAULT_SCHEME.mapping.get(tag, "")
+        if builtin == target:
+            continue
+        # data.layers: [claim] maps PERS to nothing too (a claim-only model was "another reading", and
+        # compared with a model of both layers refused); LOCATION: null beside ACTOR drops a label its
+        # layer keeps, which the built-in scheme would score
+        if target is not None or not builtin or DEFAULT_SCHEME.layer_of(builtin) in scheme.layers:
+            return False
+    return True
 
 
 def _holds(scheme: LabelScheme, other: LabelScheme) -> bool:
