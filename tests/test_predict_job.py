@@ -396,6 +396,34 @@ def test_a_tagger_whose_checkpoint_was_saved_again_refuses_to_record_it(checkpoi
 
 
 @pytest.mark.parametrize("rank", [0, 1])
+def test_every_process_stops_when_process_0_cannot_write_the_job_record(
+    tagger: Tagger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rank: int
+) -> None:
+    # written after the shared check, a failed record write stopped process 0 alone: the others tagged
+    # their shares and died in a gloo traceback at the merge
+    from naba.predict import batch
+
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_jsonl(src, 4)
+    full = [Problem(str(record_path(out)), "", "cannot write file: No space left on device")]
+
+    def no_space(path: Path, record: dict) -> None:
+        raise DataError(full)
+
+    monkeypatch.setattr(batch, "write_record", no_space)
+    shared: list[Any] = []
+
+    def gather(mine: list[Any]) -> list[Any]:
+        shared.append(mine[0])
+        return [mine[0], None] if rank == 0 else [full if len(shared) == 2 else None, mine[0]]
+
+    with pytest.raises(DataError, match="out.jsonl.job.json: cannot write file: No space left on device"):
+        run_job(tagger, src, out, progress=False, shard=Shard(rank=rank, world=2, gather=gather))
+    assert shared == [None, full if rank == 0 else None]  # the first check, then the record's
+    assert not part_path(out, rank, 2).exists()
+
+
+@pytest.mark.parametrize("rank", [0, 1])
 def test_every_process_stops_with_process_0s_refusal(tagger: Tagger, tmp_path: Path, rank: int) -> None:
     # only process 0 reads the record: the others, sharing in its gather, stop with its message
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"

@@ -311,9 +311,23 @@ def _run(
         mine = resume_output(target) - done
     else:
         target, mine = output, set()
+    stop = None
     if record is not None:
         # once the checks before tagging have passed: a refused run leaves no record of lines it never wrote
-        write_record(record_path(output), record)
+        try:
+            write_record(record_path(output), record)
+        except DataError as exc:  # a full disk, a read-only folder
+            if shard.world == 1:
+                raise
+            failed, stop = exc, exc.problems
+    if shard.world > 1:
+        # a record process 0 could not write stopped it alone: the others tagged on, and died in a gloo
+        # traceback at the merge
+        stop = shard.agree(stop)
+        if failed is not None:
+            raise failed
+        if stop is not None:
+            raise DataError(stop)
 
     counts = {"rejected": 0, "skipped": 0, "found": 0, "out_of_order": 0}
     started, tokens0 = time.perf_counter(), tagger.tokens_done
