@@ -80,6 +80,17 @@ class Shard:
             return value
         return next((v for v in self.gather([value]) if v is not None), None)
 
+    def stop_together(self, error: DataError | ConfigError | None) -> None:
+        """Raise ``error`` (what stopped process 0 before the others could see it, or ``None``) on every
+        process: one collective under several processes (the others, waiting in the next one, died in a
+        gloo traceback when process 0 ended alone; NCCL: until torchrun's agent ended them)."""
+        if self.world > 1:
+            shared = self.agree(None if error is None else error.problems if isinstance(error, DataError) else str(error))
+            if error is None and shared is not None:
+                error = DataError(shared) if isinstance(shared, list) else ConfigError(shared)
+        if error is not None:
+            raise error
+
 
 def current_shard() -> Shard:
     """The shard of this process: single unless launched by torchrun / accelerate launch."""
@@ -189,11 +200,8 @@ def run_job(
             try:
                 lock.enter_context(_lock(output))
             except (DataError, ConfigError) as exc:
-                # another job writing the output, an output it cannot open: the others, already waiting in
-                # _run's first collective, died in a gloo traceback; they stop with this message
-                if shard.world > 1:
-                    shard.agree(exc.problems if isinstance(exc, DataError) else str(exc))
-                raise
+                # another job writing the output, an output it cannot open: the others wait in _run's first check
+                shard.stop_together(exc)
         result = _run(tagger, input_path, output, items, rejects_path, batch_tokens=batch_tokens, chunk_docs=chunk_docs,
                       rules=rules, with_text=with_text, progress=progress, shard=shard, check_id=check_id,
                       fields=(id_field, text_field))
@@ -265,8 +273,8 @@ def _run(
     fields: tuple[str, str],
 ) -> JobResult:
     """:func:`run_job` once its paths are checked, its first record read and its output locked."""
-    refusal: str | list[Problem] | None = None
-    record, failed = None, None
+    error: DataError | ConfigError | None = None
+    record = None
     if shard.rank == 0:
         try:
             done = resume_output(output)  # repairs a torn last line before anyone reads it
@@ -284,20 +292,11 @@ def _run(
             lines = bool(done) or _parts_have_lines(output, shard.world)
             refusal, record = _check_record(tagger, output, lines=lines, rules=rules, with_text=with_text,
                                             fields=fields)
-        except (DataError, ConfigError) as exc:
-            if shard.world == 1:
-                raise
-            # an output that is not naba's, a part it cannot read: the others, waiting in the collective
-            # below, died in a gloo traceback when this process ended (NCCL: until torchrun's agent ended them)
-            failed, refusal = exc, exc.problems if isinstance(exc, DataError) else str(exc)
+            error = ConfigError(refusal) if refusal is not None else None
+        except (DataError, ConfigError) as exc:  # an output that is not naba's, a part it cannot read
+            error = exc
     # the barrier: every process stops with what stopped process 0 (a refusal only it could see)
-    refusal = shard.agree(refusal)
-    if failed is not None:
-        raise failed
-    if isinstance(refusal, list):
-        raise DataError(refusal)
-    if refusal is not None:
-        raise ConfigError(refusal)
+    shard.stop_together(error)
     if shard.rank != 0:
         done = resume_output(output, repair=False)
     # the parts too: a sharded run's lines are all in them until its merge
@@ -311,23 +310,14 @@ def _run(
         mine = resume_output(target) - done
     else:
         target, mine = output, set()
-    stop = None
     if record is not None:
         # once the checks before tagging have passed: a refused run leaves no record of lines it never wrote
         try:
             write_record(record_path(output), record)
         except DataError as exc:  # a full disk, a read-only folder
-            if shard.world == 1:
-                raise
-            failed, stop = exc, exc.problems
-    if shard.world > 1:
-        # a record process 0 could not write stopped it alone: the others tagged on, and died in a gloo
-        # traceback at the merge
-        stop = shard.agree(stop)
-        if failed is not None:
-            raise failed
-        if stop is not None:
-            raise DataError(stop)
+            error = exc
+    # a record process 0 could not write stopped it alone: the others tagged on, and died at the merge
+    shard.stop_together(error)
 
     counts = {"rejected": 0, "skipped": 0, "found": 0, "out_of_order": 0}
     started, tokens0 = time.perf_counter(), tagger.tokens_done
