@@ -4,9 +4,10 @@ Readers yield one item per input record, lazily (the corpus is never held in mem
 :class:`Record` for a usable document, a :class:`Reject` for a bad one. The job goes on past
 rejects and writes them, with their line number and reason, to a rejects file.
 
-A JSONL input may be compressed (``.jsonl.gz``, ``.bz2``, ``.xz``, ``.zst``): it is decompressed as it is
-read, never to disk or into memory as a whole. A stream that breaks off (a truncated download, a
-corrupt block) is a DataError naming the line it reached, raised once the lines before it are read.
+A JSONL input may be compressed (``.jsonl.gz``, ``.bz2``, ``.xz``, ``.zst``: naba.predict.compressed):
+it is decompressed as it is read, never to disk or into memory as a whole. A stream that breaks off (a
+truncated download, a corrupt block) is a DataError naming the line it reached, raised once the lines
+before it are read.
 
 The prediction output is appended to in chunks (flush + fsync each), so a crashed job can be run
 again: :func:`resume_output` truncates a torn last line and returns the ids already written.
@@ -16,21 +17,16 @@ same folder, moved into place).
 
 from __future__ import annotations
 
-import bz2
-import contextlib
-import gzip
-import io
 import json
-import lzma
 import os
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from naba.corpus.fileio import COMPRESSED_SUFFIXES, JSONL_SUFFIXES, lone_cr_hint, utf16_problem, write_error
 from naba.errors import DataError, Problem
+from naba.predict.compressed import DAMAGE, damaged, jsonl_codec, open_jsonl, plain_jsonl, zstandard_module
 
 # bytes read at a time from JSONL files: Python's default is the file system's block size (4 KiB
 # here), about two read calls for each line of a news article, which cost where system calls are
@@ -86,17 +82,9 @@ def input_kind(path: str | Path) -> str:
     codec = jsonl_codec(path)
     if codec is not None:
         if codec == "zstd":
-            _zstandard(path)  # now: naba predict says so before loading the model
+            zstandard_module(path)  # now: naba predict says so before loading the model
         return "jsonl"
     raise DataError(Problem(str(path), "", f"unknown input format {suffix!r}: use {FORMATS}"))
-
-
-def jsonl_codec(path: str | Path) -> str | None:
-    """The codec of a compressed JSONL file by its name (``"gzip"`` for ``x.jsonl.gz``), else None."""
-    suffixes = [s.lower() for s in Path(path).suffixes[-2:]]
-    if len(suffixes) == 2 and suffixes[0] in JSONL_SUFFIXES:
-        return CODECS.get(suffixes[1])
-    return None
 
 
 def read_inputs(
@@ -234,8 +222,8 @@ def _jsonl_records(path: Path, source: str, *, id_field: str, text_field: str) -
     if codec is not None and path.stat().st_size == 0:
         # no compressor writes an empty file (gzip of nothing is 20 bytes): a download that never began.
         # gzip and zstandard read it as no lines, which tagged nothing and succeeded; bz2 and xz refuse it
-        raise _damaged(source, 1, EOFError())
-    with _open_jsonl(path, codec) as fh:
+        raise damaged(source, 1, EOFError())
+    with open_jsonl(path, codec, buffer=READ_BUFFER) as fh:
         try:
             for number, raw in enumerate(fh, start=1):
                 if number == 1 and (utf16 := utf16_problem(raw)) is not None:
@@ -244,146 +232,15 @@ def _jsonl_records(path: Path, source: str, *, id_field: str, text_field: str) -
                 item = _jsonl_line(raw, number, source, names, id_field, text_field)
                 if item is not None:
                     yield item
-        except _DAMAGE as exc:
+        except DAMAGE as exc:
             if codec is None or (isinstance(exc, OSError) and exc.errno is not None):
                 raise  # a plain file's read error, or the disk's: "cannot read file"
-            if number == 0 and _plain_jsonl(path):
+            if number == 0 and plain_jsonl(path):
                 # a download tool that decompressed it already (curl and a server's Content-Encoding: gzip)
                 # leaves plain JSONL under the .gz name: no damage to repair
                 raise DataError(Problem(source, "line 1", f"is plain JSONL, not {codec} data: name it without "
                                         f"{path.suffix} (was it decompressed already?)")) from None
-            raise _damaged(source, number + 1, exc) from None
-
-
-def _plain_jsonl(path: Path) -> bool:
-    """Whether ``path`` begins as a JSONL file does (a BOM or blank lines, then ``{``)."""
-    with path.open("rb") as fh:
-        return fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
-
-
-class _ZstdCorrupt(Exception):
-    """A zstandard frame the decoder refused (zstandard.ZstdError, whose module may not be there)."""
-
-
-# what a damaged compressed stream raises as it is read: EOFError when it ends early (gzip, bz2,
-# lzma, _ZstdStream), BadGzipFile and bz2's "Invalid data stream" (OSErrors without an errno),
-# zlib.error, LZMAError or a refused zstandard frame for corrupt data
-_DAMAGE = (EOFError, OSError, zlib.error, lzma.LZMAError, _ZstdCorrupt)
-
-
-def _damaged(source: str, line: int, exc: BaseException) -> DataError:
-    """The error for a compressed stream that broke off while line ``line`` was being read."""
-    if isinstance(exc, EOFError):
-        why = "compressed stream ends early: the file is truncated (an interrupted download?)"
-        return DataError(Problem(source, f"line {line}", f"{why}; the lines before it were read, and a rerun on "
-                                 "the repaired file resumes after them"))
-    kind = "ZstdError" if isinstance(exc, _ZstdCorrupt) else type(exc).__name__
-    # garbled data decodes to wrong text until a check (gzip's CRC: at the end of the file) finds it:
-    # documents resumed past would keep the tags of their damaged text
-    return DataError(Problem(source, f"line {line}", f"compressed stream is corrupt ({kind}: {exc}); the lines "
-                             "before it were read but may be damaged too: tag the repaired file into a new "
-                             "output rather than resuming this one"))
-
-
-@contextlib.contextmanager
-def _open_jsonl(path: Path, codec: str | None) -> Iterator[IO[bytes]]:
-    """``path``'s bytes, decompressed as they are read for a ``codec``. READ_BUFFER bytes at a time
-    either way: the file is read so, and a compressed one's lines are cut from a buffer of that size
-    too (each fill one block's worth, see _Partial), not from the codec's own 8 KiB one."""
-    with contextlib.ExitStack() as stack:
-        raw = stack.enter_context(path.open("rb", buffering=READ_BUFFER))
-        if codec is None:
-            yield raw
-            return
-        if codec == "gzip":
-            stream: Any = _Partial(gzip.GzipFile(fileobj=raw, mode="rb"))
-        elif codec == "bz2":
-            stream = _Partial(bz2.BZ2File(raw))
-        elif codec == "xz":
-            stream = _Partial(lzma.LZMAFile(raw))
-        else:
-            stream = _ZstdStream(raw, _zstandard(path))
-        yield stack.enter_context(io.BufferedReader(stream, READ_BUFFER))
-
-
-class _Partial(io.RawIOBase):
-    """A GzipFile, BZ2File or LZMAFile read as a raw stream: each read hands on what one block of
-    the file decompressed to. Read whole (``readinto``), a 1 MiB buffer would be filled past the
-    damage, and the lines before it that it held lost with it."""
-
-    def __init__(self, stream: Any):
-        self._stream = stream
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        """Decompressed bytes into ``buffer``: those at hand, or one block's."""
-        return self._stream.readinto1(buffer)
-
-    def close(self) -> None:
-        self._stream.close()
-        super().close()
-
-
-def _zstandard(path: Path) -> Any:
-    """The zstandard module; a DataError saying what to do where it is not installed (naba does not
-    depend on it: gzip, bz2 and xz need nothing beyond Python)."""
-    try:
-        import zstandard
-    except ImportError:
-        raise DataError(Problem(str(path), "", "reading .zst needs the zstandard package: pip install zstandard, "
-                                "or decompress it first (zstd -d)")) from None
-    return zstandard
-
-
-_ZSTD_SLICE = 1 << 16
-
-
-class _ZstdStream(io.RawIOBase):
-    """A zstandard file's frames, decompressed as read. zstandard's own ``stream_reader`` ends a
-    truncated or corrupt file silently, as if it were whole: here a frame cut off raises EOFError,
-    as gzip, bz2 and lzma do, and a frame the decoder refuses, _ZstdCorrupt."""
-
-    def __init__(self, raw: IO[bytes], zstandard: Any):
-        self._raw, self._zstd = raw, zstandard
-        self._frame = zstandard.ZstdDecompressor().decompressobj()
-        self._in_frame = False  # bytes of a frame fed, its end not yet seen
-        self._out = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        """Decompressed bytes into ``buffer``; 0 at the end of the last whole frame."""
-        while not self._out:
-            # fed in slices (the file is read READ_BUFFER at a time below): the decoder refuses a
-            # corrupt slice whole, and the lines before the damage in it are lost with it
-            data = self._raw.read(_ZSTD_SLICE)
-            if not data:
-                if self._in_frame:
-                    raise EOFError("the last zstandard frame is cut off")
-                return 0
-            self._out = memoryview(self._feed(data))
-        n = min(len(buffer), len(self._out))
-        buffer[:n] = self._out[:n]
-        self._out = self._out[n:]
-        return n
-
-    def _feed(self, data: bytes) -> bytes:
-        """The bytes ``data`` decompresses to, frame after frame (pzstd and ``cat`` make several)."""
-        parts = []
-        while data:
-            try:
-                parts.append(self._frame.decompress(data))
-            except self._zstd.ZstdError as exc:
-                raise _ZstdCorrupt(str(exc)) from None
-            self._in_frame = not self._frame.eof
-            if self._in_frame:
-                break
-            data = self._frame.unused_data
-            self._frame = self._zstd.ZstdDecompressor().decompressobj()
-        return b"".join(parts)
+            raise damaged(source, number + 1, exc) from None
 
 
 class UntilUnreadable:
