@@ -74,8 +74,10 @@ def test_logits_match_the_transformers_model(kind, dtype, heads, act, lengths, t
     with torch.inference_mode():
         want = model(input_ids=ids, attention_mask=mask).logits.float()
     fast = FastEncoder(model)
-    # this CI's CPU build of PyTorch has oneDNN: the packed path must really be the one tested
+    # this CI's CPU build of PyTorch has oneDNN: the packed path must really be the one tested (for
+    # bf16 on a CPU whose oneDNN has none, in fp32: test_bf16_without_onednn_bf16_runs_fp32_kernels)
     assert fast.packed == (packed and torch.backends.mkldnn.is_available())
+    assert fast.emulated == (dtype == torch.bfloat16 and not fastpath.onednn_takes_bf16())
     got = fast(ids, mask).float()
     assert got.shape == want.shape
     for row, n in enumerate(lengths):
@@ -83,6 +85,37 @@ def test_logits_match_the_transformers_model(kind, dtype, heads, act, lengths, t
         assert not got[row, n:].any()  # padding gets zeros
     # the logits are far from flat: the comparison means something
     assert want.std().item() > 10 * tol
+
+
+@pytest.mark.parametrize("packed", [True, False], ids=["onednn", "plain"])
+@pytest.mark.parametrize("kind, lengths", [("bert", [17, 9, 1, 17]), ("electra", [14, 6, 14])])
+def test_bf16_without_onednn_bf16_runs_fp32_kernels(kind, lengths, packed, monkeypatch) -> None:
+    """On a CPU whose oneDNN has no bf16 (AVX2 only), a bf16 model is computed by fp32 kernels from
+    its bf16 weights; the logits are the bf16 model's, to bf16 rounding. Forced here, so that every
+    CPU runs it."""
+    monkeypatch.setattr(fastpath, "onednn_takes_bf16", lambda: False)
+    if not packed:
+        monkeypatch.setattr(fastpath, "_pack", lambda *a, **k: None)
+    model = _model(kind, torch.bfloat16)
+    ids, mask = _batch(lengths)
+    with torch.inference_mode():
+        want = model(input_ids=ids, attention_mask=mask).logits.float()
+    fast = FastEncoder(model)
+    assert fast.emulated and fast.packed == (packed and torch.backends.mkldnn.is_available())
+    layer = fast.layers[0]
+    for linear in (layer.qkv, layer.out, layer.ffn_in, layer.ffn_out):
+        assert linear.weight.dtype == torch.float32 and linear.out_dtype == torch.bfloat16
+    # the fp32 weights are the bf16 ones widened: nothing was rounded a second time
+    assert torch.equal(layer.out.weight, model.base_model.encoder.layer[0].attention.output.dense.weight.float())
+    needed = mask.bool() & (torch.arange(mask.shape[1]) % 3 != 0)
+    got, part = fast(ids, mask), fast(ids, mask, needed)
+    assert got.dtype == torch.bfloat16  # what a bf16 model hands back
+    got, part = got.float(), part.float()
+    for row, n in enumerate(lengths):
+        assert (got[row, :n] - want[row, :n]).abs().max().item() <= 0.15
+        assert not got[row, n:].any()
+    assert (part[needed] - got[needed]).abs().max().item() <= 0.15 and not part[~needed].any()
+    assert want.std().item() > 1.5
 
 
 @pytest.mark.parametrize(

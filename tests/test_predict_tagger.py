@@ -304,6 +304,36 @@ def test_bf16_on_cpu_on_request(checkpoint: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("dtype", "fast_path", "onednn_bf16", "amx_fp16", "warned"),
+    [
+        ("bf16", None, False, False, False),  # the fused encoder computes bf16 through fp32 kernels
+        ("bf16", False, False, False, True),  # transformers' forward: PyTorch's emulated bf16 products
+        ("bf16", False, True, False, False),  # a CPU with bf16 instructions
+        ("fp16", None, True, False, True),  # fp16 never takes the fused encoder
+        ("fp16", None, True, True, False),  # a CPU with AMX-FP16
+        ("fp32", False, False, False, False),
+    ],
+)
+def test_a_dtype_this_cpu_only_emulates_is_warned_of(
+    checkpoint: Path, dtype, fast_path, onednn_bf16: bool, amx_fp16: bool, warned: bool,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    from naba.predict import fastpath
+
+    monkeypatch.setattr(fastpath, "onednn_takes_bf16", lambda: onednn_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_fp16_supported", lambda: amx_fp16, raising=False)
+    with caplog.at_level("WARNING", logger="naba.predict.tagger"):
+        tagger = Tagger.from_pretrained(checkpoint, device="cpu", dtype=dtype, fast_path=fast_path)
+    messages = [r.getMessage() for r in caplog.records if r.name == "naba.predict.tagger"]
+    assert (tagger.fast is not None) == (fast_path is None and dtype == "bf16")
+    if warned:
+        assert len(messages) == 1 and messages[0].startswith(f"{dtype} on this CPU: it has no {dtype} matrix")
+        assert "use dtype fp32" in messages[0]
+    else:
+        assert messages == []
+
+
+@pytest.mark.parametrize(
     ("dtype", "message"),
     [
         ("float64", "unknown dtype 'float64'"),

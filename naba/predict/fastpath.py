@@ -16,6 +16,11 @@ with these changes (their sum is measured by scripts/bench_predict.py, in BENCHM
 - in the last layer, the attention queries, the output projection and the FFN run only on the
   positions whose logits are read (a window's core; every token still serves as key and value);
 - no attention-mask tensors are built;
+- a bf16 model on a CPU whose oneDNN cannot run bf16 (no AVX-512 and no AVX-NE-CONVERT: AVX2
+  machines such as AMD Zen 2/3) is computed by fp32 kernels from its bf16 weights (widened once,
+  exactly), each linear layer's output and each attention's context rounded to bf16 as a bf16
+  kernel would hand them on. PyTorch's own bf16 products there run element by element, several
+  times slower than fp32 (scripts/bench_predict.py measures both, BENCHMARKS.md);
 - glibc is asked (``mallopt``) to keep freed blocks of up to 256 MiB for reuse: by default it
   hands every large temporary (the scores, the FFN activations) back to the kernel and takes it
   again for the next one, page-faulting it in each time (a visible share of a bf16 forward in
@@ -125,17 +130,40 @@ def keep_freed_memory() -> bool:
     return bool(libc.mallopt(m_mmap_threshold, 256 << 20)) and bool(libc.mallopt(m_trim_threshold, 512 << 20))
 
 
-class _Linear:
-    """``x @ W.T + b`` (then the activation), on oneDNN with a pre-packed weight where it can."""
+def onednn_takes_bf16() -> bool:
+    """Whether this CPU's oneDNN runs bf16 products (PyTorch's own test: AVX-512 BW/VL/DQ or
+    AVX-NE-CONVERT); where not, bf16 is emulated by fp32 kernels (see the module's docstring)."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    try:
+        return bool(check()) if check is not None else True
+    except RuntimeError:  # a build without oneDNN: the plain path, whatever the CPU
+        return True
 
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, *, act: str = "none", rows: int = 2048):
+
+class _Linear:
+    """``x @ W.T + b`` (then the activation), on oneDNN with a pre-packed weight where it can.
+
+    ``emulate``: bf16 weights are widened to fp32 once, ``x`` for each product, and the output
+    rounded back to bf16 (see the module's docstring).
+    """
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, *, act: str = "none", rows: int = 2048,
+                 emulate: bool = False):
+        self.out_dtype = weight.dtype
+        self.emulate = emulate
+        if emulate:
+            weight, bias = weight.float(), bias.float()
         self.weight, self.bias, self.act = weight.detach(), bias.detach(), act
         self.packed = _pack(self.weight, rows, bias=self.bias, act=act)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.emulate:
+            x = x.float()
         if self.packed is not None:
-            return _onednn(x, self.packed, self.bias, self.act)
-        return _plain(x, self.weight, self.bias, self.act)
+            y = _onednn(x, self.packed, self.bias, self.act)
+        else:
+            y = _plain(x, self.weight, self.bias, self.act)
+        return y.to(self.out_dtype) if self.emulate else y
 
 
 def _onednn(x: torch.Tensor, packed: torch.Tensor, bias: torch.Tensor, act: str) -> torch.Tensor:
@@ -178,7 +206,7 @@ class _Layer:
     norm2: nn.LayerNorm
 
 
-def _layer(hf: nn.Module, config: Any, rows: int) -> _Layer:
+def _layer(hf: nn.Module, config: Any, rows: int, emulate: bool) -> _Layer:
     attn, attn_out, inter, out = hf.attention.self, hf.attention.output, hf.intermediate, hf.output
     heads = config.num_attention_heads
     scale = (config.hidden_size // heads) ** -0.5  # folded into the queries: scores need no scaling
@@ -187,11 +215,11 @@ def _layer(hf: nn.Module, config: Any, rows: int) -> _Layer:
         qkv_w = torch.cat([attn.query.weight.float() * scale, attn.key.weight.float(), attn.value.weight.float()])
         qkv_b = torch.cat([attn.query.bias.float() * scale, attn.key.bias.float(), attn.value.bias.float()])
     return _Layer(
-        qkv=_Linear(qkv_w.to(dtype), qkv_b.to(dtype), rows=rows),
-        out=_Linear(attn_out.dense.weight, attn_out.dense.bias, rows=rows),
+        qkv=_Linear(qkv_w.to(dtype), qkv_b.to(dtype), rows=rows, emulate=emulate),
+        out=_Linear(attn_out.dense.weight, attn_out.dense.bias, rows=rows, emulate=emulate),
         norm1=attn_out.LayerNorm,
-        ffn_in=_Linear(inter.dense.weight, inter.dense.bias, act=config.hidden_act, rows=rows),
-        ffn_out=_Linear(out.dense.weight, out.dense.bias, rows=rows),
+        ffn_in=_Linear(inter.dense.weight, inter.dense.bias, act=config.hidden_act, rows=rows, emulate=emulate),
+        ffn_out=_Linear(out.dense.weight, out.dense.bias, rows=rows, emulate=emulate),
         norm2=out.LayerNorm,
     )
 
@@ -211,7 +239,11 @@ class FastEncoder:
         self.embeddings = base.embeddings
         self.project = getattr(base, "embeddings_project", None)  # ELECTRA's, where embeddings are narrower
         self.classifier = model.classifier
-        self.layers = [_layer(hf, config, rows) for hf in base.encoder.layer]
+        dtype = next(model.parameters()).dtype
+        # bf16 through fp32 kernels where this CPU's oneDNN has no bf16 (see the module's docstring)
+        self.emulated = dtype == torch.bfloat16 and not onednn_takes_bf16()
+        self.attention_dtype = torch.float32 if self.emulated else dtype
+        self.layers = [_layer(hf, config, rows, self.emulated) for hf in base.encoder.layer]
         self.packed = all(lin.packed is not None for lin in (self.layers[0].qkv, self.layers[0].ffn_in))
         self.allocator_tuned = keep_freed_memory()
 
@@ -241,7 +273,7 @@ class FastEncoder:
         for n in lengths:
             starts.append(starts[-1] + n)
         rows = list(zip(starts, starts[1:], strict=False))
-        plan = _plan(rows, self.heads, x.dtype)
+        plan = _plan(rows, self.heads, self.attention_dtype)
         keep, queries = None, None
         if needed is not None:
             keep = (needed.reshape(-1) & flat_mask)[real].nonzero().squeeze(1)  # among the real tokens
@@ -273,14 +305,14 @@ class FastEncoder:
         """
         width = x.shape[1]
         head_dim = width // self.heads
-        qkv = layer.qkv(x).view(-1, 3, self.heads, head_dim)
-        context = x.new_zeros(x.shape[0], self.heads, head_dim)  # padding rows stay finite
+        qkv = layer.qkv(x).to(self.attention_dtype).view(-1, 3, self.heads, head_dim)
+        context = qkv.new_zeros(x.shape[0], self.heads, head_dim)  # padding rows stay finite
         for item in plan:
             if isinstance(item, _Group):
                 context.index_copy_(0, item.dest, self._group(qkv, item))
             else:
                 self._alone(qkv, rows[item], slice(None) if queries is None else queries[item], context)
-        context = context.view(-1, width)
+        context = context.view(-1, width).to(x.dtype)
         if keep is not None:
             context, x = _pad_rows(context.index_select(0, keep)), _pad_rows(x.index_select(0, keep))
         x = _norm(layer.norm1, layer.out(context).add_(x))

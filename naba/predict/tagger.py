@@ -31,6 +31,7 @@ from naba.errors import ConfigError
 from naba.predict.host import HostPool, Settings, decode_texts, encode_texts, widen, worker_settings
 from naba.predict.inputs import CHUNK_DOCS, check_counts, iterable_of_texts, text_of, texts_of
 from naba.predict.setup import (
+    cpu_dtype_problem,
     default_batch_tokens,
     default_workers,
     fused_encoder,
@@ -144,6 +145,9 @@ class Tagger:
         # with host workers, a GPU's scores go to them in the model's dtype, widened there
         self._compact = True
         self.fast = fused_encoder(model, device=device, dtype=dtype, wanted=fast_path)
+        slow = cpu_dtype_problem(dtype, self.fast) if device.type == "cpu" else None
+        if slow is not None:
+            log.warning("%s", slow)
 
     @functools.cached_property
     def fingerprint(self) -> str | None:
