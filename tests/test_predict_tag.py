@@ -189,6 +189,26 @@ def test_tag_a_corpus_file_labelled_in_the_models_own_scheme(
     _check_offsets(_json_lines(capsys), {"d1": text})
 
 
+@pytest.mark.parametrize(("fmt", "line"), [("jsonl", "line 1:"), ("conll", "line 2:")])
+def test_a_label_the_models_own_scheme_lacks_names_the_scheme_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture, fmt: str, line: str
+) -> None:
+    # under the model's scheme, "unknown label 'GPE'" named only the corpus file: PERS, LOC, GPE are
+    # read by naba's built-in scheme, and nothing said the labels came from the model's naba.json
+    checkpoint = tiny_checkpoint(tmp_path, scheme=LabelScheme({"entity": ("ACTOR", "EVENT")}))
+    corpus = tmp_path / f"gold.{fmt}"
+    text = "قال الجيش في حماة"
+    if fmt == "jsonl":
+        body = json.dumps({"id": "d1", "text": text, "spans": [Span(13, 17, "GPE").to_dict()]}, ensure_ascii=False)
+    else:
+        body = "قال O\nالجيش B-GPE\nفي O\nحماة O"
+    corpus.write_text(body + "\n", encoding="utf-8")
+    assert main(["tag", str(checkpoint), str(corpus), "--json", "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert str(corpus) in err and line in err and "unknown label 'GPE'" in err
+    assert f"(label scheme of {checkpoint / 'naba.json'})" in err
+
+
 @pytest.mark.parametrize("layers", [{"entity": ("ACTOR", "LOCATION")}, {"claim": ("CLAIM",)}])
 def test_tag_a_corpus_file_in_other_tags_under_a_model_of_builtin_labels(
     tmp_path: Path, capsys: pytest.CaptureFixture, layers: dict

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from naba.corpus.document import Document
-from naba.corpus.labels import LabelScheme
+from naba.corpus.labels import LabelScheme, origin_note
 from naba.corpus.validate import check_document, check_unique_ids, has_surrogate
 from naba.errors import DataError, Problem
 
@@ -38,6 +38,25 @@ def utf16_problem(data: bytes) -> str | None:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return ("is UTF-16, not UTF-8 (it starts with a UTF-16 byte order mark, as PowerShell 5's > and Out-File "
                 "and Notepad's 'Unicode' write files): save it as UTF-8")
+    order = _utf16_without_bom(data)
+    if order is not None:
+        # Python's "utf-16-le" codec and .NET's Encoding.Unicode write no mark; read as UTF-8, ASCII
+        # came through with a NUL after every letter, "invalid JSON" on every line
+        return (f"is UTF-16 ({order}, without a byte order mark: every other byte of its start is 0x00 or 0x06, the "
+                "high byte of ASCII and Arabic letters), not UTF-8: save it as UTF-8")
+    return None
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """``"little-endian"`` or ``"big-endian"`` where ``data``'s first 64 bytes read as UTF-16 code
+    units of ASCII and Arabic (U+0000-U+00FF, U+0600-U+06FF) with a NUL among their high bytes, else
+    ``None``; UTF-8 text puts a NUL byte at no such place."""
+    head = data[: min(64, len(data) // 2 * 2)]
+    if len(head) < 4:
+        return None
+    for order, high, low in (("little-endian", head[1::2], head[0::2]), ("big-endian", head[0::2], head[1::2])):
+        if 0 in high and 0 not in low and all(b in (0, 6) for b in high):
+            return order
     return None
 
 # How the running command is told a reader option, for the advice in the readers' errors: naba
@@ -588,5 +607,5 @@ def unknown_label(tag: str, scheme: LabelScheme) -> str:
     """The reason given for a tag that is neither a naba label nor in the scheme's mapping."""
     return (
         f"unknown label {tag!r}: not a naba label {list(scheme.labels)} "
-        f"and not in the label mapping {sorted(scheme.mapping)}"
+        f"and not in the label mapping {sorted(scheme.mapping)}{origin_note(scheme)}"
     )

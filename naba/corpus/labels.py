@@ -20,6 +20,9 @@ class LabelScheme:
 
     layers: dict[str, tuple[str, ...]]
     mapping: dict[str, str | None] = field(default_factory=dict)
+    # the file it was read from (a --labels YAML, a model's naba.json), named where a tag is refused:
+    # under a model's own scheme, "unknown label 'PERS'" read as a fault of the corpus file alone
+    origin: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.layers:
@@ -124,7 +127,7 @@ class LabelScheme:
             if not isinstance(tag, str):
                 raise ConfigError(f"{source}: mapping tag {tag!r} is not text to YAML{_QUOTE}")
         try:
-            return cls(layers, dict(mapping))
+            return cls(layers, dict(mapping), origin=None if source == "<memory>" else source)
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from None
 
@@ -165,3 +168,8 @@ DEFAULT_SCHEME = LabelScheme(
         "MISC": None,
     },
 )
+
+
+def origin_note(scheme: LabelScheme) -> str:
+    """``" (label scheme of FILE)"`` for a scheme read from a file, for messages; else nothing."""
+    return f" (label scheme of {scheme.origin})" if scheme.origin else ""

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from naba.corpus.document import Document, Span
-from naba.corpus.labels import LabelScheme
+from naba.corpus.labels import LabelScheme, origin_note
 from naba.errors import Problem
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -53,7 +53,7 @@ def check_spans(
             continue
         if span.label not in scheme.labels:
             problems.append(
-                Problem(source, where, f"{desc}: unknown label {span.label!r} (known: {list(scheme.labels)})")
+                Problem(source, where, f"{desc}: unknown label {span.label!r} (known: {list(scheme.labels)}){origin_note(scheme)}")
             )
             continue
         good.append((span, where if span_where is None else span_where[i]))
