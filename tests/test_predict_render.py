@@ -117,6 +117,41 @@ def test_page_escapes_text_and_nests_entities_inside_claims() -> None:
         assert 'class="swatch' in page and f'data-label="{label}">{label}</span></li>' in page
 
 
+@pytest.mark.parametrize(
+    ("layers", "boxed"),
+    [
+        (("entity", "claim"), {"CLAIM"}),
+        # a claim layer named otherwise was shaded like the entities it holds, and nested inside them
+        (("entity", "assertion"), {"CLAIM"}),
+        (("كيان", "ادعاء"), {"CLAIM"}),
+        # the layer that holds the other is boxed, whatever the names' order
+        (("z_entities", "a_claims"), {"CLAIM"}),
+    ],
+)
+def test_a_layer_that_holds_another_is_boxed_whatever_its_name(layers: tuple[str, str], boxed: set[str]) -> None:
+    entity, claim = layers
+    doc = _doc()
+    for span in doc.spans:
+        span["layer"] = claim if span["label"] == "CLAIM" else entity
+    page = render_page([doc])
+    css = dict(re.findall(r"\.(l\d) \{ (border|background)", page))
+    classes = dict(re.findall(r'class="swatch (l\d)" data-label="(\w+)"', page))
+    assert {label for cls, label in classes.items() if css[cls] == "border"} == boxed
+    # the box is drawn around the place inside it, not inside the place
+    held = re.search(r'<span class="span l\d"[^>]*data-label="CLAIM".*?</span></span>', page)
+    assert held and 'data-label="LOCATION"' in held.group(0)
+
+
+def test_layers_that_only_cross_or_match_are_shaded() -> None:
+    text = "قال الجيش السوري إن القوات دخلت حماة"
+    spans = [{"start": 4, "end": 16, "label": "ACTOR", "layer": "a"},
+             {"start": 10, "end": 26, "label": "TOPIC", "layer": "b"},  # crosses ACTOR
+             {"start": 32, "end": 36, "label": "LOCATION", "layer": "a"},
+             {"start": 32, "end": 36, "label": "PLACE", "layer": "b"}]  # the same extent
+    page = render_page([Tagged("d", text, spans)])
+    assert "border: 2px solid" not in page and page.count("background:") == 4
+
+
 def test_predictions_without_text_take_it_from_the_source(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"id": "a", "text": "في حماة"}, ensure_ascii=False) + "\n", encoding="utf-8")

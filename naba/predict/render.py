@@ -1,7 +1,8 @@
 """``naba render``: an HTML page of tagged documents, right to left, a colour per label.
 
 Entity spans (actors, places) are shaded; claims are drawn as boxes around the actors and places
-inside them. Elements are nested from character offsets by naba.html.nest_spans, so a span that
+inside them: the layer named ``claim``, and any other layer whose spans hold spans of other layers
+more often than they lie inside them (a lab's claim layer named otherwise, "assertion", "ادعاء"). Elements are nested from character offsets by naba.html.nest_spans, so a span that
 crosses another is split into parts rather than producing broken markup. Every piece of document
 text, id and label is escaped: a page of untrusted text runs no script.
 """
@@ -9,8 +10,11 @@ text, id and label is escaped: a page of untrusted text runs no script.
 from __future__ import annotations
 
 import colorsys
+import math
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -57,14 +61,46 @@ def render_page(docs: Iterable[Tagged], *, title: str = "naba predictions") -> s
     labels = sorted({s["label"] for d in docs for s in d.spans})
     palette = colours(labels)
     classes = {label: f"l{k}" for k, label in enumerate(labels)}
-    boxed = {s["label"] for d in docs for s in d.spans if s.get("layer") == "claim"}
+    outer = outer_layers(docs)
+    boxed = {s["label"] for d in docs for s in d.spans if s.get("layer") in outer}
     css = "\n".join(_label_css(classes[label], palette[label], label in boxed) for label in labels)
     legend = "".join(
         f'<li><span class="swatch {classes[label]}" data-label="{escape(label)}">{escape(label)}</span></li>'
         for label in labels
     )
-    body = "\n".join(_document_html(doc, classes) for doc in docs)
+    body = "\n".join(_document_html(doc, classes, outer) for doc in docs)
     return _PAGE.format(title=escape(title), css=css, legend=legend, count=len(docs), body=body)
+
+
+def outer_layers(docs: Iterable[Tagged]) -> set[str]:
+    """The layers drawn as boxes around others: ``claim``, and each layer more of whose spans hold a
+    span of another layer than lie inside one (spans of the same extent count for neither)."""
+    holds: Counter[str] = Counter()
+    inside: Counter[str] = Counter()
+    for doc in docs:
+        spans = [(s["start"], s["end"], str(s.get("layer", ""))) for s in doc.spans]
+        layers = {layer for _, _, layer in spans}
+        if len(layers) < 2:
+            continue
+        # by start, longer first: a span lies inside one of layer M if an earlier span of M reaches
+        # as far (one linear pass per direction, not a test of every pair: a page may hold thousands)
+        reach = dict.fromkeys(layers, -1)
+        for _, group in groupby(sorted(spans, key=lambda t: (t[0], -t[1])), key=lambda t: t[:2]):
+            group = list(group)
+            for _, end, layer in group:
+                inside[layer] += any(r >= end for other, r in reach.items() if other != layer)
+            for _, end, layer in group:
+                reach[layer] = max(reach[layer], end)
+        # by start from the right, shorter first: a span holds one of layer M if a later-starting
+        # span of M ends as early
+        low = dict.fromkeys(layers, math.inf)
+        for _, group in groupby(sorted(spans, key=lambda t: (-t[0], t[1])), key=lambda t: t[:2]):
+            group = list(group)
+            for _, end, layer in group:
+                holds[layer] += any(e <= end for other, e in low.items() if other != layer)
+            for _, end, layer in group:
+                low[layer] = min(low[layer], end)
+    return {"claim"} | {layer for layer, n in holds.items() if n > inside[layer]}
 
 
 def _label_css(cls: str, colour: str, boxed: bool) -> str:
@@ -73,11 +109,11 @@ def _label_css(cls: str, colour: str, boxed: bool) -> str:
     return f".{cls} {{ background: {colour}55; border-bottom: 2px solid {colour}; }}"
 
 
-def _document_html(doc: Tagged, classes: dict[str, str]) -> str:
+def _document_html(doc: Tagged, classes: dict[str, str], outer: set[str]) -> str:
     spans = doc.spans
     bounds = [(s["start"], s["end"]) for s in spans]
     # claims go outside entities of the same extent
-    layer_rank = {"claim": 0}
+    layer_rank = dict.fromkeys(outer, 0)
 
     def open_tag(i: int, continued: bool) -> str:
         s = spans[i]
