@@ -60,15 +60,19 @@ def load(text: str):
 def load_file(path: Path, what: str) -> Any:
     """The YAML in ``path``; a ConfigError ``"PATH: cannot read WHAT: line L, column C: problem"`` when
     the file cannot be read, is not UTF-8, or is not YAML (a key given twice included)."""
-    try:
-        return load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        # a file PowerShell 5's > or Notepad's 'Unicode' wrote: "can't decode byte 0xff" said nothing of why
-        from naba.corpus.fileio import utf16_problem  # here: naba.corpus imports this module
+    from naba.corpus.fileio import utf16_problem  # here: naba.corpus imports this module
 
-        why = utf16_problem(bytes(exc.object[:2])) if exc.start == 0 else None
-        raise ConfigError(f"{path}: cannot read {what}: {why or exc}") from None
+    try:
+        data = path.read_bytes()
     except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what}: {exc}") from None
+    # a file PowerShell 5's > or Notepad's 'Unicode' wrote: "can't decode byte 0xff" said nothing of
+    # why, and one without a byte order mark decoded, NULs and all ("special characters are not allowed")
+    if (why := utf16_problem(data)) is not None:
+        raise ConfigError(f"{path}: cannot read {what}: {why}")
+    try:
+        return load(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: cannot read {what}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: cannot read {what}: {describe(exc)}") from None

@@ -228,6 +228,11 @@ CASES = [
      ["c.jsonl", "is UTF-16, not UTF-8", "save it as UTF-8"]),
     ("conll-utf16-be", {"t.conll": "قال O\n".encode("utf-16-be").join([b"\xfe\xff", b""])}, "t.conll", None, {},
      ["t.conll", "is UTF-16, not UTF-8"]),
+    # without a byte order mark (Python's utf-16-le): "invalid JSON" / a NUL-ridden token on every line
+    ("conll-utf16-le-no-bom", {"t.conll": "قال O\nمحمد B-PERS\n".encode("utf-16-le")}, "t.conll", None, {},
+     ["t.conll", "is UTF-16 (little-endian, without a byte order mark", "save it as UTF-8"]),
+    ("jsonl-utf16-be-no-bom", {"c.jsonl": '{"id": "a", "text": "قال"}\n'.encode("utf-16-be")}, "c.jsonl", None, {},
+     ["c.jsonl", "is UTF-16 (big-endian, without a byte order mark"]),
     ("conll-empty-type", {"t.iob": "محمد B-\n"}, "t.iob", None, {}, ["t.iob", "line 1", "bad tag 'B-'"]),
     ("conll-lowercase-o", {"t.bio": "محمد o\n"}, "t.bio", None, {}, ["t.bio", "line 1", "bad tag 'o'"]),
 ]

@@ -97,6 +97,15 @@ def test_a_utf16_scheme_file_is_refused_as_such(tmp_path: Path, codec: str) -> N
         LabelScheme.load(path)
 
 
+@pytest.mark.parametrize(("codec", "order"), [("utf-16-le", "little-endian"), ("utf-16-be", "big-endian")])
+def test_a_utf16_scheme_file_without_a_mark_is_refused_as_such(tmp_path: Path, codec: str, order: str) -> None:
+    # it decoded as UTF-8, NULs and all: "unacceptable character #x0000: special characters are not allowed"
+    path = tmp_path / "labels.yaml"
+    path.write_bytes("layers:\n  entity: [ACTOR]\n".encode(codec))
+    with pytest.raises(ConfigError, match=f"labels.yaml: cannot read label scheme: is UTF-16 \\({order}, without a byte order"):
+        LabelScheme.load(path)
+
+
 @pytest.mark.parametrize(
     ("text", "layers", "mapping"),
     [

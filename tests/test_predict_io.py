@@ -65,24 +65,52 @@ def test_bad_jsonl_records_become_rejects(tmp_path: Path, raw: bytes, reason: st
     assert items[1].line == 2 and reason in items[1].reason
 
 
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
 @pytest.mark.parametrize("name", ["in.jsonl", "in.jsonl.gz"])
-def test_a_utf16_jsonl_is_one_clear_error_not_a_reject_per_line(tmp_path: Path, name: str) -> None:
-    # PowerShell 5's > writes UTF-16: line 1 was "not valid UTF-8", every later one "invalid JSON"
+def test_a_utf16_jsonl_is_one_clear_error_not_a_reject_per_line(tmp_path: Path, name: str, codec: str) -> None:
+    # PowerShell 5's > writes UTF-16: line 1 was "not valid UTF-8", every later one "invalid JSON";
+    # without a byte order mark (Python's utf-16-le, .NET's Encoding.Unicode) every line was "invalid JSON"
     import gzip
 
-    data = "".join(json.dumps({"id": str(i), "text": "قال"}, ensure_ascii=False) + "\n" for i in range(3)).encode("utf-16")
+    data = "".join(json.dumps({"id": str(i), "text": "قال"}, ensure_ascii=False) + "\n" for i in range(3)).encode(codec)
     path = tmp_path / name
     path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
-    with pytest.raises(DataError, match=f"{name}: is UTF-16, not UTF-8 .* save it as UTF-8"):
+    how = {"utf-16": "is UTF-16, not UTF-8", "utf-16-le": "is UTF-16 (little-endian, without a byte order mark",
+           "utf-16-be": "is UTF-16 (big-endian, without a byte order mark"}[codec]
+    with pytest.raises(DataError, match=f"{name}: {re.escape(how)}.* save it as UTF-8"):
         list(read_inputs(path))
 
 
-def test_a_utf16_text_file_is_a_reject_saying_so(tmp_path: Path) -> None:
-    (tmp_path / "a.txt").write_bytes("قال الوزير".encode("utf-16"))
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_text_file_is_a_reject_saying_so(tmp_path: Path, codec: str) -> None:
+    # without a mark, Latin text decoded as UTF-8, a NUL after every letter, and was tagged as that
+    (tmp_path / "a.txt").write_bytes("قال الوزير (Reuters)".encode(codec))
     (tmp_path / "b.txt").write_bytes("قال الوزير".encode())
     items = list(read_inputs(tmp_path))
-    assert isinstance(items[0], Reject) and items[0].reason.startswith("is UTF-16, not UTF-8")
+    assert isinstance(items[0], Reject) and items[0].reason.startswith("is UTF-16")
     assert items[1] == Record(2, "b", "قال الوزير")
+
+
+@pytest.mark.parametrize(
+    ("data", "order"),
+    [
+        ("قال".encode("utf-16-le"), None),  # Arabic alone: no NUL to tell it by (it fails UTF-8 decoding anyway)
+        ("قال (AFP)".encode("utf-16-le"), "little-endian"),
+        ('{"id": 1}'.encode("utf-16-be"), "big-endian"),
+        ("قال الجيش".encode(), None),
+        (b'{"id": "a", "text": "x\\u0000"}', None),
+        (b"a\x00", None),  # too short to tell
+        (b"\x00\x00\x00\x00", None),  # NULs, no letters
+        ("Ωμέγα (x)".encode("utf-16-le"), None),  # Greek is neither Latin-1 nor Arabic: not claimed
+    ],
+)
+def test_utf16_without_a_mark_is_told_by_its_nul_bytes(data: bytes, order: str | None) -> None:
+    from naba.corpus.fileio import utf16_problem
+
+    problem = utf16_problem(data)
+    assert (problem is None) == (order is None)
+    if order is not None:
+        assert problem.startswith(f"is UTF-16 ({order}, without a byte order mark")
 
 
 @pytest.mark.parametrize("buffer", [7, 64, 1 << 20])

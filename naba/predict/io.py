@@ -160,6 +160,8 @@ def _read_text_file(path: Path, number: int) -> Record | Reject:
     try:
         # bytes, then strict decoding: newlines (CRLF included) stay as they are in the file
         data = path.read_bytes()
+        if (utf16 := utf16_problem(data)) is not None:  # UTF-16 without a mark decodes, NULs and all
+            return Reject(str(path), number, utf16, path.stem)
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         reason = utf16_problem(data) or f"not valid UTF-8: {exc.reason} at byte {exc.start}"
