@@ -52,9 +52,8 @@ def check_spans(
             problems.append(Problem(source, where, f"{desc}: start must be before end"))
             continue
         if span.label not in scheme.labels:
-            problems.append(
-                Problem(source, where, f"{desc}: unknown label {span.label!r} (known: {list(scheme.labels)}){origin_note(scheme)}")
-            )
+            known = f"(known: {list(scheme.labels)}){origin_note(scheme)}"
+            problems.append(Problem(source, where, f"{desc}: unknown label {span.label!r} {known}"))
             continue
         good.append((span, where if span_where is None else span_where[i]))
     by_layer: dict[str, list[tuple[Span, str]]] = {}

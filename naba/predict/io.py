@@ -160,12 +160,12 @@ def _read_text_file(path: Path, number: int) -> Record | Reject:
     try:
         # bytes, then strict decoding: newlines (CRLF included) stay as they are in the file
         data = path.read_bytes()
-        if (utf16 := utf16_problem(data)) is not None:  # UTF-16 without a mark decodes, NULs and all
+        # before decoding: UTF-16 without a byte order mark decodes as UTF-8, NULs and all
+        if (utf16 := utf16_problem(data)) is not None:
             return Reject(str(path), number, utf16, path.stem)
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        reason = utf16_problem(data) or f"not valid UTF-8: {exc.reason} at byte {exc.start}"
-        return Reject(str(path), number, reason, path.stem)
+        return Reject(str(path), number, f"not valid UTF-8: {exc.reason} at byte {exc.start}", path.stem)
     except OSError as exc:
         return Reject(str(path), number, f"cannot read: {exc.strerror}", path.stem)
     return Record(number, path.stem, text)

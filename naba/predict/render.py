@@ -2,8 +2,9 @@
 
 Entity spans (actors, places) are shaded; claims are drawn as boxes around the actors and places
 inside them: the layer named ``claim``, and any other layer whose spans hold spans of other layers
-more often than they lie inside them (a lab's claim layer named otherwise, "assertion", "ادعاء"). Elements are nested from character offsets by naba.html.nest_spans, so a span that
-crosses another is split into parts rather than producing broken markup. Every piece of document
+more often than they lie inside them (a lab's claim layer named otherwise, "assertion", "ادعاء").
+Elements are nested from character offsets by naba.html.nest_spans, so a span that crosses
+another is split into parts rather than producing broken markup. Every piece of document
 text, id and label is escaped: a page of untrusted text runs no script.
 """
 
