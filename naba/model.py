@@ -79,6 +79,30 @@ def gpu_has_bf16(device: torch.device | str | int) -> bool:
     return bool(torch.version.hip) or major >= 8
 
 
+def cpu_takes_bf16() -> bool:
+    """Whether this CPU's oneDNN computes bf16 products (PyTorch's own test: AVX-512 BW/VL/DQ or
+    AVX-NE-CONVERT). Where not (AVX2-only CPUs: AMD Zen 2/3, Intel before Skylake-SP), PyTorch
+    emulates bf16 products element by element, many times slower than fp32."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    try:
+        return bool(check()) if check is not None else True
+    except RuntimeError:  # a build without oneDNN: nothing to tell by
+        return True
+
+
+def cpu_precision_problem(name: str) -> str | None:
+    """Why computing in ``name`` ("bf16", "fp16") on this CPU is slow, or ``None``: a CPU without
+    instructions for it has PyTorch emulate its products element by element."""
+    takes = cpu_takes_bf16() if name == "bf16" else getattr(torch.cpu, "_is_amx_fp16_supported", lambda: False)()
+    return None if takes else emulated(name)
+
+
+def emulated(name: str) -> str:
+    """The warning for ``name`` ("bf16", "fp16") products emulated on this CPU."""
+    return (f"{name} on this CPU: it has no {name} matrix instructions, so PyTorch emulates {name} products, "
+            "several times slower than fp32 (the default on CPUs)")
+
+
 def _offline() -> str | None:
     """Why the hub cannot be used (``HF_HUB_OFFLINE``, or no route to it), or ``None``.
 

@@ -51,6 +51,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from naba.model import cpu_takes_bf16
+
 log = logging.getLogger(__name__)
 
 # architectures whose layers are BertLayer-shaped: attention.self.{query,key,value},
@@ -131,13 +133,9 @@ def keep_freed_memory() -> bool:
 
 
 def onednn_takes_bf16() -> bool:
-    """Whether this CPU's oneDNN runs bf16 products (PyTorch's own test: AVX-512 BW/VL/DQ or
-    AVX-NE-CONVERT); where not, bf16 is emulated by fp32 kernels (see the module's docstring)."""
-    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
-    try:
-        return bool(check()) if check is not None else True
-    except RuntimeError:  # a build without oneDNN: the plain path, whatever the CPU
-        return True
+    """Whether this CPU's oneDNN runs bf16 products (naba.model.cpu_takes_bf16); where not, bf16 is
+    computed by fp32 kernels here (see the module's docstring)."""
+    return cpu_takes_bf16()
 
 
 class _Linear:

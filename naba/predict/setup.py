@@ -233,17 +233,14 @@ def cpu_dtype_problem(dtype: torch.dtype, fast: Any) -> str | None:
     """Why ``dtype`` will be slow on this CPU, or ``None``: bf16 and fp16 products that this CPU has
     no instructions for are emulated by PyTorch element by element, several times slower than fp32
     (naba's fused encoder computes bf16 through fp32 kernels there, so it alone is spared)."""
+    from naba.model import cpu_precision_problem, emulated
     from naba.predict.fastpath import onednn_takes_bf16
 
     if dtype == torch.bfloat16 and fast is None and not onednn_takes_bf16():
-        name = "bf16"
-    elif dtype == torch.float16 and not getattr(torch.cpu, "_is_amx_fp16_supported", lambda: False)():
-        name = "fp16"
-    else:
-        return None
-    return (f"{name} on this CPU: it has no {name} matrix instructions, so PyTorch emulates {name} products, "
-            "several times slower than fp32 (the default on CPUs); use dtype fp32"
-            + (" or naba's fused encoder (fast_path)" if name == "bf16" else ""))
+        return emulated("bf16") + "; use dtype fp32 or naba's fused encoder (fast_path)"
+    if dtype == torch.float16 and (problem := cpu_precision_problem("fp16")) is not None:
+        return problem + "; use dtype fp32"
+    return None
 
 
 def use_sdpa(model: torch.nn.Module) -> None:

@@ -38,6 +38,7 @@ from transformers.utils import logging as transformers_logging
 from naba.corpus.fileio import atomic_write, write_error
 from naba.encode import unrepresentable_reasons
 from naba.errors import ConfigError, DataError, ModelLoadError
+from naba.model import cpu_precision_problem
 from naba.train.card import model_card
 from naba.train.checkpoint import (
     Progress,
@@ -273,6 +274,12 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
         f"{total} steps, {world} process(es), precision {accelerator.mixed_precision}, device {device}")
     if changes:
         log(f"runtime-only settings changed since the last start: {', '.join(changes)}")
+    if device.type == "cpu" and accelerator.mixed_precision in ("bf16", "fp16"):
+        # autocast on a CPU without bf16 instructions runs each step many times slower than fp32
+        slow = cpu_precision_problem(accelerator.mixed_precision)
+        if slow is not None:
+            log(f"warning: optim.mixed_precision={accelerator.mixed_precision}: {slow}; set optim.mixed_precision=no "
+                "(or auto)")
     if main:
         # gold spans the subword labels cannot give back exactly, as `naba data stats --tokenizer` counts them
         n_spans, why = unrepresentable_reasons(splits.train, tokenizer, preset=cfg.model.preset)
