@@ -55,15 +55,36 @@ def one_of(*choices: str):
     return parse
 
 
-def cpu_name() -> str:
-    """The CPU's model name from /proc/cpuinfo, else what ``platform`` knows."""
+def cpu_name(*, cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU's model name from /proc/cpuinfo with its family, model and widest vector
+    instructions ("AMD EPYC (family 25, model 1; AVX2, no AVX-512)"), else what ``platform`` knows.
+
+    A virtual machine may show only the vendor's brand ("AMD EPYC" for Zen 3 and Zen 4 alike),
+    while figures differ several-fold between them (bf16 products above all): the rest tells the
+    machines of two BENCHMARKS.md sections apart.
+    """
     try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        fields: dict[str, str] = {}
+        for line in cpuinfo.read_text(encoding="utf-8").splitlines():
+            key, _, value = line.partition(":")
+            if not line.strip():
+                break  # the first processor is enough
+            fields.setdefault(key.strip(), value.strip())
     except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
+        fields = {}
+    name = fields.get("model name")
+    if not name:
+        return platform.processor() or platform.machine() or "unknown CPU"
+    flags = set(fields.get("flags", "").split())
+    if "avx512f" in flags:
+        vector = "AVX-512" + (", AVX512-BF16" if "avx512_bf16" in flags else "") + (", AMX" if "amx_tile" in flags else "")
+    elif flags:
+        vector = ("AVX2" if "avx2" in flags else "no AVX2") + ", no AVX-512"
+    else:
+        vector = ""
+    where = [f"family {fields['cpu family']}, model {fields['model']}"] if "cpu family" in fields and "model" in fields else []
+    details = "; ".join(where + ([vector] if vector else []))
+    return f"{name} ({details})" if details else name
 
 
 def replace_block(text: str, name: str, body: str) -> str:

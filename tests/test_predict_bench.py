@@ -13,6 +13,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import bench_predict  # noqa: E402
 
 
+@pytest.mark.parametrize(
+    ("cpuinfo", "name"),
+    [
+        # two machines a VM names alike, whose bf16 figures differ several-fold
+        ("model name\t: AMD EPYC\ncpu family\t: 25\nmodel\t\t: 1\nflags\t\t: fpu avx avx2 fma\n\n"
+         "model name\t: other\n", "AMD EPYC (family 25, model 1; AVX2, no AVX-512)"),
+        ("model name\t: AMD EPYC\ncpu family\t: 25\nmodel\t\t: 17\nflags\t\t: avx2 avx512f avx512_bf16\n",
+         "AMD EPYC (family 25, model 17; AVX-512, AVX512-BF16)"),
+        ("model name\t: Intel Xeon\nflags\t\t: avx2 avx512f avx512_bf16 amx_tile\n", "Intel Xeon (AVX-512, AVX512-BF16, AMX)"),
+        ("model name\t: Some CPU\n", "Some CPU"),  # no flags (an ARM machine's cpuinfo differs)
+    ],
+)
+def test_cpu_name_tells_machines_of_one_brand_apart(tmp_path: Path, cpuinfo: str, name: str) -> None:
+    import reportlib
+
+    path = tmp_path / "cpuinfo"
+    path.write_text(cpuinfo, encoding="utf-8")
+    assert reportlib.cpu_name(cpuinfo=path) == name
+    assert reportlib.cpu_name(cpuinfo=tmp_path / "missing")  # falls back to platform's answer
+
+
 def test_flops_per_token_by_hand() -> None:
     # per layer: 4 d^2 (Q, K, V, output) + 2 d f (FFN) multiply-adds, and 2 s d for the scores and
     # the weighted sum; x2 for FLOPs; plus the classifier
