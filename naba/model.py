@@ -90,10 +90,22 @@ def cpu_takes_bf16() -> bool:
         return True
 
 
+def cpu_takes_fp16() -> bool:
+    """Whether this CPU's oneDNN computes fp16 products (PyTorch's own test: AVX512-FP16, AMX-FP16 or
+    AVX-NE-CONVERT, the first a Sapphire Rapids' without AMX-FP16); where not, PyTorch emulates them."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_fp16_supported", None)
+    if check is None:
+        return bool(getattr(torch.cpu, "_is_amx_fp16_supported", lambda: False)())
+    try:
+        return bool(check())
+    except RuntimeError:
+        return False
+
+
 def cpu_precision_problem(name: str) -> str | None:
     """Why computing in ``name`` ("bf16", "fp16") on this CPU is slow, or ``None``: a CPU without
     instructions for it has PyTorch emulate its products element by element."""
-    takes = cpu_takes_bf16() if name == "bf16" else getattr(torch.cpu, "_is_amx_fp16_supported", lambda: False)()
+    takes = cpu_takes_bf16() if name == "bf16" else cpu_takes_fp16()
     return None if takes else emulated(name)
 
 

@@ -567,3 +567,22 @@ def test_hub_id_without_network_is_a_clear_error(monkeypatch) -> None:
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     with pytest.raises(ModelLoadError, match=r"cannot load 'naba-test/no-such-model' offline \(no network"):
         load_tokenizer("naba-test/no-such-model")
+
+
+@pytest.mark.parametrize(
+    ("onednn_fp16", "amx_fp16", "warned"),
+    [
+        (False, False, True),  # an AVX2 CPU: PyTorch emulates fp16 products
+        # a Sapphire Rapids (AVX512-FP16, no AMX-FP16): oneDNN runs fp16 products, and it was warned of
+        (True, False, False),
+        (True, True, False),
+    ],
+)
+def test_fp16_is_warned_of_only_where_onednn_cannot_compute_it(
+    monkeypatch: pytest.MonkeyPatch, onednn_fp16: bool, amx_fp16: bool, warned: bool
+) -> None:
+    from naba.model import cpu_precision_problem
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_fp16_supported", lambda: onednn_fp16, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_fp16_supported", lambda: amx_fp16, raising=False)
+    assert (cpu_precision_problem("fp16") is not None) == warned

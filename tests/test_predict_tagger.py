@@ -304,24 +304,25 @@ def test_bf16_on_cpu_on_request(checkpoint: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("dtype", "fast_path", "onednn_bf16", "amx_fp16", "warned"),
+    ("dtype", "fast_path", "onednn_bf16", "onednn_fp16", "warned"),
     [
         ("bf16", None, False, False, False),  # the fused encoder computes bf16 through fp32 kernels
         ("bf16", False, False, False, True),  # transformers' forward: PyTorch's emulated bf16 products
         ("bf16", False, True, False, False),  # a CPU with bf16 instructions
         ("fp16", None, True, False, True),  # fp16 never takes the fused encoder
-        ("fp16", None, True, True, False),  # a CPU with AMX-FP16
+        ("fp16", None, True, True, False),  # a CPU with fp16 instructions (AVX512-FP16, AMX-FP16)
         ("fp32", False, False, False, False),
     ],
 )
 def test_a_dtype_this_cpu_only_emulates_is_warned_of(
-    checkpoint: Path, dtype, fast_path, onednn_bf16: bool, amx_fp16: bool, warned: bool,
+    checkpoint: Path, dtype, fast_path, onednn_bf16: bool, onednn_fp16: bool, warned: bool,
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
+    import naba.model
     from naba.predict import fastpath
 
     monkeypatch.setattr(fastpath, "onednn_takes_bf16", lambda: onednn_bf16)
-    monkeypatch.setattr(torch.cpu, "_is_amx_fp16_supported", lambda: amx_fp16, raising=False)
+    monkeypatch.setattr(naba.model, "cpu_takes_fp16", lambda: onednn_fp16)
     with caplog.at_level("WARNING", logger="naba.predict.tagger"):
         tagger = Tagger.from_pretrained(checkpoint, device="cpu", dtype=dtype, fast_path=fast_path)
     messages = [r.getMessage() for r in caplog.records if r.name == "naba.predict.tagger"]

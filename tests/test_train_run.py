@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
 from naba.cli import main as naba_main
@@ -1033,20 +1032,20 @@ def test_a_run_says_how_many_training_spans_its_tokenizer_cannot_reproduce(
 
 
 @pytest.mark.parametrize(
-    ("precision", "takes_bf16", "amx_fp16", "warned"),
+    ("precision", "takes_bf16", "takes_fp16", "warned"),
     [("bf16", False, False, True), ("bf16", True, False, False), ("fp16", True, False, True),
      ("fp16", True, True, False), ("no", False, False, False)],
 )
 def test_mixed_precision_this_cpu_only_emulates_is_warned_of(
     tmp_path: Path, corpus: dict[str, Path], capsys, monkeypatch: pytest.MonkeyPatch,
-    precision: str, takes_bf16: bool, amx_fp16: bool, warned: bool,
+    precision: str, takes_bf16: bool, takes_fp16: bool, warned: bool,
 ) -> None:
     # a config copied from a GPU machine (optim.mixed_precision=bf16) trained on an AVX2 CPU under
     # autocast, each step many times slower than fp32, and nothing said why
     import naba.model
 
     monkeypatch.setattr(naba.model, "cpu_takes_bf16", lambda: takes_bf16)
-    monkeypatch.setattr(torch.cpu, "_is_amx_fp16_supported", lambda: amx_fp16, raising=False)
+    monkeypatch.setattr(naba.model, "cpu_takes_fp16", lambda: takes_fp16)
     train_in_process(config_file(tmp_path, corpus), "optim.max_steps=1", f"optim.mixed_precision={precision}")
     err, log = capsys.readouterr().err, (tmp_path / "runs" / "tiny" / "logs" / "train.log").read_text(encoding="utf-8")
     line = f"warning: optim.mixed_precision={precision}: {precision} on this CPU: it has no {precision} matrix"
