@@ -254,6 +254,18 @@ def bf16_instructions() -> list[str]:
     return [name for name, fn in checks.items() if getattr(torch.cpu, fn, lambda: False)()]
 
 
+def bf16_note(native: list[str], *, onednn: bool) -> str:
+    """What the section says of bf16 on this CPU: its bf16 instructions (``native``), else how bf16
+    products are computed here (``onednn``: whether oneDNN takes bf16, with AVX-512 or AVX-NE-CONVERT)."""
+    if native:
+        return "bf16 instructions: " + ", ".join(native)
+    if onednn:
+        return ("this CPU has no bf16 instructions (no AVX512-BF16, no AMX): oneDNN computes bf16 products in its "
+                "AVX-512 (or AVX-NE-CONVERT) kernels, widening them to fp32, for PyTorch and naba's fused encoder alike")
+    return ("this CPU has no bf16 instructions (no AVX512-BF16, no AMX): PyTorch emulates bf16 products element by "
+            "element, and naba's fused encoder computes bf16 through fp32 kernels (its oneDNN takes no bf16 either)")
+
+
 def flops_per_token(*, hidden: int, inter: int, layers: int, labels: int, seq: int = 512) -> float:
     per_layer = 2 * (4 * hidden * hidden + 2 * hidden * inter) + 2 * 2 * seq * hidden
     return layers * per_layer + 2 * hidden * labels
@@ -412,10 +424,7 @@ def main() -> None:
         verdicts.append(f"{dtype}, {head_name(bias)} head: {speed}{r['roof_pct']:.0f}% of the ceiling against >= 60% "
                         f"({'met' if r['roof_pct'] >= 60 else 'missed'})")
     native = bf16_instructions()
-    bf16_note = ("bf16 instructions: " + ", ".join(native) if native else
-                 "this CPU has no bf16 instructions (no AVX512-BF16, no AMX): PyTorch emulates bf16 products element by "
-                 "element, and naba's fused encoder computes bf16 through fp32 kernels"
-                 + ("" if fastpath.onednn_takes_bf16() else " (its oneDNN takes no bf16 either)"))
+    note = bf16_note(native, onednn=fastpath.onednn_takes_bf16())
     if "bf16" in args.dtypes and not native:
         verdicts.append("bf16 on this CPU is not what issue #5's bf16 target assumes (a CPU whose bf16 products run "
                         "about 2.4x faster than fp32): here neither side has bf16 hardware, and the bf16 ratio and "
@@ -429,7 +438,7 @@ def main() -> None:
     section = f"""## Inference: `naba predict` vs the transformers pipeline
 
 Command: `{command}` ({time.strftime('%Y-%m-%d')}); CPU: {cpu_name()}, {torch.get_num_threads()} torch threads;
-{bf16_note}; torch {torch.__version__}. Model: random-initialised BERT, 4 layers, hidden 256, 4 heads, FFN 1024, entity
+{note}; torch {torch.__version__}. Model: random-initialised BERT, 4 layers, hidden 256, 4 heads, FFN 1024, entity
 layer only (5 tags), max_length 512, stride 128, the same checkpoint for both. Documents: {len(texts)}
 of 50 to 1,500 words ({words:,} words in all) from {origin}. The pipeline is
 `pipeline("token-classification", aggregation_strategy="simple", stride=128, batch_size=B)`, B the

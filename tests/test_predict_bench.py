@@ -238,3 +238,19 @@ def test_bench_gpu_names_the_setting_of_each_target_figure(steadies, expected: s
     figures = {(True, 65536, 256, True, True, True): {"rate": 1_257_854, "steady": steadies[0]},
                (True, 65536, 256, True, True, False): {"rate": 1_252_414, "steady": steadies[1]}}
     assert expected in bench_gpu.target_text(figures, 16000)
+
+
+@pytest.mark.parametrize(
+    ("native", "onednn", "said", "not_said"),
+    [
+        (["AVX512-BF16", "AMX"], True, "bf16 instructions: AVX512-BF16, AMX", "no bf16 instructions"),
+        # an AVX2-only CPU (Zen 3): both sides emulate
+        ([], False, "naba's fused encoder computes bf16 through fp32 kernels", "oneDNN computes"),
+        # AVX-512 without AVX512-BF16 (Cascade Lake): oneDNN runs bf16 for both sides; the section said
+        # PyTorch emulated it element by element and naba ran fp32 kernels, neither of which it does
+        ([], True, "oneDNN computes bf16 products", "element by element"),
+    ],
+)
+def test_bf16_note_says_how_this_cpu_computes_bf16(native: list[str], onednn: bool, said: str, not_said: str) -> None:
+    note = bench_predict.bf16_note(native, onednn=onednn)
+    assert said in note and not_said not in note
