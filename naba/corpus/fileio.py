@@ -49,13 +49,14 @@ def utf16_problem(data: bytes) -> str | None:
 
 def _utf16_without_bom(data: bytes) -> str | None:
     """``"little-endian"`` or ``"big-endian"`` where ``data``'s first 64 bytes read as UTF-16 code
-    units of ASCII and Arabic (U+0000-U+00FF, U+0600-U+06FF) with a NUL among their high bytes, else
-    ``None``; UTF-8 text puts a NUL byte at no such place."""
+    units of ASCII and Arabic (U+0000-U+00FF, U+0600-U+06FF), no NUL among their low bytes, else
+    ``None``; UTF-8 text puts no NUL nor 0x06 byte at every other place. Arabic letters alone (high
+    bytes all 0x06) count too: their low bytes are under 0x80, valid UTF-8 that decodes to garbage."""
     head = data[: min(64, len(data) // 2 * 2)]
     if len(head) < 4:
         return None
     for order, high, low in (("little-endian", head[1::2], head[0::2]), ("big-endian", head[0::2], head[1::2])):
-        if 0 in high and 0 not in low and all(b in (0, 6) for b in high):
+        if 0 not in low and all(b in (0, 6) for b in high):
             return order
     return None
 
