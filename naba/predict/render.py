@@ -73,13 +73,13 @@ def render_page(docs: Iterable[Tagged], *, title: str = "naba predictions") -> s
     return _PAGE.format(title=escape(title), css=css, legend=legend, count=len(docs), body=body)
 
 
-def outer_layers(docs: Iterable[Tagged]) -> set[str]:
+def outer_layers(docs: Iterable[Tagged]) -> set[str | None]:
     """The layers drawn as boxes around others: ``claim``, and each layer more of whose spans hold a
     span of another layer than lie inside one (spans of the same extent count for neither)."""
-    holds: Counter[str] = Counter()
-    inside: Counter[str] = Counter()
+    holds: Counter[str | None] = Counter()
+    inside: Counter[str | None] = Counter()
     for doc in docs:
-        spans = [(s["start"], s["end"], str(s.get("layer", ""))) for s in doc.spans]
+        spans = [(s["start"], s["end"], s.get("layer")) for s in doc.spans]  # as the boxes look layers up
         layers = {layer for _, _, layer in spans}
         if len(layers) < 2:
             continue
@@ -110,7 +110,7 @@ def _label_css(cls: str, colour: str, boxed: bool) -> str:
     return f".{cls} {{ background: {colour}55; border-bottom: 2px solid {colour}; }}"
 
 
-def _document_html(doc: Tagged, classes: dict[str, str], outer: set[str]) -> str:
+def _document_html(doc: Tagged, classes: dict[str, str], outer: set[str | None]) -> str:
     spans = doc.spans
     bounds = [(s["start"], s["end"]) for s in spans]
     # claims go outside entities of the same extent
