@@ -275,7 +275,7 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
     if changes:
         log(f"runtime-only settings changed since the last start: {', '.join(changes)}")
     if device.type == "cpu" and accelerator.mixed_precision in ("bf16", "fp16"):
-        # autocast on a CPU without bf16 instructions runs each step many times slower than fp32
+        # autocast on a CPU without instructions for this precision runs each step many times slower than fp32
         slow = cpu_precision_problem(accelerator.mixed_precision)
         if slow is not None:
             log(f"warning: optim.mixed_precision={accelerator.mixed_precision}: {slow}; set optim.mixed_precision=no "
