@@ -5,6 +5,18 @@ layer, a softmax over the layer's slice of the logits and a Viterbi that never l
 anything but B-X or I-X pick the tags; spans come back in original offsets, trimmed of whitespace,
 scored by the mean probability of their chosen tags.
 
+A span never splits a user-perceived character (an extended grapheme cluster, UAX #29, as the
+``regex`` package's ``\\X`` finds them): preparation turns some characters into spaces or tokens
+of their own (the combining accent of a decomposed ``é``, a mark outside naba's Arabic list such as
+U+08F0, each emoji of a ZWJ sequence, each regional indicator of a flag, the U+FE0F U+20E3 of a
+keycap), so a span's subwords can end or start inside one. Its start moves back to the start of
+the cluster holding its first character and its end on to the end of the cluster holding its last;
+whitespace is then trimmed a whole cluster at a time, so ``text[start:end]`` is always the span's
+text, without surrounding whitespace, in whole characters. Two spans of a layer that now meet in one
+cluster do not overlap: the earlier keeps it, the later keeps only its subwords after it (from the
+start of their own cluster), or goes. Only the characters either side of each edge are looked at
+(naba.graphemes), a table lookup each for letters, digits, spaces and punctuation.
+
 ``decode`` takes one document, ``decode_many`` a batch: there the documents whose best tags break
 BIO go through the Viterbi together, one numpy step over all of them per position, which is what a
 batch job over thousands of documents wants.
@@ -19,6 +31,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from naba.graphemes import cluster, snap
 
 if TYPE_CHECKING:
     from naba.encode import LabelSpace, Window
@@ -205,7 +219,8 @@ def decode(text: str, windows: Sequence[Window], logits: Sequence[np.ndarray], s
 
     Each subword is scored by the window that owns it (``core``); per layer, a softmax over the
     layer's slice and a BIO-constrained Viterbi pick the tags; spans come back in original offsets,
-    trimmed of whitespace, scored by the mean probability of their chosen tags.
+    widened to whole grapheme clusters and trimmed of whitespace (see the module docstring), scored
+    by the mean probability of their chosen tags. Spans of one layer never overlap.
     """
     return decode_many([text], [windows], [logits], space)[0]
 
@@ -283,19 +298,26 @@ def _spans(
     lo, hi = g.first_real[begins], g.last_real[ends - 1]
     keep = lo <= hi  # a span of subwords that all stand for no text has no edges
     out = []
-    reach = 0  # where the last span of this layer ends
+    reach = 0  # where the last span of this layer ends (a cluster boundary, as every span edge is)
     for t, start, end, mean, first, stop in zip(
         path[begins[keep]].tolist(), g.char_starts[lo[keep]].tolist(), g.char_ends[hi[keep]].tolist(),
         means[keep].tolist(), lo[keep].tolist(), ends[keep].tolist(), strict=True,
     ):
+        # a span never splits a user-perceived character: its edges go out to the grapheme clusters'
+        # (an NFD "é" whose combining accent prepared as a space, an emoji ZWJ sequence or a flag
+        # whose emoji are tokens of their own); edges between letters, digits, spaces or punctuation
+        # stay where they are after a table lookup each (naba.graphemes)
+        start, end = snap(text, start, end, reach)
         if start < reach:
             # subwords that share characters (a tokenizer that cuts [رابط], which stands for a whole URL,
-            # into [ رابط ]) can start a span inside the one before it: spans of a layer never overlap,
-            # so it keeps only its subwords after that one, or nothing
+            # into [ رابط ]), or two spans meeting inside one cluster, can start a span inside the one
+            # before it: spans of a layer never overlap, so it keeps only its subwords after that one
+            # (from the start of their cluster, which is at or after ``reach``), or nothing
             later = [k for k in range(first, stop) if g.char_starts[k] >= reach and g.char_ends[k] > g.char_starts[k]]
             if not later:
                 continue
             start, mean = int(g.char_starts[later[0]]), float((cum[stop] - cum[later[0]]) / (stop - later[0]))
+            start = snap(text, start, end, reach)[0]
         if start >= end or text[start].isspace() or text[end - 1].isspace():  # rare: subwords seldom edge on spaces
             trimmed = _trim(text, start, end)
             if trimmed is None:
@@ -307,8 +329,12 @@ def _spans(
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """``[start, end)`` (both cluster boundaries) without whitespace at its edges, a whole grapheme
+    cluster at a time: a cluster that starts with whitespace at the start (a space carrying a stray
+    combining mark) or ends with it at the end (a Prepend mark before a space) goes whole, so that
+    the edges stay on cluster boundaries."""
     while start < end and text[start].isspace():
-        start += 1
+        start = cluster(text, start, start)[1]
     while end > start and text[end - 1].isspace():
-        end -= 1
+        end = cluster(text, end - 1, start)[0]
     return (start, end) if start < end else None

@@ -129,6 +129,63 @@ def test_validate_missing_and_empty(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "nope.jsonl: no such file or folder" in out and "no file of a recognised format" in out
 
 
+FAMILY = "\U0001F468\u200d\U0001F469\u200d\U0001F467"  # man ZWJ woman ZWJ girl: one emoji
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "expected"),
+    [
+        # NFD Latin: the span stops before the combining accent of its last letter, or starts on it
+        ("قال Jose\u0301", 4, 8, "ends inside the character [7, 9) 'e\u0301' (U+0065 U+0301); predicted spans never "
+         "split one, so none can match this span exactly (in whole characters: [4, 9) 'Jose\u0301')"),
+        ("Jose\u0301 x", 4, 7, "starts inside the character [3, 5) 'e\u0301' (U+0065 U+0301)"),
+        # an Arabic letter and an Arabic Extended-A mark
+        ("قال محمد\u08f0", 4, 8, "ends inside the character [7, 9) 'د\u08f0' (U+062F U+08F0)"),
+        # emoji ZWJ sequence, flag, keycap, both edges at once
+        (f"x {FAMILY}", 4, 7, "starts inside the character [2, 7) '\U0001F468\\u200d\U0001F469\\u200d\U0001F467' "
+         "(U+1F468 U+200D U+1F469 U+200D U+1F467)"),
+        ("\U0001F1F8\U0001F1E6\U0001F1EA\U0001F1EC", 1, 3,
+         "starts inside the character [0, 2) '\U0001F1F8\U0001F1E6' (U+1F1F8 U+1F1E6) and ends inside the "
+         "character [2, 4) '\U0001F1EA\U0001F1EC' (U+1F1EA U+1F1EC)"),
+        ("اضغط 1\ufe0f\u20e3", 5, 6, "ends inside the character [5, 8) '1\ufe0f\u20e3' (U+0031 U+FE0F U+20E3)"),
+        # ordinary spans: no warning (diacritics, tatweel, a whole cluster, an RLM after the word)
+        ("قالَ الجَيشُ", 5, 12, None),
+        ("الجيـــش", 0, 8, None),
+        ("قال Jose\u0301", 4, 9, None),
+        ("الجيش\u200f قال", 0, 5, None),
+    ],
+)
+def test_character_warnings_show_the_character(text: str, start: int, end: int, expected: str | None) -> None:
+    from naba.corpus.validate import character_warnings
+
+    doc = Document("doc-7", text, [Span(start, end, "ACTOR")])
+    got = character_warnings(doc, source="x.jsonl")
+    if expected is None:
+        assert got == []
+        return
+    (warning,) = got
+    assert (warning.source, warning.where) == ("x.jsonl", "document 'doc-7'")
+    assert warning.reason.startswith(f"span [{start}, {end}) ACTOR {text[start:end]!r} {expected}")
+
+
+def test_validate_warns_of_spans_that_split_a_character(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Such a span is valid: a warning each, naming file, document, span and character; exit 0."""
+    path = tmp_path / "c.jsonl"
+    docs = [
+        Document("nfd", "قال Jose\u0301 اليوم", [Span(4, 8, "ACTOR"), Span(10, 15, "CLAIM")]),
+        Document("ok", "قال الجيش", [Span(4, 9, "ACTOR")]),
+        Document("zwj", f"العائلة {FAMILY}", [Span(8, 9, "ACTOR")]),
+    ]
+    write_jsonl(docs, path)
+    assert main(["data", "validate", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{path}: document 'nfd': warning: span [4, 8) ACTOR 'Jose' ends inside the character "
+                             "[7, 9) 'e\u0301' (U+0065 U+0301)")
+    assert out[1].startswith(f"{path}: document 'zwj': warning: span [8, 9) ACTOR '\U0001F468' ends inside the character "
+                             f"[8, 13) {FAMILY!r}")
+    assert out[2:] == ["checked 1 file(s), 3 document(s) in valid files: no problems; 2 warning(s) in 1 file(s)"]
+
+
 def test_stats_table_and_json(corpus: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["data", "stats", str(corpus), "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -113,3 +114,119 @@ def _tok():
     if not _TOK:
         _TOK.append(build_small_tokenizer(TEXTS * 3, vocab_size=400))
     return _TOK[0]
+
+
+# --- spans never split a user-perceived character (grapheme cluster) ------------------------------
+
+FAMILY = "\U0001F468\u200d\U0001F469\u200d\U0001F467"  # man ZWJ woman ZWJ girl: one emoji
+MAN, WOMAN, GIRL = FAMILY[0], FAMILY[2], FAMILY[4]
+SA, EG = "\U0001F1F8\U0001F1E6", "\U0001F1EA\U0001F1EC"  # flags: two regional indicators each
+
+
+def _tagged(text: str, tagged: list[str], *, layer: str = "entity", label: str = "ACTOR"):
+    """Decode ``text`` with scores that tag each piece of ``tagged`` (found in ``text``) as one span:
+    B-``label`` on its first subword, I- on the others inside it, O elsewhere. Every word is [UNK]
+    to this tokenizer, so the subwords are the prepared text's words with their original ranges."""
+    from test_encode import vocab_tokenizer
+
+    ranges = [(text.index(piece), text.index(piece) + len(piece)) for piece in tagged]
+    windows = encode([text], vocab_tokenizer(["قال"]), SPACE, with_labels=False)
+    tags, at = SPACE.tags(layer), SPACE.slices[layer].start
+    logits = []
+    for w in windows:
+        scores = np.zeros((len(w.input_ids), SPACE.num_labels))
+        scores[:, at + tags.index("O")] = 5.0
+        for t, (a, b) in enumerate(w.char_spans.tolist()):
+            for s, e in ranges:
+                if s <= a < b <= e:
+                    scores[t, at + tags.index("O")] = 0.0
+                    scores[t, at + tags.index(f"{'B' if a == s else 'I'}-{label}")] = 5.0
+        logits.append(scores)
+    return [s for s in decode(text, windows, logits, SPACE) if s.layer == layer]
+
+
+def _boundaries(text: str) -> set[int]:
+    return {0} | {m.end() for m in regex.finditer(r"\X", text)}
+
+
+@pytest.mark.parametrize(
+    ("text", "tagged", "expected"),
+    [
+        # NFD Latin: the combining accent prepares as a space, so the subword ends before it
+        pytest.param("قال Jose\u0301 اليوم", ["Jose"], ["Jose\u0301"], id="nfd-end"),
+        pytest.param("زار E\u0301mile Zola القاهرة", ["E"], ["E\u0301"], id="nfd-start-of-span"),
+        pytest.param("قال Jose\u0301 Mari\u0301a", ["Jose\u0301 Mari"], ["Jose\u0301 Mari\u0301"], id="nfd-both"),
+        pytest.param("زار E\u0301mile Zola القاهرة", ["E\u0301mile Zola"], ["E\u0301mile Zola"], id="nfd-whole"),
+        # an Arabic letter and a mark naba does not delete (Arabic Extended-A): a space once prepared
+        pytest.param("قال محمد\u08f0 اليوم", ["محمد"], ["محمد\u08f0"], id="arabic-08f0-end"),
+        pytest.param("قال محمد\u08d3\u08f0 اليوم", ["محمد"], ["محمد\u08d3\u08f0"], id="arabic-two-marks"),
+        pytest.param("زار مح\u08f0مد المدينة", ["مح"], ["مح\u08f0"], id="arabic-08f0-inside-word"),
+        pytest.param("زار مح\u08f0مد المدينة", ["مد المدينة"], ["مد المدينة"], id="arabic-after-the-mark"),
+        # an emoji ZWJ sequence: each emoji is a token of its own, the ZWJ deleted
+        pytest.param(f"العائلة {FAMILY} سعيدة", [MAN], [FAMILY], id="zwj-first"),
+        pytest.param(f"العائلة {FAMILY} سعيدة", [WOMAN], [FAMILY], id="zwj-middle-starts-inside"),
+        pytest.param(f"العائلة {FAMILY} سعيدة", [GIRL], [FAMILY], id="zwj-last"),
+        pytest.param(f"العائلة {FAMILY} سعيدة", [f"{GIRL} سعيدة"], [f"{FAMILY} سعيدة"], id="zwj-into-a-word"),
+        # two spans meeting inside one cluster: the earlier keeps it, the later keeps what follows it
+        pytest.param(f"العائلة {FAMILY} سعيدة", [MAN, WOMAN], [FAMILY], id="zwj-two-spans-one-cluster"),
+        pytest.param(f"العائلة {FAMILY} سعيدة", [WOMAN, f"{GIRL} سعيدة"], [FAMILY, "سعيدة"], id="zwj-later-keeps-rest"),
+        # flags: a pair of regional indicators, each a token
+        pytest.param(f"علم {SA} اليوم", [SA[1]], [SA], id="flag-second-half"),
+        pytest.param(f"علم {SA} اليوم", [SA[0]], [SA], id="flag-first-half"),
+        pytest.param(f"علما {SA}{EG} معا", [SA[1] + EG[0]], [SA + EG], id="flag-pair-cut-in-both"),
+        pytest.param(f"علما {SA}{EG} معا", [SA[1], EG[0]], [SA, EG], id="flag-pair-two-spans"),
+        # keycaps: U+FE0F U+20E3 after a digit or # prepare as spaces
+        pytest.param("اضغط 1\ufe0f\u20e3 الآن", ["1"], ["1\ufe0f\u20e3"], id="keycap-digit"),
+        pytest.param("اضغط #\ufe0f\u20e3 الآن", ["#"], ["#\ufe0f\u20e3"], id="keycap-hash"),
+        # a Prepend mark (end of ayah, a space once prepared) joins the digit after it
+        pytest.param("الآية \u06dd١٢ من السورة", ["١٢"], ["\u06dd١٢"], id="prepend-ayah-number"),
+        # U+0B4D, in AraBERT's alphabet as punctuation, continues the Oriya letters around it
+        pytest.param("قال \u0b2c\u0b4d\u0b30 اليوم", ["\u0b4d"], ["\u0b2c\u0b4d\u0b30"], id="kept-mark-inside-a-cluster"),
+        # ... and a space before it: the span, a space with a mark, is trimmed away whole
+        pytest.param("قال \u0b4d الجيش", ["\u0b4d"], [], id="kept-mark-on-a-space"),
+        pytest.param("قال \u0b4d الجيش", ["\u0b4d الجيش"], ["الجيش"], id="kept-mark-on-a-space-trimmed"),
+        # ordinary Arabic with diacritics and tatweel: unchanged (they are folded into their letters)
+        pytest.param("قالَ الجَيشُ السوريُّ اليوم", ["الجَيشُ السوريُّ"], ["الجَيشُ السوريُّ"], id="diacritics"),
+        pytest.param("قالَ الجَيشُ السوريُّ اليوم", ["الجَيشُ"], ["الجَيشُ"], id="diacritics-one-word"),
+        pytest.param("قال الجيـــش اليوم", ["الجيـــش"], ["الجيـــش"], id="tatweel"),
+        pytest.param("قال الجيش\u200f اليوم", ["الجيش"], ["الجيش"], id="rlm-after-a-word-is-no-part-of-it"),
+    ],
+)
+def test_decoded_spans_never_split_a_character(text: str, tagged: list[str], expected: list[str]) -> None:
+    spans = _tagged(text, tagged)
+    assert [text[s.start : s.end] for s in spans] == expected
+    bounds, reach = _boundaries(text), 0
+    for s in spans:
+        assert s.start in bounds and s.end in bounds
+        assert not text[s.start].isspace() and not text[s.end - 1].isspace()
+        assert s.start >= reach  # spans of a layer never overlap
+        reach = s.end
+    want = [text.index(piece) for piece in expected]
+    assert [s.start for s in spans] == want
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    words=st.lists(
+        st.sampled_from([
+            "قال", "الجَيشُ", "حمـــاة", "Jose\u0301", "E\u0301mile", "محمد\u08f0", "مح\u08f0مد", FAMILY, SA + EG,
+            "1\ufe0f\u20e3", "\u06dd١٢", "\u0b2c\u0b4d\u0b30", "\u0b4d", "\U0001F44D\U0001F3FD", "\u1100\u1161\u11a8",
+        ]),
+        min_size=1, max_size=12,
+    ),
+    seps=st.lists(st.sampled_from([" ", "", "\n", " \u0301", "\r\n"]), min_size=12, max_size=12),
+    seed=st.integers(0, 2**16),
+)
+def test_property_random_scores_never_split_a_character(words: list[str], seps: list[str], seed: int) -> None:
+    from test_encode import vocab_tokenizer
+
+    text = "".join(w + sep for w, sep in zip(words, seps, strict=False))
+    windows = encode([text], vocab_tokenizer(["قال"]), SPACE, max_length=6, stride=2, with_labels=False)
+    rng = np.random.default_rng(seed)
+    logits = [rng.normal(scale=3.0, size=(len(w.input_ids), SPACE.num_labels)) for w in windows]
+    bounds, reach = _boundaries(text), {}
+    for s in decode(text, windows, logits, SPACE):
+        assert s.start in bounds and s.end in bounds, (text[s.start : s.end], s)
+        assert not text[s.start].isspace() and not text[s.end - 1].isspace()
+        assert s.start >= reach.get(s.layer, 0)
+        reach[s.layer] = s.end

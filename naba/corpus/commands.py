@@ -21,6 +21,7 @@ from naba.corpus.jsonl import jsonl_text
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.corpus.split import PARTS, empty_fold, kfold, split, split_texts
 from naba.corpus.stats import corpus_stats
+from naba.corpus.validate import character_warnings
 from naba.errors import ConfigError, DataError, Problem
 
 
@@ -135,9 +136,13 @@ def _collect(paths: list[Path], format: str | None) -> tuple[list[tuple[Path, st
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Print every problem in every file; exit 1 when there is any, 0 otherwise."""
+    """Print every problem in every file; exit 1 when there is any, 0 otherwise.
+
+    Valid files' spans that split a user-perceived character are printed as warnings
+    (naba.corpus.validate.character_warnings), which leave the exit status alone."""
     scheme = _scheme(args)
     files, problems = _collect(args.paths, args.format)
+    warnings: list[Problem] = []
     docs = records = 0
     for path, fmt in files:
         try:
@@ -146,16 +151,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
                 records += len(read_standoff(path))
             else:
-                docs += len(_read(path, fmt, args, scheme))
+                read = _read(path, fmt, args, scheme)
+                docs += len(read)
+                for doc in read:
+                    warnings.extend(character_warnings(doc, source=str(path)))
         except DataError as exc:
             problems.extend(exc.problems)
     for problem in problems:
         print(problem)
+    for warning in warnings:
+        print(f"{warning.source}: {warning.where}: warning: {warning.reason}")
     where = len({p.source for p in problems})
     layers = f" and {records} stand-off record(s)" if records else ""
+    warned = f"; {len(warnings)} warning(s) in {len({w.source for w in warnings})} file(s)" if warnings else ""
     print(
         f"checked {len(files)} file(s), {docs} document(s){layers} in valid files: "
         + (f"{len(problems)} problem(s) in {where} file(s)" if problems else "no problems")
+        + warned
     )
     return 1 if problems else 0
 

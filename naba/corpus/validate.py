@@ -1,4 +1,9 @@
-"""Checks shared by every reader: offsets, labels, same-layer overlaps, ids, empty documents."""
+"""Checks shared by every reader: offsets, labels, same-layer overlaps, ids, empty documents.
+
+Besides these problems, which make a file invalid, :func:`character_warnings` finds what is allowed
+but suspicious: a span whose start or end falls inside a user-perceived character (``naba data
+validate`` prints such spans as warnings).
+"""
 
 from __future__ import annotations
 
@@ -133,3 +138,49 @@ def check_unique_ids(docs: Iterable[tuple[str, Document]], *, source: str) -> li
         else:
             first[doc.id] = where
     return problems
+
+
+def character_warnings(doc: Document, *, source: str) -> list[Problem]:
+    """Spans of ``doc`` whose start or end falls inside a user-perceived character (an extended
+    grapheme cluster, UAX #29): after ``e`` but before its combining accent in an NFD ``é``, between
+    an Arabic letter and a mark such as U+08F0, inside an emoji ZWJ sequence, a flag or a keycap.
+
+    Such a span is valid (its offsets are fine), so this is a warning, not a problem: but a model's
+    predicted spans never split a character (naba.decode widens them to whole ones), so a gold span
+    that does can never be matched exactly, and an annotation tool most likely cut it by mistake.
+    Each warning names the document (``where``: its id), the span and the character, with its range,
+    its code points and the span widened to whole characters. ``doc`` is one a reader returned
+    (offsets checked); spans whose offsets are not in range are skipped.
+    """
+    from naba.graphemes import cluster, is_boundary, snap
+
+    text, out = doc.text, []
+    for span in doc.spans:
+        start, end = span.start, span.end
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
+            continue
+        inside = []
+        if not is_boundary(text, start):
+            inside.append(("starts", cluster(text, start)))
+        if not is_boundary(text, end):
+            inside.append(("ends", cluster(text, end - 1)))
+        if not inside:
+            continue
+        parts = [f"{how} inside the character {_shown(text, a, b)}" for how, (a, b) in inside]
+        a, b = snap(text, start, end)
+        out.append(
+            Problem(
+                source,
+                f"document {doc.id!r}",
+                f"span [{start}, {end}) {span.label} {text[start:end]!r} {' and '.join(parts)}; "
+                f"predicted spans never split one, so none can match this span exactly "
+                f"(in whole characters: [{a}, {b}) {text[a:b]!r})",
+            )
+        )
+    return out
+
+
+def _shown(text: str, a: int, b: int) -> str:
+    """A cluster as warnings show it: its range, its text and its code points (at most 8)."""
+    points = " ".join(f"U+{ord(c):04X}" for c in text[a : min(b, a + 8)]) + (" ..." if b - a > 8 else "")
+    return f"[{a}, {b}) {text[a:b]!r} ({points})"
