@@ -106,6 +106,11 @@ def test_compare_with_itself_and_with_gold(tmp_path, capsys):
         (["eval", "--data", "{gold}", "--pred", "{pred}", "--out", "{tmp}/o", "--bootstrap", "-1"], None, 2,
          "--bootstrap must be 0 or more"),
         (["eval", "compare", "{pred}", "{pred}", "--data", "{gold}", "--bootstrap", "0"], None, 2, "at least 1"),
+        # numpy's "expected non-negative integer" came as a traceback once the files were read
+        (["eval", "--data", "{gold}", "--pred", "{pred}", "--out", "{tmp}/o", "--seed", "-1"], None, 2,
+         "--seed must be 0 or more, got -1"),
+        (["eval", "compare", "{pred}", "{pred}", "--data", "{gold}", "--seed", "-3"], None, 2,
+         "--seed must be 0 or more, got -3"),
         (["eval", "--data", "{gold}", "--pred", "{pred}", "--out", "{tmp}/o"],
          [*PRED_LINES, {"id": "d9", "text": "x", "spans": []}], 1, "no gold document with this id"),
         (["eval", "--data", "{gold}", "--pred", "{pred}", "--out", "{tmp}/o"], PRED_LINES[:1], 1,

@@ -72,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--layers", help="comma-separated layers to score (default: the model's, else all)")
     p.add_argument("--out", help="output folder")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (0: none)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (0 or more)")
     p.add_argument("--confidence", type=float, default=0.95, help="interval confidence level")
     p.add_argument("--context", type=int, default=40, help="characters of context around each error")
     p.add_argument("--max-docs", type=int, default=200, help="documents drawn in report.html")
@@ -172,6 +172,9 @@ def _json(value: dict) -> str:
 def _check_numbers(args: argparse.Namespace) -> None:
     if args.bootstrap < 0:
         raise ConfigError(f"--bootstrap must be 0 or more, got {args.bootstrap}")
+    # numpy's default_rng takes no negative seed: its ValueError came as a traceback, once the files were read
+    if args.seed < 0:
+        raise ConfigError(f"--seed must be 0 or more, got {args.seed}")
     if not 0.0 < args.confidence < 1.0:
         raise ConfigError(f"--confidence must be between 0 and 1, got {args.confidence}")
     for name in ("context", "max_docs"):
