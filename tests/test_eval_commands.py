@@ -111,6 +111,13 @@ def test_compare_with_itself_and_with_gold(tmp_path, capsys):
          "--seed must be 0 or more, got -1"),
         (["eval", "compare", "{pred}", "{pred}", "--data", "{gold}", "--seed", "-3"], None, 2,
          "--seed must be 0 or more, got -3"),
+        # a list of no layer names scored nothing and wrote empty results with exit code 0
+        (["eval", "--data", "{gold}", "--pred", "{pred}", "--out", "{tmp}/o", "--layers", ","], None, 2,
+         "--layers ',' names no layer"),
+        (["eval", "--data", "{gold}", "--pred", "{pred}", "--out", "{tmp}/o", "--layers", " "], None, 2,
+         "--layers ' ' names no layer"),
+        (["eval", "compare", "{pred}", "{pred}", "--data", "{gold}", "--layers", ", ,"], None, 2,
+         "--layers ', ,' names no layer"),
         (["eval", "--data", "{gold}", "--pred", "{pred}", "--out", "{tmp}/o"],
          [*PRED_LINES, {"id": "d9", "text": "x", "spans": []}], 1, "no gold document with this id"),
         (["eval", "--data", "{gold}", "--pred", "{pred}", "--out", "{tmp}/o"], PRED_LINES[:1], 1,

@@ -312,6 +312,9 @@ def _layers(args: argparse.Namespace, scheme: LabelScheme, model_layers: Sequenc
     if not args.layers:
         return available
     wanted = [x.strip() for x in args.layers.split(",") if x.strip()]
+    if not wanted:
+        # "," or " " scored no layer at all: empty tables and files, and exit code 0
+        raise ConfigError(f"--layers {args.layers!r} names no layer (available: {available})")
     missing = [x for x in wanted if x not in available]
     if missing:
         raise ConfigError(f"--layers {missing}: not available (available: {available})")
