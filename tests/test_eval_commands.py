@@ -141,13 +141,23 @@ def test_clear_errors(tmp_path, capsys, args, lines, code, fragment):
     assert not (tmp_path / "o").exists()  # nothing half written
 
 
-def test_compare_on_no_documents_is_a_data_error(tmp_path, capsys):
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["eval", "compare", "{pred}", "{pred}", "--data", "{gold}"],
+        # naba eval wrote P = R = F1 = 0.0 in every mode for 0 documents, and exit code 0
+        ["eval", "--pred", "{pred}", "--data", "{gold}", "--out", "{tmp}/o"],
+        ["eval", "--pred", "{pred}", "--data", "{gold}", "--out", "{tmp}/o", "--bootstrap", "0"],
+    ],
+)
+def test_no_gold_documents_is_a_data_error(tmp_path, capsys, args):
     gold, pred = tmp_path / "gold.jsonl", tmp_path / "pred.jsonl"
     gold.write_text("", encoding="utf-8")
     pred.write_text("", encoding="utf-8")
-    assert main(["eval", "compare", str(pred), str(pred), "--data", str(gold)]) == 1
+    assert main([a.format(gold=gold, pred=pred, tmp=tmp_path) for a in args]) == 1
     err = capsys.readouterr().err
     assert f"{gold}: no documents" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
 
 
 def test_an_unwritable_out_folder_is_a_data_error(tmp_path, capsys):

@@ -143,8 +143,6 @@ def run_compare(args: argparse.Namespace) -> int:
 
     scheme = _scheme(args)
     gold = _read_gold(args, scheme)
-    if not gold:
-        raise DataError(Problem(str(args.data), "", "no documents: a paired bootstrap needs at least one"))
     for system in args.targets[1:]:
         # both before either runs: B's refusal came once A had tagged the whole gold
         _check_labels(args, system, scheme)
@@ -207,7 +205,12 @@ def _read_gold(args: argparse.Namespace, scheme: LabelScheme) -> list[Document]:
     name = formats.canonical(args.format) if args.format else formats.detect(args.data)
     gold_only = {"source": args.source, "offsets": args.offsets_in, "discontinuous": args.discontinuous}
     options.update({k: v for k, v in gold_only.items() if v and k in formats.options(name)})
-    return read(args.data, format=args.format, scheme=scheme, **options)
+    gold = read(args.data, format=args.format, scheme=scheme, **options)
+    if not gold:
+        # naba eval scored nothing as P = R = F1 = 0.0 in every mode (numbers no data can give), and
+        # a paired bootstrap has nothing to resample
+        raise DataError(Problem(str(args.data), "", "no documents: there is nothing to score"))
+    return gold
 
 
 def _reader_options(args: argparse.Namespace, path: str | Path, fmt: str | None) -> dict:
