@@ -233,6 +233,24 @@ def test_markdown_shows_file_names_labels_and_layers_as_text(title, layers, show
         assert len(widths) == 1, table
 
 
+@pytest.mark.parametrize(
+    ("confidence", "said"),
+    [
+        (0.95, "95% bootstrap intervals"),
+        (0.9, "90% bootstrap intervals"),
+        # round() made these "98%" and "100%", levels the intervals were not computed at
+        (0.975, "97.5% bootstrap intervals"),
+        (0.995, "99.5% bootstrap intervals"),
+    ],
+)
+def test_both_reports_state_the_confidence_level_computed(confidence, said):
+    gold, pred = _evil_docs()
+    metrics = evaluate(gold, pred, samples=20, confidence=confidence)
+    errors = find_errors(gold, pred, scheme=DEFAULT_SCHEME)
+    assert said in render_markdown(metrics, errors)
+    assert said in render_html(metrics, gold, pred, errors, scheme=DEFAULT_SCHEME)
+
+
 def test_write_report_files(tmp_path):
     gold, pred, metrics, errors = _report_parts()
     paths = write_report(tmp_path / "r", metrics=metrics, gold=gold, pred=pred, errors=errors, scheme=DEFAULT_SCHEME)

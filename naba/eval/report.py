@@ -48,7 +48,8 @@ def _ci_note(metrics: Mapping) -> str:
     if not b:
         return "No bootstrap intervals were computed."
     return (
-        f"Numbers are percentages; brackets hold {round(100 * b['confidence'])}% bootstrap intervals "
+        # :g, not round(): --confidence 0.975 was reported as "98%", 0.995 as "100%"
+        f"Numbers are percentages; brackets hold {100 * b['confidence']:g}% bootstrap intervals "
         f"({b['samples']} resamples of documents, seed {b['seed']}, percentile method)."
     )
 
