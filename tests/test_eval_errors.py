@@ -93,6 +93,23 @@ def test_unknown_layers_are_named(layers, fragment):
             find_errors(docs, docs, scheme=DEFAULT_SCHEME, layers=layers)
 
 
+@pytest.mark.parametrize(
+    ("layers", "once"),
+    [
+        # a layer named twice (naba eval --layers entity,entity) wrote every error of it twice, and
+        # the reports counted them twice
+        (["entity", "entity"], ["entity"]),
+        (["claim", "entity", "claim"], ["claim", "entity"]),
+    ],
+)
+def test_a_layer_named_twice_is_judged_once(layers, once):
+    gold = [Document("d", TEXT, [Span(4, 16, "ACTOR"), Span(20, 36, "CLAIM")])]
+    pred = [Document("d", TEXT, [Span(4, 9, "ACTOR")])]
+    errors = find_errors(gold, pred, scheme=DEFAULT_SCHEME, layers=layers)
+    assert errors == find_errors(gold, pred, scheme=DEFAULT_SCHEME, layers=once)
+    assert len(errors) == len(once)
+
+
 class _Counted(int):
     """An offset that counts how often it is compared."""
 

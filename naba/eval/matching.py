@@ -35,7 +35,7 @@ _WORD = re.compile(r"\S+")
 
 
 def layer_names(scheme: LabelScheme, layers: Sequence[str] | None) -> list[str]:
-    """``layers`` as a list (default: all of ``scheme``'s); ConfigError names any the scheme lacks."""
+    """``layers`` as a list, each once (default: all of ``scheme``'s); ConfigError names any the scheme lacks."""
     if layers is None:
         return list(scheme.layers)
     # a string is a sequence of one-letter "layers": say so, not KeyError: 'e'
@@ -44,7 +44,8 @@ def layer_names(scheme: LabelScheme, layers: Sequence[str] | None) -> list[str]:
     unknown = [x for x in layers if x not in scheme.layers]
     if unknown:
         raise ConfigError(f"unknown layer(s) {unknown} (the label scheme has {list(scheme.layers)})")
-    return list(layers)
+    # a layer named twice (--layers entity,entity) was judged twice: every error of it written twice
+    return list(dict.fromkeys(layers))
 
 
 def align(
