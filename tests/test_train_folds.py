@@ -61,7 +61,7 @@ def test_k_folds_are_trained_tested_on_their_fold_and_averaged(tmp_path: Path, c
     for i in range(2):
         assert {d.id for d in read(run / "data" / f"fold-{i}" / "train.jsonl")} == every - tests[i]
         saved = yaml.safe_load((run / "folds" / f"fold-{i}" / "config.yaml").read_text(encoding="utf-8"))
-        assert saved["data"]["test"] == [str(run / "data" / f"fold-{i}" / "test.jsonl")]
+        assert saved["data"]["test"] == [f"../data/fold-{i}/test.jsonl"]  # relative: the folder may move
 
     # cv.json's means are the means of the folds' own final metrics
     finals = [flatten(json.loads((run / "folds" / f"fold-{i}" / "metrics.json").read_text())["final"])
@@ -259,3 +259,87 @@ def test_a_fold_file_that_cannot_be_written_is_one_line_naming_it(
     err = capsys.readouterr().err
     assert err.splitlines()[-1] == f"  {tmp_path / 'runs' / 'cv' / file}: cannot write file: No space left on device"
     assert not list((tmp_path / "runs").rglob(".*"))
+
+
+def killed_in_fold(monkeypatch: pytest.MonkeyPatch, fold: int, step: int) -> None:
+    """Make in-process runs raise KeyboardInterrupt (a kill) right after fold ``fold`` writes its
+    ``checkpoints/step-STEP``."""
+    import naba.train.loop as loop
+
+    save = loop.save_training_state
+
+    def save_then_die(path: Path, **kwargs) -> None:
+        save(path, **kwargs)
+        if path.name == f"step-{step}" and path.parent.parent.name == f"fold-{fold}":
+            raise KeyboardInterrupt(path)
+
+    monkeypatch.setattr(loop, "save_training_state", save_then_die)
+
+
+def tag_with(run: Path, texts: list[str]) -> list[list[dict]]:
+    from naba import Tagger
+
+    tagger = Tagger.from_pretrained(run, device="cpu")
+    return [tagger(text) for text in texts]
+
+
+def as_older_naba_wrote_it(run: Path) -> None:
+    """Rewrite every fold's config.yaml with absolute paths throughout, as naba did before its run
+    folders could be moved."""
+    for saved in run.glob("folds/fold-*/config.yaml"):
+        cfg = yaml.safe_load(saved.read_text(encoding="utf-8"))
+        for key in ("train", "dev", "test"):
+            cfg["data"][key] = [str((saved.parent.parent / p).resolve()) for p in cfg["data"][key]]
+        saved.write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["moved", "copied", "moved, of an older naba"])
+def test_a_killed_cross_validation_moved_elsewhere_resumes_fold_by_fold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, how: str
+) -> None:
+    # the folds' config.yaml held their data (CV/data/fold-I/*.jsonl) by absolute path: moved, the
+    # cross-validation was refused as "another configuration (differs in data.train, data.test)"
+    import shutil
+
+    path = config_file(tmp_path)
+    killed_in_fold(monkeypatch, 1, 2)
+    with pytest.raises(KeyboardInterrupt):
+        cross_validate(load_config(path, ["run.save_every=1"]), 2, show_progress=False)
+    monkeypatch.undo()
+    old, new = tmp_path / "runs" / "cv", tmp_path / "elsewhere" / "cv-renamed"
+    for i in range(2):
+        saved = yaml.safe_load((old / "folds" / f"fold-{i}" / "config.yaml").read_text(encoding="utf-8"))
+        # relative to the folds' folder, as naba reads a config file's paths
+        assert saved["data"]["train"] == [f"../data/fold-{i}/train.jsonl"]
+        assert saved["data"]["test"] == [f"../data/fold-{i}/test.jsonl"]
+    if "older" in how:
+        as_older_naba_wrote_it(old)
+    texts = [d.text for d in read(old / "data" / "fold-0" / "test.jsonl")]
+    tagged = tag_with(old / "folds" / "fold-0", texts) if how == "moved" else None
+    new.parent.mkdir()
+    shutil.move(old, new) if how.startswith("moved") else shutil.copytree(old, new)
+    fold_0 = (new / "folds" / "fold-0" / "metrics.json").read_bytes()
+    if how == "moved":  # the finished fold loads, tags and is evaluated at its new place
+        assert tag_with(new / "folds" / "fold-0", texts) == tagged
+        data = new / "data" / "fold-0" / "test.jsonl"
+        assert naba_main(["eval", str(new / "folds" / "fold-0"), "--data", str(data), "--bootstrap", "0"]) == 0
+        assert (new / "folds" / "fold-0" / "eval" / "test" / "metrics.json").is_file()
+    capsys.readouterr()
+
+    moved = load_config(path, ["run.save_every=1", f"run.dir={new.parent}", "run.name=cv-renamed"])
+    cv = cross_validate(moved, 2, show_progress=False)
+    shown = capsys.readouterr()
+    assert (shown.out + shown.err).count("already finished") == 1
+    assert (new / "folds" / "fold-0" / "metrics.json").read_bytes() == fold_0
+    log = (new / "folds" / "fold-1" / "logs" / "train.log").read_text(encoding="utf-8")
+    assert f"resuming from {new / 'folds' / 'fold-1' / 'checkpoints' / 'step-2'}" in log  # not started afresh
+    assert cv["runs"] == ["folds/fold-0", "folds/fold-1"]
+    assert json.loads((new / "cv.json").read_text(encoding="utf-8")) == cv
+    finals = [flatten(json.loads((new / run / "metrics.json").read_text(encoding="utf-8"))["final"])
+              for run in cv["runs"]]
+    assert cv["metrics"]["test/micro/f1"]["values"] == [f["test/micro/f1"] for f in finals]
+    saved = yaml.safe_load((new / "folds" / "fold-1" / "config.yaml").read_text(encoding="utf-8"))
+    assert saved["data"]["dev"] == [] and saved["data"]["test"] == ["../data/fold-1/test.jsonl"]
+    if how == "copied":
+        assert not (old / "cv.json").exists()  # the copy's start left the original as it was

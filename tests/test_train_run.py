@@ -345,25 +345,27 @@ def test_a_killed_run_resumes_with_other_runtime_only_settings_and_refuses_other
         assert same_weights(run / "best", tmp_path / "runs" / "whole" / "best")
 
 
-@pytest.mark.parametrize("how", ["moved", "copied"])
+@pytest.mark.parametrize("how", ["moved", "copied", "renamed"])
 def test_a_run_folder_moved_elsewhere_resumes_there(
     tmp_path: Path, corpus: dict[str, Path], monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
     # config.yaml holds the absolute run.dir: a moved run was refused as "another configuration
-    # (differs in run.dir)"
+    # (differs in run.dir)"; a renamed one as "(differs in run.name)"
     import shutil
 
     path = config_file(tmp_path, corpus, optim={"max_steps": 8}, run={"eval_every": 4})
     killed_after_checkpoint(monkeypatch, 4, path, "run.name=cut")
-    old, new = tmp_path / "runs" / "cut", tmp_path / "elsewhere" / "cut"
-    new.parent.mkdir()
-    shutil.move(old, new) if how == "moved" else shutil.copytree(old, new)
-    done = train_in_process(path, "run.name=cut", f"run.dir={new.parent}")
+    old = tmp_path / "runs" / "cut"
+    new = tmp_path / "runs" / "cut-2" if how == "renamed" else tmp_path / "elsewhere" / "cut"
+    new.parent.mkdir(exist_ok=True)
+    shutil.copytree(old, new) if how == "copied" else shutil.move(old, new)
+    done = train_in_process(path, f"run.name={new.name}", f"run.dir={new.parent}")
     log = (new / "logs" / "train.log").read_text(encoding="utf-8")
     assert f"resuming from {new / 'checkpoints' / 'step-4'}" in log
-    assert f"run.dir {old.parent} -> {new.parent}" in log
+    assert ("run.name cut -> cut-2" if how == "renamed" else f"run.dir {old.parent} -> {new.parent}") in log
     assert done["steps"] == 8 and "final" in done
-    assert yaml.safe_load((new / "config.yaml").read_text(encoding="utf-8"))["run"]["dir"] == str(new.parent)
+    saved = yaml.safe_load((new / "config.yaml").read_text(encoding="utf-8"))["run"]
+    assert (saved["dir"], saved["name"]) == (str(new.parent), new.name)
     if how == "copied":
         assert "final" not in json.loads((old / "metrics.json").read_text(encoding="utf-8"))  # left as it was
 

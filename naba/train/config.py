@@ -130,10 +130,12 @@ SECTIONS = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
 # default of one per core, never pinned the count across machines either). overwrite says what to do
 # with an existing run, not how to train it. Left out on purpose: tracker (a resumed run's curves would
 # be split between two tools), save_every (where checkpoints are), and everything that shapes the model.
-# dir is where the run folder is: config.yaml records it as an absolute path, and a run moved or copied
-# to another place (or machine) resumes there instead of being refused as another configuration.
+# dir and name are where the run folder is: config.yaml records them, and a run moved, copied or renamed
+# (to another place, mount point or machine) resumes there instead of being refused as another
+# configuration (its paths inside the folder are compared by their place in it: naba.train.portable).
 RUNTIME_ONLY = frozenset(
-    {"run.threads", "run.num_workers", "run.log_every", "run.keep_checkpoints", "run.overwrite", "run.dir"}
+    {"run.threads", "run.num_workers", "run.log_every", "run.keep_checkpoints", "run.overwrite", "run.dir",
+     "run.name"}
 )
 
 PATH_KEYS = ("data.train", "data.dev", "data.test", "data.labels", "model.tokenizer")
@@ -178,11 +180,15 @@ def load_config(
     return cfg
 
 
-def save_config(cfg: TrainConfig, path: str | Path) -> None:
-    """Write the resolved config (absolute paths, every field) as YAML, atomically."""
+def save_config(cfg: TrainConfig, path: str | Path, *, root: str | Path | None = None) -> None:
+    """Write the resolved config (every field) as YAML, atomically: paths absolute, except those inside
+    ``root`` (the folder a run moves with), written relative to ``path``'s folder's parent, as
+    :func:`load_config` reads them (:mod:`naba.train.portable`)."""
     from naba.corpus.fileio import atomic_write
+    from naba.train.portable import stored_config
 
-    atomic_write(Path(path), yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True))
+    data = cfg.to_dict() if root is None else stored_config(cfg, Path(path), Path(root))
+    atomic_write(Path(path), yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
 def changed_settings(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -8,7 +8,9 @@ documents are written as native JSONL to ``RUN_DIR/data/fold-i/`` and a copy of 
 at them; the run itself is a normal run in ``RUN_DIR/folds/fold-i/`` (dev: ``data.dev`` when
 given, else carved from the fold's training documents as usual; ``data.test`` is not used). A
 killed cross-validation resumes fold by fold, as a killed run does. ``RUN_DIR/cv.json`` holds
-:func:`naba.eval.aggregate_folds` of the folds' final metrics: mean, sd and values per metric.
+:func:`naba.eval.aggregate_folds` of the folds' final metrics: mean, sd and values per metric, and the
+fold runs relative to it. The whole folder may be moved, copied or renamed: its fold runs keep their data
+paths relative (:mod:`naba.train.portable`), so it resumes and is read at its new place.
 """
 
 from __future__ import annotations
@@ -80,11 +82,12 @@ def cross_validate(cfg: TrainConfig, k: int, *, show_progress: bool = True) -> d
         fold.data.format, fold.data.read_options = "jsonl", {}
         fold.run.dir, fold.run.name = str(run_dir / "folds"), f"fold-{i}"
         _say(f"naba train: fold {i + 1}/{k}: {len(train_docs)} training / {len(test_docs)} test documents")
-        results.append(train(fold, show_progress=show_progress)["final"])
+        # the fold runs move with this folder, which holds their data: config.yaml keeps those paths relative
+        results.append(train(fold, show_progress=show_progress, root=run_dir)["final"])
 
     cv = {"folds": k, "seed": d.dev_seed, "documents": len(docs),
           "test_documents": [len(test) for _, test in folds],
-          "runs": [str(run_dir / "folds" / f"fold-{i}") for i in range(k)],
+          "runs": [f"folds/fold-{i}" for i in range(k)],  # relative to cv.json's folder, which may move
           "metrics": aggregate_folds(results)["metrics"]}
     if _main():
         write_json_atomic(run_dir / "cv.json", cv)

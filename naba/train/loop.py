@@ -74,21 +74,24 @@ def _finite(model: torch.nn.Module) -> bool:
     return bool(torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all())
 
 
-def train(cfg: TrainConfig, *, show_progress: bool = True) -> dict[str, Any]:
+def train(cfg: TrainConfig, *, show_progress: bool = True, root: Path | None = None) -> dict[str, Any]:
     """Train (or resume, or return the finished result of) the run ``cfg`` describes.
 
-    Returns the run's metrics (as in ``metrics.json``) on every process.
+    ``root`` is the folder the run folder moves with (default: the run folder itself; a cross-validation
+    gives its folds its own folder, which holds their data): ``config.yaml`` keeps the paths inside it
+    relative, and a run moved or copied with it resumes at its new place. Returns the run's metrics (as
+    in ``metrics.json``) on every process.
     """
     bars = transformers_logging.is_progress_bar_enabled()
     transformers_logging.disable_progress_bar()  # per-shard save/load bars would drown the log
     try:
-        return _train(cfg, show_progress=show_progress)
+        return _train(cfg, show_progress=show_progress, root=root or cfg.run_dir)
     finally:
         if bars:
             transformers_logging.enable_progress_bar()
 
 
-def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
+def _train(cfg: TrainConfig, *, show_progress: bool, root: Path) -> dict[str, Any]:
     run_dir = cfg.run_dir
     if cfg.run.deterministic:
         # cuBLAS needs this set before CUDA starts to be deterministic
@@ -118,7 +121,7 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
         from naba.encode import LabelSpace
 
         built = build_model(cfg, LabelSpace.from_scheme(splits.scheme), [])
-    finished = prior_run(cfg, run_dir, main=main)
+    finished = prior_run(cfg, run_dir, main=main, root=root)
     if finished is not None:
         if main:
             print(f"naba train: {run_dir} already finished; its metrics are in {run_dir / 'metrics.json'}")
@@ -215,7 +218,7 @@ def _train(cfg: TrainConfig, *, show_progress: bool) -> dict[str, Any]:
             run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # a read-only run.dir, or a file in the way
             raise write_error(run_dir, exc) from None
-        save_config(cfg, run_dir / "config.yaml")
+        save_config(cfg, run_dir / "config.yaml", root=root)
         if not (run_dir / "git.txt").exists():
             atomic_write(run_dir / "git.txt", git_description(Path(__file__).parent) + "\n")
 

@@ -15,6 +15,7 @@ import yaml
 from naba.errors import ConfigError, DataError
 from naba.train.config import RUNTIME_ONLY, SMALL_MODEL, TrainConfig, changed_settings
 from naba.train.files import publish_dir, save_error, temp_dir_for
+from naba.train.portable import changed_since
 
 _TRACKER_MODULES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
 
@@ -112,8 +113,11 @@ def make_optimizer(model, cfg: TrainConfig) -> torch.optim.AdamW:
         return torch.optim.AdamW(groups, lr=cfg.optim.lr)
 
 
-def prior_run(cfg: TrainConfig, run_dir: Path, *, main: bool) -> dict[str, Any] | None:
-    """Check an existing run dir: the final metrics if that run finished, else None (resume or new)."""
+def prior_run(cfg: TrainConfig, run_dir: Path, *, main: bool, root: Path | None = None) -> dict[str, Any] | None:
+    """Check an existing run dir: the final metrics if that run finished, else None (resume or new).
+
+    ``root`` is the folder the run moves with (default ``run_dir``): its paths inside it are compared by
+    their place in it, so a run moved elsewhere is the same run (:mod:`naba.train.portable`)."""
     saved = run_dir / "config.yaml"
     if (run_dir / "cv.json").exists() or (run_dir / "folds").is_dir():
         raise ConfigError(f"{run_dir} holds a cross-validation (--folds), not a single run; choose another run.name")
@@ -127,7 +131,7 @@ def prior_run(cfg: TrainConfig, run_dir: Path, *, main: bool) -> dict[str, Any] 
     if not saved.is_file():
         return None
     old = _saved(saved) or {}
-    differ = [key for key in changed_settings(old, cfg.to_dict()) if key not in RUNTIME_ONLY]
+    differ = [key for key in changed_since(old, cfg, run_dir, root or run_dir) if key not in RUNTIME_ONLY]
     if differ:
         raise ConfigError(
             f"{run_dir} holds a run with another configuration (differs in {', '.join(differ)}); "
