@@ -85,3 +85,29 @@ def test_a_saved_config_holds_the_paths_inside_its_folder_relative_and_loads_whe
     again = load_config(moved / "folds" / "fold-0" / "config.yaml", cwd=tmp_path)
     assert again.data.train == [str(moved / "data" / "train.jsonl")] and again.data.test == [str(user)]
 
+
+def test_data_of_the_users_that_moved_is_refused_naming_config_yaml_and_what_to_do(tmp_path: Path) -> None:
+    from naba.errors import ConfigError
+    from naba.train.setup import prior_run
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "train.jsonl").write_text('{"id": "x", "text": "نص"}\n', encoding="utf-8")
+    first = load_config(None, [f"data.train={tmp_path / 'a' / 'train.jsonl'}", f"run.dir={tmp_path / 'runs'}"])
+    run = first.run_dir
+    run.mkdir(parents=True)
+    save_config(first, run / "config.yaml", root=run)
+    # the user's data is outside the run folder: its path is kept as given, and another path is another setting
+    moved = load_config(None, [f"data.train={tmp_path / 'b' / 'train.jsonl'}", f"run.dir={tmp_path / 'runs'}"])
+    with pytest.raises(ConfigError) as info:
+        prior_run(moved, run, main=True)
+    assert str(info.value) == (
+        f"{run} holds a run with another configuration (differs in data.train); {run / 'config.yaml'} names "
+        f"data.train [{str(tmp_path / 'a' / 'train.jsonl')!r}], this start [{str(tmp_path / 'b' / 'train.jsonl')!r}] "
+        f"(the same files, only elsewhere now? write their new paths into {run / 'config.yaml'}); choose another "
+        "run.name, or set run.overwrite=true to replace it")
+    # done as it says, the run is the same run again
+    saved = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    saved["data"]["train"] = [str(tmp_path / "b" / "train.jsonl")]
+    (run / "config.yaml").write_text(yaml.safe_dump(saved), encoding="utf-8")
+    assert prior_run(moved, run, main=True) is None

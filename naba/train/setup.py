@@ -13,9 +13,10 @@ import torch
 import yaml
 
 from naba.errors import ConfigError, DataError
-from naba.train.config import RUNTIME_ONLY, SMALL_MODEL, TrainConfig, changed_settings
+from naba.train.config import PATH_KEYS, RUNTIME_ONLY, SMALL_MODEL, TrainConfig, changed_settings
 from naba.train.files import publish_dir, save_error, temp_dir_for
 from naba.train.portable import changed_since
+from naba.yamlio import shown
 
 _TRACKER_MODULES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
 
@@ -133,8 +134,15 @@ def prior_run(cfg: TrainConfig, run_dir: Path, *, main: bool, root: Path | None 
     old = _saved(saved) or {}
     differ = [key for key in changed_since(old, cfg, run_dir, root or run_dir) if key not in RUNTIME_ONLY]
     if differ:
+        moved = next((key for key in differ if key in PATH_KEYS), None)
+        hint = ""
+        if moved is not None:  # data of the user's own, outside the run folder, may have moved with it
+            section, name = moved.split(".")
+            hint = (f"; {saved} names {moved} {shown((old.get(section) or {}).get(name))}, this start "
+                    f"{shown(cfg.to_dict()[section][name])} (the same files, only elsewhere now? write their "
+                    f"new paths into {saved})")
         raise ConfigError(
-            f"{run_dir} holds a run with another configuration (differs in {', '.join(differ)}); "
+            f"{run_dir} holds a run with another configuration (differs in {', '.join(differ)}){hint}; "
             f"choose another run.name, or set run.overwrite=true to replace it"
         )
     metrics = run_dir / "metrics.json"
