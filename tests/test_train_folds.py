@@ -341,5 +341,7 @@ def test_a_killed_cross_validation_moved_elsewhere_resumes_fold_by_fold(
     assert cv["metrics"]["test/micro/f1"]["values"] == [f["test/micro/f1"] for f in finals]
     saved = yaml.safe_load((new / "folds" / "fold-1" / "config.yaml").read_text(encoding="utf-8"))
     assert saved["data"]["dev"] == [] and saved["data"]["test"] == ["../data/fold-1/test.jsonl"]
+    card = (new / "folds" / "fold-1" / "README.md").read_text(encoding="utf-8")  # written at the new place
+    assert "documents from `../../data/fold-1/train.jsonl`" in card and str(old) not in card
     if how == "copied":
         assert not (old / "cv.json").exists()  # the copy's start left the original as it was

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from naba.train.config import TrainConfig
+from naba.train.portable import relative_inside
 
 
 def _cell(text: str) -> str:
@@ -29,11 +30,18 @@ def _table(results: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def model_card(
-    cfg: TrainConfig, *, run_dir: Path, space, counts: dict[str, int], metrics: dict[str, Any], git: str
+    cfg: TrainConfig, *, run_dir: Path, space, counts: dict[str, int], metrics: dict[str, Any], git: str,
+    root: Path | None = None,
 ) -> str:
-    """Markdown describing a finished run; ``counts`` are document counts per split."""
+    """Markdown describing a finished run; ``counts`` are document counts per split. Data files inside
+    ``root`` (the folder the run moves with, default ``run_dir``) are named relative to the card's folder."""
     name = cfg.run.name
     best = run_dir / "best"
+
+    def files(paths: list[str]) -> str:
+        # a cross-validation's fold files move with the card: named where they are from it, not where they were
+        return ", ".join(f"`{relative_inside(p, run_dir, root or run_dir)}`" for p in paths)
+
     lines = [
         f"# naba model: {name}",
         "",
@@ -54,11 +62,11 @@ def model_card(
         "",
         f"- base model: `{cfg.model.name_or_path}`, text preparation preset `{cfg.model.preset}`, "
         f"windows of {cfg.model.max_length} tokens with stride {cfg.model.stride}",
-        f"- train: {counts['train']} documents from {', '.join(f'`{p}`' for p in cfg.data.train)}",
+        f"- train: {counts['train']} documents from {files(cfg.data.train)}",
         f"- dev: {counts['dev']} documents "
-        + (f"from {', '.join(f'`{p}`' for p in cfg.data.dev)}" if cfg.data.dev else
+        + (f"from {files(cfg.data.dev)}" if cfg.data.dev else
            (f"carved from train (ratio {cfg.data.dev_ratio}, seed {cfg.data.dev_seed})" if counts["dev"] else "")),
-        f"- test: {counts['test']} documents" + (f" from {', '.join(f'`{p}`' for p in cfg.data.test)}" if cfg.data.test else ""),
+        f"- test: {counts['test']} documents" + (f" from {files(cfg.data.test)}" if cfg.data.test else ""),
         f"- optimizer: AdamW lr {cfg.optim.lr}, weight decay {cfg.optim.weight_decay}, warmup ratio "
         f"{cfg.optim.warmup_ratio}, batch {cfg.optim.batch_tokens or cfg.optim.batch_size}"
         f"{' tokens' if cfg.optim.batch_tokens else ''} x {cfg.optim.grad_accum} accumulation, seed {cfg.run.seed}",
@@ -85,7 +93,7 @@ def model_card(
         "```python",
         "from naba import Tagger",
         "",
-        f"tagger = Tagger.from_pretrained({_literal(run_dir)})  # or the best/ folder",
+        f"tagger = Tagger.from_pretrained({_literal(run_dir)})  # this folder (or its best/); moved: its new path",
         'for span in tagger("أعلن الجيش السوري اليوم ..."):  # one dict per span',
         "    print(span)",
         "```",
@@ -97,7 +105,7 @@ def model_card(
         "```python",
         "from transformers import AutoModelForTokenClassification, AutoTokenizer",
         "",
-        f"model = AutoModelForTokenClassification.from_pretrained({_literal(best)})",
+        f"model = AutoModelForTokenClassification.from_pretrained({_literal(best)})  # moved: its new path",
         f"tokenizer = AutoTokenizer.from_pretrained({_literal(best)})",
         "print(model.config.id2label)",
         "```",

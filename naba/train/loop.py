@@ -446,7 +446,8 @@ def _train(cfg: TrainConfig, *, show_progress: bool, root: Path) -> dict[str, An
         counts = {"train": len(splits.train), "dev": len(splits.dev), "test": len(splits.test)}
         git = (run_dir / "git.txt").read_text(encoding="utf-8").strip()
         atomic_write(run_dir / "README.md",
-                     model_card(cfg, run_dir=run_dir, space=space, counts=counts, metrics=metrics, git=git))
+                     model_card(cfg, run_dir=run_dir, space=space, counts=counts, metrics=metrics, git=git,
+                                root=root))
     write_metrics({"final": final})
     for split, results in final.items():
         log(f"final {split} (best, step {progress.best_step}): {_summary(results)}")

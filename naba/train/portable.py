@@ -30,9 +30,9 @@ def stored_config(cfg: TrainConfig, file: Path, root: Path) -> dict[str, Any]:
         section, name = key.split(".")
         value = data[section][name]
         if isinstance(value, list):
-            data[section][name] = [_relative(v, base, root) for v in value]
+            data[section][name] = [relative_inside(v, base, root) for v in value]
         elif value is not None:
-            data[section][name] = _relative(value, base, root)
+            data[section][name] = relative_inside(value, base, root)
     return data
 
 
@@ -44,7 +44,8 @@ def changed_since(saved: dict[str, Any], cfg: TrainConfig, run_dir: Path, root: 
             if key not in PATH_KEYS or not _same_place(saved, key, new, run_dir, root)]
 
 
-def _relative(path: str, base: Path, root: Path) -> str:
+def relative_inside(path: str, base: Path, root: Path) -> str:
+    """``path`` relative to ``base`` when it lies inside ``root`` (it moves with it), else as it is."""
     return os.path.relpath(path, base) if _inside(path, root) else path
 
 
