@@ -18,7 +18,8 @@ def register(subparsers) -> None:
             "Train from a YAML config that overrides naba's defaults, then key=value overrides "
             "(dotted: optim.lr=3e-5). Data paths in the file are relative to the file's folder's "
             "parent (the repository root for configs/*.yaml); paths on the command line to the "
-            "current directory. Run the same command again to resume a killed run. --folds K trains K "
+            "current directory. Run the same command again to resume a killed run (one moved or renamed since: "
+            "with run.dir and run.name naming its new place). --folds K trains K "
             "cross-validation folds of data.train and writes their mean and sd to RUN_DIR/cv.json. Works under "
             "'accelerate launch -m naba.train' and 'torchrun -m naba.train'."
         ),
