@@ -293,6 +293,13 @@ def load_tokenizer(name_or_path: str, *, never_split: bool = True) -> PreTrained
     )
     if not getattr(tok, "is_fast", False):
         raise ModelLoadError(f"{name_or_path!r} has no fast tokenizer (tokenizer.json); naba needs offsets")
+    if not set(tok.get_vocab()) - set(tok.all_special_tokens) - set(tok.get_added_vocab()):
+        # a folder with tokenizer_config.json but no vocabulary file (tokenizer.json left behind in a
+        # copy) loads as an empty BERT tokenizer: every word [UNK], and a model tags garbage, silently
+        raise ModelLoadError(
+            f"cannot load the tokenizer in {str(name_or_path)!r}: its vocabulary holds only the special tokens "
+            f"({len(tok)}); the vocabulary file (tokenizer.json, or vocab.txt) is missing: copy the whole folder"
+        )
     if never_split:
         keep_whole(tok)
     return tok

@@ -520,6 +520,28 @@ def test_hub_id_offline_is_a_clear_error(monkeypatch, loader) -> None:
     assert f"cannot load '{name}' offline" in message and "local path" in message
 
 
+@pytest.mark.parametrize(
+    ("vocab_txt", "error"),
+    [
+        # tokenizer_config.json alone loaded as a BERT tokenizer of 5 special tokens: every word [UNK]
+        (False, "vocabulary holds only the special tokens"),
+        (True, None),  # the vocabulary as vocab.txt: a tokenizer as good as tokenizer.json's
+    ],
+)
+def test_checkpoint_without_its_vocabulary_is_refused(tiny, tok, tmp_path, vocab_txt: bool, error: str | None) -> None:
+    path = save_checkpoint(tmp_path / "ck", tiny, tok, SPACE, extra={})
+    (path / "tokenizer.json").unlink()
+    if vocab_txt:
+        vocab = sorted(tok.get_vocab(), key=tok.get_vocab().__getitem__)
+        (path / "vocab.txt").write_text("".join(f"{t}\n" for t in vocab), encoding="utf-8")
+    if error is None:
+        _, loaded, _, _ = load_checkpoint(path)
+        assert loaded.tokenize(TEXTS[0]) == tok.tokenize(TEXTS[0]) and len(loaded) == len(tok)
+    else:
+        with pytest.raises(ModelLoadError, match=error):
+            load_checkpoint(path)
+
+
 def test_empty_local_folder_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(ModelLoadError, match="cannot load the tokenizer in"):
         load_tokenizer(str(tmp_path))  # exists, but holds no tokenizer
