@@ -544,6 +544,9 @@ def load_checkpoint(
     except ConfigError as exc:
         raise ModelLoadError(str(exc)) from None
     max_length = _check_windows(info_path, info)
+    if not (path / "config.json").is_file():
+        # transformers' own message asked for a model_type key "in its config.json", as if it were there
+        raise ModelLoadError(f"{path}: no config.json (the model's architecture and labels): copy the whole folder")
     _check_weight_files(str(path))
     _check_weight_dtypes(str(path))
     model, loading = _from_pretrained(

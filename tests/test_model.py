@@ -521,6 +521,23 @@ def test_hub_id_offline_is_a_clear_error(monkeypatch, loader) -> None:
 
 
 @pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        # transformers' message was "Should have a `model_type` key in its config.json"
+        ("config.json", r"ck: no config.json \(the model's architecture and labels\)"),
+        ("naba.json", "is not a naba checkpoint: no naba.json"),
+        ("model.safetensors", "no file named model.safetensors"),
+    ],
+)
+def test_checkpoint_missing_a_file_names_it(tiny, tok, tmp_path, missing: str, message: str) -> None:
+    path = save_checkpoint(tmp_path / "ck", tiny, tok, SPACE, extra={})
+    (path / missing).unlink()
+    with pytest.raises(ModelLoadError, match=message) as info:
+        load_checkpoint(path)
+    assert "model_type" not in str(info.value)
+
+
+@pytest.mark.parametrize(
     ("vocab_txt", "error"),
     [
         # tokenizer_config.json alone loaded as a BERT tokenizer of 5 special tokens: every word [UNK]
