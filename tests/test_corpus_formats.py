@@ -524,6 +524,41 @@ def test_brat_discontinuous(tmp_path: Path, policy: str, spans: list) -> None:
     assert [(s.start, s.end, s.label) for s in read_brat(path, discontinuous=policy)[0].spans] == spans
 
 
+@pytest.mark.parametrize("policy", ["error", "merge", "split"])
+@pytest.mark.parametrize(
+    ("text", "offsets", "spans"),
+    [
+        # brat's fragments of a selection over a line break: one span under every policy (it errored)
+        ("الجيش\nالسوري", "0 5;6 12", [(0, 12)]),
+        ("الجيش \r\n السوري", "0 5;9 15", [(0, 15)]),
+        ("الجيش\tالسوري", "0 5;6 12", [(0, 12)]),  # brat cuts at tabs too
+        ("الجيش\u2028السوري", "0 5;6 12", [(0, 12)]),  # a line break to brat's .ann reader
+    ],
+)
+def test_brat_fragments_cut_at_whitespace_are_one_span(
+    tmp_path: Path, text: str, offsets: str, spans: list, policy: str
+) -> None:
+    given = " ".join(text[int(a):int(b)] for a, b in (p.split() for p in offsets.split(";")))
+    path = _brat(tmp_path, text, f"T1\tPERS {offsets}\t{given}\n")
+    doc = read_brat(path, discontinuous=policy)[0]
+    assert [(s.start, s.end, s.label) for s in doc.spans] == [(*x, "ACTOR") for x in spans]
+
+
+@pytest.mark.parametrize(
+    ("text", "offsets"),
+    [
+        ("الجيش\nالسوري", "6 12;0 5"),  # out of order
+        ("الجيش\nالسوري", "0 5;3 12"),  # overlapping
+        ("الجيش السوري", "0 5;6 12"),  # spaces alone between: an annotator's discontinuous span
+        ("الجيش السوري", "0 5;5 12"),  # touching
+    ],
+)
+def test_brat_fragments_not_cut_at_a_line_break_stay_discontinuous(tmp_path: Path, text: str, offsets: str) -> None:
+    given = " ".join(text[int(a):int(b)] for a, b in (p.split() for p in offsets.split(";")))
+    with pytest.raises(DataError, match="discontinuous span PERS"):
+        read_brat(_brat(tmp_path, text, f"T1\tPERS {offsets}\t{given}\n"))
+
+
 def test_brat_ignores_other_lines_and_keeps_crlf_offsets(tmp_path: Path) -> None:
     ann = "T1\tLOC 8 12\tدمشق\nR1\tRel Arg1:T1 Arg2:T1\nA1\tNeg T1\n#1\tAnnotatorNotes T1\tnote\nE1\tX:T1\n"
     path = _brat(tmp_path, "أمس\r\nفي دمشق", ann)

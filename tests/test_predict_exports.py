@@ -149,6 +149,43 @@ def test_brat_export_reads_back_and_skips_empty_documents(tmp_path: Path) -> Non
     )
 
 
+def _brat_takes(text: str, line: str) -> bool:
+    """Whether brat's loader (server/src/annotation.py) takes the T line ``line``: split into lines as
+    str.splitlines splits, its text must be the text at its fragments joined by one space, exactly."""
+    if len(line.splitlines()) != 1:
+        return False
+    _, head, given = line.rstrip("\n").split("\t", 2)
+    pairs = [tuple(map(int, part.split())) for part in head.split(" ", 1)[1].split(";")]
+    return given == " ".join(text[s:e] for s, e in pairs)
+
+
+@pytest.mark.parametrize(
+    ("text", "part", "offsets", "brat_takes"),
+    [
+        # a span over a line break was one range with the break written as a space, which brat refuses
+        # (its text is not the text at the offsets): fragments now, as brat writes such a selection
+        ("قال الجيش\nالسوري", "الجيش\nالسوري", "4 9;10 16", True),
+        ("قال الجيش\r\nالسوري", "الجيش\r\nالسوري", "4 9;11 17", True),
+        ("قال الجيش \n\n السوري", "الجيش \n\n السوري", "4 9;13 19", True),  # the whitespace around goes too
+        ("😀 الجيش\u2028السوري", "الجيش\u2028السوري", "2 7;8 14", True),  # U+2028 ends a line to brat
+        ("قال الجيش\tالسوري", "الجيش\tالسوري", "4 16", True),  # a tab is no line break
+        ("😀 الجيش السوري", "الجيش السوري", "2 14", True),
+        # ending at a line break, which no fragment holds: written whole, read back by naba, not by brat
+        ("الجيش\nقال", "الجيش\n", "0 6", False),
+    ],
+)
+def test_brat_export_writes_a_span_over_a_line_break_as_fragments(
+    tmp_path: Path, text: str, part: str, offsets: str, brat_takes: bool
+) -> None:
+    span = _span(text, part, "ACTOR", "entity")
+    write_brat([("d", text, [span])], tmp_path / "brat", scheme=DEFAULT_SCHEME)
+    line = (tmp_path / "brat" / "d.ann").read_text(encoding="utf-8")
+    assert line.split("\t")[1] == f"ACTOR {offsets}"
+    assert _brat_takes(text, line) is brat_takes
+    (doc,) = read_brat(tmp_path / "brat")  # the default policy: no error for brat's own fragments
+    assert (doc.text, [(s.start, s.end, s.label) for s in doc.spans]) == (text, [(span["start"], span["end"], "ACTOR")])
+
+
 @pytest.mark.parametrize(
     ("before", "ids", "stale"),
     [

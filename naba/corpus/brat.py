@@ -7,7 +7,12 @@ the text at the offsets (line breaks inside a span compare equal to spaces, as b
 
 Discontinuous spans (``T1<TAB>LABEL 0 5;8 12<TAB>...``): ``discontinuous="error"`` (default) reports
 the file, line and fragments; ``"merge"`` makes one span from the first start to the last end;
-``"split"`` makes one span per fragment.
+``"split"`` makes one span per fragment. Fragments in order with only whitespace between them
+that holds a line break or a tab are one continuous span under every policy: that is how brat
+itself writes a selection over a line break or a tab, since an .ann line cannot hold a line break
+and brat refuses a span text that is not the text at its offsets. The writer writes a span over a
+line break so too (one that begins or ends at a line break, which fragments cannot hold, is written
+whole: naba reads it, brat does not).
 
 A path may be an ``.ann`` file, its ``.txt`` file, or a folder searched recursively for ``.ann``
 files (a ``.txt`` without an ``.ann`` is not a brat document and is skipped; so are hidden files and
@@ -175,7 +180,8 @@ def _read_one(
             bad(f"bad offsets {offsets!r}: expected 'START END' or 'START END;START END...'", where)
             continue
         pairs = [(int(m.group(1)), int(m.group(2))) for m in frags if m]
-        if len(pairs) > 1 and discontinuous == "error":
+        joined = len(pairs) > 1 and _one_stretch(text, pairs)
+        if len(pairs) > 1 and not joined and discontinuous == "error":
             shown = ";".join(f"{s} {e}" for s, e in pairs)
             bad(f"discontinuous span {label} with fragments {shown}: use discontinuous='merge' or 'split'"
                 f"{aside('discontinuous', 'merge')}", where)
@@ -197,7 +203,7 @@ def _read_one(
                 continue
         if mapped is None:
             continue
-        if discontinuous == "merge":
+        if joined or discontinuous == "merge":
             pairs = [(min(s for s, _ in pairs), max(e for _, e in pairs))]
         spans.extend(Span(s, e, mapped) for s, e in pairs)
         span_where.extend([where] * len(pairs))
@@ -205,6 +211,34 @@ def _read_one(
     # Document sorts its spans by offset: their locators follow them, not the .ann's line order
     at = {id(span): w for span, w in zip(spans, span_where, strict=True)}
     return doc, f"text file {txt.name}", [at[id(span)] for span in doc.spans]
+
+
+def _one_stretch(text: str, pairs: list[tuple[int, int]]) -> bool:
+    """Whether the fragments ``pairs`` are one stretch of ``text`` cut at line breaks or tabs (brat's
+    fragments of a selection over them): in order, in the text, and between each two whitespace that
+    holds one. A gap of spaces alone is a discontinuous span an annotator made."""
+    inside = all(0 <= s < e <= len(text) for s, e in pairs)
+    return inside and all(
+        e < s2 and _CUT.fullmatch(text, e, s2) is not None for (_, e), (s2, _) in zip(pairs, pairs[1:], strict=False)
+    )
+
+
+# a line break to brat, whose .ann lines are split as Python's str.splitlines splits them, with the
+# whitespace around it: the cut between two fragments (brat itself also cuts a selection at tabs)
+_BREAKS = r"\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029"
+_BREAK = re.compile(rf"\s*[{_BREAKS}]\s*")
+_CUT = re.compile(rf"\s*[\t{_BREAKS}]\s*")
+
+
+def fragments(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The brat fragments of the span ``[start, end)`` of ``text``: the stretches between its line
+    breaks (with the whitespace around them), as brat writes a selection over a line break; the span
+    whole where it has none, or begins or ends at one (fragments cannot hold that)."""
+    cuts = list(_BREAK.finditer(text, start, end))
+    if not cuts or cuts[0].start() == start or cuts[-1].end() == end:
+        return [(start, end)]
+    bounds = [start, *(x for m in cuts for x in m.span()), end]
+    return list(zip(bounds[::2], bounds[1::2], strict=True))
 
 
 def id_problems(ids: Iterable[str], folder: str | Path) -> list[Problem]:
@@ -297,11 +331,16 @@ def brat_files(
         targets = [(path / f"{d.id}.ann", d) for d in docs]
     files = []
     for ann, doc in targets:
-        lines = [
-            f"T{k}\t{s.label} {s.start} {s.end}\t{_flat(doc.span_text(s))}\n" for k, s in enumerate(doc.spans, 1)
-        ]
+        lines = [_ann_line(k, s, doc.text) for k, s in enumerate(doc.spans, 1)]
         files += [(_text_path(ann), doc.text), (ann, "".join(lines))]
     return files
+
+
+def _ann_line(k: int, span: Span, text: str) -> str:
+    """The .ann line of ``span``, the ``k``-th: a fragment list where it runs over a line break."""
+    parts = fragments(text, span.start, span.end)
+    where = ";".join(f"{s} {e}" for s, e in parts)
+    return f"T{k}\t{span.label} {where}\t{_flat(' '.join(text[s:e] for s, e in parts))}\n"
 
 
 def _text_path(ann: Path) -> Path:
