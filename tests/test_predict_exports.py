@@ -346,6 +346,13 @@ def test_labelstudio_offsets_in_a_named_unit(tmp_path: Path) -> None:
     assert len(out.read_text(encoding="utf-8").splitlines()) == 2
 
 
+@pytest.mark.parametrize("ids", [["News/a", "News/b", "News/c/d", "news"], ["a", "a/b", "A.x"]])
+def test_brat_ids_sharing_a_folder_spelt_alike_are_fine(tmp_path: Path, ids: list[str]) -> None:
+    rows = [(i, f"نص {k}", []) for k, i in enumerate(ids)]
+    assert write_brat(rows, tmp_path / "out", scheme=DEFAULT_SCHEME) == (len(ids), 0)
+    assert sorted(d.id for d in read_brat(tmp_path / "out")) == sorted(ids)
+
+
 @pytest.mark.parametrize(
     ("ids", "clash"),
     [
@@ -353,6 +360,10 @@ def test_labelstudio_offsets_in_a_named_unit(tmp_path: Path) -> None:
         (["A", "a"], "document 1 (id=a)"),  # one file on macOS and Windows disks
         (["caf\u00e9", "cafe\u0301"], "document 1"),  # NFC and NFD: one file on macOS
         (["a/b", "a_b", "A_B"], "document 2 (id=A_B)"),
+        # one folder on such disks, and the second id read back from it as "News/b": its own id lost
+        (["News/a", "news/b"], "document 1 (id=news/b): its folder 'news' would be folder 'News' (of id 'News/a')"),
+        (["x/Sub/a", "x/sub/b"], "folder 'x/sub' would be folder 'x/Sub'"),
+        (["caf\u00e9/a", "cafe\u0301/b"], "document 1"),
         (["../x"], "not a safe relative file path"),
         # 130 Arabic letters are 260 bytes: the second document failed with "File name too long"
         # after the first had been written

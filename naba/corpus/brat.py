@@ -256,7 +256,9 @@ def id_problem(doc_id: str, seen: dict[str, str]) -> str | None:
     """Why ``doc_id`` cannot have brat files of its own beside those of the ids in ``seen``, or ``None``
     (and ``doc_id`` is added to ``seen``): an id that is not a safe relative path, or one whose file
     names equal an earlier id's on a disk that ignores case or Unicode normalisation (macOS,
-    Windows), where the two would overwrite each other. ``seen`` maps such a file key to its id."""
+    Windows), where the two would overwrite each other, or whose folder is an earlier id's folder
+    spelt otherwise (``a/y`` after ``A/x``: one folder there, and ``a/y`` would read back as ``A/y``).
+    ``seen`` maps such a file or folder key to an id (its values are the ids seen)."""
     if not _safe_id(doc_id):
         return "id is not a safe relative file path for brat"
     if any(part.startswith(".") for part in PurePosixPath(doc_id).parts):
@@ -267,7 +269,20 @@ def id_problem(doc_id: str, seen: dict[str, str]) -> str | None:
     key = unicodedata.normalize("NFC", doc_id).casefold()
     if key in seen:
         return f"its files would be those of id {seen[key]!r} on a disk that ignores case or Unicode normalisation"
+    # on such a disk a folder A/ takes a/'s files too, and they read back under A/: id a/y as A/y.
+    # Folder keys end in "/", which no file key does (an id never ends so)
+    parts = PurePosixPath(doc_id).parts
+    folders = [("/".join(parts[:n]), unicodedata.normalize("NFC", "/".join(parts[:n])).casefold() + "/")
+               for n in range(1, len(parts))]
+    for n, (folder, folder_key) in enumerate(folders, 1):
+        first = seen.get(folder_key)
+        earlier = None if first is None else "/".join(PurePosixPath(first).parts[:n])
+        if earlier is not None and earlier != folder:
+            return (f"its folder {folder!r} would be folder {earlier!r} (of id {first!r}) on a disk that ignores "
+                    f"case or Unicode normalisation, and the id would read back under it")
     seen[key] = doc_id
+    for _, folder_key in folders:
+        seen.setdefault(folder_key, doc_id)
     return None
 
 
