@@ -243,6 +243,34 @@ def test_labelstudio_offset_units(tmp_path: Path, start: int, end: int, shown: s
     assert read_labelstudio(path) == [Document("5", EMOJI_TEXT, [Span(*ACTOR_CP, "ACTOR")])]
 
 
+@pytest.mark.parametrize("offsets", ["auto", "codepoints", "utf16"])
+@pytest.mark.parametrize(
+    ("text", "part", "shown", "found"),
+    [
+        # Label Studio's value.text has each run of whitespace as one space (issues #3078, #5338), its
+        # offsets the text's: such a region was an error under every unit, the file unreadable
+        ("🙂 قال الجيش  السوري", "الجيش  السوري", "الجيش السوري", True),
+        ("🙂 قال الجيش\r\n\tالسوري", "الجيش\r\n\tالسوري", "الجيش السوري", True),
+        ("🙂 قال الجيش السوري", "الجيش السوري", "الجيش السوري", True),
+        ("🙂 قال الجيش  السوري", "الجيش  السوري", "الجيش الليبي", False),  # other words: still an error
+    ],
+)
+def test_labelstudio_value_text_with_whitespace_collapsed(
+    tmp_path: Path, text: str, part: str, shown: str, found: bool, offsets: str
+) -> None:
+    start = text.index(part)
+    shift = 1 if offsets == "utf16" else 0  # the emoji: two UTF-16 code units
+    task = _ls_task(start + shift, start + len(part) + shift, shown)
+    task["data"]["text"] = text
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps([task]), encoding="utf-8")
+    if found:
+        assert read_labelstudio(path, offsets=offsets)[0].spans == [Span(start, start + len(part), "ACTOR")]
+    else:
+        with pytest.raises(DataError, match="value.text 'الجيش الليبي' but the text there is 'الجيش  السوري'"):
+            read_labelstudio(path, offsets=offsets)
+
+
 def test_labelstudio_writer_units(tmp_path: Path) -> None:
     for unit, expected in (("codepoints", ACTOR_CP), ("utf16", ACTOR_UTF16)):
         write_labelstudio([_emoji_doc()], tmp_path / f"{unit}.json", offsets=unit)

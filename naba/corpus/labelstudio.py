@@ -3,8 +3,9 @@
 Offsets: some Label Studio versions wrote JavaScript UTF-16 code-unit offsets, later ones code
 points (label-studio issues #1347, #1559, #4988). With ``offsets="auto"`` (default) the reader
 decides per task: it reads every region both ways and keeps the reading under which every
-``value.text`` equals the text at the offsets; UTF-16 offsets are converted to code points here, at
-the edge. A task where neither reading fits is an error naming its regions, and so is one where
+``value.text`` equals the text at the offsets (or, where no reading fits exactly, equals it but for
+runs of whitespace, which Label Studio writes in ``value.text`` as one space: issues #3078, #5338);
+UTF-16 offsets are converted to code points here, at the edge. A task where neither reading fits is an error naming its regions, and so is one where
 both fit at different places (text repeated after emoji: in "🇪🇬🇪🇬 مصر مصر", two flags of two
 code points each, the first مصر at UTF-16 [9, 12) is the second one at code points [9, 12)),
 which no check can settle. A region
@@ -312,19 +313,25 @@ def _decode_offsets(text: str, regions: list, bad: Report, *, offsets: str = "au
     readings = {"codepoints": as_cp, "utf16": as_utf16}
     units = {"codepoints": "code points", "utf16": "UTF-16 code units"}
 
-    def matches(got: tuple[int, int] | None, start: int, end: int, shown: str | None) -> bool:
+    def matches(got: tuple[int, int] | None, start: int, end: int, shown: str | None, loose: bool = True) -> bool:
         if got is None:
             return False
         if shown is None:
             # Without the text only the unit given, or agreement of both readings, makes the offsets safe.
             return offsets != "auto" or as_utf16(start, end) == (start, end)
-        return 0 <= got[0] < got[1] <= len(text) and text[got[0] : got[1]] == shown
+        if not 0 <= got[0] < got[1] <= len(text):
+            return False
+        there = text[got[0] : got[1]]
+        # Label Studio writes value.text with each run of whitespace as one space (label-studio issues
+        # #3078, #5338: "4   cm" shown as "4 cm", the offsets the text's): equal but for that, loose
+        return there == shown or loose and " ".join(there.split()) == " ".join(shown.split())
 
-    def fits(unit: str) -> bool:
-        return all(matches(readings[unit](s, e), s, e, shown) for _, s, e, shown, _ in regions)
+    def fits(unit: str, loose: bool) -> bool:
+        return all(matches(readings[unit](s, e), s, e, shown, loose) for _, s, e, shown, _ in regions)
 
     tried = list(readings) if offsets == "auto" else [offsets]
-    fitting = [unit for unit in tried if fits(unit)]
+    # an exact match first: whitespace alone does not make a second unit fit where one fits exactly
+    fitting = [unit for unit in tried if fits(unit, False)] or [unit for unit in tried if fits(unit, True)]
     moved = [] if len(fitting) < 2 else [f"{name} [{s}, {e})" for name, s, e, _, _ in regions if as_cp(s, e) != as_utf16(s, e)]
     if moved:
         # every value.text is found both ways, at different places (repeated text after characters
