@@ -42,6 +42,8 @@ def test_unknown_tag_is_an_error() -> None:
         ("layers:\n  a: [X]\nmapping: {P: Y}\n", "no such label"),
         ("layers: [X]\n", "needs a 'layers' mapping"),
         ("layers:\n  a: [X]\nother: 1\n", "unknown key(s) ['other']"),
+        # a key YAML reads as a number beside one it reads as text: sorting them was a TypeError traceback
+        ("layers:\n  a: [X]\n1: x\nother: y\n", "unknown key(s) [1, 'other']"),
         ("layers:\n  a: [X\n", "cannot read label scheme"),
         ("layers:\n  a: [MY X]\n", "may not contain"),
         ("layers:\n  a: ['']\n", "may not contain"),

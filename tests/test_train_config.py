@@ -163,6 +163,9 @@ def test_bad_configs_are_config_errors_naming_key_and_source(
         ("data:\n  train: data/a.jsonl\n  train: data/b.jsonl\n", ["run.yaml", "line 3", "'train' twice"]),
         ("optim:\n  lr: 1.0e-3\n  lr: 1.0e-4\n", ["run.yaml", "line 3", "'lr' twice"]),
         ("data:\n  train: [data/a.jsonl\n", ["run.yaml", "cannot read", "line 3"]),
+        # a section YAML reads as a number or a boolean: difflib's suggestion was a TypeError traceback
+        ("1:\n  lr: 1\n", ["run.yaml", "unknown section 1"]),
+        ("yes:\n  lr: 1\n", ["run.yaml", "unknown section True"]),
         (b"data:\n  train: data/\xff.jsonl\n", ["run.yaml", "cannot read", "utf-8"]),
         # PyYAML composes recursively: deep nesting was a raw RecursionError traceback
         pytest.param(

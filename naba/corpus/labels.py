@@ -112,7 +112,8 @@ class LabelScheme:
             raise ConfigError(f"{source}: a label scheme needs a 'layers' mapping")
         unknown = set(data) - {"layers", "mapping"}
         if unknown:
-            raise ConfigError(f"{source}: unknown key(s) {sorted(unknown)} in label scheme")
+            # key=str: YAML keys need not be text (1:, yes:), and sorting an int beside a str raised TypeError
+            raise ConfigError(f"{source}: unknown key(s) {sorted(unknown, key=str)} in label scheme")
         layers = {}
         for name, labels in data["layers"].items():
             if not isinstance(name, str):

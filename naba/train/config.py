@@ -238,8 +238,9 @@ def _assign(cfg: TrainConfig, key: str, value: Any, *, source: str, base: Path) 
     setattr(part, name, value)
 
 
-def _did_you_mean(word: str, known, *, prefix: str = "") -> str:
-    close = difflib.get_close_matches(word, list(known), n=1)
+def _did_you_mean(word: Any, known, *, prefix: str = "") -> str:
+    # str(): a YAML key need not be text (1:, yes:), and difflib compares only strings
+    close = difflib.get_close_matches(str(word), list(known), n=1)
     return f"; did you mean {prefix}{close[0]}?" if close else ""
 
 
