@@ -1,11 +1,13 @@
 """Reading naba's own YAML files (run configs, label schemes): safe, and a key given twice is an error.
 
 PyYAML keeps the last of two equal keys without a word, so a second ``data:`` section (or a layer
-named twice) would silently replace the first.
+named twice) would silently replace the first. An integer written with leading zeros is decimal
+(YAML 1.2's reading), not YAML 1.1's octal: ``run.seed=010`` is 10, not 8.
 """
 
 from __future__ import annotations
 
+import re
 import reprlib
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,20 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                     )
                 seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node):
+        text = self.construct_scalar(node)
+        if _LEADING_ZEROS.fullmatch(text):
+            return int(text.replace("_", ""))
+        return super().construct_yaml_int(node)
+
+
+# PyYAML's YAML 1.1 reads 010 as octal, so run.seed=010 trained with seed 8 without a word; a
+# researcher (and YAML 1.2) means ten. 08 and 09, no octal, stay strings to the resolver (as the
+# dumper quotes none of them, a saved "08" must load back as it was), and naba's config takes a
+# string of digits for an integer field.
+_LEADING_ZEROS = re.compile(r"[-+]?0[0-7_]+")
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _UniqueKeyLoader.construct_yaml_int)
 
 
 def load(text: str):

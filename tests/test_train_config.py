@@ -184,6 +184,30 @@ def test_unreadable_or_incomplete_files(repo: Path, text: str | bytes, words: li
 
 
 @pytest.mark.parametrize(
+    ("body", "overrides", "seeds"),
+    [
+        # YAML 1.1 reads a leading zero as octal: run.seed=010 trained with seed 8, and 08 was refused as a string
+        ("", ["run.seed=010"], (10, 0)),
+        ("", ["run.seed=08", "data.dev_seed=09"], (8, 9)),
+        ("", ["run.seed=007", "data.dev_seed=-0"], (7, 0)),
+        ("run:\n  seed: 010\n", ["data.dev_seed=0_10"], (10, 10)),
+        ("run:\n  seed: 08\n", [], (8, 0)),
+        ("", ["run.seed=0x10", "data.dev_seed=1_000"], (16, 1000)),  # YAML's other integers, as before
+    ],
+)
+def test_integers_are_read_as_written(repo: Path, body: str, overrides: list[str], seeds: tuple[int, int]) -> None:
+    cfg = load_config(write(repo, "data:\n  train: data/a.jsonl\n" + body), overrides, cwd=repo)
+    assert (cfg.run.seed, cfg.data.dev_seed) == seeds
+
+
+@pytest.mark.parametrize("name", ["010", "08"])
+def test_a_quoted_name_of_digits_stays_text_through_a_saved_config(repo: Path, name: str) -> None:
+    cfg = load_config(write(repo, "data:\n  train: data/a.jsonl\n"), [f"run.name='{name}'"], cwd=repo)
+    save_config(cfg, repo / "saved" / "config.yaml")
+    assert load_config(repo / "saved" / "config.yaml", cwd=repo).run.name == name
+
+
+@pytest.mark.parametrize(
     ("body", "overrides", "name"),
     [
         ("", [], "exp"),

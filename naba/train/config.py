@@ -2,7 +2,8 @@
 arguments only override.
 
 Precedence: dataclass defaults < the YAML file < command-line ``key=value`` (dotted for nested
-sections: ``optim.lr=3e-5``). Values on the command line are typed as YAML scalars.
+sections: ``optim.lr=3e-5``). Values on the command line are typed as YAML scalars (as
+:mod:`naba.yamlio` reads them: ``run.seed=010`` is 10, not octal 8).
 
 Relative paths: data paths and ``data.labels`` written in a config FILE resolve against the parent
 of the file's folder, i.e. the repository root for ``configs/*.yaml``, so a run does not depend on
@@ -17,6 +18,7 @@ import difflib
 import glob
 import math
 import os
+import re
 import types
 import typing
 from collections.abc import Sequence
@@ -271,6 +273,9 @@ def _coerce(value: Any, hint: Any, *, key: str, source: str) -> Any:
             raise bad
         return value
     if hint is int:
+        # 08 and 09 are strings to YAML 1.1 (a leading zero is octal there); they are the numbers they look like
+        if isinstance(value, str) and re.fullmatch(r"[-+]?[0-9]+", value):
+            return int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise bad
         return value
