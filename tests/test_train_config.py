@@ -132,6 +132,8 @@ BAD = [
     # YAML reads these as numbers; the message says to quote them
     ("run:\n  name: 2024\n", [], ["run.yaml", "run.name", "2024", "quote it"]),
     ("", ["model.name_or_path=1.5"], ["command line", "model.name_or_path", "quote it"]),
+    ("run:\n  name: 2024-05-01\n", [], ["run.yaml", "run.name", "date", "quote it"]),
+    ("", ["run.name=2024-05-01"], ["command line", "run.name", "date", "quote it"]),
     ("", ["data.read_options={a: 1, a: 2}"], ["command line", "data.read_options", "'a' twice"]),
     # a folder without a tokenizer (a run folder, not its tokenizer/): transformers' error asked for sentencepiece
     ("", ["model.name_or_path=naba-small", "model.tokenizer=data"],
@@ -200,7 +202,7 @@ def test_integers_are_read_as_written(repo: Path, body: str, overrides: list[str
     assert (cfg.run.seed, cfg.data.dev_seed) == seeds
 
 
-@pytest.mark.parametrize("name", ["010", "08"])
+@pytest.mark.parametrize("name", ["010", "08", "2024-05-01"])
 def test_a_quoted_name_of_digits_stays_text_through_a_saved_config(repo: Path, name: str) -> None:
     cfg = load_config(write(repo, "data:\n  train: data/a.jsonl\n"), [f"run.name='{name}'"], cwd=repo)
     save_config(cfg, repo / "saved" / "config.yaml")

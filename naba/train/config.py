@@ -14,6 +14,7 @@ current working directory.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import difflib
 import glob
 import math
@@ -292,7 +293,7 @@ def _coerce(value: Any, hint: Any, *, key: str, source: str) -> Any:
     if hint is str:
         if key == "optim.mixed_precision" and value is False:
             return "no"  # YAML 1.1 reads a bare `no` as false
-        if isinstance(value, (bool, int, float)):
+        if isinstance(value, (bool, int, float, datetime.date)):  # run.name=2024-05-01 is a date to YAML
             raise ConfigError(f"{source}: {key}: expected a non-empty string, got {value!r} "
                               f"(YAML reads it as {type(value).__name__}; quote it)")
         if not isinstance(value, str) or not value:
