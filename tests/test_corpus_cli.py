@@ -476,6 +476,14 @@ def test_split_warning_on_a_text_under_many_ids_names_five(tmp_path: Path, capsy
     assert warning.count("(train)") + warning.count("(dev)") + warning.count("(test)") == 5 and ", ...)" in warning
 
 
+@pytest.mark.parametrize("folds", ["1", "0", "-3"])
+def test_split_refuses_fewer_than_two_folds_naming_the_flag(tmp_path: Path, corpus: Path, capsys, folds: str) -> None:
+    # the message was kfold's "k must be an integer >= 2", naming a parameter the command line does not have
+    assert main(["data", "split", str(corpus), "--out", str(tmp_path / "k"), "--folds", folds]) == 2
+    assert f"--folds: a split into folds needs at least 2, got {folds}" in capsys.readouterr().err
+    assert not (tmp_path / "k").exists()
+
+
 @pytest.mark.parametrize(("n", "ratios", "empty"), [
     (10, "0.8,0.1,0.1", "test"),   # seed 13 draws no test document of d0..d9
     (3, "0.8,0.1,0.1", "test"),

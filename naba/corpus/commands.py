@@ -62,7 +62,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--format", help="input format (default: from the extension)")
     p.add_argument("--ratios", default="0.8,0.1,0.1", help="train,dev,test ratios (default 0.8,0.1,0.1)")
     p.add_argument("--seed", default="13", help="hash seed (default 13)")
-    p.add_argument("--folds", type=int, metavar="K", help="write K folds (fold-I/train.jsonl, fold-I/test.jsonl) instead")
+    p.add_argument("--folds", type=int, metavar="K", help="write K (2 or more) folds (fold-I/train.jsonl, fold-I/test.jsonl) instead")
     _common(p)
     p.set_defaults(func=cmd_split)
 
@@ -382,12 +382,14 @@ def _warn_split_texts(parts: dict[str, list[Document]]) -> None:
 
 def cmd_split(args: argparse.Namespace) -> int:
     """Write train/dev/test (or K folds) as native JSONL under ``--out``."""
+    if args.folds is not None and args.folds < 2:  # before the input is read; kfold's message names its k, not --folds
+        raise ConfigError(f"--folds: a split into folds needs at least 2, got {args.folds}")
     scheme = _scheme(args)
     docs = _read(args.input, args.format, args, scheme)
     remove_temp_files(args.out)  # the staging folder a split killed part way (SIGKILL) left
     if args.folds is not None:
         _refuse_input(args.input, [args.out / f"fold-{i}" / f"{name}.jsonl"
-                                   for i in range(max(args.folds, 0)) for name in ("train", "test")])
+                                   for i in range(args.folds) for name in ("train", "test")])
     else:
         _refuse_input(args.input, [args.out / f"{name}.jsonl" for name in PARTS])
     if args.folds is not None:
