@@ -6,10 +6,12 @@ on is a renamed function, a removed keyword or an import from the wrong module, 
 
 from __future__ import annotations
 
+import argparse
 import ast
 import importlib
 import inspect
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,51 @@ def test_names_the_docs_point_to_exist_with_a_docstring(name: str) -> None:
         assert (obj.__doc__ or "").strip(), f"{name} has no docstring"
         return
     pytest.fail(f"{name}: no such module")
+
+
+def command_lines() -> list[tuple[str, list[str]]]:
+    """Every ``naba ...`` (or ``-m naba.train ...``) line of the docs' bash blocks as the argv naba gets,
+    with its ``[--optional ...]`` parts given and its count placeholders (K, N) filled in."""
+    found = []
+    for path in DOCS:
+        text = path.read_text(encoding="utf-8")
+        for m in re.finditer(r"^```bash\n(.*?)^```", text, flags=re.M | re.S):
+            first = text.count("\n", 0, m.start()) + 2
+            for i, line in enumerate(m.group(1).splitlines()):
+                code, _, comment = line.partition(" #")
+                for alt, command in enumerate((code, comment.strip().removeprefix("or:"))):  # "# or: python -m ..."
+                    if not re.match(r"\s*naba |.* -m naba\.train ", command):
+                        continue
+                    words = shlex.split(re.sub(r"\[(--[^\]]*)\]", r"\1", command))
+                    argv = words[1:] if words[0] == "naba" else ["train", *words[words.index("naba.train") + 1:]]
+                    argv = ["3" if w in ("K", "N") else w for w in argv]
+                    found.append((f"{path.relative_to(ROOT)}:{first + i}{'-or' if alt else ''}", argv))
+    return found
+
+
+COMMANDS = command_lines()
+
+
+def test_the_docs_have_command_lines() -> None:
+    assert {argv[0] for _, argv in COMMANDS} >= {"data", "train", "eval", "predict", "tag", "render"}
+
+
+@pytest.mark.parametrize(("where", "argv"), COMMANDS, ids=[w for w, _ in COMMANDS])
+def test_documented_command_lines_parse(where: str, argv: list[str]) -> None:
+    from naba import yamlio
+    from naba.cli import build_parser
+    from naba.train.commands import _add_flags
+    from naba.train.config import TrainConfig, _assign
+
+    try:
+        args = build_parser(argv).parse_args(argv)
+        # naba train: flags after the config come in its overrides, and naba train parses them there
+        late = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+        _add_flags(late)
+        overrides = late.parse_known_args(getattr(args, "overrides", None) or [])[1]
+    except (SystemExit, argparse.ArgumentError):
+        pytest.fail(f"{where}: naba {shlex.join(argv)} does not parse")
+    # naba train's key=value overrides: each names a real key and has a value of its type
+    for item in overrides:
+        key, _, value = item.partition("=")
+        _assign(TrainConfig(), key, yamlio.load(value) if value else None, source=where, base=ROOT)

@@ -243,6 +243,16 @@ def test_shipped_configs_only_override_known_keys() -> None:
             assert set(values) <= set(sections[section]), (name, section, set(values) - set(sections[section]))
 
 
+@pytest.mark.parametrize("name", ["demo", "arabert", "anercorp"])
+def test_shipped_configs_load_and_pass_every_check(name: str, tmp_path: Path) -> None:
+    # not only known keys: values in range, their data files there, the reader options the format has
+    root = Path(__file__).resolve().parent.parent
+    if name == "anercorp" and not (root.parent / "shared" / "corpora" / "anercorp" / "train.txt").is_file():
+        pytest.skip("ANERcorp is not in ../shared here")
+    cfg = load_config(root / "configs" / f"{name}.yaml", cwd=tmp_path)
+    assert cfg.run.name == name and cfg.data.train
+
+
 @pytest.mark.parametrize("name", ["demo", "arabert"])
 def test_shipped_configs_do_not_train_on_the_demo_corpus_held_out_splits(name: str) -> None:
     # data/demo/*.jsonl globs test.jsonl in: a model trained so scores inflated on the demo's test split
