@@ -64,6 +64,30 @@ def test_paths_in_a_file_resolve_against_its_folders_parent_and_cli_paths_agains
     assert cfg.run.dir == str(elsewhere / "runs")
 
 
+@pytest.mark.parametrize(
+    ("body", "overrides", "key", "hinted"),
+    [
+        # exp.yaml at a repository's root looked for data/ beside the repository: now the message says why
+        ("data:\n  dev: data/missing.jsonl\n", [], "data.dev", True),
+        ("data:\n  test: [data/a.jsonl, data/nothing*.jsonl]\n", [], "data.test", True),
+        ("data:\n  labels: labels.yaml\n", [], "data.labels", True),
+        ("model:\n  name_or_path: naba-small\n  tokenizer: tok\n", [], "model.tokenizer", True),
+        ("", ["data.dev=data/missing.jsonl"], "data.dev", False),  # the command line's start at the current folder
+        ("data:\n  dev: /nonexistent/missing.jsonl\n", [], "data.dev", False),  # an absolute path elsewhere
+    ],
+)
+def test_a_missing_path_from_a_file_says_where_its_relative_paths_start(
+    repo: Path, body: str, overrides: list[str], key: str, hinted: bool
+) -> None:
+    data = "data:\n  train: data/a.jsonl\n"
+    text = data + body.replace("data:\n", "") if body.startswith("data:") else data + body
+    with pytest.raises(ConfigError) as err:
+        load_config(write(repo, text), overrides, cwd=repo)
+    assert f"{key}: no such" in str(err.value)
+    hint = f"(relative paths in a config file start at the parent of its folder, {repo.resolve()})"
+    assert (hint in str(err.value)) == hinted
+
+
 def test_globs_expand_sorted(repo: Path) -> None:
     cfg = load_config(write(repo, "data:\n  train: [data/*.jsonl]\n"), cwd=repo)
     assert cfg.data.train == [str(repo / "data" / "a.jsonl"), str(repo / "data" / "b.jsonl")]

@@ -348,6 +348,15 @@ def _check(cfg: TrainConfig, sources: dict[str, str]) -> None:
     def fail(key: str, reason: str) -> None:
         raise ConfigError(f"{sources.get(key, 'defaults')}: {key}: {reason}")
 
+    def where(key: str, path: str) -> str:
+        # a config saved outside a folder of configs (exp.yaml at the repository root) looked one folder too
+        # high for its data, and the message showed the path without saying why it starts there
+        source = sources.get(key, CLI)
+        base = Path(source).resolve().parent.parent if source != CLI else None
+        if base is None or not Path(path).is_relative_to(base):
+            return path
+        return f"{path} (relative paths in a config file start at the parent of its folder, {base})"
+
     d, m, o, r = cfg.data, cfg.model, cfg.optim, cfg.run
     if not d.train:
         fail("data.train", "no training data given (data.train: a path, a glob or a list of them)")
@@ -360,11 +369,11 @@ def _check(cfg: TrainConfig, sources: dict[str, str]) -> None:
             # a folder is a brat corpus, as for every naba reader
             missing = [f for f in matched if not (Path(f).is_file() or Path(f).is_dir())]
             if not matched or missing:
-                fail(key, f"no such data file: {missing[0] if missing else pattern}")
+                fail(key, f"no such data file: {where(key, missing[0] if missing else pattern)}")
             files.extend(matched)
         setattr(d, name, files)
     if d.labels is not None and not Path(d.labels).is_file():
-        fail("data.labels", f"no such label scheme file: {d.labels}")
+        fail("data.labels", f"no such label scheme file: {where('data.labels', d.labels)}")
     _check_data(cfg, fail)
     if not 0 <= d.dev_ratio < 1:
         fail("data.dev_ratio", f"must be in [0, 1), got {d.dev_ratio}")
@@ -373,7 +382,7 @@ def _check(cfg: TrainConfig, sources: dict[str, str]) -> None:
     if m.preset not in PRESETS:
         fail("model.preset", f"must be one of {', '.join(PRESETS)}, got {m.preset!r}")
     if m.tokenizer is not None and not Path(m.tokenizer).is_dir():
-        fail("model.tokenizer", f"no such tokenizer folder: {m.tokenizer}")
+        fail("model.tokenizer", f"no such tokenizer folder: {where('model.tokenizer', m.tokenizer)}")
     if m.tokenizer is not None and m.name_or_path != SMALL_MODEL:
         fail("model.tokenizer", f"only for model.name_or_path={SMALL_MODEL} (a pretrained model brings its own)")
     if m.tokenizer is not None and not any((Path(m.tokenizer) / f).is_file() for f in ("tokenizer.json", "vocab.txt")):
