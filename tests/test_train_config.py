@@ -52,6 +52,22 @@ def test_command_line_beats_file_and_is_typed_as_yaml(repo: Path) -> None:
     assert cfg.data.read_options == {"bio_repair": "begin"}
 
 
+@pytest.mark.parametrize(
+    ("overrides", "lr", "name"),
+    [
+        # the last of a key given twice wins: scripts/anercorp.sh passes "$@" after its own overrides
+        (["optim.lr=1e-3", "optim.lr=2e-3"], 2e-3, "run"),
+        (["run.name=a", "optim.lr=1e-3", "run.name=b"], 1e-3, "b"),
+        (["run.name=a", "run.name="], 5e-5, "run"),  # back to the default
+    ],
+)
+def test_a_key_given_twice_on_the_command_line_takes_its_last_value(
+    repo: Path, overrides: list[str], lr: float, name: str
+) -> None:
+    cfg = load_config(None, ["data.train=data/a.jsonl", *overrides], cwd=repo)
+    assert (cfg.optim.lr, cfg.run.name) == (lr, name)
+
+
 def test_paths_in_a_file_resolve_against_its_folders_parent_and_cli_paths_against_cwd(
     repo: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
