@@ -377,6 +377,18 @@ def test_help_after_the_config_prints_help(argv: list[str], capsys: pytest.Captu
     assert "usage: naba train" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("argv", [["train", "optim.lr=1e-4", "configs/demo.yaml"],
+                                  ["train", "configs/demo.yaml", "configs/arabert.yaml", "--print-config"],
+                                  ["train", "run.name=x", "configs/Demo.YML"]])
+def test_a_config_file_after_the_overrides_is_named_as_misplaced(argv: list[str], capsys: pytest.CaptureFixture) -> None:
+    # it was "'configs/demo.yaml': overrides are key=value", as though it were a malformed override
+    from naba.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "naba train takes one config file, before the overrides" in err and repr(argv[2]) in err
+
+
 def _alias_bomb(levels: int) -> str:
     # "billion laughs": each level is a list of nine aliases to the level before (9**(levels+1) strings)
     parts, prev = ["&l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"], "l0"

@@ -39,6 +39,7 @@ def _add_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from naba.errors import ConfigError
     from naba.train.config import load_config
 
     if any(a in ("-h", "--help") for a in args.overrides):
@@ -55,6 +56,11 @@ def run(args: argparse.Namespace) -> int:
     # "naba train optim.lr=1e-4" with no file: the first override is not a config path
     if config is not None and "=" in config and not Path(config).exists():
         config, overrides = None, [config, *overrides]
+    # a config file after an override (or a second one) was "'configs/demo.yaml': overrides are key=value"
+    stray = next((o for o in overrides if "=" not in o and o.lower().endswith((".yaml", ".yml"))), None)
+    if stray is not None:
+        raise ConfigError(f"command line: {stray!r}: naba train takes one config file, before the overrides: "
+                          "naba train CONFIG [key=value ...]")
     cfg = load_config(config, overrides)
     if print_config:
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True), end="")
