@@ -175,6 +175,10 @@ BAD = [
     ("run:\n  name: 2024-05-01\n", [], ["run.yaml", "run.name", "date", "quote it"]),
     ("", ["run.name=2024-05-01"], ["command line", "run.name", "date", "quote it"]),
     ("", ["data.read_options={a: 1, a: 2}"], ["command line", "data.read_options", "'a' twice"]),
+    # a list written with commas alone is one item to YAML: said so
+    ("", ["data.layers=entity,claim"], ["command line", "data.layers", "'entity,claim'", "in brackets, e.g. [a, b]"]),
+    ("", ["data.dev=data/a.jsonl,data/b.jsonl"], ["command line", "data.dev", "no such data file", "in brackets"]),
+    ("data:\n  test: data/a.jsonl, data/b.jsonl\n", [], ["run.yaml", "data.test", "in brackets"]),
     # a folder without a tokenizer (a run folder, not its tokenizer/): transformers' error asked for sentencepiece
     ("", ["model.name_or_path=naba-small", "model.tokenizer=data"],
      ["command line", "model.tokenizer", "no tokenizer.json", "tokenizer/"]),

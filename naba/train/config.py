@@ -325,7 +325,7 @@ def _check_data(cfg: TrainConfig, fail) -> None:
         unknown = [layer for layer in d.layers if layer not in scheme.layers]
         if unknown:
             fail("data.layers", f"the label scheme ({d.labels or 'built-in'}) has no layer(s) {unknown}; "
-                                f"it has {list(scheme.layers)}")
+                                f"it has {list(scheme.layers)}{_list_hint(unknown)}")
     if d.format is not None:
         try:
             canonical(d.format)
@@ -340,6 +340,11 @@ def _check_data(cfg: TrainConfig, fail) -> None:
         if unknown:
             fail("data.read_options", f"the {fmt} reader ({path}) has no option(s) {unknown}; "
                                       f"it has {sorted(options(fmt))}")
+
+
+def _list_hint(items: list[str]) -> str:
+    # data.layers=entity,claim is one layer named "entity,claim" to YAML, data.train=a.jsonl,b.jsonl one file
+    return "; a list is written in brackets, e.g. [a, b]" if any("," in x for x in items) else ""
 
 
 def _check(cfg: TrainConfig, sources: dict[str, str]) -> None:
@@ -369,7 +374,7 @@ def _check(cfg: TrainConfig, sources: dict[str, str]) -> None:
             # a folder is a brat corpus, as for every naba reader
             missing = [f for f in matched if not (Path(f).is_file() or Path(f).is_dir())]
             if not matched or missing:
-                fail(key, f"no such data file: {where(key, missing[0] if missing else pattern)}")
+                fail(key, f"no such data file: {where(key, missing[0] if missing else pattern)}{_list_hint([pattern])}")
             files.extend(matched)
         setattr(d, name, files)
     if d.labels is not None and not Path(d.labels).is_file():
