@@ -393,6 +393,22 @@ def test_a_config_file_after_the_overrides_is_named_as_misplaced(argv: list[str]
     assert "naba train takes one config file, before the overrides" in err and repr(argv[2]) in err
 
 
+@pytest.mark.parametrize("folds", ["1", "0", "-2", "x", "2.5"])
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_too_few_folds_are_refused_as_usage_even_with_print_config(
+    folds: str, where: str, capsys: pytest.CaptureFixture
+) -> None:
+    # --folds 1 --print-config printed the config and exited 0; the run itself refused it
+    from naba.cli import main
+
+    flags = ["--print-config", f"--folds={folds}"]
+    argv = ["train", *flags, "configs/demo.yaml"] if where == "before" else ["train", "configs/demo.yaml", *flags]
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert "at least 2 folds" in capsys.readouterr().err
+
+
 def _alias_bomb(levels: int) -> str:
     # "billion laughs": each level is a list of nine aliases to the level before (9**(levels+1) strings)
     parts, prev = ["&l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"], "l0"

@@ -34,8 +34,15 @@ def register(subparsers) -> None:
 def _add_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--folds", type=int, metavar="K",
+    parser.add_argument("--folds", type=_fold_count, metavar="K",
                         help="K-fold cross-validation over data.train: K runs in RUN_DIR/folds/, mean ± sd in RUN_DIR/cv.json")
+
+
+def _fold_count(value: str) -> int:
+    # checked as it is parsed: --folds 1 --print-config printed the config and exited 0
+    if not value.lstrip("-").isdigit() or int(value) < 2:
+        raise argparse.ArgumentTypeError(f"cross-validation needs a whole number of at least 2 folds, not {value!r}")
+    return int(value)
 
 
 def run(args: argparse.Namespace) -> int:
