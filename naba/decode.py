@@ -303,21 +303,24 @@ def _spans(
         path[begins[keep]].tolist(), g.char_starts[lo[keep]].tolist(), g.char_ends[hi[keep]].tolist(),
         means[keep].tolist(), lo[keep].tolist(), ends[keep].tolist(), strict=True,
     ):
-        # a span never splits a user-perceived character: its edges go out to the grapheme clusters'
-        # (an NFD "é" whose combining accent prepared as a space, an emoji ZWJ sequence or a flag
-        # whose emoji are tokens of their own); edges between letters, digits, spaces or punctuation
-        # stay where they are after a table lookup each (naba.graphemes)
-        start, end = snap(text, start, end, reach)
         if start < reach:
             # subwords that share characters (a tokenizer that cuts [رابط], which stands for a whole URL,
             # into [ رابط ]), or two spans meeting inside one cluster, can start a span inside the one
             # before it: spans of a layer never overlap, so it keeps only its subwords after that one
-            # (from the start of their cluster, which is at or after ``reach``), or nothing
+            # (from the start of their cluster, which is at or after ``reach``), or nothing. Decided before
+            # snapping: snapped with a floor past its start, the start's search back ran to the text's start,
+            # quadratic over a long run of joining characters (emoji) with such spans in it
             later = [k for k in range(first, stop) if g.char_starts[k] >= reach and g.char_ends[k] > g.char_starts[k]]
             if not later:
                 continue
             start, mean = int(g.char_starts[later[0]]), float((cum[stop] - cum[later[0]]) / (stop - later[0]))
-            start = snap(text, start, end, reach)[0]
+        # a span never splits a user-perceived character: its edges go out to the grapheme clusters'
+        # (an NFD "é" whose combining accent prepared as a space, an emoji ZWJ sequence or a flag
+        # whose emoji are tokens of their own); edges between letters, digits, spaces or punctuation
+        # stay where they are after a table lookup each (naba.graphemes); the search back stops at
+        # ``reach``, so a layer's walk is linear in the text
+        if start < end:
+            start, end = snap(text, start, end, reach)
         if start >= end or text[start].isspace() or text[end - 1].isspace():  # rare: subwords seldom edge on spaces
             trimmed = _trim(text, start, end)
             if trimmed is None:

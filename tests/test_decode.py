@@ -127,9 +127,13 @@ def _tagged(text: str, tagged: list[str], *, layer: str = "entity", label: str =
     """Decode ``text`` with scores that tag each piece of ``tagged`` (found in ``text``) as one span:
     B-``label`` on its first subword, I- on the others inside it, O elsewhere. Every word is [UNK]
     to this tokenizer, so the subwords are the prepared text's words with their original ranges."""
+    return _tagged_at(text, [(text.index(piece), text.index(piece) + len(piece)) for piece in tagged], layer, label)
+
+
+def _tagged_at(text: str, ranges: list[tuple[int, int]], layer: str = "entity", label: str = "ACTOR"):
+    """:func:`_tagged` of the pieces of ``text`` at ``ranges``."""
     from test_encode import vocab_tokenizer
 
-    ranges = [(text.index(piece), text.index(piece) + len(piece)) for piece in tagged]
     windows = encode([text], vocab_tokenizer(["قال"]), SPACE, with_labels=False)
     tags, at = SPACE.tags(layer), SPACE.slices[layer].start
     logits = []
@@ -230,3 +234,23 @@ def test_property_random_scores_never_split_a_character(words: list[str], seps: 
         assert not text[s.start].isspace() and not text[s.end - 1].isspace()
         assert s.start >= reach.get(s.layer, 0)
         reach[s.layer] = s.end
+
+
+def test_the_search_back_for_a_spans_edges_stops_at_the_span_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a long run of emoji has no offset that is surely a cluster boundary, so how far back graphemes.cluster
+    # may search is all that keeps decoding linear: a span starting inside the cluster the span before it
+    # ended in (man, then woman, of each family) searched back to the text's start, quadratic in the run
+    import naba.graphemes as graphemes
+
+    text = "قال " + FAMILY * 40
+    ranges = [(at + k, at + k + 1) for at in range(4, len(text), len(FAMILY)) for k in (0, 2)]
+    searched, cluster = [], graphemes.cluster
+
+    def recording(text: str, i: int, floor: int = 0) -> tuple[int, int]:
+        searched.append(i - floor)
+        return cluster(text, i, floor)
+
+    monkeypatch.setattr(graphemes, "cluster", recording)
+    spans = _tagged_at(text, ranges)
+    assert [(s.start, s.end) for s in spans] == [(at, at + len(FAMILY)) for at in range(4, len(text), len(FAMILY))]
+    assert searched and max(searched) < 2 * len(FAMILY)
