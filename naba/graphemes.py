@@ -83,11 +83,12 @@ def cluster(text: str, i: int, floor: int = 0) -> tuple[int, int]:
     raise AssertionError("unreachable: the clusters from a boundary at or before i cover i")
 
 
-def is_boundary(text: str, i: int) -> bool:
-    """Whether offset ``i`` lies between two grapheme clusters of ``text`` (0 and ``len(text)`` do)."""
+def is_boundary(text: str, i: int, floor: int = 0) -> bool:
+    """Whether offset ``i`` lies between two grapheme clusters of ``text`` (0 and ``len(text)`` do);
+    ``floor``, a cluster boundary at or before ``i``, bounds the search back (:func:`cluster`)."""
     if i <= 0 or i >= len(text) or _sure(text, i):
         return True
-    return cluster(text, i)[0] == i
+    return cluster(text, i, floor)[0] == i
 
 
 def snap(text: str, start: int, end: int, floor: int = 0) -> tuple[int, int]:

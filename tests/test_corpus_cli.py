@@ -168,6 +168,34 @@ def test_character_warnings_show_the_character(text: str, start: int, end: int, 
     assert warning.reason.startswith(f"span [{start}, {end}) ACTOR {text[start:end]!r} {expected}")
 
 
+def test_character_warnings_search_back_no_further_than_the_span_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a long run of emoji has no offset that is surely a cluster boundary: each span's search back ran to
+    # the text's start, quadratic in the run; spans overlapping in two layers, and sharing starts, still
+    # get the warnings \\X gives
+    import regex
+
+    import naba.graphemes as graphemes
+    from naba.corpus.validate import character_warnings
+
+    text = "قال " + FAMILY * 40
+    at = range(4, len(text), len(FAMILY))
+    spans = [Span(a + 2, a + 3, "ACTOR") for a in at] + [Span(a, a + 7, "CLAIM") for a in at[:-1]]
+    bounds = {0} | {m.end() for m in regex.finditer(r"\X", text)}
+    searched, cluster = [], graphemes.cluster
+
+    def recording(text: str, i: int, floor: int = 0) -> tuple[int, int]:
+        searched.append(i - floor)
+        return cluster(text, i, floor)
+
+    monkeypatch.setattr(graphemes, "cluster", recording)
+    got = character_warnings(Document("d", text, spans), source="x.jsonl")
+    assert [w.reason.split(")")[0] for w in got] == [
+        f"span [{s.start}, {s.end}" for s in Document("d", text, spans).spans
+        if s.start not in bounds or s.end not in bounds
+    ]
+    assert len(got) == len(spans) and max(searched) < 3 * len(FAMILY)
+
+
 def test_validate_warns_of_spans_that_split_a_character(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """Such a span is valid: a warning each, naming file, document, span and character; exit 0."""
     path = tmp_path / "c.jsonl"

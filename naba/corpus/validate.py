@@ -154,20 +154,26 @@ def character_warnings(doc: Document, *, source: str) -> list[Problem]:
     """
     from naba.graphemes import cluster, is_boundary, snap
 
-    text, out = doc.text, []
+    # a cluster boundary at or before the next span's start (spans come sorted by start): without it each
+    # search back ran to the text's start, quadratic in a long run of emoji, which has no surer boundary
+    text, out, floor = doc.text, [], 0
     for span in doc.spans:
         start, end = span.start, span.end
         if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
             continue
+        floor = floor if floor <= start else 0
         inside = []
-        if not is_boundary(text, start):
-            inside.append(("starts", cluster(text, start)))
-        if not is_boundary(text, end):
-            inside.append(("ends", cluster(text, end - 1)))
+        if is_boundary(text, start, floor):
+            floor = start
+        else:
+            inside.append(("starts", cluster(text, start, floor)))
+            floor = inside[0][1][0]
+        if not is_boundary(text, end, floor):
+            inside.append(("ends", cluster(text, end - 1, floor)))
         if not inside:
             continue
         parts = [f"{how} inside the character {_shown(text, a, b)}" for how, (a, b) in inside]
-        a, b = snap(text, start, end)
+        a, b = snap(text, start, end, floor)
         out.append(
             Problem(
                 source,
