@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -245,18 +246,28 @@ def test_labelstudio_offset_units(tmp_path: Path, start: int, end: int, shown: s
 
 @pytest.mark.parametrize("offsets", ["auto", "codepoints", "utf16"])
 @pytest.mark.parametrize(
-    ("text", "part", "shown", "found"),
+    ("text", "part", "shown", "error"),
     [
         # Label Studio's value.text has each run of whitespace as one space (issues #3078, #5338), its
         # offsets the text's: such a region was an error under every unit, the file unreadable
-        ("🙂 قال الجيش  السوري", "الجيش  السوري", "الجيش السوري", True),
-        ("🙂 قال الجيش\r\n\tالسوري", "الجيش\r\n\tالسوري", "الجيش السوري", True),
-        ("🙂 قال الجيش السوري", "الجيش السوري", "الجيش السوري", True),
-        ("🙂 قال الجيش  السوري", "الجيش  السوري", "الجيش الليبي", False),  # other words: still an error
+        ("🙂 قال الجيش  السوري", "الجيش  السوري", "الجيش السوري", None),
+        ("🙂 قال الجيش\r\n\tالسوري", "الجيش\r\n\tالسوري", "الجيش السوري", None),
+        ("🙂 قال الجيش السوري", "الجيش السوري", "الجيش السوري", None),
+        # other words: still an error
+        ("🙂 قال الجيش  السوري", "الجيش  السوري", "الجيش الليبي",
+         "value.text 'الجيش الليبي' but the text there is 'الجيش  السوري'"),
+        # offsets that take in the space before or after the words are off by one, not Label Studio's
+        # collapsing of a run: an error, as is a value.text with a space the offsets leave out
+        ("🙂 قال الجيش  السوري", " الجيش  السوري", "الجيش السوري",
+         "value.text 'الجيش السوري' but the text there is ' الجيش  السوري'"),
+        ("🙂 قال الجيش  السوري اليوم", "الجيش  السوري ", "الجيش السوري",
+         "value.text 'الجيش السوري' but the text there is 'الجيش  السوري '"),
+        ("🙂 قال الجيش  السوري", "الجيش  السوري", " الجيش السوري",
+         "value.text ' الجيش السوري' but the text there is 'الجيش  السوري'"),
     ],
 )
 def test_labelstudio_value_text_with_whitespace_collapsed(
-    tmp_path: Path, text: str, part: str, shown: str, found: bool, offsets: str
+    tmp_path: Path, text: str, part: str, shown: str, error: str | None, offsets: str
 ) -> None:
     start = text.index(part)
     shift = 1 if offsets == "utf16" else 0  # the emoji: two UTF-16 code units
@@ -264,10 +275,10 @@ def test_labelstudio_value_text_with_whitespace_collapsed(
     task["data"]["text"] = text
     path = tmp_path / "ls.json"
     path.write_text(json.dumps([task]), encoding="utf-8")
-    if found:
+    if error is None:
         assert read_labelstudio(path, offsets=offsets)[0].spans == [Span(start, start + len(part), "ACTOR")]
     else:
-        with pytest.raises(DataError, match="value.text 'الجيش الليبي' but the text there is 'الجيش  السوري'"):
+        with pytest.raises(DataError, match=re.escape(error)):
             read_labelstudio(path, offsets=offsets)
 
 
