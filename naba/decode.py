@@ -14,8 +14,10 @@ the cluster holding its first character and its end on to the end of the cluster
 whitespace is then trimmed a whole cluster at a time, so ``text[start:end]`` is always the span's
 text, without surrounding whitespace, in whole characters. Two spans of a layer that now meet in one
 cluster do not overlap: the earlier keeps it, the later keeps only its subwords after it (from the
-start of their own cluster), or goes. Only the characters either side of each edge are looked at
-(naba.graphemes), a table lookup each for letters, digits, spaces and punctuation.
+start of their own cluster), or goes. Where the characters either side of an edge are letters,
+digits, spaces or punctuation they are all that is looked at (naba.graphemes: a table lookup each);
+an edge inside a run of joining characters (emoji, marks) is searched back no further than the end of
+the layer's span before it, so a layer's walk is linear in the text.
 
 ``decode`` takes one document, ``decode_many`` a batch: there the documents whose best tags break
 BIO go through the Viterbi together, one numpy step over all of them per position, which is what a
