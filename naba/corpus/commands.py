@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
     data.set_defaults(func=lambda args: (data.print_help(), 2)[1])
     sub = data.add_subparsers(dest="data_command", metavar="{validate,stats,convert,split}")
 
-    p = sub.add_parser("validate", help="check files or folders; print every problem")
+    p = sub.add_parser("validate", help="check files or folders; print every problem (and warn of spans that split a character)")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders (searched recursively)")
     p.add_argument("--format", help=f"read every file as this format ({', '.join(formats.FORMATS)})")
     _common(p)
