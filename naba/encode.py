@@ -189,7 +189,8 @@ def _assign(
     spans: Sequence[Span], tok: _Tokenized, space: LabelSpace
 ) -> tuple[np.ndarray, list[tuple[str, str | None]]]:
     """Per-layer tag indices of every subword, and (label, why it is not exact or None) for each
-    span of the space: ``"subword"`` (learnt on a larger subword range) or ``"removed"`` (no subword)."""
+    span of the space: ``"subword"`` (learnt on a larger subword range), ``"edge"`` (its subwords lie
+    inside it: it starts or ends on text no subword holds, such as whitespace) or ``"removed"`` (no subword)."""
     tags = np.zeros((len(tok.ids), len(space.layers)), dtype=np.int64)
     report = []
     for span in spans:
@@ -213,8 +214,14 @@ def _assign(
         tag_names = space.tags(layer)
         tags[first, k] = tag_names.index(f"B-{span.label}")
         tags[first + 1 : last + 1, k] = tag_names.index(f"I-{span.label}")
-        exact = tok.starts[first] == span.start and tok.ends[last] == span.end
-        report.append((span.label, None if exact else "subword"))
+        if tok.starts[first] == span.start and tok.ends[last] == span.end:
+            report.append((span.label, None))
+        elif tok.starts[first] >= span.start and tok.ends[last] <= span.end:
+            # no subword cuts it, but its edge holds text no subword does (a space an annotation tool
+            # took in, an RLM): no predicted span holds that text, so the data, not the tokenizer, is to fix
+            report.append((span.label, "edge"))
+        else:
+            report.append((span.label, "subword"))
     return tags, report
 
 
@@ -335,7 +342,8 @@ def unrepresentable(
     """Spans per label that subword labels cannot reproduce exactly.
 
     A span is unrepresentable when one of its boundaries falls inside a subword (it will be
-    learnt and predicted on the whole subword), or when no subword stands for it at all. Every
+    learnt and predicted on the whole subword), when it starts or ends on text no subword holds
+    (whitespace, which predicted spans never hold), or when no subword stands for it at all. Every
     label present in ``docs`` is a key.
     """
     labels = sorted({s.label for d in docs for s in d.spans})
@@ -349,10 +357,12 @@ def unrepresentable_reasons(
     docs: Sequence[Document], tokenizer: PreTrainedTokenizerFast, *, preset: str = "arabertv02"
 ) -> tuple[int, dict[str, int]]:
     """All spans of ``docs``, and how many :func:`unrepresentable` counts for each reason:
-    ``"subword"`` (a boundary inside a subword) and ``"removed"`` (on text the preparation removes)."""
+    ``"subword"`` (a boundary inside a subword), ``"edge"`` (no boundary inside a subword, but one on
+    text no subword holds: whitespace, or a mark the preparation deletes, at the span's start or end) and
+    ``"removed"`` (all of it on text the preparation removes)."""
     reports = list(_reports(docs, tokenizer, preset))
     counts = Counter(why for _, why in reports if why is not None)
-    return len(reports), {"subword": counts["subword"], "removed": counts["removed"]}
+    return len(reports), {why: counts[why] for why in ("subword", "edge", "removed")}
 
 
 def _reports(docs: Sequence[Document], tokenizer: PreTrainedTokenizerFast, preset: str) -> Iterator[tuple[str, str | None]]:

@@ -13,7 +13,7 @@ from transformers import BertTokenizerFast
 from naba.corpus.document import Document, Span
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
 from naba.decode import decode, viterbi
-from naba.encode import IGNORE, LabelSpace, encode, unrepresentable
+from naba.encode import IGNORE, LabelSpace, encode, unrepresentable, unrepresentable_reasons
 from naba.errors import ConfigError
 from naba.model import build_small_tokenizer
 
@@ -160,6 +160,37 @@ def test_span_starting_inside_a_word(vocab: list[str], exact: bool) -> None:
     assert unrepresentable([doc], tokenizer) == {"LOCATION": 0 if exact else 1}
     _, got = round_trip(doc, tokenizer)
     assert got == ({(7, 11, "LOCATION")} if exact else {(6, 11, "LOCATION")})
+
+
+SAID = "قال والرئيس في حماة ."  # 0-3 قال, 4-11 والرئيس (one subword), 12-14 في, 15-19 حماة, 20 .
+SAID_RLM = "قال الرئيس\u200f في حماة ."  # the preparation deletes the right-to-left mark at 10
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "why"),
+    [
+        (SAID, 4, 11, None),
+        (SAID, 12, 21, None),  # several subwords, the spaces between them inside
+        (SAID, 5, 11, "subword"),  # starts inside والرئيس: learnt on all of it
+        (SAID, 4, 12, "edge"),  # a trailing space, as an annotation tool's selection may take in
+        (SAID, 3, 11, "edge"),  # a leading one
+        (SAID, 3, 12, "edge"),
+        (SAID, 5, 12, "subword"),  # inside a subword at one edge, on a space at the other
+        (SAID_RLM, 4, 11, "edge"),  # ends on the mark the preparation deletes
+        (SAID_RLM, 10, 11, "removed"),  # the mark alone: no subword at all
+    ],
+)
+def test_why_a_span_cannot_be_reproduced(text: str, start: int, end: int, why: str | None) -> None:
+    tokenizer = vocab_tokenizer(["قال", "والرئيس", "الرئيس", "في", "حماة", "."])
+    doc = Document("d", text, [Span(start, end, "ACTOR")])
+    counts = {"subword": 0, "edge": 0, "removed": 0}
+    if why is not None:
+        counts[why] = 1
+    assert unrepresentable_reasons([doc], tokenizer) == (1, counts)
+    assert unrepresentable([doc], tokenizer) == {"ACTOR": int(why is not None)}
+    if why == "edge":  # what the model learns and predicts: the span without that edge
+        _, got = round_trip(doc, tokenizer)
+        assert got == {(4, 11 if text == SAID else 10, "ACTOR")}
 
 
 def test_windows_overlap_and_cores_partition_the_document(tok) -> None:

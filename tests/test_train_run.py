@@ -1003,11 +1003,17 @@ def test_a_run_whose_own_files_are_damaged_is_a_config_error(
         # "والرئيس" is one subword: the ACTOR on "الرئيس" starts inside it and is learnt on all of it
         ("قال والرئيس في حماة .", [(5, 11, "ACTOR"), (15, 19, "LOCATION")],
          "1 of 2 training spans cannot be reproduced exactly by this tokenizer "
-         "(boundary inside a subword: 1; on text the preparation removes: 0); see naba data stats --tokenizer"),
+         "(boundary inside a subword: 1; on text the preparation removes: 0; starting or ending on whitespace or "
+         "removed text, which no predicted span does: 0); see naba data stats --tokenizer"),
         # a span on a right-to-left mark alone: the preparation deletes it, no subword stands for it
         ("قال الرئيس\u200f في حماة .", [(4, 10, "ACTOR"), (10, 11, "ACTOR"), (15, 19, "LOCATION")],
          "1 of 3 training spans cannot be reproduced exactly by this tokenizer "
-         "(boundary inside a subword: 0; on text the preparation removes: 1)"),
+         "(boundary inside a subword: 0; on text the preparation removes: 1; "),
+        # a trailing space an annotation tool took in: no subword is cut, the data is to fix
+        ("قال الرئيس في حماة .", [(4, 11, "ACTOR"), (14, 18, "LOCATION")],
+         "1 of 2 training spans cannot be reproduced exactly by this tokenizer "
+         "(boundary inside a subword: 0; on text the preparation removes: 0; starting or ending on whitespace or "
+         "removed text, which no predicted span does: 1)"),
         ("قال الرئيس في حماة .", [(4, 10, "ACTOR"), (14, 18, "LOCATION")], None),
     ],
 )

@@ -288,7 +288,8 @@ def _train(cfg: TrainConfig, *, show_progress: bool, root: Path) -> dict[str, An
         n_spans, why = unrepresentable_reasons(splits.train, tokenizer, preset=cfg.model.preset)
         if sum(why.values()):
             log(f"{sum(why.values())} of {n_spans} training spans cannot be reproduced exactly by this tokenizer "
-                f"(boundary inside a subword: {why['subword']}; on text the preparation removes: {why['removed']}); "
+                f"(boundary inside a subword: {why['subword']}; on text the preparation removes: {why['removed']}; "
+                f"starting or ending on whitespace or removed text, which no predicted span does: {why['edge']}); "
                 f"see naba data stats --tokenizer")
 
     eval_kw = {"accelerator": accelerator, "pad_id": tokenizer.pad_token_id,
