@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import listing
 
 from naba.cli import main as naba_main
 from naba.corpus.document import Document, Span
@@ -365,6 +366,62 @@ def test_a_run_folder_moved_elsewhere_resumes_there(
     assert (saved["dir"], saved["name"]) == (str(new.parent), new.name)
     if how == "copied":
         assert "final" not in json.loads((old / "metrics.json").read_text(encoding="utf-8"))  # left as it was
+
+
+def _edited(docs: list[Document], what: str) -> list[Document]:
+    first = docs[0]
+    if what == "label":  # ACTOR <-> LOCATION: the same layer, no overlap
+        spans = [Span(s.start, s.end, {"ACTOR": "LOCATION", "LOCATION": "ACTOR"}.get(s.label, s.label))
+                 for s in first.spans]
+        return [Document(first.id, first.text, spans), *docs[1:]]
+    if what == "span":
+        return [Document(first.id, first.text, first.spans[:-1]), *docs[1:]]
+    if what == "meta":
+        return [Document(first.id, first.text, first.spans, {"source": "edited"}), *docs[1:]]
+    return [*docs, *synthetic(1, 9)]  # "document"
+
+
+@pytest.mark.parametrize(
+    ("file", "what", "resumes"),
+    [
+        (None, None, True),
+        ("train", "label", False),
+        ("train", "document", False),
+        ("dev", "span", False),  # dev picks best/ and stops early
+        ("labels", "label", False),  # another label: the model's head no longer fits (was a load_state_dict traceback)
+        ("train", "meta", True),  # meta is not trained on
+        ("test", "document", True),  # test is scored after training only
+    ],
+)
+def test_a_killed_run_resumes_only_on_the_data_it_started_with(
+    tmp_path: Path, corpus: dict[str, Path], monkeypatch: pytest.MonkeyPatch, file: str | None, what: str | None,
+    resumes: bool,
+) -> None:
+    # run again with the same command after editing the annotations, a killed run resumed on the new data:
+    # its batches, schedule and best/ mixed two corpora, silently
+    docs = {"train": synthetic(24, 0), "dev": synthetic(6, 1), "test": synthetic(3, 2)}
+    files = {name: write_jsonl(tmp_path / f"{name}.jsonl", part) for name, part in docs.items()}
+    labels = tmp_path / "labels.yaml"
+    labels.write_text("layers:\n  entity: [ACTOR, LOCATION]\n  claim: [CLAIM]\n", encoding="utf-8")
+    data = {name: str(path) for name, path in files.items()}
+    path = config_file(tmp_path, {**corpus, **files}, data={**data, "labels": str(labels)},
+                       optim={"max_steps": 8}, run={"eval_every": 4})
+    killed_after_checkpoint(monkeypatch, 4, path)
+    if file == "labels":
+        labels.write_text("layers:\n  entity: [ACTOR, LOCATION, EVENT]\n  claim: [CLAIM]\n", encoding="utf-8")
+    elif file is not None:
+        write_jsonl(files[file], _edited(docs[file], what))
+    run = tmp_path / "runs" / "tiny"
+    if not resumes:
+        before = listing(run)
+        with pytest.raises(ConfigError, match=rf"^{re.escape(str(run / 'checkpoints' / 'step-4'))}: the training "
+                                              r"data changed since this run started .* run\.overwrite=true$"):
+            train_in_process(path)
+        assert listing(run) == before
+        return
+    done = train_in_process(path)
+    assert done["steps"] == 8 and "final" in done
+    assert f"resuming from {run / 'checkpoints' / 'step-4'}" in (run / "logs" / "train.log").read_text(encoding="utf-8")
 
 
 def test_a_resumed_run_goes_on_with_its_checkpoints_tokenizer(

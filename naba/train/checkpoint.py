@@ -7,7 +7,7 @@ Layout of one checkpoint (built in a temp folder, then renamed into place)::
     scheduler.json      learning-rate scheduler state
     rng-R.json          python and numpy RNG state of process R
     rng-R.safetensors   torch (and CUDA) RNG state of process R
-    state.json          Progress: step, data position, best metric, evaluation history
+    state.json          Progress: step, data position, best metric, evaluation history, data fingerprint
 
 No file here is unpickled: torch.load runs with weights_only=True and the rest is JSON or
 safetensors. A file that is missing, damaged or of another run is a ConfigError that names it.
@@ -54,6 +54,7 @@ class Progress:
     eval_loss_sum: float = 0.0  # training loss summed since the last evaluation
     world: int = 1
     stopped_early: bool = False
+    data: str | None = None  # naba.train.data.fingerprint of the data trained on (None: a checkpoint of an older naba)
 
 
 def capture_rng() -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -175,6 +176,15 @@ def load_training_state(path: Path, *, optimizer, scheduler, scaler, rank: int, 
     return progress
 
 
+def trained_on(path: Path) -> str | None:
+    """The data fingerprint (:func:`naba.train.data.fingerprint`) of the checkpoint at ``path``; None
+    where it holds none (an older naba) or its state.json cannot be read (load_training_state names it)."""
+    try:
+        return _progress(path / STATE).data
+    except Exception:  # reported, with the file, where the checkpoint is loaded
+        return None
+
+
 # Progress fields that count something: whole numbers, 0 or more
 _COUNTS = ("step", "epoch", "batch_index", "bad_evals", "loss_steps", "world")
 # loss sums that an fp16 overflow makes NaN or infinite (a diverged fp32/bf16 run stops first): null in
@@ -205,6 +215,8 @@ def _progress(file: Path) -> Progress:
             raise ValueError(f"{key} must be a number, got {value!r}")
     if not isinstance(data.get("evals", []), list) or not isinstance(data.get("stopped_early", False), bool):
         raise ValueError("evals must be a list and stopped_early true or false")
+    if data.get("data") is not None and not isinstance(data["data"], str):
+        raise ValueError(f"data must be a string, got {data['data']!r}")
     # null: a diverged sum (see _portable); older runs wrote NaN itself, which json reads too
     data.update({key: math.nan for key in _LOSS_SUMS if key in data and data[key] is None})
     return Progress(**data)

@@ -7,6 +7,8 @@ that every epoch (and a resumed run) sees the same order.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,6 +66,18 @@ def load_splits(data: DataConfig) -> Splits:
     if not dev and data.dev_ratio > 0:
         train, dev = carve_dev(train, ratio=data.dev_ratio, seed=data.dev_seed)
     return Splits(scheme, train, dev, test)
+
+
+def fingerprint(splits: Splits) -> str:
+    """sha256 of what shapes a run's weights: the layers and labels, and the train and dev documents
+    (ids, texts, spans), in order. A checkpoint keeps it, so that a run resumes only on the data it
+    started with (test documents are scored after training only: they may change)."""
+    digest = hashlib.sha256(json.dumps(splits.scheme.to_dict()["layers"], ensure_ascii=False).encode())
+    for part, docs in (("train", splits.train), ("dev", splits.dev)):
+        for d in docs:
+            spans = [(s.start, s.end, s.label) for s in d.spans]
+            digest.update(json.dumps([part, d.id, d.text, spans], ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
 
 
 def read_file(path: str, *, fmt: str | None, scheme: LabelScheme, options: dict | None = None) -> list[Document]:

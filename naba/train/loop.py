@@ -47,9 +47,10 @@ from naba.train.checkpoint import (
     load_training_state,
     prune,
     save_training_state,
+    trained_on,
 )
 from naba.train.config import SMALL_MODEL, TrainConfig, save_config
-from naba.train.data import Collator, labelled_tokens, length_grouped_batches, load_splits, shard
+from naba.train.data import Collator, fingerprint, labelled_tokens, length_grouped_batches, load_splits, shard
 from naba.train.evaluate import evaluate
 from naba.train.files import git_description, remove_temp_dirs, save_error, write_json_atomic
 from naba.train.setup import (
@@ -142,6 +143,14 @@ def _train(cfg: TrainConfig, *, show_progress: bool, root: Path) -> dict[str, An
     if splits is None:
         splits = load_splits(cfg.data)
     space = LabelSpace.from_scheme(splits.scheme)
+    data = fingerprint(splits)
+    if resume is not None and trained_on(resume) not in (None, data):
+        # the same command on edited data: its batches, schedule and best/ would mix two corpora, and the run
+        # would not end as an uninterrupted one (every process reads the same files: all of them stop here)
+        raise ConfigError(f"{resume}: the training data changed since this run started (data.train or data.dev "
+                          f"hold other documents or spans, or data.labels other labels); a run resumes only on "
+                          f"the data it was trained on: restore the files, or train on the new data under another "
+                          f"run.name or with run.overwrite=true")
     texts = [d.text for d in splits.train]
     tokenizer, model = built or build_model(cfg, space, texts, tokenizer=run_tokenizer(cfg, run_dir, texts, accelerator))
     if resume is not None:
@@ -192,8 +201,9 @@ def _train(cfg: TrainConfig, *, show_progress: bool, root: Path) -> dict[str, An
             error = ConfigError(first) if first else None
         if error is not None:
             raise error
+        progress.data = data  # (a checkpoint of an older naba holds none)
     else:
-        progress = Progress(world=world)
+        progress = Progress(world=world, data=data)
     changes = runtime_changes(cfg, run_dir) if main else []  # before config.yaml is rewritten
 
     def on_main(write: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
