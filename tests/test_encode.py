@@ -203,6 +203,7 @@ def test_windows_overlap_and_cores_partition_the_document(tok) -> None:
         assert w.input_ids[0] == tok.cls_token_id and w.input_ids[-1] == tok.sep_token_id
         assert w.char_spans[0].tolist() == w.char_spans[-1].tolist() == [0, 0]
         assert w.labels[0] == w.labels[-1] == [IGNORE, IGNORE]
+        assert all(IGNORE not in row for row in w.labels[1:-1])  # training learns every window whole, core or not
     for a, b in zip(content, content[1:], strict=False):
         assert a[-4:] == b[:4]  # stride = overlapping subwords
     cored = [t for w in windows for t in w.input_ids[w.core[0] : w.core[1]]]
