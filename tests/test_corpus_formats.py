@@ -158,10 +158,15 @@ def _conll(tmp_path: Path, content: str | bytes, **opts) -> list[Document]:
         # a no-break space inside a token is the token's, not a column break dropping "دولار"
         ("مليون\u00a0دولار B-LOC\nفقط O\n", ["مليون\u00a0دولار فقط"], [[(0, 11, "LOCATION")]]),
         ("a\u2009b NN O\nc\u00a0 B-LOC\n\u00a0\u3000\nd O\n", ["a\u2009b c", "d"], [[(4, 5, "LOCATION")], []]),
+        # a tab-separated line's token may hold spaces: split at them too, "York" was dropped as a middle column
+        ("New York\tB-LOC\nis\tO\n", ["New York is"], [[(0, 8, "LOCATION")]]),
+        ("New York\tNNP\tB-LOC\nal Sham \t NNP \tI-LOC\t\n", ["New York al Sham"], [[(0, 16, "LOCATION")]]),
+        ("أ ب\tB-PERS\nج O\t\n", ["أ ب ج"], [[(0, 3, "ACTOR")]]),
     ],
     ids=["plain", "bom-crlf", "three-columns", "space-only-separator", "bidi-marks", "mark-only-token",
          "mark-only-line", "misc-dropped", "adjacent-types", "iobes", "claim", "extra-blank-lines",
-         "nbsp-in-token", "unicode-spaces"],
+         "nbsp-in-token", "unicode-spaces", "tab-token-with-space", "tab-columns-with-spaces",
+         "trailing-tab"],
 )
 def test_conll_reading_rules(tmp_path: Path, content: str, texts: list[str], spans: list) -> None:
     docs = _conll(tmp_path, content)
@@ -171,7 +176,7 @@ def test_conll_reading_rules(tmp_path: Path, content: str, texts: list[str], spa
     assert [d.meta for d in docs] == [{"sentence": i} for i in range(len(texts))]
 
 
-@pytest.mark.parametrize("marker", ["-DOCSTART- -X- O O", "-DOCSTART-\tO", "\ufeff\ufeff-DOCSTART- O"])
+@pytest.mark.parametrize("marker", ["-DOCSTART- -X- O O", "-DOCSTART-\tO", "-DOCSTART- \t-X-\tO", "\ufeff\ufeff-DOCSTART- O"])
 def test_conll_docstart_after_a_byte_order_mark_mid_file(tmp_path: Path, marker: str) -> None:
     # cat a.conll b.conll, each saved with a BOM: b's marker was read as a token "\ufeff-DOCSTART-" of
     # a's document, silently merging the two

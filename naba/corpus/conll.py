@@ -3,9 +3,11 @@
 Reading rules (other code relies on them exactly):
 
 * A line is fields separated by spaces or tabs: the first is the token, the last the tag (middle
-  columns such as POS are ignored). Other whitespace (a no-break space, as in ``مليون\u00a0دولار``
-  pasted from the web) is part of the token, stripped at its edges, not a column break that would
-  drop the token's second half as a middle column. UTF-8 with or without BOM, LF or CRLF.
+  columns such as POS are ignored). A line with a tab between fields is split at its tabs alone, so
+  that a token may hold spaces (``New York<tab>B-LOC``, as TSV exports write one). Other whitespace (a
+  no-break space, as in ``مليون\u00a0دولار`` pasted from the web) is part of the token, stripped at
+  its edges, not a column break that would drop the token's second half as a middle column. UTF-8
+  with or without BOM, LF or CRLF.
 * Direction marks U+200E, U+200F, U+202A-U+202E, U+2066-U+2069 are stripped from tokens and tags;
   a line whose token is empty after that is skipped with its tag. Lines that are empty or hold only
   spaces, tabs or such marks separate sentences.
@@ -83,6 +85,11 @@ def _parse_lines(text: str, source: str, problems: list[Problem]) -> tuple[list[
             marked = True
             current = None
             continue
+        line = raw.strip(" \t\v\f")
+        if "\t" in line:
+            # tab-separated columns (TSV exports): a token may hold spaces ("New York\tB-LOC"), and split at
+            # them as well, its second half was a middle column, dropped silently
+            fields = [f.strip(" \v\f") for f in line.split("\t") if f.strip()]
         if len(fields) < 2:
             problems.append(Problem(source, f"line {n}", f"expected 'token TAG', got one field {fields[0]!r}"))
             continue
