@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import json
+import lzma
 from pathlib import Path
 
 import pytest
@@ -233,6 +236,12 @@ CASES = [
      ["t.conll", "is UTF-16 (little-endian, without a byte order mark", "save it as UTF-8"]),
     ("jsonl-utf16-be-no-bom", {"c.jsonl": '{"id": "a", "text": "قال"}\n'.encode("utf-16-be")}, "c.jsonl", None, {},
      ["c.jsonl", "is UTF-16 (big-endian, without a byte order mark"]),
+    # compressed content named by its format: "invalid UTF-8 (byte 0x8b)" on line 1, with no word of why
+    ("jsonl-gzip-named-jsonl", {"c.jsonl.gz": gzip.compress(b'{"id": "a", "text": "x"}\n')}, "c.jsonl.gz", "jsonl",
+     {}, ["c.jsonl.gz", "is a gzip-compressed file, not text", "decompress it first"]),
+    ("conll-bz2-as-txt", {"t.txt": bz2.compress("قال O\n".encode())}, "t.txt", None, {}, ["t.txt", "bz2-compressed"]),
+    ("doccano-xz", {"d.jsonl": lzma.compress(b'{"text": "x"}\n')}, "d.jsonl", "doccano", {}, ["d.jsonl", "xz-compressed"]),
+    ("ls-zstd", {"t.json": b"\x28\xb5\x2f\xfd\x00\x58\x11\x00\x00[]"}, "t.json", None, {}, ["t.json", "zstd-compressed"]),
     ("conll-empty-type", {"t.iob": "محمد B-\n"}, "t.iob", None, {}, ["t.iob", "line 1", "bad tag 'B-'"]),
     ("conll-lowercase-o", {"t.bio": "محمد o\n"}, "t.bio", None, {}, ["t.bio", "line 1", "bad tag 'o'"]),
 ]

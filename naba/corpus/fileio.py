@@ -133,7 +133,26 @@ def read_text(path: str | Path, *, keep_bom: bool = False) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
+        if (kind := compressed_kind(data)) is not None:
+            # named by its format rather than its extension (--format jsonl on x.jsonl.gz, a gzip saved as
+            # x.jsonl): "invalid UTF-8 (byte 0x8b)" on line 1 said nothing of why
+            raise DataError(Problem(str(path), "", f"is a {kind}-compressed file, not text: decompress it first "
+                                    "(naba predict alone reads compressed JSONL input)")) from None
         raise DataError(_invalid_utf8(path, data)) from None
+
+
+# the first bytes of each compressed format of COMPRESSED_SUFFIXES; none of them is valid UTF-8
+_MAGIC = {b"\x1f\x8b": "gzip", b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd"}
+
+
+def compressed_kind(data: bytes) -> str | None:
+    """``"gzip"``, ``"bz2"``, ``"xz"`` or ``"zstd"`` when ``data`` (a file's bytes) begins as such a
+    compressed file does, else ``None``; only meant for data that is not UTF-8 (bz2's mark is ASCII)."""
+    kind = next((k for magic, k in _MAGIC.items() if data.startswith(magic)), None)
+    # bz2: its first block, or the end of an empty stream
+    if kind is None and re.match(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)", data):
+        kind = "bz2"
+    return kind
 
 
 def _invalid_utf8(path: Path, data: bytes) -> list[Problem]:
