@@ -236,6 +236,27 @@ def test_stats_of_several_files_and_folders_together(tmp_path: Path, corpus: Pat
     assert "nowhere: no such file or folder" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("paths", [
+    ["c/docs.jsonl", "c/docs.jsonl"],
+    ["c", "c/docs.jsonl"],
+    ["c/docs.jsonl", "c/sub/../docs.jsonl"],
+    ["c/sub/..", "c"],
+], ids=["file-twice", "folder-and-a-file-in-it", "file-under-two-names", "folder-under-two-names"])
+def test_a_file_reached_twice_is_read_once(tmp_path: Path, corpus: Path, capsys, paths: list[str]) -> None:
+    # read twice, stats counted its documents twice and validate printed its problems twice
+    (tmp_path / "c" / "sub").mkdir(parents=True)
+    (tmp_path / "c" / "docs.jsonl").write_bytes(corpus.read_bytes())
+    argv = [str(tmp_path / p) for p in paths]
+    assert main(["data", "stats", *argv, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["documents"] == 3
+    bad = tmp_path / "c" / "bad.jsonl"
+    bad.write_text(BAD_LINE, encoding="utf-8")
+    assert main(["data", "validate", str(bad), *argv, str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert out.count(": line 1:") == 1
+    assert "checked 2 file(s), 3 document(s)" in out
+
+
 def test_stats_tokenizer_calls_the_ml_core(corpus: Path, capsys: pytest.CaptureFixture,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     # Checks the call contract of the agreed API (naba.encode.unrepresentable, naba.model.load_tokenizer)

@@ -121,17 +121,27 @@ def _collect(paths: list[Path], format: str | None) -> tuple[list[tuple[Path, st
     files: list[tuple[Path, str | None]] = []
     problems: list[Problem] = []
     fmt = formats.canonical(format) if format else None
+    seen: set[Path] = set()
+
+    def add(found: list[tuple[Path, str | None]]) -> None:
+        # a file reached twice (given, and in a folder given; or given twice) is read once: read twice, stats
+        # counted its documents twice and validate printed its problems twice
+        for path, how in found:
+            if path.resolve() not in seen:
+                seen.add(path.resolve())
+                files.append((path, how))
+
     for path in paths:
         # a brat folder is one corpus; any other folder is searched for files to read one by one
         if path.is_dir() and fmt != "brat":
             found = formats.discover(path, format=fmt)
             if not found:
                 problems.append(Problem(str(path), "", "no file of a recognised format in this folder"))
-            files.extend(found)
+            add(list(found))
         elif not path.exists():
             problems.append(Problem(str(path), "", "no such file or folder"))
         else:
-            files.append((path, fmt))
+            add([(path, fmt)])
     return files, problems
 
 
