@@ -199,6 +199,42 @@ def test_bad_configs_are_config_errors_naming_key_and_source(
 
 
 @pytest.mark.parametrize(
+    ("body", "overrides", "fixed"),
+    [
+        # the shell takes the quotes of run.name='2024-05-01' and splits data.layers=[entity, claim] in two, so
+        # advice for the command line shows the whole argument as the shell must pass it; a file's has no shell
+        ("", ["run.name=2024-05-01"], "..."),
+        ("", ["run.name=2024"], "..."),
+        ("", ["data.layers=entity,claim"], ["a", "b"]),
+        ("", ["data.dev=data/a.jsonl,data/b.jsonl"], ["a", "b"]),
+        ("run:\n  name: 2024-05-01\n", [], None),
+        ("data:\n  layers: entity,claim\n", [], None),
+    ],
+)
+def test_advice_for_the_command_line_gets_past_the_shell(
+    repo: Path, body: str, overrides: list[str], fixed: object
+) -> None:
+    import re
+    import shlex
+
+    from naba import yamlio
+
+    data = "data:\n  train: data/a.jsonl\n"
+    text = data + body.replace("data:\n", "") if body.startswith("data:") else data + body
+    with pytest.raises(ConfigError) as err:
+        load_config(write(repo, text), overrides, cwd=repo)
+    message = str(err.value)
+    shown = re.search(r"in the shell's quotes: (\S.*?\S)\)", message)
+    if fixed is None:
+        assert shown is None and "shell" not in message
+        return
+    words = shlex.split(shown.group(1))
+    key = overrides[0].partition("=")[0]
+    assert len(words) == 1 and words[0].startswith(f"{key}=")
+    assert yamlio.load(words[0].partition("=")[2]) == fixed
+
+
+@pytest.mark.parametrize(
     ("text", "words"),
     [
         ("- a\n- b\n", ["run.yaml", "mapping"]),

@@ -294,8 +294,9 @@ def _coerce(value: Any, hint: Any, *, key: str, source: str) -> Any:
         if key == "optim.mixed_precision" and value is False:
             return "no"  # YAML 1.1 reads a bare `no` as false
         if isinstance(value, (bool, int, float, datetime.date)):  # run.name=2024-05-01 is a date to YAML
+            shell = _past_shell(source, key, "'...'")
             raise ConfigError(f"{source}: {key}: expected a non-empty string, got {value!r} "
-                              f"(YAML reads it as {type(value).__name__}; quote it)")
+                              f"(YAML reads it as {type(value).__name__}; quote it{shell})")
         if not isinstance(value, str) or not value:
             raise bad
         return value
@@ -310,7 +311,7 @@ def _describe(hint: Any) -> str:
     return {bool: "true or false", int: "an integer", float: "a number", str: "a non-empty string"}[hint]
 
 
-def _check_data(cfg: TrainConfig, fail) -> None:
+def _check_data(cfg: TrainConfig, fail, sources: dict[str, str]) -> None:
     """The label scheme, the layers and the reader options, checked before a run folder is touched
     (``run.overwrite=true`` deletes the old run before it reads the data)."""
     from naba.corpus.formats import canonical, detect, options
@@ -324,8 +325,9 @@ def _check_data(cfg: TrainConfig, fail) -> None:
     if d.layers is not None:
         unknown = [layer for layer in d.layers if layer not in scheme.layers]
         if unknown:
+            hint = _list_hint(unknown, "data.layers", sources.get("data.layers", CLI))
             fail("data.layers", f"the label scheme ({d.labels or 'built-in'}) has no layer(s) {unknown}; "
-                                f"it has {list(scheme.layers)}{_list_hint(unknown)}")
+                                f"it has {list(scheme.layers)}{hint}")
     if d.format is not None:
         try:
             canonical(d.format)
@@ -342,9 +344,16 @@ def _check_data(cfg: TrainConfig, fail) -> None:
                                       f"it has {sorted(options(fmt))}")
 
 
-def _list_hint(items: list[str]) -> str:
+def _list_hint(items: list[str], key: str, source: str) -> str:
     # data.layers=entity,claim is one layer named "entity,claim" to YAML, data.train=a.jsonl,b.jsonl one file
-    return "; a list is written in brackets, e.g. [a, b]" if any("," in x for x in items) else ""
+    if not any("," in x for x in items):
+        return ""
+    return f"; a list is written in brackets, e.g. [a, b]{_past_shell(source, key, '[a, b]')}"
+
+
+def _past_shell(source: str, key: str, value: str) -> str:
+    # typed as such, run.name='2024' reaches naba without its quotes and data.layers=[a, b] as two arguments
+    return f" (on the command line, in the shell's quotes: \"{key}={value}\")" if source == CLI else ""
 
 
 def _check(cfg: TrainConfig, sources: dict[str, str]) -> None:
@@ -374,12 +383,13 @@ def _check(cfg: TrainConfig, sources: dict[str, str]) -> None:
             # a folder is a brat corpus, as for every naba reader
             missing = [f for f in matched if not (Path(f).is_file() or Path(f).is_dir())]
             if not matched or missing:
-                fail(key, f"no such data file: {where(key, missing[0] if missing else pattern)}{_list_hint([pattern])}")
+                fail(key, f"no such data file: {where(key, missing[0] if missing else pattern)}"
+                          f"{_list_hint([pattern], key, sources.get(key, CLI))}")
             files.extend(matched)
         setattr(d, name, files)
     if d.labels is not None and not Path(d.labels).is_file():
         fail("data.labels", f"no such label scheme file: {where('data.labels', d.labels)}")
-    _check_data(cfg, fail)
+    _check_data(cfg, fail, sources)
     if not 0 <= d.dev_ratio < 1:
         fail("data.dev_ratio", f"must be in [0, 1), got {d.dev_ratio}")
     if d.layers is not None and not d.layers:
