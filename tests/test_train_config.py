@@ -429,7 +429,7 @@ def test_a_config_file_after_the_overrides_is_named_as_misplaced(argv: list[str]
     assert "naba train takes one config file, before the overrides" in err and repr(argv[2]) in err
 
 
-@pytest.mark.parametrize("folds", ["1", "0", "-2", "x", "2.5"])
+@pytest.mark.parametrize("folds", ["1", "0", "-2", "x", "2.5", "²", "--3"])  # ² and --3: str.isdigit, not int()
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_too_few_folds_are_refused_as_usage_even_with_print_config(
     folds: str, where: str, capsys: pytest.CaptureFixture

@@ -40,9 +40,15 @@ def _add_flags(parser: argparse.ArgumentParser) -> None:
 
 def _fold_count(value: str) -> int:
     # checked as it is parsed: --folds 1 --print-config printed the config and exited 0
-    if not value.lstrip("-").isdigit() or int(value) < 2:
+    # int() itself decides what is a number: "²" passed str.isdigit and then int() failed, which argparse
+    # reported as "invalid _fold_count value"
+    try:
+        k = int(value)
+    except ValueError:
+        k = None
+    if k is None or k < 2:
         raise argparse.ArgumentTypeError(f"cross-validation needs a whole number of at least 2 folds, not {value!r}")
-    return int(value)
+    return k
 
 
 def run(args: argparse.Namespace) -> int:
