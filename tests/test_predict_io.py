@@ -173,6 +173,25 @@ def test_folder_is_read_sorted_and_bad_files_are_rejected(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize(
+    ("hidden", "data"),
+    [
+        # the resource fork beside each file of a folder copied from a Mac: a reject for every article
+        ("._a.txt", b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        \x00\x02\x00\x00\x00\t\xb0\xe2"),
+        # UTF-8 text: tagged as one more document, id '.notes'
+        (".notes.txt", "ملاحظات".encode()),
+    ],
+    ids=["mac-resource-fork", "hidden-text"],
+)
+def test_hidden_files_in_a_folder_are_not_documents(tmp_path: Path, hidden: str, data: bytes) -> None:
+    (tmp_path / "a.txt").write_text("أ", encoding="utf-8")
+    (tmp_path / hidden).write_bytes(data)
+    assert list(read_inputs(tmp_path)) == [Record(1, "a", "أ")]
+    (tmp_path / "a.txt").unlink()
+    with pytest.raises(DataError, match=rf"no \.txt files in it; it holds {re.escape(hidden)} \(subfolders and hidden"):
+        list(read_inputs(tmp_path))
+
+
+@pytest.mark.parametrize(
     ("files", "message"),
     [
         # a Parquet dataset as pandas / Spark write it (a folder articles.parquet/ of part files)

@@ -99,15 +99,17 @@ def read_inputs(
     kind = input_kind(path)
     if kind == "folder":
         entries = sorted(Path(path).iterdir())
-        # .TXT too, as a lone file is read whatever its case
-        files = [p for p in entries if p.suffix.lower() == ".txt" and p.is_file()]
+        # .TXT too, as a lone file is read whatever its case; hidden files are not documents (the
+        # ._NAME.txt resource forks a folder copied from a Mac holds, an editor's .NAME.txt), as
+        # naba's brat reader skips them
+        files = [p for p in entries if p.suffix.lower() == ".txt" and p.is_file() and not p.name.startswith(".")]
         if entries and not files:
             # a Parquet dataset folder (x.parquet/part-0.parquet), .jsonl files, .txt files in
             # subfolders: tagging nothing and reporting success would hide the mistake
             names = ", ".join(p.name + "/" * p.is_dir() for p in entries[:5]) + ", ..." * (len(entries) > 5)
             raise DataError(
-                Problem(str(path), "", f"no .txt files in it; it holds {names} (subfolders are not read; "
-                        "give a .jsonl or .parquet file itself)")
+                Problem(str(path), "", f"no .txt files in it; it holds {names} (subfolders and hidden files "
+                        "are not read; give a .jsonl or .parquet file itself)")
             )
         for number, file in enumerate(files, start=1):
             yield _read_text_file(file, number)
