@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import gzip
 import json
 import os
@@ -20,7 +22,7 @@ from test_predict_tagger import WORD, tiny_checkpoint
 from naba.cli import main
 from naba.corpus.labels import LabelScheme
 from naba.errors import ConfigError, DataError, Problem
-from naba.predict import Tagger
+from naba.predict import Tagger, batch
 from naba.predict.batch import Shard, job_device, merge_parts, part_path, run_job
 from naba.predict.jobrecord import record_path
 
@@ -735,6 +737,52 @@ def test_a_merge_interrupted_before_the_parts_were_deleted_resumes_on_a_grown_in
     for rank in (1, 0):
         run_job(tagger, src, out, progress=False, shard=Shard(rank=rank, world=2))
     assert _ids(out) == ["a", "b", "c", "d"]
+
+
+class _FullDisk:
+    """A file being written whose writes fail as on a full disk (once its buffer fills)."""
+
+    def __init__(self, fh: Any) -> None:
+        self._fh = fh
+
+    def write(self, data: Any) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fh, name)
+
+
+@pytest.mark.parametrize("where", ["rejects", "merge"])
+def test_a_disk_that_fills_part_way_is_a_data_error_naming_the_file(
+    tagger: Tagger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    # the rejects file (written all run long) and a merge (a second copy of the output) ended the job with a
+    # raw OSError traceback; the output's own appends said "cannot write file"
+    real = batch.atomic_open
+
+    @contextlib.contextmanager
+    def full(path: Path, mode: str = "w") -> Any:
+        with real(path, mode) as fh:
+            yield _FullDisk(fh)
+
+    monkeypatch.setattr(batch, "atomic_open", full)
+    out = tmp_path / "out.jsonl"
+    if where == "rejects":
+        src = tmp_path / "in.jsonl"
+        src.write_text('{"id": "a", "text": 3}\n{"id": "b", "text": "قال"}\n', encoding="utf-8")
+        name = "out.rejects.jsonl"
+        before = {"in.jsonl": src.read_bytes()}
+        with pytest.raises(DataError, match=re.escape(f"{tmp_path / name}: cannot write file: No space left")):
+            run_job(tagger, src, out, progress=False)
+    else:
+        out.write_text('{"id": "0"}\n')
+        part_path(out, 0, 2).write_text('{"id": "1"}\n')
+        part_path(out, 1, 2).write_text('{"id": "2"}\n')
+        before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+        with pytest.raises(DataError, match=re.escape(f"{out}: cannot write file: No space left")):
+            merge_parts(out, 2)
+    # no temporary file left, nothing else changed (a first run's empty output and its record removed)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
 def test_merge_parts_refuses_uneven_shares(tmp_path: Path) -> None:

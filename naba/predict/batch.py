@@ -329,6 +329,7 @@ def _run(
         records = _todo(
             checked,
             done=done, mine=mine, shard=shard, rejects=sink, counts=counts, part=target, source=str(input_path),
+            rejects_path=rejects_path,
         )
         written = _tag_into(
             tagger, records, target, batch_tokens=batch_tokens, chunk_docs=chunk_docs,
@@ -443,6 +444,7 @@ def _todo(
     counts: dict[str, int],
     part: Path,
     source: str,
+    rejects_path: Path,
 ) -> Iterator[Record]:
     """This process's documents still to tag; rejects written on the way (by process 0)."""
     j = k = 0  # documents still to do, and this process's share of them
@@ -450,7 +452,12 @@ def _todo(
         if isinstance(item, Reject):
             counts["rejected"] += 1
             if rejects is not None:
-                rejects.write(json.dumps(item.to_dict(), ensure_ascii=False) + "\n")
+                try:
+                    rejects.write(json.dumps(item.to_dict(), ensure_ascii=False) + "\n")
+                except OSError as exc:
+                    # a full disk once the buffer fills: named, as the output's own write errors are
+                    # (a raw OSError traceback otherwise); the temporary file is deleted on the way out
+                    raise write_error(rejects_path, exc) from None
             continue
         if item.id in done:
             counts["skipped"] += 1
@@ -548,6 +555,15 @@ def _new_lines(fh: IO[bytes] | None, done: Collection[str]) -> Iterator[bytes]:
             yield line
 
 
+def _write(fh: IO[bytes], data: bytes, path: Path) -> None:
+    # the merge writes a second copy of the output: a disk that fills part way is a DataError naming
+    # it (the parts and the output stay as they were), not a raw OSError traceback
+    try:
+        fh.write(data)
+    except OSError as exc:
+        raise write_error(path, exc) from None
+
+
 def merge_parts(output: Path, world: int, *, done: Collection[str] = ()) -> int:
     """Output lines so far, then the parts round robin (input order), moved into ``output``; returns
     how many part lines it added.
@@ -562,7 +578,7 @@ def merge_parts(output: Path, world: int, *, done: Collection[str] = ()) -> int:
             if output.exists():
                 with output.open("rb") as old:
                     for line in old:
-                        merged.write(line)
+                        _write(merged, line, output)
             # lines already merged (a merge killed after the move) are dropped before the round
             # robin, so that they take no turn: parts unlinked in part, or uneven, still line up
             lines = [_new_lines(fh, done) for fh in handles]
@@ -571,7 +587,7 @@ def merge_parts(output: Path, world: int, *, done: Collection[str] = ()) -> int:
                 line = next(lines[j % world], b"")
                 if not line:
                     break
-                merged.write(line)
+                _write(merged, line, output)
                 added += 1
             left = [str(p) for p, it in zip(parts, lines, strict=True) if next(it, b"")]
             if left:
