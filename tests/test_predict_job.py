@@ -1000,6 +1000,12 @@ def test_cli_predict_no_fast_path_runs_transformers_forward(checkpoint: Path, tm
          "o.json.ZST: the output is written as plain text"),
         (["predict", "{tmp}", "{tmp}/in.jsonl", "-o", "{tmp}/o.jsonl", "--rejects", "{tmp}/bad.jsonl.xz"], 2,
          "bad.jsonl.xz: the rejects file is written as plain text"),
+        # '-' is no standard output here: the whole corpus was tagged into a file named '-' (exit 0)
+        (["predict", "{tmp}", "{tmp}/in.jsonl", "-o", "-"], 2, "-: the output cannot be standard output"),
+        (["predict", "{tmp}", "{tmp}/in.jsonl", "-o", "-", "--format", "conll"], 2,
+         "-: the output cannot be standard output"),
+        (["predict", "{tmp}", "{tmp}/in.jsonl", "-o", "{tmp}/o.jsonl", "--rejects", "-"], 2,
+         "-: the rejects file cannot be standard output"),
     ],
 )
 def test_cli_predict_errors_are_clear(

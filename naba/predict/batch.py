@@ -423,7 +423,12 @@ def _check_paths(input_path: Path, output: Path, rejects: Path) -> None:
 def check_plain_name(path: Path, what: str) -> None:
     """A ConfigError for an output named as compressed (``tags.jsonl.gz``): it is written as plain
     text (appended to, and cut back to its last whole line on a rerun), which a reader going by its
-    name would fail to decompress."""
+    name would fail to decompress; and for ``-``, which is a file named ``-`` here, not standard
+    output (a pipe cannot be appended to after a crash)."""
+    if str(path) == "-":
+        # written so, the job tagged the whole corpus into ./- and printed nothing to the pipe
+        raise ConfigError(f"-: {what} cannot be standard output (a job appends to it and resumes it); "
+                          "name a file, and read it once the job is done")
     if path.suffix.lower() in CODECS:
         raise ConfigError(f"{path}: {what} is written as plain text (a job appends to it and resumes it), not "
                           f"{path.suffix}; name it without {path.suffix} and compress it once the job is done")
