@@ -1006,6 +1006,18 @@ def test_cli_predict_no_fast_path_runs_transformers_forward(checkpoint: Path, tm
          "-: the output cannot be standard output"),
         (["predict", "{tmp}", "{tmp}/in.jsonl", "-o", "{tmp}/o.jsonl", "--rejects", "-"], 2,
          "-: the rejects file cannot be standard output"),
+        # one format's option given with another was ignored: code points under --offsets utf16, every layer
+        # under --layer
+        (["predict", "{tmp}", "{tmp}/in.jsonl", "-o", "{tmp}/o.jsonl", "--offsets", "utf16"], 2,
+         "--offsets utf16 is for --format labelstudio, not --format jsonl"),
+        (["predict", "{tmp}", "{tmp}/in.jsonl", "-o", "{tmp}/b", "--format", "brat", "--offsets", "utf16"], 2,
+         "--offsets utf16 is for --format labelstudio, not --format brat"),
+        (["predict", "{tmp}", "{tmp}/in.jsonl", "-o", "{tmp}/o.conll", "--format", "conll", "--offsets", "utf16"], 2,
+         "--offsets utf16 is for --format labelstudio, not --format conll"),
+        (["predict", "{tmp}", "{tmp}/in.jsonl", "-o", "{tmp}/o.jsonl", "--layer", "entity"], 2,
+         "--layer is for --format conll; --format jsonl writes every layer"),
+        (["predict", "{tmp}", "{tmp}/in.jsonl", "-o", "{tmp}/o.json", "--format", "labelstudio", "--layer", "claim"],
+         2, "--layer is for --format conll; --format labelstudio writes every layer"),
     ],
 )
 def test_cli_predict_errors_are_clear(

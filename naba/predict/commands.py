@@ -47,8 +47,9 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
         help="compute precision (default: bf16 on GPUs that have it, fp16 on other GPUs, fp32 on CPU)",
     )
     p.add_argument("--format", default="jsonl", choices=FORMATS, help="output format (default: jsonl)")
-    p.add_argument("--offsets", default="codepoints", choices=OFFSETS, help="Label Studio offset unit")
-    p.add_argument("--layer", default="entity", help="the one layer written by --format conll")
+    p.add_argument("--offsets", default=None, choices=OFFSETS,
+                   help="offset unit of --format labelstudio (default: codepoints; the other formats count code points)")
+    p.add_argument("--layer", default=None, help="the one layer written by --format conll (default: entity)")
     p.add_argument("--with-text", action="store_true", help="put each document's text in its JSONL line")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
@@ -197,6 +198,14 @@ def _predict(args: argparse.Namespace) -> int:
         raise ConfigError("--batch-tokens must be at least 1")
     if args.chunk_docs < 1:
         raise ConfigError("--chunk-docs must be at least 1")
+    # options of one export format given with another: ignored, --offsets utf16 wrote code points into
+    # a JSONL output and --layer left every layer in it, with nothing said
+    if args.offsets not in (None, "codepoints") and args.format != "labelstudio":
+        raise ConfigError(f"--offsets {args.offsets} is for --format labelstudio, not --format {args.format} "
+                          "(the other formats' offsets are code points)")
+    if args.layer is not None and args.format != "conll":
+        raise ConfigError(f"--layer is for --format conll; --format {args.format} writes every layer")
+    args.offsets, args.layer = args.offsets or "codepoints", args.layer or "entity"
     output = Path(args.output)
     # the job itself always writes resumable JSONL; other formats are made from it at the end
     exporting = args.format != "jsonl"
