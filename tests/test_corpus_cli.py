@@ -257,6 +257,29 @@ def test_a_file_reached_twice_is_read_once(tmp_path: Path, corpus: Path, capsys,
     assert "checked 2 file(s), 3 document(s)" in out
 
 
+@pytest.mark.parametrize(("paths", "documents"), [
+    (["c/docs.jsonl", "c/same.jsonl"], 3),  # a hard link: one file under two names, as X.jsonl and x.jsonl are
+    # where the disk ignores case (macOS), which Path.resolve() does not tell apart
+    (["b/x.ann", "b/x.txt", "b/y.ann", "b/y.txt"], 2),  # naba data stats b/*: a brat pair read by either name
+    (["b", "b/x.txt"], 2),
+    (["b/x.txt", "b/x.txt"], 1),
+    (["c/docs.jsonl", "b/x.txt", "b/y.ann"], 5),  # distinct files and documents: all read
+], ids=["hard-link", "brat-pairs-by-both-names", "brat-folder-and-its-text", "brat-text-twice", "distinct"])
+def test_a_document_file_reached_under_another_name_is_read_once(
+    tmp_path: Path, corpus: Path, capsys, paths: list[str], documents: int
+) -> None:
+    # each was read twice, and stats counted its documents twice
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "docs.jsonl").write_bytes(corpus.read_bytes())
+    os.link(tmp_path / "c" / "docs.jsonl", tmp_path / "c" / "same.jsonl")
+    (tmp_path / "b").mkdir()
+    for stem in ("x", "y"):
+        (tmp_path / "b" / f"{stem}.txt").write_text("زيد في القاهرة\n", encoding="utf-8")
+        (tmp_path / "b" / f"{stem}.ann").write_text("T1\tACTOR 0 3\tزيد\n", encoding="utf-8")
+    assert main(["data", "stats", *(str(tmp_path / p) for p in paths), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["documents"] == documents
+
+
 def test_stats_tokenizer_calls_the_ml_core(corpus: Path, capsys: pytest.CaptureFixture,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     # Checks the call contract of the agreed API (naba.encode.unrepresentable, naba.model.load_tokenizer)

@@ -116,19 +116,32 @@ def _read(path: Path, fmt: str | None, args: argparse.Namespace, scheme: LabelSc
     return formats.read(path, format=fmt, scheme=scheme, **_reader_opts(args, fmt))
 
 
+def _identity(path: Path, how: str | None) -> object:
+    """What makes two of ``_collect``'s paths one input: the file itself, whatever its name (a hard link, or
+    X.jsonl and x.jsonl on a disk that ignores case, which ``Path.resolve()`` leaves apart); a brat pair's
+    ``.txt`` counts as its ``.ann`` (``naba data stats b/*`` names each pair twice)."""
+    if how in (None, "brat") and path.suffix.lower() == ".txt" and (anns := beside(path, ".ann")):
+        path = anns[0]
+    try:
+        info = path.stat()
+    except OSError:
+        return path.resolve()
+    return (info.st_dev, info.st_ino)
+
+
 def _collect(paths: list[Path], format: str | None) -> tuple[list[tuple[Path, str | None]], list[Problem]]:
     """The files to read for ``paths`` (folders searched), and problems with the paths themselves."""
     files: list[tuple[Path, str | None]] = []
     problems: list[Problem] = []
     fmt = formats.canonical(format) if format else None
-    seen: set[Path] = set()
+    seen: set[object] = set()
 
     def add(found: list[tuple[Path, str | None]]) -> None:
         # a file reached twice (given, and in a folder given; or given twice) is read once: read twice, stats
         # counted its documents twice and validate printed its problems twice
         for path, how in found:
-            if path.resolve() not in seen:
-                seen.add(path.resolve())
+            if (key := _identity(path, how)) not in seen:
+                seen.add(key)
                 files.append((path, how))
 
     for path in paths:
