@@ -162,11 +162,15 @@ def _conll(tmp_path: Path, content: str | bytes, **opts) -> list[Document]:
         ("New York\tB-LOC\nis\tO\n", ["New York is"], [[(0, 8, "LOCATION")]]),
         ("New York\tNNP\tB-LOC\nal Sham \t NNP \tI-LOC\t\n", ["New York al Sham"], [[(0, 16, "LOCATION")]]),
         ("أ ب\tB-PERS\nج O\t\n", ["أ ب ج"], [[(0, 3, "ACTOR")]]),
+        # a tag holds no space: after the token's tab, spaces still part columns ('bad tag NNP B-LOC' once tabs
+        # alone split the line, where it read before)
+        ("New York\tNNP B-LOC\nis\tVBZ  O \n", ["New York is"], [[(0, 8, "LOCATION")]]),
+        ("عبد الله\tNNP B-PERS\nقال\tO\n", ["عبد الله قال"], [[(0, 8, "ACTOR")]]),
     ],
     ids=["plain", "bom-crlf", "three-columns", "space-only-separator", "bidi-marks", "mark-only-token",
          "mark-only-line", "misc-dropped", "adjacent-types", "iobes", "claim", "extra-blank-lines",
          "nbsp-in-token", "unicode-spaces", "tab-token-with-space", "tab-columns-with-spaces",
-         "trailing-tab"],
+         "trailing-tab", "spaces-after-the-token-tab", "spaces-after-the-token-tab-arabic"],
 )
 def test_conll_reading_rules(tmp_path: Path, content: str, texts: list[str], spans: list) -> None:
     docs = _conll(tmp_path, content)

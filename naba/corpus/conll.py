@@ -3,8 +3,9 @@
 Reading rules (other code relies on them exactly):
 
 * A line is fields separated by spaces or tabs: the first is the token, the last the tag (middle
-  columns such as POS are ignored). A line with a tab between fields is split at its tabs alone, so
-  that a token may hold spaces (``New York<tab>B-LOC``, as TSV exports write one). Other whitespace (a
+  columns such as POS are ignored). In a line with a tab between fields the token is all before the
+  first tab, so that it may hold spaces (``New York<tab>B-LOC``, as TSV exports write one); the rest
+  is split at spaces and tabs as ever (a tag holds no space). Other whitespace (a
   no-break space, as in ``مليون\u00a0دولار`` pasted from the web) is part of the token, stripped at
   its edges, not a column break that would drop the token's second half as a middle column. UTF-8
   with or without BOM, LF or CRLF.
@@ -88,8 +89,10 @@ def _parse_lines(text: str, source: str, problems: list[Problem]) -> tuple[list[
         line = raw.strip(" \t\v\f")
         if "\t" in line:
             # tab-separated columns (TSV exports): a token may hold spaces ("New York\tB-LOC"), and split at
-            # them as well, its second half was a middle column, dropped silently
-            fields = [f.strip(" \v\f") for f in line.split("\t") if f.strip()]
+            # them as well, its second half was a middle column, dropped silently; a tag holds none, so the
+            # rest is split as before ("New York\tNNP B-LOC" was 'bad tag' split at tabs alone)
+            token_field, _, rest = line.partition("\t")
+            fields = [f for f in [token_field.strip(" \v\f"), *_FIELDS.split(rest)] if f.strip()]
         if len(fields) < 2:
             problems.append(Problem(source, f"line {n}", f"expected 'token TAG', got one field {fields[0]!r}"))
             continue
