@@ -166,11 +166,14 @@ def _conll(tmp_path: Path, content: str | bytes, **opts) -> list[Document]:
         # alone split the line, where it read before)
         ("New York\tNNP B-LOC\nis\tVBZ  O \n", ["New York is"], [[(0, 8, "LOCATION")]]),
         ("عبد الله\tNNP B-PERS\nقال\tO\n", ["عبد الله قال"], [[(0, 8, "ACTOR")]]),
+        # a tab with nothing but other whitespace past it is a trailing tab too ('got one field 'a O'')
+        ("a O\t\u00a0\nb\u00a0\tB-LOC\n", ["a b"], [[(2, 3, "LOCATION")]]),
     ],
     ids=["plain", "bom-crlf", "three-columns", "space-only-separator", "bidi-marks", "mark-only-token",
          "mark-only-line", "misc-dropped", "adjacent-types", "iobes", "claim", "extra-blank-lines",
          "nbsp-in-token", "unicode-spaces", "tab-token-with-space", "tab-columns-with-spaces",
-         "trailing-tab", "spaces-after-the-token-tab", "spaces-after-the-token-tab-arabic"],
+         "trailing-tab", "spaces-after-the-token-tab", "spaces-after-the-token-tab-arabic",
+         "trailing-tab-and-nbsp"],
 )
 def test_conll_reading_rules(tmp_path: Path, content: str, texts: list[str], spans: list) -> None:
     docs = _conll(tmp_path, content)

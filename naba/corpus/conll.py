@@ -86,13 +86,13 @@ def _parse_lines(text: str, source: str, problems: list[Problem]) -> tuple[list[
             marked = True
             current = None
             continue
-        line = raw.strip(" \t\v\f")
-        if "\t" in line:
+        columns = [f for f in raw.split("\t") if f.strip()]  # a tab at an edge, or before a no-break space, parts none
+        if len(columns) > 1:
             # tab-separated columns (TSV exports): a token may hold spaces ("New York\tB-LOC"), and split at
             # them as well, its second half was a middle column, dropped silently; a tag holds none, so the
             # rest is split as before ("New York\tNNP B-LOC" was 'bad tag' split at tabs alone)
-            token_field, _, rest = line.partition("\t")
-            fields = [f for f in [token_field.strip(" \v\f"), *_FIELDS.split(rest)] if f.strip()]
+            rest = (f for column in columns[1:] for f in _FIELDS.split(column) if f.strip())
+            fields = [columns[0].strip(" \v\f"), *rest]
         if len(fields) < 2:
             problems.append(Problem(source, f"line {n}", f"expected 'token TAG', got one field {fields[0]!r}"))
             continue
