@@ -10,9 +10,12 @@ from typing import Any
 
 from naba.claims.lexicon import (
     ADVERBIALS,
+    ALA_HADD,
+    ASK,
     BACKGROUND,
     BI_ANNA_VERBS,
     BUTS,
+    CALLS,
     COMMENTS,
     COMPLEMENTIZERS,
     CONTINUERS,
@@ -25,6 +28,7 @@ from naba.claims.lexicon import (
     OPEN_CURLY,
     PREPOSITIONS,
     QUOTE_NEAR,
+    QUOTE_OBJECT,
     RELATIVES,
     SAY,
     SAYING,
@@ -33,6 +37,7 @@ from naba.claims.lexicon import (
     SEPARATORS,
     SYMMETRIC,
     THAT,
+    TIME_AFTER,
     TRIGGERS,
     WINDOW,
     WORD,
@@ -79,16 +84,31 @@ def _find_start(sent: Sentence, t: int) -> tuple[int, str] | None:
     for j in range(t + 1, min(len(toks), t + 1 + WINDOW)):
         if sent.line_break_before(j) or sent.sentence_end(j):
             return None
-        if sent.is_trigger(j):
-            return None  # the nearer verb owns what follows
+        if sent.is_trigger(j) and not strip_clitic(toks[j].key, ASK):
+            # the nearer verb owns what follows; not a question's (or the noun رد's): "قال في رد على سؤال إن ..."
+            return None
         if sent.is_complementizer(j):
+            if strip_clitic(toks[t].key, ASK):
+                return None  # "سأل إن كان ...": إن is "whether"
             return (j + 1, "that") if j + 1 < len(toks) else None
         if toks[j].raw == ":":
             k = j + 2 if j + 1 < len(toks) and sent.is_complementizer(j + 1) else j + 1  # "قائلا : إن ..."
             return (k, "colon") if k < len(toks) else None
-        if j in sent.close_of and j - t <= QUOTE_NEAR and _speech_quote(sent, j):
+        if j in sent.close_of and _quote_after_verb(sent, t, j):
             return j, "quote"
     return None
+
+
+def _quote_after_verb(sent: Sentence, t: int, j: int) -> bool:
+    """Whether the quote opening at ``j`` is the speech that verb ``t`` introduces without a colon."""
+    toks = sent.toks
+    if strip_clitic(toks[t].key, CALLS | ASK) or toks[j - 1].key in QUOTE_OBJECT:
+        # "أشار إلى “تراجع حاد في الطلب”": a quote a preposition governs is a noun phrase (GUIDELINES §6)
+        return False
+    # "«X»، قالت هالة يوسف من المفوضية ...، «Y»": a quote interrupted by its speaker goes on after a comma,
+    # however long the name (GUIDELINES §7)
+    resumed = toks[j - 1].raw in SEPARATORS and sent.after_quote(t)
+    return (j - t <= QUOTE_NEAR or resumed) and _speech_quote(sent, j)
 
 
 def _bi_anna_start(sent: Sentence, t: int) -> tuple[int, str] | None:
@@ -111,9 +131,11 @@ def _bi_anna_start(sent: Sentence, t: int) -> tuple[int, str] | None:
 
 
 def _document_says(sent: Sentence, t: int) -> bool:
-    """Whether token ``t`` is the impersonal جاء في of a document: "جاء في التقرير أن ..." (GUIDELINES §6)."""
+    """Whether token ``t`` is the impersonal جاء في of a document: "جاء في التقرير أن ..." (GUIDELINES §6),
+    or of a statement: "بيانا جاء فيه أن ..."."""
     toks = sent.toks
-    return strip_clitic(toks[t].key, {"جاء"}) and t + 1 < len(toks) and toks[t + 1].key == "في"  # و/فجاء too
+    # و/فجاء too; "أصدرت بيانا جاء فيه أن ..." (GUIDELINES §6(a): بيان … أن)
+    return strip_clitic(toks[t].key, {"جاء"}) and t + 1 < len(toks) and toks[t + 1].key in ("في", "فيه", "فيها")
 
 
 def _boundary(sent: Sentence, k: int) -> bool:
@@ -135,7 +157,9 @@ def _boundary(sent: Sentence, k: int) -> bool:
         # ANERcorp often drops the comma: "... المنطقة مضيفا ان ..."
         return n > k or _find_start(sent, n) is not None
     if n > k and toks[n].key in BUTS and n + 1 < len(toks):
-        return sent.is_trigger(n + 1) and _find_start(sent, n + 1) is not None
+        # "، فيما نفت الوزارة أن ..." and "، فيما وصفته الشركة بأنه ...": another report, not "X، لكن Y"
+        hit = _find_start(sent, n + 1) if sent.is_trigger(n + 1) else _bi_anna_start(sent, n + 1)
+        return hit is not None
     key = toks[n].key
     if not key.startswith(("و", "ف")):
         return False
@@ -195,6 +219,9 @@ def _unquote(sent: Sentence, s: int, e: int) -> tuple[int, int]:
         # ان " X " في اشارة الى ...: a quotation making most of the clause is the claim and the
         # rest is the reporter's gloss; a short quoted name (أن “هيئة تحرير الشام” ...) is not.
         return s + 1, close
+    if close + 1 < e and sent.toks[close + 1].key in TIME_AFTER:
+        # إن “لا ثأر” بعد دخول الفصائل ...: the quote is what was said, "بعد ..." dates the saying (GUIDELINES §9)
+        return s + 1, close
     return s, e
 
 
@@ -228,7 +255,9 @@ def _post_quotes(sent: Sentence) -> list[tuple[int, int]]:
         n = c + 1
         while n < len(sent.toks) and sent.toks[n].raw in SEPARATORS:
             n += 1
-        if n < len(sent.toks) and sent.is_trigger(n) and _find_start(sent, n) is None or _pull_quote(sent, o, n):
+        # a verb whose own claim is a quote sits between two quotes: "“X”، قال فلان، “Y”" (two claims)
+        hit = _find_start(sent, n) if n < len(sent.toks) and sent.is_trigger(n) else ()
+        if hit is None or hit and hit[1] == "quote" or _pull_quote(sent, o, n):
             # "“إن الزيارة كانت مثمرة”، قالت ...": the first إنّ is the complementizer, outside
             out.append((o + 2 if sent.is_complementizer(o + 1) else o + 1, c))
     return out
@@ -261,11 +290,23 @@ def _clause_start(sent: Sentence, k: int) -> int:
 
     "وفي وقت سابق اليوم، دخلت ..." starts at "دخلت": the reporter's connective is outside.
     """
-    b = sent.sentence_begin(k)
+    b = _after_dateline(sent, sent.sentence_begin(k), k)
     for j in range(b, min(k, b + FRONTED + 1)):
         # "، الذي ..." goes on describing what precedes it: no fronted phrase ends there
         if sent.toks[j].raw in SEPARATORS and (j + 1 >= len(sent.toks) or sent.toks[j + 1].key not in RELATIVES):
             return j + 1
+    return b
+
+
+def _after_dateline(sent: Sentence, b: int, k: int) -> int:
+    """``b``, or the token after a dateline that opens the line there: "برلين (د ب أ) - ..." (a place,
+    the agency in parentheses, a dash). The dateline is never part of a claim (GUIDELINES §8)."""
+    toks = sent.toks
+    if (b > 0 and not sent.line_break_before(b)) or b + 1 >= k or toks[b + 1].raw != "(":
+        return b
+    for j in range(b + 2, min(k - 1, b + 2 + FRONTED)):
+        if toks[j].raw == ")":
+            return j + 2 if toks[j + 1].raw in ("-", "–") else b
     return b
 
 
@@ -320,7 +361,7 @@ def _adverbial_claims(sent: Sentence) -> list[tuple[int, int]]:
                     opened[a] = k
                     fronted = True
                 break
-        if postposed and not fronted and (toks[a].key in ADVERBIALS or toks[a].key == "كما"):
+        if postposed and not fronted and (toks[a].key in ADVERBIALS or toks[a].key in ("كما", "علي")):
             # No clause after it: the comma before it ends a clause of up to FRONTED tokens, not a
             # fronted phrase ("دخلت القوات المدينة، بحسب المرصد."). With و it opens a clause instead;
             # a clause with a fronted adverbial of its own ("وبحسب المرصد فإن X، وفق ...") has its claim.
@@ -335,8 +376,17 @@ def _is_adverbial(sent: Sentence, a: int) -> bool:
     key = sent.toks[a].key
     if strip_clitic(key, ADVERBIALS):
         return True
+    if key in ("علي", "وعلي"):
+        # "على حد قول المديرة" (GUIDELINES §6(d)); "على حد سواء" ("alike") attributes nothing
+        words = [t.key for t in sent.toks[a + 1 : a + 3]]
+        return len(words) == 2 and words[0] == "حد" and words[1] in ALA_HADD
     # "كما أفاد المرصد": كما with a reporting verb, not the comparative كما alone
-    return key in ("كما", "وكما") and a + 1 < len(sent.toks) and sent.is_trigger(a + 1)
+    return (
+        key in ("كما", "وكما")
+        and a + 1 < len(sent.toks)
+        and sent.is_trigger(a + 1)
+        and not strip_clitic(sent.toks[a + 1].key, CALLS)
+    )
 
 
 def find_claims(text: str) -> list[dict[str, Any]]:

@@ -99,7 +99,13 @@ IRREGULAR = {
     "روي", "روت", "يروي",
     "يتردد", "اظهر", "اظهرت", "اظهروا",  # "يتردد أن" (hearsay), "أظهرت محاضر الجلسة أن" (documents)
 }
-TRIGGERS = set().union(*(verb_forms(*v) for v in REGULAR)) | IRREGULAR
+# Calls report with أن or a colon ("دعا إلى أن ...", GUIDELINES §6(a)); a quote after one is the thing
+# called for, a noun phrase ("دعا إلى رفع «الحصار ...»"), and "كما دعا" is "he also called", no attribution.
+CALLS = {"دعا", "دعت", "دعوا", "يدعو", "تدعو", "ندعو", "يدعون", "داعيا", "داعية"}
+# Questions and replies report with a colon only ("وسأل أحد المتظاهرين: “إلى متى …؟”", "وردّ الوزير: …");
+# after سأل, إن is "whether".
+ASK = {"سال", "سالت", "يسال", "تسال", "تساءل", "تساءلت", "يتساءل", "تتساءل", "رد", "ردت"}
+TRIGGERS = set().union(*(verb_forms(*v) for v in REGULAR)) | IRREGULAR | CALLS | ASK
 # Nouns that report speech: "نقل عنه قوله إن", "وختم بالقول إن".
 TRIGGERS |= {"قوله", "قولها", "قولهم", "قولهما", "بالقول"}
 # Nouns of belief and estimate that take a complement: "أعربت عن اعتقادها بأن", "وسط تقديرات بأن".
@@ -126,6 +132,10 @@ CONTINUERS |= {p + e for p in ("داعي", "رافض", "معرب", "مذكر", "
 SAY = {"قال", "قالت", "يقول", "تقول", "اضاف", "اضافت", "تابع", "تابعت", "اردف", "اردفت"}
 SAYING = {"قائلا", "قائلة"}
 PREPOSITIONS = {"في", "ل", "لل", "الي", "علي", "عن", "من", "مع", "امام", "خلال", "بعد", "قبل", "عبر", "ان"}
+# A quote right after one of these is its object, a noun phrase, not speech ("أشار إلى “تراجع حاد”").
+QUOTE_OBJECT = (PREPOSITIONS - {"ان"}) | {"ب", "وب", "لـ"}
+# After a quote that opens a claim, these start the reporter's circumstances of the statement.
+TIME_AFTER = {"بعد", "قبل", "عقب", "اثر", "منذ", "غداة", "عشية"}
 HONORIFIC = {"جلالته", "جلالتها", "سموه", "سموها", "فخامته", "معاليه", "معاليها", "سيادته", "دولته", "سماحته"}
 
 PRONOUNS = ("", "ه", "ها", "هم", "هما", "هن", "ني", "نا", "ك", "كم")
@@ -147,6 +157,8 @@ IMPERSONAL = {"يذكر", "ويذكر", "يعتقد", "ويعتقد", "يتوق�
 BACKGROUND = {"يذكر", "يشار", "تجدر", "الجدير", "الاشارة", "بالذكر", "الي"}
 # Source adverbials: "بحسب المرصد، X", "X، وفق ما أفاد المرصد" (with clitic و as well).
 ADVERBIALS = {"بحسب", "حسب", "حسبما", "وفق", "وفقا", "نقلا"}
+# The words after "على حد" that make it one too: "على حد قول المديرة", "على حد قوله", "على حد تعبيره".
+ALA_HADD = {"قول", "تعبير"} | {w + p for w in ("قول", "تعبير") for p in ("ه", "ها", "هم")}
 FA_INNA = {"ف" + c for c in COMPLEMENTIZERS if not c.startswith("ب")}  # "وحسب المصادر فإنه ..."
 THAT = FA_INNA | {c for c in COMPLEMENTIZERS if not c.startswith("ب")}  # "، فإن X" / "، إن X"
 # After "بحسب المرصد ،" a relative pronoun goes on describing the source ("، الذي يتخذ من لندن مقرا"):
@@ -156,7 +168,7 @@ RELATIVES = {"الذي", "التي", "الذين", "اللذان", "اللتان
 COMMENTS = {"لتصبح", "ليصبح", "لتكون", "ليكون", "دون", "بدون"}
 SENT_END = {".", "؟", "?", "!"}
 SEPARATORS = {",", "،", "؛", ";", "–", "-"}
-BUTS = {"لكن", "لكنه", "لكنها", "لكنهم", "ولكن", "ولكنه", "ولكنها", "كما", "بينما"}
+BUTS = {"لكن", "لكنه", "لكنها", "لكنهم", "ولكن", "ولكنه", "ولكنها", "كما", "بينما", "فيما", "وفيما"}
 OPEN_CURLY, CLOSE_CURLY = "“", "”"
 SYMMETRIC = {'"', "«", "»"}  # guillemets circulate in both directions («…» and »…«)
 

@@ -64,6 +64,7 @@ class Sentence:
         self._kinds: dict[int, str | None] = {}
         self._next_stop: dict[bool, dict[int, int]] = {False: {}, True: {}}
         self._content_end: dict[int, int] = {}
+        self._closes: set[int] | None = None
 
     def line_break_before(self, i: int) -> bool:
         return i > 0 and LINE_BREAK.search(self.text, self.toks[i - 1].end, self.toks[i].start) is not None
@@ -156,6 +157,15 @@ class Sentence:
             if count % 2 == 1 or self.toks[a + 1].key.startswith(("و", "ف")):
                 stray.add(a)
         return stray
+
+    def after_quote(self, k: int) -> bool:
+        """Whether token ``k`` follows the close of a quote, with at most separators between."""
+        if self._closes is None:
+            self._closes = {c for o, c in self.close_of.items() if o not in self.unclosed}
+        k -= 1
+        while k >= 0 and self.toks[k].raw in SEPARATORS:
+            k -= 1
+        return k in self._closes
 
     def enclosing_close(self, s: int) -> int:
         """Index of the closing quote of the innermost quote holding token ``s`` (or len)."""
