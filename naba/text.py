@@ -31,7 +31,9 @@ Deliberate differences from AraBERT (each keeps more of the text, none changes o
 - HTML tags must look like tags (``<b>``, ``</p>``, ``<br />``): AraBERT's ``</?[^>]+>`` would also
   delete everything between a "less than" and a later "greater than";
 - AraBERT's second URL pattern (a PHP-style literal ending in ``$@iS``) is left out: it never
-  matches and can backtrack catastrophically.
+  matches and can backtrack catastrophically;
+- a decimal entity of more than 4,300 digits (``&#`` and thousands of zeros), on which
+  ``html.unescape`` and so AraBERT raise (``int()``'s limit), is read as without that limit.
 
 Outside these, the output equals ArabertPreprocessor's: on all 3,963 ANERcorp train sentences and
 the seed article (but for the four words of ANERcorp train spelled with a lam-alef ligature),
@@ -393,5 +395,13 @@ def _digit_letter_boundaries(kcls: np.ndarray, boundary: np.ndarray) -> np.ndarr
 
 
 def _unescape(m: re.Match[str]) -> str | None:
-    new = html.unescape(m.group())
+    entity = m.group()
+    if entity[1] == "#" and entity[2].isdigit():
+        # int() refuses more than 4,300 decimal digits, so html.unescape raises on "&#" and 5,000
+        # digits; without leading zeros, and cut to 8 digits (any 8 are past U+10FFFF, U+FFFD as are
+        # more), the entity gives the same character
+        digits = entity[2:].rstrip(";")
+        short = digits.lstrip("0")[:8] or "0"
+        entity = entity if short == digits else "&#" + short + entity[2 + len(digits) :]
+    new = html.unescape(entity)
     return None if new == m.group() else new

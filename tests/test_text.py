@@ -186,6 +186,27 @@ def test_an_entity_maps_back_as_a_whole(original: str, expected_words: list[str]
     assert got == expected_words
 
 
+LONG_ZEROS = "0" * 5000
+
+
+@pytest.mark.parametrize(
+    "original, prepared, words",
+    [
+        # html.unescape raises on a decimal entity of more than 4,300 digits (int()'s limit); naba
+        # reads it as html.unescape would without that limit, and it maps back as a whole
+        (f"ب&#{LONG_ZEROS}1576;ا", "ببا", [f"ب&#{LONG_ZEROS}1576;ا"]),
+        (f"ب&#{LONG_ZEROS}ا", "ب ا", ["ب", "ا"]),  # &#0 is U+FFFD: a space
+        (f"ب&#{'9' * 5000};ا", "ب ا", ["ب", "ا"]),  # past U+10FFFF: U+FFFD
+        ("ب&#000000001576;", "بب", ["ب&#000000001576;"]),
+    ],
+    ids=["zeros-then-ba", "zeros", "nines", "short-zeros"],
+)
+def test_a_decimal_entity_of_thousands_of_digits(original: str, prepared: str, words: list[str]) -> None:
+    p = prepare(original)
+    assert p.text == prepared
+    assert [original[slice(*p.to_original(a, b))] for a, b in _words(p)] == words
+
+
 @pytest.mark.parametrize(
     "original, span, prepared_part",
     [
