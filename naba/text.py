@@ -43,8 +43,10 @@ re-checks live where ``arabert`` is installed).
 
 Every prepared character ``i`` stands for ``original[offsets[i]:ends[i]]``. Deleted marks that
 follow a kept character (diacritics, tatweel, repeated letters, variation selectors) are folded into
-its range, so a word maps back with its diacritics; a replaced URL maps as a whole; spaces that
-naba inserts map to the empty range at the next kept character.
+its range, so a word maps back with its diacritics (a repeated letter that is one of a ligature's
+letters is not: the ligature's other letters stand for it); a replaced URL maps as a whole; spaces
+that naba inserts map to the empty range at the next kept character. The ranges of kept characters
+never overlap, but for the letters of one ligature, which share its start.
 """
 
 from __future__ import annotations
@@ -349,7 +351,11 @@ def prepare(text: str, *, preset: str = "arabertv02") -> Prepared:
     triple = np.zeros(len(cps), dtype=bool)
     if len(cps) > 2:
         triple[2:] = (cps[2:] == cps[1:-1]) & (cps[1:-1] == cps[:-2]) & (_CLASS[cps[2:]] != _DIGIT)
-    cps, starts, ends = _delete(cps, starts, ends, triple, triple)
+    # a copy that is a ligature's letter with more of its letters after it (ﷲ's alef after two alefs)
+    # is stood for by them: folded into the character before, that one would take in the ligature
+    inside = np.zeros(len(cps), dtype=bool)
+    inside[:-1] = starts[:-1] == starts[1:]
+    cps, starts, ends = _delete(cps, starts, ends, triple, triple & ~inside)
     cps = np.where(cps == ord("/"), ord("-"), cps)  # "/" is missing from AraBERT v0.2's vocabulary
 
     classes = _CLASS[cps]
