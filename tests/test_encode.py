@@ -216,6 +216,49 @@ def test_windows_overlap_and_cores_partition_the_document(tok) -> None:
         assert a - 1 >= 1 and len(w.input_ids) - 1 - b >= 1
 
 
+ONE_WORD = vocab_tokenizer(["ب"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(n=st.integers(0, 300), max_length=st.integers(3, 40), overlap=st.integers(0, 40))
+def test_property_windows_cover_every_subword_once(n: int, max_length: int, overlap: int) -> None:
+    """However many subwords (none, one, many windows' worth), no window is longer than max_length,
+    consecutive windows share exactly ``stride`` subwords, and the cores, in order, hold every
+    subword once, each window's core a non-empty run of its own subwords."""
+    stride = min(overlap, max_length - 3)
+    windows = encode(["ب " * n], ONE_WORD, SPACE, max_length=max_length, stride=stride, with_labels=False)
+    content = [w.input_ids[1:-1] for w in windows]
+    assert all(len(w.input_ids) <= max_length for w in windows)
+    assert sum(map(len, content)) == n + stride * (len(windows) - 1)
+    cored = [w.char_spans[w.core[0] : w.core[1], 0].tolist() for w in windows]
+    assert [x for core in cored for x in core] == [2 * i for i in range(n)]
+    assert n == 0 or all(1 <= w.core[0] < w.core[1] <= len(w.input_ids) - 1 for w in windows)
+
+
+# lone surrogates, controls, a mid-text BOM, marks with nothing before them, ligatures, entities,
+# a URL with Arabic, emoji with modifiers, a text ending in a diacritic or tatweel
+HOSTILE = ["\udc80", "\x00", "\x85", "\ufeff", "\u2028", "\u064e", "\u0640", "\ufdf2", "\ufdfa", "\ufefb",
+           "&amp;", "&#x627", "&nbsp", "https://ar.wikipedia.org/wiki/حماة", "a@b.com", "@أحمد", "ههههه", "٣كم",
+           "۴", "👍🏽", "🇸🇾", "\u0301", " ", "\n", "الجيش", "حماة", "12", "COVID19", "،"]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parts=st.lists(st.sampled_from(HOSTILE), max_size=25), max_length=st.integers(3, 12),
+       overlap=st.integers(0, 9))
+def test_property_hostile_text_windows(tok, parts: list[str], max_length: int, overlap: int) -> None:
+    """On hostile text every subword stands for a non-empty, unpadded original range, in order, and
+    the windows' cores give back the whole document's subwords once each."""
+    text = "".join(parts)
+    stride = min(overlap, max_length - 3)
+    (whole,) = encode([text], tok, SPACE, max_length=100_000, stride=0, with_labels=False)
+    spans = whole.char_spans[1:-1].tolist()
+    assert all(0 <= a < b <= len(text) and text[a:b] == text[a:b].strip() for a, b in spans)
+    assert spans == sorted(spans)
+    windows = encode([text], tok, SPACE, max_length=max_length, stride=stride, with_labels=False)
+    assert all(len(w.input_ids) <= max_length for w in windows)
+    assert [t for w in windows for t in w.input_ids[w.core[0] : w.core[1]]] == whole.input_ids[1:-1]
+
+
 def test_char_spans_are_original_offsets(tok) -> None:
     text = "قال الجَيْشُ: «دخلنا حمــاة»"
     (w,) = encode([text], tok, SPACE, with_labels=False)

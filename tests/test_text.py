@@ -346,6 +346,33 @@ def test_property_prepare_is_idempotent(text: str) -> None:
     assert prepare(once).text == once
 
 
+# what broken or hostile input holds: lone surrogates (a file read with errors="surrogateescape"), C0
+# and C1 controls, a BOM or line/paragraph separator mid-text, marks with nothing before them,
+# ligatures, entities cut short or nested, URLs and mentions with Arabic, emoji with modifiers
+HOSTILE = [
+    "\udc80", "\ud800", "\x00", "\x1f", "\x7f", "\x85", "\x9f", "\ufeff", "\u2028", "\u2029", "\u0301",
+    "\u064e", "\u0651", "\u0670", "\u06d6", TATWEEL, "\ufdf2", "\ufdfa", "\ufefb", "\ufef5", "\ufe70",
+    "\ufc5e", "&", "&amp;", "&amp", "&#1575;", "&#x627;", "&#x64e", "&nbsp", "&#", "&#xd800;", "&#x110000;",
+    "https://ar.wikipedia.org/wiki/حماة", "ali@mail.com", "@أحمد", "@", ".com", "www.", "<b>", "<", ">",
+    "ههههه", "!!!!", "۴", "٣", "😀", "🏽", "\ufe0f", "\u20e3", "👍🏽", "🇸🇾", "/",
+]
+hostile = st.lists(st.one_of(st.sampled_from(ATOMS), st.sampled_from(HOSTILE)), max_size=30).map("".join)
+
+
+@PROPERTY
+@given(hostile)
+def test_property_hostile_text(text: str) -> None:
+    """The map holds on hostile input, each kept character's range maps back onto it, and preparing
+    the prepared text changes nothing."""
+    p = prepare(text)
+    _check_map(p)
+    for i, ch in enumerate(p.text):
+        if ch != " ":
+            a, b = p.to_prepared(p.offsets[i], p.ends[i])
+            assert a <= i < b and p.to_original(a, b)[0] <= p.offsets[i] < p.ends[i] <= p.to_original(a, b)[1]
+    assert prepare(p.text).text == p.text
+
+
 def test_prepare_is_linear_enough() -> None:
     """A 1 MB text prepares in well under a few seconds (no per-character regex re-scans)."""
     import time
