@@ -122,6 +122,10 @@ def _presentation_table() -> dict[str, str]:
 
 # each presentation form NFKC changes (but the two phrase ligatures) -> the letters it stands for
 PRESENTATION_FORMS: dict[str, str] = _presentation_table()
+# the same for str.translate, and how many letters each BMP character becomes (1 but for ligatures)
+_FORM_TABLE = {ord(c): new for c, new in PRESENTATION_FORMS.items()}
+_FORM_LENGTH = np.ones(0x10000, dtype=np.int64)
+_FORM_LENGTH[[ord(c) for c in PRESENTATION_FORMS]] = [len(new) for new in PRESENTATION_FORMS.values()]
 
 # html.unescape's own pattern (html/__init__.py), so each entity is replaced exactly as it would be.
 _ENTITY = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)")
@@ -322,7 +326,11 @@ def prepare(text: str, *, preset: str = "arabertv02") -> Prepared:
         work, starts, ends = _substitute(work, starts, ends, _ENTITY, _unescape)
 
     if _PRESENTATION.search(work):
-        work, starts, ends = _substitute(work, starts, ends, _PRESENTATION, lambda m: PRESENTATION_FORMS.get(m[0]))
+        # each form is one character, all of whose letters stand for it: one pass, not one
+        # substitution per form (PDF-extracted text is nearly all forms; that took 16 s a megabyte)
+        lengths = _FORM_LENGTH[np.minimum(_codepoints(work), 0xFFFF)]
+        work = work.translate(_FORM_TABLE)
+        starts, ends = np.repeat(starts, lengths), np.repeat(ends, lengths)
 
     # strip tashkeel, tatweel and invisible marks (AraBERT strips tashkeel before finding URLs)
     cps = _codepoints(work)
