@@ -47,6 +47,10 @@ its range, so a word maps back with its diacritics (a repeated letter that is on
 letters is not: the ligature's other letters stand for it); a replaced URL maps as a whole; spaces
 that naba inserts map to the empty range at the next kept character. The ranges of kept characters
 never overlap, but for the letters of one ligature, which share its start.
+
+Preparing a prepared text changes nothing, but where cutting a repeated letter makes a URL's start:
+as in AraBERT, the cut comes after the URL passes, so ``htttp`` becomes ``http``, which a second
+preparation would replace.
 """
 
 from __future__ import annotations
