@@ -152,7 +152,7 @@ def character_warnings(doc: Document, *, source: str) -> list[Problem]:
     its code points and the span widened to whole characters. ``doc`` is one a reader returned
     (offsets checked); spans whose offsets are not in range are skipped.
     """
-    from naba.graphemes import cluster, is_boundary, snap
+    from naba.graphemes import cluster, snap
 
     # a cluster boundary at or before the next span's start (spans come sorted by start): without it each
     # search back ran to the text's start, quadratic in a long run of emoji, which has no surer boundary
@@ -161,19 +161,15 @@ def character_warnings(doc: Document, *, source: str) -> list[Problem]:
         start, end = span.start, span.end
         if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
             continue
-        floor = floor if floor <= start else 0
-        inside = []
-        if is_boundary(text, start, floor):
-            floor = start
-        else:
-            inside.append(("starts", cluster(text, start, floor)))
-            floor = inside[0][1][0]
-        if not is_boundary(text, end, floor):
-            inside.append(("ends", cluster(text, end - 1, floor)))
-        if not inside:
+        # widened to whole clusters: an edge that moves splits one (a table lookup each, for most edges)
+        a, b = snap(text, start, end, floor if floor <= start else 0)
+        floor = a
+        if (a, b) == (start, end):
             continue
-        parts = [f"{how} inside the character {_shown(text, a, b)}" for how, (a, b) in inside]
-        a, b = snap(text, start, end, floor)
+        inside = [("starts", cluster(text, start, a))] if a != start else []
+        if b != end:
+            inside.append(("ends", cluster(text, end - 1, a)))
+        parts = [f"{how} inside the character {_shown(text, x, y)}" for how, (x, y) in inside]
         out.append(
             Problem(
                 source,
