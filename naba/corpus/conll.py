@@ -86,7 +86,8 @@ def _parse_lines(text: str, source: str, problems: list[Problem]) -> tuple[list[
             marked = True
             current = None
             continue
-        columns = [f for f in raw.split("\t") if f.strip()]  # a tab at an edge, or before a no-break space, parts none
+        # a tab at an edge, or before a no-break space, parts none; a line without a tab is left as split above
+        columns = [f for f in raw.split("\t") if f.strip()] if "\t" in raw else []
         if len(columns) > 1:
             # tab-separated columns (TSV exports): a token may hold spaces ("New York\tB-LOC"), and split at
             # them as well, its second half was a middle column, dropped silently; a tag holds none, so the
