@@ -219,7 +219,7 @@ def _one_stretch(text: str, pairs: list[tuple[int, int]]) -> bool:
     holds one. A gap of spaces alone is a discontinuous span an annotator made."""
     inside = all(0 <= s < e <= len(text) for s, e in pairs)
     return inside and all(
-        e < s2 and _CUT.fullmatch(text, e, s2) is not None for (_, e), (s2, _) in zip(pairs, pairs[1:], strict=False)
+        e < s2 and _CUT.fullmatch(text, e, s2) is not None for (_, e), (s2, _) in itertools.pairwise(pairs)
     )
 
 
