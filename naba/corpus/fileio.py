@@ -141,7 +141,8 @@ def read_text(path: str | Path, *, keep_bom: bool = False) -> str:
         raise DataError(_invalid_utf8(path, data)) from None
 
 
-# the first bytes of each compressed format of COMPRESSED_SUFFIXES; none of them is valid UTF-8
+# the first bytes of each compressed format of COMPRESSED_SUFFIXES but bz2 (its mark, ASCII, is matched
+# with the block after it in compressed_kind); none of them is valid UTF-8
 _MAGIC = {b"\x1f\x8b": "gzip", b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd"}
 
 
