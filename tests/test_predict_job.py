@@ -953,6 +953,18 @@ def test_cli_predict_no_fast_path_runs_transformers_forward(checkpoint: Path, tm
     assert strip == [[{**s, "score": round(s["score"], 2)} for s in line["spans"]] for line in outs[1]]
 
 
+def test_a_hidden_output_in_the_input_folder_is_no_document(checkpoint: Path, tmp_path: Path) -> None:
+    # the folder input skips hidden files, so .tags.txt there is no document of a rerun: it was refused
+    # as "a .txt file in the input folder, whose .txt files are its documents"
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "a.txt").write_text("قال الجيش السوري", encoding="utf-8")
+    out = sub / ".tags.txt"
+    for _ in range(2):
+        assert main(["predict", str(checkpoint), str(sub), "-o", str(out), "--no-progress"]) == 0
+    assert _ids(out) == ["a"]
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [

@@ -435,8 +435,10 @@ def check_plain_name(path: Path, what: str) -> None:
 
 
 def in_text_folder(path: Path, input_path: Path) -> bool:
-    """Whether ``path`` is one of the files a folder input ``input_path`` reads as documents."""
-    return input_path.is_dir() and path.suffix.lower() == ".txt" and same_file(path.parent, input_path)
+    """Whether ``path`` is one of the files a folder input ``input_path`` reads as documents (a
+    visible .txt file in it: naba.predict.io.read_inputs skips hidden ones)."""
+    return (input_path.is_dir() and path.suffix.lower() == ".txt" and not path.name.startswith(".")
+            and same_file(path.parent, input_path))
 
 
 def _todo(
