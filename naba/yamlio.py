@@ -2,7 +2,9 @@
 
 PyYAML keeps the last of two equal keys without a word, so a second ``data:`` section (or a layer
 named twice) would silently replace the first. An integer written with leading zeros is decimal
-(YAML 1.2's reading), not YAML 1.1's octal: ``run.seed=010`` is 10, not 8.
+(YAML 1.2's reading), not YAML 1.1's octal: ``run.seed=010`` is 10, not 8; and numbers with colons,
+YAML 1.1's base 60, are text as YAML 1.2 reads them: ``run.seed=1:30`` is refused, not 90, and
+``run.name=12:30`` is the name 12:30.
 """
 
 from __future__ import annotations
@@ -52,7 +54,13 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         text = self.construct_scalar(node)
         if _LEADING_ZEROS.fullmatch(text):
             return int(text.replace("_", ""))
+        if ":" in text:
+            return text  # YAML 1.1's base 60 (1:30 is 90), which YAML 1.2 dropped: text, as written
         return super().construct_yaml_int(node)
+
+    def construct_yaml_float(self, node):
+        text = self.construct_scalar(node)
+        return text if ":" in text else super().construct_yaml_float(node)  # base 60 again (1:30.5)
 
 
 # PyYAML's YAML 1.1 reads 010 as octal, so run.seed=010 trained with seed 8 without a word; a
@@ -61,6 +69,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 # string of digits for an integer field.
 _LEADING_ZEROS = re.compile(r"[-+]?0[0-7_]+")
 _UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _UniqueKeyLoader.construct_yaml_int)
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:float", _UniqueKeyLoader.construct_yaml_float)
 
 
 def load(text: str):

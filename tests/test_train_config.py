@@ -282,6 +282,28 @@ def test_integers_are_read_as_written(repo: Path, body: str, overrides: list[str
     assert (cfg.run.seed, cfg.data.dev_seed) == seeds
 
 
+@pytest.mark.parametrize(
+    ("override", "name", "refused"),
+    [
+        # YAML 1.1's base 60: run.seed=1:30 trained with seed 90 without a word, and run.name=12:30 was
+        # refused as the number 750; YAML 1.2, and a researcher, read them as written
+        ("run.seed=1:30", None, "expected an integer"),
+        ("data.dev_seed=-1:0:0", None, "expected an integer"),
+        ("run.name=12:30", "12:30", None),
+        ("run.name=1:30.5", "1:30.5", None),
+    ],
+)
+def test_numbers_with_colons_are_text(repo: Path, override: str, name: str | None, refused: str | None) -> None:
+    if refused is not None:
+        with pytest.raises(ConfigError, match=refused):
+            load_config(write(repo, "data:\n  train: data/a.jsonl\n"), [override], cwd=repo)
+        return
+    cfg = load_config(write(repo, "data:\n  train: data/a.jsonl\n"), [override], cwd=repo)
+    assert cfg.run.name == name
+    save_config(cfg, repo / "saved" / "config.yaml")
+    assert load_config(repo / "saved" / "config.yaml", cwd=repo).run.name == name
+
+
 @pytest.mark.parametrize("name", ["010", "08", "2024-05-01"])
 def test_a_quoted_name_of_digits_stays_text_through_a_saved_config(repo: Path, name: str) -> None:
     cfg = load_config(write(repo, "data:\n  train: data/a.jsonl\n"), [f"run.name='{name}'"], cwd=repo)
