@@ -469,5 +469,11 @@ def _train(cfg: TrainConfig, *, show_progress: bool, root: Path) -> dict[str, An
         # every process reports what it ended with, so a launcher's output shows they agree
         checksum = sum(float(p.detach().double().sum()) for p in unwrapped.parameters())
         print(f"naba-train rank {rank}/{world}: " + json.dumps({"final": final, "param_sum": checksum}), flush=True)
+    # accelerate's end_training destroys the process group, so the DDP model goes first: freed after it (on
+    # return), its gradient reducer dropped the group's last reference and ran gloo's destructor holding the
+    # GIL, which now and then deadlocked with a gloo thread waiting for the GIL (a torchrun run hung after
+    # "done"; pytorch/pytorch#56297)
+    del model, optimizer
+    accelerator.free_memory()
     accelerator.end_training()
     return metrics
