@@ -14,11 +14,13 @@ from naba.corpus.labels import DEFAULT_SCHEME
 from naba.errors import ConfigError
 from naba.train.data import (
     Collator,
+    Splits,
     carve_dev,
     eval_batches,
     keep_labels,
     labelled_tokens,
     length_grouped_batches,
+    seen_in_training,
     shard,
 )
 from naba.train.evaluate import scores, span_counts
@@ -201,3 +203,33 @@ def test_read_file_advice_names_train_config_keys(tmp_path, name: str, content, 
     assert advice in str(caught.value) and "(--" not in str(caught.value)
     data = load_config(None, [fix, f"data.train={path}"], cwd=tmp_path).data
     assert len(read_file(str(path), fmt=data.format, scheme=DEFAULT_SCHEME, options=data.read_options)) >= 1
+
+
+def _docs(*pairs: tuple[str, str]) -> list[Document]:
+    return [Document(doc_id, text, []) for doc_id, text in pairs]
+
+
+@pytest.mark.parametrize(
+    ("train", "dev", "test", "expected"),
+    [
+        # nothing shared
+        ([("a", "قال الرئيس")], [("b", "زار حماة")], [], {}),
+        # the same text under another id, in dev and in test
+        ([("a", "قال الرئيس")], [("b", "قال الرئيس")], [("c", "قال الرئيس")], {"dev": ["b"], "test": ["c"]}),
+        # equal up to whitespace (a line break, a double space, an edge space) is the same article
+        ([("a", "قال  الرئيس\n")], [("b", " قال الرئيس")], [], {"dev": ["b"]}),
+        # the same id with the same text: a dev file cut from the training file
+        ([("a", "x y"), ("b", "z")], [("a", "x y")], [], {"dev": ["a"]}),
+        # dev and test sharing a text no training document has: not a training leak
+        ([("a", "x")], [("b", "y")], [("c", "y")], {}),
+        # two training documents with one text are no leak either
+        ([("a", "x"), ("b", "x")], [("c", "y")], [], {}),
+        # empty texts share nothing a model could learn
+        ([("a", "  ")], [("b", "")], [], {}),
+        # a difference inside a word is another text
+        ([("a", "الرئيس")], [("b", "الرئيس.")], [], {}),
+    ],
+)
+def test_dev_and_test_documents_seen_in_training(train: list, dev: list, test: list, expected: dict) -> None:
+    splits = Splits(DEFAULT_SCHEME, _docs(*train), _docs(*dev), _docs(*test))
+    assert seen_in_training(splits) == expected

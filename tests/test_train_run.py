@@ -1093,6 +1093,24 @@ def test_a_run_says_how_many_training_spans_its_tokenizer_cannot_reproduce(
     assert sum(json.loads(capsys.readouterr().out)["unrepresentable"].values()) == int(line.split()[0])
 
 
+def test_a_run_warns_of_dev_and_test_documents_it_trains_on(
+    tmp_path: Path, corpus: dict[str, Path], capsys
+) -> None:
+    # a dev file cut from the training file (or one article under two ids) picks best/ and stops
+    # training on text the model has learnt, and nothing said so
+    docs = list(read(corpus["train"]))
+    test = write_jsonl(tmp_path / "test.jsonl", [Document("copy", docs[3].text + "\n", []), *synthetic(2, 5)])
+    corpus = {**corpus, "dev": corpus["train"]}
+    train_in_process(config_file(tmp_path, corpus, data={"test": str(test)}), "optim.max_steps=1")
+    err, log = capsys.readouterr().err, (tmp_path / "runs" / "tiny" / "logs" / "train.log").read_text(encoding="utf-8")
+    n = len(docs)
+    shown = ", ".join(repr(d.id) for d in docs[:5])
+    dev = f"warning: {n} of {n} dev documents have the text of a training document (ids: {shown}, ...); dev scores"
+    test = "warning: 1 of 3 test documents have the text of a training document (ids: 'copy'); test scores"
+    for line in (dev, test):
+        assert line in err and line in log
+
+
 @pytest.mark.parametrize(
     ("precision", "takes_bf16", "takes_fp16", "warned"),
     [("bf16", False, False, True), ("bf16", True, False, False), ("fp16", True, False, True),

@@ -18,6 +18,7 @@ import torch
 
 from naba.corpus.document import Document
 from naba.corpus.labels import DEFAULT_SCHEME, LabelScheme
+from naba.corpus.split import split_texts
 from naba.encode import IGNORE
 from naba.errors import ConfigError
 from naba.train.config import DataConfig
@@ -66,6 +67,23 @@ def load_splits(data: DataConfig) -> Splits:
     if not dev and data.dev_ratio > 0:
         train, dev = carve_dev(train, ratio=data.dev_ratio, seed=data.dev_seed)
     return Splits(scheme, train, dev, test)
+
+
+def seen_in_training(splits: Splits) -> dict[str, list[str]]:
+    """Ids of the dev and test documents whose text (equal up to whitespace) a training document has.
+
+    One article exported twice under two ids, or a dev file cut from the training file, is scored
+    on text the model was trained on: its dev F1 (which picks best/ and stops training early) and
+    test F1 flatter the model, as spaCy's ``debug data`` warns. Keys: ``"dev"``, ``"test"``, only
+    those with such documents.
+    """
+    found: dict[str, list[str]] = {}
+    for group in split_texts({"train": splits.train, "dev": splits.dev, "test": splits.test}):
+        if any(part == "train" for _, part in group):
+            for doc_id, part in group:
+                if part != "train":
+                    found.setdefault(part, []).append(doc_id)
+    return {part: found[part] for part in ("dev", "test") if part in found}
 
 
 def fingerprint(splits: Splits) -> str:

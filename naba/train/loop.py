@@ -50,7 +50,15 @@ from naba.train.checkpoint import (
     trained_on,
 )
 from naba.train.config import SMALL_MODEL, TrainConfig, save_config
-from naba.train.data import Collator, fingerprint, labelled_tokens, length_grouped_batches, load_splits, shard
+from naba.train.data import (
+    Collator,
+    fingerprint,
+    labelled_tokens,
+    length_grouped_batches,
+    load_splits,
+    seen_in_training,
+    shard,
+)
 from naba.train.evaluate import evaluate
 from naba.train.files import git_description, remove_temp_dirs, save_error, write_json_atomic
 from naba.train.setup import (
@@ -301,6 +309,12 @@ def _train(cfg: TrainConfig, *, show_progress: bool, root: Path) -> dict[str, An
                 f"(boundary inside a subword: {why['subword']}; on text the preparation removes: {why['removed']}; "
                 f"starting or ending on whitespace or removed text, which no predicted span does: {why['edge']}); "
                 f"see naba data stats --tokenizer")
+        for part, ids in seen_in_training(splits).items():
+            total_docs = len(getattr(splits, part))
+            first = ", ".join(map(repr, ids[:5])) + (", ..." if len(ids) > 5 else "")
+            log(f"warning: {len(ids)} of {total_docs} {part} documents have the text of a training document "
+                f"(ids: {first}); {part} scores on them measure memory, not generalisation: take them out of "
+                f"data.{part} or data.train")
 
     eval_kw = {"accelerator": accelerator, "pad_id": tokenizer.pad_token_id,
                "batch_size": o.batch_size, "batch_tokens": o.batch_tokens}
