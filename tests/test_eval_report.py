@@ -195,6 +195,28 @@ def test_each_label_has_its_own_class_and_colour(labels):
     assert "<style>" not in html[html.index("</style>") :] and "url(" not in style
 
 
+@pytest.mark.parametrize(
+    ("gold_label", "pred_label"),
+    [
+        # in the table's left-to-right cell an Arabic label drew the offsets after it into its run:
+        # "فاعل [0, 3)" showed as "(3 ,0] فاعل", offsets that read [3, 0) (seen in headless Chromium)
+        ("فاعل", "مكان"),
+        ("ACTOR", "مكان"),
+        ("ACTOR", "LOCATION"),
+    ],
+)
+def test_error_table_isolates_each_label_from_the_offsets_after_it(gold_label, pred_label):
+    scheme = LabelScheme({"entity": (gold_label, pred_label)})
+    text = "زيد قال"
+    gold = [Document("d", text, [Span(0, 3, gold_label)])]
+    pred = [Document("d", text, [Span(0, 3, pred_label)])]
+    errors = find_errors(gold, pred, scheme=scheme)
+    html = render_html(evaluate(gold, pred, scheme=scheme, samples=0), gold, pred, errors, scheme=scheme)
+    row = re.search(r'<tr class="err.*?</tr>', html).group(0)
+    for label in (gold_label, pred_label):
+        assert f'<td><bdi>{escape(label)}</bdi> [0, 3) <bdi dir="auto">زيد</bdi></td>' in row
+
+
 def test_markdown_names_the_mode_of_every_number():
     gold, pred, metrics, errors = _report_parts()
     md = render_markdown(metrics, errors)

@@ -210,8 +210,11 @@ def _scores_table(metrics: Mapping, layer: str) -> str:
 
 
 def _span_cell(spans: Sequence[dict]) -> str:
+    # the label isolated too: an Arabic one drew the offsets after it into its right-to-left run,
+    # and "[0, 3)" read as "(3 ,0]"
     return "<br>".join(
-        f'{escape(s["label"])} [{s["start"]}, {s["end"]}) <bdi dir="auto">{escape(s["text"])}</bdi>' for s in spans
+        f'<bdi>{escape(s["label"])}</bdi> [{s["start"]}, {s["end"]}) <bdi dir="auto">{escape(s["text"])}</bdi>'
+        for s in spans
     )
 
 
