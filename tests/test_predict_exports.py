@@ -219,6 +219,10 @@ def test_brat_export_into_a_folder_holding_other_documents(tmp_path: Path, befor
         ("الجيش السوري", ["الجيش السو"], ["الجيش السوري"]),
         ("حماة وحلب", ["حماة", "حلب"], ["حماة", "وحلب"]),
         ("أ\nب ج", ["أ\nب"], ["أ"]),  # cut at the line break
+        # a boundary on the space between two tokens is inside neither: " زيد" took قال before it,
+        # "زيد " في after it
+        ("قال زيد في دمشق", [" زيد"], ["زيد"]),
+        ("قال زيد في دمشق", ["زيد "], ["زيد"]),
     ],
 )
 def test_token_aligned(text: str, parts: list[str], expected: list[str]) -> None:

@@ -173,18 +173,20 @@ def token_aligned(text: str, spans: list[dict[str, Any]], *, layer: str) -> list
 
 
 def _token_start(text: str, pos: int) -> int:
-    while pos > 0 and not text[pos - 1].isspace():
-        pos -= 1
+    # past the whitespace first: a start on the space after a token is not inside that token
     while pos < len(text) and text[pos].isspace():
         pos += 1
+    while pos > 0 and not text[pos - 1].isspace():
+        pos -= 1
     return pos
 
 
 def _token_end(text: str, pos: int) -> int:
-    while pos < len(text) and not text[pos].isspace():
-        pos += 1
+    # back over the whitespace first: an end on the space before a token is not inside that token
     while pos > 0 and text[pos - 1].isspace():
         pos -= 1
+    while pos < len(text) and not text[pos].isspace():
+        pos += 1
     return pos
 
 
