@@ -65,6 +65,11 @@ def nest_spans(
             opened.add(i)
             depth[i] = len(stack)
             stack.append(i)
-        parts.append(escape(text[a:b]))
+        piece = escape(text[a:b])
+        if text[b - 1] == "\r" and text[b : b + 1] == "\n":
+            # a CR LF cut by a tag is two line breaks to an HTML parser (a CR alone is one); as a
+            # reference the CR stays a CR, which is drawn as a space
+            piece = piece[:-1] + "&#13;"
+        parts.append(piece)
     parts.append(close_tag * len(stack))
     return "".join(parts)
