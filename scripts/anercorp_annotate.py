@@ -29,6 +29,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # naba, also from a checkout not installed
 from naba.corpus.anercorp import SPLITS, find_shared  # noqa: E402
 from naba.corpus.conll import read_conll  # noqa: E402
+from naba.corpus.fileio import read_text  # noqa: E402
+from naba.errors import DataError, Problem  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/anercorp_claims.py
 # ``claim @@N`` (the N-th occurrence), as build reads it
@@ -54,7 +56,7 @@ def check(path: Path) -> int:
     """Print every problem in a raw annotation file; the number of problems."""
     cache: dict[str, list[str]] = {}
     errors = read = claims = 0
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(read_text(path).splitlines(), 1):
         if not line.strip():
             continue
         # read as scripts/anercorp_claims.py build reads it, so that what passes here builds there
@@ -104,20 +106,28 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("dump", "candidates"):
         p = sub.add_parser(name)
-        p.add_argument("split")
+        p.add_argument("split", choices=SPLITS)
         p.add_argument("start", type=int)
         p.add_argument("end", type=int)
     p = sub.add_parser("sample")
-    p.add_argument("split")
+    p.add_argument("split", choices=SPLITS)
     p.add_argument("n", type=int)
     p.add_argument("--seed", type=int, default=2026)
     p = sub.add_parser("show")
-    p.add_argument("split")
+    p.add_argument("split", choices=SPLITS)
     p.add_argument("indices", type=Path)
     p = sub.add_parser("check")
     p.add_argument("file", type=Path)
     args = parser.parse_args(argv)
+    # ANERcorp not found, an unreadable file, an index or sample size the split lacks: one message, no traceback
+    try:
+        return _run(args)
+    except DataError as exc:
+        print(f"anercorp_annotate: {exc}", file=sys.stderr)
+        return 1
 
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "check":
         return 1 if check(args.file) else 0
     texts = sentences(args.split)
@@ -127,10 +137,18 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{i}\t{texts[i]}")
     elif args.command == "sample":
         pool = [i for i, text in enumerate(texts) if CANDIDATE.search(text)]
+        if not 0 <= args.n <= len(pool):
+            raise DataError(Problem(f"ANERcorp {args.split}", "sample", f"cannot draw {args.n} of its {len(pool)} candidate sentences"))
         random.seed(args.seed)
         print("\n".join(map(str, sorted(random.sample(pool, args.n)))))
     else:
-        for i in map(int, args.indices.read_text(encoding="utf-8").split()):
+        # every index checked before any is printed
+        words = read_text(args.indices).split()
+        bad = [Problem(str(args.indices), f"item {k}", f"{word!r} is not a sentence index in 0..{len(texts) - 1}")
+               for k, word in enumerate(words, 1) if not (word.isdigit() and int(word) < len(texts))]
+        if bad:
+            raise DataError(bad)
+        for i in map(int, words):
             print(f"{i}\t{texts[i]}")
     return 0
 

@@ -65,3 +65,33 @@ def test_check_reports_bad_lines_without_a_traceback(tmp_path: Path, capsys, mon
     errors = tool.check(raw)
     assert expected in capsys.readouterr().out
     assert errors == (expected != "0 errors")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["dump", "test", "0", "2"], "ANERcorp not found"),                              # was a DataError traceback
+        (["check", "{tmp}/missing.tsv"], "missing.tsv: cannot read file"),               # was FileNotFoundError
+        (["show", "test", "{tmp}/idx"], "idx: item 2: '7' is not a sentence index in 0..1"),  # was IndexError
+        (["sample", "test", "5"], "sample: cannot draw 5 of its 1 candidate sentences"),     # was ValueError
+    ],
+    ids=["no-shared", "missing-file", "index-out-of-range", "sample-too-large"],
+)
+def test_bad_input_is_one_message_not_a_traceback(tmp_path: Path, capsys, monkeypatch, argv: list[str],
+                                                  expected: str) -> None:
+    monkeypatch.setenv("NABA_SHARED", str(tmp_path / "no-shared-here"))
+    if argv[0] != "dump":  # the others fail on their own input, not on the corpus
+        monkeypatch.setattr(tool, "sentences", lambda split: ["قال إن كلمة", "كلمة ثم كلمة"])
+    (tmp_path / "idx").write_text("1\n7\n", encoding="utf-8")
+    assert tool.main([a.format(tmp=tmp_path) for a in argv]) == 1
+    out = capsys.readouterr()
+    assert expected in out.err
+    assert out.out == ""  # show printed nothing before it found the bad index
+
+
+def test_an_unknown_split_is_a_usage_error(capsys) -> None:
+    # was a DataError traceback (cannot read .../dev.txt), or "ANERcorp not found" without ../shared
+    with pytest.raises(SystemExit) as exit_:
+        tool.main(["dump", "dev", "0", "2"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'dev'" in capsys.readouterr().err
