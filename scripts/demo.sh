@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 python3 -m pip install -q torch==2.13.0
 python3 -m pip install -q -e .
 
-naba data validate data/
-naba data stats data/demo/train.jsonl
-naba train configs/demo.yaml
-naba tag runs/demo data/examples/hama-article.jsonl
+# naba through the python3 it was just installed into: a `naba` found on PATH may be none (pip's user
+# scripts folder, ~/.local/bin, is often not on PATH) or another environment's
+python3 -m naba.cli data validate data/
+python3 -m naba.cli data stats data/demo/train.jsonl
+python3 -m naba.cli train configs/demo.yaml
+python3 -m naba.cli tag runs/demo data/examples/hama-article.jsonl

@@ -2,7 +2,7 @@
 
 A script run as ``python scripts/X.py`` must import the naba beside it, not whichever one is
 installed (another checkout's, an older release) or none: a fake ``naba`` first on PYTHONPATH
-stands for that other one here.
+stands for that other one here. scripts/demo.sh, likewise, runs the naba it installed.
 """
 
 from __future__ import annotations
@@ -28,3 +28,28 @@ def test_script_starts_on_its_own_checkout(name: str, tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "usage:" in run.stdout
+
+
+def test_demo_runs_naba_with_the_python_it_installed_into(tmp_path: Path) -> None:
+    # scripts/demo.sh installed naba with python3 -m pip, then ran whatever `naba` PATH found: none
+    # where pip put it in ~/.local/bin (not on PATH), or another environment's. Stand-ins here: a
+    # python3 that only logs its arguments, and another naba first on PATH that fails.
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    log = tmp_path / "python3.log"
+    (bin_ / "python3").write_text(f'#!/bin/sh\necho "$*" >> "{log}"\n')
+    (bin_ / "naba").write_text("#!/bin/sh\necho 'another naba' >&2\nexit 3\n")
+    for stub in bin_.iterdir():
+        stub.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_}{os.pathsep}{os.environ['PATH']}"}
+    run = subprocess.run(["bash", str(ROOT / "scripts" / "demo.sh")], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert log.read_text().splitlines() == [
+        "-m pip install -q torch==2.13.0",
+        "-m pip install -q -e .",
+        "-m naba.cli data validate data/",
+        "-m naba.cli data stats data/demo/train.jsonl",
+        "-m naba.cli train configs/demo.yaml",
+        "-m naba.cli tag runs/demo data/examples/hama-article.jsonl",
+    ]
