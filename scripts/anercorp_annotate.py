@@ -61,7 +61,7 @@ def check(path: Path) -> int:
             continue
         # read as scripts/anercorp_claims.py build reads it, so that what passes here builds there
         parts = line.rstrip("\r").split("\t")
-        if len(parts) not in (2, 3) or not parts[1].strip().isdigit():
+        if len(parts) not in (2, 3) or not parts[1].strip().isdecimal():
             print(f"line {n}: need SPLIT<TAB>INDEX<TAB>claims")
             errors += 1
             continue
@@ -145,7 +145,7 @@ def _run(args: argparse.Namespace) -> int:
         # every index checked before any is printed
         words = read_text(args.indices).split()
         bad = [Problem(str(args.indices), f"item {k}", f"{word!r} is not a sentence index in 0..{len(texts) - 1}")
-               for k, word in enumerate(words, 1) if not (word.isdigit() and int(word) < len(texts))]
+               for k, word in enumerate(words, 1) if not (word.isdecimal() and int(word) < len(texts))]
         if bad:
             raise DataError(bad)
         for i in map(int, words):

@@ -88,7 +88,8 @@ def parse_raw(
         if fields[0] != split:
             problems.append(Problem(source, where, f"split {fields[0]!r} in a file of split {split!r}"))
             continue
-        if not fields[1].strip().isdigit() or int(fields[1]) >= len(sentences):
+        # isdecimal, not isdigit: '²' is a digit that int() refuses
+        if not fields[1].strip().isdecimal() or int(fields[1]) >= len(sentences):
             problems.append(Problem(source, where, f"sentence index {fields[1]!r} is not in 0..{len(sentences) - 1}"))
             continue
         index = int(fields[1])

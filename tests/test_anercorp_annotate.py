@@ -50,12 +50,13 @@ def test_check_reports_each_bad_claim(shared: Path, tmp_path: Path, capsys) -> N
     ("line", "expected"),
     [
         ("test\t7\tكلمة", "line 1: sentence index 7 is not in 0..1"),           # was an IndexError
+        ("test\t²\tكلمة", "line 1: need SPLIT<TAB>INDEX<TAB>claims"),          # was a ValueError from int()
         ("test\t0\tكلمة@@x", "line 1 (test 0): claim not found"),                # was a ValueError; build reads it so
         ("test\t0\tكلمة\tأخرى", "line 1: need SPLIT<TAB>INDEX<TAB>claims"),      # build refuses 4 fields; check passed it
         ("dev\t0\tكلمة", "line 1: unknown split 'dev'"),                         # was a raw DataError from the corpus
         ("test\t1\tكلمة @@2", "0 errors"),
     ],
-    ids=["index-out-of-range", "bad-occurrence", "four-fields", "unknown-split", "fine"],
+    ids=["index-out-of-range", "superscript-index", "bad-occurrence", "four-fields", "unknown-split", "fine"],
 )
 def test_check_reports_bad_lines_without_a_traceback(tmp_path: Path, capsys, monkeypatch, line: str,
                                                      expected: str) -> None:
@@ -82,7 +83,7 @@ def test_bad_input_is_one_message_not_a_traceback(tmp_path: Path, capsys, monkey
     monkeypatch.setenv("NABA_SHARED", str(tmp_path / "no-shared-here"))
     if argv[0] != "dump":  # the others fail on their own input, not on the corpus
         monkeypatch.setattr(tool, "sentences", lambda split: ["قال إن كلمة", "كلمة ثم كلمة"])
-    (tmp_path / "idx").write_text("1\n7\n", encoding="utf-8")
+    (tmp_path / "idx").write_text("1\n7\n²\n", encoding="utf-8")  # ²: a digit int() refuses
     assert tool.main([a.format(tmp=tmp_path) for a in argv]) == 1
     out = capsys.readouterr()
     assert expected in out.err

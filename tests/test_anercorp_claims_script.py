@@ -64,6 +64,7 @@ def test_parse_raw_notes_trimmed_edges() -> None:
         (["train\t0\t"], "split 'train' in a file of split 'test'"),
         (["test\t9\t"], "sentence index '9' is not in 0..2"),
         (["test\tx\t"], "sentence index 'x'"),
+        (["test\t²\t"], "sentence index '²'"),  # a digit int() refuses: was a ValueError
         (["test\t0\ta\tb"], "got 4 field(s)"),
         (["test\t0\tالوفد وصل @@1 ||| وصل"], "claims overlap"),
         (["test\t2\t؟ \""], "claim has no word"),
