@@ -129,6 +129,18 @@ def test_validate_missing_and_empty(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "nope.jsonl: no such file or folder" in out and "no file of a recognised format" in out
 
 
+
+@pytest.mark.parametrize(("annotation", "code", "said"), [
+    ("foo", 2, "annotation must be 'first', 'last' or an index, got 'foo'"),
+    ("²", 2, "annotation must be 'first', 'last' or an index, got '²'"),  # a digit int() refuses: was a ValueError
+    ("-1", 0, "no problems"),
+])
+def test_annotation_option(tmp_path: Path, capsys: pytest.CaptureFixture, annotation: str, code: int, said: str) -> None:
+    (tmp_path / "tasks.json").write_text("[]", encoding="utf-8")
+    assert main(["data", "validate", str(tmp_path / "tasks.json"), "--annotation", annotation]) == code
+    out = capsys.readouterr()
+    assert said in out.out + out.err
+
 FAMILY = "\U0001F468\u200d\U0001F469\u200d\U0001F467"  # man ZWJ woman ZWJ girl: one emoji
 
 
