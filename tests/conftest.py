@@ -9,7 +9,9 @@ that fills up part way through a set of files, and what a folder holds (to check
 from __future__ import annotations
 
 import errno
+import math
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -82,3 +84,19 @@ def disk_full(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
 def listing(folder: Path) -> dict[str, bytes | None]:
     """Every entry under ``folder``, hidden ones included: its relative path -> its bytes (None: a folder)."""
     return {p.relative_to(folder).as_posix(): None if p.is_dir() else p.read_bytes() for p in sorted(folder.rglob("*"))}
+
+
+def grows_linearly(run: Callable[[int], object], n: int, *, factor: int = 10) -> bool:
+    """Whether ``run(factor * n)`` takes at most 3 times ``factor`` as long as ``run(n)`` (the best of
+    three runs each, plus 50 ms for noise): a guard against quadratic work (``factor`` squared) that
+    compares with the same code on the same machine, not with a clock."""
+
+    def seconds(size: int) -> float:
+        best = math.inf
+        for _ in range(3):
+            started = time.perf_counter()
+            run(size)
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    return seconds(factor * n) < 3 * factor * seconds(n) + 0.05
