@@ -91,12 +91,14 @@ def grows_linearly(run: Callable[[int], object], n: int, *, factor: int = 10) ->
     three runs each, plus 50 ms for noise): a guard against quadratic work (``factor`` squared) that
     compares with the same code on the same machine, not with a clock."""
 
-    def seconds(size: int) -> float:
-        best = math.inf
-        for _ in range(3):
-            started = time.perf_counter()
-            run(size)
-            best = min(best, time.perf_counter() - started)
-        return best
+    return best_seconds(lambda: run(factor * n)) < 3 * factor * best_seconds(lambda: run(n)) + 0.05
 
-    return seconds(factor * n) < 3 * factor * seconds(n) + 0.05
+
+def best_seconds(run: Callable[[], object], *, repeat: int = 3) -> float:
+    """The fastest of ``repeat`` timings of ``run()``: the one a loaded machine disturbed least."""
+    best = math.inf
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - started)
+    return best

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 import re
 
 import pytest
-from conftest import grows_linearly
+from conftest import best_seconds, grows_linearly
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -353,19 +352,9 @@ def test_presentation_forms_prepare_about_as_fast_as_plain_letters() -> None:
     """PDF-extracted text is nearly all presentation forms: one substitution per form made it 16 times
     slower than the same text in plain letters; one pass makes it about 2 times. Compared with the
     plain text on the same machine (the best of three each), not against a clock."""
-    import time
-
-    def seconds(text: str) -> float:
-        best = math.inf
-        for _ in range(3):
-            t0 = time.perf_counter()
-            prepare(text)
-            best = min(best, time.perf_counter() - t0)
-        return best
-
     forms, plain = "ﺍﻟﻘﺎﻫﺮﺓ ﻻ " * 5000, "القاهرة لا " * 5000
     assert prepare(forms).text == prepare(plain).text == " ".join(["القاهرة لا"] * 5000)
-    assert seconds(forms) < 6 * seconds(plain) + 0.05
+    assert best_seconds(lambda: prepare(forms)) < 6 * best_seconds(lambda: prepare(plain)) + 0.05
 
 
 # what broken or hostile input holds: lone surrogates (a file read with errors="surrogateescape"), C0
