@@ -270,6 +270,36 @@ def check_vocab(source: str, tokenizer: PreTrainedTokenizerBase, model: PreTrain
         )
 
 
+def position_limit(model: PreTrainedModel) -> int | None:
+    """The most tokens a sequence of ``model`` may hold (its position embeddings), or ``None`` where
+    its config names no limit.
+
+    RoBERTa-family embeddings (RoBERTa, XLM-R) number a sequence's tokens from ``padding_idx + 1``,
+    not 0: of xlm-roberta-base's 514 ``max_position_embeddings``, 512 are a token's. Compared with
+    ``max_position_embeddings`` itself, a window one token too long passed and then failed inside
+    the model on the first long text (an index error; on a GPU a device-side assert).
+    """
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if not isinstance(positions, int) or isinstance(positions, bool):
+        return None
+    embeddings = getattr(model.base_model, "embeddings", None)
+    offset = getattr(embeddings, "padding_idx", None)
+    if isinstance(offset, int) and hasattr(embeddings, "create_position_ids_from_input_ids"):
+        return positions - offset - 1
+    return positions
+
+
+def positions_problem(max_length: int, model: PreTrainedModel) -> str | None:
+    """Why windows of ``max_length`` tokens do not fit ``model``'s positions, or ``None``."""
+    limit = position_limit(model)
+    if limit is None or max_length <= limit:
+        return None
+    positions = model.config.max_position_embeddings
+    why = "" if limit == positions else (
+        f" (max_position_embeddings {positions}, numbered from padding_idx + 1 = {positions - limit})")
+    return f"max_length {max_length} exceeds the model's {limit} positions{why}"
+
+
 def load_tokenizer(name_or_path: str, *, never_split: bool = True) -> PreTrainedTokenizerFast:
     """A fast tokenizer (needed for offsets) from a hub id or a local folder.
 
@@ -559,9 +589,8 @@ def load_checkpoint(
     )
     _check_loaded(str(path), loading, new_head=False)
     _check_finite(str(path), model)
-    positions = getattr(model.config, "max_position_embeddings", None)
-    if isinstance(positions, int) and max_length > positions:
-        raise ModelLoadError(f"{info_path}: max_length {max_length} exceeds the model's {positions} positions")
+    if (problem := positions_problem(max_length, model)) is not None:
+        raise ModelLoadError(f"{info_path}: {problem}")
     try:
         stored = LabelSpace.from_id2label(model.config.id2label)
     except ConfigError as exc:

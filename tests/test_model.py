@@ -402,6 +402,57 @@ def test_a_tokenizer_with_more_tokens_than_the_embeddings_is_refused(tok, tmp_pa
             build_model(cfg, SPACE, [])
 
 
+def _positions_model(kind: str, tok, positions: int) -> torch.nn.Module:
+    from transformers import (
+        BertConfig,
+        BertForTokenClassification,
+        RobertaConfig,
+        RobertaForTokenClassification,
+    )
+
+    config_cls, model_cls = {"bert": (BertConfig, BertForTokenClassification),
+                             "roberta": (RobertaConfig, RobertaForTokenClassification)}[kind]
+    config = config_cls(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=positions, pad_token_id=tok.pad_token_id,
+                        num_labels=SPACE.num_labels, id2label=dict(SPACE.id2label), label2id=dict(SPACE.label2id))
+    return model_cls(config)
+
+
+@pytest.mark.parametrize(
+    ("kind", "max_length", "message"),
+    [
+        ("bert", 32, None),
+        # RoBERTa numbers tokens from padding_idx + 1 (here 1): 31 of its 32 positions are a token's. A
+        # max_length of 32 loaded, and the first 32-token window failed inside the model ("index 32 is
+        # out of bounds for dimension 1 with size 32"; on a GPU a device-side assert)
+        ("roberta", 32, r"max_length 32 exceeds the model's 31 positions \(max_position_embeddings 32, "
+                        r"numbered from padding_idx \+ 1 = 1\)"),
+        ("roberta", 31, None),
+    ],
+)
+@pytest.mark.parametrize("how", ["checkpoint", "base model for training"])
+def test_windows_must_fit_the_models_positions(tok, tmp_path, kind: str, max_length: int, message, how: str) -> None:
+    model = _positions_model(kind, tok, 32)
+    path = save_checkpoint(tmp_path / "ck", model, tok, SPACE, extra={"max_length": max_length, "stride": 8})
+    if how == "checkpoint":
+        load = lambda: load_checkpoint(path)[0]  # noqa: E731
+    else:
+        from naba.train.config import TrainConfig
+        from naba.train.setup import build_model
+
+        cfg = TrainConfig()
+        cfg.model.name_or_path, cfg.model.max_length = str(path), max_length
+        load = lambda: build_model(cfg, SPACE, [])[1]  # noqa: E731
+    if message is not None:
+        with pytest.raises((ModelLoadError, ConfigError), match=message):
+            load()
+        return
+    loaded = load().eval()
+    ids = torch.full((1, max_length), 5)  # a full window: every position a token's
+    with torch.inference_mode():
+        assert loaded(input_ids=ids).logits.shape == (1, max_length, SPACE.num_labels)
+
+
 def test_a_base_model_without_encoder_weights_is_refused(tiny, tok, tmp_path) -> None:
     # the head is new anyway (a base model), but an encoder layer the weights lack would be random
     path = save_checkpoint(tmp_path / "ck", tiny, tok, SPACE, extra={})

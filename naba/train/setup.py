@@ -45,7 +45,14 @@ def resolve_tracker(name: str) -> str | None:
 def build_model(cfg: TrainConfig, space, texts: list[str], *, tokenizer=None):
     """(tokenizer, model): ``naba-small`` from scratch (its tokenizer trained on ``texts`` unless
     given), or a pretrained encoder."""
-    from naba.model import build_small_model, build_small_tokenizer, check_vocab, load_model, load_tokenizer
+    from naba.model import (
+        build_small_model,
+        build_small_tokenizer,
+        check_vocab,
+        load_model,
+        load_tokenizer,
+        positions_problem,
+    )
 
     m = cfg.model
     if m.name_or_path == SMALL_MODEL:
@@ -58,9 +65,8 @@ def build_model(cfg: TrainConfig, space, texts: list[str], *, tokenizer=None):
     else:
         tokenizer, model = load_tokenizer(m.name_or_path), load_model(m.name_or_path, space)
         check_vocab(m.name_or_path, tokenizer, model)
-    limit = getattr(model.config, "max_position_embeddings", m.max_length)
-    if m.max_length > limit:
-        raise ConfigError(f"model.max_length: {m.max_length} exceeds the model's {limit} positions")
+    if (problem := positions_problem(m.max_length, model)) is not None:
+        raise ConfigError(f"model.{problem}")
     return tokenizer, model
 
 
