@@ -50,7 +50,9 @@ REJECTS=${REJECTS:-$out_stem.rejects.jsonl}
 LOG=${LOG:-$out_stem.log}
 ID_FIELD=${ID_FIELD:-id}
 TEXT_FIELD=${TEXT_FIELD:-text}
-DTYPE=${DTYPE:-bf16}                        # bf16 on A100/H100-class GPUs; fp16 on older ones
+DTYPE=${DTYPE:-auto}                        # fp32, bf16, fp16, or auto: naba predict's own choice, bf16 on
+                                            # GPUs that compute it (A100, H100), fp16 on older ones (V100, T4:
+                                            # bf16 emulated, far slower), fp32 on CPU (LAUNCHER=torchrun)
 BATCH_TOKENS=${BATCH_TOKENS:-65536}         # padded tokens per batch; an OOM halves it by itself
 CHUNK_DOCS=${CHUNK_DOCS:-2048}              # documents read, tagged and made durable per chunk
 WORKERS=${WORKERS:-auto}                    # host processes per GPU process that prepare, encode and decode
@@ -98,6 +100,10 @@ else
   launch=("$PY" -m naba.cli)
 fi
 
+# auto: no --dtype, so that naba predict picks for the device each process gets
+dtype_args=()
+if [ "$DTYPE" != auto ]; then dtype_args=(--dtype "$DTYPE"); fi
+
 status=0
 # SLURM (preemption, the time limit) and `kill -- -PGID` send SIGTERM to every process of the job:
 # the job stops, and the log says so instead of just ending (bash runs the trap once the job has
@@ -109,7 +115,7 @@ trap 'echo "== $(date -Is) SIGTERM: stopped; the same command resumes it" >>"$LO
 } >>"$LOG"
 # shellcheck disable=SC2086  # EXTRA_ARGS is a list of words on purpose
 "${launch[@]}" predict "$MODEL" "$INPUT" -o "$OUTPUT" --rejects "$REJECTS" \
-  --id-field "$ID_FIELD" --text-field "$TEXT_FIELD" --dtype "$DTYPE" \
+  --id-field "$ID_FIELD" --text-field "$TEXT_FIELD" ${dtype_args[@]+"${dtype_args[@]}"} \
   --batch-tokens "$BATCH_TOKENS" --chunk-docs "$CHUNK_DOCS" --workers "$WORKERS" $EXTRA_ARGS >>"$LOG" 2>&1 || status=$?
 echo "== $(date -Is) exit $status" >>"$LOG"
 # everything the job prints goes to the log: a failure said nothing on the terminal (or in SLURM's

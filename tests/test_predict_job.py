@@ -1342,6 +1342,19 @@ def test_gpu_batch_job_paths_are_the_callers(tmp_path: Path) -> None:
     assert launch[launch.index("predict") + 1] == "org/model"
 
 
+@pytest.mark.parametrize(("env", "args", "logged"), [
+    # bf16 was passed whatever the GPU: emulated, far slower, on a V100 or T4, and bf16 on a CPU (torchrun)
+    ({}, [], "auto"),
+    ({"DTYPE": "fp16"}, ["--dtype", "fp16"], "fp16"),
+])
+def test_gpu_batch_job_leaves_the_dtype_to_naba_unless_set(tmp_path: Path, env, args, logged) -> None:
+    done, launch = _stub_job(tmp_path, NPROC="2", MODEL="/m", INPUT="/in.jsonl", OUTPUT=str(tmp_path / "o.jsonl"), **env)
+    assert done.returncode == 0, done.stderr
+    given = launch[launch.index("--text-field") + 2 : launch.index("--batch-tokens")]
+    assert given == args
+    assert f"2 process(es), {logged}, workers" in (tmp_path / "o.log").read_text()
+
+
 def test_gpu_batch_job_under_sbatch_runs_in_the_checkout(tmp_path: Path) -> None:
     # sbatch runs a copy of the script from slurmd's spool folder: the checkout was taken to be the
     # spool's parent
