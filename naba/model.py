@@ -353,7 +353,7 @@ def load_model(name_or_path: str, space: LabelSpace) -> PreTrainedModel:
     """A token classifier with ``space``'s labels from a hub id or a local folder (safetensors only).
 
     A base model (such as AraBERT) gets a fresh classification head; every other weight must be
-    in its safetensors.
+    in its safetensors. The weights are fp32 (for training) whatever dtype they were saved in.
     """
     if Path(name_or_path).is_dir():
         _check_weight_files(str(name_or_path))
@@ -375,7 +375,10 @@ def load_model(name_or_path: str, space: LabelSpace) -> PreTrainedModel:
     )
     _check_loaded(str(name_or_path), loading, new_head=True)
     _check_finite(str(name_or_path), model)
-    return model
+    # transformers 5 loads weights in the dtype they were saved in: a base model saved in bf16 or fp16
+    # trained with half-precision weights (AdamW's small updates rounded away; fp16 ones refused by the
+    # fp16 loss scaler). Training keeps fp32 weights and computes in bf16/fp16 under autocast
+    return model.float()
 
 
 def build_small_tokenizer(

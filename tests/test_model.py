@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -559,6 +560,18 @@ def test_load_model_from_a_local_folder(tiny, tok, tmp_path) -> None:
     claim_only = LabelSpace.from_scheme(DEFAULT_SCHEME.restrict(["claim"]))
     with pytest.raises(ModelLoadError, match="cannot load the model in"):
         load_model(str(tmp_path / "ck"), claim_only)  # a head of another size
+
+
+@pytest.mark.parametrize("stored", [torch.bfloat16, torch.float16, torch.float32])
+def test_a_base_model_for_training_has_fp32_weights_whatever_it_was_saved_in(tiny, tok, tmp_path, stored) -> None:
+    # transformers 5 loads weights in the dtype they were saved in: a base model saved in bf16 trained
+    # with bf16 weights (AdamW's small updates rounded away, without a word), one in fp16 with fp16
+    # weights (which fp16 mixed precision's loss scaler refuses to unscale)
+    save_checkpoint(tmp_path / "ck", copy.deepcopy(tiny).to(stored), tok, SPACE, extra={})
+    model = load_model(str(tmp_path / "ck"), SPACE)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    weight = model.bert.encoder.layer[0].intermediate.dense.weight
+    assert torch.equal(weight, tiny.bert.encoder.layer[0].intermediate.dense.weight.to(stored).float())
 
 
 @pytest.mark.parametrize("loader", [load_tokenizer, lambda name: load_model(name, SPACE)])
