@@ -393,6 +393,32 @@ def test_the_default_gpu_dtype_is_bf16_where_the_asked_gpu_has_it_in_hardware(
     assert resolve_dtype("fp32", torch.device(device)) == torch.float32  # as asked, whatever the GPU
 
 
+@pytest.mark.parametrize(
+    ("dtype", "capability", "warned"),
+    [
+        (torch.bfloat16, (7, 5), True),  # T4: bf16 runs, emulated, without a word
+        (torch.bfloat16, (8, 0), False),  # A100
+        (torch.float16, (7, 5), False),
+        (torch.float32, (7, 0), False),
+    ],
+)
+def test_bf16_asked_for_on_a_gpu_without_it_is_warned_of(
+    tagger: Tagger, dtype: torch.dtype, capability: tuple[int, int], warned: bool,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d=None: capability)
+    monkeypatch.setattr(torch.version, "hip", None)
+    with caplog.at_level("WARNING", logger="naba.predict.tagger"):
+        Tagger(Oracle(tagger.tokenizer, tagger.space), tagger.tokenizer, tagger.space, tagger.info,
+               device=torch.device("cuda:1"), dtype=dtype)
+    messages = [r.getMessage() for r in caplog.records if r.name == "naba.predict.tagger"]
+    if warned:
+        assert messages == ["bf16 on cuda:1: this GPU (compute capability 7.5) has no bf16 hardware, so its bf16 "
+                            "products are emulated, far slower than fp16; use dtype fp16 (the default on such GPUs)"]
+    else:
+        assert messages == []
+
+
 def test_run_folder_uses_best(checkpoint: Path, tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "best").symlink_to(checkpoint, target_is_directory=True)

@@ -243,6 +243,19 @@ def cpu_dtype_problem(dtype: torch.dtype, fast: Any) -> str | None:
     return None
 
 
+def gpu_dtype_problem(dtype: torch.dtype, device: torch.device) -> str | None:
+    """Why ``dtype`` will be slow on the GPU ``device``, or ``None``: bf16 asked for on a GPU without
+    it in hardware (compute capability below 8.0: V100, T4) runs, emulated, far slower than fp16,
+    which is the default there (:func:`resolve_dtype`)."""
+    from naba.model import gpu_has_bf16
+
+    if dtype != torch.bfloat16 or gpu_has_bf16(device):
+        return None
+    major, minor = torch.cuda.get_device_capability(device)
+    return (f"bf16 on {device}: this GPU (compute capability {major}.{minor}) has no bf16 hardware, so its bf16 "
+            "products are emulated, far slower than fp16; use dtype fp16 (the default on such GPUs)")
+
+
 def use_sdpa(model: torch.nn.Module) -> None:
     # PyTorch's fused attention; checkpoints saved with "eager" would otherwise keep it
     setter = getattr(model, "set_attn_implementation", None)

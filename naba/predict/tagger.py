@@ -35,6 +35,7 @@ from naba.predict.setup import (
     default_batch_tokens,
     default_workers,
     fused_encoder,
+    gpu_dtype_problem,
     resolve_checkpoint,
     resolve_device,
     resolve_dtype,
@@ -145,7 +146,8 @@ class Tagger:
         # with host workers, a GPU's scores go to them in the model's dtype, widened there
         self._compact = True
         self.fast = fused_encoder(model, device=device, dtype=dtype, wanted=fast_path)
-        slow = cpu_dtype_problem(dtype, self.fast) if device.type == "cpu" else None
+        slow = cpu_dtype_problem(dtype, self.fast) if device.type == "cpu" else (
+            gpu_dtype_problem(dtype, device) if device.type == "cuda" else None)
         if slow is not None:
             log.warning("%s", slow)
 
