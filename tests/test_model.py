@@ -363,6 +363,26 @@ def test_weights_must_be_finite_floating_point(tiny, tok, tmp_path, damage: str,
             load()
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), None])
+@pytest.mark.parametrize("where", [0, 1, 1001, -1])
+def test_a_value_that_is_not_finite_is_found_anywhere_in_any_float_dtype(
+    tiny, dtype: torch.dtype, value: float | None, where: int
+) -> None:
+    # the check reads each weight's largest magnitude (NaN-propagating), not a boolean copy of it
+    from naba.model import _check_finite
+
+    model = copy.deepcopy(tiny).to(dtype)
+    weight = model.bert.encoder.layer[0].intermediate.dense.weight
+    if value is not None:
+        with torch.no_grad():
+            weight.view(-1)[where] = value
+        with pytest.raises(ModelLoadError, match=r"1 weight\(s\) hold NaN or infinite values \(bert.encoder.layer.0"):
+            _check_finite("m", model)
+    else:
+        _check_finite("m", model)
+
+
 @pytest.mark.parametrize(
     ("tensor", "how", "message"),
     [
