@@ -576,6 +576,12 @@ def test_tag_documents_checks_its_argument_when_called(tagger: Tagger, items, me
         (["ok", float("nan")], [r"item 1 \(nan\): text must be a str, got float \(a missing text\?\)"]),
         ([b"ok"], [r"item 0 \(b'ok'\): text must be a str, got bytes: decode it first"]),
         ([{"text": "ok"}], [r"item 0 \(\{'text': 'ok'\}\): text must be a str, got dict"]),
+        # tag_documents reads (id, text) pairs and objects with .text; tagger(...) takes str alone: a
+        # (text, id) pair, as zip(texts, ids) makes, was tagged as its id, and a pair or a Document
+        # gave spans in the offsets of a text the caller never passed
+        ([(WORD, "id-1")], [r"item 0 \(\('.*', 'id-1'\)\): text must be a str, got tuple"]),
+        ([("id-1", WORD)], [r"item 0 \(.*\): text must be a str, got tuple"]),
+        ([SimpleNamespace(text=WORD)], [r"item 0 \(namespace\(.*\)\): text must be a str, got SimpleNamespace"]),
         # every bad item, each by its index, not only the first
         ([None, "ok", 7, "ok", None], [r"item 0 \(None\)", r"item 2 \(7\): .*got int", r"item 4 \(None\)"]),
     ],

@@ -252,8 +252,9 @@ class Tagger:
         single = isinstance(texts, str)
         items = [texts] if single else list(iterable_of_texts(texts, "texts"))
         # every item is checked first: a None at the end of a long list is found at once, not
-        # after everything before it has been through the model
-        texts_of(items, text_of)
+        # after everything before it has been through the model. Each must be a str itself, not
+        # read as tag_documents reads items: a (text, id) pair from zip(texts, ids) was tagged as its id
+        texts_of(items, _itself)
         found = [spans for _, spans in self.tag_documents(items, batch_size=batch_size, batch_tokens=batch_tokens)]
         return found[0] if single else found
 
@@ -529,6 +530,10 @@ class _Launched:
             for row, i in enumerate(batch):
                 out[i] = array[row, : self.lengths[i]]
         return out if compact else [widen(a) for a in out]
+
+
+def _itself(item: T) -> T:
+    return item
 
 
 def _chunks(items: Iterator[T], size: int) -> Iterator[list[T]]:
