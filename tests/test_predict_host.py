@@ -432,3 +432,21 @@ def test_ctrl_c_stops_the_job_and_its_workers_quietly(checkpoint: Path, tmp_path
     # one line from the main process (naba's CLI catches the interrupt), nothing from the workers
     assert err.count("naba: interrupted") == 1 and "KeyboardInterrupt" not in err, err[-3000:]
     assert _gone(workers, within=15)
+
+
+class NoPool:
+    def __init__(self, *args: object, **kw: object) -> None:
+        raise AssertionError("host workers started")
+
+
+@pytest.mark.parametrize("texts", [WORD, [WORD], []], ids=["str", "list of one", "empty"])
+def test_one_text_is_tagged_without_starting_host_workers(
+    tagger: Tagger, texts: str | list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # one text cannot be shared among workers: tagger(text) with workers="auto" started a process
+    # per core (seconds on a busy machine) for each text a notebook loop or a service tagged
+    want = tagger(texts)
+    with_workers = Tagger(tagger.model, tagger.tokenizer, tagger.space, tagger.info, device=tagger.device,
+                          dtype=tagger.dtype, workers=2)
+    monkeypatch.setattr("naba.predict.tagger.HostPool", NoPool)
+    assert with_workers(texts) == want

@@ -204,8 +204,9 @@ class Tagger:
 
         ``workers``: processes that prepare, encode and decode texts beside the model
         (naba.predict.host), for GPUs, which tag faster than one Python process feeds them;
-        ``"auto"`` is :func:`default_workers` (none on CPU). Each call with a list of texts starts
-        them afresh (a fraction of a second), so they pay off on large inputs.
+        ``"auto"`` is :func:`default_workers` (none on CPU). Each call with more than one text
+        starts them afresh (a fraction of a second), so they pay off on large inputs; a call with one
+        text runs without them.
         """
         from naba.model import load_checkpoint
 
@@ -255,7 +256,10 @@ class Tagger:
         # after everything before it has been through the model. Each must be a str itself, not
         # read as tag_documents reads items: a (text, id) pair from zip(texts, ids) was tagged as its id
         texts_of(items, _itself)
-        found = [spans for _, spans in self.tag_documents(items, batch_size=batch_size, batch_tokens=batch_tokens)]
+        # one text cannot be shared among host workers: starting them would only cost their start
+        workers = 0 if len(items) < 2 else None
+        found = [spans for _, spans in self.tag_documents(items, batch_size=batch_size, batch_tokens=batch_tokens,
+                                                          workers=workers)]
         return found[0] if single else found
 
     def tag_documents(
