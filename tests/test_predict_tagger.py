@@ -7,6 +7,7 @@ it occurs, so that the expected spans are known exactly.
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 import weakref
@@ -304,6 +305,35 @@ def test_tag_documents_streams_items_with_their_spans(tagger: Tagger) -> None:
     out = list(oracle_tagger(tagger).tag_documents(items, chunk_docs=3))
     assert [item[0] for item, _ in out] == [f"id{i}" for i in range(7)]
     assert all(spans[0]["text"] == WORD for _, spans in out)
+
+
+def test_tag_documents_reads_its_items_on_the_callers_thread(tagger: Tagger) -> None:
+    # the items were read, and their texts taken, on the background thread that encodes: a sqlite3
+    # cursor raised "SQLite objects created in a thread can only be used in that same thread"
+    import sqlite3
+    import threading
+
+    con = sqlite3.connect(":memory:")
+    con.execute("create table docs (id text, body text)")
+    con.executemany("insert into docs values (?, ?)", [(f"id{i}", f"{WORD} {i}") for i in range(7)])
+    threads = set()
+
+    def body(row: tuple[str, str]) -> str:
+        threads.add(threading.get_ident())
+        return row[1]
+
+    out = list(oracle_tagger(tagger).tag_documents(con.execute("select id, body from docs"), chunk_docs=3, text=body))
+    assert [item[0] for item, _ in out] == [f"id{i}" for i in range(7)]
+    assert all(spans[0]["text"] == WORD for _, spans in out)
+    assert threads == {threading.get_ident()}
+
+
+def test_a_bad_item_is_raised_once_the_chunks_before_it_are_handed_on(tagger: Tagger) -> None:
+    items = [f"{WORD} {i}" for i in range(7)] + [None]
+    results = oracle_tagger(tagger).tag_documents(iter(items), chunk_docs=3)
+    assert [item for item, _ in itertools.islice(results, 6)] == items[:6]
+    with pytest.raises(DataError, match=r"item 7 \(None\)"):
+        next(results)
 
 
 def test_bf16_on_cpu_on_request(checkpoint: Path) -> None:

@@ -4,9 +4,9 @@ Texts are prepared and cut into windows by naba.encode (offset maps to the origi
 windows of many documents are sorted by length and packed into batches under a token budget
 (dynamic padding, so little compute goes to padding), run under ``torch.inference_mode``, and
 decoded per document with naba.decode's BIO-constrained decoder. While one chunk of documents is
-on the model, a background thread reads and encodes the next one; with ``workers``, worker
-processes (naba.predict.host) prepare, encode and decode chunks side by side, so that the host
-keeps up with a GPU.
+on the model, a background thread encodes the next one (read on the caller's thread); with
+``workers``, worker processes (naba.predict.host) prepare, encode and decode chunks side by side,
+so that the host keeps up with a GPU.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -276,10 +276,11 @@ class Tagger:
         """Stream ``(item, spans)`` for each item, in input order, holding a few chunks at most.
 
         ``items`` may be texts, Documents, ``(id, text)`` pairs or anything ``text`` maps to a
-        str. Without ``workers`` (the Tagger's by default: none), the iterable is consumed on a
-        background thread, one chunk ahead of the model; with them, ``workers`` processes encode
-        and decode chunks while this one runs the model (up to ``workers`` + 1 chunks ahead and
-        as many behind, and the items of ``workers`` + 2 more read ahead to see the end coming:
+        str. The iterable is read, and ``text`` called, on the calling thread (a ``sqlite3`` cursor
+        works). Without ``workers`` (the Tagger's by default: none), it is read one chunk ahead of
+        the model, which a background thread encodes meanwhile; with them, ``workers`` processes
+        encode and decode chunks while this one runs the model (up to ``workers`` + 1 chunks ahead
+        and as many behind, and the items of ``workers`` + 2 more read ahead to see the end coming:
         chunks are smaller at both ends of the stream, see :func:`worker_chunks`).
         ``postprocess(text, spans)``, a module-level function, runs where the spans are decoded
         (in the workers, if any) and the stream hands on what it returns: the batch job gets its
@@ -321,21 +322,28 @@ class Tagger:
         chunks = _chunks(iter(items), size)
         seen = 0  # items read so far: an error names an item by its index in the input
 
-        def next_chunk() -> _Chunk | None:
+        def read_ahead(pool: ThreadPoolExecutor) -> Future[_Chunk] | None:
+            # the items and their texts are read here, on the caller's thread (an iterable may work
+            # on it alone: a sqlite3 cursor), and encoded on the pool's; an error in reading is
+            # raised once its chunk is reached, after the chunks before it are handed on
             nonlocal seen
-            batch = next(chunks, None)
-            if not batch:
-                return None
-            first, seen = seen, seen + len(batch)
-            return self._encode(batch, text, first=first)
+            try:
+                batch = next(chunks, None)
+                if not batch:
+                    return None
+                first, seen = seen, seen + len(batch)
+                texts = texts_of(batch, text, first=first)
+            except Exception as exc:
+                failed: Future[_Chunk] = Future()
+                failed.set_exception(exc)
+                return failed
+            return pool.submit(self._encode_texts, batch, texts)
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="naba-encode") as pool:
-            ahead = pool.submit(next_chunk)
-            while True:
+            ahead = read_ahead(pool)
+            while ahead is not None:
                 chunk = ahead.result()
-                if chunk is None:
-                    return
-                ahead = pool.submit(next_chunk)
+                ahead = read_ahead(pool)
                 found = self._tag_chunk(chunk, budget=budget, batch_size=batch_size, postprocess=postprocess)
                 yield from zip(chunk.items, found, strict=True)
 
@@ -406,7 +414,9 @@ class Tagger:
                     return
 
     def _encode(self, items: list[T], text: Callable[[T], str], *, first: int = 0) -> _Chunk:
-        texts = texts_of(items, text, first=first)
+        return self._encode_texts(items, texts_of(items, text, first=first))
+
+    def _encode_texts(self, items: list[T], texts: list[str]) -> _Chunk:
         windows, owner = encode_texts(texts, self._settings)
         return _Chunk(items, texts, windows, owner)
 
