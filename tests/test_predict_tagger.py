@@ -661,6 +661,22 @@ def test_a_count_below_one_is_a_value_error_naming_it(tagger: Tagger, call, mess
         call(tagger)
 
 
+# fast_path=0 or "off" ran the fast path: only False turned it off
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        # checked before the model is loaded: the folder does not exist
+        (lambda t: Tagger.from_pretrained("no/such/folder", fast_path=0), "fast_path must be True, False or None, not 0"),
+        (lambda t: Tagger.from_pretrained("no/such/folder", fast_path="off"), "fast_path .* not 'off'"),
+        (lambda t: Tagger(t.model, t.tokenizer, t.space, t.info, device=t.device, dtype=t.dtype, fast_path=0),
+         "fast_path .* not 0"),
+    ],
+)
+def test_a_fast_path_that_is_not_a_bool_is_a_value_error(tagger: Tagger, call, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call(tagger)
+
+
 def test_counts_that_are_numpy_integers_or_huge_are_fine(tagger: Tagger) -> None:
     import numpy as np
 

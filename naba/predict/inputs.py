@@ -76,6 +76,13 @@ def iterable_of_texts(texts: Any, name: str) -> Iterable[Any]:
     return texts
 
 
+def check_switch(name: str, value: Any) -> None:
+    """``value`` is True, False or None (where it applies): ``fast_path=0`` or ``"off"``, not ``False``,
+    left the fast path on."""
+    if value is not None and not isinstance(value, bool):
+        raise ValueError(f"{name} must be True, False or None, not {value!r}")
+
+
 def check_counts(**counts: Any) -> None:
     """Each of ``counts`` is None (the default) or a whole number, 1 or more (``workers``: 0 or more).
 

@@ -29,7 +29,7 @@ import torch
 
 from naba.errors import ConfigError
 from naba.predict.host import HostPool, Settings, decode_texts, encode_texts, widen, worker_settings
-from naba.predict.inputs import CHUNK_DOCS, check_counts, iterable_of_texts, text_of, texts_of
+from naba.predict.inputs import CHUNK_DOCS, check_counts, check_switch, iterable_of_texts, text_of, texts_of
 from naba.predict.setup import (
     cpu_dtype_problem,
     default_batch_tokens,
@@ -112,6 +112,7 @@ class Tagger:
         checkpoint: str | None = None,
     ):
         check_counts(batch_tokens=batch_tokens, chunk_docs=chunk_docs, workers=workers)
+        check_switch("fast_path", fast_path)
         self.model = model.eval()
         # what it was loaded from (from_pretrained), for repr
         self.source = source
@@ -220,6 +221,7 @@ class Tagger:
         workers = int(workers)
         # before the model is loaded (seconds): chunk_docs=0 tagged nothing and returned []
         check_counts(batch_tokens=batch_tokens, chunk_docs=chunk_docs)
+        check_switch("fast_path", fast_path)
         folder = resolve_checkpoint(name_or_path)
         from naba.predict.jobrecord import model_files_state
 
