@@ -326,7 +326,7 @@ def test_a_script_without_a_main_guard_fails_with_a_hint_instead_of_hanging(chec
     script.write_text(
         "from naba.predict import Tagger\n"
         f"tagger = Tagger.from_pretrained({str(checkpoint)!r}, device='cpu', workers=1)\n"
-        "print(tagger(['قال الجيش إن مقاتلين دخلوا حماة']))\n",
+        "print(tagger(['قال الجيش إن مقاتلين دخلوا حماة', 'قال الجيش']))\n",  # one text starts no workers
         encoding="utf-8",
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
