@@ -747,9 +747,12 @@ def test_doccano_both_shapes_and_derived_ids(tmp_path: Path) -> None:
         ({"id": 21, "data": "محمد في دمشق", "label": [[0, 4, "PERS"]]}, [(0, 4, "ACTOR")]),
         # doccano 0.x's export of a document nobody annotated: nothing lost
         ({"id": 20, "text": "محمد في دمشق", "annotations": [], "meta": {}}, []),
+        # an intent detection and slot filling project's export: triples under "entities", categories in "cats"
+        ({"id": 22, "text": EMOJI_TEXT + " في دمشق", "entities": [[*ACTOR_UTF16, "PERS"], [23, 27, "LOC"]],
+          "cats": ["statement"], "Comments": []}, [(*ACTOR_CP, "ACTOR"), (22, 26, "LOCATION")]),
     ],
     ids=["doccano-1.x-labels", "doccano-1.x-no-labels", "doccano-pandas-null-meta", "doccano-utf16-label",
-         "doccano-utf16-entities", "doccano-1.5-data", "doccano-0.x-no-annotations"],
+         "doccano-utf16-entities", "doccano-1.5-data", "doccano-0.x-no-annotations", "doccano-slot-filling"],
 )
 def test_doccano_real_exports(tmp_path: Path, record: dict, spans: list) -> None:
     path = tmp_path / "d.jsonl"

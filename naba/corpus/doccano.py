@@ -5,6 +5,8 @@
   text as ``"data"``, read as ``"text"`` in a record without one)
 * ``{"id": 1, "text": "...", "entities": [{"id": 7, "start_offset": 0, "end_offset": 5,
   "label": "LABEL"}], "relations": [...]}`` (the relation-aware export)
+* ``{"id": 1, "text": "...", "entities": [[start, end, "LABEL"], ...], "cats": [...]}`` (an intent
+  detection and slot filling project's export: its spans read, its categories ignored)
 
 doccano 0.x's export, ``"annotations": [{"label": 7, "start_offset": 0, "end_offset": 5, "user": 1}]``,
 names each label by the project's id, which the file does not map to a name: a record with
@@ -143,8 +145,13 @@ def _triples(record: dict, bad: Report) -> list[tuple[str, Any, Any, Any]]:
             bad(f"'entities' must be a list, got {type(entities).__name__}")
             return []
         for k, item in enumerate(entities):
+            if isinstance(item, list) and len(item) == 3:
+                # an intent detection and slot filling project exports its spans as triples under "entities"
+                out.append((f"entities[{k}]", *item))
+                continue
             if not isinstance(item, dict) or not {"start_offset", "end_offset", "label"} <= set(item):
-                bad(f"entities[{k}]: expected an object with start_offset, end_offset, label, got {item!r:.80}")
+                bad(f"entities[{k}]: expected an object with start_offset, end_offset, label, or [start, end, "
+                    f"label], got {item!r:.80}")
                 continue
             out.append((f"entities[{k}]", item["start_offset"], item["end_offset"], item["label"]))
     elif labels:
