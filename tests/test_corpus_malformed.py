@@ -100,6 +100,9 @@ CASES = [
     # doccano
     ("doccano-bad-triple", {"d.jsonl": _j({"text": "نص", "label": [[0, 1]]})}, "d.jsonl", "doccano", {},
      ["line 1", "label[0]: expected [start, end, label]"]),
+    # a text classification project's export: categories, not spans, under "label"
+    ("doccano-categories", {"d.jsonl": _j({"id": 1, "text": "نص", "label": ["CLAIM", "other"]})}, "d.jsonl",
+     "doccano", {}, ["line 1", "'label' holds categories (['CLAIM', 'other'])", "text classification export?"]),
     ("doccano-both-shapes", {"d.jsonl": _j({"text": "نص", "label": [[0, 1, "PERS"]],
                                            "entities": [{"start_offset": 0, "end_offset": 1, "label": "PERS"}]})},
      "d.jsonl", "doccano", {}, ["line 1", "both 'label' and 'entities'"]),

@@ -158,6 +158,11 @@ def _triples(record: dict, bad: Report) -> list[tuple[str, Any, Any, Any]]:
         if not isinstance(labels, list):
             bad(f"'{key}' must be a list of [start, end, label], got {type(labels).__name__}")
             return []
+        if all(isinstance(item, str) for item in labels):
+            # a text classification project exports each document's categories under the same key
+            bad(f"'{key}' holds categories ({labels!r:.80}), not [start, end, label] spans: a doccano text "
+                "classification export? naba reads sequence labelling exports")
+            return []
         for k, item in enumerate(labels):
             if not isinstance(item, list) or len(item) != 3:
                 bad(f"{key}[{k}]: expected [start, end, label], got {item!r:.80}")
