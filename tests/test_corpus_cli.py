@@ -391,6 +391,25 @@ def test_convert_to_an_unknown_extension_names_the_output(tmp_path: Path, corpus
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("name", "extra", "message"),
+    [
+        # written as native JSONL (doccano shares .jsonl), the option dropped
+        ("out.jsonl", ["--shape", "entities"], "--shape entities is for --to doccano, not jsonl (the format of "),
+        ("out.jsonl", ["--offsets", "utf16"], "--offsets utf16 is for --to doccano or labelstudio, not jsonl"),
+        ("out", ["--offsets", "utf16"], "--offsets utf16 is for --to doccano or labelstudio, not brat"),
+        ("out.json", ["--shape", "label"], "--shape label is for --to doccano, not labelstudio"),
+        ("out.jsonl", ["--to", "conll", "--offsets", "codepoints"], "not conll (the format of "),
+    ],
+)
+def test_convert_refuses_an_option_the_output_format_does_not_have(
+    tmp_path: Path, corpus: Path, capsys: pytest.CaptureFixture, name: str, extra: list[str], message: str
+) -> None:
+    assert main(["data", "convert", str(corpus), str(tmp_path / name), *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / name).exists()
+
+
 def test_convert_conll_needs_token_aligned_single_layer(tmp_path: Path, corpus: Path,
                                                         capsys: pytest.CaptureFixture) -> None:
     assert main(["data", "convert", str(corpus), str(tmp_path / "o.conll")]) == 1

@@ -321,9 +321,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
     except DataError:  # detect() speaks of an input: this is the output's name, and --to names its format
         raise DataError(Problem(str(out), "", f"cannot tell the format from {out.suffix.lower()!r}; name it with --to "
                                 f"({', '.join(formats.FORMATS)})"), about="the output") from None
-    given = {"offsets": args.offsets, "shape": args.shape}
-    accepted = formats.options(to, writer=True)
-    opts = {k: v for k, v in given.items() if v is not None and k in accepted}
+    opts = {k: v for k, v in {"offsets": args.offsets, "shape": args.shape}.items() if v is not None}
+    for key, value in opts.items():
+        if key not in formats.options(to, writer=True):
+            # dropped, it left a file in another form than asked (--shape entities to out.jsonl: native JSONL)
+            fits = [f for f in formats.FORMATS if key in formats.options(f, writer=True)]
+            raise ConfigError(f"--{key} {value} is for --to {' or '.join(fits)}, not {to} (the format of {out}"
+                              f"{'' if args.to_format else ', from its name'})")
     remove_temp_files(out)  # what a conversion killed part way (SIGKILL) left: its temporary file or folders
     if to == "brat" and out.is_dir():
         # a brat folder is not replaced like a file: documents already there would stay and read back
