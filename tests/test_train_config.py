@@ -109,6 +109,18 @@ def test_globs_expand_sorted(repo: Path) -> None:
     assert cfg.data.train == [str(repo / "data" / "a.jsonl"), str(repo / "data" / "b.jsonl")]
 
 
+@pytest.mark.parametrize("folder", ["run [2]", "v*", "a?b", "[x]"])
+def test_a_path_that_exists_is_taken_as_is_even_with_glob_characters(repo: Path, folder: str) -> None:
+    # 'run [2]/a.jsonl' as a pattern matches 'run 2/a.jsonl' (a character class), not itself
+    (repo / "data" / folder).mkdir()
+    path = repo / "data" / folder / "a.jsonl"
+    path.write_text('{"id": "x", "text": "نص"}\n', encoding="utf-8")
+    cfg = load_config(write(repo, f"data:\n  train: ['data/{folder}/a.jsonl']\n"), cwd=repo)
+    assert cfg.data.train == [str(path)]
+    save_config(cfg, repo / "saved" / "config.yaml")  # as a run keeps it, and a resume reads it back
+    assert load_config(repo / "saved" / "config.yaml", cwd=repo).data.train == [str(path)]
+
+
 def test_a_hub_id_stays_as_is_and_a_local_folder_becomes_absolute(repo: Path) -> None:
     (repo / "models" / "mine").mkdir(parents=True)
     base = "data:\n  train: data/a.jsonl\nmodel:\n  name_or_path: "

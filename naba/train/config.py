@@ -379,7 +379,10 @@ def _check(cfg: TrainConfig, sources: dict[str, str]) -> None:
         patterns = getattr(d, name)
         files: list[str] = []
         for pattern in patterns:
-            matched = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+            # a path that exists is itself, glob characters and all: a folder named 'run [2]' or 'v*'
+            # matched nothing as a pattern (nor did the saved config of a run trained from it)
+            literal = not glob.has_magic(pattern) or Path(pattern).exists()
+            matched = [pattern] if literal else sorted(glob.glob(pattern))
             # a folder is a brat corpus, as for every naba reader
             missing = [f for f in matched if not (Path(f).is_file() or Path(f).is_dir())]
             if not matched or missing:
