@@ -223,6 +223,9 @@ def test_brat_export_into_a_folder_holding_other_documents(tmp_path: Path, befor
         # "زيد " في after it
         ("قال زيد في دمشق", [" زيد"], ["زيد"]),
         ("قال زيد في دمشق", ["زيد "], ["زيد"]),
+        # a start on a line break: cut at that break, the span was dropped (its part on the next line lost)
+        ("قال\nزيد في دمشق", ["\nزيد"], ["زيد"]),
+        ("قال زيد \nفي دمشق", [" \nفي"], ["في"]),
     ],
 )
 def test_token_aligned(text: str, parts: list[str], expected: list[str]) -> None:

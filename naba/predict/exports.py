@@ -162,9 +162,11 @@ def token_aligned(text: str, spans: list[dict[str, Any]], *, layer: str) -> list
     """
     out: list[dict[str, Any]] = []
     for span in sorted((s for s in spans if s.get("layer") == layer), key=lambda s: (s["start"], -s["end"])):
-        line_end = text.find("\n", span["start"])
-        end = span["end"] if line_end < 0 else min(span["end"], line_end)
         start = _token_start(text, span["start"])
+        # the line the span's first token is on: from a start on the line break before it, the cut
+        # at that break left nothing, and the span was dropped
+        line_end = text.find("\n", start)
+        end = span["end"] if line_end < 0 else min(span["end"], line_end)
         end = _token_end(text, end)
         if start >= end or (out and start < out[-1]["end"]):
             continue
