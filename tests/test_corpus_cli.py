@@ -134,10 +134,11 @@ def test_validate_missing_and_empty(tmp_path: Path, capsys: pytest.CaptureFixtur
     ("foo", 2, "annotation must be 'first', 'last' or an index, got 'foo'"),
     ("²", 2, "annotation must be 'first', 'last' or an index, got '²'"),  # a digit int() refuses: was a ValueError
     ("-1", 0, "no problems"),
+    ("--1", 2, "annotation must be 'first', 'last' or an index, got '--1'"),  # two minus signs: was a ValueError
 ])
 def test_annotation_option(tmp_path: Path, capsys: pytest.CaptureFixture, annotation: str, code: int, said: str) -> None:
     (tmp_path / "tasks.json").write_text("[]", encoding="utf-8")
-    assert main(["data", "validate", str(tmp_path / "tasks.json"), "--annotation", annotation]) == code
+    assert main(["data", "validate", str(tmp_path / "tasks.json"), f"--annotation={annotation}"]) == code
     out = capsys.readouterr()
     assert said in out.out + out.err
 

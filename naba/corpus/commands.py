@@ -96,7 +96,8 @@ def _scheme(args: argparse.Namespace) -> LabelScheme:
 def _reader_opts(args: argparse.Namespace, fmt: str) -> dict[str, Any]:
     """The reader options given on the command line that the format ``fmt`` has."""
     annotation = args.annotation
-    if annotation is not None and annotation.lstrip("-").isdecimal():  # not isdigit: int("²") fails
+    # one minus sign at most ("--1" made int() fail), and isdecimal, not isdigit: int("²") fails
+    if annotation is not None and annotation.removeprefix("-").isdecimal():
         annotation = int(annotation)
     given = {
         "bio_repair": args.bio_repair,
