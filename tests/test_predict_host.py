@@ -311,13 +311,15 @@ def test_cli_predict_with_workers_writes_what_it_writes_without(checkpoint: Path
     assert outs[0] == outs[1] and outs[0].count(b"\n") == 12 + len(ADVERSARIAL)
 
 
-def test_cli_predict_refuses_a_bad_worker_count(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+# ²: a digit to str.isdigit that int() refuses, which argparse reported as "invalid _workers value"
+@pytest.mark.parametrize("count", ["many", "²"])
+def test_cli_predict_refuses_a_bad_worker_count(capsys: pytest.CaptureFixture, tmp_path: Path, count: str) -> None:
     from naba.cli import main
 
     with pytest.raises(SystemExit) as info:
-        main(["predict", str(tmp_path), str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "o.jsonl"), "--workers", "many"])
+        main(["predict", str(tmp_path), str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "o.jsonl"), "--workers", count])
     assert info.value.code == 2
-    assert "a count (0 or more) or auto" in capsys.readouterr().err
+    assert f"a count (0 or more) or auto, not {count!r}" in capsys.readouterr().err
 
 
 def test_a_script_without_a_main_guard_fails_with_a_hint_instead_of_hanging(checkpoint: Path, tmp_path: Path) -> None:

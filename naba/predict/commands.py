@@ -67,7 +67,7 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
 def _workers(value: str) -> int | str:
     if value == "auto":
         return value
-    if not value.isdigit():
+    if not value.isdecimal():  # not isdigit: int("²") fails, and argparse said "invalid _workers value"
         raise argparse.ArgumentTypeError(f"a count (0 or more) or auto, not {value!r}")
     return int(value)
 
