@@ -184,3 +184,93 @@ def test_intervals_do_not_depend_on_the_order_of_the_gold_documents(order, run):
         assert evaluate(order(gold), pred, samples=50, seed=3) == evaluate(gold, pred, samples=50, seed=3)
     else:
         assert compare(order(gold), pred, other, samples=50, seed=3) == compare(gold, pred, other, samples=50, seed=3)
+
+
+# --- undefined scores on a resample -----------------------------------------------------------
+
+_TEXT = "قال الرئيس في دمشق اليوم"
+_ACTOR, _PLACE, _OTHER = Span(4, 10, "ACTOR"), Span(14, 18, "LOCATION"), Span(19, 24, "ACTOR")
+
+
+def _docs(spans_per_doc: list[list[Span]]) -> list[Document]:
+    return [Document(f"d{i:02}", _TEXT, spans) for i, spans in enumerate(spans_per_doc)]
+
+
+@pytest.mark.parametrize(
+    "gold",
+    [
+        # LOCATION in one document of 20: a third of the resamples lack it
+        pytest.param(_docs([[_ACTOR, _PLACE]] + [[_ACTOR]] * 19), id="rare-label"),
+        # one document of 20 holds any span: a third of the resamples hold none
+        pytest.param(_docs([[_ACTOR]] + [[]] * 19), id="rare-spans"),
+    ],
+)
+def test_a_system_equal_to_gold_has_intervals_of_one_point(gold):
+    # every resample of a perfect system scores 1 wherever there is anything to score; a resample
+    # that lacked a label scored that label 0 (LOCATION 1.0 [0.0, 1.0]) and averaged the 0 into
+    # macro F1 (1.0 [0.5, 1.0]), a resample without spans scored micro F1 0 (1.0 [0.0, 1.0])
+    got = evaluate(gold, gold, layers=["entity"], samples=300, seed=0)["scores"]["entity"]
+    for family, block in got.items():
+        for label, node in block.items():
+            for metric in ("precision", "recall", "f1"):
+                assert node[f"{metric}_ci"] == [node[metric]] * 2, (family, label, metric)
+
+
+def _reference_replicates(gold, pred, weights) -> dict[str, list[float]]:
+    """Per metric, ``score`` of each resample's documents; None where nothing is under the score."""
+    out: dict[str, list[float]] = {}
+    for w in weights:
+        picks = [d for d, k in enumerate(w) for _ in range(k)]
+        tree = score([Document(f"{n}", gold[d].text, gold[d].spans) for n, d in enumerate(picks)],
+                     [Document(f"{n}", pred[d].text, pred[d].spans) for n, d in enumerate(picks)],
+                     scheme=DEFAULT_SCHEME, layers=["entity"])
+        for layer, families in tree.items():
+            for family, block in families.items():
+                for label, node in block.items():
+                    under = block["micro" if label == "macro" else label]
+                    nothing = sum(under.get(c, 0) for c in ("tp", "fp", "fn", "actual", "possible")) == 0
+                    for metric in ("precision", "recall", "f1"):
+                        out.setdefault(f"{layer}/{family}/{label}/{metric}", []).append(None if nothing else node[metric])
+    return out
+
+
+def _kept(values: list) -> np.ndarray:
+    kept = [v for v in values if v is not None]
+    return np.array(kept if kept else [0.0])
+
+
+def _rare_corpus() -> tuple[list[Document], list[Document], list[Document]]:
+    """Gold with a rare LOCATION and documents without spans, and two systems that err differently."""
+    gold = _docs([[_ACTOR, _PLACE], [_ACTOR], [], [_ACTOR], [], [_ACTOR], [_ACTOR], []])
+    a = _docs([[_ACTOR, _PLACE], [_ACTOR, _OTHER], [], [], [], [_ACTOR], [_ACTOR], [_OTHER]])
+    b = _docs([[_ACTOR], [_ACTOR], [Span(14, 18, "ACTOR")], [_ACTOR], [], [_ACTOR], [], []])
+    return gold, a, b
+
+
+def test_intervals_are_percentiles_of_evaluate_on_the_resampled_documents():
+    # an independent reference: score each resample's documents with score(), leave out the scores
+    # with nothing under them, take the percentiles
+    gold, pred, _ = _rare_corpus()
+    weights = np.concatenate(list(resample_weights(len(gold), samples=80, seed=4)))
+    reference = _reference_replicates(gold, pred, weights)
+    got = intervals(count_table(gold, pred, scheme=DEFAULT_SCHEME, layers=["entity"]), samples=80, seed=4)
+    assert set(got) == set(reference)
+    for name, values in reference.items():
+        assert got[name] == pytest.approx(tuple(np.percentile(_kept(values), [2.5, 97.5]))), name
+
+
+def test_paired_bootstrap_equals_a_brute_force_one():
+    # the same resamples scored document by document; a metric undefined for both systems on a
+    # resample is left out, undefined for one counts as its 0; p = share with |d_i - d| >= |d|
+    gold, a, b = _rare_corpus()
+    weights = np.concatenate(list(resample_weights(len(gold), samples=80, seed=9)))
+    ref_a, ref_b = _reference_replicates(gold, a, weights), _reference_replicates(gold, b, weights)
+    got = compare(gold, a, b, layers=["entity"], samples=80, seed=9)["metrics"]
+    assert set(got) == set(ref_a)
+    for name, r in got.items():
+        diffs = [(y or 0.0) - (x or 0.0) for x, y in zip(ref_a[name], ref_b[name], strict=True)
+                 if x is not None or y is not None]
+        diffs = np.array(diffs if diffs else [0.0])
+        p = np.mean(np.abs(diffs - r["diff"]) >= abs(r["diff"]) - 1e-12)
+        assert r["p_value"] == pytest.approx(p), name
+        assert r["diff_ci"] == pytest.approx(list(np.percentile(diffs, [2.5, 97.5]))), name

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from naba.eval.metrics import CountTable, active_labels, scores_from_totals
+from naba.eval.metrics import CountTable, scores_from_totals
 
 METRICS = ("precision", "recall", "f1")
 # at most this many (sample x document) weights are held in memory at once
@@ -71,16 +71,29 @@ def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def _defined(values: np.ndarray) -> np.ndarray:
+    """The resamples on which a score is defined (not NaN); all zeros when it is defined on none.
+
+    A score with nothing under it on every resample is one the full data lacks too, reported as 0
+    (or one so rare that no resample drew it): its interval is then [0, 0], as before.
+    """
+    kept = values[~np.isnan(values)]
+    return kept if kept.size else np.zeros(1)
+
+
 def intervals(
     table: CountTable, *, samples: int = 1000, seed: int = 0, confidence: float = 0.95
 ) -> dict[str, tuple[float, float]]:
-    """Percentile confidence intervals of every precision/recall/F1 in the table's score tree."""
+    """Percentile confidence intervals of every precision/recall/F1 in the table's score tree.
+
+    Each resample is scored as :func:`naba.eval.evaluate` scores a set of documents (macro averages
+    over the labels that occur in it); a score with no gold and no predicted span under it in a
+    resample (a label the resample lacks) is undefined there and left out, not counted as 0.
+    """
     _check_confidence(confidence)
-    # macro averages run over the labels seen in the full data, on every resample alike
-    active = active_labels(table)
     stack = resampled_totals(table, samples=samples, seed=seed)
-    arrays = metric_arrays(scores_from_totals(table, stack, active=active))
-    return {name: _percentiles(values, confidence) for name, values in arrays.items()}
+    arrays = metric_arrays(scores_from_totals(table, stack, empty=np.nan))
+    return {name: _percentiles(_defined(values), confidence) for name, values in arrays.items()}
 
 
 def paired(
@@ -93,26 +106,29 @@ def paired(
 ) -> dict[str, dict[str, Any]]:
     """Per metric: ``a``, ``b``, ``diff`` (B - A), its percentile interval and the p-value.
 
-    Both tables must describe the same documents in the same order with the same counters.
+    Both tables must describe the same documents in the same order with the same counters. Each
+    system is scored on each resample as :func:`intervals` scores it; a resample on which the
+    metric is undefined for both systems is left out, one on which it is undefined for one of
+    them counts that one as 0 (as a report would show it).
     """
     if table_a.doc_ids != table_b.doc_ids or table_a.names != table_b.names:
         raise ValueError("paired bootstrap needs two count tables over the same documents and labels")
     _check_confidence(confidence)
     # each system's macro averages run over ITS labels (gold or its own predictions), as in evaluate:
     # a label only B predicts is no 0-F1 label of A's (that would hide B's spurious spans)
-    active_a, active_b = active_labels(table_a), active_labels(table_b)
-    point_a = metric_arrays(scores_from_totals(table_a, table_a.matrix.sum(0), active=active_a))
-    point_b = metric_arrays(scores_from_totals(table_b, table_b.matrix.sum(0), active=active_b))
+    point_a = metric_arrays(scores_from_totals(table_a, table_a.matrix.sum(0)))
+    point_b = metric_arrays(scores_from_totals(table_b, table_b.matrix.sum(0)))
     # the same seed gives both systems the same resamples: that is what makes the test paired
     res_a = resampled_totals(table_a, samples=samples, seed=seed)
     res_b = resampled_totals(table_b, samples=samples, seed=seed)
-    arrays_a = metric_arrays(scores_from_totals(table_a, res_a, active=active_a))
-    arrays_b = metric_arrays(scores_from_totals(table_b, res_b, active=active_b))
+    arrays_a = metric_arrays(scores_from_totals(table_a, res_a, empty=np.nan))
+    arrays_b = metric_arrays(scores_from_totals(table_b, res_b, empty=np.nan))
     out: dict[str, dict[str, Any]] = {}
     for name in point_a:
         a, b = float(point_a[name]), float(point_b[name])
         delta = b - a
-        diffs = arrays_b[name] - arrays_a[name]
+        both_nan = np.isnan(arrays_a[name]) & np.isnan(arrays_b[name])
+        diffs = _defined(np.where(both_nan, np.nan, np.nan_to_num(arrays_b[name]) - np.nan_to_num(arrays_a[name])))
         # tolerance: identical systems give exactly 0, but sums of floats may differ in the last bit
         p = float(np.mean(np.abs(diffs - delta) >= abs(delta) - 1e-12))
         lo, hi = _percentiles(diffs, confidence)

@@ -133,7 +133,7 @@ def tag_scores(true: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], *, 
     for counts in rows:
         for i, label in enumerate(labels):
             totals[3 * i : 3 * i + 3] += counts.get(label, (0, 0, 0))
-    return to_python(_prf_block(labels, totals.reshape(len(labels), 3).T, active=labels))
+    return to_python(_prf_block(labels, totals.reshape(len(labels), 3).T))
 
 
 # --- scores from counts (vectorised: totals may be one row or a stack of resampled rows) -------
@@ -145,25 +145,29 @@ def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den != 0)
 
 
-def _scores(tp_like: np.ndarray, actual: np.ndarray, possible: np.ndarray) -> dict[str, np.ndarray]:
+def _scores(tp_like: np.ndarray, actual: np.ndarray, possible: np.ndarray, *, empty: float) -> dict[str, np.ndarray]:
     p, r = _div(tp_like, actual), _div(tp_like, possible)
-    return {"precision": p, "recall": r, "f1": _div(2 * p * r, p + r)}
+    scores = {"precision": p, "recall": r, "f1": _div(2 * p * r, p + r)}
+    if empty != 0.0:
+        nothing = (np.asarray(actual) == 0) & (np.asarray(possible) == 0)
+        scores = {k: np.where(nothing, empty, v) for k, v in scores.items()}
+    return scores
 
 
-def _prf_block(labels: Sequence[str], counts: np.ndarray, *, active: Sequence[str]) -> dict:
+def _prf_block(labels: Sequence[str], counts: np.ndarray, *, empty: float = 0.0) -> dict:
     """``counts[c, label, ...]`` with c = tp, fp, fn -> per-label, micro and macro scores."""
     tp, fp, fn = counts[0], counts[1], counts[2]
     out: dict = {}
     for i, label in enumerate(labels):
-        out[label] = {**_scores(tp[i], tp[i] + fp[i], tp[i] + fn[i]), "tp": tp[i], "fp": fp[i], "fn": fn[i]}
+        out[label] = {**_scores(tp[i], tp[i] + fp[i], tp[i] + fn[i], empty=empty), "tp": tp[i], "fp": fp[i], "fn": fn[i]}
         out[label]["support"] = tp[i] + fn[i]
     t, f_p, f_n = tp.sum(0), fp.sum(0), fn.sum(0)
-    out["micro"] = {**_scores(t, t + f_p, t + f_n), "tp": t, "fp": f_p, "fn": f_n, "support": t + f_n}
-    out["macro"] = _macro(out, active, support=t + f_n)
+    out["micro"] = {**_scores(t, t + f_p, t + f_n, empty=empty), "tp": t, "fp": f_p, "fn": f_n, "support": t + f_n}
+    out["macro"] = _macro(out, labels, counts.sum(0) > 0, support=t + f_n, empty=empty)
     return out
 
 
-def _semeval_block(labels: Sequence[str], counts: np.ndarray, *, weight: float, active: Sequence[str]) -> dict:
+def _semeval_block(labels: Sequence[str], counts: np.ndarray, *, weight: float, empty: float = 0.0) -> dict:
     """``counts[c, label, ...]`` with c in SEMEVAL_COUNTS -> per-label, micro and macro scores."""
     out: dict = {}
 
@@ -172,51 +176,40 @@ def _semeval_block(labels: Sequence[str], counts: np.ndarray, *, weight: float, 
         actual = cats["correct"] + cats["incorrect"] + cats["partial"] + cats["spurious"]
         possible = cats["correct"] + cats["incorrect"] + cats["partial"] + cats["missed"]
         credit = cats["correct"] + weight * cats["partial"]
-        return {**_scores(credit, actual, possible), **cats, "actual": actual, "possible": possible}
+        return {**_scores(credit, actual, possible, empty=empty), **cats, "actual": actual, "possible": possible}
 
     for i, label in enumerate(labels):
         out[label] = row(counts[:, i])
     out["micro"] = row(counts.sum(1))
-    out["macro"] = _macro(out, active, support=out["micro"]["possible"])
+    out["macro"] = _macro(out, labels, counts.sum(0) > 0, support=out["micro"]["possible"], empty=empty)
     return out
 
 
-def _macro(block: dict, active: Sequence[str], *, support: np.ndarray) -> dict:
-    # seqeval's macro average: the plain mean of per-label scores over the labels seen anywhere
-    if not active:
-        zero = np.zeros_like(np.asarray(support, dtype=float))
-        return {"precision": zero, "recall": zero, "f1": zero, "support": support}
-    return {
-        **{k: np.mean([block[label][k] for label in active], axis=0) for k in ("precision", "recall", "f1")},
-        "support": support,
-    }
+def _macro(block: dict, labels: Sequence[str], present: np.ndarray, *, support: np.ndarray, empty: float) -> dict:
+    """seqeval's macro average: the plain mean of per-label scores over the labels seen anywhere.
+
+    ``present[label, ...]`` says which labels occur (in gold or predictions) in each row of counts,
+    so on a bootstrap resample the mean runs over that resample's labels, as seqeval rerun on it
+    would; a row with no label at all gets ``empty``.
+    """
+    n = present.sum(0)
+    out = {}
+    for k in ("precision", "recall", "f1"):
+        total = np.sum([np.where(present[i], block[label][k], 0.0) for i, label in enumerate(labels)], axis=0)
+        out[k] = np.where(n > 0, _div(total, n), empty)
+    return {**out, "support": support}
 
 
-def active_labels(table: CountTable, totals: np.ndarray | None = None) -> dict[str, dict[str, tuple[str, ...]]]:
-    """Per layer and family, the labels that occur in gold or predictions (macro averages use them)."""
-    totals = table.matrix.sum(0) if totals is None else totals
-    seen: dict[str, dict[str, set[str]]] = {}
-    for (layer, family, label, _counter), v in zip(table.names, totals, strict=True):
-        if v:
-            seen.setdefault(layer, {}).setdefault(family, set()).add(label)
-    return {
-        layer: {f: tuple(x for x in labels if x in seen.get(layer, {}).get(f, set())) for f in FAMILIES}
-        for layer, labels in table.labels.items()
-    }
-
-
-def scores_from_totals(
-    table: CountTable, totals: np.ndarray, *, active: Mapping[str, Mapping[str, Sequence[str]]] | None = None
-) -> dict:
+def scores_from_totals(table: CountTable, totals: np.ndarray, *, empty: float = 0.0) -> dict:
     """Nested scores ``{layer: {family: {label|micro|macro: {metric: value}}}}`` from summed counts.
 
     ``totals`` is one row of counts (``table.matrix.sum(0)``) or a stack ``[samples, counters]``;
-    values are then scalars or arrays of length ``samples``. ``active`` fixes the labels that
-    macro averages run over (default: those seen in ``totals`` if it is one row).
+    values are then scalars or arrays of length ``samples``. Each row is scored on its own: macro
+    averages run over the labels that occur in that row. A score with no gold and no predicted
+    span under it (a label absent from a row, or a row with no spans) is undefined: it gets
+    ``empty``, 0 as seqeval reports it, or NaN for the bootstrap to leave out.
     """
     totals = np.asarray(totals)
-    if active is None:
-        active = active_labels(table, totals if totals.ndim == 1 else None)
     col = table.index()
     out: dict = {}
     for layer, labels in table.labels.items():
@@ -227,10 +220,10 @@ def scores_from_totals(
             counts = totals[..., idx]  # [..., counters, labels]
             counts = np.moveaxis(counts, (-2, -1), (0, 1))  # [counters, labels, ...]
             if family in PRF_FAMILIES:
-                out[layer][family] = _prf_block(labels, counts, active=active[layer][family])
+                out[layer][family] = _prf_block(labels, counts, empty=empty)
             else:
                 weight = 0.5 if family == "semeval_partial" else 0.0
-                out[layer][family] = _semeval_block(labels, counts, weight=weight, active=active[layer][family])
+                out[layer][family] = _semeval_block(labels, counts, weight=weight, empty=empty)
     return out
 
 
