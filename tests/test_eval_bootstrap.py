@@ -105,6 +105,15 @@ def test_compare_finds_a_clearly_better_system():
     assert r["p_value"] < 0.01
 
 
+@pytest.mark.parametrize("samples", [1, 20, 500])
+def test_compare_p_value_is_never_zero(samples):
+    # no resample is as extreme as the observed difference: p was 0.0 ("0.000" in the table), a
+    # certainty R resamples cannot give; a Monte Carlo p-value is (1 + r) / (1 + R), here 1 / (1 + R)
+    gold, weak = _corpus(40, 5, noise=0.9)
+    r = compare(gold, weak, gold, samples=samples, seed=2)["metrics"]["entity/span_exact/micro/f1"]
+    assert r["p_value"] == pytest.approx(1 / (1 + samples))
+
+
 def test_compare_small_difference_is_not_significant():
     gold, a = _corpus(30, 6, noise=0.5)
     # B differs from A in one document only
@@ -271,6 +280,6 @@ def test_paired_bootstrap_equals_a_brute_force_one():
         diffs = [(y or 0.0) - (x or 0.0) for x, y in zip(ref_a[name], ref_b[name], strict=True)
                  if x is not None or y is not None]
         diffs = np.array(diffs if diffs else [0.0])
-        p = np.mean(np.abs(diffs - r["diff"]) >= abs(r["diff"]) - 1e-12)
+        p = (1 + np.sum(np.abs(diffs - r["diff"]) >= abs(r["diff"]) - 1e-12)) / (1 + diffs.size)
         assert r["p_value"] == pytest.approx(p), name
         assert r["diff_ci"] == pytest.approx(list(np.percentile(diffs, [2.5, 97.5]))), name

@@ -8,8 +8,8 @@ runs of seqeval.
 Paired test (``compare``): both systems are scored on the SAME resamples. The p-value is the
 two-sided paired bootstrap of Berg-Kirkpatrick, Burkett and Klein (2012, "An Empirical
 Investigation of Statistical Significance in NLP"): the resampled differences are centred on
-the observed one to approximate the null distribution, and ``p`` is the fraction of samples with
-``|delta_i - delta| >= |delta|``. (Their paper states the one-sided ``delta_i > 2 * delta``;
+the observed one to approximate the null distribution, and ``p = (1 + r) / (1 + R)`` where ``r``
+of the ``R`` samples have ``|delta_i - delta| >= |delta|`` (the +1 of Monte Carlo p-values: never 0). (Their paper states the one-sided ``delta_i > 2 * delta``;
 the two-sided form makes no assumption about which system is better.) A system compared with
 itself has ``delta = 0`` on every resample, so ``p = 1``.
 """
@@ -130,7 +130,9 @@ def paired(
         both_nan = np.isnan(arrays_a[name]) & np.isnan(arrays_b[name])
         diffs = _defined(np.where(both_nan, np.nan, np.nan_to_num(arrays_b[name]) - np.nan_to_num(arrays_a[name])))
         # tolerance: identical systems give exactly 0, but sums of floats may differ in the last bit
-        p = float(np.mean(np.abs(diffs - delta) >= abs(delta) - 1e-12))
+        # (1 + r) / (1 + R), as Monte Carlo p-values are (Davison & Hinkley 1997, eq. 4.11): no resample
+        # as extreme as d is p < 1/R, not p = 0
+        p = float((1 + np.sum(np.abs(diffs - delta) >= abs(delta) - 1e-12)) / (1 + diffs.size))
         lo, hi = _percentiles(diffs, confidence)
         out[name] = {"a": a, "b": b, "diff": delta, "diff_ci": [lo, hi], "p_value": p}
     return out

@@ -21,7 +21,7 @@ MODES = {
 }
 BOOTSTRAP_METHOD = "percentile intervals over documents resampled with replacement (numpy default_rng(seed))"
 PAIRED_METHOD = (
-    "paired bootstrap over documents; p = fraction of resamples with |d_i - d| >= |d| "
+    "paired bootstrap over documents; p = (1 + r) / (1 + R), r of R resamples with |d_i - d| >= |d| "
     "(two-sided, differences centred on the observed d; Berg-Kirkpatrick et al. 2012)"
 )
 
