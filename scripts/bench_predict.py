@@ -161,8 +161,9 @@ def roofline(dtype: torch.dtype, *, hidden: int, inter: int, heads: int, seq: in
     """Sustained GFLOP/s over one encoder layer's matmuls at ``seqs`` x ``seq`` tokens.
 
     The linear layers are timed both ways this PyTorch can run them, ``F.linear`` and oneDNN with a
-    pre-packed weight (what naba's fused encoder uses), and the faster counts: the ceiling is the
-    machine's, not one code path's. For bf16 the same products in fp32 count too (the bf16 values
+    pre-packed weight (what naba's fused encoder uses), and attention both as two products and
+    through PyTorch's fused attention (SDPA); the fastest counts: the ceiling is the machine's, not
+    one code path's. For bf16 the same products in fp32 count too (the bf16 values
     widened, which loses nothing): on a CPU without bf16 instructions, fp32 kernels are the faster
     way to compute them, and naba's fused encoder takes it there.
     """
@@ -191,22 +192,27 @@ def _roofline(dtype: torch.dtype, *, hidden: int, inter: int, heads: int, seq: i
         linears["oneDNN packed"] = lambda a, weight: mk._linear_pointwise(a, packed[id(weight)], None, "none", [], "")
     except (AttributeError, RuntimeError):
         pass
+    # attention's two products as such, or through PyTorch's fused attention (which does the softmax
+    # too, uncounted), as naba's encoder does for long sequences
+    sq = q.view(seqs, heads, seq, hd)
+    attentions = {"two products": lambda: (torch.bmm(q, q.transpose(1, 2)), torch.bmm(p, q)),
+                  "SDPA": lambda: F.scaled_dot_product_attention(sq, sq, sq, scale=1.0)}
     best = 0.0
     with torch.inference_mode():
         for linear in linears.values():
-            def layer(linear=linear) -> None:
-                for _ in range(4):  # query, key, value, attention output
-                    linear(x, w)
-                linear(x, w1)
-                linear(h, w2)
-                torch.bmm(q, q.transpose(1, 2))
-                torch.bmm(p, q)
-            layer()
-            runs, started = 0, time.perf_counter()
-            while time.perf_counter() - started < seconds / len(linears):
+            for attend in attentions.values():
+                def layer(linear=linear, attend=attend) -> None:
+                    for _ in range(4):  # query, key, value, attention output
+                        linear(x, w)
+                    linear(x, w1)
+                    linear(h, w2)
+                    attend()
                 layer()
-                runs += 1
-            best = max(best, flops * runs / (time.perf_counter() - started) / 1e9)
+                runs, started = 0, time.perf_counter()
+                while time.perf_counter() - started < seconds / (len(linears) * len(attentions)):
+                    layer()
+                    runs += 1
+                best = max(best, flops * runs / (time.perf_counter() - started) / 1e9)
     return best
 
 
@@ -446,7 +452,7 @@ fastest of {shown(args.pipeline_batch_sizes)} (batch 1 pads nothing; a larger ba
 order, to its longest); naba runs `run_job` (JSONL in and out) with its default padded-token budget on this device
 ({naba_budget} tokens a batch, windows sorted by length) through its fused CPU encoder
 (naba/predict/fastpath.py: oneDNN linear layers with weights packed once, attention per sequence at
-its own length, padding dropped); the "naba, transformers forward" column is the same job with
+its own length, through PyTorch's fused attention from {fastpath.FUSED_FROM} tokens, padding dropped); the "naba, transformers forward" column is the same job with
 `fast_path=False`, i.e. transformers' own forward with SDPA attention, as the pipeline runs. Same
 weights, same dtype, same max_length and stride for all. After a warm-up, the pipeline ran once at each
 batch size to pick its fastest; then {args.rounds} round(s) alternated naba, naba with transformers' forward and the
@@ -467,7 +473,8 @@ Agreement is exact-match span F1 between the two outputs (random weights: the tw
 BIO-constrained Viterbi over AraBERT-prepared text and the pipeline's argmax + simple aggregation
 over raw text, part ways wherever the scores are flat). Roofline: sustained GFLOP/s of one layer's
 matmuls ([4096, 256] x [256, 256] x4, [4096, 256] x [256, 1024], [4096, 1024] x [1024, 256], attention
-at 512; the faster of 4096 and 2048 rows, and of F.linear and oneDNN with packed weights; for bf16, the faster of
+at 512; the faster of 4096 and 2048 rows, of F.linear and oneDNN with packed weights, and of attention's two
+products and PyTorch's fused attention (SDPA, its softmax uncounted); for bf16, the faster of
 bf16 and fp32 kernels) measured in the same run, divided by the model's {fpt_m:.2f} MFLOP per token (at 512).
 
 | dtype | head | spans per 1k tokens (naba / pipeline) | naba docs/s | naba tok/s | naba, transformers forward tok/s | pipeline batch | pipeline docs/s | pipeline tok/s | naba / pipeline (tok/s, best rounds) | per round: median (range) | docs/s ratio | span F1 | matmul GFLOP/s | ceiling tok/s | naba % of ceiling | same, crediting window tokens |

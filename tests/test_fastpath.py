@@ -357,3 +357,28 @@ def test_grouped_attention_equals_one_sequence_at_a_time(monkeypatch, dtype, tol
     for a, b in zip(grouped, alone, strict=True):
         assert (a - b).abs().max().item() <= tol
     assert not grouped[1][~needed].any()
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.bfloat16, 0.1)])
+def test_fused_attention_equals_the_two_products(monkeypatch, dtype, tol) -> None:
+    # sequences of FUSED_FROM tokens and more go through SDPA's fused kernel, the others through two
+    # products and a softmax: each forced here for every sequence, against the other and transformers
+    model = _model(dtype=dtype)
+    fast = FastEncoder(model)
+    lengths = [3, 16, 9, 12, 30, 31, 17, 2, 64, 40]
+    ids, mask = _batch(lengths, seed=5)
+    # runs (sliced queries) and scattered positions (gathered ones) in the last layer
+    needed = mask.bool() & (torch.rand(mask.shape, generator=torch.Generator().manual_seed(2)) < 0.5)
+    needed[8, 10:50] = True
+    monkeypatch.setattr(fastpath, "GROUP_SCORES", 0)  # every sequence alone, where the two ways part
+    monkeypatch.setattr(fastpath, "FUSED_FROM", 10**9)
+    products = fast(ids, mask).float(), fast(ids, mask, needed).float()
+    monkeypatch.setattr(fastpath, "FUSED_FROM", 1)
+    fused = fast(ids, mask).float(), fast(ids, mask, needed).float()
+    for a, b in zip(fused, products, strict=True):
+        assert (a - b).abs().max().item() <= tol
+    with torch.inference_mode():
+        want = model(input_ids=ids, attention_mask=mask).logits.float()
+    for row, n in enumerate(lengths):
+        assert (fused[0][row, :n] - want[row, :n]).abs().max().item() <= (1e-4 if dtype == torch.float32 else 0.15)
+    assert not fused[1][~needed].any() and not fused[0][~mask.bool()].any()
