@@ -326,6 +326,8 @@ def test_allocator_tuning_can_be_turned_off(monkeypatch) -> None:
         ([30, 31, 32, 29], 4, 8192, [2, 2]),
         ([30], 4, 1 << 20, [1]),
         ([30, 31], 4, 0, [1, 1]),
+        # long ones go alone, to the fused attention, though 4 heads x 2 x 256^2 fit in the budget
+        ([256, 250, 241, 240, 239], 4, 1 << 20, [1, 1, 1, 2]),
     ],
 )
 def test_attention_plan_groups_short_sequences(monkeypatch, lengths, heads, scores, want) -> None:

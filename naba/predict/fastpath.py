@@ -69,7 +69,10 @@ ACTIVATIONS = {"gelu": F.gelu, "relu": F.relu}
 # by default, at a few hundred KiB each): with token counts that differ from batch to batch, a long
 # job's memory grew with every new shape. Row counts are therefore rounded up to a multiple of
 # ROW_STEP (of 1/8 of a power of two above 512 rows) and each sequence's attention to a multiple of
-# SEQ_STEP, with the extra keys masked out, so that a run meets a few dozen shapes.
+# SEQ_STEP, with the extra keys masked out, so that a run meets a few dozen shapes. (From FUSED_FROM
+# tokens on, PyTorch's fused attention takes each sequence at its exact length: it built no oneDNN
+# kernels per shape in a trial here, fp32 and bf16, ONEDNN_VERBOSE=1, and peak memory stayed flat
+# over every length from 256 to 512.)
 ROW_STEP = 64
 SEQ_STEP = 16
 # Short sequences of one padded length are attended together, in one product: one at a time, the
@@ -81,7 +84,8 @@ GROUP_SCORES = 1 << 20
 # From this many tokens a sequence is attended by PyTorch's fused CPU attention (SDPA's flash kernel:
 # the scores in blocks, never the whole heads x n x n matrix, and the softmax in the same pass)
 # rather than two products and a softmax: in a trial here (fp32, 4 heads of 64) it took a third of
-# their time at 512 tokens, as long at 192, and 1.2 times as long at 128.
+# their time at 512 tokens, as long at 192, and 1.2 times as long at 128. Sequences padded to this
+# length or more are never attended in groups.
 FUSED_FROM = 256
 
 
@@ -390,7 +394,8 @@ def _plan(rows: list[tuple[int, int]], heads: int, dtype: torch.dtype) -> list[i
         j = i
         while j < len(rows) and _seq_len(rows[j][1] - rows[j][0]) == m:
             j += 1
-        cap = GROUP_SCORES // max(1, heads * m * m)
+        # long sequences go alone, to the fused attention, however many scores a group may hold
+        cap = GROUP_SCORES // max(1, heads * m * m) if m < FUSED_FROM else 1
         while i < j:
             size = 1 << (min(j - i, max(1, cap)).bit_length() - 1)
             plan.append(i if size == 1 else _group(rows[i : i + size], m, dtype))
