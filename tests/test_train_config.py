@@ -68,6 +68,29 @@ def test_a_key_given_twice_on_the_command_line_takes_its_last_value(
     assert (cfg.optim.lr, cfg.run.name) == (lr, name)
 
 
+@pytest.mark.parametrize(
+    ("body", "overrides", "key", "default"),
+    [
+        # an empty value is null, i.e. the default: for a key that cannot be null it was refused
+        # ("data.dev: expected a path or a list of paths, got None")
+        ("data:\n  dev: data/b.jsonl\n", ["data.dev="], "data.dev", []),  # dev carved from train again
+        ("data:\n  test: data/b.jsonl\n", ["data.test="], "data.test", []),
+        ("data:\n  test:\n", [], "data.test", []),
+        ("optim:\n  lr: 1.0e-3\n", ["optim.lr="], "optim.lr", 5e-5),
+        ("", ["run.seed=null"], "run.seed", TrainConfig().run.seed),
+        ("", ["run.tracker="], "run.tracker", TrainConfig().run.tracker),
+        ("data:\n  layers: [entity]\n", ["data.layers="], "data.layers", None),  # a key that can be null stays so
+    ],
+)
+def test_an_empty_value_is_the_keys_default(
+    repo: Path, body: str, overrides: list[str], key: str, default: object
+) -> None:
+    text = "data:\n  train: data/a.jsonl\n" + body.replace("data:\n", "")
+    cfg = load_config(write(repo, text), overrides, cwd=repo)
+    section, _, name = key.partition(".")
+    assert getattr(getattr(cfg, section), name) == default
+
+
 def test_paths_in_a_file_resolve_against_its_folders_parent_and_cli_paths_against_cwd(
     repo: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -230,6 +230,10 @@ def _assign(cfg: TrainConfig, key: str, value: Any, *, source: str, base: Path) 
                               f"e.g. {section}.{name.partition('.')[0]}={{{name.partition('.')[2]}: value}}")
         raise ConfigError(f"{source}: unknown key {key!r}{_did_you_mean(name, hints, prefix=section + '.')} "
                           f"(known in {section}: {', '.join(hints)})")
+    if value is None:
+        # null (an empty `data.dev=`, a bare `dev:` in a file) is the key's default, as for run.name: a key
+        # that cannot be null was refused ("expected a path or a list of paths, got None")
+        value = _default(type(part), name)
     value = _coerce(value, hints[name], key=key, source=source)
     if key in PATH_KEYS and value is not None:
         value = [_resolve(p, base) for p in value] if isinstance(value, list) else _resolve(value, base)
@@ -239,6 +243,11 @@ def _assign(cfg: TrainConfig, key: str, value: Any, *, source: str, base: Path) 
         if Path(value).is_absolute() or value.startswith((".", "~")) or local.exists():
             value = str(local.resolve())
     setattr(part, name, value)
+
+
+def _default(section: type, name: str) -> Any:
+    f = next(f for f in dataclasses.fields(section) if f.name == name)
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
 
 def _did_you_mean(word: Any, known, *, prefix: str = "") -> str:
