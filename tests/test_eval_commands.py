@@ -718,3 +718,31 @@ def test_eval_predictions_reader_advice_names_what_works_for_pred(tmp_path, caps
         assert main([*argv, "--pred", str(pred), *fix]) == 0
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["scores"]["entity"]["span_exact"]["micro"]["tp"] == 1
+
+
+@pytest.mark.parametrize(
+    ("model", "made", "hint"),
+    [
+        # each said only "no naba.json", leaving the user to find the model one folder down
+        ("run/checkpoints/step-20", ["run/checkpoints/step-20/model"], "its model is {tmp}/run/checkpoints/step-20/model"),
+        ("cv", ["cv/folds/fold-0/best", "cv/folds/fold-1/best"], "each fold is a run, e.g. {tmp}/cv/folds/fold-0"),
+        ("run", ["run/checkpoints/step-9/model", "run/checkpoints/step-10/model"],
+         "its last checkpoint's model is {tmp}/run/checkpoints/step-10/model"),  # by number, not as text
+        ("empty", [], None),
+    ],
+)
+def test_a_folder_that_holds_a_model_further_down_says_where(tmp_path, capsys, model, made, hint):
+    gold, _ = _files(tmp_path, None)
+    (tmp_path / model).mkdir(parents=True)
+    for folder in made:
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "naba.json").write_text("{}", encoding="utf-8")
+    for args in (["predict", str(tmp_path / model), str(gold), "-o", str(tmp_path / "o.jsonl")],
+                 ["eval", str(tmp_path / model), "--data", str(gold), "--out", str(tmp_path / "o")]):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert "no naba.json" in err and "Traceback" not in err
+        if hint is None:
+            assert "; " not in err.partition("no naba.json")[2]
+        else:
+            assert hint.format(tmp=tmp_path) in err

@@ -251,8 +251,10 @@ def _predictions(
         raise DataError(Problem(system, "", "no such predictions file"))
     # as the brat reader looks: .ann files in any case, in subfolders too (ids are relative paths), hidden ones skipped
     if not file_only and path.is_dir() and not any(has_suffix(p, ".ann") for p in visible_files(path)):
+        from naba.predict.setup import model_hint  # imports torch: only for this error
         raise ModelLoadError(
             f"{path}: neither a model (no naba.json here or in best/) nor a brat folder of predictions (no .ann files)"
+            f"{model_hint(path)}"
         )
     options = _reader_options(args, path, fmt)
     if _is_labelstudio(path, fmt) and same_file(path, Path(args.data)):

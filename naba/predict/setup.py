@@ -78,11 +78,34 @@ def resolve_checkpoint(name: str | Path) -> str:
         if (path / "best" / "naba.json").is_file():
             return str(path / "best")
         raise ModelLoadError(
-            f"{path}: not a naba checkpoint (no naba.json) nor a run folder with best/naba.json"
+            f"{path}: not a naba checkpoint (no naba.json) nor a run folder with best/naba.json{model_hint(path)}"
         )
     if path.exists():
         raise ModelLoadError(f"{path}: a model must be a checkpoint folder or a run folder, not a file")
     return _from_hub(str(name))
+
+
+def model_hint(folder: Path) -> str:
+    """``"; ..."``: the model a folder that is not one holds, where it holds one, else ``""``.
+
+    A run's ``checkpoints/step-N/``, a cross-validation's folder and a run still training (no
+    ``best/`` yet) hold checkpoints one folder down, where the bare "no naba.json" left the user to
+    find them.
+    """
+    if (folder / "model" / "naba.json").is_file():
+        return f"; this is a training checkpoint: its model is {folder / 'model'}"
+    folds = sorted(p.parent for p in folder.glob("folds/fold-*/best/naba.json"))
+    if folds:
+        return f"; this is a cross-validation: each fold is a run, e.g. {folds[0]}"
+    steps = sorted(folder.glob("checkpoints/step-*/model/naba.json"), key=lambda p: _step(p.parent.parent.name))
+    if steps:
+        return f"; the run has no best/ yet (not finished?): its last checkpoint's model is {steps[-1].parent}"
+    return ""
+
+
+def _step(name: str) -> int:
+    digits = name.removeprefix("step-")
+    return int(digits) if digits.isdigit() else -1
 
 
 def local_scheme(name: str | Path) -> LabelScheme | None:
