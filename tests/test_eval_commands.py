@@ -746,3 +746,30 @@ def test_a_folder_that_holds_a_model_further_down_says_where(tmp_path, capsys, m
             assert "; " not in err.partition("no naba.json")[2]
         else:
             assert hint.format(tmp=tmp_path) in err
+
+
+@pytest.mark.parametrize(
+    ("command", "layers"),
+    [
+        # predictions of an entity-only model on gold without claims (ANERcorp) scored CLAIM as
+        # P = R = F1 = 0 in every mode, where naba eval MODEL leaves the layer out
+        (["eval", "--pred", "{pred}", "--data", "{gold}", "--out", "{tmp}/o"], ["entity"]),
+        (["eval", "--pred", "{pred}", "--data", "{gold}", "--out", "{tmp}/o", "--layers", "entity,claim"],
+         ["entity", "claim"]),  # asked for, it is scored
+        (["eval", "compare", "{pred}", "{pred}", "--data", "{gold}", "--out", "{tmp}/o"], ["entity"]),
+    ],
+)
+def test_files_are_not_scored_on_a_layer_without_a_span(tmp_path, capsys, command, layers):
+    gold = tmp_path / "gold.jsonl"
+    write([Document(d.id, d.text, [s for s in d.spans if s.label != "CLAIM"]) for d in GOLD], gold)
+    pred = tmp_path / "pred.jsonl"
+    lines = [{**x, "spans": [s for s in x["spans"] if s["label"] != "CLAIM"]} for x in PRED_LINES]
+    pred.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), encoding="utf-8")
+    assert main([a.format(gold=gold, pred=pred, tmp=tmp_path) for a in command]) == 0
+    out = capsys.readouterr()
+    name = "compare.json" if "compare" in command else "metrics.json"
+    written = json.loads((tmp_path / "o" / name).read_text(encoding="utf-8"))
+    scored = written["layers"] if "layers" in written else sorted({k.split("/")[0] for k in written["metrics"]})
+    assert scored == layers
+    assert ("layer claim" in out.out) == ("claim" in layers)
+    assert ("not scored" in out.err) == ("claim" not in layers)

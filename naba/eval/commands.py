@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -104,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     pred, model_layers = _predictions(
         model or args.pred, gold, scheme=scheme, fmt=args.pred_format, args=args, file_only=model is None
     )
-    layers = _layers(args, scheme, model_layers)
+    layers = _layers(args, scheme, model_layers, (gold, pred))
     out = Path(args.out) if args.out else Path(model) / "eval" / Path(args.data).stem
     metrics = evaluate(
         gold, pred, scheme=scheme, layers=layers, samples=args.bootstrap, seed=args.seed, confidence=args.confidence
@@ -151,7 +152,7 @@ def run_compare(args: argparse.Namespace) -> int:
     shared = None
     if layers_a is not None or layers_b is not None:
         shared = tuple(x for x in (layers_a or layers_b) if x in (layers_b or layers_a))
-    layers = _layers(args, scheme, shared)
+    layers = _layers(args, scheme, shared, (gold, pred_a, pred_b))
     result = compare(
         gold, pred_a, pred_b, scheme=scheme, layers=layers, samples=args.bootstrap, seed=args.seed,
         confidence=args.confidence,
@@ -309,12 +310,27 @@ def _is_labelstudio(path: Path, fmt: str | None) -> bool:
         return False
 
 
-def _layers(args: argparse.Namespace, scheme: LabelScheme, model_layers: Sequence[str] | None) -> list[str]:
+def _layers(
+    args: argparse.Namespace,
+    scheme: LabelScheme,
+    model_layers: Sequence[str] | None,
+    corpora: Sequence[Sequence[Document]] = (),
+) -> list[str]:
     available = list(model_layers) if model_layers is not None else list(scheme.layers)
     unknown = [x for x in available if x not in scheme.layers]
     if unknown:
         raise ConfigError(f"the model has layer(s) {unknown} that the label scheme lacks ({list(scheme.layers)})")
     if not args.layers:
+        if model_layers is None:
+            # files do not say which layers their system has: a layer without one span in the gold or
+            # any system's file (CLAIM, for predictions of an entity-only model on ANERcorp) was
+            # reported as P = R = F1 = 0, numbers no data gave, where naba eval MODEL leaves it out
+            used = {scheme.layer_of(s.label) for docs in corpora for d in docs for s in d.spans}
+            empty = [x for x in available if x not in used]
+            if empty and len(empty) < len(available):
+                print(f"naba eval: no gold or predicted span in layer(s) {empty}: not scored "
+                      f"(--layers {','.join(empty)} scores them)", file=sys.stderr)
+                return [x for x in available if x in used]
         return available
     wanted = [x.strip() for x in args.layers.split(",") if x.strip()]
     if not wanted:
