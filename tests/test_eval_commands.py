@@ -745,7 +745,7 @@ def test_a_folder_that_holds_a_model_further_down_says_where(tmp_path, capsys, m
         if hint is None:
             assert "; " not in err.partition("no naba.json")[2]
         else:
-            assert hint.format(tmp=tmp_path) in err
+            assert err.rstrip().endswith(hint.format(tmp=tmp_path))
 
 
 @pytest.mark.parametrize(

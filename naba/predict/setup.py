@@ -94,7 +94,7 @@ def model_hint(folder: Path) -> str:
     """
     if (folder / "model" / "naba.json").is_file():
         return f"; this is a training checkpoint: its model is {folder / 'model'}"
-    folds = sorted(p.parent for p in folder.glob("folds/fold-*/best/naba.json"))
+    folds = sorted(p.parent.parent for p in folder.glob("folds/fold-*/best/naba.json"))
     if folds:
         return f"; this is a cross-validation: each fold is a run, e.g. {folds[0]}"
     steps = sorted(folder.glob("checkpoints/step-*/model/naba.json"), key=lambda p: _step(p.parent.parent.name))
