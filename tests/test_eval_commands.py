@@ -728,6 +728,8 @@ def test_eval_predictions_reader_advice_names_what_works_for_pred(tmp_path, caps
         ("cv", ["cv/folds/fold-0/best", "cv/folds/fold-1/best"], "each fold is a run, e.g. {tmp}/cv/folds/fold-0"),
         ("run", ["run/checkpoints/step-9/model", "run/checkpoints/step-10/model"],
          "its last checkpoint's model is {tmp}/run/checkpoints/step-10/model"),  # by number, not as text
+        ("run", ["run/checkpoints/step-²/model", "run/checkpoints/step-3/model"],
+         "its last checkpoint's model is {tmp}/run/checkpoints/step-3/model"),  # "²" is a digit int() refuses
         ("empty", [], None),
     ],
 )

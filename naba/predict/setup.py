@@ -105,7 +105,8 @@ def model_hint(folder: Path) -> str:
 
 def _step(name: str) -> int:
     digits = name.removeprefix("step-")
-    return int(digits) if digits.isdigit() else -1
+    # isdecimal, not isdigit: "step-²" passed isdigit and int() then raised, a traceback instead of the error
+    return int(digits) if digits.isdecimal() else -1
 
 
 def local_scheme(name: str | Path) -> LabelScheme | None:
