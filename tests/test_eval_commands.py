@@ -775,3 +775,5 @@ def test_files_are_not_scored_on_a_layer_without_a_span(tmp_path, capsys, comman
     assert scored == layers
     assert ("layer claim" in out.out) == ("claim" in layers)
     assert ("not scored" in out.err) == ("claim" not in layers)
+    # the hint keeps the scored layers: "--layers claim" scored claim alone
+    assert ("--layers entity,claim scores them too" in out.err) == ("claim" not in layers)

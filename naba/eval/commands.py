@@ -328,8 +328,9 @@ def _layers(
             used = {scheme.layer_of(s.label) for docs in corpora for d in docs for s in d.spans}
             empty = [x for x in available if x not in used]
             if empty and len(empty) < len(available):
+                # --layers names every layer scored: the hint "--layers claim" scored claim and dropped entity
                 print(f"naba eval: no gold or predicted span in layer(s) {empty}: not scored "
-                      f"(--layers {','.join(empty)} scores them)", file=sys.stderr)
+                      f"(--layers {','.join(available)} scores them too)", file=sys.stderr)
                 return [x for x in available if x in used]
         return available
     wanted = [x.strip() for x in args.layers.split(",") if x.strip()]
