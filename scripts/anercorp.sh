@@ -10,15 +10,15 @@
 # the AraBERT weights cannot be fetched here: its F1 measures naba's pipeline, not AraBERT.
 # ANERcorp has a few stray I- tags (I- after O), so every CoNLL file is read with bio_repair=begin.
 set -euo pipefail
-# SHARED, RUNS and BENCH given as relative paths mean the caller's folder, not the checkout this
-# script moves to (where the defaults lie)
+# SHARED (else NABA_SHARED, which naba itself reads), RUNS and BENCH given as relative paths mean the
+# caller's folder, not the checkout this script moves to (where the defaults lie)
 caller=$PWD
-for var in SHARED RUNS BENCH; do
+for var in SHARED NABA_SHARED RUNS BENCH; do
   if [ -n "${!var:-}" ] && [ "${!var#/}" = "${!var}" ]; then printf -v "$var" '%s' "$caller/${!var}"; fi
 done
 cd "$(dirname "$0")/.."
 
-SHARED=${SHARED:-../shared}
+SHARED=${SHARED:-${NABA_SHARED:-../shared}}
 RUNS=${RUNS:-runs}
 NAME=${NAME:-anercorp-small}
 STEPS=${STEPS:-1200}
@@ -32,7 +32,7 @@ PY=${PYTHON:-python3}
 CORPUS="$SHARED/corpora/anercorp"
 
 if [ ! -f "$CORPUS/train.txt" ]; then
-  echo "anercorp.sh: $CORPUS/train.txt not found; set SHARED to the folder holding corpora/anercorp" >&2
+  echo "anercorp.sh: $CORPUS/train.txt not found; set SHARED (or NABA_SHARED) to the folder holding corpora/anercorp" >&2
   exit 2
 fi
 

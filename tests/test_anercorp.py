@@ -259,3 +259,24 @@ def test_find_shared_takes_a_set_naba_shared_alone(tmp_path: Path, monkeypatch: 
             find_shared()
     else:  # set but empty: as if not set
         assert find_shared() == Path.cwd().parent / "shared"
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"NABA_SHARED": "elsewhere"}, "elsewhere/corpora/anercorp"),  # naba's own variable, relative to the caller
+        ({"SHARED": "first", "NABA_SHARED": "elsewhere"}, "first/corpora/anercorp"),  # SHARED wins
+    ],
+)
+def test_anercorp_script_looks_where_naba_shared_says(tmp_path: Path, env: dict, named: str) -> None:
+    # scripts/anercorp.sh read SHARED only: NABA_SHARED, which naba's own commands read, was ignored
+    # and the script looked in ../shared
+    import os
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    base = {k: v for k, v in os.environ.items() if k not in ("SHARED", "NABA_SHARED")}
+    done = subprocess.run(["bash", str(repo / "scripts" / "anercorp.sh")], cwd=tmp_path, env={**base, **env},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert f"{tmp_path}/{named}/train.txt not found" in done.stderr
