@@ -407,6 +407,14 @@ def test_appender_on_a_full_disk_is_a_data_error(lines: list[str]) -> None:
             out.write(lines)
 
 
+def test_appender_that_cannot_open_its_file_is_a_data_error(tmp_path: Path) -> None:
+    # opening the file (a part file under a folder that is a file, or one this process may not
+    # write) raised a raw OSError traceback; writing and closing already gave a DataError
+    (tmp_path / "taken").write_text("")
+    with pytest.raises(DataError, match=r"taken/out\.jsonl: cannot write file"):
+        Appender(tmp_path / "taken" / "out.jsonl")
+
+
 def test_atomic_open_leaves_nothing_on_failure(tmp_path: Path) -> None:
     path = tmp_path / "page.html"
     path.write_text("old")

@@ -427,7 +427,10 @@ class Appender:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._fh = self.path.open("ab")
+        try:
+            self._fh = self.path.open("ab")
+        except OSError as exc:  # a part file in a folder this process may not write: named, not a traceback
+            raise self._error(exc) from None
 
     def write(self, lines: Iterable[str]) -> None:
         data = "".join(line + "\n" for line in lines).encode("utf-8")
