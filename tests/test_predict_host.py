@@ -452,3 +452,41 @@ def test_one_text_is_tagged_without_starting_host_workers(
                           dtype=tagger.dtype, workers=2)
     monkeypatch.setattr("naba.predict.tagger.HostPool", NoPool)
     assert with_workers(texts) == want
+
+
+@pytest.mark.parametrize("command", ["predict", "tag"])
+def test_cli_out_of_memory_on_one_window_is_a_message_not_a_traceback(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    # the Tagger halves a batch that runs out of memory down to one window, and then re-raises: the
+    # command ended in CUDA's traceback, and said nothing of the documents already written
+    from naba.cli import main
+    from naba.predict.tagger import Tagger
+
+    calls = []
+    run = Tagger._run
+
+    def failing(self, batch, *a, **kw):
+        calls.append(len(batch))
+        if len(calls) > (2 if command == "predict" else 0):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
+        return run(self, batch, *a, **kw)
+
+    monkeypatch.setattr(Tagger, "_run", failing)
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": f"d{i}", "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(corpus(4))))
+    out = tmp_path / "out.jsonl"
+    if command == "predict":
+        argv = ["predict", str(checkpoint), str(src), "-o", str(out), "--device", "cpu", "--workers", "0",
+                "--chunk-docs", "1", "--batch-tokens", "1", "--no-progress"]
+    else:
+        argv = ["tag", str(checkpoint), "--device", "cpu", *(a for t in corpus(4) for a in ("--text", t))]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"naba: {checkpoint}: out of memory on cpu running a single window of up to" in err
+    assert "Traceback" not in err
+    if command == "predict":
+        assert f"the documents tagged so far stay in {out}, and a rerun resumes after them" in err
+        monkeypatch.setattr(Tagger, "_run", run)
+        assert main(argv) == 0
+        assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == [f"d{i}" for i in range(len(corpus(4)))]

@@ -114,6 +114,8 @@ def register_tag(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _tag(args: argparse.Namespace) -> int:
+    import torch
+
     from naba.corpus.brat import beside, has_suffix
     from naba.corpus.fileio import CONVERT_FIRST, read_text, spelled
     from naba.corpus.formats import read
@@ -141,7 +143,10 @@ def _tag(args: argparse.Namespace) -> int:
         raise ConfigError("nothing to tag: give one or more FILEs or --text TEXT (see naba tag --help)")
     tagger = Tagger.from_pretrained(args.model, device=args.device)
     _export_scheme(args, tagger)  # --rules with a model that has CLAIM outside a claim layer: refused
-    results = tagger([text for _, text in docs])
+    try:
+        results = tagger([text for _, text in docs])
+    except torch.OutOfMemoryError:
+        raise _out_of_memory(args.model, tagger, dtype_flag=False) from None
     for (doc_id, text), spans in zip(docs, results, strict=True):
         if args.rules:
             spans = with_rule_claims(text, spans)
@@ -155,6 +160,19 @@ def _tag(args: argparse.Namespace) -> int:
                 shown = shown[: args.width - 1] + "…"
             print(f"  {s['layer']:<7} {s['label']:<9} [{s['start']:>5}, {s['end']:>5})  {s['score']:.2f}  {shown}")
     return 0
+
+
+def _out_of_memory(model: str, tagger: Any, *, kept: Path | None = None, dtype_flag: bool = True) -> Exception:
+    """The error for a device that runs out of memory on one window: the Tagger halves a batch that
+    does until one window is left, so the model itself does not fit in what the device has free."""
+    from naba.errors import ConfigError
+
+    so_far = "" if kept is None else f"; the documents tagged so far stay in {kept}, and a rerun resumes after them"
+    return ConfigError(
+        f"{model}: out of memory on {tagger.device} running a single window of up to {tagger.max_length} tokens "
+        f"(dtype {str(tagger.dtype).removeprefix('torch.')}){so_far}. Free memory on the device (other "
+        f"processes?), {'use --dtype bf16 or fp16 on a GPU, ' if dtype_flag else ''}or run on a device with more memory"
+    )
 
 
 # C0 and C1 control characters: scraped text can hold terminal escapes ("\x1b[2J", "\x1b]0;title\x07"),
@@ -179,6 +197,8 @@ def _argv_text(text: str) -> str:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    import torch
+
     from naba.corpus.fileio import remove_temp_files
     from naba.errors import ConfigError
     from naba.predict.batch import (
@@ -259,12 +279,15 @@ def _predict(args: argparse.Namespace) -> int:
         # the work file's record: it describes lines that are gone (a rerun starts the work file afresh)
         record_path(work).unlink(missing_ok=True)
 
-    result = run_job(
-        tagger, args.input, work, id_field=args.id_field, text_field=args.text_field,
-        rejects=args.rejects or default_rejects(output), batch_tokens=args.batch_tokens,
-        chunk_docs=args.chunk_docs, rules=args.rules, with_text=args.with_text or exporting,
-        progress=not args.no_progress, shard=shard, check_id=check_id, finish=export if exporting else None,
-    )
+    try:
+        result = run_job(
+            tagger, args.input, work, id_field=args.id_field, text_field=args.text_field,
+            rejects=args.rejects or default_rejects(output), batch_tokens=args.batch_tokens,
+            chunk_docs=args.chunk_docs, rules=args.rules, with_text=args.with_text or exporting,
+            progress=not args.no_progress, shard=shard, check_id=check_id, finish=export if exporting else None,
+        )
+    except torch.OutOfMemoryError:
+        raise _out_of_memory(args.model, tagger, kept=work) from None
     if shard.rank != 0:
         return 0
     rate = result.written / result.seconds if result.seconds else 0.0
