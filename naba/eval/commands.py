@@ -70,7 +70,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="Label Studio or doccano --data: its offset unit (see naba data)",
     )
     p.add_argument("--discontinuous", choices=["error", "merge", "split"], help="brat --data: discontinuous spans")
-    p.add_argument("--layers", help="comma-separated layers to score (default: the model's, else all)")
+    p.add_argument("--layers", help="comma-separated layers to score (default: a model's layers; for prediction "
+                   "files, those where the gold or a prediction has a span)")
     p.add_argument("--out", help="output folder")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (0: none)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (0 or more)")
