@@ -72,12 +72,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--discontinuous", choices=["error", "merge", "split"], help="brat --data: discontinuous spans")
     p.add_argument("--layers", help="comma-separated layers to score (default: a model's layers; for prediction "
                    "files, those where the gold or a prediction has a span)")
-    p.add_argument("--out", help="output folder")
-    p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (0: none)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (0 or more)")
-    p.add_argument("--confidence", type=float, default=0.95, help="interval confidence level")
-    p.add_argument("--context", type=int, default=40, help="characters of context around each error")
-    p.add_argument("--max-docs", type=int, default=200, help="documents drawn in report.html")
+    p.add_argument("--out", help="output folder (default: MODEL_OR_RUN/eval/<--data file stem>/; needed with --pred; "
+                   "compare writes compare.json there, and nothing without it)")
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (default 1000; 0: none)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (0 or more; default 0)")
+    p.add_argument("--confidence", type=float, default=0.95, help="interval confidence level (default 0.95)")
+    p.add_argument("--context", type=int, default=40, help="characters of context around each error (default 40)")
+    p.add_argument("--max-docs", type=int, default=200, help="documents drawn in report.html (default 200)")
     p.add_argument("--batch-size", type=int, default=None, help="windows per batch when running a model")
     p.set_defaults(func=run)
 
