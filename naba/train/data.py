@@ -1,8 +1,9 @@
 """Training data: documents from the config's files, the dev split, and length-grouped batches.
 
-Length grouping is what makes naba's loop fast: windows are bucketed by length so that each batch
-is padded only to its own longest window, and the buckets are shuffled with a seeded generator so
-that every epoch (and a resumed run) sees the same order.
+Length grouping is what makes naba's loop fast: windows are shuffled, stably sorted by length and cut
+into batches, so that each batch is padded only to its own longest window, and the batches are
+shuffled. The generator is seeded with ``run.seed`` and the epoch's number: every run (and a resumed
+one) sees the same order, and each epoch another.
 """
 
 from __future__ import annotations
