@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# naba predict on a GPU node: one process per GPU (accelerate launch), bf16, input sharded among the
-# processes, output resumable. Run it again (or let SLURM requeue it) after a crash, a timeout or a
+# naba predict on a GPU node: one process per GPU (accelerate launch), naba predict's own dtype (bf16 on
+# GPUs that compute it, fp16 on older ones; DTYPE sets it), input sharded among the processes, output
+# resumable. Run it again (or let SLURM requeue it) after a crash, a timeout or a
 # preemption: it skips the documents already written and finishes the rest.
 #
 # SLURM:  mkdir -p logs && sbatch scripts/gpu_batch_job.sh
