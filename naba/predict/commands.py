@@ -38,7 +38,7 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--id-field", default="id", help="id field of JSONL/Parquet records (default: id)")
     p.add_argument("--text-field", default="text", help="text field of JSONL/Parquet records (default: text)")
     p.add_argument("--batch-tokens", type=int, default=None, help="padded tokens per model batch (default: 65536 on GPUs, 2048 on CPU)")
-    p.add_argument("--chunk-docs", type=int, default=CHUNK_DOCS, help="documents read, tagged and written per chunk")
+    p.add_argument("--chunk-docs", type=int, default=CHUNK_DOCS, help=f"documents read, tagged and written per chunk (default {CHUNK_DOCS})")
     p.add_argument("--rejects", default=None, help="where bad records go (default: OUTPUT's stem + .rejects.jsonl)")
     p.add_argument("--rules", action="store_true", help="claims from the rule-based finder (naba.claims)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: a GPU if there is one)")
