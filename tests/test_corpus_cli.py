@@ -694,6 +694,27 @@ def test_naba_data_does_not_import_torch(corpus: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+# seqeval imports scikit-learn and scipy: seconds on a small machine, for help text that needs neither
+HEAVY = ("torch", "transformers", "sklearn", "scipy", "seqeval")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["data", "--help"], ["train", "--help"], ["eval", "--help"], ["eval", "compare", "--help"],
+     ["predict", "--help"], ["tag", "--help"], ["render", "--help"]],
+)
+def test_help_imports_no_heavy_package(argv: list[str]) -> None:
+    code = (
+        "import sys\nfrom naba.cli import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
+        f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})\n"
+        "assert not bad, bad\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 def _expected_anercorp_spans(path: Path) -> dict[str, int]:
     """Entity starts counted straight from the tags: a B-, or an I- that does not continue its type."""
     mapping = {"PERS": "ACTOR", "ORG": "ACTOR", "LOC": "LOCATION"}

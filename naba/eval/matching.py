@@ -15,9 +15,6 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from seqeval.metrics.sequence_labeling import get_entities
-from seqeval.scheme import IOB2, Tokens
 
 from naba.corpus.document import Document, Span
 from naba.corpus.labels import LabelScheme
@@ -127,6 +124,10 @@ def word_tags(text: str, spans: Sequence[Span], *, word_offsets: Sequence[tuple[
 
 
 def _entities(tags: Sequence[str], *, mode: str) -> set[tuple[str, int, int]]:
+    # imported here: seqeval imports scikit-learn and scipy, seconds that `naba --help` should not wait
+    from seqeval.metrics.sequence_labeling import get_entities
+    from seqeval.scheme import IOB2, Tokens
+
     if mode == "strict":
         # seqeval copies the rest of the sequence for every entity it finds (quadratic over a long
         # document), so each run of tags between O tags goes to it alone: no strict IOB2 entity
@@ -255,6 +256,8 @@ def _assign(gold: Sequence[Span], pred: Sequence[Span], left: list[int], rest: l
     weights = np.where(overlap > 0, pair_weight + label_weight * same_label + overlap / longer, 0.0)
     if not weights.any():
         return []
+    from scipy.optimize import linear_sum_assignment  # here: scipy takes a second to import
+
     rows, cols = linear_sum_assignment(weights, maximize=True)
     return [(left[a], rest[b]) for a, b in zip(rows, cols, strict=True) if weights[a, b] > 0]
 
