@@ -1,4 +1,5 @@
-"""naba as pip installs it: the wheel built from pyproject.toml holds every file the package holds.
+"""naba as pip installs it: the wheel built from pyproject.toml holds every file the package holds,
+and pyproject.toml declares every package naba imports.
 
 CI installs naba editable (``pip install -e``), which runs from the source tree, so a file left out
 of the wheel shows only to a user who installs it; here the wheel is built and its listing checked.
@@ -6,6 +7,9 @@ of the wheel shows only to a user who installs it; here the wheel is built and i
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
+import re
 import shutil
 import subprocess
 import sys
@@ -50,3 +54,36 @@ def test_wheel_holds_py_typed(wheel_files: set[str]) -> None:
 @pytest.mark.slow
 def test_wheel_holds_every_package_file(wheel_files: set[str]) -> None:
     assert sorted(package_files() - wheel_files) == []
+
+
+def _top_level_imports() -> list[str]:
+    """The third-party modules naba's code imports (top level names, anywhere in a module)."""
+    found: set[str] = set()
+    for path in (ROOT / "naba").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module.split(".")[0])
+    return sorted(found - set(sys.stdlib_module_names) - {"naba", "__future__"})
+
+
+def _declared() -> set[str]:
+    """Distribution names pyproject.toml requires, extras included, normalised (PEP 503)."""
+    tomllib = pytest.importorskip("tomllib", reason="reads pyproject.toml with tomllib (Python >= 3.11)")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    reqs = [*project["dependencies"], *(r for extra in project["optional-dependencies"].values() for r in extra)]
+    return {_normalise(re.match(r"[A-Za-z0-9._-]+", r).group()) for r in reqs}
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@pytest.mark.parametrize("module", _top_level_imports())
+def test_every_import_is_declared(module: str) -> None:
+    # a module that another dependency happens to pull in today may be dropped by its next release
+    dists = importlib.metadata.packages_distributions().get(module)
+    if not dists:
+        pytest.skip(f"{module} is not installed here, so its distribution is unknown")
+    assert {_normalise(d) for d in dists} & _declared(), f"{module} ({', '.join(dists)}) is not in pyproject.toml"
