@@ -195,6 +195,18 @@ def test_missing_inputs(corpus: tuple[Path, Path], call, error: type[Exception],
         call(shared, claims)
 
 
+def test_installed_naba_without_claims_folder_says_to_pass_one(
+    corpus: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # pip installs naba/ alone: the default claims folder, beside the package, is not there
+    import naba.corpus.anercorp as anercorp
+
+    monkeypatch.setattr(anercorp, "_REPO", tmp_path / "site-packages")
+    shared, _ = corpus
+    with pytest.raises(DataError, match=r"site-packages.*data/anercorp-claims.*installed naba.*claims_dir="):
+        load_anercorp("test", shared=shared)
+
+
 def test_find_shared_from_environment(corpus: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     shared, _ = corpus
     monkeypatch.setenv("NABA_SHARED", str(shared))

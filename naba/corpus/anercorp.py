@@ -180,6 +180,16 @@ def load_anercorp(
     if split not in SPLITS:
         raise ConfigError(f"ANERcorp split must be one of {SPLITS}, got {split!r}")
     corpus = find_shared(shared) / "corpora" / "anercorp" / f"{split}.txt"
+    if claims_dir is None and not default_claims_dir().is_dir():
+        # an installed naba: the default is a folder of the repository, which pip does not install
+        raise DataError(
+            Problem(
+                str(default_claims_dir()),
+                "",
+                "the claim layer is not here: it lives in a naba checkout's data/anercorp-claims, which an "
+                "installed naba does not have; pass claims_dir=... that folder",
+            )
+        )
     standoff = Path(claims_dir) if claims_dir is not None else default_claims_dir()
     standoff = standoff / f"{split}.jsonl"
     # ANERcorp's train split has sentences that open with I-ORG/I-MISC: read them as B-.
