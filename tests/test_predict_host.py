@@ -490,3 +490,22 @@ def test_cli_out_of_memory_on_one_window_is_a_message_not_a_traceback(
         monkeypatch.setattr(Tagger, "_run", run)
         assert main(argv) == 0
         assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == [f"d{i}" for i in range(len(corpus(4)))]
+
+
+def test_cli_out_of_memory_message_on_torch_before_2_5(
+    checkpoint: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # torch >= 2.2 is declared; torch.OutOfMemoryError only exists from 2.5 on (CUDA raised
+    # torch.cuda.OutOfMemoryError before): naming it in an except clause turned the error into
+    # "module 'torch' has no attribute 'OutOfMemoryError'"
+    from naba.cli import main
+    from naba.predict.tagger import Tagger
+
+    def failing(self, batch, *a, **kw):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(Tagger, "_run", failing)
+    monkeypatch.delattr(torch, "OutOfMemoryError")
+    assert main(["tag", str(checkpoint), "--device", "cpu", "--text", corpus(1)[0]]) == 2
+    err = capsys.readouterr().err
+    assert f"naba: {checkpoint}: out of memory on cpu running a single window of up to" in err

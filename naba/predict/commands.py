@@ -145,7 +145,9 @@ def _tag(args: argparse.Namespace) -> int:
     _export_scheme(args, tagger)  # --rules with a model that has CLAIM outside a claim layer: refused
     try:
         results = tagger([text for _, text in docs])
-    except torch.OutOfMemoryError:
+    # torch.cuda's: torch.OutOfMemoryError (the same class) only exists from torch 2.5 on, and an except
+    # clause naming it turned any error raised here into an AttributeError on torch 2.2-2.4
+    except torch.cuda.OutOfMemoryError:
         raise _out_of_memory(args.model, tagger, dtype_flag=False) from None
     for (doc_id, text), spans in zip(docs, results, strict=True):
         if args.rules:
@@ -286,7 +288,7 @@ def _predict(args: argparse.Namespace) -> int:
             chunk_docs=args.chunk_docs, rules=args.rules, with_text=args.with_text or exporting,
             progress=not args.no_progress, shard=shard, check_id=check_id, finish=export if exporting else None,
         )
-    except torch.OutOfMemoryError:
+    except torch.cuda.OutOfMemoryError:  # not torch.OutOfMemoryError: see _tag
         raise _out_of_memory(args.model, tagger, kept=work) from None
     if shard.rank != 0:
         return 0
