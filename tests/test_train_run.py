@@ -1111,6 +1111,20 @@ def test_a_run_warns_of_dev_and_test_documents_it_trains_on(
         assert line in err and line in log
 
 
+def test_a_dev_set_carved_from_training_texts_held_twice_is_not_told_to_edit_data_dev(
+    tmp_path: Path, corpus: dict[str, Path], capsys
+) -> None:
+    # data.dev unset: dev is carved from data.train, so a text held there under two ids lands in both,
+    # and the advice "take them out of data.dev or data.train" named a key the config does not set
+    docs = list(read(corpus["train"]))
+    train = write_jsonl(tmp_path / "train.jsonl", [*docs, *(Document(f"again-{d.id}", d.text, d.spans) for d in docs)])
+    train_in_process(config_file(tmp_path, {**corpus, "train": train}), "data.dev=", "optim.max_steps=1")
+    warning = next(line for line in capsys.readouterr().err.splitlines() if "dev documents have the text" in line)
+    assert "data.dev" not in warning
+    assert warning.endswith("dev is carved from data.train, which holds these texts under other ids too: keep one "
+                            "of each there")
+
+
 @pytest.mark.parametrize(
     ("precision", "takes_bf16", "takes_fp16", "warned"),
     [("bf16", False, False, True), ("bf16", True, False, False), ("fp16", True, False, True),

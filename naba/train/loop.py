@@ -312,9 +312,12 @@ def _train(cfg: TrainConfig, *, show_progress: bool, root: Path) -> dict[str, An
         for part, ids in seen_in_training(splits).items():
             total_docs = len(getattr(splits, part))
             first = ", ".join(map(repr, ids[:5])) + (", ..." if len(ids) > 5 else "")
+            # without data.dev, dev is carved from data.train: there is no data.dev to take them out of
+            carved = part == "dev" and not cfg.data.dev
+            fix = ("dev is carved from data.train, which holds these texts under other ids too: keep one of each there"
+                   if carved else f"take them out of data.{part} or data.train")
             log(f"warning: {len(ids)} of {total_docs} {part} documents have the text of a training document "
-                f"(ids: {first}); {part} scores on them measure memory, not generalisation: take them out of "
-                f"data.{part} or data.train")
+                f"(ids: {first}); {part} scores on them measure memory, not generalisation: {fix}")
 
     eval_kw = {"accelerator": accelerator, "pad_id": tokenizer.pad_token_id,
                "batch_size": o.batch_size, "batch_tokens": o.batch_tokens}
