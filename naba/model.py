@@ -288,7 +288,9 @@ def position_limit(model: PreTrainedModel) -> int | None:
         return None
     embeddings = getattr(model.base_model, "embeddings", None)
     offset = getattr(embeddings, "padding_idx", None)
-    if isinstance(offset, int) and hasattr(embeddings, "create_position_ids_from_input_ids"):
+    # the method that numbers a sequence from padding_idx + 1 when only embeddings are given: in
+    # transformers 4 and 5 alike (create_position_ids_from_input_ids is a method from 5 on only)
+    if isinstance(offset, int) and hasattr(embeddings, "create_position_ids_from_inputs_embeds"):
         return positions - offset - 1
     return positions
 

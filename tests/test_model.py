@@ -24,6 +24,7 @@ from naba.model import (
     load_checkpoint,
     load_model,
     load_tokenizer,
+    position_limit,
     save_checkpoint,
 )
 
@@ -472,6 +473,23 @@ def test_windows_must_fit_the_models_positions(tok, tmp_path, kind: str, max_len
     ids = torch.full((1, max_length), 5)  # a full window: every position a token's
     with torch.inference_mode():
         assert loaded(input_ids=ids).logits.shape == (1, max_length, SPACE.num_labels)
+
+
+@pytest.mark.parametrize(
+    ("kind", "transformers_4", "limit"),
+    [
+        ("bert", False, 32),
+        ("roberta", False, 31),
+        # transformers 4 (>= 4.44 is declared) has create_position_ids_from_input_ids as a module
+        # function, not a method of the embeddings: the RoBERTa offset was missed there, and 32 passed
+        ("roberta", True, 31),
+    ],
+)
+def test_position_limit(tok, monkeypatch: pytest.MonkeyPatch, kind: str, transformers_4: bool, limit: int) -> None:
+    model = _positions_model(kind, tok, 32)
+    if transformers_4:
+        monkeypatch.delattr(type(model.base_model.embeddings), "create_position_ids_from_input_ids")
+    assert position_limit(model) == limit
 
 
 def test_a_base_model_without_encoder_weights_is_refused(tiny, tok, tmp_path) -> None:
