@@ -303,6 +303,69 @@ def test_bad_window_settings(tok, max_length: int, stride: int) -> None:
         encode(["نص"], tok, SPACE, max_length=max_length, stride=stride)
 
 
+@pytest.mark.parametrize(
+    ("n", "max_length", "stride", "cores"),
+    [
+        # windows [0, 5) and [2, 7): subword 3 sits one from an edge in both, and the earlier keeps it
+        (7, 7, 3, [(1, 5), (3, 6)]),
+        # windows [0, 4) and [2, 6): subword 2 is one from the first's end and on the second's start,
+        # subword 3 on the first's end and one from the second's start
+        (6, 6, 2, [(1, 4), (2, 5)]),
+    ],
+)
+def test_each_subword_is_owned_by_the_window_where_it_sits_most_centrally(
+    n: int, max_length: int, stride: int, cores: list[tuple[int, int]]
+) -> None:
+    windows = encode(["ب " * n], ONE_WORD, SPACE, max_length=max_length, stride=stride, with_labels=False)
+    assert [w.core for w in windows] == cores
+
+
+def test_a_subword_holding_two_spans_of_a_layer_carries_the_first() -> None:
+    # و and الرئيس are two spans, but one subword (والرئيس): it is learnt as the first, not the last
+    tokenizer = vocab_tokenizer(["قال", "والرئيس", "في", "حماة", "."])
+    doc = Document("d", SAID, [Span(4, 5, "ACTOR"), Span(5, 11, "LOCATION")])
+    (w,) = encode([doc], tokenizer, SPACE)
+    assert [E[row[0]] for row in w.labels[1:-1]] == ["O", "B-ACTOR", "O", "O", "O"]
+    assert unrepresentable([doc], tokenizer) == {"ACTOR": 1, "LOCATION": 1}
+
+
+class PiecesTokenizer:
+    """A tokenizer giving the prepared text the pieces (prepared offsets) the test says, as a tokenizer
+    unlike BERT's may: a piece that ends on a space naba inserted, or one that stands for nothing
+    (sentencepiece's lone "▁")."""
+
+    cls_token_id, sep_token_id = 1, 2
+
+    def __init__(self, pieces: list[tuple[int, int]]) -> None:
+        self.pieces = pieces
+
+    def __call__(self, texts: list[str], **_: object) -> dict[str, list]:
+        return {"input_ids": [[5] * len(self.pieces) for _ in texts], "offset_mapping": [self.pieces for _ in texts]}
+
+
+@pytest.mark.parametrize(
+    ("text", "pieces", "span", "char_spans", "tags"),
+    [
+        # "قال ." once prepared (the RLM deleted, a space inserted before the full stop): the first piece
+        # ends on that space, which stands for nothing: not for the RLM before the full stop
+        ("قال\u200f.", [(0, 4), (4, 5)], (0, 3), [[0, 3], [4, 5]], ["B-ACTOR", "O"]),
+        # a piece of nothing before الجيش stands for nothing, and a span taking in the space before it
+        # does not begin on it
+        ("قال الجيش", [(0, 3), (4, 4), (4, 9)], (3, 9), [[0, 3], [4, 4], [4, 9]], ["O", "O", "B-ACTOR"]),
+        # ... and so does one at the text's start, where no inserted space is next to it
+        ("الجيش", [(0, 0), (0, 5)], (0, 5), [[0, 0], [0, 5]], ["O", "B-ACTOR"]),
+    ],
+    ids=["ends-on-an-inserted-space", "stands-for-nothing", "nothing-at-the-start"],
+)
+def test_pieces_on_inserted_spaces_or_on_nothing(
+    text: str, pieces: list[tuple[int, int]], span: tuple[int, int], char_spans: list[list[int]], tags: list[str]
+) -> None:
+    doc = Document("d", text, [Span(*span, "ACTOR")])
+    (w,) = encode([doc], PiecesTokenizer(pieces), SPACE)
+    assert w.char_spans[1:-1].tolist() == char_spans
+    assert [E[row[0]] for row in w.labels[1:-1]] == tags
+
+
 def test_unrepresentable_counts_per_label(tok) -> None:
     text = "دخلت القوات بحماة و بحمص"
     docs = [
