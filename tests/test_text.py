@@ -155,6 +155,7 @@ def _words(p: Prepared) -> list[tuple[int, int]]:
         ("بِحَمَاةَ اليوم", ["بِحَمَاةَ", "اليوم"]),  # diacritics inside and at the end go with the word
         ("الجيـــش قال:", ["الجيـــش", "قال", ":"]),
         ("حم\u200fاة\u200f x", ["حم\u200fاة", "x"]),  # a trailing mark does not
+        ("قال\u200f\u064e نعم", ["قال", "نعم"]),  # nor a diacritic after it: it is not folded over the mark
         ("زوروا http://x.com/a?b الآن", ["زوروا", "http://x.com/a?b", "الآن"]),  # whole URL
         ("جدااااا!", ["جدااااا", "!"]),
         ("12كم", ["12", "كم"]),
@@ -200,8 +201,11 @@ LONG_ZEROS = "0" * 5000
         (f"ب&#{LONG_ZEROS}ا", "ب ا", ["ب", "ا"]),  # &#0 is U+FFFD: a space
         (f"ب&#{'9' * 5000};ا", "ب ا", ["ب", "ا"]),  # past U+10FFFF: U+FFFD
         ("ب&#000000001576;", "بب", ["ب&#000000001576;"]),
+        # eight digits are past U+10FFFF (U+FFFD, a space); cut to seven, they were U+10FFFF, which
+        # html.unescape deletes: the two words ran together
+        ("ب&#11141110;ا", "ب ا", ["ب", "ا"]),
     ],
-    ids=["zeros-then-ba", "zeros", "nines", "short-zeros"],
+    ids=["zeros-then-ba", "zeros", "nines", "short-zeros", "eight-digits"],
 )
 def test_a_decimal_entity_of_thousands_of_digits(original: str, prepared: str, words: list[str]) -> None:
     p = prepare(original)
@@ -217,6 +221,7 @@ def test_a_decimal_entity_of_thousands_of_digits(original: str, prepared: str, w
         ("دخلوا بِحَمَاةَ", (7, 15), "بحماة"),  # the kasra belongs to the ب before it
         ("قال الجيش: نعم", (4, 9), "الجيش"),
         ("قال الجيش: نعم", (4, 10), "الجيش :"),
+        ("قال  الجيش", (3, 10), "الجيش"),  # the spaces before a word are not the space before it
         ("قال  \u200f  الجيش", (3, 8), ""),  # only whitespace and marks: nothing
         ("زوروا http://x.com الآن", (12, 17), "[رابط]"),  # part of a URL is the whole token
         ("قالَ", (3, 4), "ل"),  # a diacritic alone stands with the letter it was folded into
