@@ -254,3 +254,48 @@ def test_the_search_back_for_a_spans_edges_stops_at_the_span_before_it(monkeypat
     spans = _tagged_at(text, ranges)
     assert [(s.start, s.end) for s in spans] == [(at, at + len(FAMILY)) for at in range(4, len(text), len(FAMILY))]
     assert searched and max(searched) < 2 * len(FAMILY)
+
+
+# --- windows whose subwords a tokenizer unlike BERT's, or a URL's pieces, give ---------------------------
+
+
+def _decode_pieces(text: str, pieces: list[tuple[int, int]], tags: dict[str, list[str]]):
+    """Decode one window of subwords at the original ranges ``pieces``, scored to take ``tags[layer]``
+    (O in the layers not named)."""
+    from naba.encode import Window
+
+    n = len(pieces)
+    window = Window(0, [1] * (n + 2), np.array([[0, 0], *pieces, [0, 0]], dtype=np.int64), None, (1, n + 1))
+    logits = np.zeros((n + 2, SPACE.num_labels))
+    for layer in SPACE.layers:
+        layer_tags = SPACE.tags(layer)
+        for t, tag in enumerate(tags.get(layer, ["O"] * n), start=1):
+            logits[t, SPACE.slices[layer].start + layer_tags.index(tag)] = 5.0
+    return [(s.start, s.end, s.label) for s in decode(text, [window], [logits], SPACE)]
+
+
+@pytest.mark.parametrize(
+    ("text", "pieces", "tags", "expected"),
+    [
+        # a subword that stands for nothing (at the start of الجيش) sets no edge of the span it is in: the
+        # span ended after the RLM
+        pytest.param("قال\u200f الجيش", [(0, 3), (5, 5), (5, 10)], {"entity": ["B-ACTOR", "I-ACTOR", "O"]},
+                     [(0, 3, "ACTOR")], id="nothing-at-the-end"),
+        # a Prepend mark and the space after it are one cluster: the span's end goes out to it, then the
+        # space is trimmed with the cluster, mark and all
+        pytest.param("الجيش\u0600 قال", [(0, 6), (7, 10)], {"entity": ["B-ACTOR", "O"]}, [(0, 5, "ACTOR")],
+                     id="ends-in-a-cluster-ending-in-a-space"),
+        # a span starting inside the one before it keeps its subwords from that one's end: the comma
+        # right after it, too
+        pytest.param("قال الجيش، اليوم", [(0, 9), (4, 9), (9, 10), (11, 16)],
+                     {"entity": ["B-ACTOR", "B-LOCATION", "I-LOCATION", "O"]},
+                     [(0, 9, "ACTOR"), (9, 10, "LOCATION")], id="later-span-from-the-end-of-the-earlier"),
+        # spans of two layers starting together: the longer first
+        pytest.param("قال الجيش اليوم", [(0, 3), (4, 9), (10, 15)],
+                     {"entity": ["O", "B-ACTOR", "O"], "claim": ["O", "B-CLAIM", "I-CLAIM"]},
+                     [(4, 15, "CLAIM"), (4, 9, "ACTOR")], id="longer-first"),
+    ],
+)
+def test_spans_of_unusual_subwords(text: str, pieces: list[tuple[int, int]], tags: dict[str, list[str]],
+                                   expected: list[tuple[int, int, str]]) -> None:
+    assert _decode_pieces(text, pieces, tags) == expected
