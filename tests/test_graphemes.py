@@ -80,6 +80,7 @@ def test_the_search_back_stops_at_the_floor() -> None:
     assert cluster(text, 7) == (6, 8)
     assert cluster(text, 7, floor=6) == (6, 8)
     assert snap(text, 5, 6, floor=4) == (4, 6)
+    assert snap(text, 5, 6, floor=6) == (4, 6)  # a floor after the start is no bound on it: ignored
 
 
 # characters that make or break clusters: letters, marks, ZWJ, emoji, regional indicators, keycap
