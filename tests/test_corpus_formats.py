@@ -302,6 +302,27 @@ def test_labelstudio_writer_units(tmp_path: Path) -> None:
         assert read_labelstudio(tmp_path / f"{unit}.json") == [_emoji_doc()]
 
 
+def test_labelstudio_utf16_units_of_the_last_bmp_character(tmp_path: Path) -> None:
+    # U+FFFF is the last code point of one UTF-16 unit; the emoji before it takes two
+    doc = Document("d", "😀\uffff قال الجيش", [Span(7, 12, "ACTOR")])
+    write_labelstudio([doc], tmp_path / "ls.json", offsets="utf16")
+    value = json.loads((tmp_path / "ls.json").read_text())[0]["annotations"][0]["result"][0]["value"]
+    assert (value["start"], value["end"]) == (8, 13)
+    for offsets in ("auto", "utf16"):
+        assert read_labelstudio(tmp_path / "ls.json", offsets=offsets) == [doc]
+
+
+def test_labelstudio_an_exact_reading_wins_over_one_equal_but_for_whitespace(tmp_path: Path) -> None:
+    # [4, 7) is "ب ب" as code points, value.text exactly; as UTF-16 units (two emoji) it is "ب\tب", equal
+    # but for whitespace: the exact reading is the one, not a choice between two to refuse
+    text = "🙂🙂ب\tب ب"
+    path = tmp_path / "ls.json"
+    task = _ls_task(4, 7, "ب ب")
+    task["data"]["text"] = text
+    path.write_text(json.dumps([task]), encoding="utf-8")
+    assert read_labelstudio(path)[0].spans == [Span(4, 7, "ACTOR")]
+
+
 def test_labelstudio_without_value_text(tmp_path: Path) -> None:
     path = tmp_path / "ls.json"
     path.write_text(json.dumps([_ls_task(*ACTOR_CP, None)]), encoding="utf-8")
@@ -575,6 +596,14 @@ def test_brat_discontinuous(tmp_path: Path, policy: str, spans: list) -> None:
     assert [(s.start, s.end, s.label) for s in read_brat(path, discontinuous=policy)[0].spans] == spans
 
 
+@pytest.mark.parametrize(("offsets", "merged"), [("8 12;0 5", (0, 12)), ("0 12;3 5", (0, 12))], ids=["out-of-order", "nested"])
+def test_brat_merge_runs_from_the_first_start_to_the_last_end(tmp_path: Path, offsets: str, merged: tuple) -> None:
+    text = "abcde - wxyz"
+    given = " ".join(text[int(a):int(b)] for a, b in (p.split() for p in offsets.split(";")))
+    path = _brat(tmp_path, text, f"T1\tPERS {offsets}\t{given}\n")
+    assert [(s.start, s.end) for s in read_brat(path, discontinuous="merge")[0].spans] == [merged]
+
+
 @pytest.mark.parametrize("policy", ["error", "merge", "split"])
 @pytest.mark.parametrize(
     ("text", "offsets", "spans"),
@@ -611,7 +640,8 @@ def test_brat_fragments_not_cut_at_a_line_break_stay_discontinuous(tmp_path: Pat
 
 
 def test_brat_ignores_other_lines_and_keeps_crlf_offsets(tmp_path: Path) -> None:
-    ann = "T1\tLOC 8 12\tدمشق\nR1\tRel Arg1:T1 Arg2:T1\nA1\tNeg T1\n#1\tAnnotatorNotes T1\tnote\nE1\tX:T1\n"
+    ann = ("T1\tLOC 8 12\tدمشق\nR1\tRel Arg1:T1 Arg2:T1\nA1\tNeg T1\n#1\tAnnotatorNotes T1\tnote\nE1\tX:T1\n"
+           "M1\tNeg T1\nN1\tReference T1 Wikipedia:123\tDamascus\n*\tEquiv T1 T1\n")
     path = _brat(tmp_path, "أمس\r\nفي دمشق", ann)
     (doc,) = read_brat(path)
     assert doc.text == "أمس\r\nفي دمشق" and doc.spans == [Span(8, 12, "LOCATION")]
