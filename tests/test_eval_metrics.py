@@ -47,6 +47,9 @@ def docs() -> list[Document]:
         # ... or vanishes at word level when it has no word of its own
         ("حماةوحلب", [Span(0, 4, "LOCATION"), Span(5, 8, "LOCATION")], ["B-LOCATION"]),
         ("  a\tb\n\nc  ", [Span(2, 3, "ACTOR"), Span(6, 9, "ACTOR")], ["B-ACTOR", "O", "B-ACTOR"]),
+        # a span taking in the space before or after its word does not tag the word on the other side
+        ("قال الجيش اليوم", [Span(3, 9, "ACTOR")], ["O", "B-ACTOR", "O"]),
+        ("قال الجيش اليوم", [Span(4, 10, "ACTOR")], ["O", "B-ACTOR", "O"]),
         ("", [], []),
     ],
 )
