@@ -176,7 +176,7 @@ def _check_weight_files(name_or_path: str) -> None:
         return
     try:
         files = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
-    except (OSError, ValueError, LookupError, TypeError, AttributeError) as exc:
+    except (OSError, ValueError, RecursionError, LookupError, TypeError, AttributeError) as exc:
         raise ModelLoadError(f"{index}: cannot read its weight_map: {type(exc).__name__}: {exc}") from None
     bad = sorted(
         repr(f) for f in files
@@ -574,7 +574,7 @@ def load_checkpoint(
         info = json.loads(info_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ModelLoadError(f"{path} is not a naba checkpoint: no {INFO_FILE}") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: arrays nested too deep for json
         raise ModelLoadError(f"{info_path}: cannot read: {exc}") from None
     if not isinstance(info, dict):
         raise ModelLoadError(f"{info_path}: expected a JSON object, got {type(info).__name__}")

@@ -144,6 +144,25 @@ def test_clear_errors(tmp_path, capsys, args, lines, code, fragment):
 @pytest.mark.parametrize(
     "args",
     [
+        ["eval", "{tmp}/m", "--data", "{gold}", "--out", "{tmp}/o", "--bootstrap", "0"],
+        ["eval", "compare", "{tmp}/m", "{pred}", "--data", "{gold}", "--bootstrap", "1"],
+        ["tag", "{tmp}/m", "{gold}", "--device", "cpu"],
+    ],
+)
+def test_a_model_whose_naba_json_nests_too_deep_is_one_line(tmp_path, capsys, args):
+    # JSON nested past Python's recursion limit: naba.json was read for its label scheme before the
+    # model was loaded, and json's RecursionError came as a traceback
+    gold, pred = _files(tmp_path)
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "naba.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    assert main([a.format(gold=gold, pred=pred, tmp=tmp_path) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"naba: {tmp_path / 'm' / 'naba.json'}: cannot read: maximum recursion depth") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
         ["eval", "compare", "{pred}", "{pred}", "--data", "{gold}"],
         # naba eval wrote P = R = F1 = 0.0 in every mode for 0 documents, and exit code 0
         ["eval", "--pred", "{pred}", "--data", "{gold}", "--out", "{tmp}/o"],

@@ -259,7 +259,7 @@ def test_failed_save_leaves_nothing(tiny, tok, tmp_path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("damage", ["no-info", "bad-info", "info-not-object", "other-scheme", "pickle-only"])
+@pytest.mark.parametrize("damage", ["no-info", "bad-info", "info-not-object", "other-scheme", "pickle-only", "deep-info"])
 def test_load_checkpoint_errors(tiny, tok, tmp_path, damage: str) -> None:
     path = tmp_path / "ck"
     save_checkpoint(path, tiny, tok, SPACE, extra={})
@@ -269,6 +269,8 @@ def test_load_checkpoint_errors(tiny, tok, tmp_path, damage: str) -> None:
         (path / "naba.json").write_text("{not json")
     elif damage == "info-not-object":
         (path / "naba.json").write_text("[]")
+    elif damage == "deep-info":  # JSON nested past Python's recursion limit: a RecursionError traceback
+        (path / "naba.json").write_text("[" * 100_000 + "]" * 100_000)
     elif damage == "other-scheme":
         info = json.loads((path / "naba.json").read_text())
         info["scheme"] = LabelScheme({"claim": ("CLAIM",)}).to_dict()
@@ -509,6 +511,7 @@ def test_a_base_model_without_encoder_weights_is_refused(tiny, tok, tmp_path) ->
         ({"bert.embeddings.word_embeddings.weight": "sub/model.safetensors"}, "'sub/model.safetensors'"),
         ([1, 2], "cannot read its weight_map"),
         ("{not json", "cannot read its weight_map"),
+        ("[" * 100_000 + "]" * 100_000, "cannot read its weight_map: RecursionError"),  # was its traceback
     ],
 )
 @pytest.mark.parametrize("how", ["checkpoint", "base model"])

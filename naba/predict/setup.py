@@ -119,7 +119,7 @@ def local_scheme(name: str | Path) -> LabelScheme | None:
             try:
                 data = json.loads(info.read_text(encoding="utf-8"))
                 return LabelScheme.from_dict(data.get("scheme"), source=str(info))
-            except (OSError, ValueError, AttributeError, ConfigError):
+            except (OSError, ValueError, RecursionError, AttributeError, ConfigError):
                 return None
     return None
 
