@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import os
 import shutil
 import socket
@@ -141,12 +142,24 @@ def _looks_like_path(name: str) -> bool:
     return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
 
 
+def _not_a_load_report(record: logging.LogRecord) -> bool:
+    """False for transformers' table of the weights that did not fit (missing, unexpected, of another
+    shape), which says they were initialised at random: naba refuses such weights with one line of
+    its own (_check_loaded) or expects them (a base model's new head), and the table, tens of lines
+    above that line, only buried it. A table of failed weight conversions is kept: transformers'
+    error then points to it."""
+    message = str(record.msg)
+    return "LOAD REPORT" not in message or "CONVERSION" in message
+
+
 def _from_pretrained(kind: str, name_or_path: str, load: Callable[..., _Loaded]) -> _Loaded:
     """Run ``load(local_files_only=...)`` and turn any failure into a :class:`ModelLoadError`."""
     local = Path(name_or_path).exists()
     if not local and _looks_like_path(name_or_path):
         raise ModelLoadError(f"cannot load the {kind}: no such folder {name_or_path!r}")
     offline = None if local else _offline()
+    reporter = logging.getLogger("transformers.modeling_utils")
+    reporter.addFilter(_not_a_load_report)
     try:
         return load(local_files_only=local or offline is not None)
     except Exception as exc:  # transformers raises OSError, ValueError, hub and network errors
@@ -163,6 +176,8 @@ def _from_pretrained(kind: str, name_or_path: str, load: Callable[..., _Loaded])
             f"Pass a local path instead: a folder with config.json, model.safetensors and the tokenizer "
             f"files (download it where there is network, e.g. `hf download {name_or_path} --local-dir DIR`)."
         ) from None
+    finally:
+        reporter.removeFilter(_not_a_load_report)
 
 
 def _check_weight_files(name_or_path: str) -> None:

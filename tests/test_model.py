@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 import re
 import stat
@@ -406,6 +407,57 @@ def test_a_weight_of_another_shape_is_named(tiny, tok, tmp_path, tensor: str, ho
     with pytest.raises(ModelLoadError, match="cannot load the model in .*ck'?: model.safetensors holds 1 weight") as info:
         load_checkpoint(path) if how == "checkpoint" else load_model(str(path), SPACE)
     assert re.search(message, str(info.value)) and "ignore_mismatched_sizes" not in str(info.value)
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.mark.parametrize(
+    ("damage", "how"),
+    [
+        ("missing", "checkpoint"),
+        ("unexpected", "checkpoint"),
+        ("other shape", "checkpoint"),
+        # a base model's head is new: transformers' table listed classifier.* as MISSING, newly initialised
+        (None, "base model"),
+    ],
+)
+def test_loading_logs_no_table_of_the_weights_that_did_not_fit(tiny, tok, tmp_path, damage, how) -> None:
+    # transformers logged a "LOAD REPORT" table (tens of lines, ANSI colours, "newly initialized ...
+    # Consider training") to stderr, and `naba tag` printed it above its own one-line refusal
+    from safetensors.torch import load_file, save_file
+
+    path = save_checkpoint(tmp_path / "ck", tiny, tok, SPACE, extra={})
+    weights = load_file(str(path / "model.safetensors"))
+    if damage == "missing":
+        del weights[_QUERY]
+    elif damage == "unexpected":
+        weights["naba.extra"] = torch.zeros(2)
+    elif damage == "other shape":
+        weights[_QUERY] = torch.zeros(16, 32)
+    else:
+        weights = {k: v for k, v in weights.items() if not k.startswith("classifier.")}
+    save_file(weights, str(path / "model.safetensors"), metadata={"format": "pt"})
+    library, records = logging.getLogger("transformers"), _Records()
+    level = library.level
+    library.setLevel(logging.WARNING)  # transformers' default, whatever a test before set
+    library.addHandler(records)
+    try:
+        if how == "checkpoint":
+            with pytest.raises(ModelLoadError):
+                load_checkpoint(path)
+        else:
+            load_model(str(path), SPACE)
+    finally:
+        library.removeHandler(records)
+        library.setLevel(level)
+    assert records.messages == []
 
 
 @pytest.mark.parametrize("how", ["checkpoint", "base model for training"])
