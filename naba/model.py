@@ -13,6 +13,7 @@ import inspect
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -66,6 +67,8 @@ INFO_FILE = "naba.json"
 WEIGHTS_INDEX = "model.safetensors.index.json"
 # names of tensors that are weights (learnt, floating point), not integer buffers such as position_ids
 _WEIGHT_SUFFIXES = (".weight", ".bias", ".gamma", ".beta")
+# the index of a layer in a weight's name: bert.encoder.layer.11.output.dense.weight
+_LAYER_INDEX = re.compile(r"\.\d+\.")
 
 _Loaded = TypeVar("_Loaded")
 
@@ -248,12 +251,17 @@ def _check_finite(name_or_path: str, model: PreTrainedModel) -> None:
         )
 
 
-def _check_loaded(name_or_path: str, loading: dict[str, Any], *, new_head: bool) -> None:
+def _check_loaded(name_or_path: str, loading: dict[str, Any], *, new_head: bool, model: PreTrainedModel) -> None:
     """Refuse weights that do not fit config.json (transformers only warns, and initialises the
     missing ones at random). ``new_head``: a base model, whose head is meant to be new and whose
-    weights may hold a pretraining head (left unused)."""
+    weights may hold a pretraining head and a pooler (left unused); weights of more layers than
+    config.json has (a layer the model has, at an index it lacks) are refused even there: the
+    encoder would silently lose its last layers."""
     missing = sorted(k for k in loading["missing_keys"] if not (new_head and k.startswith("classifier.")))
-    unexpected = [] if new_head else sorted(loading["unexpected_keys"])
+    unexpected = sorted(loading["unexpected_keys"])
+    if new_head:
+        kinds = {_LAYER_INDEX.sub(".#.", k) for k in model.state_dict()}
+        unexpected = [k for k in unexpected if _LAYER_INDEX.search(k) and _LAYER_INDEX.sub(".#.", k) in kinds]
     weights = f"{name_or_path}: model.safetensors"
     # loaded with ignore_mismatched_sizes=True only to learn which: transformers' own error names none
     mismatched = sorted((str(k), tuple(a), tuple(b)) for k, a, b in loading.get("mismatched_keys") or ())
@@ -394,7 +402,7 @@ def load_model(name_or_path: str, space: LabelSpace) -> PreTrainedModel:
             **kw,
         ),
     )
-    _check_loaded(str(name_or_path), loading, new_head=True)
+    _check_loaded(str(name_or_path), loading, new_head=True, model=model)
     _check_finite(str(name_or_path), model)
     # transformers 5 loads weights in the dtype they were saved in: a base model saved in bf16 or fp16
     # trained with half-precision weights (AdamW's small updates rounded away; fp16 ones refused by the
@@ -611,7 +619,7 @@ def load_checkpoint(
             ignore_mismatched_sizes=True, **kw,  # refused by _check_loaded, which names them
         ),
     )
-    _check_loaded(str(path), loading, new_head=False)
+    _check_loaded(str(path), loading, new_head=False, model=model)
     _check_finite(str(path), model)
     if (problem := positions_problem(max_length, model)) is not None:
         raise ModelLoadError(f"{info_path}: {problem}")

@@ -555,6 +555,32 @@ def test_a_base_model_without_encoder_weights_is_refused(tiny, tok, tmp_path) ->
 
 
 @pytest.mark.parametrize(
+    ("layers", "pretraining", "message"),
+    [
+        # config.json of fewer layers than the weights: the encoder lost its last layer and trained on, silently
+        (1, False, r"holds 16 weight\(s\) that config.json has no place for \(bert.encoder.layer.1.attention"),
+        (1, True, r"holds 16 weight\(s\) that config.json has no place for \(bert.encoder.layer.1.attention"),
+        # as AraBERT ships: a pretraining head and a pooler the token classifier leaves unused
+        (2, True, None),
+    ],
+)
+def test_a_base_model_with_more_layers_than_its_config_is_refused(
+    tiny, tmp_path, layers: int, pretraining: bool, message: str | None
+) -> None:
+    from transformers import BertForPreTraining
+
+    path = tmp_path / "base"
+    base = BertForPreTraining(tiny.config) if pretraining else tiny
+    base.save_pretrained(path)
+    _edit_json(path / "config.json", num_hidden_layers=layers)
+    if message is None:
+        assert load_model(str(path), SPACE).config.num_hidden_layers == 2
+    else:
+        with pytest.raises(ModelLoadError, match=message):
+            load_model(str(path), SPACE)
+
+
+@pytest.mark.parametrize(
     ("index", "message"),
     [
         # a weight map that sends transformers to a pickle: it must not even reach torch.load
