@@ -397,6 +397,36 @@ def test_a_tagger_whose_checkpoint_was_saved_again_refuses_to_record_it(checkpoi
     run_job(Tagger.from_pretrained(folder, device="cpu"), src, tmp_path / "out.jsonl", progress=False)  # loaded again
 
 
+@pytest.mark.parametrize("name", ["old.safetensors", "special_tokens_map.json", "vocab.txt"])
+def test_a_model_file_that_cannot_be_read_is_one_line(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    # a file the model loads without but the job record hashes (a stray copy of the weights, a hub
+    # model's special_tokens_map.json), unreadable (another user's, mode 600): a PermissionError traceback
+    import shutil
+
+    folder = shutil.copytree(checkpoint, tmp_path / "ckpt")
+    (folder / name).write_bytes(b"{}")
+    if os.geteuid() == 0:  # root reads a mode-000 file: refuse it where naba opens it
+        real = Path.open
+
+        def refuse(self: Path, *args: Any, **kwargs: Any):
+            if self.name == name:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "open", refuse)
+    else:
+        (folder / name).chmod(0)
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_jsonl(src, 2)
+    assert main(["predict", str(folder), str(src), "-o", str(out), "--no-progress", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err  # its last line: in process, transformers' "Loading weights" bar comes first
+    assert err.splitlines()[-1] == f"naba: {folder / name}: cannot read it to record which model wrote the output: " \
+                                   "Permission denied" and "Traceback" not in err
+    assert not out.exists() and not record_path(out).exists()
+
+
 @pytest.mark.parametrize("rank", [0, 1])
 def test_every_process_stops_when_process_0_cannot_write_the_job_record(
     tagger: Tagger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rank: int

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from naba.corpus.fileio import atomic_write
+from naba.errors import ModelLoadError
 
 # what the model folder's files hash over: the weights (one file, or shards with their index), its
 # config (with the label map), naba.json (scheme, windows, preset) and the tokenizer's files, by name;
@@ -56,9 +57,13 @@ def model_fingerprint(folder: str | Path | None) -> str | None:
     digest = hashlib.sha256()
     for path in _model_files(Path(folder)):
         digest.update(path.name.encode("utf-8") + b"\0")
-        with path.open("rb") as fh:
-            while block := fh.read(_CHUNK):
-                digest.update(block)
+        try:
+            with path.open("rb") as fh:
+                while block := fh.read(_CHUNK):
+                    digest.update(block)
+        except OSError as exc:  # one the model was loaded without (vocab.txt beside tokenizer.json) may be unreadable
+            raise ModelLoadError(f"{path}: cannot read it to record which model wrote the output: "
+                                 f"{exc.strerror or exc}") from None
         digest.update(b"\0")
     return digest.hexdigest()
 
