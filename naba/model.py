@@ -575,11 +575,13 @@ def _check_windows(info_path: Path, info: dict[str, Any]) -> int:
             raise ModelLoadError(f"{info_path}: {key} must be a whole number, got {value!r}")
         counts[key] = value
     max_length, stride = counts["max_length"], counts["stride"]
+    # a value the file leaves out is the default: said so, or "got 128" reads as if the file held it
+    stride_given = "" if "stride" in info else " (the default: naba.json gives no stride)"
     if max_length < 3:
         raise ModelLoadError(f"{info_path}: max_length must be at least 3, got {max_length}")
     if not 0 <= stride < max_length - 2:
         raise ModelLoadError(
-            f"{info_path}: stride must be in [0, max_length - 2) = [0, {max_length - 2}), got {stride}"
+            f"{info_path}: stride must be in [0, max_length - 2) = [0, {max_length - 2}), got {stride}{stride_given}"
         )
     preset = info.get("preset", "arabertv02")
     if not isinstance(preset, str) or preset not in PRESETS:

@@ -635,6 +635,8 @@ def test_weights_are_read_only_from_safetensors_in_the_folder(
         ({"stride": -1}, r"stride must be in \[0, max_length - 2\) = \[0, 510\), got -1"),
         ({"stride": 510}, r"stride must be in \[0, max_length - 2\) = \[0, 510\), got 510"),
         ({"stride": "x"}, "stride must be a whole number, got 'x'"),
+        # no stride in the file: the default's range problem says it is the default
+        ({"max_length": 64, "stride": None}, r"stride must be in \[0, max_length - 2\) = \[0, 62\), got 128 \(the default: naba.json gives no stride\)"),
         ({"preset": "nosuch"}, r"preset must be one of \['arabertv02', 'none'\], got 'nosuch'"),
         ({"preset": [1]}, r"preset must be one of \['arabertv02', 'none'\], got \[1\]"),
     ],
@@ -642,6 +644,10 @@ def test_weights_are_read_only_from_safetensors_in_the_folder(
 def test_load_checkpoint_checks_the_window_settings(tiny, tok, tmp_path, changes: dict, message: str) -> None:
     path = save_checkpoint(tmp_path / "ck", tiny, tok, SPACE, extra={})
     _edit_json(path / "naba.json", **changes)
+    if changes.get("stride", 0) is None and "max_length" in changes:  # this case leaves stride out
+        data = json.loads((path / "naba.json").read_text(encoding="utf-8"))
+        del data["stride"]
+        (path / "naba.json").write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(ModelLoadError, match=f"naba.json: {message}"):
         load_checkpoint(path)
 
