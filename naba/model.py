@@ -261,6 +261,8 @@ def _check_loaded(name_or_path: str, loading: dict[str, Any], *, new_head: bool,
     unexpected = sorted(loading["unexpected_keys"])
     if new_head:
         kinds = {_LAYER_INDEX.sub(".#.", k) for k in model.state_dict()}
+        # also without the encoder's prefix: a bare encoder (BertModel) saves encoder.layer.N..., not bert.encoder...
+        kinds |= {k.removeprefix(f"{model.base_model_prefix}.") for k in kinds}
         unexpected = [k for k in unexpected if _LAYER_INDEX.search(k) and _LAYER_INDEX.sub(".#.", k) in kinds]
     weights = f"{name_or_path}: model.safetensors"
     # loaded with ignore_mismatched_sizes=True only to learn which: transformers' own error names none

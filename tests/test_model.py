@@ -555,22 +555,25 @@ def test_a_base_model_without_encoder_weights_is_refused(tiny, tok, tmp_path) ->
 
 
 @pytest.mark.parametrize(
-    ("layers", "pretraining", "message"),
+    ("layers", "saved", "message"),
     [
         # config.json of fewer layers than the weights: the encoder lost its last layer and trained on, silently
-        (1, False, r"holds 16 weight\(s\) that config.json has no place for \(bert.encoder.layer.1.attention"),
-        (1, True, r"holds 16 weight\(s\) that config.json has no place for \(bert.encoder.layer.1.attention"),
+        (1, "classifier", r"holds 16 weight\(s\) that config.json has no place for \(bert.encoder.layer.1.attention"),
+        (1, "pretraining", r"holds 16 weight\(s\) that config.json has no place for \(bert.encoder.layer.1.attention"),
+        # a bare encoder (BertModel) names its weights without the bert. prefix: it was loaded truncated
+        (1, "bare", r"holds 16 weight\(s\) that config.json has no place for \(encoder.layer.1.attention"),
         # as AraBERT ships: a pretraining head and a pooler the token classifier leaves unused
-        (2, True, None),
+        (2, "pretraining", None),
+        (2, "bare", None),
     ],
 )
 def test_a_base_model_with_more_layers_than_its_config_is_refused(
-    tiny, tmp_path, layers: int, pretraining: bool, message: str | None
+    tiny, tmp_path, layers: int, saved: str, message: str | None
 ) -> None:
-    from transformers import BertForPreTraining
+    from transformers import BertForPreTraining, BertModel
 
     path = tmp_path / "base"
-    base = BertForPreTraining(tiny.config) if pretraining else tiny
+    base = {"classifier": lambda c: tiny, "pretraining": BertForPreTraining, "bare": BertModel}[saved](tiny.config)
     base.save_pretrained(path)
     _edit_json(path / "config.json", num_hidden_layers=layers)
     if message is None:
