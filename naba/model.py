@@ -17,8 +17,10 @@ import re
 import shutil
 import socket
 import tempfile
+import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -147,12 +149,34 @@ def _looks_like_path(name: str) -> bool:
 
 def _not_a_load_report(record: logging.LogRecord) -> bool:
     """False for transformers' table of the weights that did not fit (missing, unexpected, of another
-    shape), which says they were initialised at random: naba refuses such weights with one line of
-    its own (_check_loaded) or expects them (a base model's new head), and the table, tens of lines
-    above that line, only buried it. A table of failed weight conversions is kept: transformers'
-    error then points to it."""
+    shape), which says they were initialised at random, logged by a thread loading through naba: naba
+    refuses such weights with one line of its own (_check_loaded) or expects them (a base model's new
+    head), and the table, tens of lines above that line, only buried it. A table of failed weight
+    conversions is kept: transformers' error then points to it."""
     message = str(record.msg)
-    return "LOAD REPORT" not in message or "CONVERSION" in message
+    return threading.get_ident() not in _QUIET_THREADS or "LOAD REPORT" not in message or "CONVERSION" in message
+
+
+# the threads loading through _from_pretrained now: the logger is shared, and a load in another thread
+# (naba's own, or the caller's) must neither lose the filter when this one ends nor have its table hidden
+_QUIET_THREADS: set[int] = set()
+_QUIET_LOCK = threading.Lock()
+
+
+@contextmanager
+def _no_load_report() -> Iterator[None]:
+    """Leave out transformers' LOAD REPORT (:func:`_not_a_load_report`) while this thread loads."""
+    reporter = logging.getLogger("transformers.modeling_utils")
+    with _QUIET_LOCK:
+        _QUIET_THREADS.add(threading.get_ident())
+        reporter.addFilter(_not_a_load_report)  # once: a filter already there is not added again
+    try:
+        yield
+    finally:
+        with _QUIET_LOCK:
+            _QUIET_THREADS.discard(threading.get_ident())
+            if not _QUIET_THREADS:
+                reporter.removeFilter(_not_a_load_report)
 
 
 def _from_pretrained(kind: str, name_or_path: str, load: Callable[..., _Loaded]) -> _Loaded:
@@ -161,10 +185,9 @@ def _from_pretrained(kind: str, name_or_path: str, load: Callable[..., _Loaded])
     if not local and _looks_like_path(name_or_path):
         raise ModelLoadError(f"cannot load the {kind}: no such folder {name_or_path!r}")
     offline = None if local else _offline()
-    reporter = logging.getLogger("transformers.modeling_utils")
-    reporter.addFilter(_not_a_load_report)
     try:
-        return load(local_files_only=local or offline is not None)
+        with _no_load_report():
+            return load(local_files_only=local or offline is not None)
     except Exception as exc:  # transformers raises OSError, ValueError, hub and network errors
         if local:
             if "trust_remote_code" in str(exc):
@@ -179,8 +202,6 @@ def _from_pretrained(kind: str, name_or_path: str, load: Callable[..., _Loaded])
             f"Pass a local path instead: a folder with config.json, model.safetensors and the tokenizer "
             f"files (download it where there is network, e.g. `hf download {name_or_path} --local-dir DIR`)."
         ) from None
-    finally:
-        reporter.removeFilter(_not_a_load_report)
 
 
 def _check_weight_files(name_or_path: str) -> None:

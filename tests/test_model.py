@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import stat
+import threading
 
 import pytest
 import torch
@@ -458,6 +459,54 @@ def test_loading_logs_no_table_of_the_weights_that_did_not_fit(tiny, tok, tmp_pa
         library.removeHandler(records)
         library.setLevel(level)
     assert records.messages == []
+
+
+def _log_load_report() -> None:
+    logging.getLogger("transformers.modeling_utils").warning("BertForTokenClassification LOAD REPORT from: x")
+
+
+@pytest.mark.parametrize(
+    ("other", "shown"),
+    [
+        # naba's loads in two threads: the first to finish took the filter off the other's load
+        ("naba", []),
+        # a load of the caller's own beside naba's: its report is its own to read, and was hidden
+        ("own", ["BertForTokenClassification LOAD REPORT from: x"]),
+    ],
+)
+def test_the_load_report_filter_holds_for_naba_loads_in_their_own_threads(tmp_path, other: str, shown) -> None:
+    from naba.model import _from_pretrained
+
+    started, done = threading.Event(), threading.Event()
+
+    def beside() -> None:  # the other thread's load, started and finished while this thread's runs
+        assert started.wait(10)
+        if other == "naba":
+            _from_pretrained("model", str(tmp_path), lambda **kw: None)
+        else:
+            _log_load_report()
+        done.set()
+
+    def load(**_: object) -> str:  # this thread's load through naba: it logs once the other has run
+        started.set()
+        assert done.wait(10)
+        if other == "naba":
+            _log_load_report()
+        return "loaded"
+
+    records, library = _Records(), logging.getLogger("transformers")
+    level = library.level
+    library.setLevel(logging.WARNING)
+    library.addHandler(records)
+    thread = threading.Thread(target=beside)
+    thread.start()
+    try:
+        assert _from_pretrained("model", str(tmp_path), load) == "loaded"
+    finally:
+        thread.join(10)
+        library.removeHandler(records)
+        library.setLevel(level)
+    assert records.messages == shown
 
 
 @pytest.mark.parametrize("how", ["checkpoint", "base model for training"])
