@@ -509,3 +509,24 @@ def test_cli_out_of_memory_message_on_torch_before_2_5(
     assert main(["tag", str(checkpoint), "--device", "cpu", "--text", corpus(1)[0]]) == 2
     err = capsys.readouterr().err
     assert f"naba: {checkpoint}: out of memory on cpu running a single window of up to" in err
+
+
+@pytest.mark.parametrize(
+    ("dtype", "dtype_flag", "advice"),
+    [
+        (torch.float32, True, True),
+        # a GPU's default is already bf16 (fp16 without it): the advice was to pass what was in use
+        (torch.bfloat16, True, False),
+        (torch.float16, True, False),
+        (torch.float32, False, False),  # naba tag has no --dtype
+    ],
+)
+def test_out_of_memory_advises_a_half_dtype_only_when_it_runs_in_fp32(dtype, dtype_flag: bool, advice: bool) -> None:
+    from types import SimpleNamespace
+
+    from naba.predict.commands import _out_of_memory
+
+    tagger = SimpleNamespace(device=torch.device("cuda", 0), max_length=512, dtype=dtype)
+    message = str(_out_of_memory("m", tagger, dtype_flag=dtype_flag))
+    assert f"(dtype {str(dtype).removeprefix('torch.')})" in message
+    assert ("use --dtype bf16 or fp16" in message) == advice

@@ -167,13 +167,17 @@ def _tag(args: argparse.Namespace) -> int:
 def _out_of_memory(model: str, tagger: Any, *, kept: Path | None = None, dtype_flag: bool = True) -> Exception:
     """The error for a device that runs out of memory on one window: the Tagger halves a batch that
     does until one window is left, so the model itself does not fit in what the device has free."""
+    import torch
+
     from naba.errors import ConfigError
 
     so_far = "" if kept is None else f"; the documents tagged so far stay in {kept}, and a rerun resumes after them"
+    # only from fp32: a GPU's default is bf16 (fp16 without it) already
+    half = "use --dtype bf16 or fp16 on a GPU, " if dtype_flag and tagger.dtype == torch.float32 else ""
     return ConfigError(
         f"{model}: out of memory on {tagger.device} running a single window of up to {tagger.max_length} tokens "
         f"(dtype {str(tagger.dtype).removeprefix('torch.')}){so_far}. Free memory on the device (other "
-        f"processes?), {'use --dtype bf16 or fp16 on a GPU, ' if dtype_flag else ''}or run on a device with more memory"
+        f"processes?), {half}or run on a device with more memory"
     )
 
 
