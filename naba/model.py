@@ -19,8 +19,7 @@ import socket
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -154,29 +153,12 @@ def _not_a_load_report(record: logging.LogRecord) -> bool:
     head), and the table, tens of lines above that line, only buried it. A table of failed weight
     conversions is kept: transformers' error then points to it."""
     message = str(record.msg)
-    return threading.get_ident() not in _QUIET_THREADS or "LOAD REPORT" not in message or "CONVERSION" in message
+    return not getattr(_LOADING, "now", False) or "LOAD REPORT" not in message or "CONVERSION" in message
 
 
-# the threads loading through _from_pretrained now: the logger is shared, and a load in another thread
-# (naba's own, or the caller's) must neither lose the filter when this one ends nor have its table hidden
-_QUIET_THREADS: set[int] = set()
-_QUIET_LOCK = threading.Lock()
-
-
-@contextmanager
-def _no_load_report() -> Iterator[None]:
-    """Leave out transformers' LOAD REPORT (:func:`_not_a_load_report`) while this thread loads."""
-    reporter = logging.getLogger("transformers.modeling_utils")
-    with _QUIET_LOCK:
-        _QUIET_THREADS.add(threading.get_ident())
-        reporter.addFilter(_not_a_load_report)  # once: a filter already there is not added again
-    try:
-        yield
-    finally:
-        with _QUIET_LOCK:
-            _QUIET_THREADS.discard(threading.get_ident())
-            if not _QUIET_THREADS:
-                reporter.removeFilter(_not_a_load_report)
+# whether this thread is loading through _from_pretrained: the logger is shared by every thread, and
+# a load of the caller's own in another thread keeps its table
+_LOADING = threading.local()
 
 
 def _from_pretrained(kind: str, name_or_path: str, load: Callable[..., _Loaded]) -> _Loaded:
@@ -185,9 +167,11 @@ def _from_pretrained(kind: str, name_or_path: str, load: Callable[..., _Loaded])
     if not local and _looks_like_path(name_or_path):
         raise ModelLoadError(f"cannot load the {kind}: no such folder {name_or_path!r}")
     offline = None if local else _offline()
+    # once for all: a filter already there is not added again, and it acts only while _LOADING.now
+    logging.getLogger("transformers.modeling_utils").addFilter(_not_a_load_report)
+    _LOADING.now = True
     try:
-        with _no_load_report():
-            return load(local_files_only=local or offline is not None)
+        return load(local_files_only=local or offline is not None)
     except Exception as exc:  # transformers raises OSError, ValueError, hub and network errors
         if local:
             if "trust_remote_code" in str(exc):
@@ -202,6 +186,8 @@ def _from_pretrained(kind: str, name_or_path: str, load: Callable[..., _Loaded])
             f"Pass a local path instead: a folder with config.json, model.safetensors and the tokenizer "
             f"files (download it where there is network, e.g. `hf download {name_or_path} --local-dir DIR`)."
         ) from None
+    finally:
+        _LOADING.now = False
 
 
 def _check_weight_files(name_or_path: str) -> None:
