@@ -649,6 +649,23 @@ def test_brat_ignores_other_lines_and_keeps_crlf_offsets(tmp_path: Path) -> None
     assert formats.read(tmp_path / "x.txt") == [doc]  # a .txt beside an .ann is brat, not CoNLL
 
 
+@pytest.mark.parametrize(
+    ("text", "span", "line"),
+    [
+        # a span that ends or begins on a line break is written whole (no empty fragment after the
+        # break), each break character a space in its text, as an .ann line cannot hold one
+        ("الجيش \r\nقال", (0, 8), "T1\tACTOR 0 8\tالجيش   \n"),
+        ("قال\nالجيش", (3, 9), "T1\tACTOR 3 9\t الجيش\n"),
+    ],
+    ids=["ends-on-a-crlf", "begins-on-a-break"],
+)
+def test_brat_span_on_a_line_break_reads_back(tmp_path: Path, text: str, span: tuple, line: str) -> None:
+    doc = Document("x", text, [Span(*span, "ACTOR")])
+    formats.write([doc], tmp_path / "out", format="brat")
+    assert (tmp_path / "out" / "x.ann").read_bytes().decode("utf-8") == line
+    assert read_brat(tmp_path / "out") == [doc]
+
+
 def test_brat_folder_ids_and_unsafe_ids(tmp_path: Path, sample_docs: list[Document]) -> None:
     docs = [Document("sub/a", "نص", []), Document("b", "نص آخر", [Span(0, 2, "ACTOR")])]
     formats.write(docs, tmp_path / "out")

@@ -211,6 +211,8 @@ CASES = [
      ["x.ann", "line 1 (T1)", "unknown label 'WEAPON'"]),
     ("brat-beyond-text", {"x.txt": "محمد", "x.ann": "T1\tPERS 2 9\tمد\n"}, "x.ann", None, {},
      ["x.ann", "line 1 (T1)", "offsets 2 9 are not a non-empty range in a text of 4 characters"]),
+    ("brat-empty-range", {"x.txt": "محمد", "x.ann": "T1\tPERS 2 2\t\n"}, "x.ann", None, {},
+     ["x.ann", "line 1 (T1)", "offsets 2 2 are not a non-empty range"]),
     ("brat-bad-utf8", {"x.txt": "محمد", "x.ann": b"T1\tPERS 0 4\t\xd9\n"}, "x.ann", None, {},
      ["x.ann", "line 1", "invalid UTF-8"]),
     ("brat-overlap", {"x.txt": "محمد علي", "x.ann": "T1\tPERS 0 4\tمحمد\nT2\tLOC 2 8\tمد علي\n"}, "x.ann", None, {},
