@@ -253,12 +253,18 @@ def test_semeval_per_label_attribution():
         ([Span(0, 10, A), Span(10, 20, A)], [Span(8, 15, A), Span(15, 20, A)], {(0, 0), (1, 1)}),
         # ... even when that costs a same-label pair (nervaluate's greedy order makes one pair only)
         ([Span(34, 39, L), Span(40, 44, A)], [Span(35, 41, A), Span(43, 48, L)], {(0, 0), (1, 1)}),
+        # ... and a same-label pair with more overlap than the two pairs together
+        ([Span(0, 10, L), Span(10, 20, A)], [Span(9, 18, A), Span(18, 30, L)], {(0, 0), (1, 1)}),
         # of two overlapping gold spans with the same label, the larger overlap
         ([Span(0, 5, A), Span(6, 12, A)], [Span(4, 12, A)], {(1, 0), (0, None)}),
         # same-label pairs before overlaps, however many overlaps a relabelled chain would add up
         ([Span(10, 20, A), Span(20, 30, A), Span(30, 40, A)],
          [Span(0, 11, A), Span(11, 21, A), Span(21, 31, A), Span(31, 41, L)],
          {(0, 0), (1, 1), (2, 2), (None, 3)}),
+        # three spans a side in one group, but no third pair overlaps: that gold span is missed and
+        # that prediction spurious, not paired with each other for want of a better use
+        ([Span(0, 10, A), Span(10, 12, A), Span(12, 14, A)], [Span(0, 3, A), Span(4, 6, A), Span(6, 13, A)],
+         {(0, 0), (1, 2), (None, 1), (2, None)}),
         ([], [], set()),
     ],
 )
@@ -305,6 +311,15 @@ def test_layers_restrict_what_is_scored(docs):
 def test_mismatched_documents_are_data_errors(docs, pred, fragment):
     with pytest.raises(DataError, match=fragment):
         score(docs, pred, scheme=DEFAULT_SCHEME)
+
+
+@pytest.mark.parametrize("side", ["gold", "predictions"])
+def test_a_document_id_given_twice_is_a_data_error(docs, side):
+    # the later copy was paired (or scored) as well or instead, without a word
+    twice = [*docs, docs[0]]
+    gold, pred = (twice, docs) if side == "gold" else (docs, twice)
+    with pytest.raises(DataError, match=rf"{side}: record 4 \(id=d1\): duplicate document id"):
+        score(gold, pred, scheme=DEFAULT_SCHEME)
 
 
 @pytest.mark.parametrize(
@@ -364,10 +379,12 @@ def test_tag_scores_are_plain_numbers_like_score(true, pred):
     assert type(got["micro"]["f1"]) is float and type(got["micro"]["tp"]) is int
 
 
+@pytest.mark.parametrize("reach", [5, 10], ids=["apart", "touching-the-next-gold-span"])
 @pytest.mark.parametrize("n", [5, 40])
-def test_match_spans_solves_each_group_of_overlapping_spans_alone(monkeypatch, n):
+def test_match_spans_solves_each_group_of_overlapping_spans_alone(monkeypatch, n, reach):
     # a long document whose predictions all miss by a character: one assignment over every
-    # leftover span grew as n * n (n = 10k spans: 800 MB and minutes); each pair is its own group
+    # leftover span grew as n * n (n = 10k spans: 800 MB and minutes); each pair is its own group,
+    # a prediction ending where the next gold span starts too (touching is no overlap)
     import scipy.optimize  # naba.eval.matching imports it when it first pairs spans
 
     shapes = []
@@ -379,7 +396,7 @@ def test_match_spans_solves_each_group_of_overlapping_spans_alone(monkeypatch, n
 
     monkeypatch.setattr(scipy.optimize, "linear_sum_assignment", spy)
     gold = [Span(10 * k, 10 * k + 5, A) for k in range(n)]
-    pred = [Span(10 * k + 1, 10 * k + 5, A) for k in range(n)]
+    pred = [Span(10 * k + 1, 10 * k + reach, A) for k in range(n)]
     assert match_spans(gold, pred) == [(k, k) for k in range(n)]
     assert max(shapes) == (1, 1)
 

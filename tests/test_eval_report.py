@@ -273,6 +273,13 @@ def test_both_reports_state_the_confidence_level_computed(confidence, said):
     assert said in render_html(metrics, gold, pred, errors, scheme=DEFAULT_SCHEME)
 
 
+def test_a_layer_named_twice_is_judged_once():
+    # --layers entity,entity wrote every error of the layer twice
+    gold, pred = _evil_docs()
+    once = find_errors(gold, pred, scheme=DEFAULT_SCHEME, layers=["entity"])
+    assert once and find_errors(gold, pred, scheme=DEFAULT_SCHEME, layers=["entity", "entity"]) == once
+
+
 def test_write_report_files(tmp_path):
     gold, pred, metrics, errors = _report_parts()
     paths = write_report(tmp_path / "r", metrics=metrics, gold=gold, pred=pred, errors=errors, scheme=DEFAULT_SCHEME)
