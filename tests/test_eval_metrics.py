@@ -257,6 +257,10 @@ def test_semeval_per_label_attribution():
         ([Span(0, 10, L), Span(10, 20, A)], [Span(9, 18, A), Span(18, 30, L)], {(0, 0), (1, 1)}),
         # of two overlapping gold spans with the same label, the larger overlap
         ([Span(0, 5, A), Span(6, 12, A)], [Span(4, 12, A)], {(1, 0), (0, None)}),
+        # ... even where the prediction covers the other, shorter one whole
+        ([Span(0, 2, A), Span(4, 14, A)], [Span(0, 10, A)], {(1, 0), (0, None)}),
+        # a short prediction early in a gold span leaves the later, larger overlap in its group
+        ([Span(0, 20, A)], [Span(1, 3, A), Span(5, 25, A)], {(0, 1), (None, 0)}),
         # same-label pairs before overlaps, however many overlaps a relabelled chain would add up
         ([Span(10, 20, A), Span(20, 30, A), Span(30, 40, A)],
          [Span(0, 11, A), Span(11, 21, A), Span(21, 31, A), Span(31, 41, L)],
