@@ -324,15 +324,20 @@ def test_missing_input_is_a_data_error(tmp_path: Path) -> None:
         (b'{"id": "a", "spans": []}\n', b'{"id": "a", "spans": []}\n', {"a"}),
         (b'{"id": "a", "spans": []}\n{"id": "b", "sp', b'{"id": "a", "spans": []}\n', {"a"}),
         (b'{"id": "a", "sp', b"", set()),
+        (b'{"id": "a", "spans": []}\n{"i', b'{"id": "a", "spans": []}\n', {"a"}),  # torn within its first bytes
         # a torn multi-byte character at the very end
         ('{"id": "a", "spans": []}\n{"id": "ب'.encode()[:-1], b'{"id": "a", "spans": []}\n', {"a"}),
     ],
 )
-def test_resume_output_repairs_a_torn_last_line(tmp_path: Path, content: bytes, kept: bytes, ids: set[str]) -> None:
+@pytest.mark.parametrize("repair", [True, False])
+def test_resume_output_repairs_a_torn_last_line(
+    tmp_path: Path, content: bytes, kept: bytes, ids: set[str], repair: bool
+) -> None:
+    # repair=False reads another shard's part file, which its own job may be writing: left as it is
     path = tmp_path / "out.jsonl"
     path.write_bytes(content)
-    assert resume_output(path) == ids
-    assert path.read_bytes() == kept
+    assert resume_output(path, repair=repair) == ids
+    assert path.read_bytes() == (kept if repair else content)
 
 
 def test_resume_output_refuses_a_file_damaged_in_the_middle(tmp_path: Path) -> None:
@@ -351,6 +356,7 @@ def test_resume_output_refuses_a_file_damaged_in_the_middle(tmp_path: Path) -> N
         '{"id": 1, "text": "قال الجيش", "label": [[4, 9, "ACTOR"]]}',  # a doccano export
         '{"id": "a", "text": "x", "spans": [], "meta": {"source": "s"}}',
         '{"id": null, "spans": []}',
+        '{"id": "a", "spans": [{"start": 0, "end": 1, "label": "ACTOR", "layer": "entity"}]}',  # spans without scores
     ],
 )
 def test_resume_output_refuses_lines_that_are_not_predictions(tmp_path: Path, line: str) -> None:
