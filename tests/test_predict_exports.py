@@ -19,6 +19,7 @@ from naba.corpus.labelstudio import read_labelstudio
 from naba.errors import ConfigError, DataError
 from naba.predict.exports import (
     labelstudio_task,
+    read_rows,
     token_aligned,
     utf16_offsets,
     write_brat,
@@ -71,6 +72,23 @@ def test_labelstudio_task_shape(unit: str) -> None:
     claim = pred["result"][1]["value"]
     assert claim["start"] == SPANS[1]["start"] + shift and claim["end"] == SPANS[1]["end"] + 3 * shift
 
+
+
+@pytest.mark.parametrize(
+    ("scores", "expected"),
+    [
+        ([], 0.0),
+        ([0.1234, 0.1236], 0.1235),  # four decimals, not three (0.124)
+        ([None, 0.8], 0.8),  # a span without a score does not count
+    ],
+)
+def test_labelstudio_task_score_is_the_mean_span_score(scores: list, expected: float) -> None:
+    spans = [_span(TEXT, "حماة", "LOCATION", "entity", score) for score in scores]
+    for span in spans:
+        if span["score"] is None:
+            del span["score"]
+    (pred,) = labelstudio_task("d", TEXT, spans)["predictions"]
+    assert pred["score"] == pytest.approx(expected, abs=1e-6)
 
 
 def test_labelstudio_export_keeps_the_document_ids_through_label_studio(tmp_path: Path) -> None:
@@ -216,6 +234,7 @@ def test_brat_export_into_a_folder_holding_other_documents(tmp_path: Path, befor
     [
         ("في حماة اليوم", ["حماة"], ["حماة"]),
         ("في وحماة اليوم", ["حماة"], ["وحماة"]),  # a clitic: the whole token
+        ("وحماة اليوم", ["حماة"], ["وحماة"]),  # ... at the start of the text
         ("الجيش السوري", ["الجيش السو"], ["الجيش السوري"]),
         ("حماة وحلب", ["حماة", "حلب"], ["حماة", "وحلب"]),
         ("أ\nب ج", ["أ\nب"], ["أ"]),  # cut at the line break
@@ -254,6 +273,25 @@ def test_conll_export_of_one_layer_reads_back(tmp_path: Path) -> None:
     assert sorted((first.span_text(s), s.label) for s in first.spans) == [
         ("الجيش السوري", "ACTOR"), ("حماة", "LOCATION"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # a blank line is skipped; an integer id becomes a string
+        (['{"id": 1, "text": "قال", "spans": []}', "", '{"id": "b", "text": "x", "spans": []}'],
+         [("1", "قال", []), ("b", "x", [])]),
+        (['{"id": "a", "text": "x", "spans": []}', '{"id": "b", "spans": []}'], "line 2: not a prediction line"),
+    ],
+)
+def test_read_rows(tmp_path: Path, lines: list[str], expected: list | str) -> None:
+    path = tmp_path / "preds.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if isinstance(expected, str):
+        with pytest.raises(DataError, match=expected):
+            list(read_rows(path))
+    else:
+        assert list(read_rows(path)) == expected
 
 
 @pytest.fixture(scope="module")
@@ -295,9 +333,11 @@ def test_cli_predict_exports(checkpoint: Path, tmp_path: Path, fmt: str) -> None
         assert len(read_conll(out)) == 3
 
 
-def test_labelstudio_export_leaves_out_empty_documents_and_reads_back(tmp_path: Path) -> None:
+@pytest.mark.parametrize("empty_first", [False, True])
+def test_labelstudio_export_leaves_out_empty_documents_and_reads_back(tmp_path: Path, empty_first: bool) -> None:
     path = tmp_path / "tasks.json"
-    assert write_labelstudio([*ROWS, ("empty", " \n", [])], path) == (2, 1)
+    empty = [("empty", " \n", [])]
+    assert write_labelstudio([*empty, *ROWS] if empty_first else [*ROWS, *empty], path) == (2, 1)
     assert [d.id for d in read_labelstudio(path)] == ["doc-1", "7"]
 
 
