@@ -23,6 +23,7 @@ from naba.predict.io import (
     Appender,
     Record,
     Reject,
+    checked_ids,
     input_kind,
     prediction_line,
     prediction_line_json,
@@ -152,6 +153,19 @@ def test_duplicate_ids_are_rejected_after_the_first(tmp_path: Path) -> None:
     items = list(unique_ids(read_inputs(path), source=str(path)))
     assert [type(i).__name__ for i in items] == ["Record", "Record", "Reject"]
     assert items[2].line == 3 and "duplicate id 'a' (first at line 1)" in items[2].reason
+
+
+def test_checked_ids_pass_rejects_and_blank_documents_through() -> None:
+    items = [Reject("in.jsonl", 1, "invalid JSON"), Record(2, "a/../b", " \n"), Record(3, "a/../b", "x"), Record(4, "c", "y")]
+    got = list(checked_ids(items, lambda i: "unsafe" if ".." in i else None, source="in.jsonl"))
+    assert got == [items[0], items[1], Reject("in.jsonl", 3, "unsafe", "a/../b"), items[3]]
+
+
+def test_an_empty_plain_jsonl_has_no_records(tmp_path: Path) -> None:
+    # unlike an empty .jsonl.gz (a download that never began): no compressor writes an empty file
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"")
+    assert list(read_inputs(path)) == []
 
 
 def test_text_file_keeps_crlf_and_uses_the_stem_as_id(tmp_path: Path) -> None:
