@@ -681,6 +681,15 @@ def test_arabic_prints_in_any_locale(tmp_path: Path, env: dict[str, str]) -> Non
     assert b"Traceback" not in result.stderr
 
 
+def test_python_m_naba_is_the_naba_command() -> None:
+    # there was no naba/__main__.py: `python -m naba` said "naba is a package and cannot be directly executed"
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-m", "naba", "data", "--help"], capture_output=True, text=True,
+                            cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: naba data ")
+
+
 @pytest.mark.slow
 def test_naba_data_does_not_import_torch(corpus: Path) -> None:
     code = (
