@@ -995,6 +995,22 @@ def test_a_hidden_output_in_the_input_folder_is_no_document(checkpoint: Path, tm
     assert _ids(out) == ["a"]
 
 
+def test_cli_predict_refuses_a_layer_a_local_model_lacks_before_loading_it(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the model was loaded first (seconds for AraBERT, every process of a GPU job), and only then was the
+    # --layer found missing; its naba.json names the layers
+    def no_load(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(Tagger, "from_pretrained", no_load)
+    (tmp_path / "in.jsonl").write_text('{"id": "a", "text": "x"}\n')
+    argv = ["predict", str(checkpoint), str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "o.conll"),
+            "--format", "conll", "--layer", "nope"]
+    assert main(argv) == 2
+    assert "no layer 'nope' to export; the model has ['entity', 'claim']" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [

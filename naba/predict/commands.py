@@ -218,6 +218,7 @@ def _predict(args: argparse.Namespace) -> int:
     )
     from naba.predict.io import input_kind
     from naba.predict.jobrecord import record_path
+    from naba.predict.setup import local_scheme
     from naba.predict.tagger import Tagger
 
     if args.batch_tokens is not None and args.batch_tokens < 1:
@@ -258,15 +259,17 @@ def _predict(args: argparse.Namespace) -> int:
     # a mistyped or unknown input, now, not once every process has loaded the model (a GPU job's log
     # held the error once per process, then the launcher's traceback)
     input_kind(args.input)
+    if args.format == "conll" and (scheme := local_scheme(args.model)) is not None:
+        # a local model's naba.json names its layers: a --layer it lacks is refused before it loads
+        _check_layer(args, _scheme_for_export(args, scheme))
     shard = current_shard()
     tagger = Tagger.from_pretrained(
         args.model, device=job_device(args.device, shard), dtype=args.dtype,
         fast_path=False if args.no_fast_path else None, workers=args.workers,
     )
-    layers = list(_export_scheme(args, tagger).layers)
-    if args.format == "conll" and args.layer not in layers:
-        # known now, not once the whole corpus is tagged
-        raise ConfigError(f"no layer {args.layer!r} to export; the model has {layers}")
+    export_scheme = _export_scheme(args, tagger)
+    if args.format == "conll":
+        _check_layer(args, export_scheme)  # a hub id's layers are known only now
     check_id = None
     if args.format == "brat":
         from naba.corpus.brat import id_problem
@@ -329,17 +332,31 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _export_scheme(args: argparse.Namespace, tagger: Any) -> Any:
     """The label scheme of what the job writes: the model's, with --rules' CLAIM layer."""
+    return _scheme_for_export(args, tagger.space.scheme)
+
+
+def _scheme_for_export(args: argparse.Namespace, scheme: Any) -> Any:
+    """``scheme`` (a model's) with --rules' CLAIM layer."""
     from naba.corpus.labels import LabelScheme
     from naba.errors import ConfigError
     from naba.predict.host import rules_clash
 
-    layers = dict(tagger.space.scheme.layers)
+    layers = dict(scheme.layers)
     if args.rules:
         clash = rules_clash(layers)
         if clash:  # the scheme's own error named neither the model nor --rules
             raise ConfigError(f"{args.model}: {clash}")
         layers["claim"] = ("CLAIM",)
     return LabelScheme(layers)
+
+
+def _check_layer(args: argparse.Namespace, scheme: Any) -> None:
+    """Refuse a --layer that the CoNLL export would not find (now, not once the corpus is tagged)."""
+    from naba.errors import ConfigError
+
+    layers = list(scheme.layers)
+    if args.layer not in layers:
+        raise ConfigError(f"no layer {args.layer!r} to export; the model has {layers}")
 
 
 def _export(args: argparse.Namespace, tagger: Any, work: Path, output: Path) -> None:
