@@ -16,6 +16,8 @@ caller=$PWD
 for var in SHARED NABA_SHARED RUNS BENCH; do
   if [ -n "${!var:-}" ] && [ "${!var#/}" = "${!var}" ]; then printf -v "$var" '%s' "$caller/${!var}"; fi
 done
+# so is a PYTHON given as a relative path (.venv/bin/python); a bare name (python3) is looked up on PATH
+case ${PYTHON:-} in /* | "") ;; */*) PYTHON=$caller/$PYTHON ;; esac
 cd "$(dirname "$0")/.."
 
 SHARED=${SHARED:-${NABA_SHARED:-../shared}}

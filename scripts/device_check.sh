@@ -15,6 +15,8 @@ set -uo pipefail
 OUT=${OUT:-$(mktemp -d)}
 # a relative OUT means the folder it was started in, not the checkout it moves into
 case $OUT in /*) ;; *) OUT=$PWD/$OUT ;; esac
+# so is a PYTHON given as a relative path (.venv/bin/python); a bare name (python3) is looked up on PATH
+case ${PYTHON:-} in /* | "") ;; */*) PYTHON=$PWD/$PYTHON ;; esac
 cd "$(dirname "$0")/.." || exit 1
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"

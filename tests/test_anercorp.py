@@ -292,3 +292,23 @@ def test_anercorp_script_looks_where_naba_shared_says(tmp_path: Path, env: dict,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert f"{tmp_path}/{named}/train.txt not found" in done.stderr
+
+
+def test_anercorp_script_runs_a_relative_python_from_where_it_was_started(tmp_path: Path) -> None:
+    # PYTHON=.venv/bin/python from another folder was looked up in the checkout the script moves to
+    import os
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    corpus = tmp_path / "mini" / "corpora" / "anercorp"
+    corpus.mkdir(parents=True)
+    (corpus / "train.txt").write_text("قال O\n", encoding="utf-8")
+    fake = tmp_path / "venv" / "py"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\necho ran > "$CALLS"\nexit 3\n')  # a stand-in interpreter: the first step fails
+    fake.chmod(0o755)
+    env = {**os.environ, "SHARED": "mini", "PYTHON": "venv/py", "CALLS": str(tmp_path / "calls"), "RUNS": "runs"}
+    done = subprocess.run(["bash", str(repo / "scripts" / "anercorp.sh")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3, done.stderr
+    assert (tmp_path / "calls").read_text() == "ran\n"

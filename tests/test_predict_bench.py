@@ -215,6 +215,24 @@ def test_the_device_check_writes_a_relative_out_where_it_was_started(tmp_path: P
     assert not (repo / out.split("/")[0]).exists()
 
 
+def test_the_device_check_runs_a_relative_python_from_where_it_was_started(tmp_path: Path) -> None:
+    # PYTHON=.venv/bin/python from another folder was looked up in the checkout (the script moves
+    # there): 'No such file or directory' at every step
+    import os
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    fake = tmp_path / "venv" / "py"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\necho "$1" >> "$CALLS"\n')  # a stand-in interpreter that notes its calls
+    fake.chmod(0o755)
+    env = {**os.environ, "OUT": "out", "PYTHON": "venv/py", "CALLS": str(tmp_path / "calls")}
+    done = subprocess.run(["bash", str(repo / "scripts" / "device_check.sh")], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "calls").read_text().split() == ["-c", "-m", "scripts/bench_gpu.py"]
+
+
 def test_bench_gpu_without_a_gpu_says_so(tmp_path: Path) -> None:
     import os
     import subprocess
