@@ -607,6 +607,8 @@ def load_checkpoint(
     try:
         info = json.loads(info_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
+        if info_path.is_symlink():  # a link whose target is gone (a folder copied without it): not "no naba.json"
+            raise ModelLoadError(f"{info_path}: a link to {os.readlink(info_path)!r}, which does not exist") from None
         raise ModelLoadError(f"{path} is not a naba checkpoint: no {INFO_FILE}") from None
     except (OSError, ValueError, RecursionError) as exc:  # RecursionError: arrays nested too deep for json
         raise ModelLoadError(f"{info_path}: cannot read: {exc}") from None

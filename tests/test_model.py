@@ -674,6 +674,20 @@ def test_weights_are_read_only_from_safetensors_in_the_folder(
     assert not marker.exists()
 
 
+def test_a_checkpoint_whose_naba_json_links_to_nothing_says_so(tiny, tok, tmp_path) -> None:
+    # a dangling link read as "not a naba checkpoint: no naba.json", though the folder has one
+    path = save_checkpoint(tmp_path / "ck", tiny, tok, SPACE, extra={})
+    (path / "naba.json").unlink()
+    (path / "naba.json").symlink_to(tmp_path / "elsewhere" / "naba.json")
+    message = r"ck/naba.json: a link to '.*elsewhere/naba.json', which does not exist"
+    with pytest.raises(ModelLoadError, match=message):
+        load_checkpoint(path)
+    from naba.predict import Tagger
+
+    with pytest.raises(ModelLoadError, match=message):  # the Tagger (naba tag, predict, eval) said the same as before
+        Tagger.from_pretrained(path)
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
