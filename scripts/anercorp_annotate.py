@@ -21,6 +21,7 @@ train candidates of 0-1093 and 2000-2998 (``candidates``); pass B read ``sample 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import sys
@@ -125,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as exc:
         print(f"anercorp_annotate: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # `dump train 0 5000 | head`: the reader left; say nothing more (Python's documented recipe)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def _run(args: argparse.Namespace) -> int:

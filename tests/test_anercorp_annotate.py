@@ -96,3 +96,20 @@ def test_an_unknown_split_is_a_usage_error(capsys) -> None:
         tool.main(["dump", "dev", "0", "2"])
     assert exit_.value.code == 2
     assert "invalid choice: 'dev'" in capsys.readouterr().err
+
+
+def test_dump_into_a_reader_that_leaves_early_ends_quietly(tmp_path: Path) -> None:
+    # `anercorp_annotate.py dump train 0 5000 | head` ended in a BrokenPipeError traceback
+    import os
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "corpora" / "anercorp"
+    corpus.mkdir(parents=True)
+    (corpus / "train.txt").write_text("قال O\nالجيش B-ORG\n\n" * 20000, encoding="utf-8")  # more than a pipe holds
+    script = ROOT / "scripts" / "anercorp_annotate.py"
+    done = subprocess.run(f"'{sys.executable}' '{script}' dump train 0 20000 | head -1", shell=True, cwd=tmp_path,
+                          env={**os.environ, "NABA_SHARED": str(tmp_path)}, capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout == "0\tقال الجيش\n"
+    assert done.stderr == ""
