@@ -13,7 +13,9 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -199,6 +201,34 @@ def test_a_postprocess_that_cannot_go_to_the_workers_is_an_error_not_a_hang(tagg
     assert no_children()
     # without workers nothing is pickled: any callable does
     assert list(tagger.tag_documents(["قال الجيش"], workers=0, postprocess=lambda text, spans: len(text))) == [("قال الجيش", 9)]
+
+
+@pytest.mark.parametrize(
+    "main",
+    [{}, {"__file__": "<stdin>"}, {"__spec__": SimpleNamespace(name="tool.__main__")}],
+    ids=["notebook", "stdin", "package_main"],
+)
+def test_a_postprocess_defined_in_a_notebook_is_an_error_saying_so(
+    tagger: Tagger, monkeypatch: pytest.MonkeyPatch, main: dict
+) -> None:
+    # a spawned worker could not find __main__.count: it died with a traceback, and the error blamed
+    # a script without `if __name__ == "__main__":`
+    module = types.ModuleType("__main__")
+    module.__spec__ = None
+    vars(module).update(main)
+
+    def count(text: str, spans: list[dict]) -> int:
+        return len(spans)
+
+    count.__module__, count.__qualname__ = "__main__", "count"
+    module.count = count
+    monkeypatch.setitem(sys.modules, "__main__", module)
+    with pytest.raises(TypeError, match=r"notebook.*define it in a \.py module"):
+        list(tagger.tag_documents(["قال الجيش"], workers=1, postprocess=count))
+    assert no_children()
+    # without workers it runs where it is
+    want = [(text, len(spans)) for text, spans in tagger.tag_documents(["قال الجيش"], workers=0)]
+    assert list(tagger.tag_documents(["قال الجيش"], workers=0, postprocess=count)) == want
 
 
 def returns_a_lock(text: str, spans: list[dict]) -> object:

@@ -22,6 +22,7 @@ import os
 import pickle
 import queue
 import signal
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Sequence
@@ -252,6 +253,19 @@ def _obituary(name: str, code: int | None) -> str:
     )
 
 
+def spawn_finds(function: Callable[..., Any]) -> bool:
+    """Whether a spawned process finds ``function`` by its module: one of ``__main__`` only where
+    the main module is a file or module that the process runs again, not a notebook's or ``python -c``'s."""
+    if getattr(function, "__module__", None) != "__main__":
+        return True
+    main = sys.modules.get("__main__")
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    if name:  # python -m module: imported again by name, except a package's __main__ (multiprocessing.spawn)
+        return not (name == "__main__" or name.endswith(".__main__"))
+    path = getattr(main, "__file__", None)
+    return isinstance(path, str) and os.path.isfile(path)  # not '<stdin>'
+
+
 class HostPool:
     """``workers`` processes that encode chunks of texts and decode their scores, sticky per chunk.
 
@@ -273,6 +287,14 @@ class HostPool:
                     f"postprocess {settings.postprocess!r} cannot go to the worker processes ({exc}): "
                     "pass a function defined at the top level of a module"
                 ) from exc
+            if not spawn_finds(settings.postprocess):
+                # it pickles as __main__.name, which a spawned worker looks up in a __main__ of its own:
+                # it died with a traceback, and the main process blamed a missing main guard
+                raise TypeError(
+                    f"postprocess {settings.postprocess!r} cannot go to the worker processes: it is defined in "
+                    "a notebook or an interactive session (`python -c`, stdin), which they cannot import; "
+                    "define it in a .py module and import it from there, or tag without workers (workers=0)"
+                )
         # spawn, not fork: the parent has torch's thread pools and the tokenizer's, which a fork
         # would copy in an undefined state
         ctx = mp.get_context("spawn")
