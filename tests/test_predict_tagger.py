@@ -766,3 +766,37 @@ def test_the_tagger_is_usable_after_an_interrupt_part_way_through(tagger: Tagger
     oracle.model.forward = forward
     assert oracle(texts, batch_size=2) == expected
     assert not [t for t in threading.enumerate() if t.name.startswith("naba-encode")]
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fused", "transformers"])
+def test_threads_sharing_one_tagger_get_what_each_would_get_alone(checkpoint: Path, fast: bool) -> None:
+    # a web service holds one Tagger and calls it from several request threads at once
+    import threading
+
+    shared = Tagger.from_pretrained(checkpoint, device="cpu", fast_path=fast)
+    texts = list(ADVERSARIAL.values())
+    jobs = [[" ".join(texts[(k + j) % len(texts) :]) for j in range(8)] for k in range(4)]
+    calls = [
+        lambda job: shared(job),
+        lambda job: shared(job[0]),
+        lambda job: list(shared.tag_documents(enumerate(job), chunk_docs=3)),
+    ]
+    alone = [[call(job) for call in calls] for job in jobs]
+    together: list[list] = [[] for _ in jobs]
+    start = threading.Barrier(len(jobs))
+
+    def caller(k: int) -> None:
+        try:
+            for call in calls:
+                start.wait(timeout=60)  # all threads in the same kind of call at once
+                together[k].append(call(jobs[k]))
+        except Exception as exc:  # shown by the assert; the other threads stop waiting for this one
+            together[k].append(exc)
+            start.abort()
+
+    threads = [threading.Thread(target=caller, args=(k,)) for k in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert together == alone
