@@ -142,7 +142,7 @@ def _tag(args: argparse.Namespace) -> int:
     if not docs:
         raise ConfigError("nothing to tag: give one or more FILEs or --text TEXT (see naba tag --help)")
     tagger = Tagger.from_pretrained(args.model, device=args.device)
-    _export_scheme(args, tagger)  # --rules with a model that has CLAIM outside a claim layer: refused
+    _export_scheme(args, tagger.space.scheme)  # --rules with a model that has CLAIM outside a claim layer: refused
     try:
         results = tagger([text for _, text in docs])
     # torch.cuda's: torch.OutOfMemoryError (the same class) only exists from torch 2.5 on, and an except
@@ -261,13 +261,13 @@ def _predict(args: argparse.Namespace) -> int:
     input_kind(args.input)
     if args.format == "conll" and (scheme := local_scheme(args.model)) is not None:
         # a local model's naba.json names its layers: a --layer it lacks is refused before it loads
-        _check_layer(args, _scheme_for_export(args, scheme))
+        _check_layer(args, _export_scheme(args, scheme))
     shard = current_shard()
     tagger = Tagger.from_pretrained(
         args.model, device=job_device(args.device, shard), dtype=args.dtype,
         fast_path=False if args.no_fast_path else None, workers=args.workers,
     )
-    export_scheme = _export_scheme(args, tagger)
+    export_scheme = _export_scheme(args, tagger.space.scheme)
     if args.format == "conll":
         _check_layer(args, export_scheme)  # a hub id's layers are known only now
     check_id = None
@@ -330,13 +330,8 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export_scheme(args: argparse.Namespace, tagger: Any) -> Any:
-    """The label scheme of what the job writes: the model's, with --rules' CLAIM layer."""
-    return _scheme_for_export(args, tagger.space.scheme)
-
-
-def _scheme_for_export(args: argparse.Namespace, scheme: Any) -> Any:
-    """``scheme`` (a model's) with --rules' CLAIM layer."""
+def _export_scheme(args: argparse.Namespace, scheme: Any) -> Any:
+    """The label scheme of what the job writes: the model's ``scheme``, with --rules' CLAIM layer."""
     from naba.corpus.labels import LabelScheme
     from naba.errors import ConfigError
     from naba.predict.host import rules_clash
@@ -363,7 +358,7 @@ def _export(args: argparse.Namespace, tagger: Any, work: Path, output: Path) -> 
     from naba.predict import exports
 
     rows = exports.read_rows(work)
-    scheme = _export_scheme(args, tagger)
+    scheme = _export_scheme(args, tagger.space.scheme)
     if args.format == "labelstudio":
         _, skipped = exports.write_labelstudio(rows, output, offsets=args.offsets, model_version=str(args.model))
     elif args.format == "brat":

@@ -73,11 +73,10 @@ def resolve_checkpoint(name: str | Path) -> str:
         raise ModelLoadError(f"a model is a run folder, a checkpoint folder or a hub id, got {name!r}")
     path = Path(name)
     if path.is_dir():
-        # a naba.json that is a dangling link counts too: loading it says so, not "no naba.json"
-        if (path / "naba.json").is_file() or (path / "naba.json").is_symlink():
-            return str(path)
-        if (path / "best" / "naba.json").is_file() or (path / "best" / "naba.json").is_symlink():
-            return str(path / "best")
+        for folder in (path, path / "best"):
+            # a naba.json that is a dangling link counts too: loading it says so, not "no naba.json"
+            if (folder / "naba.json").is_file() or (folder / "naba.json").is_symlink():
+                return str(folder)
         raise ModelLoadError(
             f"{path}: not a naba checkpoint (no naba.json) nor a run folder with best/naba.json{model_hint(path)}"
         )
